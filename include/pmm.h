@@ -1,0 +1,263 @@
+/*
+ * pmm.h - public interface of the uefi-pmm physical page allocator.
+ *
+ * One allocator, three owners: the UEFI loader builds it from the firmware's memory map, the kernel
+ * adopts it in place after ExitBootServices, and host tools drive the same code over simulated
+ * memory. See pmm/pmm.c for the structures and their invariants.
+ *
+ * Conventions:
+ *  - Addresses are physical, in bytes; pages are 4 KiB. A "run" is a physically contiguous range.
+ *  - Every function that can fail returns 0 or a negative PMM_E* code, and a failed call changes
+ *    nothing in the allocator.
+ *  - A struct pmm * is the allocator state as seen through the caller's current mapping; it is only
+ *    valid until the owner changes the mapping (pmm_set_offset returns the new one).
+ *
+ * Freestanding: fixed-width types only, no libc.
+ */
+#ifndef PMM_H
+#define PMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PMM_PAGE_SHIFT 12
+#define PMM_PAGE_SIZE  4096ull
+
+/* Error codes. pmm_strerror() names each one. */
+enum {
+    PMM_OK = 0,
+    PMM_ENOMEM = -1,     /* no free run satisfies the request right now */
+    PMM_EINVAL = -2,     /* bad argument: zero count, unaligned address, alignment not 2^n */
+    PMM_ERANGE = -3,     /* request can never be met: run larger than the memory it may use */
+    PMM_EDOUBLE = -4,    /* free or ref of a page that is already free (double free) */
+    PMM_ENOTOWNED = -5,  /* page is not the allocator's: reserved, MMIO, metadata, hole, range */
+    PMM_ESHARED = -6,    /* free of a page whose reference count is above 1 */
+    PMM_EOVERFLOW = -7,  /* reference count would overflow */
+    PMM_EMAP = -8,       /* malformed memory map (see struct pmm_map_error) */
+    PMM_ESTATE = -9,     /* not an allocator state, or one of another version */
+    PMM_ECONFLICT = -10, /* final map takes back memory the allocator handed out or uses */
+    PMM_ECHECK = -11,    /* consistency check failed (see struct pmm_check_fail) */
+};
+
+const char *pmm_strerror(int err);
+
+/*
+ * Memory map intake.
+ *
+ * A map is the buffer GetMemoryMap filled: descriptors of desc_size bytes each (the firmware's
+ * DescriptorSize, which may exceed the spec's 40-byte struct), map_size bytes in all.
+ */
+struct pmm_map {
+    const void *desc;
+    uint64_t map_size;
+    uint64_t desc_size;
+};
+
+/* The EFI memory descriptor as the UEFI spec lays it out (version 1, 40 bytes). */
+struct pmm_efi_desc {
+    uint32_t type;
+    uint32_t pad;
+    uint64_t phys_start;
+    uint64_t virt_start;
+    uint64_t npages;
+    uint64_t attr;
+};
+
+/* EFI memory types (EFI_MEMORY_TYPE) and the attribute bits intake looks at. */
+enum {
+    PMM_EFI_RESERVED = 0,
+    PMM_EFI_LOADER_CODE = 1,
+    PMM_EFI_LOADER_DATA = 2,
+    PMM_EFI_BOOT_CODE = 3,
+    PMM_EFI_BOOT_DATA = 4,
+    PMM_EFI_RUNTIME_CODE = 5,
+    PMM_EFI_RUNTIME_DATA = 6,
+    PMM_EFI_CONVENTIONAL = 7,
+    PMM_EFI_UNUSABLE = 8,
+    PMM_EFI_ACPI_RECLAIM = 9,
+    PMM_EFI_ACPI_NVS = 10,
+    PMM_EFI_MMIO = 11,
+    PMM_EFI_MMIO_PORT = 12,
+    PMM_EFI_PAL_CODE = 13,
+    PMM_EFI_PERSISTENT = 14,
+    PMM_EFI_UNACCEPTED = 15,
+    PMM_EFI_NTYPES = 16,
+};
+#define PMM_EFI_ATTR_SP      0x0000000000040000ull /* EFI_MEMORY_SP: specific-purpose memory */
+#define PMM_EFI_ATTR_RUNTIME 0x8000000000000000ull /* EFI_MEMORY_RUNTIME */
+
+/*
+ * What the allocator may do with a range, most permissive first. Where descriptors overlap, the
+ * later (more restrictive) kind wins.
+ */
+enum pmm_kind {
+    PMM_KIND_FREE = 0,  /* EfiConventionalMemory: free now */
+    PMM_KIND_BOOT = 1,  /* boot-services and loader code/data: free after ExitBootServices */
+    PMM_KIND_NEVER = 2, /* everything else: never handed out */
+    PMM_NKINDS = 3,
+};
+
+/* Classify one descriptor. Exposed so front ends print the same verdict the allocator acts on. */
+enum pmm_kind pmm_classify(uint32_t type, uint64_t attr);
+
+/* A classified range of whole pages: [start, start + npages) in page frame numbers. */
+struct pmm_range {
+    uint64_t start;
+    uint64_t npages;
+    uint32_t kind; /* enum pmm_kind */
+    uint32_t type; /* EFI type that decided the kind (>= PMM_EFI_NTYPES: OEM/OS-defined) */
+};
+
+/* Where and why a map was rejected. */
+struct pmm_map_error {
+    int64_t index; /* descriptor index, or -1 for the map as a whole */
+    const char *why;
+};
+
+/* Bytes of scratch memory pmm_map_ranges needs for this map. */
+uint64_t pmm_map_scratch_size(const struct pmm_map *map);
+
+/*
+ * Turn a firmware map into sorted, non-overlapping, page-aligned ranges. Usable bounds that are not
+ * page aligned shrink inward, other kinds grow outward; zero-length descriptors are dropped;
+ * adjacent ranges of the same kind and type merge. Fails with PMM_EMAP (and *err filled) on a
+ * descriptor that wraps past 2^64, a desc_size below 40, or a map_size that is not a multiple of
+ * desc_size; with PMM_ERANGE if out[] holds fewer than the result needs.
+ */
+int pmm_map_ranges(const struct pmm_map *map, void *scratch, uint64_t scratch_size,
+                   struct pmm_range *out, uint64_t cap, uint64_t *n, struct pmm_map_error *err);
+
+/*
+ * Building, reconciling, adopting.
+ */
+struct pmm;
+
+/*
+ * The owner's hooks while boot services are alive. claim() must take [phys, phys + npages*4K) from
+ * the firmware (AllocatePages at that address, as EfiLoaderData) and return 0, or non-zero if the
+ * firmware no longer has those pages free. release() gives claimed pages back. Both NULL on the host,
+ * where memory is already the caller's.
+ */
+struct pmm_firmware {
+    int (*claim)(void *ctx, uint64_t phys, uint64_t npages);
+    void (*release)(void *ctx, uint64_t phys, uint64_t npages);
+    void *ctx;
+};
+
+struct pmm_build {
+    struct pmm_map map;          /* the firmware's map at build time */
+    void *scratch;               /* pmm_map_scratch_size(&map) bytes, the caller's */
+    uint64_t scratch_size;
+    uint64_t virt_offset;        /* virtual = physical + virt_offset for the builder */
+    struct pmm_firmware fw;      /* boot-phase hooks, see above */
+    uint64_t extra_descriptors;  /* room for a final map this many descriptors longer */
+};
+
+/*
+ * Build an allocator from b->map. Metadata (state, bitmaps, refcounts) goes into one run of
+ * conventional memory the library picks and claims; all other conventional memory becomes free.
+ * Memory that is free only after ExitBootServices joins at pmm_reconcile. On success *out is the
+ * state in the builder's mapping. Cost is linear in the bitmap's bytes, not in pages.
+ */
+int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error *err);
+
+/*
+ * After ExitBootServices: take the final map. Boot-services and loader memory that the allocator
+ * neither handed out nor uses for metadata becomes free; free pages the final map no longer shows
+ * as usable leave the pool. Fails with PMM_ECONFLICT, changing nothing, if the final map takes an
+ * allocated or metadata page. Drops the firmware hooks: from here on the state is self-contained.
+ */
+int pmm_reconcile(struct pmm *p, const struct pmm_map *final, void *scratch, uint64_t scratch_size,
+                  struct pmm_map_error *err);
+
+/*
+ * A new owner takes the state at physical address state_phys, reachable at state_phys +
+ * virt_offset. O(1): validates the header and resets owner-local hooks (lock, firmware). Returns
+ * NULL and sets *err (PMM_ESTATE) if the header is not a reconciled allocator state.
+ */
+struct pmm *pmm_adopt(uint64_t state_phys, uint64_t virt_offset, int *err);
+
+/* The owner now reaches memory at physical + virt_offset. Returns the state's new address. */
+struct pmm *pmm_set_offset(struct pmm *p, uint64_t virt_offset);
+
+uint64_t pmm_state_phys(const struct pmm *p);
+uint64_t pmm_virt_offset(const struct pmm *p);
+
+/* Lock hook: the kernel supplies a spinlock; without one (loader, host) calls are not locked. */
+void pmm_set_lock(struct pmm *p, void (*lock)(void *), void (*unlock)(void *), void *ctx);
+
+/*
+ * Allocation. Every page handed out has reference count 1.
+ */
+
+/* One page, O(1). Never page 0 and never below 1 MiB. */
+int pmm_alloc(struct pmm *p, uint64_t *phys);
+
+/*
+ * npages contiguous pages starting at a multiple of align bytes (a power of two; 0 means 4 KiB),
+ * ending at or below limit (exclusive byte address; 0 means no limit). The run comes from at or
+ * above 1 MiB unless limit <= 1 MiB: low memory is for callers that ask for it (AP start-up code).
+ */
+int pmm_alloc_run(struct pmm *p, uint64_t npages, uint64_t align, uint64_t limit, uint64_t *phys);
+
+/* Free one page or a run of pages, each of which must be allocated with reference count 1. */
+int pmm_free(struct pmm *p, uint64_t phys);
+int pmm_free_run(struct pmm *p, uint64_t phys, uint64_t npages);
+
+/* Share and release. ref_dec frees the page when the count reaches 0. */
+#define PMM_REF_MAX 0xffffu
+int pmm_ref_inc(struct pmm *p, uint64_t phys);
+int pmm_ref_dec(struct pmm *p, uint64_t phys);
+/* Reference count of an allocated page (0 with PMM_EDOUBLE or PMM_ENOTOWNED otherwise). */
+int pmm_refcount(const struct pmm *p, uint64_t phys, uint32_t *count);
+
+/*
+ * Inspection.
+ */
+struct pmm_stats {
+    uint64_t total;      /* usable RAM pages the allocator knows (pool + metadata + withheld) */
+    uint64_t free;       /* pages it can hand out now */
+    uint64_t used;       /* total - free */
+    uint64_t meta;       /* its own metadata pages */
+    uint64_t alloc;      /* pages handed out */
+    uint64_t withheld;   /* usable but not in the pool: page 0, boot memory before reconcile */
+    uint64_t largest;    /* longest free run, pages */
+    uint64_t below4g;    /* free pages below 4 GiB */
+    uint64_t below16m;   /* free pages below 16 MiB */
+    uint64_t kind_pages[PMM_NKINDS]; /* pages per map kind, from the range table */
+    uint64_t span;       /* pages covered by the bitmap: [0, span) */
+    uint64_t meta_phys;  /* where the metadata run starts */
+    uint32_t reconciled; /* 1 once pmm_reconcile has run */
+};
+void pmm_stats(const struct pmm *p, struct pmm_stats *s);
+
+/*
+ * The one-line summary every front end prints:
+ *   pmm: total=N free=N used=N meta=N alloc=N withheld=N largest=N below4g=N below16m=N
+ * (all in pages). Writes at most len bytes including the NUL; returns the length it wanted.
+ */
+uint64_t pmm_summary(const struct pmm *p, char *buf, uint64_t len);
+
+/* The range table the allocator keeps (sorted, non-overlapping), valid in the current mapping. */
+const struct pmm_range *pmm_ranges(const struct pmm *p, uint64_t *n);
+
+/* What a page is now, for pictures and tests. */
+enum pmm_page_state {
+    PMM_PAGE_FREE,
+    PMM_PAGE_ALLOC,
+    PMM_PAGE_META,
+    PMM_PAGE_WITHHELD, /* usable RAM not (yet) in the pool */
+    PMM_PAGE_NEVER,    /* reserved, runtime, ACPI, MMIO ... */
+    PMM_PAGE_HOLE,     /* no descriptor */
+};
+enum pmm_page_state pmm_page_state(const struct pmm *p, uint64_t pfn);
+
+struct pmm_check_fail {
+    const char *what; /* static text naming the broken invariant */
+    uint64_t pfn;     /* page (or index) where it broke */
+};
+
+/* Full consistency check: 0, or PMM_ECHECK with the first violation in *f. */
+int pmm_check(const struct pmm *p, struct pmm_check_fail *f);
+
+#endif

@@ -1,0 +1,246 @@
+/*
+ * bitmap.c - bitmaps with summary levels, and the contiguous-run search built on them.
+ *
+ * Level 0 is one bit per item (a page, or a 2 MiB block for the block map); bit j of level k+1 is
+ * set exactly when word j of level k is non-zero; the top level is a single word. So "next set bit
+ * at or after i" climbs at most nlevels words and descends as many, wherever the bit is.
+ *
+ *   level 1:  [0 1 0 0 ...]          word 1 of level 0 has a set bit
+ *   level 0:  [00000000][00010000][00000000] ...
+ */
+#include "state.h"
+
+uint64_t hb_words_for(uint64_t nbits, uint64_t nwords[PMM_LEVELS], uint32_t *nlevels)
+{
+    uint64_t words = (nbits + 63) / 64, total = 0;
+    uint32_t k = 0;
+    if (!words)
+        words = 1;
+    for (;;) {
+        nwords[k] = words;
+        total += words;
+        k++;
+        if (words == 1)
+            break;
+        words = (words + 63) / 64;
+    }
+    *nlevels = k;
+    for (uint32_t i = k; i < PMM_LEVELS; i++)
+        nwords[i] = 0;
+    return total;
+}
+
+void hb_rebuild(const struct pmm *p, const struct pmm_hbits *h)
+{
+    for (uint32_t k = 1; k < h->nlevels; k++) {
+        const uint64_t *below = pmm_words(p, h, k - 1);
+        uint64_t *lk = pmm_words(p, h, k);
+        for (uint64_t j = 0; j < h->nwords[k]; j++) {
+            uint64_t w = 0, first = j * 64;
+            uint64_t last = first + 64 < h->nwords[k - 1] ? first + 64 : h->nwords[k - 1];
+            for (uint64_t i = first; i < last; i++)
+                w |= (uint64_t)(below[i] != 0) << (i - first);
+            lk[j] = w;
+        }
+    }
+}
+
+void hb_propagate(const struct pmm *p, const struct pmm_hbits *h, uint64_t wi)
+{
+    for (uint32_t k = 1; k < h->nlevels; k++) {
+        int nonzero = pmm_words(p, h, k - 1)[wi] != 0;
+        uint64_t *w = &pmm_words(p, h, k)[wi >> 6];
+        uint64_t old = *w;
+        *w = nonzero ? old | bit_mask(wi) : old & ~bit_mask(wi);
+        if ((old == 0) == (*w == 0))
+            return; /* levels above see no change */
+        wi >>= 6;
+    }
+}
+
+uint64_t hb_next_set(const struct pmm *p, const struct pmm_hbits *h, uint64_t from, uint64_t limit)
+{
+    if (from >= limit || from >= h->nbits)
+        return PMM_NONE;
+    uint64_t i = from;
+    uint32_t k = 0;
+    for (;;) {
+        const uint64_t *lk = pmm_words(p, h, k);
+        uint64_t wi = i >> 6;
+        if (wi >= h->nwords[k])
+            return PMM_NONE;
+        uint64_t w = lk[wi] & (~0ull << (i & 63));
+        if (w) {
+            i = (wi << 6) | (uint64_t)__builtin_ctzll(w);
+            break;
+        }
+        if (k + 1 == h->nlevels)
+            return PMM_NONE;
+        i = wi + 1; /* the next word of level k is bit wi + 1 of level k + 1 */
+        k++;
+    }
+    while (k > 0) {
+        k--;
+        i = (i << 6) | (uint64_t)__builtin_ctzll(pmm_words(p, h, k)[i]);
+    }
+    return i < limit ? i : PMM_NONE;
+}
+
+uint64_t bits_next_clear(const uint64_t *w, uint64_t from, uint64_t limit)
+{
+    for (uint64_t i = from; i < limit;) {
+        uint64_t x = ~w[i >> 6] & (~0ull << (i & 63));
+        if (x) {
+            uint64_t r = (i & ~63ull) | (uint64_t)__builtin_ctzll(x);
+            return r < limit ? r : PMM_NONE;
+        }
+        i = (i & ~63ull) + 64;
+    }
+    return PMM_NONE;
+}
+
+uint64_t bits_next_set(const uint64_t *w, uint64_t from, uint64_t limit)
+{
+    for (uint64_t i = from; i < limit;) {
+        uint64_t x = w[i >> 6] & (~0ull << (i & 63));
+        if (x) {
+            uint64_t r = (i & ~63ull) | (uint64_t)__builtin_ctzll(x);
+            return r < limit ? r : PMM_NONE;
+        }
+        i = (i & ~63ull) + 64;
+    }
+    return PMM_NONE;
+}
+
+void bits_fill(uint64_t *w, uint64_t from, uint64_t to, int value)
+{
+    while (from < to && (from & 63)) {
+        uint64_t m = word_mask(from, to);
+        w[from >> 6] = value ? w[from >> 6] | m : w[from >> 6] & ~m;
+        from = (from & ~63ull) + 64;
+    }
+    if (from >= to)
+        return;
+    uint64_t full = (to - from) >> 6;
+    pmm_memset(&w[from >> 6], value ? 0xff : 0, full * 8);
+    from += full * 64;
+    if (from < to) {
+        uint64_t m = word_mask(from, to);
+        w[from >> 6] = value ? w[from >> 6] | m : w[from >> 6] & ~m;
+    }
+}
+
+uint64_t bits_count(const uint64_t *w, uint64_t from, uint64_t to)
+{
+    uint64_t n = 0;
+    while (from < to) {
+        uint64_t m = word_mask(from, to);
+        n += (uint64_t)__builtin_popcountll(w[from >> 6] & m);
+        from = (from & ~63ull) + 64;
+    }
+    return n;
+}
+
+/* Block b is full when its 8 free-map words are all ones (a partial last block never is). */
+static int blk_full(const struct pmm *p, uint64_t b)
+{
+    const uint64_t *l0 = pmm_free_l0(p) + b * 8;
+    uint64_t all = ~0ull;
+    for (int i = 0; i < 8; i++)
+        all &= l0[i];
+    return all == ~0ull;
+}
+
+void blk_update(const struct pmm *p, uint64_t b)
+{
+    if (b >= p->blkmap.nbits)
+        return;
+    uint64_t *w = &pmm_words(p, &p->blkmap, 0)[b >> 6];
+    uint64_t old = *w;
+    *w = blk_full(p, b) ? old | bit_mask(b) : old & ~bit_mask(b);
+    if ((old == 0) != (*w == 0))
+        hb_propagate(p, &p->blkmap, b >> 6);
+}
+
+void blk_rebuild(const struct pmm *p)
+{
+    uint64_t *w = pmm_words(p, &p->blkmap, 0);
+    pmm_memset(w, 0, p->blkmap.nwords[0] * 8);
+    for (uint64_t b = 0; b < p->blkmap.nbits; b++)
+        if (blk_full(p, b))
+            w[b >> 6] |= bit_mask(b);
+    hb_rebuild(p, &p->blkmap);
+}
+
+void fm_fill(struct pmm *p, uint64_t from, uint64_t to, int value)
+{
+    uint64_t *l0 = pmm_free_l0(p);
+    while (from < to) {
+        uint64_t wi = from >> 6, m = word_mask(from, to);
+        uint64_t old = l0[wi], new = value ? old | m : old & ~m;
+        l0[wi] = new;
+        fm_word_changed(p, wi, old, new);
+        from = (from & ~63ull) + 64;
+    }
+}
+
+static inline uint64_t align_up(uint64_t x, uint64_t a)
+{
+    return (x + a - 1) & ~(a - 1);
+}
+
+/*
+ * Runs of whole 2 MiB blocks: search the block map, then check the pages past the last whole
+ * block in the free map.
+ */
+static uint64_t blk_find_run(const struct pmm *p, uint64_t n, uint64_t align, uint64_t lo,
+                             uint64_t hi)
+{
+    const uint64_t *bl0 = pmm_words(p, &p->blkmap, 0);
+    uint64_t k = n >> PMM_BLOCK_SHIFT, ablk = align >> PMM_BLOCK_SHIFT;
+    uint64_t b = align_up((lo + 511) >> PMM_BLOCK_SHIFT, ablk);
+    for (;;) {
+        b = hb_next_set(p, &p->blkmap, b, p->blkmap.nbits);
+        if (b == PMM_NONE)
+            return PMM_NONE;
+        b = align_up(b, ablk);
+        uint64_t s = b << PMM_BLOCK_SHIFT;
+        if (s > hi || hi - s < n)
+            return PMM_NONE;
+        uint64_t z = bits_next_clear(bl0, b, b + k);
+        if (z != PMM_NONE) {
+            b = z + 1;
+            continue;
+        }
+        if (bits_next_clear(pmm_free_l0(p), s + (k << PMM_BLOCK_SHIFT), s + n) != PMM_NONE) {
+            b += ablk;
+            continue;
+        }
+        return s;
+    }
+}
+
+/*
+ * First run of n free pages in [lo, hi) starting at a multiple of align (pages, a power of two).
+ * Each failed candidate moves the search past the used page that broke it, so the cost follows the
+ * number of fragments in the way, not the number of pages.
+ */
+uint64_t fm_find_run(const struct pmm *p, uint64_t n, uint64_t align, uint64_t lo, uint64_t hi)
+{
+    if (n >= 512 && align >= 512)
+        return blk_find_run(p, n, align, lo, hi);
+    const uint64_t *l0 = pmm_free_l0(p);
+    uint64_t pos = lo;
+    for (;;) {
+        uint64_t s = hb_next_set(p, &p->freemap, pos, hi);
+        if (s == PMM_NONE)
+            return PMM_NONE;
+        s = align_up(s, align);
+        if (s > hi || hi - s < n)
+            return PMM_NONE;
+        uint64_t z = bits_next_clear(l0, s, s + n);
+        if (z == PMM_NONE)
+            return s;
+        pos = z + 1;
+    }
+}

@@ -1,0 +1,143 @@
+/*
+ * reconcile.c - after ExitBootServices: the final map decides what the pool holds.
+ *
+ * The final map differs from the one the allocator was built from: the loader's own allocations
+ * (our metadata and the pages we handed out, as EfiLoaderData), whatever the firmware allocated in
+ * between, and boot-services memory, which is now ours to reuse. Two passes over [0, span):
+ *
+ *   final map:  |  usable (FREE/BOOT)   | NEVER or hole |  usable  |
+ *   pass 1:      nothing to check        no allocated or metadata page may lie here
+ *   pass 2:      not-owned pages join    free pages leave the pool
+ *                the pool, free
+ *
+ * Pass 1 changes nothing, so a conflicting map is refused with the state intact.
+ */
+#include "state.h"
+
+void walk_segments(const struct pmm *p, const struct pmm_range *r, uint64_t n, segment_fn fn, void *arg)
+{
+    uint64_t cur = 0;
+    for (uint64_t i = 0; i < n && cur < p->span; i++) {
+        uint64_t s = r[i].start, e = r[i].start + r[i].npages;
+        if (e > p->span)
+            e = p->span;
+        if (e <= cur)
+            continue;
+        if (s > cur)
+            fn(cur, s < p->span ? s : p->span, 0, arg);
+        if (s < e)
+            fn(s > cur ? s : cur, e, r[i].kind != PMM_KIND_NEVER, arg);
+        cur = e;
+    }
+    if (cur < p->span)
+        fn(cur, p->span, 0, arg);
+}
+
+static uint64_t meta_end(const struct pmm *p)
+{
+    return (p->meta_phys >> PMM_PAGE_SHIFT) + p->meta_pages;
+}
+
+struct conflict {
+    const struct pmm *p;
+    uint64_t bad;
+};
+
+static void find_conflict(uint64_t from, uint64_t to, int usable, void *arg)
+{
+    struct conflict *c = arg;
+    const struct pmm *p = c->p;
+    uint64_t *bad = &c->bad;
+    if (usable || *bad != PMM_NONE)
+        return;
+    uint64_t meta = p->meta_phys >> PMM_PAGE_SHIFT;
+    if (from < meta_end(p) && meta < to) {
+        *bad = from > meta ? from : meta;
+        return;
+    }
+    const uint64_t *own = pmm_own(p), *l0 = pmm_free_l0(p);
+    for (uint64_t i = from; i < to; i = (i & ~63ull) + 64) {
+        uint64_t x = own[i >> 6] & ~l0[i >> 6] & word_mask(i, to);
+        if (x) {
+            *bad = (i & ~63ull) | (uint64_t)__builtin_ctzll(x);
+            return;
+        }
+    }
+}
+
+static void apply(uint64_t from, uint64_t to, int usable, void *arg)
+{
+    struct pmm *p = arg;
+    uint64_t *own = pmm_own(p), *l0 = pmm_free_l0(p);
+    uint64_t meta = p->meta_phys >> PMM_PAGE_SHIFT, mend = meta_end(p);
+    if (!usable)
+        stack_evict(p, from, to - from);
+    for (uint64_t i = from; i < to; i = (i & ~63ull) + 64) {
+        uint64_t wi = i >> 6, m = word_mask(i, to), old = l0[wi], new;
+        if (usable) {
+            m &= ~own[wi];
+            uint64_t wlo = wi << 6;
+            if (meta < wlo + 64 && mend > wlo) {
+                uint64_t a = meta > wlo ? meta : wlo;
+                m &= ~word_mask(a, mend);
+            }
+            if (wi == 0)
+                m &= ~1ull;
+            own[wi] |= m;
+            new = old | m;
+            p->nfree += (uint64_t)__builtin_popcountll(m);
+        } else {
+            m &= own[wi]; /* all free: pass 1 found no allocated page here */
+            own[wi] &= ~m;
+            new = old & ~m;
+            p->nfree -= (uint64_t)__builtin_popcountll(m);
+        }
+        if (new != old) {
+            l0[wi] = new;
+            fm_word_changed(p, wi, old, new);
+        }
+    }
+}
+
+int pmm_reconcile(struct pmm *p, const struct pmm_map *final, void *scratch, uint64_t scratch_size,
+                  struct pmm_map_error *err)
+{
+    if (p->reconciled) {
+        if (err)
+            *err = (struct pmm_map_error){-1, "allocator was already reconciled"};
+        return PMM_ESTATE;
+    }
+    if (final->desc_size && scratch_size < pmm_map_scratch_size(final)) {
+        if (err)
+            *err = (struct pmm_map_error){-1, "scratch buffer is smaller than pmm_map_scratch_size()"};
+        return PMM_EINVAL;
+    }
+    uint64_t ndesc = map_count(final), n;
+    struct pmm_range *r = (struct pmm_range *)((char *)scratch + map_events_size(ndesc));
+    int rc = map_parse(final, scratch, r, 2 * ndesc + 1, &n, err);
+    if (rc)
+        return rc;
+    if (n > p->range_cap) {
+        if (err)
+            *err = (struct pmm_map_error){-1, "final map has more ranges than the state has room for"};
+        return PMM_ERANGE;
+    }
+    struct conflict c = {p, PMM_NONE};
+    walk_segments(p, r, n, find_conflict, &c);
+    uint64_t bad = c.bad;
+    if (bad != PMM_NONE) {
+        if (err)
+            *err = (struct pmm_map_error){(int64_t)bad, "final map does not show an allocated or "
+                                                        "metadata page (pfn in index) as usable"};
+        return PMM_ECONFLICT;
+    }
+    pmm_lock(p);
+    walk_segments(p, r, n, apply, p);
+    pmm_memcpy(pmm_rtab(p), r, n * sizeof *r);
+    p->nranges = n;
+    p->total = usable_pages(r, n, p->span);
+    p->fw = (struct pmm_firmware){0, 0, 0};
+    p->reconciled = 1;
+    pmm_unlock(p);
+    return PMM_OK;
+}

@@ -1,0 +1,131 @@
+/*
+ * stats.c - counters, the shared summary line, and per-page answers for front ends.
+ *
+ * Nothing here takes the lock or changes the state, so a front end can dump the allocator from a
+ * panic handler (Zircon's "pmm dump" has the same property).
+ */
+#include "state.h"
+
+uint64_t usable_pages(const struct pmm_range *r, uint64_t n, uint64_t limit)
+{
+    uint64_t total = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        if (r[i].kind == PMM_KIND_NEVER || r[i].start >= limit)
+            continue;
+        uint64_t e = r[i].start + r[i].npages;
+        total += (e < limit ? e : limit) - r[i].start;
+    }
+    return total;
+}
+
+static uint64_t largest_run(const struct pmm *p)
+{
+    const uint64_t *l0 = pmm_free_l0(p);
+    uint64_t best = 0, cur = 0;
+    for (uint64_t wi = 0; wi < p->freemap.nwords[0]; wi++) {
+        uint64_t w = l0[wi];
+        if (w == ~0ull) {
+            cur += 64;
+            continue;
+        }
+        for (int b = 0; b < 64; b++) {
+            if ((w >> b) & 1) {
+                cur++;
+            } else {
+                best = cur > best ? cur : best;
+                cur = 0;
+            }
+        }
+    }
+    return cur > best ? cur : best;
+}
+
+void pmm_stats(const struct pmm *p, struct pmm_stats *s)
+{
+    pmm_memset(s, 0, sizeof *s);
+    s->total = p->total;
+    s->free = p->nfree;
+    s->used = p->total - p->nfree;
+    s->meta = p->meta_pages;
+    s->alloc = p->nalloc;
+    s->withheld = p->total - p->nfree - p->nalloc - p->meta_pages;
+    s->largest = largest_run(p);
+    uint64_t g4 = 1ull << 20, m16 = 1ull << 12;
+    s->below4g = bits_count(pmm_free_l0(p), 0, p->span < g4 ? p->span : g4);
+    s->below16m = bits_count(pmm_free_l0(p), 0, p->span < m16 ? p->span : m16);
+    const struct pmm_range *r = pmm_rtab(p);
+    for (uint64_t i = 0; i < p->nranges; i++)
+        s->kind_pages[r[i].kind] += r[i].npages;
+    s->span = p->span;
+    s->meta_phys = p->meta_phys;
+    s->reconciled = p->reconciled;
+}
+
+struct out {
+    char *buf;
+    uint64_t len, at;
+};
+
+static void put(struct out *o, const char *s)
+{
+    for (; *s; s++, o->at++)
+        if (o->at + 1 < o->len)
+            o->buf[o->at] = *s;
+}
+
+static void put_u64(struct out *o, uint64_t v)
+{
+    char tmp[21];
+    int i = 20;
+    tmp[i] = 0;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    put(o, tmp + i);
+}
+
+uint64_t pmm_summary(const struct pmm *p, char *buf, uint64_t len)
+{
+    struct pmm_stats s;
+    pmm_stats(p, &s);
+    const char *names[] = {"pmm: total=", " free=",     " used=",    " meta=",    " alloc=",
+                           " withheld=",  " largest=", " below4g=", " below16m="};
+    uint64_t vals[] = {s.total,    s.free,    s.used,    s.meta,    s.alloc,
+                       s.withheld, s.largest, s.below4g, s.below16m};
+    struct out o = {buf, len, 0};
+    for (unsigned i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        put(&o, names[i]);
+        put_u64(&o, vals[i]);
+    }
+    if (len)
+        buf[o.at < len ? o.at : len - 1] = 0;
+    return o.at;
+}
+
+const struct pmm_range *pmm_ranges(const struct pmm *p, uint64_t *n)
+{
+    *n = p->nranges;
+    return pmm_rtab(p);
+}
+
+enum pmm_page_state pmm_page_state(const struct pmm *p, uint64_t pfn)
+{
+    uint64_t meta = p->meta_phys >> PMM_PAGE_SHIFT;
+    if (pfn - meta < p->meta_pages)
+        return PMM_PAGE_META;
+    if (pfn < p->span && bit_test(pmm_own(p), pfn))
+        return bit_test(pmm_free_l0(p), pfn) ? PMM_PAGE_FREE : PMM_PAGE_ALLOC;
+    const struct pmm_range *r = pmm_rtab(p);
+    uint64_t lo = 0, hi = p->nranges;
+    while (lo < hi) { /* first range ending after pfn */
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (r[mid].start + r[mid].npages <= pfn)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == p->nranges || r[lo].start > pfn)
+        return PMM_PAGE_HOLE;
+    return r[lo].kind == PMM_KIND_NEVER ? PMM_PAGE_NEVER : PMM_PAGE_WITHHELD;
+}

@@ -1,0 +1,277 @@
+/*
+ * mapfile.c - text memory maps to EFI descriptors. See mapfile.h for the formats.
+ */
+#include "mapfile.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const struct {
+    const char *name;
+    int type;
+} type_names[] = {
+    /* Linux efi=debug names (arch/x86 and drivers/firmware/efi) */
+    {"Reserved", 0},
+    {"Loader Code", 1},
+    {"Loader Data", 2},
+    {"Boot Code", 3},
+    {"Boot Data", 4},
+    {"Runtime Code", 5},
+    {"Runtime Data", 6},
+    {"Conventional Memory", 7},
+    {"Conventional", 7},
+    {"Unusable Memory", 8},
+    {"ACPI Reclaim Memory", 9},
+    {"ACPI Memory NVS", 10},
+    {"Memory Mapped I/O", 11},
+    {"MMIO Port Space", 12},
+    {"PAL Code", 13},
+    {"Persistent Memory", 14},
+    {"Unaccepted Memory", 15},
+    /* UEFI shell memmap names (EDK II and older shells), compared without case */
+    {"LoaderCode", 1},
+    {"LoaderData", 2},
+    {"BS_code", 3},
+    {"BS_data", 4},
+    {"RT_code", 5},
+    {"RT_data", 6},
+    {"available", 7},
+    {"Unusable", 8},
+    {"ACPI_recl", 9},
+    {"ACPIRec", 9},
+    {"ACPI_NVS", 10},
+    {"MemMapIO", 11},
+    {"MMIO", 11},
+    {"MemPortIO", 12},
+    {"MMIO_Port", 12},
+    {"PalCode", 13},
+    {"PAL_code", 13},
+    {"Persistent", 14},
+    {"Unaccepted", 15},
+};
+
+int mapfile_type_by_name(const char *name, size_t len)
+{
+    while (len && isspace((unsigned char)name[len - 1]))
+        len--;
+    for (size_t i = 0; i < sizeof type_names / sizeof type_names[0]; i++)
+        if (strlen(type_names[i].name) == len && !strncasecmp(type_names[i].name, name, len))
+            return type_names[i].type;
+    return -1;
+}
+
+static int fail(struct mapfile *mf, const char *name, int line, const char *fmt, ...)
+{
+    int at = snprintf(mf->error, sizeof mf->error, "%s:%d: ", name, line);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(mf->error + at, sizeof mf->error - (size_t)at, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int add(struct mapfile *mf, uint32_t type, uint64_t start, uint64_t pages, uint64_t attr)
+{
+    if (mf->n == mf->cap) {
+        size_t cap = mf->cap ? mf->cap * 2 : 64;
+        struct pmm_efi_desc *d = realloc(mf->desc, cap * sizeof *d);
+        if (!d)
+            return -1;
+        mf->desc = d;
+        mf->cap = cap;
+    }
+    mf->desc[mf->n++] = (struct pmm_efi_desc){type, 0, start, 0, pages, attr};
+    return 0;
+}
+
+/* Attribute names Linux prints in the named format's columns. */
+static uint64_t attr_by_name(const char *s, size_t len)
+{
+    static const struct {
+        const char *name;
+        uint64_t bit;
+    } names[] = {{"UC", 0x1},       {"WC", 0x2},       {"WT", 0x4},        {"WB", 0x8},
+                 {"UCE", 0x10},     {"WP", 0x1000},    {"RP", 0x2000},     {"XP", 0x4000},
+                 {"NV", 0x8000},    {"MR", 0x10000},   {"RO", 0x20000},    {"SP", 0x40000},
+                 {"CPU", 0x80000},  {"RUN", 1ull << 63}, {"??", 1ull << 40}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strlen(names[i].name) == len && !strncmp(names[i].name, s, len))
+            return names[i].bit;
+    return 0;
+}
+
+/* "range=[a-b]" or "range=[a-b)": start and page count. */
+static int parse_range(const char *r, uint64_t *start, uint64_t *pages, const char **why)
+{
+    unsigned long long a, b;
+    char close;
+    int used = 0;
+    if (sscanf(r, "range=[%llx-%llx%c%n", &a, &b, &close, &used) != 3 || used == 0) {
+        *why = "range=[start-end] does not parse";
+        return -1;
+    }
+    if (close == ']') {
+        if (b == ~0ull) {
+            *why = "range end wraps past 2^64";
+            return -1;
+        }
+        b++;
+    } else if (close != ')') {
+        *why = "range must close with ']' or ')'";
+        return -1;
+    }
+    if (b < a) {
+        *why = "range ends before it starts";
+        return -1;
+    }
+    if ((a & 0xfff) || (b & 0xfff)) {
+        *why = "range is not page aligned";
+        return -1;
+    }
+    *start = a;
+    *pages = (b - a) >> 12;
+    return 0;
+}
+
+static int parse_linux(struct mapfile *mf, const char *name, int ln, const char *line,
+                       const char *mem)
+{
+    const char *why = "line does not parse";
+    const char *r = strstr(mem, "range=[");
+    uint64_t start, pages, attr = 0;
+    unsigned type;
+    if (!r)
+        return fail(mf, name, ln, "descriptor line has no range=[...]");
+    const char *t = strstr(mem, "type=");
+    if (t && t < r) {
+        unsigned long long a;
+        if (sscanf(t, "type=%u, attr=%llx", &type, &a) != 2)
+            return fail(mf, name, ln, "expected 'type=N, attr=0x...': %s", line);
+        attr = a;
+    } else {
+        const char *open = strchr(mem, '[');
+        const char *bar = open ? strchr(open, '|') : 0;
+        const char *close = bar ? strchr(bar, ']') : 0;
+        if (!open || !bar || !close || close > r)
+            return fail(mf, name, ln, "expected '[Type name|attributes]' before range=");
+        int ty = mapfile_type_by_name(open + 1, (size_t)(bar - open - 1));
+        if (ty < 0)
+            return fail(mf, name, ln, "unknown memory type '%.*s'", (int)(bar - open - 1), open + 1);
+        type = (unsigned)ty;
+        for (const char *c = bar; c < close;) {
+            while (c < close && (*c == '|' || *c == ' '))
+                c++;
+            const char *e = c;
+            while (e < close && *e != '|' && *e != ' ')
+                e++;
+            if (e > c) {
+                uint64_t bit = attr_by_name(c, (size_t)(e - c));
+                if (!bit)
+                    return fail(mf, name, ln, "unknown attribute '%.*s'", (int)(e - c), c);
+                attr |= bit;
+            }
+            c = e;
+        }
+    }
+    if (parse_range(r, &start, &pages, &why))
+        return fail(mf, name, ln, "%s", why);
+    return add(mf, type, start, pages, attr) ? fail(mf, name, ln, "out of memory") : 0;
+}
+
+/* UEFI shell memmap: "Name  start-end  pages  attr" in hex, end inclusive. */
+static int parse_shell(struct mapfile *mf, const char *name, int ln, const char *line, int *hit)
+{
+    char tname[32];
+    unsigned long long a, b, pages, attr;
+    *hit = 0;
+    if (sscanf(line, " %31s %llx-%llx %llx %llx", tname, &a, &b, &pages, &attr) != 5)
+        return 0;
+    int ty = mapfile_type_by_name(tname, strlen(tname));
+    if (ty < 0)
+        return 0; /* a header or summary line */
+    *hit = 1;
+    if (b < a || ((b + 1 - a) >> 12) != pages || (a & 0xfff))
+        return fail(mf, name, ln, "start-end does not match the page count %llx", pages);
+    return add(mf, (uint32_t)ty, a, pages, attr) ? fail(mf, name, ln, "out of memory") : 0;
+}
+
+int mapfile_parse(struct mapfile *mf, const char *name, const char *text)
+{
+    int ln = 0;
+    for (const char *s = text; *s;) {
+        const char *nl = strchr(s, '\n');
+        size_t len = nl ? (size_t)(nl - s) : strlen(s);
+        char line[1024];
+        ln++;
+        if (len >= sizeof line)
+            return fail(mf, name, ln, "line longer than %zu characters", sizeof line - 1);
+        memcpy(line, s, len);
+        line[len] = 0;
+        if (len && line[len - 1] == '\r')
+            line[len - 1] = 0;
+        s = nl ? nl + 1 : s + len;
+
+        const char *lead = line;
+        while (isspace((unsigned char)*lead))
+            lead++;
+        if (*lead == '#' || !*lead)
+            continue;
+        const char *efi = strstr(line, "efi: mem");
+        if (!efi)
+            efi = strstr(line, "EFI: mem");
+        if (efi) {
+            if (parse_linux(mf, name, ln, line, efi + 5))
+                return -1;
+            continue;
+        }
+        int hit;
+        if (parse_shell(mf, name, ln, line, &hit))
+            return -1;
+    }
+    if (!mf->n)
+        return fail(mf, name, ln, "no memory descriptors found");
+    return 0;
+}
+
+int mapfile_read(struct mapfile *mf, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(mf->error, sizeof mf->error, "%s: cannot open", path);
+        return -1;
+    }
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = malloc((size_t)size + 1);
+    size_t got = text ? fread(text, 1, (size_t)size, f) : 0;
+    fclose(f);
+    if (!text || got != (size_t)size) {
+        free(text);
+        snprintf(mf->error, sizeof mf->error, "%s: cannot read", path);
+        return -1;
+    }
+    text[size] = 0;
+    int rc = mapfile_parse(mf, path, text);
+    free(text);
+    return rc;
+}
+
+void mapfile_free(struct mapfile *mf)
+{
+    free(mf->desc);
+    memset(mf, 0, sizeof *mf);
+}
+
+void *mapfile_pack(const struct mapfile *mf, size_t desc_size, size_t *map_size)
+{
+    unsigned char *buf = calloc(mf->n ? mf->n : 1, desc_size);
+    for (size_t i = 0; buf && i < mf->n; i++)
+        memcpy(buf + i * desc_size, &mf->desc[i], sizeof mf->desc[i]);
+    *map_size = mf->n * desc_size;
+    return buf;
+}

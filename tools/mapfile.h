@@ -1,0 +1,36 @@
+/*
+ * mapfile.h - read a memory map published as text (host only).
+ *
+ * Formats, detected line by line:
+ *   Linux 3.x:   [ts] efi: mem02: type=4, attr=0xf, range=[0x58000-0x59000) (0MB)
+ *   Linux 4.x+:  efi: mem01: [Loader Data | ... |WB|WT|WC|UC] range=[0x1000-0x5fff] (0MB)
+ *                (range closed with ']' is inclusive, with ')' exclusive; "EFI:" works too)
+ *   UEFI shell:  available  0000000000000000-000000000008EFFF  000000000000008F 000000000000000F
+ * Lines that mention none of these are skipped (a whole dmesg works); a line that starts to look
+ * like a descriptor but does not parse is an error naming the line.
+ */
+#ifndef MAPFILE_H
+#define MAPFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "pmm.h"
+
+struct mapfile {
+    struct pmm_efi_desc *desc;
+    size_t n, cap;
+    char error[256]; /* "FILE:LINE: why" */
+};
+
+/* Parse text; 0 on success, -1 with mf->error set. mf must start zeroed. */
+int mapfile_parse(struct mapfile *mf, const char *name, const char *text);
+int mapfile_read(struct mapfile *mf, const char *path);
+void mapfile_free(struct mapfile *mf);
+
+/* Lay the descriptors out at desc_size bytes each (>= 40), as firmware would. Caller frees. */
+void *mapfile_pack(const struct mapfile *mf, size_t desc_size, size_t *map_size);
+
+/* Type number for a Linux or UEFI-shell type name, or -1. */
+int mapfile_type_by_name(const char *name, size_t len);
+
+#endif
