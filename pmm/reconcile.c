@@ -99,6 +99,24 @@ static void apply(uint64_t from, uint64_t to, int usable, void *arg)
     }
 }
 
+/*
+ * A final map can be far more fragmented than the first one (every claim the loader made is a
+ * descriptor). When the range table would overflow, neighbours of the same kind merge: only the
+ * EFI type detail is lost, never what the allocator may do with a page.
+ */
+static uint64_t merge_kinds(struct pmm_range *r, uint64_t n)
+{
+    uint64_t out = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        struct pmm_range *last = out ? &r[out - 1] : 0;
+        if (last && last->kind == r[i].kind && last->start + last->npages == r[i].start)
+            last->npages += r[i].npages;
+        else
+            r[out++] = r[i];
+    }
+    return out;
+}
+
 int pmm_reconcile(struct pmm *p, const struct pmm_map *final, void *scratch, uint64_t scratch_size,
                   struct pmm_map_error *err)
 {
@@ -117,6 +135,8 @@ int pmm_reconcile(struct pmm *p, const struct pmm_map *final, void *scratch, uin
     int rc = map_parse(final, scratch, r, 2 * ndesc + 1, &n, err);
     if (rc)
         return rc;
+    if (n > p->range_cap)
+        n = merge_kinds(r, n);
     if (n > p->range_cap) {
         if (err)
             *err = (struct pmm_map_error){-1, "final map has more ranges than the state has room for"};

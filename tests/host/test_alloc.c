@@ -1,0 +1,300 @@
+/*
+ * test_alloc.c - the allocator's API over one simulated 64 MiB machine:
+ *
+ *   0        0x9f000 0x100000  0x800000 0x900000                 0x3f00000 0x4000000  0xfec00000
+ *   | conv (low) |rsv| conv     | boot   | conv                     | rt data |  ....  | MMIO |
+ *   ^ page 0: never handed out            ^ metadata goes at the top of this range
+ *
+ * Span ends at 0x3f00 pages: the MMIO descriptor far above RAM must not stretch the bitmap.
+ */
+#include "common.h"
+
+HARNESS_GLOBALS
+
+static struct sim *machine(void)
+{
+    struct sim *s = sim_new(64 * MIB);
+    sim_add(s, PMM_EFI_RUNTIME_DATA, 0x3f00000, 0x100, PMM_EFI_ATTR_RUNTIME | 0xf);
+    sim_add(s, PMM_EFI_CONVENTIONAL, 0, 0x9f, 0xf);
+    sim_add(s, PMM_EFI_RESERVED, 0x9f000, 0x61, 0);
+    sim_add(s, PMM_EFI_CONVENTIONAL, 0x100000, 0x700, 0xf);
+    sim_add(s, PMM_EFI_BOOT_DATA, 0x800000, 0x100, 0xf);
+    sim_add(s, PMM_EFI_CONVENTIONAL, 0x900000, 0x3600, 0xf);
+    sim_add(s, PMM_EFI_MMIO, 0xfec00000, 0x1, PMM_EFI_ATTR_RUNTIME);
+    return s;
+}
+
+static const uint64_t conv_pages = 0x9f + 0x700 + 0x3600, boot_pages = 0x100;
+
+TEST(build_layout)
+{
+    struct sim *s = machine();
+    struct pmm *p;
+    CHECK_EQ(sim_build(s, 0, &p), PMM_OK);
+    CHECK_OK(p);
+    struct pmm_stats st;
+    pmm_stats(p, &st);
+    CHECK_EQ(st.span, 0x3f00);
+    CHECK_EQ(st.total, conv_pages + boot_pages);
+    /* metadata: top of the highest conventional range, and its pages are not free */
+    CHECK_EQ(st.meta_phys + st.meta * PG, 0x3f00000);
+    CHECK_EQ(st.free, conv_pages - 1 - st.meta); /* page 0 is withheld */
+    CHECK_EQ(st.withheld, 1 + boot_pages);
+    CHECK_EQ(st.alloc, 0);
+    CHECK_EQ(st.used, st.total - st.free);
+    CHECK_EQ(st.kind_pages[PMM_KIND_FREE], conv_pages);
+    CHECK_EQ(st.kind_pages[PMM_KIND_BOOT], boot_pages);
+    CHECK_EQ(st.kind_pages[PMM_KIND_NEVER], 0x61 + 0x100 + 1);
+    CHECK_EQ(st.below16m, st.free - (0x3f00 - 0x1000) + st.meta); /* all but [16M, 63M) */
+    CHECK_EQ(st.largest, 0x3600 - st.meta);
+    CHECK_EQ(pmm_page_state(p, 0), PMM_PAGE_WITHHELD);
+    CHECK_EQ(pmm_page_state(p, 0x9f), PMM_PAGE_NEVER);
+    CHECK_EQ(pmm_page_state(p, 0x800), PMM_PAGE_WITHHELD);
+    CHECK_EQ(pmm_page_state(p, 0x100), PMM_PAGE_FREE);
+    CHECK_EQ(pmm_page_state(p, st.meta_phys / PG), PMM_PAGE_META);
+    CHECK_EQ(pmm_page_state(p, 0x10000), PMM_PAGE_HOLE);
+    CHECK_EQ(pmm_page_state(p, 0xfec00), PMM_PAGE_NEVER);
+
+    char line[256];
+    pmm_summary(p, line, sizeof line);
+    unsigned long long v[9];
+    CHECK_EQ(sscanf(line,
+                    "pmm: total=%llu free=%llu used=%llu meta=%llu alloc=%llu withheld=%llu "
+                    "largest=%llu below4g=%llu below16m=%llu",
+                    &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8]),
+             9);
+    CHECK_EQ(v[0], st.total);
+    CHECK_EQ(v[1], st.free);
+    CHECK_EQ(v[3], st.meta);
+    CHECK_EQ(v[8], st.below16m);
+    char tiny[8];
+    CHECK_EQ(pmm_summary(p, tiny, sizeof tiny), strlen(line));
+    CHECK(strcmp(tiny, "pmm: to") == 0);
+    sim_free(s);
+}
+
+TEST(single_pages_exhaust_and_return)
+{
+    struct sim *s = machine();
+    struct pmm *p;
+    sim_build(s, 0, &p);
+    struct pmm_stats st;
+    pmm_stats(p, &st);
+    uint64_t low_free = 0x9f - 1, expect = st.free - low_free;
+    uint64_t *got = malloc(expect * sizeof *got), n = 0, phys;
+    char *seen = calloc(0x3f00, 1);
+    while (pmm_alloc(p, &phys) == PMM_OK) {
+        uint64_t pfn = phys / PG;
+        CHECK(pfn >= 256 && pfn < 0x3f00);
+        CHECK(!seen[pfn]);
+        CHECK(pmm_page_state(p, pfn) == PMM_PAGE_ALLOC);
+        seen[pfn] = 1;
+        memset(s->mem + phys, 0x5a, PG); /* the owner writes its pages: metadata must not care */
+        if (n < expect)
+            got[n] = phys;
+        n++;
+    }
+    CHECK_EQ(n, expect);
+    CHECK_OK(p);
+    /* low memory is still there for a request bounded below 1 MiB, and page 0 never comes */
+    CHECK_EQ(pmm_alloc_run(p, 1, 0, 2 * MIB, &phys), PMM_ENOMEM);
+    CHECK_EQ(pmm_alloc_run(p, 0x9e, 0, MIB, &phys), PMM_OK);
+    CHECK_EQ(phys, PG);
+    CHECK_EQ(pmm_alloc_run(p, 1, 0, MIB, &phys), PMM_ENOMEM);
+    CHECK_EQ(pmm_free_run(p, PG, 0x9e), PMM_OK);
+    for (uint64_t i = 0; i < n && i < expect; i++)
+        CHECK_EQ(pmm_free(p, got[i]), PMM_OK);
+    struct pmm_stats after;
+    pmm_stats(p, &after);
+    CHECK_EQ(after.free, st.free);
+    CHECK_EQ(after.alloc, 0);
+    CHECK_OK(p);
+    free(got);
+    free(seen);
+    sim_free(s);
+}
+
+TEST(runs_aligned_and_bounded)
+{
+    struct sim *s = machine();
+    struct pmm *p;
+    sim_build(s, 0, &p);
+    uint64_t a, b, c, d;
+    CHECK_EQ(pmm_alloc_run(p, 512, 2 * MIB, 0, &a), PMM_OK);
+    CHECK_EQ(a % (2 * MIB), 0);
+    CHECK(a >= MIB);
+    CHECK_EQ(pmm_alloc_run(p, 16, 64 * 1024, 16 * MIB, &b), PMM_OK);
+    CHECK_EQ(b % (64 * 1024), 0);
+    CHECK(b + 16 * PG <= 16 * MIB && b >= MIB);
+    CHECK_EQ(pmm_alloc_run(p, 3, 0, 0, &c), PMM_OK);
+    CHECK_EQ(pmm_alloc_run(p, 1000, 8 * PG, 0, &d), PMM_OK);
+    CHECK_EQ(d % (8 * PG), 0);
+    /* no overlap between the runs */
+    uint64_t r[4][2] = {{a, 512}, {b, 16}, {c, 3}, {d, 1000}};
+    for (int i = 0; i < 4; i++)
+        for (int j = i + 1; j < 4; j++)
+            CHECK(r[i][0] + r[i][1] * PG <= r[j][0] || r[j][0] + r[j][1] * PG <= r[i][0]);
+    for (int i = 0; i < 4; i++)
+        for (uint64_t k = 0; k < r[i][1]; k++) {
+            uint32_t cnt;
+            CHECK_EQ(pmm_refcount(p, r[i][0] + k * PG, &cnt), PMM_OK);
+            CHECK_EQ(cnt, 1);
+        }
+    CHECK_OK(p);
+    /* a single page of a run can be freed on its own; the rest stays */
+    CHECK_EQ(pmm_free(p, d + 5 * PG), PMM_OK);
+    CHECK_EQ(pmm_free_run(p, d, 5), PMM_OK);
+    CHECK_EQ(pmm_free_run(p, d + 6 * PG, 994), PMM_OK);
+    CHECK_EQ(pmm_free_run(p, a, 512), PMM_OK);
+    CHECK_EQ(pmm_free_run(p, b, 16), PMM_OK);
+    CHECK_EQ(pmm_free_run(p, c, 3), PMM_OK);
+    /* the whole 48 MiB conventional range minus metadata is one run again */
+    struct pmm_stats st;
+    pmm_stats(p, &st);
+    CHECK_EQ(pmm_alloc_run(p, st.largest, 0, 0, &a), PMM_OK);
+    CHECK_EQ(pmm_alloc_run(p, 0x700, 0, 8 * MIB, &a), PMM_OK); /* all of [1M, 8M) */
+    CHECK_EQ(a, MIB);
+    CHECK_EQ(pmm_alloc_run(p, 1, 0, 8 * MIB, &a), PMM_ENOMEM);
+    CHECK_OK(p);
+    sim_free(s);
+}
+
+TEST(runs_evict_stacked_pages)
+{
+    struct sim *s = machine();
+    struct pmm *p;
+    sim_build(s, 0, &p);
+    uint64_t pg[100], run;
+    for (int i = 0; i < 100; i++)
+        CHECK_EQ(pmm_alloc(p, &pg[i]), PMM_OK);
+    for (int i = 0; i < 100; i++)
+        CHECK_EQ(pmm_free(p, pg[i]), PMM_OK); /* back on the stack */
+    CHECK_EQ(pmm_alloc_run(p, 0x700, 0, 8 * MIB, &run), PMM_OK); /* all of [1M, 8M) */
+    CHECK_EQ(run, MIB);
+    CHECK_OK(p);
+    for (int i = 0; i < 2000; i++) {
+        uint64_t x;
+        CHECK_EQ(pmm_alloc(p, &x), PMM_OK);
+        CHECK(x >= 8 * MIB); /* never a page of the run */
+    }
+    CHECK_OK(p);
+    sim_free(s);
+}
+
+TEST(bad_calls_change_nothing)
+{
+    struct sim *s = machine();
+    struct pmm *p;
+    sim_build(s, 0, &p);
+    struct pmm_stats st;
+    pmm_stats(p, &st);
+    uint64_t x, y, run;
+    CHECK_EQ(pmm_alloc(p, &x), PMM_OK);
+    CHECK_EQ(pmm_alloc_run(p, 4, 0, 0, &run), PMM_OK);
+
+    CHECK_REJECTS(p, pmm_free(p, x + 1), PMM_EINVAL);
+    CHECK_REJECTS(p, pmm_free(p, 0), PMM_ENOTOWNED);               /* page 0 */
+    CHECK_REJECTS(p, pmm_free(p, 0x9f000), PMM_ENOTOWNED);         /* reserved */
+    CHECK_REJECTS(p, pmm_free(p, 0x800000), PMM_ENOTOWNED);        /* boot data, withheld */
+    CHECK_REJECTS(p, pmm_free(p, st.meta_phys), PMM_ENOTOWNED);    /* metadata */
+    CHECK_REJECTS(p, pmm_free(p, 0x3f00000), PMM_ENOTOWNED);       /* runtime, past the span */
+    CHECK_REJECTS(p, pmm_free(p, 0xfec00000), PMM_ENOTOWNED);      /* MMIO */
+    CHECK_REJECTS(p, pmm_free(p, ~0xfffull), PMM_ENOTOWNED);
+    CHECK_REJECTS(p, pmm_free(p, 0x200000), PMM_EDOUBLE);          /* free, never handed out */
+    CHECK_REJECTS(p, pmm_free_run(p, run, 0), PMM_EINVAL);
+    CHECK_REJECTS(p, pmm_free_run(p, run, 5), PMM_EDOUBLE);        /* one page too many */
+    CHECK_REJECTS(p, pmm_free_run(p, run, ~0ull), PMM_ENOTOWNED);
+    CHECK_REJECTS(p, pmm_alloc_run(p, 0, 0, 0, &y), PMM_EINVAL);
+    CHECK_REJECTS(p, pmm_alloc_run(p, 1, 3 * PG, 0, &y), PMM_EINVAL);
+    CHECK_REJECTS(p, pmm_alloc_run(p, 0x4000, 0, 0, &y), PMM_ERANGE);  /* more than RAM */
+    CHECK_REJECTS(p, pmm_alloc_run(p, 0x100, 0, MIB, &y), PMM_ERANGE); /* more than low memory */
+    CHECK_REJECTS(p, pmm_alloc_run(p, 0x3600, 0, 0, &y), PMM_ENOMEM);  /* fits RAM, no run */
+    CHECK_REJECTS(p, pmm_ref_inc(p, 0x200000), PMM_EDOUBLE);
+    CHECK_REJECTS(p, pmm_ref_dec(p, 0x9f000), PMM_ENOTOWNED);
+    CHECK_REJECTS(p, pmm_ref_inc(p, x + 8), PMM_EINVAL);
+
+    /* the double free proper: free once, then again */
+    CHECK_EQ(pmm_free(p, x), PMM_OK);
+    CHECK_REJECTS(p, pmm_free(p, x), PMM_EDOUBLE);
+    CHECK_REJECTS(p, pmm_ref_dec(p, x), PMM_EDOUBLE);
+    CHECK_EQ(pmm_free_run(p, run, 4), PMM_OK);
+    CHECK_REJECTS(p, pmm_free_run(p, run, 4), PMM_EDOUBLE);
+    struct pmm_stats after;
+    pmm_stats(p, &after);
+    CHECK_EQ(after.free, st.free);
+    sim_free(s);
+}
+
+TEST(reference_counts)
+{
+    struct sim *s = machine();
+    struct pmm *p;
+    sim_build(s, 0, &p);
+    uint64_t x;
+    uint32_t c;
+    CHECK_EQ(pmm_alloc(p, &x), PMM_OK);
+    CHECK_EQ(pmm_ref_inc(p, x), PMM_OK);
+    CHECK_EQ(pmm_refcount(p, x, &c), PMM_OK);
+    CHECK_EQ(c, 2);
+    CHECK_REJECTS(p, pmm_free(p, x), PMM_ESHARED);
+    CHECK_EQ(pmm_ref_dec(p, x), PMM_OK);
+    CHECK_EQ(pmm_refcount(p, x, &c), PMM_OK);
+    CHECK_EQ(c, 1);
+    for (uint32_t i = 1; i < PMM_REF_MAX; i++)
+        CHECK_EQ(pmm_ref_inc(p, x), PMM_OK);
+    CHECK_REJECTS(p, pmm_ref_inc(p, x), PMM_EOVERFLOW);
+    for (uint32_t i = PMM_REF_MAX; i > 1; i--)
+        pmm_ref_dec(p, x);
+    CHECK_EQ(pmm_refcount(p, x, &c), PMM_OK);
+    CHECK_EQ(c, 1);
+    CHECK_EQ(pmm_ref_dec(p, x), PMM_OK); /* the last reference frees the page */
+    CHECK_EQ(pmm_refcount(p, x, &c), PMM_EDOUBLE);
+    CHECK_EQ(c, 0);
+    CHECK_EQ(pmm_refcount(p, 0x9f000, &c), PMM_ENOTOWNED);
+    CHECK_OK(p);
+    sim_free(s);
+}
+
+static int lock_depth, lock_calls;
+static void lk(void *ctx)
+{
+    (void)ctx;
+    lock_depth++;
+    lock_calls++;
+}
+static void ulk(void *ctx)
+{
+    (void)ctx;
+    lock_depth--;
+}
+
+TEST(lock_hook_brackets_every_change)
+{
+    struct sim *s = machine();
+    struct pmm *p;
+    sim_build(s, 0, &p);
+    pmm_set_lock(p, lk, ulk, 0);
+    uint64_t x, r;
+    pmm_alloc(p, &x);
+    pmm_alloc_run(p, 8, 0, 0, &r);
+    pmm_ref_inc(p, x);
+    pmm_ref_dec(p, x);
+    pmm_free(p, x);
+    pmm_free(p, x); /* rejected: still locked and unlocked */
+    pmm_free_run(p, r, 8);
+    CHECK_EQ(lock_calls, 7);
+    CHECK_EQ(lock_depth, 0);
+    sim_free(s);
+}
+
+int main(void)
+{
+    RUN(build_layout);
+    RUN(single_pages_exhaust_and_return);
+    RUN(runs_aligned_and_bounded);
+    RUN(runs_evict_stacked_pages);
+    RUN(bad_calls_change_nothing);
+    RUN(reference_counts);
+    RUN(lock_hook_brackets_every_change);
+    HARNESS_MAIN_END();
+}

@@ -1,0 +1,240 @@
+/*
+ * test_phases.c - the three owners: loader with boot services (claims from the firmware), the
+ * reconcile at ExitBootServices, and a kernel adopting the state through another mapping.
+ *
+ *   0x100000            0x1000000 0x1100000                            0x8000000
+ *   | conventional      | boot data|  conventional                      |
+ */
+#include <sys/mman.h>
+
+#include "common.h"
+
+HARNESS_GLOBALS
+
+static struct sim *machine(void)
+{
+    struct sim *s = sim_new(128 * MIB);
+    sim_add(s, PMM_EFI_BOOT_CODE, 0, 1, 0xf);
+    sim_add(s, PMM_EFI_CONVENTIONAL, 0x1000, 0x9e, 0xf);
+    sim_add(s, PMM_EFI_CONVENTIONAL, MIB, 0xf00, 0xf);
+    sim_add(s, PMM_EFI_BOOT_DATA, 16 * MIB, 0x100, 0xf);
+    sim_add(s, PMM_EFI_CONVENTIONAL, 17 * MIB, 0x6f00, 0xf);
+    return s;
+}
+
+TEST(boot_phase_claims_everything_it_hands_out)
+{
+    struct sim *s = machine();
+    struct pmm *p;
+    CHECK_EQ(sim_build(s, 1, &p), PMM_OK);
+    struct pmm_stats st;
+    pmm_stats(p, &st);
+    for (uint64_t i = 0; i < st.meta; i++)
+        CHECK_EQ(sim_fw_used(s, st.meta_phys / PG + i), 2); /* metadata claimed as loader data */
+    uint64_t x, r;
+    CHECK_EQ(pmm_alloc(p, &x), PMM_OK);
+    CHECK_EQ(sim_fw_used(s, x / PG), 2);
+    CHECK_EQ(pmm_alloc_run(p, 64, 64 * PG, 0, &r), PMM_OK);
+    for (int i = 0; i < 64; i++)
+        CHECK_EQ(sim_fw_used(s, r / PG + (uint64_t)i), 2);
+    CHECK_EQ(pmm_free(p, x), PMM_OK);
+    CHECK_EQ(sim_fw_used(s, x / PG), 0); /* released to the firmware */
+    CHECK_OK(p);
+    sim_free(s);
+}
+
+TEST(firmware_taking_pages_shrinks_the_pool)
+{
+    struct sim *s = machine();
+    struct pmm *p;
+    CHECK_EQ(sim_build(s, 1, &p), PMM_OK);
+    struct pmm_stats st;
+    pmm_stats(p, &st);
+    /* The firmware allocates behind our back: every 7th claim finds its page gone. */
+    s->refuse_every = 7;
+    uint64_t pages[3000], r;
+    for (int i = 0; i < 3000; i++) {
+        CHECK_EQ(pmm_alloc(p, &pages[i]), PMM_OK);
+        CHECK_EQ(sim_fw_used(s, pages[i] / PG), 2);
+    }
+    CHECK_EQ(pmm_alloc_run(p, 100, 0, 0, &r), PMM_OK);
+    for (int i = 0; i < 100; i++)
+        CHECK_EQ(sim_fw_used(s, r / PG + (uint64_t)i), 2);
+    CHECK_OK(p);
+    struct pmm_stats mid;
+    pmm_stats(p, &mid);
+    CHECK(s->refusals > 400);
+    CHECK_EQ(mid.free + mid.alloc + s->refusals, st.free); /* each refusal lost one page */
+    s->refuse_every = 0;
+
+    /* ExitBootServices: the pages the firmware took were boot data; now they and the original
+     * boot data join the pool, and everything handed out stays handed out. */
+    CHECK_EQ(sim_reconcile(s, p), PMM_OK);
+    CHECK_OK(p);
+    struct pmm_stats fin;
+    pmm_stats(p, &fin);
+    CHECK_EQ(fin.alloc, 3100);
+    CHECK_EQ(fin.free, st.free + 0x100 - 3100); /* the refused pages came back with boot data */
+    uint64_t n;
+    pmm_ranges(p, &n);
+    CHECK(n < 2 * s->refusals); /* the fragmented final map was merged to fit */
+    sim_free(s);
+}
+
+TEST(reconcile_then_adopt_through_another_mapping)
+{
+    struct sim *s = machine();
+    struct pmm *p;
+    CHECK_EQ(sim_build(s, 1, &p), PMM_OK);
+    uint64_t kernel, x;
+    CHECK_EQ(pmm_alloc_run(p, 32, 2 * MIB, 0, &kernel), PMM_OK); /* "kernel image" */
+    CHECK_EQ(pmm_alloc(p, &x), PMM_OK);
+    struct pmm_stats before;
+    pmm_stats(p, &before);
+    /* not reconciled yet: no kernel may adopt it */
+    int err = 0;
+    CHECK(pmm_adopt(pmm_state_phys(p), (uint64_t)(uintptr_t)s->mem, &err) == 0);
+    CHECK_EQ(err, PMM_ESTATE);
+    CHECK_EQ(sim_reconcile(s, p), PMM_OK);
+    struct pmm_stats after;
+    pmm_stats(p, &after);
+    CHECK_EQ(after.alloc, 33);
+    CHECK_EQ(after.free, before.free + 0x100);       /* boot data joined, free */
+    CHECK_EQ(after.withheld, 1);                     /* page 0 (boot code) only */
+    CHECK_EQ(after.total, before.total);
+    CHECK(after.reconciled);
+    /* a second reconcile is refused */
+    CHECK_REJECTS(p, sim_reconcile(s, p), PMM_ESTATE);
+
+    /* The kernel maps physical memory elsewhere and adopts the state there. */
+    unsigned char *alias = sim_alias(s);
+    uint64_t phys = pmm_state_phys(p);
+    struct pmm *k = pmm_adopt(phys, (uint64_t)(uintptr_t)alias, &err);
+    CHECK(k != 0);
+    CHECK_EQ(err, PMM_OK);
+    CHECK((unsigned char *)k == alias + phys);
+    CHECK_OK(k);
+    uint32_t c;
+    CHECK_EQ(pmm_refcount(k, kernel, &c), PMM_OK); /* allocated before exit, still allocated */
+    CHECK_EQ(pmm_free(k, x), PMM_OK);
+    CHECK_EQ(pmm_free(k, x), PMM_EDOUBLE);
+    uint64_t y;
+    CHECK_EQ(pmm_alloc_run(k, 256, 0, 0, &y), PMM_OK);
+    CHECK_OK(k);
+    /* and moves once more: the old view is dropped, the new offset is in force */
+    struct pmm *k2 = pmm_set_offset(k, (uint64_t)(uintptr_t)s->mem);
+    CHECK((unsigned char *)k2 == s->mem + phys);
+    CHECK_EQ(pmm_virt_offset(k2), (uint64_t)(uintptr_t)s->mem);
+    CHECK_EQ(pmm_free_run(k2, y, 256), PMM_OK);
+    CHECK_OK(k2);
+    munmap(alias, s->bytes);
+    sim_free(s);
+}
+
+TEST(adopt_rejects_what_is_not_a_state)
+{
+    struct sim *s = machine();
+    int err = 0;
+    CHECK(pmm_adopt(2 * MIB, (uint64_t)(uintptr_t)s->mem, &err) == 0); /* zeroes */
+    CHECK_EQ(err, PMM_ESTATE);
+    CHECK(pmm_adopt(0, (uint64_t)(uintptr_t)s->mem, &err) == 0);
+    CHECK(pmm_adopt(2 * MIB + 8, (uint64_t)(uintptr_t)s->mem, &err) == 0);
+    struct pmm *p;
+    sim_build(s, 0, &p);
+    sim_reconcile(s, p);
+    uint64_t phys = pmm_state_phys(p), off = (uint64_t)(uintptr_t)s->mem;
+    /* a copy at another physical address is not the state (self address differs) */
+    memcpy(s->mem + 4 * MIB, s->mem + phys, PG);
+    CHECK(pmm_adopt(4 * MIB, off, &err) == 0);
+    s->mem[phys] ^= 1; /* magic */
+    CHECK(pmm_adopt(phys, off, &err) == 0);
+    s->mem[phys] ^= 1;
+    CHECK(pmm_adopt(phys, off, &err) != 0);
+    sim_free(s);
+}
+
+/* The final map takes back a page we handed out: refused, nothing changed. */
+TEST(reconcile_conflict_changes_nothing)
+{
+    struct sim *s = machine();
+    struct pmm *p;
+    sim_build(s, 0, &p);
+    uint64_t x;
+    CHECK_EQ(pmm_alloc(p, &x), PMM_OK);
+    struct sim *fin = sim_new(128 * MIB);
+    sim_add(fin, PMM_EFI_CONVENTIONAL, MIB, 0xf00, 0xf);
+    sim_add(fin, PMM_EFI_RESERVED, x, 1, 0);
+    sim_add(fin, PMM_EFI_CONVENTIONAL, 17 * MIB, 0x6f00, 0xf);
+    struct pmm_map m = sim_map(fin);
+    uint64_t size = pmm_map_scratch_size(&m);
+    void *scratch = malloc(size);
+    struct pmm_map_error e;
+    CHECK_REJECTS(p, pmm_reconcile(p, &m, scratch, size, &e), PMM_ECONFLICT);
+    CHECK_EQ((uint64_t)e.index, x / PG);
+    /* a map that drops the metadata is refused too */
+    struct sim *fin2 = sim_new(128 * MIB);
+    sim_add(fin2, PMM_EFI_CONVENTIONAL, MIB, 0xf00, 0xf);
+    struct pmm_map m2 = sim_map(fin2);
+    CHECK_REJECTS(p, pmm_reconcile(p, &m2, scratch, size, &e), PMM_ECONFLICT);
+    /* malformed final map */
+    struct pmm_map bad = {m.desc, m.map_size - 1, m.desc_size};
+    CHECK_REJECTS(p, pmm_reconcile(p, &bad, scratch, size, &e), PMM_EMAP);
+    free(scratch);
+    sim_free(fin);
+    sim_free(fin2);
+    sim_free(s);
+}
+
+/* Free memory the final map reports as runtime data (allocated after build) leaves the pool. */
+TEST(reconcile_drops_memory_the_firmware_kept)
+{
+    struct sim *s = machine();
+    struct pmm *p;
+    sim_build(s, 0, &p);
+    uint64_t pg[10];
+    for (int i = 0; i < 10; i++)
+        pmm_alloc(p, &pg[i]);
+    for (int i = 0; i < 10; i++)
+        pmm_free(p, pg[i]); /* stacked */
+    struct pmm_stats st;
+    pmm_stats(p, &st);
+    struct sim *fin = sim_new(128 * MIB);
+    sim_add(fin, PMM_EFI_BOOT_CODE, 0, 1, 0xf);
+    sim_add(fin, PMM_EFI_CONVENTIONAL, 0x1000, 0x9e, 0xf);
+    sim_add(fin, PMM_EFI_CONVENTIONAL, MIB, 0xf00, 0xf);
+    sim_add(fin, PMM_EFI_BOOT_DATA, 16 * MIB, 0x100, 0xf);
+    sim_add(fin, PMM_EFI_CONVENTIONAL, 17 * MIB, 0x6f00, 0xf);
+    /* runtime data carved out of the top conventional range, where the stacked pages are */
+    uint64_t rt = pg[0] & ~(64 * PG - 1);
+    sim_add(fin, PMM_EFI_RUNTIME_DATA, rt, 64, PMM_EFI_ATTR_RUNTIME);
+    struct pmm_map m = sim_map(fin);
+    uint64_t size = pmm_map_scratch_size(&m);
+    void *scratch = malloc(size);
+    struct pmm_map_error e;
+    CHECK_EQ(pmm_reconcile(p, &m, scratch, size, &e), PMM_OK);
+    CHECK_OK(p);
+    struct pmm_stats after;
+    pmm_stats(p, &after);
+    CHECK_EQ(after.free, st.free + 0x100 - 64);
+    CHECK_EQ(after.total, st.total - 64);
+    CHECK_EQ(pmm_page_state(p, rt / PG), PMM_PAGE_NEVER);
+    for (int i = 0; i < 5000; i++) {
+        uint64_t x;
+        CHECK_EQ(pmm_alloc(p, &x), PMM_OK);
+        CHECK(x < rt || x >= rt + 64 * PG);
+    }
+    free(scratch);
+    sim_free(fin);
+    sim_free(s);
+}
+
+int main(void)
+{
+    RUN(boot_phase_claims_everything_it_hands_out);
+    RUN(firmware_taking_pages_shrinks_the_pool);
+    RUN(reconcile_then_adopt_through_another_mapping);
+    RUN(adopt_rejects_what_is_not_a_state);
+    RUN(reconcile_conflict_changes_nothing);
+    RUN(reconcile_drops_memory_the_firmware_kept);
+    HARNESS_MAIN_END();
+}
