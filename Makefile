@@ -35,20 +35,25 @@ TEST_HDRS    := $(wildcard tests/host/*.h) tools/mapfile.h
 
 build/host/pmm/%.o: pmm/%.c $(PMM_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(HOST_CFLAGS) $(PMM_CFLAGS) -c -o $@ $<
+	@echo "  CC      $@"
+	@$(CC) $(HOST_CFLAGS) $(PMM_CFLAGS) -c -o $@ $<
 
 build/asan/pmm/%.o: pmm/%.c $(PMM_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(HOST_CFLAGS) $(PMM_CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
+	@echo "  CC      $@"
+	@$(CC) $(HOST_CFLAGS) $(PMM_CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
 
 build/host/%: tests/host/%.c $(PMM_HOST_OBJ) $(TEST_COMMON) $(TEST_HDRS)
-	$(CC) $(HOST_CFLAGS) -o $@ $< $(TEST_COMMON) $(PMM_HOST_OBJ)
+	@echo "  CC      $@"
+	@$(CC) $(HOST_CFLAGS) -o $@ $< $(TEST_COMMON) $(PMM_HOST_OBJ)
 
 build/asan/%: tests/host/%.c $(PMM_ASAN_OBJ) $(TEST_COMMON) $(TEST_HDRS)
-	$(CC) $(HOST_CFLAGS) $(ASAN_FLAGS) -o $@ $< $(TEST_COMMON) $(PMM_ASAN_OBJ)
+	@echo "  CC      $@"
+	@$(CC) $(HOST_CFLAGS) $(ASAN_FLAGS) -o $@ $< $(TEST_COMMON) $(PMM_ASAN_OBJ)
 
 build/host/bench: $(wildcard bench/*.c bench/*.h) $(PMM_HOST_OBJ) tests/host/sim.c
-	$(CC) $(HOST_CFLAGS) -Ibench -o $@ bench/*.c tests/host/sim.c $(PMM_HOST_OBJ)
+	@echo "  CC      $@"
+	@$(CC) $(HOST_CFLAGS) -Ibench -o $@ bench/*.c tests/host/sim.c $(PMM_HOST_OBJ)
 
 test-host: host
 	@tests/run.sh host

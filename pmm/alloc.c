@@ -70,16 +70,34 @@ void pool_drop(struct pmm *p, uint64_t pfn, uint64_t n)
     p->nfree -= n;
 }
 
+/* The single-page halves of take() and give(), inlined into the O(1) paths. */
+static inline void take1(struct pmm *p, uint64_t pfn)
+{
+    uint64_t *l0 = pmm_free_l0(p), wi = pfn >> 6, old = l0[wi], new = old & ~bit_mask(pfn);
+    l0[wi] = new;
+    fm_word_changed(p, wi, old, new);
+    pmm_refs(p)[pfn] = 1;
+    p->nfree--;
+    p->nalloc++;
+}
+
+static inline void give1(struct pmm *p, uint64_t pfn)
+{
+    uint64_t *l0 = pmm_free_l0(p), wi = pfn >> 6, old = l0[wi], new = old | bit_mask(pfn);
+    l0[wi] = new;
+    fm_word_changed(p, wi, old, new);
+    if (p->top < PMM_STACK_CAP && pfn >= PMM_LOW_PFN)
+        push(p, pfn);
+    p->nfree++;
+    p->nalloc--;
+    if (p->fw.release)
+        p->fw.release(p->fw.ctx, pfn << PMM_PAGE_SHIFT, 1);
+}
+
 /* Mark free pages [pfn, pfn + n) allocated with reference count 1. */
 static void take(struct pmm *p, uint64_t pfn, uint64_t n)
 {
-    if (n == 1) {
-        uint64_t *l0 = pmm_free_l0(p), wi = pfn >> 6, old = l0[wi], new = old & ~bit_mask(pfn);
-        l0[wi] = new;
-        fm_word_changed(p, wi, old, new);
-    } else {
-        fm_fill(p, pfn, pfn + n, 0);
-    }
+    fm_fill(p, pfn, pfn + n, 0);
     uint16_t *refs = pmm_refs(p) + pfn;
     for (uint64_t i = 0; i < n; i++)
         refs[i] = 1;
@@ -91,14 +109,10 @@ static void take(struct pmm *p, uint64_t pfn, uint64_t n)
 static void give(struct pmm *p, uint64_t pfn, uint64_t n)
 {
     if (n == 1) {
-        uint64_t *l0 = pmm_free_l0(p), wi = pfn >> 6, old = l0[wi], new = old | bit_mask(pfn);
-        l0[wi] = new;
-        fm_word_changed(p, wi, old, new);
-        if (p->top < PMM_STACK_CAP && pfn >= PMM_LOW_PFN)
-            push(p, pfn);
-    } else {
-        fm_fill(p, pfn, pfn + n, 1);
+        give1(p, pfn);
+        return;
     }
+    fm_fill(p, pfn, pfn + n, 1);
     p->nfree += n;
     p->nalloc -= n;
     if (p->fw.release)
@@ -130,7 +144,7 @@ int pmm_alloc(struct pmm *p, uint64_t *phys)
             pool_drop(p, pfn, 1);
             continue;
         }
-        take(p, pfn, 1);
+        take1(p, pfn);
         *phys = pfn << PMM_PAGE_SHIFT;
         pmm_unlock(p);
         return PMM_OK;
@@ -198,7 +212,7 @@ int pmm_free(struct pmm *p, uint64_t phys)
     if (!rc && pmm_refs(p)[pfn] != 1)
         rc = PMM_ESHARED;
     if (!rc)
-        give(p, pfn, 1);
+        give1(p, pfn);
     pmm_unlock(p);
     return rc;
 }
@@ -250,7 +264,7 @@ int pmm_ref_dec(struct pmm *p, uint64_t phys)
     if (!rc) {
         uint16_t *ref = pmm_refs(p) + pfn;
         if (*ref == 1)
-            give(p, pfn, 1);
+            give1(p, pfn);
         else
             (*ref)--;
     }

@@ -145,21 +145,25 @@ uint64_t bits_count(const uint64_t *w, uint64_t from, uint64_t to)
 static int blk_full(const struct pmm *p, uint64_t b)
 {
     const uint64_t *l0 = pmm_free_l0(p) + b * 8;
-    uint64_t all = ~0ull;
     for (int i = 0; i < 8; i++)
-        all &= l0[i];
-    return all == ~0ull;
+        if (l0[i] != ~0ull)
+            return 0;
+    return 1;
 }
 
-void blk_update(const struct pmm *p, uint64_t b)
+static void blk_set(const struct pmm *p, uint64_t b, int value)
 {
-    if (b >= p->blkmap.nbits)
-        return;
     uint64_t *w = &pmm_words(p, &p->blkmap, 0)[b >> 6];
     uint64_t old = *w;
-    *w = blk_full(p, b) ? old | bit_mask(b) : old & ~bit_mask(b);
+    *w = value ? old | bit_mask(b) : old & ~bit_mask(b);
     if ((old == 0) != (*w == 0))
         hb_propagate(p, &p->blkmap, b >> 6);
+}
+
+void blk_note_full(const struct pmm *p, uint64_t b)
+{
+    if (b < p->blkmap.nbits && blk_full(p, b))
+        blk_set(p, b, 1);
 }
 
 void blk_rebuild(const struct pmm *p)
@@ -190,10 +194,10 @@ static inline uint64_t align_up(uint64_t x, uint64_t a)
 }
 
 /*
- * Runs of whole 2 MiB blocks: search the block map, then check the pages past the last whole
- * block in the free map.
+ * Runs of whole 2 MiB blocks: search the block map, confirm the blocks in the free map (the block
+ * map is a hint, see state.h), then check the pages past the last whole block.
  */
-static uint64_t blk_find_run(const struct pmm *p, uint64_t n, uint64_t align, uint64_t lo,
+static uint64_t blk_find_run(struct pmm *p, uint64_t n, uint64_t align, uint64_t lo,
                              uint64_t hi)
 {
     const uint64_t *bl0 = pmm_words(p, &p->blkmap, 0);
@@ -208,6 +212,12 @@ static uint64_t blk_find_run(const struct pmm *p, uint64_t n, uint64_t align, ui
         if (s > hi || hi - s < n)
             return PMM_NONE;
         uint64_t z = bits_next_clear(bl0, b, b + k);
+        for (uint64_t i = b; z == PMM_NONE && i < b + k; i++) {
+            if (!blk_full(p, i)) { /* a stale hint: drop it now that we paid to read it */
+                blk_set(p, i, 0);
+                z = i;
+            }
+        }
         if (z != PMM_NONE) {
             b = z + 1;
             continue;
@@ -225,7 +235,7 @@ static uint64_t blk_find_run(const struct pmm *p, uint64_t n, uint64_t align, ui
  * Each failed candidate moves the search past the used page that broke it, so the cost follows the
  * number of fragments in the way, not the number of pages.
  */
-uint64_t fm_find_run(const struct pmm *p, uint64_t n, uint64_t align, uint64_t lo, uint64_t hi)
+uint64_t fm_find_run(struct pmm *p, uint64_t n, uint64_t align, uint64_t lo, uint64_t hi)
 {
     if (n >= 512 && align >= 512)
         return blk_find_run(p, n, align, lo, hi);

@@ -110,8 +110,10 @@ int pmm_check(const struct pmm *p, struct pmm_check_fail *f)
                 all &= l0[b * 8 + i];
             want = all == ~0ull;
         }
-        if (bit_test(bl0, b) != want)
-            return fail(f, "block map disagrees with the free map", b << PMM_BLOCK_SHIFT);
+        if (want && !bit_test(bl0, b)) /* set bits may be stale hints; clear ones may not */
+            return fail(f, "block map misses a free block", b << PMM_BLOCK_SHIFT);
+        if (b >= p->blkmap.nbits && bit_test(bl0, b))
+            return fail(f, "block map bit past the last block", b << PMM_BLOCK_SHIFT);
     }
     rc = check_levels(p, &p->blkmap, f);
     if (rc)

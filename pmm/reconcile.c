@@ -101,18 +101,27 @@ static void apply(uint64_t from, uint64_t to, int usable, void *arg)
 
 /*
  * A final map can be far more fragmented than the first one (every claim the loader made is a
- * descriptor). When the range table would overflow, neighbours of the same kind merge: only the
- * EFI type detail is lost, never what the allocator may do with a page.
+ * descriptor). When the range table would overflow, neighbours merge: first those of the same
+ * kind, then (strict == 0) any two usable ones, which after ExitBootServices are equally free and
+ * take the more restrictive kind. Only detail for statistics is lost, never what the allocator
+ * may do with a page.
  */
-static uint64_t merge_kinds(struct pmm_range *r, uint64_t n)
+static uint64_t merge_ranges(struct pmm_range *r, uint64_t n, int strict)
 {
     uint64_t out = 0;
     for (uint64_t i = 0; i < n; i++) {
         struct pmm_range *last = out ? &r[out - 1] : 0;
-        if (last && last->kind == r[i].kind && last->start + last->npages == r[i].start)
+        int same = last && (strict ? last->kind == r[i].kind
+                                   : (last->kind == PMM_KIND_NEVER) == (r[i].kind == PMM_KIND_NEVER));
+        if (same && last->start + last->npages == r[i].start) {
             last->npages += r[i].npages;
-        else
+            if (r[i].kind > last->kind) {
+                last->kind = r[i].kind;
+                last->type = r[i].type;
+            }
+        } else {
             r[out++] = r[i];
+        }
     }
     return out;
 }
@@ -136,7 +145,9 @@ int pmm_reconcile(struct pmm *p, const struct pmm_map *final, void *scratch, uin
     if (rc)
         return rc;
     if (n > p->range_cap)
-        n = merge_kinds(r, n);
+        n = merge_ranges(r, n, 1);
+    if (n > p->range_cap)
+        n = merge_ranges(r, n, 0);
     if (n > p->range_cap) {
         if (err)
             *err = (struct pmm_map_error){-1, "final map has more ranges than the state has room for"};

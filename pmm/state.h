@@ -20,8 +20,11 @@
  *    "allocated" exactly when owned and not free.
  *  - free summary: level k+1 has one bit per word of level k, set when that word is non-zero, up to
  *    a single top word. Finding the next free page from any point costs O(levels), not O(span).
- *  - block map: one bit per 2 MiB block (512 pages, 8 free-map words), set when the whole block is
- *    free, with its own summary levels: 2 MiB-aligned runs are found without reading pages.
+ *  - block map: one bit per 2 MiB block (512 pages, 8 free-map words), with its own summary
+ *    levels, so 2 MiB-aligned runs are found without reading every page. One-sided: a block that
+ *    is entirely free always has its bit set; a set bit may be stale (allocation does not clear
+ *    it, which keeps the single-page path free of block upkeep). The run search confirms a
+ *    candidate in the free map, one cache line per block, and clears stale bits it meets.
  *  - free-page stack (in the header page): up to PMM_STACK_CAP free pages for O(1) single-page
  *    alloc and free. Every page on it is free in the free map; a free page need not be on it. It is
  *    refilled lazily from the free map, a batch at a time, so building never visits every page.
@@ -173,18 +176,18 @@ uint64_t bits_next_clear(const uint64_t *w, uint64_t from, uint64_t limit);
 uint64_t bits_next_set(const uint64_t *w, uint64_t from, uint64_t limit);
 void bits_fill(uint64_t *w, uint64_t from, uint64_t to, int value);
 uint64_t bits_count(const uint64_t *w, uint64_t from, uint64_t to);
-void blk_update(const struct pmm *p, uint64_t block);
+void blk_note_full(const struct pmm *p, uint64_t block); /* block bit is clear: set if full */
 void blk_rebuild(const struct pmm *p);
 void fm_fill(struct pmm *p, uint64_t from, uint64_t to, int value);
-uint64_t fm_find_run(const struct pmm *p, uint64_t n, uint64_t align, uint64_t lo, uint64_t hi);
+uint64_t fm_find_run(struct pmm *p, uint64_t n, uint64_t align, uint64_t lo, uint64_t hi);
 
-/* Called after free-map word wi went from old to new: keeps summaries and block map true. */
+/* Called after free-map word wi went from old to new: keeps summaries and block hints true. */
 static inline void fm_word_changed(const struct pmm *p, uint64_t wi, uint64_t old, uint64_t new)
 {
     if ((old == 0) != (new == 0))
         hb_propagate(p, &p->freemap, wi);
-    if ((old == ~0ull) != (new == ~0ull))
-        blk_update(p, wi >> 3);
+    if (new == ~0ull && old != ~0ull && !bit_test(pmm_words(p, &p->blkmap, 0), wi >> 3))
+        blk_note_full(p, wi >> 3);
 }
 
 /* memmap.c */

@@ -168,7 +168,13 @@ static int parse_linux(struct mapfile *mf, const char *name, int ln, const char 
             const char *e = c;
             while (e < close && *e != '|' && *e != ' ')
                 e++;
-            if (e > c) {
+            if (e > c && !strncmp(c, "attr=0x", 7)) {
+                /* Linux prints the raw value when bits it has no name for are set */
+                char *end;
+                attr |= strtoull(c + 7, &end, 16);
+                if (end != e)
+                    return fail(mf, name, ln, "attr=0x... does not parse");
+            } else if (e > c) {
                 uint64_t bit = attr_by_name(c, (size_t)(e - c));
                 if (!bit)
                     return fail(mf, name, ln, "unknown attribute '%.*s'", (int)(e - c), c);

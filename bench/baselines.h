@@ -1,0 +1,33 @@
+/*
+ * baselines.h - the two simple allocators every figure is compared against, measured in the same
+ * run on the same simulated memory.
+ *
+ *  - first-fit bitmap: one bit per page, set = used; every request scans from page 0, a word at a
+ *    time, for the first fit. What a first allocator usually is.
+ *  - intrusive free list (xv6's kalloc): each free page holds the address of the next one; O(1)
+ *    single pages, no contiguous runs, and building it writes into every page.
+ */
+#ifndef BASELINES_H
+#define BASELINES_H
+
+#include <stdint.h>
+
+struct ff {
+    uint64_t *bits; /* 1 = used */
+    uint64_t npages;
+};
+void ff_init(struct ff *f, uint64_t npages, uint64_t first_free, uint64_t end_free);
+void ff_destroy(struct ff *f);
+uint64_t ff_alloc(struct ff *f);                                  /* page, or ~0 */
+uint64_t ff_alloc_run(struct ff *f, uint64_t n, uint64_t align);  /* align in pages */
+void ff_free(struct ff *f, uint64_t pfn, uint64_t n);
+
+struct fl {
+    unsigned char *mem; /* phys 0 */
+    uint64_t head;      /* phys of the first free page, 0 = none */
+};
+void fl_init(struct fl *l, unsigned char *mem, uint64_t first_pfn, uint64_t end_pfn);
+uint64_t fl_alloc(struct fl *l); /* phys, or 0 */
+void fl_free(struct fl *l, uint64_t phys);
+
+#endif

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Expected page counts for a published memory map, computed without the project's C code.
+
+Reads the text with its own patterns, classifies each descriptor by the UEFI spec's rules (free
+now: conventional; free after exit: loader and boot-services code/data; everything else, and
+anything with the RUNTIME or SP attribute, never) and resolves overlaps by restrictiveness with
+plain interval arithmetic. Prints: total conv boot span low (usable pages below 1 MiB) and whether page 0 is usable.
+"""
+import re
+import sys
+
+NAMES = {
+    "reserved": 0, "loader code": 1, "loader data": 2, "boot code": 3, "boot data": 4,
+    "runtime code": 5, "runtime data": 6, "conventional memory": 7, "unusable memory": 8,
+    "acpi reclaim memory": 9, "acpi memory nvs": 10, "memory mapped i/o": 11,
+    "mmio port space": 12, "pal code": 13, "persistent memory": 14,
+    "loadercode": 1, "loaderdata": 2, "bs_code": 3, "bs_data": 4, "rt_code": 5, "rt_data": 6,
+    "available": 7, "acpi_recl": 9, "acpi_nvs": 10, "memmapio": 11, "memportio": 12,
+}
+RUNTIME, SP = 1 << 63, 1 << 18
+
+
+def descriptors(text):
+    for line in text.splitlines():
+        if line.lstrip().startswith("#"):
+            continue
+        m = re.search(r"type=(\d+), attr=0x([0-9a-f]+), range=\[0x([0-9a-f]+)-0x([0-9a-f]+)([\])])", line)
+        if m:
+            end = int(m.group(4), 16) + (1 if m.group(5) == "]" else 0)
+            yield int(m.group(1)), int(m.group(2), 16), int(m.group(3), 16), end
+            continue
+        m = re.search(r"\[([A-Za-z /]+?)\s*\|([^\]]*)\] range=\[0x([0-9a-f]+)-0x([0-9a-f]+)([\])])", line)
+        if m:
+            cols = [c.strip() for c in m.group(2).split("|")]
+            attr = RUNTIME if "RUN" in cols else 0
+            attr |= SP if "SP" in cols else 0
+            for c in cols:
+                if c.startswith("attr=0x"):
+                    attr |= int(c[7:], 16)
+            end = int(m.group(4), 16) + (1 if m.group(5) == "]" else 0)
+            yield NAMES[m.group(1).strip().lower()], attr, int(m.group(3), 16), end
+            continue
+        m = re.match(r"\s*(\S+)\s+([0-9A-Fa-f]{16})-([0-9A-Fa-f]{16})\s+([0-9A-Fa-f]+)\s+([0-9A-Fa-f]+)", line)
+        if m and m.group(1).lower() in NAMES:
+            yield NAMES[m.group(1).lower()], int(m.group(5), 16), int(m.group(2), 16), int(m.group(3), 16) + 1
+
+
+def kind(t, attr):
+    if attr & (RUNTIME | SP):
+        return 2
+    if t == 7:
+        return 0
+    if t in (1, 2, 3, 4):
+        return 1
+    return 2
+
+
+def main(path):
+    spans = {0: [], 1: [], 2: []}
+    for t, attr, start, end in descriptors(open(path).read()):
+        k = kind(t, attr)
+        if k == 2:
+            spans[2].append((start // 4096, -(-end // 4096)))
+        else:
+            spans[k].append((-(-start // 4096), end // 4096))
+
+    def minus(a, b):
+        """Intervals of a with every interval of b removed."""
+        out = []
+        for s, e in a:
+            pieces = [(s, e)]
+            for bs, be in b:
+                nxt = []
+                for ps, pe in pieces:
+                    if be <= ps or bs >= pe:
+                        nxt.append((ps, pe))
+                        continue
+                    if ps < bs:
+                        nxt.append((ps, bs))
+                    if be < pe:
+                        nxt.append((be, pe))
+                pieces = nxt
+            out += pieces
+        return out
+
+    boot = minus(spans[1], spans[2])
+    conv = minus(minus(spans[0], spans[2]), spans[1])
+    count = lambda iv: sum(e - s for s, e in iv)
+    low = sum(max(0, min(e, 256) - s) for s, e in conv + boot)
+    span = max(e for s, e in conv + boot)
+    inside = lambda iv: any(s <= 0 < e for s, e in iv)
+    page0 = "conv" if inside(conv) else "boot" if inside(boot) else "none"
+    print(f"total={count(conv) + count(boot)} conv={count(conv)} boot={count(boot)} span={span} "
+          f"low={low} page0_conv={int(page0 == 'conv')} page0_usable={int(page0 != 'none')}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,61 @@
+#!/bin/sh
+# run.sh host|all - run the test suites and end with one line "N passed, N failed".
+#
+#   host: unit tests (plain and under ASan+UBSan), real PCs' maps, the randomized differential test
+#   all:  host, then the QEMU boot tests (tests/qemu/*.sh) when the boot path is built
+#
+# Each test is one program run; its output is shown only when it fails.
+set -u
+cd "$(dirname "$0")/.."
+what=${1:-all}
+SHARED=${SHARED:-../shared}
+pass=0 fail=0 skip=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+run() { # name command...
+    name=$1
+    shift
+    if "$@" >"$log" 2>&1; then
+        pass=$((pass + 1))
+        printf 'ok    %s  (%s)\n' "$name" "$(tail -n 1 "$log")"
+    else
+        fail=$((fail + 1))
+        printf 'FAIL  %s\n' "$name"
+        sed 's/^/      | /' "$log" | tail -n 60
+    fi
+}
+
+for t in test_memmap test_bitmap test_alloc test_phases test_check; do
+    run "$t" "build/host/$t"
+    run "$t (asan+ubsan)" "build/asan/$t"
+done
+run "test_random 1000000 ops" build/host/test_random 1000000
+run "test_random 300000 ops (asan+ubsan)" build/asan/test_random 300000 7
+
+if [ -d "$SHARED/memmaps" ]; then
+    for f in "$SHARED"/memmaps/*.txt; do
+        expect=$(python3 tests/memmaps_expect.py "$f") || { fail=$((fail + 1)); echo "FAIL  expect $f"; continue; }
+        # shellcheck disable=SC2086
+        run "real map $(basename "$f")" build/host/test_realmaps "$f" $expect
+        # shellcheck disable=SC2086
+        run "real map $(basename "$f") (asan+ubsan)" build/asan/test_realmaps "$f" $expect
+    done
+else
+    skip=$((skip + 1))
+    echo "skip  real PCs' maps: $SHARED/memmaps not found (set SHARED=path/to/shared)"
+fi
+
+if [ "$what" = all ] && [ -d tests/qemu ]; then
+    for t in tests/qemu/*.sh; do
+        [ -e "$t" ] || continue
+        run "$(basename "$t" .sh)" sh "$t"
+    done
+fi
+
+if [ "$skip" -gt 0 ]; then
+    echo "$pass passed, $fail failed, $skip skipped"
+else
+    echo "$pass passed, $fail failed"
+fi
+[ "$fail" -eq 0 ]
