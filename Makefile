@@ -17,14 +17,92 @@ HOST_DEPS := tools/deps.sh
 HOST_TESTS := test_memmap test_bitmap test_alloc test_phases test_check test_realmaps test_random
 TEST_COMMON := tests/host/sim.c tools/mapfile.c
 
+# The UEFI loader: gnu-efi, PE32+ built from an ELF shared object. The allocator is compiled again
+# with the loader's flags (position independent, no red zone).
+EFI_INC    := -I/usr/include/efi -I/usr/include/efi/x86_64
+EFI_CFLAGS := $(WARN) -O2 -fpic -fshort-wchar -mno-red-zone -ffreestanding -fno-stack-protector \
+              -fno-strict-aliasing -fno-builtin -DGNU_EFI_USE_MS_ABI $(EFI_INC) \
+              -Iinclude -Ipmm -Ihandoff -Iefi
+EFI_LDS    := /usr/lib/elf_x86_64_efi.lds
+EFI_CRT0   := /usr/lib/crt0-efi-x86_64.o
+EFI_SRC    := $(wildcard efi/*.c) handoff/elf.c handoff/verify.c
+EFI_OBJ    := $(EFI_SRC:%.c=build/efi/%.o) $(PMM_SRC:%.c=build/efi/%.o)
+EFI_HDR    := $(wildcard efi/*.h) include/handoff.h handoff/elf.h $(PMM_HDR)
+
+build/efi/%.o: %.c $(EFI_HDR)
+	@mkdir -p $(@D)
+	@echo "  EFI CC  $@"
+	@$(CC) $(EFI_CFLAGS) -c -o $@ $<
+
+# The firmware resolves no symbols: refuse to build a loader that still needs one.
+build/efi/loader.so: $(EFI_OBJ)
+	@echo "  LD      $@"
+	@ld -nostdlib -znocombreloc -T $(EFI_LDS) -shared -Bsymbolic -L/usr/lib \
+	    $(EFI_CRT0) $(EFI_OBJ) -o $@ -lefi -lgnuefi
+	@if nm -u $@ | grep -q .; then echo "undefined symbols in $@:"; nm -u $@; rm -f $@; exit 1; fi
+
+build/BOOTX64.EFI: build/efi/loader.so
+	@echo "  PE      $@"
+	@objcopy -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela -j .rel.* \
+	    -j .rela.* -j .reloc --target efi-app-x86_64 --subsystem=10 $< $@
+
+# The kernel stub: freestanding ELF in the top 2 GiB, general registers only.
+K_CFLAGS := $(WARN) -O2 -ffreestanding -fno-pic -fno-pie -mcmodel=kernel -mno-red-zone \
+            -mgeneral-regs-only -fno-stack-protector -fno-builtin -fno-tree-loop-distribute-patterns \
+            -fomit-frame-pointer -Iinclude -Ipmm -Ihandoff -Ihandoff/kernel
+K_SRC    := $(wildcard handoff/kernel/*.c) handoff/verify.c
+K_OBJ    := $(K_SRC:%.c=build/kernel/%.o) build/kernel/handoff/kernel/entry.o \
+            $(PMM_SRC:%.c=build/kernel/%.o)
+K_HDR    := $(wildcard handoff/kernel/*.h) include/handoff.h $(PMM_HDR)
+
+build/kernel/%.o: %.c $(K_HDR)
+	@mkdir -p $(@D)
+	@echo "  K CC    $@"
+	@$(CC) $(K_CFLAGS) -c -o $@ $<
+
+build/kernel/%.o: %.S
+	@mkdir -p $(@D)
+	@echo "  K AS    $@"
+	@$(CC) $(K_CFLAGS) -c -o $@ $<
+
+build/kernel.elf: $(K_OBJ) handoff/kernel/kernel.ld
+	@echo "  LD      $@"
+	@ld -nostdlib -static -z max-page-size=4096 -T handoff/kernel/kernel.ld -o $@ $(K_OBJ)
+	@if nm -u $@ | grep -q .; then echo "undefined symbols in $@:"; nm -u $@; rm -f $@; exit 1; fi
+
+# The boot volume: a FAT image written with mtools (no root, no loop devices).
+build/esp.img: build/BOOTX64.EFI build/kernel.elf
+	@echo "  IMG     $@"
+	@rm -f $@
+	@mformat -i $@ -C -T 65536 -h 64 -s 32 -v UEFIPMM ::
+	@mmd -i $@ ::/EFI ::/EFI/BOOT ::/EFI/pmm
+	@mcopy -i $@ build/BOOTX64.EFI ::/EFI/BOOT/BOOTX64.EFI
+	@mcopy -i $@ build/kernel.elf ::/EFI/pmm/kernel.elf
+
+image: deps build/esp.img
+
+# Knobs for run (and the launcher): memory, CPUs, machine, firmware build, extra QEMU arguments.
+MEM     ?= 512M
+SMP     ?= 1
+MACHINE ?= q35
+FW      ?= 4M
+QEMU_ARGS ?=
+
+run: image
+	@ovmf/run.sh --mem $(MEM) --smp $(SMP) --machine $(MACHINE) --fw $(FW) \
+	    --image build/esp.img -- $(QEMU_ARGS)
+
 .SECONDARY:
 
-.PHONY: all deps deps-host test test-host bench clean format
+.PHONY: all deps deps-host test test-host bench clean format image run
 
-all: host
+all: host build/esp.img
 
 deps-host:
 	@tools/deps.sh gcc make python3
+
+deps:
+	@tools/deps.sh gcc make python3 binutils gnu-efi ovmf qemu-system-x86 mtools
 
 host: deps-host $(addprefix build/host/,$(HOST_TESTS)) $(addprefix build/asan/,$(HOST_TESTS)) \
       build/host/bench
@@ -58,7 +136,7 @@ build/host/bench: $(wildcard bench/*.c bench/*.h) $(PMM_HOST_OBJ) tests/host/sim
 test-host: host
 	@tests/run.sh host
 
-test: host
+test: deps host build/esp.img
 	@tests/run.sh all
 
 bench: deps-host build/host/bench

@@ -177,7 +177,11 @@ int pmm_reconcile(struct pmm *p, const struct pmm_map *final, void *scratch, uin
  */
 struct pmm *pmm_adopt(uint64_t state_phys, uint64_t virt_offset, int *err);
 
-/* The owner now reaches memory at physical + virt_offset. Returns the state's new address. */
+/*
+ * The owner is about to reach memory at physical + virt_offset. Call it through the mapping in
+ * force, immediately before switching to the new one (no pmm call in between): it writes the new
+ * offset into the state and returns the state's address under the new mapping.
+ */
 struct pmm *pmm_set_offset(struct pmm *p, uint64_t virt_offset);
 
 uint64_t pmm_state_phys(const struct pmm *p);

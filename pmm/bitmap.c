@@ -135,7 +135,7 @@ uint64_t bits_count(const uint64_t *w, uint64_t from, uint64_t to)
     uint64_t n = 0;
     while (from < to) {
         uint64_t m = word_mask(from, to);
-        n += (uint64_t)__builtin_popcountll(w[from >> 6] & m);
+        n += popcount64(w[from >> 6] & m);
         from = (from & ~63ull) + 64;
     }
     return n;

@@ -76,8 +76,8 @@ int pmm_check(const struct pmm *p, struct pmm_check_fail *f)
         if (l0[wi] & ~own[wi])
             return fail(f, "free page is not owned",
                         wi * 64 + (uint64_t)__builtin_ctzll(l0[wi] & ~own[wi]));
-        nfree += (uint64_t)__builtin_popcountll(l0[wi]);
-        nalloc += (uint64_t)__builtin_popcountll(own[wi] & ~l0[wi]);
+        nfree += popcount64(l0[wi]);
+        nalloc += popcount64(own[wi] & ~l0[wi]);
     }
     if (bits_next_set(own, p->span, nw * 64) != PMM_NONE)
         return fail(f, "owned bit past the end of the span", bits_next_set(own, p->span, nw * 64));

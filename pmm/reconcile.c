@@ -85,12 +85,12 @@ static void apply(uint64_t from, uint64_t to, int usable, void *arg)
                 m &= ~1ull;
             own[wi] |= m;
             new = old | m;
-            p->nfree += (uint64_t)__builtin_popcountll(m);
+            p->nfree += popcount64(m);
         } else {
             m &= own[wi]; /* all free: pass 1 found no allocated page here */
             own[wi] &= ~m;
             new = old & ~m;
-            p->nfree -= (uint64_t)__builtin_popcountll(m);
+            p->nfree -= popcount64(m);
         }
         if (new != old) {
             l0[wi] = new;

@@ -134,6 +134,15 @@ static inline struct pmm_range *pmm_rtab(const struct pmm *p)
     return (struct pmm_range *)pmm_va(p, p->ranges_phys);
 }
 
+/* Population count without libgcc (the loader and kernel link none) or a POPCNT requirement. */
+static inline uint64_t popcount64(uint64_t x)
+{
+    x = x - ((x >> 1) & 0x5555555555555555ull);
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (x * 0x0101010101010101ull) >> 56;
+}
+
 static inline int bit_test(const uint64_t *w, uint64_t i)
 {
     return (int)((w[i >> 6] >> (i & 63)) & 1);

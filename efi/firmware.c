@@ -1,0 +1,85 @@
+/*
+ * firmware.c - what the loader asks of the firmware while boot services are alive.
+ */
+#include "loader.h"
+
+/* Descriptors of headroom: the map grows between our calls (recent platforms need 32+). */
+#define MAP_SLACK 64
+
+EFI_STATUS fw_get_map(struct fwmap *m)
+{
+    UINTN size = 0, key, dsize;
+    UINT32 dver;
+    EFI_STATUS st = uefi_call_wrapper(BS->GetMemoryMap, 5, &size, NULL, &key, &dsize, &dver);
+    if (st != EFI_BUFFER_TOO_SMALL)
+        return st == EFI_SUCCESS ? EFI_DEVICE_ERROR : st;
+    m->cap = size + MAP_SLACK * dsize;
+    st = uefi_call_wrapper(BS->AllocatePool, 3, EfiLoaderData, m->cap, &m->buf);
+    if (EFI_ERROR(st))
+        return st;
+    m->size = m->cap;
+    st = uefi_call_wrapper(BS->GetMemoryMap, 5, &m->size, m->buf, &m->key, &m->desc_size,
+                           &m->desc_version);
+    if (EFI_ERROR(st))
+        return st;
+    if (m->desc_version != EFI_MEMORY_DESCRIPTOR_VERSION || m->desc_size < 40) {
+        Print(L"loader: memory map descriptor version %d size %d not supported\n",
+              m->desc_version, m->desc_size);
+        return EFI_UNSUPPORTED;
+    }
+    return EFI_SUCCESS;
+}
+
+static int claim(void *ctx, uint64_t phys, uint64_t npages)
+{
+    (void)ctx;
+    EFI_PHYSICAL_ADDRESS a = phys;
+    EFI_STATUS st = uefi_call_wrapper(BS->AllocatePages, 4, AllocateAddress, EfiLoaderData,
+                                      (UINTN)npages, &a);
+    return EFI_ERROR(st) ? -1 : 0;
+}
+
+static void release(void *ctx, uint64_t phys, uint64_t npages)
+{
+    (void)ctx;
+    uefi_call_wrapper(BS->FreePages, 2, (EFI_PHYSICAL_ADDRESS)phys, (UINTN)npages);
+}
+
+struct pmm_firmware fw_hooks = {claim, release, 0};
+
+void fw_graphics(struct pmm_handoff *h)
+{
+    EFI_GRAPHICS_OUTPUT_PROTOCOL *gop = NULL;
+    h->fb_format = PMM_FB_NONE;
+    if (EFI_ERROR(LibLocateProtocol(&GraphicsOutputProtocol, (void **)&gop)) || !gop ||
+        !gop->Mode || !gop->Mode->Info)
+        return;
+    EFI_GRAPHICS_OUTPUT_MODE_INFORMATION *i = gop->Mode->Info;
+    if (i->PixelFormat >= PixelBltOnly)
+        return;
+    h->fb_base = gop->Mode->FrameBufferBase;
+    h->fb_size = gop->Mode->FrameBufferSize;
+    h->fb_width = i->HorizontalResolution;
+    h->fb_height = i->VerticalResolution;
+    h->fb_stride = i->PixelsPerScanLine;
+    h->fb_format = (uint32_t)i->PixelFormat;
+}
+
+UINT64 fw_rsdp(void)
+{
+    EFI_GUID acpi20 = ACPI_20_TABLE_GUID, acpi10 = ACPI_TABLE_GUID;
+    UINT64 old = 0;
+    for (UINTN i = 0; i < ST->NumberOfTableEntries; i++) {
+        EFI_CONFIGURATION_TABLE *t = &ST->ConfigurationTable[i];
+        if (!CompareGuid(&t->VendorGuid, &acpi20))
+            return (UINT64)(UINTN)t->VendorTable;
+        if (!CompareGuid(&t->VendorGuid, &acpi10))
+            old = (UINT64)(UINTN)t->VendorTable;
+    }
+    return old;
+}
+
+void fw_disable_watchdog(void)
+{
+    uefi_call_wrapper(BS->SetWatchdogTimer, 4, 0, 0, 0, NULL);
+}

@@ -1,0 +1,55 @@
+/*
+ * loader.h - the UEFI loader's parts. The flow is in main.c; each other file has one job.
+ */
+#ifndef LOADER_H
+#define LOADER_H
+
+#include <efi.h>
+#include <efilib.h>
+
+#include "elf.h"
+#include "handoff.h"
+#include "pmm.h"
+
+/* firmware.c: memory map, the allocator's claim hooks, GOP, ACPI, console over serial */
+struct fwmap {
+    void *buf;
+    UINTN size, cap, key, desc_size;
+    UINT32 desc_version;
+};
+EFI_STATUS fw_get_map(struct fwmap *m);          /* allocates with slack; fills m */
+extern struct pmm_firmware fw_hooks;             /* AllocatePages/FreePages at an address */
+void fw_graphics(struct pmm_handoff *h);
+UINT64 fw_rsdp(void);
+void fw_disable_watchdog(void);
+
+/* kernel_file.c: read \EFI\pmm\kernel.elf from the volume the loader came from */
+EFI_STATUS kernel_read(EFI_HANDLE image, void **data, UINT64 *size);
+
+/* transition.c: page tables for the jump, ExitBootServices, reconcile, the jump */
+struct boot {
+    EFI_HANDLE image;
+    struct pmm *pmm;
+    struct pmm_handoff *h;
+    struct elf_image elf;
+    struct fwmap final; /* buffer from the allocator, filled at exit */
+    void *scratch;      /* reconcile scratch, from the allocator */
+    UINT64 scratch_size;
+    UINT64 pml4;
+};
+EFI_STATUS transition_tables(struct boot *b, UINT64 top);
+/* Exits boot services and jumps; returns only if ExitBootServices failed for good. */
+EFI_STATUS exit_and_jump(struct boot *b);
+
+/* serial.c: COM1 for the moments when the firmware console is gone */
+void serial_puts(const char *s);
+void serial_hex(UINT64 v);
+
+static inline UINT64 rdtsc(void)
+{
+    UINT32 lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((UINT64)hi << 32) | lo;
+}
+
+#endif

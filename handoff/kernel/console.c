@@ -1,0 +1,123 @@
+/*
+ * console.c - output on COM1, polled. Where no UART answers (most PCs), output is dropped and
+ * nothing waits forever.
+ */
+#include "kernel.h"
+
+#define COM1 0x3f8
+
+void con_init(void)
+{
+    outb(COM1 + 1, 0x00); /* no interrupts */
+    outb(COM1 + 3, 0x80); /* divisor latch */
+    outb(COM1 + 0, 0x01); /* 115200 baud */
+    outb(COM1 + 1, 0x00);
+    outb(COM1 + 3, 0x03); /* 8N1 */
+    outb(COM1 + 2, 0xc7); /* FIFO on, cleared */
+}
+
+static void putc_serial(char c)
+{
+    for (int spins = 100000; !(inb(COM1 + 5) & 0x20); spins--)
+        if (!spins)
+            return;
+    outb(COM1, (uint8_t)c);
+}
+
+static void put(char c)
+{
+    if (c == '\n')
+        putc_serial('\r');
+    putc_serial(c);
+}
+
+static void put_u(uint64_t v, unsigned base, int width)
+{
+    char buf[24];
+    int i = 0;
+    do {
+        buf[i++] = "0123456789abcdef"[v % base];
+        v /= base;
+    } while (v);
+    while (i < width)
+        buf[i++] = '0';
+    while (i)
+        put(buf[--i]);
+}
+
+/* %s %c %d %u %x, with l/ll for 64 bits, and a zero-padded width (%016lx). */
+void kvprintf(const char *fmt, va_list ap)
+{
+    for (; *fmt; fmt++) {
+        if (*fmt != '%') {
+            put(*fmt);
+            continue;
+        }
+        fmt++;
+        int width = 0, longs = 0;
+        if (*fmt == '0')
+            fmt++;
+        while (*fmt >= '0' && *fmt <= '9')
+            width = width * 10 + (*fmt++ - '0');
+        while (*fmt == 'l') {
+            longs++;
+            fmt++;
+        }
+        switch (*fmt) {
+        case 's': {
+            const char *s = va_arg(ap, const char *);
+            while (s && *s)
+                put(*s++);
+            break;
+        }
+        case 'c':
+            put((char)va_arg(ap, int));
+            break;
+        case 'd': {
+            int64_t v = longs ? va_arg(ap, int64_t) : va_arg(ap, int);
+            if (v < 0) {
+                put('-');
+                v = -v;
+            }
+            put_u((uint64_t)v, 10, width);
+            break;
+        }
+        case 'u':
+            put_u(longs ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 10, width);
+            break;
+        case 'x':
+            put_u(longs ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 16, width);
+            break;
+        default:
+            put('%');
+            put(*fmt);
+        }
+    }
+}
+
+void kprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    kvprintf(fmt, ap);
+    va_end(ap);
+}
+
+void kexit(int ok)
+{
+    kprintf("kernel: verdict: %s\n", ok ? "PASS" : "FAIL");
+    outb(0xf4, ok ? 0x10 : 0x11);
+    for (;;)
+        __asm__ volatile("cli; hlt");
+}
+
+void panic(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    kprintf("kernel: panic: ");
+    kvprintf(fmt, ap);
+    kprintf("\n");
+    va_end(ap);
+    kexit(0);
+}

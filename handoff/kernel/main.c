@@ -1,0 +1,50 @@
+/*
+ * main.c - the kernel stub: take the loader's allocator, use it, and say whether it worked.
+ *
+ *   validate the handoff block -> own GDT/IDT -> adopt the allocator in place (O(1), no rebuild)
+ *   -> own page tables from allocator pages, offset moved to the direct map -> self-test ->
+ *   summary line and verdict on COM1 -> isa-debug-exit.
+ */
+#include "kernel.h"
+
+static struct pmm_handoff hb; /* our copy: the block itself is reached through the identity map */
+
+void kmain(uint64_t handoff_phys)
+{
+    uint64_t t0 = rdtsc();
+    con_init();
+    kprintf("kernel: started, handoff block at 0x%lx\n", handoff_phys);
+    const struct pmm_handoff *h = (const struct pmm_handoff *)(uintptr_t)handoff_phys;
+    if (!handoff_phys || (handoff_phys & 4095))
+        panic("handoff block address 0x%lx is not a page address", handoff_phys);
+    const char *why = pmm_handoff_verify(h, h->magic == PMM_HANDOFF_MAGIC && h->size == sizeof *h
+                                                ? (const void *)(uintptr_t)h->memmap_phys
+                                                : 0);
+    if (why)
+        panic("handoff block refused: %s", why);
+    hb = *h;
+    cpu_init();
+
+    int err;
+    struct pmm *p = pmm_adopt(hb.pmm_state_phys, hb.pmm_virt_offset, &err);
+    if (!p)
+        panic("cannot adopt the allocator at 0x%lx: %s", hb.pmm_state_phys, pmm_strerror(err));
+    char line[200];
+    pmm_summary(p, line, sizeof line);
+    kprintf("kernel: adopted the allocator at 0x%lx in place\n%s\n", hb.pmm_state_phys, line);
+
+    p = paging_init(p, &hb);
+    int failed = selftest(p, &hb);
+
+    struct pmm_stats s;
+    pmm_stats(p, &s);
+    kprintf("kernel: memory: %lu MiB usable, %lu MiB free, %lu KiB metadata at 0x%lx, "
+            "largest free run %lu MiB\n",
+            s.total >> 8, s.free >> 8, s.meta * 4, s.meta_phys, s.largest >> 8);
+    pmm_summary(p, line, sizeof line);
+    kprintf("%s\n", line);
+    uint64_t t1 = rdtsc();
+    kprintf("kernel: tsc efi_main->kernel=%lu kernel->verdict=%lu\n", t0 - hb.tsc_efi_main,
+            t1 - t0);
+    kexit(!failed);
+}

@@ -1,0 +1,75 @@
+/*
+ * paging.c - the kernel's own page tables, built from allocator pages while the loader's
+ * identity map is still in force:
+ *
+ *   0xffff800000000000 + phys   direct map of [0, identity_top), 2 MiB pages
+ *   kernel_virt                 the kernel image, 4 KiB pages
+ *
+ * Then CR3 switches, the allocator's offset moves to the direct map, and the loader's transition
+ * tables go back to the allocator. From here on, a stray physical-address dereference faults.
+ */
+#include "kernel.h"
+
+#define P  0x1ull
+#define W  0x2ull
+#define PS 0x80ull
+#define PG 4096ull
+
+static struct pmm *pm;
+static uint64_t tables; /* page-table pages allocated */
+
+/* A zeroed table page, reached through whatever mapping is in force (offset `off`). */
+static uint64_t new_table(uint64_t off)
+{
+    uint64_t phys;
+    int rc = pmm_alloc(pm, &phys);
+    if (rc)
+        panic("no page for a page table: %s", pmm_strerror(rc));
+    uint64_t *t = (uint64_t *)(uintptr_t)(phys + off);
+    for (int i = 0; i < 512; i++)
+        t[i] = 0;
+    tables++;
+    return phys;
+}
+
+static uint64_t *next(uint64_t *table, unsigned idx, uint64_t off)
+{
+    if (!(table[idx] & P))
+        table[idx] = new_table(off) | P | W;
+    return (uint64_t *)(uintptr_t)((table[idx] & 0x000ffffffffff000ull) + off);
+}
+
+static void map(uint64_t *pml4, uint64_t va, uint64_t pa, int big)
+{
+    uint64_t *pdpt = next(pml4, (va >> 39) & 511, 0);
+    uint64_t *pd = next(pdpt, (va >> 30) & 511, 0);
+    if (big) {
+        pd[(va >> 21) & 511] = pa | P | W | PS;
+        return;
+    }
+    uint64_t *pt = next(pd, (va >> 21) & 511, 0);
+    pt[(va >> 12) & 511] = pa | P | W;
+}
+
+struct pmm *paging_init(struct pmm *p, const struct pmm_handoff *h)
+{
+    pm = p;
+    uint64_t root = new_table(0);
+    uint64_t *pml4 = (uint64_t *)(uintptr_t)root;
+    for (uint64_t pa = 0; pa < h->identity_top; pa += 2ull << 20)
+        map(pml4, HHDM + pa, pa, 1);
+    for (uint64_t i = 0; i < h->kernel_pages; i++)
+        map(pml4, h->kernel_virt + i * PG, h->kernel_phys + i * PG, 0);
+    /* The stack is still addressed through the identity map, which the new tables drop: move
+     * RSP to the same memory in the direct map in the same breath. Frames only hold RSP-relative
+     * references (no frame pointer), so they stay valid. */
+    p = pmm_set_offset(p, HHDM); /* written through the old mapping, valid after the switch */
+    __asm__ volatile("mov %0, %%cr3\n\tadd %1, %%rsp" : : "r"(root), "r"(HHDM) : "memory");
+    int rc = pmm_free_run(p, h->boot_pt_phys, h->boot_pt_pages);
+    if (rc)
+        panic("cannot free the loader's page tables: %s", pmm_strerror(rc));
+    kprintf("kernel: own page tables: %lu pages, direct map of %lu MiB at 0x%lx; "
+            "freed the loader's %lu\n",
+            tables, h->identity_top >> 20, HHDM, h->boot_pt_pages);
+    return p;
+}

@@ -1,0 +1,63 @@
+#!/bin/sh
+# run.sh [options] [-- extra QEMU arguments]: boot an image under OVMF in QEMU (TCG, never KVM).
+#
+#   --mem SIZE       guest RAM (512M); sizes above the host's RAM work: untouched memory is free
+#   --smp N          CPUs (1)
+#   --machine M      q35 or pc (q35)
+#   --fw F           2M, 4M (default) or 4M-snakeoil, or a path to an OVMF_CODE file
+#   --image FILE     the disk image (build/esp.img)
+#   --timeout SECS   kill QEMU after this long (0: never; default 0)
+#   --log FILE       also write the serial console to FILE
+#
+# Serial is the terminal; no display. Exits with QEMU's status: 33 when the kernel's verdict is
+# PASS (isa-debug-exit 0x10), 35 on FAIL, 124 on timeout.
+set -eu
+mem=512M smp=1 machine=q35 fw=4M image=build/esp.img timeout=0 log=
+while [ $# -gt 0 ]; do
+    case $1 in
+        --mem) mem=$2; shift 2 ;;
+        --smp) smp=$2; shift 2 ;;
+        --machine) machine=$2; shift 2 ;;
+        --fw) fw=$2; shift 2 ;;
+        --image) image=$2; shift 2 ;;
+        --timeout) timeout=$2; shift 2 ;;
+        --log) log=$2; shift 2 ;;
+        --) shift; break ;;
+        *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
+    esac
+done
+set -- "$@"
+here=$(dirname "$0")
+fwfiles=$("$here/find.sh" "$fw")
+code=${fwfiles% *}
+vars_src=${fwfiles#* }
+vars=$(mktemp /tmp/uefi-pmm-vars.XXXXXX)
+trap 'rm -f "$vars"' EXIT
+cp "$vars_src" "$vars" # each run gets its own variable store
+
+# Big guests: back RAM with a reservation-free object so only touched pages cost host memory.
+bytes=$(numfmt --from=iec "$mem" 2>/dev/null || echo 0)
+memargs="-m $mem"
+cpu="-cpu max"
+if [ "$bytes" -gt $((8 << 30)) ]; then
+    memargs="-m $mem -object memory-backend-ram,id=m0,size=$mem,reserve=off"
+    machine="$machine,memory-backend=m0"
+    cpu="-cpu max,phys-bits=46"
+fi
+
+serial="-serial stdio"
+[ -n "$log" ] && serial="-chardev stdio,id=s0,logfile=$log -serial chardev:s0"
+
+to=""
+[ "$timeout" != 0 ] && to="timeout --foreground -k 5 $timeout"
+set +e
+# shellcheck disable=SC2086
+$to qemu-system-x86_64 -machine "$machine" $cpu -smp "$smp" $memargs -accel tcg \
+    -drive if=pflash,format=raw,unit=0,readonly=on,file="$code" \
+    -drive if=pflash,format=raw,unit=1,file="$vars" \
+    -drive format=raw,file="$image" \
+    -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+    -display none -vga none -monitor none -nodefaults -no-reboot $serial "$@" </dev/null
+rc=$?
+set -e
+exit $rc
