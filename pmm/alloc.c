@@ -31,7 +31,7 @@ static uint64_t refill(struct pmm *p)
     while (p->top < PMM_REFILL) {
         uint64_t i = hb_next_set(p, &p->freemap, cur, p->span);
         if (i == PMM_NONE || (wrapped && i >= start)) {
-            if (wrapped)
+            if (wrapped || p->top) /* a batch never mixes the top with the bottom */
                 break;
             wrapped = 1;
             cur = PMM_LOW_PFN;

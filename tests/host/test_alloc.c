@@ -255,6 +255,34 @@ TEST(reference_counts)
     sim_free(s);
 }
 
+/*
+ *   0  1M          2G            4G            6G
+ *   |  | conv       |  hole       | conv        |
+ * Single pages come from above 4 GiB until it runs out, then wrap to low memory.
+ */
+TEST(single_pages_prefer_high_memory)
+{
+    struct sim *s = sim_new(6 * GIB);
+    sim_add(s, PMM_EFI_CONVENTIONAL, MIB, (2 * GIB - MIB) / PG, 0xf);
+    sim_add(s, PMM_EFI_CONVENTIONAL, 4 * GIB, 2 * GIB / PG, 0xf);
+    struct pmm *p;
+    CHECK_EQ(sim_build(s, 0, &p), PMM_OK);
+    struct pmm_stats st;
+    pmm_stats(p, &st);
+    uint64_t high = 2 * GIB / PG - st.meta, x, n = 0;
+    CHECK(st.meta_phys >= 4 * GIB);
+    while (n < high && pmm_alloc(p, &x) == PMM_OK) {
+        if (x < 4 * GIB)
+            break;
+        n++;
+    }
+    CHECK_EQ(n, high);
+    CHECK_EQ(pmm_alloc(p, &x), PMM_OK);
+    CHECK(x >= MIB && x < 2 * GIB);
+    CHECK_OK(p);
+    sim_free(s);
+}
+
 static int lock_depth, lock_calls;
 static void lk(void *ctx)
 {
@@ -296,5 +324,6 @@ int main(void)
     RUN(bad_calls_change_nothing);
     RUN(reference_counts);
     RUN(lock_hook_brackets_every_change);
+    RUN(single_pages_prefer_high_memory);
     HARNESS_MAIN_END();
 }
