@@ -5,7 +5,7 @@
 
 CC       ?= gcc
 WARN     := -std=c11 -Wall -Wextra -Werror
-HOST_CFLAGS := $(WARN) -O2 -g -Iinclude -Ipmm -Itools -Itests/host -D_DEFAULT_SOURCE
+HOST_CFLAGS := $(WARN) -O2 -g -Iinclude -Ipmm -Itools -Itests/host -Ihandoff -D_DEFAULT_SOURCE
 # The library never calls libc, on the host too: the same object code shape as in the loader.
 PMM_CFLAGS  := -ffreestanding -fno-builtin -fno-tree-loop-distribute-patterns
 ASAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -14,8 +14,9 @@ PMM_SRC   := $(wildcard pmm/*.c)
 PMM_HDR   := include/pmm.h pmm/state.h
 HOST_DEPS := tools/deps.sh
 
-HOST_TESTS := test_memmap test_bitmap test_alloc test_phases test_check test_realmaps test_random
-TEST_COMMON := tests/host/sim.c tools/mapfile.c
+HOST_TESTS := test_memmap test_bitmap test_alloc test_phases test_check test_realmaps test_random \
+              test_handoff
+TEST_COMMON := tests/host/sim.c tools/mapfile.c handoff/elf.c handoff/verify.c
 
 # The UEFI loader: gnu-efi, PE32+ built from an ELF shared object. The allocator is compiled again
 # with the loader's flags (position independent, no red zone).
@@ -47,7 +48,7 @@ build/BOOTX64.EFI: build/efi/loader.so
 	    -j .rela.* -j .reloc --target efi-app-x86_64 --subsystem=10 $< $@
 
 # The kernel stub: freestanding ELF in the top 2 GiB, general registers only.
-K_CFLAGS := $(WARN) -O2 -ffreestanding -fno-pic -fno-pie -mcmodel=kernel -mno-red-zone \
+K_CFLAGS := $(WARN) -O2 -g -ffreestanding -fno-pic -fno-pie -mcmodel=kernel -mno-red-zone \
             -mgeneral-regs-only -fno-stack-protector -fno-builtin -fno-tree-loop-distribute-patterns \
             -fomit-frame-pointer -Iinclude -Ipmm -Ihandoff -Ihandoff/kernel
 K_SRC    := $(wildcard handoff/kernel/*.c) handoff/verify.c
@@ -79,6 +80,41 @@ build/esp.img: build/BOOTX64.EFI build/kernel.elf
 	@mcopy -i $@ build/BOOTX64.EFI ::/EFI/BOOT/BOOTX64.EFI
 	@mcopy -i $@ build/kernel.elf ::/EFI/pmm/kernel.elf
 
+# Images the negative boot tests use: no kernel, a truncated one, one for another machine.
+build/esp-nokernel.img: build/esp.img
+	@cp $< $@ && mdel -i $@ ::/EFI/pmm/kernel.elf
+build/esp-truncated.img: build/esp.img
+	@head -c 3000 build/kernel.elf >build/kernel-truncated.elf
+	@cp $< $@ && mcopy -o -i $@ build/kernel-truncated.elf ::/EFI/pmm/kernel.elf
+build/esp-badmachine.img: build/esp.img
+	@cp build/kernel.elf build/kernel-badmachine.elf
+	@printf '\050' | dd of=build/kernel-badmachine.elf bs=1 seek=18 conv=notrunc status=none
+	@cp $< $@ && mcopy -o -i $@ build/kernel-badmachine.elf ::/EFI/pmm/kernel.elf
+TEST_IMAGES := build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
+               build/debug/esp.img
+
+# `make debug`: the same loader built -O0 -g with a wait for GDB, on its own image.
+build/debug/%.o: %.c $(EFI_HDR)
+	@mkdir -p $(@D)
+	@echo "  EFI CC  $@ (debug)"
+	@$(CC) $(EFI_CFLAGS) -O0 -g -DPMM_DEBUG_WAIT -c -o $@ $<
+EFI_DBG_OBJ := $(EFI_SRC:%.c=build/debug/%.o) $(PMM_SRC:%.c=build/debug/%.o)
+build/debug/loader.so: $(EFI_DBG_OBJ)
+	@ld -nostdlib -znocombreloc -T $(EFI_LDS) -shared -Bsymbolic -L/usr/lib \
+	    $(EFI_CRT0) $(EFI_DBG_OBJ) -o $@ -lefi -lgnuefi
+build/debug/BOOTX64.EFI: build/debug/loader.so
+	@objcopy -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela -j .rel.* \
+	    -j .rela.* -j .reloc --target efi-app-x86_64 --subsystem=10 $< $@
+build/debug/esp.img: build/debug/BOOTX64.EFI build/kernel.elf
+	@rm -f $@
+	@mformat -i $@ -C -T 65536 -h 64 -s 32 -v UEFIPMM ::
+	@mmd -i $@ ::/EFI ::/EFI/BOOT ::/EFI/pmm
+	@mcopy -i $@ build/debug/BOOTX64.EFI ::/EFI/BOOT/BOOTX64.EFI
+	@mcopy -i $@ build/kernel.elf ::/EFI/pmm/kernel.elf
+
+debug: deps build/debug/esp.img
+	@tools/debug.sh --mem $(MEM) --smp $(SMP) --machine $(MACHINE) --fw $(FW)
+
 image: deps build/esp.img
 
 # Knobs for run (and the launcher): memory, CPUs, machine, firmware build, extra QEMU arguments.
@@ -94,7 +130,7 @@ run: image
 
 .SECONDARY:
 
-.PHONY: all deps deps-host test test-host bench clean format image run
+.PHONY: all deps deps-host test test-host bench clean format image run debug
 
 all: host build/esp.img
 
@@ -102,7 +138,7 @@ deps-host:
 	@tools/deps.sh gcc make python3
 
 deps:
-	@tools/deps.sh gcc make python3 binutils gnu-efi ovmf qemu-system-x86 mtools
+	@tools/deps.sh gcc make python3 binutils gnu-efi ovmf qemu-system-x86 mtools gdb
 
 host: deps-host $(addprefix build/host/,$(HOST_TESTS)) $(addprefix build/asan/,$(HOST_TESTS)) \
       build/host/bench
@@ -133,10 +169,10 @@ build/host/bench: $(wildcard bench/*.c bench/*.h) $(PMM_HOST_OBJ) tests/host/sim
 	@echo "  CC      $@"
 	@$(CC) $(HOST_CFLAGS) -Ibench -o $@ bench/*.c tests/host/sim.c $(PMM_HOST_OBJ)
 
-test-host: host
+test-host: host build/kernel.elf
 	@tests/run.sh host
 
-test: deps host build/esp.img
+test: deps host $(TEST_IMAGES)
 	@tests/run.sh all
 
 bench: deps-host build/host/bench

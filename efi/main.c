@@ -46,6 +46,11 @@ static UINT64 identity_top(const struct fwmap *m, const struct pmm_handoff *h)
     return top;
 }
 
+#ifdef PMM_DEBUG_WAIT
+/* `make debug`: spin here until GDB, having loaded our symbols at the printed base, clears it. */
+volatile int pmm_debug_wait = 1;
+#endif
+
 /* Called by gnu-efi's crt0 with the System V convention, after self-relocation. */
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 {
@@ -55,6 +60,11 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
     EFI_LOADED_IMAGE *li = NULL;
     uefi_call_wrapper(BS->HandleProtocol, 3, image, &LoadedImageProtocol, (void **)&li);
     Print(L"loader: uefi-pmm, image base 0x%lx\n", li ? (UINT64)(UINTN)li->ImageBase : 0);
+#ifdef PMM_DEBUG_WAIT
+    Print(L"loader: waiting for the debugger (tools/debug.sh)\n");
+    while (pmm_debug_wait)
+        __asm__ volatile("pause");
+#endif
 
     struct fwmap m;
     EFI_STATUS st = fw_get_map(&m);

@@ -22,7 +22,7 @@ run() { # name command...
     else
         fail=$((fail + 1))
         printf 'FAIL  %s\n' "$name"
-        sed 's/^/      | /' "$log" | tail -n 60
+        sed 's/^/      | /' "$log" | tail -n 200
     fi
 }
 
@@ -30,6 +30,8 @@ for t in test_memmap test_bitmap test_alloc test_phases test_check; do
     run "$t" "build/host/$t"
     run "$t (asan+ubsan)" "build/asan/$t"
 done
+run "test_handoff" build/host/test_handoff build/kernel.elf
+run "test_handoff (asan+ubsan)" build/asan/test_handoff build/kernel.elf
 run "test_random 1000000 ops" build/host/test_random 1000000
 run "test_random 300000 ops (asan+ubsan)" build/asan/test_random 300000 7
 
@@ -46,11 +48,22 @@ else
     echo "skip  real PCs' maps: $SHARED/memmaps not found (set SHARED=path/to/shared)"
 fi
 
-if [ "$what" = all ] && [ -d tests/qemu ]; then
-    for t in tests/qemu/*.sh; do
-        [ -e "$t" ] || continue
-        run "$(basename "$t" .sh)" sh "$t"
-    done
+if [ "$what" = all ]; then
+    # shellcheck disable=SC2034
+    grep -v '^#' tests/qemu/matrix | while read -r mem smp machine fw; do
+        echo "$mem $smp $machine $fw"
+    done >"$log.matrix"
+    while read -r mem smp machine fw; do
+        run "qemu boot $mem smp=$smp $machine OVMF-$fw" tests/qemu/boot.sh "$mem" "$smp" "$machine" "$fw"
+    done <"$log.matrix"
+    rm -f "$log.matrix"
+    run "make debug: gdb in efi_main and kmain" tests/qemu/debug.sh
+    run "qemu refuses a missing kernel" tests/qemu/refuse.sh build/esp-nokernel.img \
+        "kernel file .* not found"
+    run "qemu refuses a truncated kernel" tests/qemu/refuse.sh build/esp-truncated.img \
+        "kernel rejected: segment lies outside the kernel file"
+    run "qemu refuses a kernel for another machine" tests/qemu/refuse.sh build/esp-badmachine.img \
+        "kernel rejected: kernel is not built for x86_64"
 fi
 
 if [ "$skip" -gt 0 ]; then

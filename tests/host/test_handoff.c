@@ -1,0 +1,178 @@
+/*
+ * test_handoff.c KERNEL_ELF - the kernel-image checks the loader runs (handoff/elf.c) and the
+ * handoff-block checks the kernel runs (handoff/verify.c), against the real kernel image and
+ * corrupted copies of it, and against a well-formed block and corrupted copies of it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "elf.h"
+#include "handoff.h"
+
+HARNESS_GLOBALS
+
+static unsigned char *kernel;
+static size_t ksize;
+
+static const char *check_mut(size_t off, const void *bytes, size_t n, size_t size)
+{
+    unsigned char *c = malloc(ksize);
+    memcpy(c, kernel, ksize);
+    memcpy(c + off, bytes, n);
+    struct elf_image img;
+    const char *why = elf_check(c, size, &img);
+    free(c);
+    return why ? why : "";
+}
+
+static int says(const char *why, const char *needle)
+{
+    int ok = strstr(why, needle) != 0;
+    if (!ok)
+        fprintf(stderr, "  wanted '%s', got '%s'\n", needle, why);
+    return ok;
+}
+
+/* Offsets in an ELF64 header and its first program header. */
+#define E_TYPE    16
+#define E_MACHINE 18
+#define E_ENTRY   24
+#define E_PHOFF   32
+#define E_PHNUM   56
+
+static uint64_t u64(size_t off)
+{
+    uint64_t v;
+    memcpy(&v, kernel + off, 8);
+    return v;
+}
+
+TEST(real_kernel_is_accepted_and_loads)
+{
+    struct elf_image img;
+    CHECK(elf_check(kernel, ksize, &img) == 0);
+    CHECK_EQ(img.entry, u64(E_ENTRY));
+    CHECK(img.vlo == 0xffffffff80000000ull);
+    CHECK(img.vhi > img.vlo && img.nload >= 2);
+    unsigned char *dst = malloc(img.vhi - img.vlo);
+    memset(dst, 0xcc, img.vhi - img.vlo);
+    elf_load(kernel, &img, dst);
+    /* the first segment's bytes land at the start; the rest of the extent is zero or file data */
+    uint64_t phoff = u64(E_PHOFF), off, filesz;
+    memcpy(&off, kernel + phoff + 8, 8);
+    memcpy(&filesz, kernel + phoff + 32, 8);
+    CHECK(memcmp(dst, kernel + off, filesz) == 0);
+    CHECK(dst[img.vhi - img.vlo - 1] == 0); /* bss zeroed */
+    free(dst);
+}
+
+TEST(corrupt_kernels_are_refused_by_name)
+{
+    const unsigned char bad_magic[] = {0x7f, 'E', 'L', 'G'};
+    CHECK(says(check_mut(0, bad_magic, 4, ksize), "bad magic"));
+    const unsigned char c32[] = {1};
+    CHECK(says(check_mut(4, c32, 1, ksize), "64-bit"));
+    const unsigned char be[] = {2};
+    CHECK(says(check_mut(5, be, 1, ksize), "little-endian"));
+    const uint16_t arm = 0x28, dyn = 3;
+    CHECK(says(check_mut(E_MACHINE, &arm, 2, ksize), "x86_64"));
+    CHECK(says(check_mut(E_TYPE, &dyn, 2, ksize), "ET_EXEC"));
+    const uint64_t far = 0x1000;
+    CHECK(says(check_mut(E_ENTRY, &far, 8, ksize), "entry point"));
+    const uint64_t huge = ksize - 8;
+    CHECK(says(check_mut(E_PHOFF, &huge, 8, ksize), "program headers lie outside"));
+    const uint16_t none = 0;
+    CHECK(says(check_mut(E_PHNUM, &none, 2, ksize), "program headers"));
+    CHECK(says(check_mut(0, "", 0, 3000), "outside the kernel file"));
+    CHECK(says(check_mut(0, "", 0, 40), "smaller than an ELF header"));
+    /* first PT_LOAD: filesz > memsz, and a second segment moved on top of the first */
+    uint64_t ph = u64(E_PHOFF), memsz;
+    memcpy(&memsz, kernel + ph + 40, 8);
+    const uint64_t more = memsz + 1;
+    CHECK(says(check_mut(ph + 32, &more, 8, ksize), "file size exceeds"));
+    const uint64_t v0 = u64(ph + 16);
+    CHECK(says(check_mut(ph + 56 + 16, &v0, 8, ksize), "overlap"));
+    const uint64_t wrap = ~0ull - 10;
+    CHECK(says(check_mut(ph + 16, &wrap, 8, ksize), "wraps"));
+}
+
+static struct pmm_handoff good(unsigned char *map, size_t mapsize)
+{
+    struct pmm_handoff h;
+    memset(&h, 0, sizeof h);
+    h.magic = PMM_HANDOFF_MAGIC;
+    h.version = PMM_HANDOFF_VERSION;
+    h.size = sizeof h;
+    h.self_phys = 0x100000;
+    h.pmm_state_phys = 0x800000;
+    h.memmap_phys = 0x101000;
+    h.memmap_size = mapsize;
+    h.memmap_desc_size = 48;
+    h.memmap_checksum = pmm_fnv1a(map, mapsize, PMM_FNV_INIT);
+    h.kernel_phys = 0x200000;
+    h.kernel_pages = 13;
+    h.stack_phys = 0x300000;
+    h.stack_pages = 16;
+    h.boot_pt_phys = 0x400000;
+    h.boot_pt_pages = 9;
+    h.checksum = pmm_handoff_checksum(&h);
+    return h;
+}
+
+TEST(handoff_block_checks)
+{
+    unsigned char map[48 * 3];
+    memset(map, 7, sizeof map);
+    struct pmm_handoff h = good(map, sizeof map);
+    CHECK(pmm_handoff_verify(&h, map) == 0);
+
+    struct pmm_handoff b = h;
+    b.magic ^= 1;
+    CHECK(says(pmm_handoff_verify(&b, map), "magic"));
+    b = h;
+    b.version = 2;
+    CHECK(says(pmm_handoff_verify(&b, map), "version"));
+    b = h;
+    b.size = 8;
+    CHECK(says(pmm_handoff_verify(&b, map), "size"));
+    b = h;
+    b.kernel_pages++; /* any field changed without the checksum */
+    CHECK(says(pmm_handoff_verify(&b, map), "checksum mismatch"));
+    map[5] ^= 1;
+    CHECK(says(pmm_handoff_verify(&h, map), "memory map checksum"));
+    map[5] ^= 1;
+    b = h;
+    b.stack_phys = 0x205000; /* inside the kernel image */
+    b.checksum = pmm_handoff_checksum(&b);
+    CHECK(says(pmm_handoff_verify(&b, map), "overlap"));
+    b = h;
+    b.kernel_phys += 8;
+    b.checksum = pmm_handoff_checksum(&b);
+    CHECK(says(pmm_handoff_verify(&b, map), "aligned"));
+    b = h;
+    b.memmap_size = 47;
+    b.checksum = pmm_handoff_checksum(&b);
+    CHECK(says(pmm_handoff_verify(&b, 0), "descriptor size"));
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s KERNEL_ELF\n", argv[0]);
+        return 2;
+    }
+    FILE *f = fopen(argv[1], "rb");
+    if (!f) {
+        perror(argv[1]);
+        return 2;
+    }
+    kernel = malloc(1 << 22);
+    ksize = fread(kernel, 1, 1 << 22, f);
+    fclose(f);
+    RUN(real_kernel_is_accepted_and_loads);
+    RUN(corrupt_kernels_are_refused_by_name);
+    RUN(handoff_block_checks);
+    free(kernel);
+    HARNESS_MAIN_END();
+}

@@ -1,0 +1,38 @@
+#!/bin/sh
+# boot.sh MEM SMP MACHINE FW [IMAGE] - boot the image under OVMF and check what the kernel reports.
+#
+# Passes when: QEMU exits 33 (the kernel wrote PASS to isa-debug-exit); the log shows the verdict,
+# a clean pmm_check and no page lost; in the last summary line free + used = total; and total is
+# within the margin of the RAM QEMU was given: firmware keeps some (runtime services, ACPI, its
+# own reserved pages), so 90% of RAM minus 64 MiB <= total <= RAM.
+# The whole boot log is printed when anything fails.
+set -u
+mem=$1 smp=$2 machine=$3 fw=$4 image=${5:-build/esp.img}
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+ovmf/run.sh --mem "$mem" --smp "$smp" --machine "$machine" --fw "$fw" --image "$image" \
+    --timeout 600 --log "$log" >/dev/null 2>&1
+rc=$?
+fail() {
+    echo "boot $mem smp=$smp $machine OVMF $fw: $*"
+    echo "---- boot log (exit status $rc) ----"
+    tr -d '\r' <"$log" | sed 's/\x1b\[[0-9;=]*[a-zA-Z]//g'
+    exit 1
+}
+[ "$rc" = 33 ] || fail "QEMU exited $rc, want 33 (kernel PASS)"
+grep -q "kernel: verdict: PASS" "$log" || fail "no PASS verdict"
+grep -q "pmm_check ok" "$log" || fail "kernel's pmm_check did not pass"
+line=$(grep -a "^pmm: total=" "$log" | tail -n 1 | tr -d '\r')
+[ -n "$line" ] || fail "no summary line"
+get() { echo "$line" | sed -n "s/.* $1=\([0-9]*\).*/\1/p;s/^pmm: $1=\([0-9]*\).*/\1/p" | head -n 1; }
+total=$(get total) free=$(get free) used=$(get used)
+[ $((free + used)) = "$total" ] || fail "free + used = $((free + used)), total = $total"
+ram=$(numfmt --from=iec "$mem")
+have=$((total * 4096))
+low=$((ram / 10 * 9 - (64 << 20)))
+[ "$have" -le "$ram" ] || fail "total $have bytes exceeds RAM $ram"
+[ "$have" -ge "$low" ] || fail "total $have bytes is below 90% of RAM less 64 MiB ($low)"
+before=$(sed -n 's/.*free pages before \([0-9]*\), after \([0-9]*\).*/\1/p' "$log")
+after=$(sed -n 's/.*free pages before \([0-9]*\), after \([0-9]*\).*/\2/p' "$log")
+[ -n "$before" ] && [ "$before" = "$after" ] || fail "pages lost in the self-test: $before -> $after"
+echo "$mem smp=$smp $machine OVMF-$fw: total=$total pages ($((have >> 20)) MiB of $((ram >> 20))) free=$free"
