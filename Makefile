@@ -135,10 +135,10 @@ run: image
 all: host build/esp.img
 
 deps-host:
-	@tools/deps.sh gcc make python3
+	@tools/deps.sh gcc make python3 clang-format
 
 deps:
-	@tools/deps.sh gcc make python3 binutils gnu-efi ovmf qemu-system-x86 mtools gdb
+	@tools/deps.sh gcc make python3 binutils gnu-efi ovmf qemu-system-x86 mtools gdb clang-format
 
 host: deps-host $(addprefix build/host/,$(HOST_TESTS)) $(addprefix build/asan/,$(HOST_TESTS)) \
       build/host/bench

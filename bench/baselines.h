@@ -18,8 +18,8 @@ struct ff {
 };
 void ff_init(struct ff *f, uint64_t npages, uint64_t first_free, uint64_t end_free);
 void ff_destroy(struct ff *f);
-uint64_t ff_alloc(struct ff *f);                                  /* page, or ~0 */
-uint64_t ff_alloc_run(struct ff *f, uint64_t n, uint64_t align);  /* align in pages */
+uint64_t ff_alloc(struct ff *f);                                 /* page, or ~0 */
+uint64_t ff_alloc_run(struct ff *f, uint64_t n, uint64_t align); /* align in pages */
 void ff_free(struct ff *f, uint64_t pfn, uint64_t n);
 
 struct fl {

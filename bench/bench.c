@@ -49,7 +49,8 @@ static uint64_t rnd(void)
     return rng;
 }
 
-/* A PC-like map: low memory, a hole below 1 MiB, RAM to 2 GiB, a 2 GiB PCI hole, RAM above 4 GiB. */
+/* A PC-like map: low memory, a hole below 1 MiB, RAM to 2 GiB, a 2 GiB PCI hole, RAM above 4 GiB.
+ */
 static struct sim *machine(uint64_t ram)
 {
     uint64_t top = ram <= 2 * GIB ? ram : ram + 2 * GIB;
@@ -130,9 +131,10 @@ static void bench_pair(void)
     }
     double fl = median(t, RUNS);
     sim_free(ls);
-    printf("bench pair_alloc_free_90pct_used ram_gib=4 pmm_ns=%.1f firstfit_ns=%.1f freelist_ns=%.1f "
-           "firstfit_over_pmm=%.0fx freelist_over_pmm=%.2fx\n",
-           ours, ff, fl, ff / ours, fl / ours);
+    printf(
+        "bench pair_alloc_free_90pct_used ram_gib=4 pmm_ns=%.1f firstfit_ns=%.1f freelist_ns=%.1f "
+        "firstfit_over_pmm=%.0fx freelist_over_pmm=%.2fx\n",
+        ours, ff, fl, ff / ours, fl / ours);
 }
 
 static void shuffle(uint64_t *v, uint64_t n)
@@ -198,9 +200,11 @@ static void bench_random_order(void)
     double ffa = (t1 - t0) / (double)fn, fff = (now_ns() - t2) / (double)fn;
     ff_destroy(&f);
     free(pg);
-    printf("bench random_order_1M pages=%llu pmm_alloc_ns=%.1f pmm_free_ns=%.1f freelist_alloc_ns=%.1f "
-           "freelist_free_ns=%.1f firstfit_pages=%llu firstfit_alloc_ns=%.1f firstfit_free_ns=%.1f\n",
-           (unsigned long long)n, oa, of, la, lf, (unsigned long long)fn, ffa, fff);
+    printf(
+        "bench random_order_1M pages=%llu pmm_alloc_ns=%.1f pmm_free_ns=%.1f "
+        "freelist_alloc_ns=%.1f "
+        "freelist_free_ns=%.1f firstfit_pages=%llu firstfit_alloc_ns=%.1f firstfit_free_ns=%.1f\n",
+        (unsigned long long)n, oa, of, la, lf, (unsigned long long)fn, ffa, fff);
 }
 
 /*

@@ -23,8 +23,8 @@ EFI_STATUS fw_get_map(struct fwmap *m)
     if (EFI_ERROR(st))
         return st;
     if (m->desc_version != EFI_MEMORY_DESCRIPTOR_VERSION || m->desc_size < 40) {
-        Print(L"loader: memory map descriptor version %d size %d not supported\n",
-              m->desc_version, m->desc_size);
+        Print(L"loader: memory map descriptor version %d size %d not supported\n", m->desc_version,
+              m->desc_size);
         return EFI_UNSUPPORTED;
     }
     return EFI_SUCCESS;
@@ -34,8 +34,8 @@ static int claim(void *ctx, uint64_t phys, uint64_t npages)
 {
     (void)ctx;
     EFI_PHYSICAL_ADDRESS a = phys;
-    EFI_STATUS st = uefi_call_wrapper(BS->AllocatePages, 4, AllocateAddress, EfiLoaderData,
-                                      (UINTN)npages, &a);
+    EFI_STATUS st =
+        uefi_call_wrapper(BS->AllocatePages, 4, AllocateAddress, EfiLoaderData, (UINTN)npages, &a);
     return EFI_ERROR(st) ? -1 : 0;
 }
 

@@ -8,8 +8,8 @@
 EFI_STATUS kernel_read(EFI_HANDLE image, void **data, UINT64 *size)
 {
     EFI_LOADED_IMAGE *li = NULL;
-    EFI_STATUS st = uefi_call_wrapper(BS->HandleProtocol, 3, image, &LoadedImageProtocol,
-                                      (void **)&li);
+    EFI_STATUS st =
+        uefi_call_wrapper(BS->HandleProtocol, 3, image, &LoadedImageProtocol, (void **)&li);
     if (EFI_ERROR(st))
         return st;
     EFI_FILE_HANDLE root = LibOpenRoot(li->DeviceHandle), f;

@@ -17,8 +17,8 @@ struct fwmap {
     UINTN size, cap, key, desc_size;
     UINT32 desc_version;
 };
-EFI_STATUS fw_get_map(struct fwmap *m);          /* allocates with slack; fills m */
-extern struct pmm_firmware fw_hooks;             /* AllocatePages/FreePages at an address */
+EFI_STATUS fw_get_map(struct fwmap *m); /* allocates with slack; fills m */
+extern struct pmm_firmware fw_hooks;    /* AllocatePages/FreePages at an address */
 void fw_graphics(struct pmm_handoff *h);
 UINT64 fw_rsdp(void);
 void fw_disable_watchdog(void);

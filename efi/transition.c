@@ -4,10 +4,10 @@
  */
 #include "loader.h"
 
-#define PTE_P    0x1ull
-#define PTE_W    0x2ull
-#define PTE_PS   0x80ull
-#define GIB      (1ull << 30)
+#define PTE_P      0x1ull
+#define PTE_W      0x2ull
+#define PTE_PS     0x80ull
+#define GIB        (1ull << 30)
 #define EXIT_TRIES 8
 
 static UINT64 *page(UINT64 base, UINT64 i)

@@ -30,7 +30,8 @@ const char *pmm_handoff_verify(const struct pmm_handoff *h, const void *map)
     if (pmm_handoff_checksum(h) != h->checksum)
         return "handoff checksum mismatch: block is corrupt";
     if ((h->self_phys | h->pmm_state_phys | h->memmap_phys | h->kernel_phys | h->stack_phys |
-         h->boot_pt_phys) & (PAGE - 1))
+         h->boot_pt_phys) &
+        (PAGE - 1))
         return "a handoff address is not page aligned";
     if (!h->memmap_desc_size || h->memmap_desc_size < 40 || h->memmap_size % h->memmap_desc_size)
         return "memory map size is not a multiple of a valid descriptor size";

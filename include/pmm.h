@@ -135,8 +135,8 @@ struct pmm;
 /*
  * The owner's hooks while boot services are alive. claim() must take [phys, phys + npages*4K) from
  * the firmware (AllocatePages at that address, as EfiLoaderData) and return 0, or non-zero if the
- * firmware no longer has those pages free. release() gives claimed pages back. Both NULL on the host,
- * where memory is already the caller's.
+ * firmware no longer has those pages free. release() gives claimed pages back. Both NULL on the
+ * host, where memory is already the caller's.
  */
 struct pmm_firmware {
     int (*claim)(void *ctx, uint64_t phys, uint64_t npages);
@@ -145,12 +145,12 @@ struct pmm_firmware {
 };
 
 struct pmm_build {
-    struct pmm_map map;          /* the firmware's map at build time */
-    void *scratch;               /* pmm_map_scratch_size(&map) bytes, the caller's */
+    struct pmm_map map; /* the firmware's map at build time */
+    void *scratch;      /* pmm_map_scratch_size(&map) bytes, the caller's */
     uint64_t scratch_size;
-    uint64_t virt_offset;        /* virtual = physical + virt_offset for the builder */
-    struct pmm_firmware fw;      /* boot-phase hooks, see above */
-    uint64_t extra_descriptors;  /* room for a final map this many descriptors longer */
+    uint64_t virt_offset;       /* virtual = physical + virt_offset for the builder */
+    struct pmm_firmware fw;     /* boot-phase hooks, see above */
+    uint64_t extra_descriptors; /* room for a final map this many descriptors longer */
 };
 
 /*
@@ -219,19 +219,19 @@ int pmm_refcount(const struct pmm *p, uint64_t phys, uint32_t *count);
  * Inspection.
  */
 struct pmm_stats {
-    uint64_t total;      /* usable RAM pages the allocator knows (pool + metadata + withheld) */
-    uint64_t free;       /* pages it can hand out now */
-    uint64_t used;       /* total - free */
-    uint64_t meta;       /* its own metadata pages */
-    uint64_t alloc;      /* pages handed out */
-    uint64_t withheld;   /* usable but not in the pool: page 0, boot memory before reconcile */
-    uint64_t largest;    /* longest free run, pages */
-    uint64_t below4g;    /* free pages below 4 GiB */
-    uint64_t below16m;   /* free pages below 16 MiB */
+    uint64_t total;    /* usable RAM pages the allocator knows (pool + metadata + withheld) */
+    uint64_t free;     /* pages it can hand out now */
+    uint64_t used;     /* total - free */
+    uint64_t meta;     /* its own metadata pages */
+    uint64_t alloc;    /* pages handed out */
+    uint64_t withheld; /* usable but not in the pool: page 0, boot memory before reconcile */
+    uint64_t largest;  /* longest free run, pages */
+    uint64_t below4g;  /* free pages below 4 GiB */
+    uint64_t below16m; /* free pages below 16 MiB */
     uint64_t kind_pages[PMM_NKINDS]; /* pages per map kind, from the range table */
-    uint64_t span;       /* pages covered by the bitmap: [0, span) */
-    uint64_t meta_phys;  /* where the metadata run starts */
-    uint32_t reconciled; /* 1 once pmm_reconcile has run */
+    uint64_t span;                   /* pages covered by the bitmap: [0, span) */
+    uint64_t meta_phys;              /* where the metadata run starts */
+    uint32_t reconciled;             /* 1 once pmm_reconcile has run */
 };
 void pmm_stats(const struct pmm *p, struct pmm_stats *s);
 

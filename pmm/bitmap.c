@@ -197,8 +197,7 @@ static inline uint64_t align_up(uint64_t x, uint64_t a)
  * Runs of whole 2 MiB blocks: search the block map, confirm the blocks in the free map (the block
  * map is a hint, see state.h), then check the pages past the last whole block.
  */
-static uint64_t blk_find_run(struct pmm *p, uint64_t n, uint64_t align, uint64_t lo,
-                             uint64_t hi)
+static uint64_t blk_find_run(struct pmm *p, uint64_t n, uint64_t align, uint64_t lo, uint64_t hi)
 {
     const uint64_t *bl0 = pmm_words(p, &p->blkmap, 0);
     uint64_t k = n >> PMM_BLOCK_SHIFT, ablk = align >> PMM_BLOCK_SHIFT;

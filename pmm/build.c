@@ -81,7 +81,8 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
     uint64_t evbytes = map_events_size(ndesc);
     if (b->map.desc_size && b->scratch_size < pmm_map_scratch_size(&b->map)) {
         if (err)
-            *err = (struct pmm_map_error){-1, "scratch buffer is smaller than pmm_map_scratch_size()"};
+            *err =
+                (struct pmm_map_error){-1, "scratch buffer is smaller than pmm_map_scratch_size()"};
         return PMM_EINVAL;
     }
     struct pmm_range *r = (struct pmm_range *)((char *)b->scratch + evbytes);

@@ -85,7 +85,8 @@ int pmm_check(const struct pmm *p, struct pmm_check_fail *f)
         return fail(f, "page 0 is in the pool", 0);
     uint64_t meta = p->meta_phys >> PMM_PAGE_SHIFT;
     if (bits_next_set(own, meta, meta + p->meta_pages) != PMM_NONE)
-        return fail(f, "metadata page is in the pool", bits_next_set(own, meta, meta + p->meta_pages));
+        return fail(f, "metadata page is in the pool",
+                    bits_next_set(own, meta, meta + p->meta_pages));
     if (nfree != p->nfree)
         return fail(f, "free counter differs from the free map", nfree);
     if (nalloc != p->nalloc)

@@ -44,7 +44,8 @@ const char *pmm_strerror(int err)
     case PMM_EDOUBLE:
         return "page is already free (double free)";
     case PMM_ENOTOWNED:
-        return "page was never handed out by the allocator (reserved, MMIO, metadata or out of range)";
+        return "page was never handed out by the allocator (reserved, MMIO, metadata or out of "
+               "range)";
     case PMM_ESHARED:
         return "page is shared (reference count above 1): release it with ref_dec";
     case PMM_EOVERFLOW:

@@ -13,10 +13,10 @@
  */
 #include "state.h"
 
-#define TYPE_OTHER  PMM_EFI_NTYPES /* OEM (0x70000000+), OS (0x80000000+) or undefined types */
-#define NTYPECLASS  (PMM_EFI_NTYPES + 1)
-#define NCLASS      (PMM_NKINDS * NTYPECLASS)
-#define SPEC_DESC   40 /* sizeof(EFI_MEMORY_DESCRIPTOR) in UEFI 2.x */
+#define TYPE_OTHER PMM_EFI_NTYPES /* OEM (0x70000000+), OS (0x80000000+) or undefined types */
+#define NTYPECLASS (PMM_EFI_NTYPES + 1)
+#define NCLASS     (PMM_NKINDS * NTYPECLASS)
+#define SPEC_DESC  40 /* sizeof(EFI_MEMORY_DESCRIPTOR) in UEFI 2.x */
 
 struct event {
     uint64_t pfn;

@@ -14,7 +14,8 @@
  */
 #include "state.h"
 
-void walk_segments(const struct pmm *p, const struct pmm_range *r, uint64_t n, segment_fn fn, void *arg)
+void walk_segments(const struct pmm *p, const struct pmm_range *r, uint64_t n, segment_fn fn,
+                   void *arg)
 {
     uint64_t cur = 0;
     for (uint64_t i = 0; i < n && cur < p->span; i++) {
@@ -111,8 +112,9 @@ static uint64_t merge_ranges(struct pmm_range *r, uint64_t n, int strict)
     uint64_t out = 0;
     for (uint64_t i = 0; i < n; i++) {
         struct pmm_range *last = out ? &r[out - 1] : 0;
-        int same = last && (strict ? last->kind == r[i].kind
-                                   : (last->kind == PMM_KIND_NEVER) == (r[i].kind == PMM_KIND_NEVER));
+        int same =
+            last && (strict ? last->kind == r[i].kind
+                            : (last->kind == PMM_KIND_NEVER) == (r[i].kind == PMM_KIND_NEVER));
         if (same && last->start + last->npages == r[i].start) {
             last->npages += r[i].npages;
             if (r[i].kind > last->kind) {
@@ -136,7 +138,8 @@ int pmm_reconcile(struct pmm *p, const struct pmm_map *final, void *scratch, uin
     }
     if (final->desc_size && scratch_size < pmm_map_scratch_size(final)) {
         if (err)
-            *err = (struct pmm_map_error){-1, "scratch buffer is smaller than pmm_map_scratch_size()"};
+            *err =
+                (struct pmm_map_error){-1, "scratch buffer is smaller than pmm_map_scratch_size()"};
         return PMM_EINVAL;
     }
     uint64_t ndesc = map_count(final), n;
@@ -150,7 +153,8 @@ int pmm_reconcile(struct pmm *p, const struct pmm_map *final, void *scratch, uin
         n = merge_ranges(r, n, 0);
     if (n > p->range_cap) {
         if (err)
-            *err = (struct pmm_map_error){-1, "final map has more ranges than the state has room for"};
+            *err =
+                (struct pmm_map_error){-1, "final map has more ranges than the state has room for"};
         return PMM_ERANGE;
     }
     struct conflict c = {p, PMM_NONE};

@@ -61,11 +61,11 @@
 
 #define PMM_MAGIC       0x4d4d502d49464555ull /* "UEFI-PMM" */
 #define PMM_VERSION     1u
-#define PMM_LEVELS      8   /* summary levels: 64^7 pages is far past 2^52 */
-#define PMM_STACK_CAP   384 /* header + stack fit one page */
-#define PMM_REFILL      192 /* pages pulled from the free map per refill */
-#define PMM_BLOCK_SHIFT 9   /* 512 pages = 2 MiB per block */
-#define PMM_LOW_PFN     256 /* below 1 MiB: only for requests bounded there */
+#define PMM_LEVELS      8            /* summary levels: 64^7 pages is far past 2^52 */
+#define PMM_STACK_CAP   384          /* header + stack fit one page */
+#define PMM_REFILL      192          /* pages pulled from the free map per refill */
+#define PMM_BLOCK_SHIFT 9            /* 512 pages = 2 MiB per block */
+#define PMM_LOW_PFN     256          /* below 1 MiB: only for requests bounded there */
 #define PMM_HIGH_PFN    (1ull << 20) /* 4 GiB: where single pages are taken from first */
 #define PMM_NONE        (~0ull)
 
@@ -96,7 +96,7 @@ struct pmm {
     uint64_t nfree, nalloc, total;
     uint64_t cursor; /* where the next stack refill starts looking */
     uint32_t reconciled;
-    uint32_t top; /* entries on the stack */
+    uint32_t top;                /* entries on the stack */
     uint64_t stack_lo, stack_hi; /* every stacked pfn lies in [stack_lo, stack_hi] */
 
     /* Owner-local: cleared by pmm_adopt and (fw) by pmm_reconcile. */

@@ -89,7 +89,7 @@ uint64_t pmm_summary(const struct pmm *p, char *buf, uint64_t len)
 {
     struct pmm_stats s;
     pmm_stats(p, &s);
-    const char *names[] = {"pmm: total=", " free=",     " used=",    " meta=",    " alloc=",
+    const char *names[] = {"pmm: total=", " free=",    " used=",    " meta=",    " alloc=",
                            " withheld=",  " largest=", " below4g=", " below16m="};
     uint64_t vals[] = {s.total,    s.free,    s.used,    s.meta,    s.alloc,
                        s.withheld, s.largest, s.below4g, s.below16m};

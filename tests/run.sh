@@ -26,6 +26,7 @@ run() { # name command...
     fi
 }
 
+run "style (.clang-format)" tests/style.sh
 for t in test_memmap test_bitmap test_alloc test_phases test_check; do
     run "$t" "build/host/$t"
     run "$t (asan+ubsan)" "build/asan/$t"

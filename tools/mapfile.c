@@ -94,10 +94,10 @@ static uint64_t attr_by_name(const char *s, size_t len)
     static const struct {
         const char *name;
         uint64_t bit;
-    } names[] = {{"UC", 0x1},       {"WC", 0x2},       {"WT", 0x4},        {"WB", 0x8},
-                 {"UCE", 0x10},     {"WP", 0x1000},    {"RP", 0x2000},     {"XP", 0x4000},
-                 {"NV", 0x8000},    {"MR", 0x10000},   {"RO", 0x20000},    {"SP", 0x40000},
-                 {"CPU", 0x80000},  {"RUN", 1ull << 63}, {"??", 1ull << 40}};
+    } names[] = {{"UC", 0x1},      {"WC", 0x2},         {"WT", 0x4},       {"WB", 0x8},
+                 {"UCE", 0x10},    {"WP", 0x1000},      {"RP", 0x2000},    {"XP", 0x4000},
+                 {"NV", 0x8000},   {"MR", 0x10000},     {"RO", 0x20000},   {"SP", 0x40000},
+                 {"CPU", 0x80000}, {"RUN", 1ull << 63}, {"??", 1ull << 40}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strlen(names[i].name) == len && !strncmp(names[i].name, s, len))
             return names[i].bit;
@@ -160,7 +160,8 @@ static int parse_linux(struct mapfile *mf, const char *name, int ln, const char 
             return fail(mf, name, ln, "expected '[Type name|attributes]' before range=");
         int ty = mapfile_type_by_name(open + 1, (size_t)(bar - open - 1));
         if (ty < 0)
-            return fail(mf, name, ln, "unknown memory type '%.*s'", (int)(bar - open - 1), open + 1);
+            return fail(mf, name, ln, "unknown memory type '%.*s'", (int)(bar - open - 1),
+                        open + 1);
         type = (unsigned)ty;
         for (const char *c = bar; c < close;) {
             while (c < close && (*c == '|' || *c == ' '))

@@ -4,11 +4,13 @@
  */
 #include "kernel.h"
 
+/* clang-format off */
 static const uint64_t gdt[3] = {
     0,
     0x00af9a000000ffffull, /* 0x08: 64-bit code, ring 0 */
     0x00cf92000000ffffull, /* 0x10: data */
 };
+/* clang-format on */
 
 struct idt_entry {
     uint16_t off0, sel;
@@ -24,6 +26,7 @@ struct __attribute__((packed)) table_ptr {
     uint64_t base;
 };
 
+/* clang-format off */
 static const char *const names[32] = {
     "divide error", "debug", "NMI", "breakpoint", "overflow", "bound range", "invalid opcode",
     "device not available", "double fault", "coprocessor segment", "invalid TSS",
@@ -31,6 +34,7 @@ static const char *const names[32] = {
     "x87 floating point", "alignment check", "machine check", "SIMD floating point",
     "virtualization", "control protection", "reserved", "reserved", "reserved", "reserved",
     "reserved", "reserved", "hypervisor injection", "VMM communication", "security", "reserved"};
+/* clang-format on */
 
 struct frame {
     uint64_t vector, error, rip, cs, rflags, rsp, ss;
@@ -65,7 +69,7 @@ void cpu_init(void)
                      : "rax", "memory");
     for (int i = 0; i < 32; i++) {
         uint64_t a = isr_table[i];
-        idt[i] = (struct idt_entry){(uint16_t)a, 0x08, 0, 0x8e, (uint16_t)(a >> 16),
+        idt[i] = (struct idt_entry){(uint16_t)a,         0x08, 0, 0x8e, (uint16_t)(a >> 16),
                                     (uint32_t)(a >> 32), 0};
     }
     struct table_ptr t = {sizeof idt - 1, (uint64_t)(uintptr_t)idt};

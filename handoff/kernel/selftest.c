@@ -9,10 +9,10 @@
  */
 #include "kernel.h"
 
-#define PG       4096ull
-#define MIB      (1ull << 20)
-#define NSINGLE  2048
-#define MAXRUNS  8
+#define PG      4096ull
+#define MIB     (1ull << 20)
+#define NSINGLE 2048
+#define MAXRUNS 8
 
 static struct pmm *pm;
 static const struct pmm_handoff *hb;
@@ -118,9 +118,8 @@ struct run {
 static void runs(void)
 {
     struct run r[MAXRUNS] = {
-        {512, 2 * MIB, 0, 0},       {512, 2 * MIB, 0, 0},       {17, 64 * 1024, 0, 0},
-        {64, PG, 4ull << 30, 0},    {16, PG, 16 * MIB, 0},      {1, PG, MIB, 0},
-        {300, 32 * PG, 0, 0},       {1024, 4 * MIB, 0, 0},
+        {512, 2 * MIB, 0, 0},  {512, 2 * MIB, 0, 0}, {17, 64 * 1024, 0, 0}, {64, PG, 4ull << 30, 0},
+        {16, PG, 16 * MIB, 0}, {1, PG, MIB, 0},      {300, 32 * PG, 0, 0},  {1024, 4 * MIB, 0, 0},
     };
     for (int i = 0; i < MAXRUNS; i++) {
         int rc = pmm_alloc_run(pm, r[i].n, r[i].align, r[i].limit, &r[i].phys);

@@ -147,9 +147,9 @@ int sim_reconcile(struct sim *s, struct pmm *p)
                 type = s->fw_used[pfn] == 2 ? PMM_EFI_LOADER_DATA : PMM_EFI_BOOT_DATA;
             uint64_t run = pfn + 1;
             while (run < end && d.type == PMM_EFI_CONVENTIONAL && run < s->fw_pages &&
-                   (s->fw_used[run] ? (s->fw_used[run] == 2 ? PMM_EFI_LOADER_DATA
-                                                             : PMM_EFI_BOOT_DATA)
-                                    : PMM_EFI_CONVENTIONAL) == type)
+                   (s->fw_used[run]
+                        ? (s->fw_used[run] == 2 ? PMM_EFI_LOADER_DATA : PMM_EFI_BOOT_DATA)
+                        : PMM_EFI_CONVENTIONAL) == type)
                 run++;
             if (d.type != PMM_EFI_CONVENTIONAL)
                 run = end;
@@ -174,7 +174,8 @@ int sim_reconcile(struct sim *s, struct pmm *p)
 
 unsigned char *sim_alias(struct sim *s)
 {
-    unsigned char *m = mmap(0, s->bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, s->fd, 0);
+    unsigned char *m =
+        mmap(0, s->bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, s->fd, 0);
     if (m == MAP_FAILED)
         die("mmap alias");
     return m;

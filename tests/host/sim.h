@@ -18,16 +18,16 @@
 
 struct sim {
     int fd;
-    uint64_t bytes;       /* size of simulated physical address space */
-    unsigned char *mem;   /* phys 0 here */
-    unsigned char *desc;  /* descriptors, SIM_DESC_SIZE apart */
+    uint64_t bytes;      /* size of simulated physical address space */
+    unsigned char *mem;  /* phys 0 here */
+    unsigned char *desc; /* descriptors, SIM_DESC_SIZE apart */
     size_t ndesc, cap;
     size_t desc_size;
     /* simulated firmware: one byte per page, 1 = allocated by somebody */
     unsigned char *fw_used;
     uint64_t fw_pages;
     uint64_t claims, refusals;
-    int refuse_every;     /* refuse every Nth claim (0: never) */
+    int refuse_every; /* refuse every Nth claim (0: never) */
     void *scratch;
 };
 

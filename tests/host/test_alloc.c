@@ -168,7 +168,7 @@ TEST(runs_evict_stacked_pages)
     for (int i = 0; i < 100; i++)
         CHECK_EQ(pmm_alloc(p, &pg[i]), PMM_OK);
     for (int i = 0; i < 100; i++)
-        CHECK_EQ(pmm_free(p, pg[i]), PMM_OK); /* back on the stack */
+        CHECK_EQ(pmm_free(p, pg[i]), PMM_OK);                    /* back on the stack */
     CHECK_EQ(pmm_alloc_run(p, 0x700, 0, 8 * MIB, &run), PMM_OK); /* all of [1M, 8M) */
     CHECK_EQ(run, MIB);
     CHECK_OK(p);
@@ -193,16 +193,16 @@ TEST(bad_calls_change_nothing)
     CHECK_EQ(pmm_alloc_run(p, 4, 0, 0, &run), PMM_OK);
 
     CHECK_REJECTS(p, pmm_free(p, x + 1), PMM_EINVAL);
-    CHECK_REJECTS(p, pmm_free(p, 0), PMM_ENOTOWNED);               /* page 0 */
-    CHECK_REJECTS(p, pmm_free(p, 0x9f000), PMM_ENOTOWNED);         /* reserved */
-    CHECK_REJECTS(p, pmm_free(p, 0x800000), PMM_ENOTOWNED);        /* boot data, withheld */
-    CHECK_REJECTS(p, pmm_free(p, st.meta_phys), PMM_ENOTOWNED);    /* metadata */
-    CHECK_REJECTS(p, pmm_free(p, 0x3f00000), PMM_ENOTOWNED);       /* runtime, past the span */
-    CHECK_REJECTS(p, pmm_free(p, 0xfec00000), PMM_ENOTOWNED);      /* MMIO */
+    CHECK_REJECTS(p, pmm_free(p, 0), PMM_ENOTOWNED);            /* page 0 */
+    CHECK_REJECTS(p, pmm_free(p, 0x9f000), PMM_ENOTOWNED);      /* reserved */
+    CHECK_REJECTS(p, pmm_free(p, 0x800000), PMM_ENOTOWNED);     /* boot data, withheld */
+    CHECK_REJECTS(p, pmm_free(p, st.meta_phys), PMM_ENOTOWNED); /* metadata */
+    CHECK_REJECTS(p, pmm_free(p, 0x3f00000), PMM_ENOTOWNED);    /* runtime, past the span */
+    CHECK_REJECTS(p, pmm_free(p, 0xfec00000), PMM_ENOTOWNED);   /* MMIO */
     CHECK_REJECTS(p, pmm_free(p, ~0xfffull), PMM_ENOTOWNED);
-    CHECK_REJECTS(p, pmm_free(p, 0x200000), PMM_EDOUBLE);          /* free, never handed out */
+    CHECK_REJECTS(p, pmm_free(p, 0x200000), PMM_EDOUBLE); /* free, never handed out */
     CHECK_REJECTS(p, pmm_free_run(p, run, 0), PMM_EINVAL);
-    CHECK_REJECTS(p, pmm_free_run(p, run, 5), PMM_EDOUBLE);        /* one page too many */
+    CHECK_REJECTS(p, pmm_free_run(p, run, 5), PMM_EDOUBLE); /* one page too many */
     CHECK_REJECTS(p, pmm_free_run(p, run, ~0ull), PMM_ENOTOWNED);
     CHECK_REJECTS(p, pmm_alloc_run(p, 0, 0, 0, &y), PMM_EINVAL);
     CHECK_REJECTS(p, pmm_alloc_run(p, 1, 3 * PG, 0, &y), PMM_EINVAL);

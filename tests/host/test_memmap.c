@@ -119,9 +119,9 @@ TEST(overlap_most_restrictive_wins)
 TEST(zero_length_and_unaligned)
 {
     struct map m = {0};
-    add(&m, PMM_EFI_CONVENTIONAL, 0x100000, 0, 0xf);       /* dropped */
-    add(&m, PMM_EFI_CONVENTIONAL, 0x200800, 4, 0xf);       /* [0x200800, 0x204800): 3 whole */
-    add(&m, PMM_EFI_RESERVED, 0x300800, 1, 0);             /* grows to 2 pages */
+    add(&m, PMM_EFI_CONVENTIONAL, 0x100000, 0, 0xf); /* dropped */
+    add(&m, PMM_EFI_CONVENTIONAL, 0x200800, 4, 0xf); /* [0x200800, 0x204800): 3 whole */
+    add(&m, PMM_EFI_RESERVED, 0x300800, 1, 0);       /* grows to 2 pages */
     uint64_t n;
     CHECK_EQ(parse(&m, &n), PMM_OK);
     CHECK_EQ(n, 2);

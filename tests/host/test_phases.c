@@ -99,8 +99,8 @@ TEST(reconcile_then_adopt_through_another_mapping)
     struct pmm_stats after;
     pmm_stats(p, &after);
     CHECK_EQ(after.alloc, 33);
-    CHECK_EQ(after.free, before.free + 0x100);       /* boot data joined, free */
-    CHECK_EQ(after.withheld, 1);                     /* page 0 (boot code) only */
+    CHECK_EQ(after.free, before.free + 0x100); /* boot data joined, free */
+    CHECK_EQ(after.withheld, 1);               /* page 0 (boot code) only */
     CHECK_EQ(after.total, before.total);
     CHECK(after.reconciled);
     /* a second reconcile is refused */

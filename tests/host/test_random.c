@@ -92,7 +92,8 @@ static void op_run(void)
     uint64_t limit = rnd() % 3 ? 0 : limits[below(5)];
     if (rnd() % 10 == 0)
         limit = (1 + below(NPG)) * PG;
-    uint64_t lo = limit && limit <= MIB ? 1 : 256, hi = limit && limit / PG < NPG ? limit / PG : NPG;
+    uint64_t lo = limit && limit <= MIB ? 1 : 256,
+             hi = limit && limit / PG < NPG ? limit / PG : NPG;
     uint64_t x;
     int rc = pmm_alloc_run(p, n, align, limit, &x);
     if (rc == PMM_OK) {
@@ -185,8 +186,11 @@ static void compare_all(void)
     uint64_t mism = 0;
     for (uint64_t pfn = 0; pfn < NPG; pfn++) {
         enum pmm_page_state s = pmm_page_state(p, pfn);
-        int m = s == PMM_PAGE_FREE ? M_FREE : s == PMM_PAGE_ALLOC ? M_ALLOC
-                : s == PMM_PAGE_META ? M_META : s == PMM_PAGE_WITHHELD ? M_WITHHELD : M_NEVER;
+        int m = s == PMM_PAGE_FREE       ? M_FREE
+                : s == PMM_PAGE_ALLOC    ? M_ALLOC
+                : s == PMM_PAGE_META     ? M_META
+                : s == PMM_PAGE_WITHHELD ? M_WITHHELD
+                                         : M_NEVER;
         mism += m != st[pfn];
         if (s == PMM_PAGE_ALLOC) {
             uint32_t c;
@@ -214,8 +218,10 @@ int main(int argc, char **argv)
     CHECK_EQ(sim_build(s, 1, &p), PMM_OK);
     for (uint64_t pfn = 0; pfn < NPG; pfn++) {
         enum pmm_page_state ps = pmm_page_state(p, pfn);
-        st[pfn] = ps == PMM_PAGE_FREE ? M_FREE : ps == PMM_PAGE_META ? M_META
-                  : ps == PMM_PAGE_WITHHELD ? M_WITHHELD : M_NEVER;
+        st[pfn] = ps == PMM_PAGE_FREE       ? M_FREE
+                  : ps == PMM_PAGE_META     ? M_META
+                  : ps == PMM_PAGE_WITHHELD ? M_WITHHELD
+                                            : M_NEVER;
     }
     /* the model's idea of the layout, from the map above rather than from the allocator */
     CHECK_EQ(st[0], M_WITHHELD);
