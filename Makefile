@@ -28,7 +28,7 @@ EFI_LDS    := /usr/lib/elf_x86_64_efi.lds
 EFI_CRT0   := /usr/lib/crt0-efi-x86_64.o
 EFI_SRC    := $(wildcard efi/*.c) handoff/elf.c handoff/verify.c
 EFI_OBJ    := $(EFI_SRC:%.c=build/efi/%.o) $(PMM_SRC:%.c=build/efi/%.o)
-EFI_HDR    := $(wildcard efi/*.h) include/handoff.h handoff/elf.h $(PMM_HDR)
+EFI_HDR    := $(wildcard efi/*.h) include/handoff.h handoff/elf.h handoff/x86.h $(PMM_HDR)
 
 build/efi/%.o: %.c $(EFI_HDR)
 	@mkdir -p $(@D)
@@ -54,7 +54,7 @@ K_CFLAGS := $(WARN) -O2 -g -ffreestanding -fno-pic -fno-pie -mcmodel=kernel -mno
 K_SRC    := $(wildcard handoff/kernel/*.c) handoff/verify.c
 K_OBJ    := $(K_SRC:%.c=build/kernel/%.o) build/kernel/handoff/kernel/entry.o \
             $(PMM_SRC:%.c=build/kernel/%.o)
-K_HDR    := $(wildcard handoff/kernel/*.h) include/handoff.h $(PMM_HDR)
+K_HDR    := $(wildcard handoff/kernel/*.h) include/handoff.h handoff/x86.h $(PMM_HDR)
 
 build/kernel/%.o: %.c $(K_HDR)
 	@mkdir -p $(@D)

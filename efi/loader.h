@@ -10,6 +10,7 @@
 #include "elf.h"
 #include "handoff.h"
 #include "pmm.h"
+#include "x86.h"
 
 /* firmware.c: memory map, the allocator's claim hooks, GOP, ACPI, console over serial */
 struct fwmap {
@@ -43,13 +44,5 @@ EFI_STATUS exit_and_jump(struct boot *b);
 
 /* serial.c: COM1 for the moments when the firmware console is gone */
 void serial_puts(const char *s);
-void serial_hex(UINT64 v);
-
-static inline UINT64 rdtsc(void)
-{
-    UINT32 lo, hi;
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return ((UINT64)hi << 32) | lo;
-}
 
 #endif

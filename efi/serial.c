@@ -7,17 +7,6 @@
 
 #define COM1 0x3f8
 
-static inline void outb(UINT16 port, UINT8 v)
-{
-    __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
-static inline UINT8 inb(UINT16 port)
-{
-    UINT8 v;
-    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-
 void serial_puts(const char *s)
 {
     for (; *s; s++) {
@@ -28,13 +17,4 @@ void serial_puts(const char *s)
             return;
         outb(COM1, (UINT8)*s);
     }
-}
-
-void serial_hex(UINT64 v)
-{
-    char buf[19] = "0x";
-    for (int i = 0; i < 16; i++)
-        buf[2 + i] = "0123456789abcdef"[(v >> (60 - 4 * i)) & 15];
-    buf[18] = 0;
-    serial_puts(buf);
 }

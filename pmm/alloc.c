@@ -129,6 +129,13 @@ static inline int allocated(const struct pmm *p, uint64_t pfn)
     return PMM_OK;
 }
 
+/* 0 if pfn may be freed outright: allocated and not shared. */
+static inline int sole_owner(const struct pmm *p, uint64_t pfn)
+{
+    int rc = allocated(p, pfn);
+    return !rc && pmm_refs(p)[pfn] != 1 ? PMM_ESHARED : rc;
+}
+
 int pmm_alloc(struct pmm *p, uint64_t *phys)
 {
     pmm_lock(p);
@@ -208,9 +215,7 @@ int pmm_free(struct pmm *p, uint64_t phys)
         return PMM_EINVAL;
     uint64_t pfn = phys >> PMM_PAGE_SHIFT;
     pmm_lock(p);
-    int rc = allocated(p, pfn);
-    if (!rc && pmm_refs(p)[pfn] != 1)
-        rc = PMM_ESHARED;
+    int rc = sole_owner(p, pfn);
     if (!rc)
         give1(p, pfn);
     pmm_unlock(p);
@@ -225,13 +230,9 @@ int pmm_free_run(struct pmm *p, uint64_t phys, uint64_t npages)
     if (s >= p->span || npages > p->span - s)
         return PMM_ENOTOWNED;
     pmm_lock(p);
-    const uint16_t *refs = pmm_refs(p);
     int rc = PMM_OK;
-    for (uint64_t pfn = s; pfn < s + npages && !rc; pfn++) {
-        rc = allocated(p, pfn);
-        if (!rc && refs[pfn] != 1)
-            rc = PMM_ESHARED;
-    }
+    for (uint64_t pfn = s; pfn < s + npages && !rc; pfn++)
+        rc = sole_owner(p, pfn);
     if (!rc)
         give(p, s, npages);
     pmm_unlock(p);

@@ -9,6 +9,7 @@
 
 #include "handoff.h"
 #include "pmm.h"
+#include "x86.h"
 
 #define HHDM 0xffff800000000000ull /* the kernel's direct map of physical memory */
 
@@ -19,23 +20,6 @@ void kvprintf(const char *fmt, va_list ap);
 /* Verdict to the console, then isa-debug-exit (QEMU exits 33 on success, 35 on failure) or halt. */
 void __attribute__((noreturn)) kexit(int ok);
 void __attribute__((noreturn)) panic(const char *fmt, ...);
-
-static inline void outb(uint16_t port, uint8_t v)
-{
-    __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
-static inline uint8_t inb(uint16_t port)
-{
-    uint8_t v;
-    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-static inline uint64_t rdtsc(void)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return ((uint64_t)hi << 32) | lo;
-}
 
 /* cpu.c: our own GDT and IDT; exceptions print and fail the run */
 void cpu_init(void);
