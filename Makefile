@@ -90,7 +90,17 @@ build/esp-badmachine.img: build/esp.img
 	@cp build/kernel.elf build/kernel-badmachine.elf
 	@printf '\050' | dd of=build/kernel-badmachine.elf bs=1 seek=18 conv=notrunc status=none
 	@cp $< $@ && mcopy -o -i $@ build/kernel-badmachine.elf ::/EFI/pmm/kernel.elf
-TEST_IMAGES := build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
+# A kernel that faults on purpose after its page-table switch, for the exception-report test.
+build/kernel-fault/%.o: %.c $(K_HDR)
+	@mkdir -p $(@D)
+	@$(CC) $(K_CFLAGS) -DPMM_FAULT_TEST -c -o $@ $<
+build/kernel-fault.elf: $(K_OBJ) build/kernel-fault/handoff/kernel/main.o
+	@ld -nostdlib -static -z max-page-size=4096 -T handoff/kernel/kernel.ld -o $@ \
+	    $(filter-out build/kernel/handoff/kernel/main.o,$(K_OBJ)) build/kernel-fault/handoff/kernel/main.o
+build/esp-fault.img: build/esp.img build/kernel-fault.elf
+	@cp $< $@ && mcopy -o -i $@ build/kernel-fault.elf ::/EFI/pmm/kernel.elf
+
+TEST_IMAGES := build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
                build/debug/esp.img
 
 # `make debug`: the same loader built -O0 -g with a wait for GDB, on its own image.

@@ -59,6 +59,7 @@ if [ "$what" = all ]; then
     done <"$log.matrix"
     rm -f "$log.matrix"
     run "make debug: gdb in efi_main and kmain" tests/qemu/debug.sh
+    run "kernel reports an exception and fails the run" tests/qemu/fault.sh
     run "qemu refuses a missing kernel" tests/qemu/refuse.sh build/esp-nokernel.img \
         "kernel file .* not found"
     run "qemu refuses a truncated kernel" tests/qemu/refuse.sh build/esp-truncated.img \
