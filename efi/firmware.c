@@ -30,6 +30,52 @@ EFI_STATUS fw_get_map(struct fwmap *m)
     return EFI_SUCCESS;
 }
 
+EFI_STATUS fw_build_pmm(struct pmm **out)
+{
+    struct fwmap m;
+    EFI_STATUS st = fw_get_map(&m);
+    if (EFI_ERROR(st)) {
+        Print(L"loader: GetMemoryMap failed: %r\n", st);
+        return st;
+    }
+    struct pmm_build pb = {0};
+    pb.map = (struct pmm_map){m.buf, m.size, m.desc_size};
+    pb.scratch_size = pmm_map_scratch_size(&pb.map);
+    pb.fw = fw_hooks;
+    pb.extra_descriptors = 256;
+    st = uefi_call_wrapper(BS->AllocatePool, 3, EfiLoaderData, pb.scratch_size, &pb.scratch);
+    if (EFI_ERROR(st)) {
+        FreePool(m.buf);
+        return st;
+    }
+    struct pmm_map_error err = {0, 0};
+    int rc = pmm_build(&pb, out, &err);
+    FreePool(pb.scratch);
+    if (rc) {
+        Print(L"loader: cannot build the allocator: %a", pmm_strerror(rc));
+        if (err.why)
+            Print(L": %a (descriptor %ld)", err.why, err.index);
+        Print(L"\n");
+        FreePool(m.buf);
+        return EFI_LOAD_ERROR;
+    }
+    char line[200];
+    pmm_summary(*out, line, sizeof line);
+    Print(L"loader: %d descriptors of %d bytes; %a\n", m.size / m.desc_size, m.desc_size, line);
+    FreePool(m.buf);
+    return EFI_SUCCESS;
+}
+
+void fw_release_pmm(struct pmm *p)
+{
+    struct pmm_stats s;
+    pmm_stats(p, &s);
+    UINT64 start, n;
+    for (UINT64 pfn = 1; pmm_next_alloc_range(p, pfn, &start, &n); pfn = start + n)
+        pmm_free_run(p, start << 12, n); /* released to the firmware as they go */
+    uefi_call_wrapper(BS->FreePages, 2, s.meta_phys, s.meta);
+}
+
 static int claim(void *ctx, uint64_t phys, uint64_t npages)
 {
     (void)ctx;

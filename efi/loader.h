@@ -19,13 +19,21 @@ struct fwmap {
     UINT32 desc_version;
 };
 EFI_STATUS fw_get_map(struct fwmap *m); /* allocates with slack; fills m */
-extern struct pmm_firmware fw_hooks;    /* AllocatePages/FreePages at an address */
+/* Build the allocator from the firmware's current map, printing the reason if it cannot. */
+EFI_STATUS fw_build_pmm(struct pmm **out);
+/* Give back to the firmware every page the allocator claimed, metadata included. */
+void fw_release_pmm(struct pmm *p);
+extern struct pmm_firmware fw_hooks; /* AllocatePages/FreePages at an address */
 void fw_graphics(struct pmm_handoff *h);
 UINT64 fw_rsdp(void);
 void fw_disable_watchdog(void);
 
 /* kernel_file.c: read \EFI\pmm\kernel.elf from the volume the loader came from */
 EFI_STATUS kernel_read(EFI_HANDLE image, void **data, UINT64 *size);
+
+/* boot.c: check, place and start a kernel with this allocator; returns only on failure */
+EFI_STATUS boot_kernel(EFI_HANDLE image, struct pmm *p, const void *file, UINT64 fsize);
+extern UINT64 boot_tsc_start; /* TSC when the loader (or the shell command) started */
 
 /* transition.c: page tables for the jump, ExitBootServices, reconcile, the jump */
 struct boot {

@@ -245,6 +245,14 @@ uint64_t pmm_summary(const struct pmm *p, char *buf, uint64_t len);
 /* The range table the allocator keeps (sorted, non-overlapping), valid in the current mapping. */
 const struct pmm_range *pmm_ranges(const struct pmm *p, uint64_t *n);
 
+/*
+ * The first run of free (or allocated) pages at or after page `from`: returns 1 with the run in
+ * [*start, *start + *n), or 0 if there is none. Word at a time; for listings and for giving
+ * everything back.
+ */
+int pmm_next_free_range(const struct pmm *p, uint64_t from, uint64_t *start, uint64_t *n);
+int pmm_next_alloc_range(const struct pmm *p, uint64_t from, uint64_t *start, uint64_t *n);
+
 /* What a page is now, for pictures and tests. */
 enum pmm_page_state {
     PMM_PAGE_FREE,

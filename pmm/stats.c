@@ -129,3 +129,47 @@ enum pmm_page_state pmm_page_state(const struct pmm *p, uint64_t pfn)
         return PMM_PAGE_HOLE;
     return r[lo].kind == PMM_KIND_NEVER ? PMM_PAGE_NEVER : PMM_PAGE_WITHHELD;
 }
+
+/* Word w of the map asked for: free pages, or allocated ones (owned and not free). */
+static uint64_t state_word(const struct pmm *p, uint64_t wi, int alloc)
+{
+    uint64_t f = pmm_free_l0(p)[wi];
+    return alloc ? pmm_own(p)[wi] & ~f : f;
+}
+
+static int next_range(const struct pmm *p, uint64_t from, int alloc, uint64_t *start, uint64_t *n)
+{
+    uint64_t i = from, s = PMM_NONE;
+    while (i < p->span) { /* find the first page of the run */
+        uint64_t w = state_word(p, i >> 6, alloc) & (~0ull << (i & 63));
+        if (w) {
+            s = (i & ~63ull) | (uint64_t)__builtin_ctzll(w);
+            break;
+        }
+        i = (i & ~63ull) + 64;
+    }
+    if (s >= p->span)
+        return 0;
+    uint64_t e = s;
+    while (e < p->span) { /* and the first page after it */
+        uint64_t w = ~state_word(p, e >> 6, alloc) & (~0ull << (e & 63));
+        if (w) {
+            e = (e & ~63ull) | (uint64_t)__builtin_ctzll(w);
+            break;
+        }
+        e = (e & ~63ull) + 64;
+    }
+    *start = s;
+    *n = (e < p->span ? e : p->span) - s;
+    return 1;
+}
+
+int pmm_next_free_range(const struct pmm *p, uint64_t from, uint64_t *start, uint64_t *n)
+{
+    return next_range(p, from, 0, start, n);
+}
+
+int pmm_next_alloc_range(const struct pmm *p, uint64_t from, uint64_t *start, uint64_t *n)
+{
+    return next_range(p, from, 1, start, n);
+}

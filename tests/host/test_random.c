@@ -199,6 +199,22 @@ static void compare_all(void)
         }
     }
     CHECK_EQ(mism, 0);
+    /* the range iterators walk exactly the model's free and allocated pages */
+    for (int alloc = 0; alloc < 2; alloc++) {
+        uint64_t seen = 0, want = 0, start, n, bad = 0;
+        int (*next)(const struct pmm *, uint64_t, uint64_t *, uint64_t *) =
+            alloc ? pmm_next_alloc_range : pmm_next_free_range;
+        for (uint64_t pfn = 0; next(p, pfn, &start, &n); pfn = start + n) {
+            for (uint64_t i = start; i < start + n; i++)
+                bad += st[i] != (alloc ? M_ALLOC : M_FREE);
+            bad += start + n < NPG && st[start + n] == (alloc ? M_ALLOC : M_FREE); /* maximal */
+            seen += n;
+        }
+        for (uint64_t pfn = 0; pfn < NPG; pfn++)
+            want += st[pfn] == (alloc ? M_ALLOC : M_FREE);
+        CHECK_EQ(bad, 0);
+        CHECK_EQ(seen, want);
+    }
 }
 
 int main(int argc, char **argv)

@@ -1,0 +1,111 @@
+/*
+ * boot.c - from a built allocator and a kernel file to the kernel: check the image, allocate its
+ * memory from the allocator, fill the handoff block, build the transition tables, exit boot
+ * services and jump (transition.c). Shared by the loader and the shell's `pmm boot`.
+ */
+#include "loader.h"
+
+#define STACK_PAGES 16
+
+static UINT64 pages_for(UINT64 bytes)
+{
+    return (bytes + 4095) / 4096;
+}
+
+/* Top of what the kernel must reach through the identity map: RAM, the framebuffer, 4 GiB. */
+static UINT64 identity_top(struct pmm *p, const struct pmm_handoff *h)
+{
+    UINT64 top = 4ull << 30, n;
+    const struct pmm_range *r = pmm_ranges(p, &n);
+    for (UINT64 i = 0; i < n; i++) {
+        UINT64 end = (r[i].start + r[i].npages) << 12;
+        if (r[i].kind != PMM_KIND_NEVER && end > top)
+            top = end;
+    }
+    if (h->fb_base + h->fb_size > top)
+        top = h->fb_base + h->fb_size;
+    return top;
+}
+
+struct held {
+    UINT64 phys, pages;
+};
+
+static EFI_STATUS give_back(struct pmm *p, struct held *h, int n, EFI_STATUS st)
+{
+    while (n-- > 0)
+        pmm_free_run(p, h[n].phys, h[n].pages);
+    return st;
+}
+
+EFI_STATUS boot_kernel(EFI_HANDLE image, struct pmm *p, const void *file, UINT64 fsize)
+{
+    struct boot b = {0};
+    b.image = image;
+    b.pmm = p;
+    const char *why = elf_check(file, fsize, &b.elf);
+    if (why) {
+        Print(L"loader: kernel rejected: %a\n", why);
+        return EFI_LOAD_ERROR;
+    }
+    struct fwmap probe = {0};
+    UINTN dsize = 0;
+    UINT32 dver;
+    uefi_call_wrapper(BS->GetMemoryMap, 5, &probe.size, NULL, &probe.key, &dsize, &dver);
+    if (dsize < 40)
+        return EFI_DEVICE_ERROR;
+    UINT64 fcap = probe.size + 128 * dsize;
+    struct pmm_map fmap = {NULL, fcap - fcap % dsize, dsize};
+    UINT64 xsize = pmm_map_scratch_size(&fmap);
+
+    /* kernel image, stack, handoff block, final-map buffer, reconcile scratch */
+    struct held h[5] = {{0, (b.elf.vhi - b.elf.vlo) / 4096},
+                        {0, STACK_PAGES},
+                        {0, 1},
+                        {0, pages_for(fmap.map_size)},
+                        {0, pages_for(xsize)}};
+    const UINT64 align[5] = {2ull << 20, 4096, 4096, 4096, 4096};
+    for (int i = 0; i < 5; i++) {
+        int rc = pmm_alloc_run(p, h[i].pages, align[i], 0, &h[i].phys);
+        if (rc) {
+            Print(L"loader: out of memory for the kernel: %a\n", pmm_strerror(rc));
+            return give_back(p, h, i, EFI_OUT_OF_RESOURCES);
+        }
+    }
+    elf_load(file, &b.elf, (void *)(UINTN)h[0].phys);
+
+    struct pmm_handoff *ho = (struct pmm_handoff *)(UINTN)h[2].phys;
+    SetMem(ho, 4096, 0);
+    ho->magic = PMM_HANDOFF_MAGIC;
+    ho->version = PMM_HANDOFF_VERSION;
+    ho->size = sizeof *ho;
+    ho->self_phys = h[2].phys;
+    ho->pmm_state_phys = pmm_state_phys(p);
+    ho->pmm_virt_offset = 0;
+    ho->kernel_phys = h[0].phys;
+    ho->kernel_pages = h[0].pages;
+    ho->kernel_virt = b.elf.vlo;
+    ho->stack_phys = h[1].phys;
+    ho->stack_pages = STACK_PAGES;
+    fw_graphics(ho);
+    ho->acpi_rsdp = fw_rsdp();
+    ho->efi_system_table = (UINT64)(UINTN)ST;
+    ho->tsc_efi_main = boot_tsc_start;
+    b.h = ho;
+    b.final.buf = (void *)(UINTN)h[3].phys;
+    b.final.cap = fmap.map_size;
+    b.scratch = (void *)(UINTN)h[4].phys;
+    b.scratch_size = xsize;
+    EFI_STATUS st = transition_tables(&b, identity_top(p, ho));
+    if (EFI_ERROR(st))
+        return give_back(p, h, 5, st);
+
+    Print(L"loader: kernel at 0x%lx (%ld pages), entry 0x%lx; exiting boot services\n", h[0].phys,
+          h[0].pages, b.elf.entry);
+    st = exit_and_jump(&b);
+    /* Only a failed ExitBootServices comes back, and then the spec allows nothing but
+     * GetMemoryMap and ExitBootServices: give the memory back to the allocator, say so. */
+    pmm_free_run(p, ho->boot_pt_phys, ho->boot_pt_pages);
+    Print(L"loader: ExitBootServices failed: %r\n", st);
+    return give_back(p, h, 5, st);
+}
