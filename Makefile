@@ -100,7 +100,7 @@ build/kernel-fault.elf: $(K_OBJ) build/kernel-fault/handoff/kernel/main.o
 build/esp-fault.img: build/esp.img build/kernel-fault.elf
 	@cp $< $@ && mcopy -o -i $@ build/kernel-fault.elf ::/EFI/pmm/kernel.elf
 
-TEST_IMAGES := build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
+TEST_IMAGES := build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
                build/debug/esp.img
 
 # `make debug`: the same loader built -O0 -g with a wait for GDB, on its own image.
@@ -138,9 +138,57 @@ run: image
 	@ovmf/run.sh --mem $(MEM) --smp $(SMP) --machine $(MACHINE) --fw $(FW) \
 	    --image build/esp.img -- $(QEMU_ARGS)
 
+# The shell command: the same objects as a resident driver (pmmcmd.efi, subsystem 11) and as a
+# plain shell application (pmm.efi, subsystem 10, built with PMM_SHELL_APP).
+SH_SRC   := $(wildcard efi/shell/*.c) efi/boot.c efi/firmware.c efi/transition.c efi/serial.c \
+            handoff/elf.c handoff/verify.c
+SH_HDR   := $(EFI_HDR) efi/shell/shell.h
+SH_OBJ   := $(SH_SRC:%.c=build/efi/%.o) $(PMM_SRC:%.c=build/efi/%.o)
+APP_OBJ  := $(filter-out build/efi/efi/shell/pmmcmd.o,$(SH_OBJ)) build/efi/app/pmmcmd.o
+
+build/efi/efi/shell/%.o: efi/shell/%.c $(SH_HDR)
+	@mkdir -p $(@D)
+	@echo "  EFI CC  $@"
+	@$(CC) $(EFI_CFLAGS) -Iefi/shell -c -o $@ $<
+build/efi/app/pmmcmd.o: efi/shell/pmmcmd.c $(SH_HDR)
+	@mkdir -p $(@D)
+	@$(CC) $(EFI_CFLAGS) -Iefi/shell -DPMM_SHELL_APP -c -o $@ $<
+build/efi/%.so:
+	@echo "  LD      $@"
+	@ld -nostdlib -znocombreloc -T $(EFI_LDS) -shared -Bsymbolic -L/usr/lib \
+	    $(EFI_CRT0) $^ -o $@ -lefi -lgnuefi
+	@if nm -u $@ | grep -q .; then echo "undefined symbols in $@:"; nm -u $@; rm -f $@; exit 1; fi
+build/efi/pmmcmd.so: $(SH_OBJ)
+build/efi/pmmapp.so: $(APP_OBJ)
+build/pmmcmd.efi: build/efi/pmmcmd.so
+	@objcopy -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela -j .rel.* \
+	    -j .rela.* -j .reloc --target efi-bsdrv-x86_64 --subsystem=11 $< $@
+build/pmm.efi: build/efi/pmmapp.so
+	@objcopy -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela -j .rel.* \
+	    -j .rela.* -j .reloc --target efi-app-x86_64 --subsystem=10 $< $@
+
+# A volume without BOOTX64.EFI: OVMF falls through to its built-in shell, which runs startup.nsh.
+SHELL_FILES := build/pmmcmd.efi build/pmm.efi build/kernel.elf
+define shell_image
+	@rm -f $@
+	@mformat -i $@ -C -T 65536 -h 64 -s 32 -v PMMSHELL ::
+	@mmd -i $@ ::/EFI ::/EFI/pmm
+	@mcopy -i $@ build/pmmcmd.efi build/pmm.efi build/kernel.elf ::/EFI/pmm/
+	@mcopy -i $@ $(1) ::/startup.nsh
+endef
+build/shell-test.img: $(SHELL_FILES) tests/qemu/shell.nsh
+	$(call shell_image,tests/qemu/shell.nsh)
+build/shell.img: $(SHELL_FILES) efi/shell/startup.nsh
+	$(call shell_image,efi/shell/startup.nsh)
+
+# `make shell`: the UEFI shell with `pmm` loaded, on this terminal (type `reset -s` to leave).
+shell: deps build/shell.img
+	@ovmf/run.sh --mem $(MEM) --smp $(SMP) --machine $(MACHINE) --fw $(FW) \
+	    --image build/shell.img --interactive -- $(QEMU_ARGS)
+
 .SECONDARY:
 
-.PHONY: all deps deps-host test test-host bench clean format image run debug
+.PHONY: all deps deps-host test test-host bench clean format image run debug shell
 
 all: host build/esp.img
 

@@ -30,12 +30,12 @@ EFI_STATUS fw_get_map(struct fwmap *m)
     return EFI_SUCCESS;
 }
 
-EFI_STATUS fw_build_pmm(struct pmm **out)
+EFI_STATUS fw_build_pmm(struct pmm **out, const CHAR16 *who)
 {
     struct fwmap m;
     EFI_STATUS st = fw_get_map(&m);
     if (EFI_ERROR(st)) {
-        Print(L"loader: GetMemoryMap failed: %r\n", st);
+        Print(L"%s: GetMemoryMap failed: %r\n", who, st);
         return st;
     }
     struct pmm_build pb = {0};
@@ -52,7 +52,7 @@ EFI_STATUS fw_build_pmm(struct pmm **out)
     int rc = pmm_build(&pb, out, &err);
     FreePool(pb.scratch);
     if (rc) {
-        Print(L"loader: cannot build the allocator: %a", pmm_strerror(rc));
+        Print(L"%s: cannot build the allocator: %a", who, pmm_strerror(rc));
         if (err.why)
             Print(L": %a (descriptor %ld)", err.why, err.index);
         Print(L"\n");
@@ -61,7 +61,7 @@ EFI_STATUS fw_build_pmm(struct pmm **out)
     }
     char line[200];
     pmm_summary(*out, line, sizeof line);
-    Print(L"loader: %d descriptors of %d bytes; %a\n", m.size / m.desc_size, m.desc_size, line);
+    Print(L"%s: %d descriptors of %d bytes; %a\n", who, m.size / m.desc_size, m.desc_size, line);
     FreePool(m.buf);
     return EFI_SUCCESS;
 }

@@ -20,7 +20,7 @@ struct fwmap {
 };
 EFI_STATUS fw_get_map(struct fwmap *m); /* allocates with slack; fills m */
 /* Build the allocator from the firmware's current map, printing the reason if it cannot. */
-EFI_STATUS fw_build_pmm(struct pmm **out);
+EFI_STATUS fw_build_pmm(struct pmm **out, const CHAR16 *who); /* who: prefix of its lines */
 /* Give back to the firmware every page the allocator claimed, metadata included. */
 void fw_release_pmm(struct pmm *p);
 extern struct pmm_firmware fw_hooks; /* AllocatePages/FreePages at an address */

@@ -33,7 +33,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 #endif
 
     struct pmm *p;
-    EFI_STATUS st = fw_build_pmm(&p);
+    EFI_STATUS st = fw_build_pmm(&p, L"loader");
     if (EFI_ERROR(st))
         return st;
     void *file;

@@ -8,11 +8,14 @@
 #   --image FILE     the disk image (build/esp.img)
 #   --timeout SECS   kill QEMU after this long (0: never; default 0)
 #   --log FILE       also write the serial console to FILE
+#   --interactive    the terminal is the serial console (make shell); default: no input
+#   --keys STRING    type STRING on the serial console twice a second for the first 15 s
+#                    (printf escapes); " " skips the UEFI shell's 5 s wait before startup.nsh
 #
 # Serial is the terminal; no display. Exits with QEMU's status: 33 when the kernel's verdict is
 # PASS (isa-debug-exit 0x10), 35 on FAIL, 124 on timeout.
 set -eu
-mem=512M smp=1 machine=q35 fw=4M image=build/esp.img timeout=0 log=
+mem=512M smp=1 machine=q35 fw=4M image=build/esp.img timeout=0 log= keys= input=/dev/null
 while [ $# -gt 0 ]; do
     case $1 in
         --mem) mem=$2; shift 2 ;;
@@ -22,7 +25,9 @@ while [ $# -gt 0 ]; do
         --image) image=$2; shift 2 ;;
         --timeout) timeout=$2; shift 2 ;;
         --log) log=$2; shift 2 ;;
-        -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --keys) keys=$2; shift 2 ;;
+        --interactive) input=/dev/stdin; shift ;;
+        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         --) shift; break ;;
         *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     esac
@@ -33,7 +38,17 @@ fwfiles=$("$here/find.sh" "$fw")
 code=${fwfiles% *}
 vars_src=${fwfiles#* }
 vars=$(mktemp /tmp/uefi-pmm-vars.XXXXXX)
-trap 'rm -f "$vars"' EXIT
+feeder=
+trap 'rm -f "$vars" ${fifo:-}; [ -n "$feeder" ] && kill "$feeder" 2>/dev/null' EXIT
+if [ -n "$keys" ]; then
+    fifo=$(mktemp -u /tmp/uefi-pmm-keys.XXXXXX)
+    mkfifo "$fifo"
+    # shellcheck disable=SC2059
+    (i=0; while [ $i -lt 30 ]; do sleep 0.5; printf "$keys"; i=$((i + 1)); done
+        exec sleep 86400) >"$fifo" &
+    feeder=$!
+    input=$fifo
+fi
 cp "$vars_src" "$vars" # each run gets its own variable store
 
 # Big guests: back RAM with a reservation-free object so only touched pages cost host memory.
@@ -58,7 +73,7 @@ $to qemu-system-x86_64 -machine "$machine" $cpu -smp "$smp" $memargs -accel tcg 
     -drive if=pflash,format=raw,unit=1,file="$vars" \
     -drive format=raw,file="$image" \
     -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-    -display none -vga none -monitor none -nodefaults -no-reboot $serial "$@" </dev/null
+    -display none -vga none -monitor none -nodefaults -no-reboot $serial "$@" <"$input"
 rc=$?
 set -e
 exit $rc

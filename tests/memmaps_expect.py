@@ -24,12 +24,12 @@ def descriptors(text):
     for line in text.splitlines():
         if line.lstrip().startswith("#"):
             continue
-        m = re.search(r"type=(\d+), attr=0x([0-9a-f]+), range=\[0x([0-9a-f]+)-0x([0-9a-f]+)([\])])", line)
+        m = re.search(r"type=(\d+), attr=0x([0-9a-fA-F]+), range=\[0x([0-9a-fA-F]+)-0x([0-9a-fA-F]+)([\])])", line)
         if m:
             end = int(m.group(4), 16) + (1 if m.group(5) == "]" else 0)
             yield int(m.group(1)), int(m.group(2), 16), int(m.group(3), 16), end
             continue
-        m = re.search(r"\[([A-Za-z /]+?)\s*\|([^\]]*)\] range=\[0x([0-9a-f]+)-0x([0-9a-f]+)([\])])", line)
+        m = re.search(r"\[([A-Za-z /]+?)\s*\|([^\]]*)\] range=\[0x([0-9a-fA-F]+)-0x([0-9a-fA-F]+)([\])])", line)
         if m:
             cols = [c.strip() for c in m.group(2).split("|")]
             attr = RUNTIME if "RUN" in cols else 0

@@ -58,6 +58,7 @@ if [ "$what" = all ]; then
         run "qemu boot $mem smp=$smp $machine OVMF-$fw" tests/qemu/boot.sh "$mem" "$smp" "$machine" "$fw"
     done <"$log.matrix"
     rm -f "$log.matrix"
+    run "pmm shell command (every subcommand, then pmm boot)" tests/qemu/shell.sh
     run "make debug: gdb in efi_main and kmain" tests/qemu/debug.sh
     run "kernel reports an exception and fails the run" tests/qemu/fault.sh
     run "qemu refuses a missing kernel" tests/qemu/refuse.sh build/esp-nokernel.img \
