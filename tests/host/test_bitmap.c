@@ -6,18 +6,10 @@
 #include <string.h>
 
 #include "harness.h"
+#include "rng.h"
 #include "state.h"
 
 HARNESS_GLOBALS
-
-static uint64_t rng = 88172645463325252ull;
-static uint64_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
 
 /* A bare state over host arrays (off = 0): free map and block map for nbits pages. */
 static struct pmm *bare(uint64_t nbits)

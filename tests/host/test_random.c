@@ -16,19 +16,12 @@
 #include <sys/mman.h>
 
 #include "common.h"
+#include "rng.h"
 
 HARNESS_GLOBALS
 
 enum { M_NEVER, M_FREE, M_ALLOC, M_WITHHELD, M_META };
 
-static uint64_t rng;
-static uint64_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
 static uint64_t below(uint64_t n)
 {
     return n ? rnd() % n : 0;
@@ -220,7 +213,7 @@ static void compare_all(void)
 int main(int argc, char **argv)
 {
     uint64_t ops = argc > 1 ? strtoull(argv[1], 0, 0) : 1000000;
-    rng = argc > 2 ? strtoull(argv[2], 0, 0) : 0x9e3779b97f4a7c15ull;
+    rng_seed(argc > 2 ? strtoull(argv[2], 0, 0) : 0);
     struct sim *s = sim_new(NPG * PG);
     sim_add(s, PMM_EFI_CONVENTIONAL, 0, 0x9f, 0xf);
     sim_add(s, PMM_EFI_RESERVED, 0x9f000, 0x61, 0);
