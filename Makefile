@@ -100,7 +100,7 @@ build/kernel-fault.elf: $(K_OBJ) build/kernel-fault/handoff/kernel/main.o
 build/esp-fault.img: build/esp.img build/kernel-fault.elf
 	@cp $< $@ && mcopy -o -i $@ build/kernel-fault.elf ::/EFI/pmm/kernel.elf
 
-TEST_IMAGES := build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
+TEST_IMAGES := build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
                build/debug/esp.img
 
 # `make debug`: the same loader built -O0 -g with a wait for GDB, on its own image.
@@ -181,6 +181,21 @@ build/shell-test.img: $(SHELL_FILES) tests/qemu/shell.nsh
 build/shell.img: $(SHELL_FILES) efi/shell/startup.nsh
 	$(call shell_image,efi/shell/startup.nsh)
 
+# `make usb`: what goes on a USB stick. A GPT disk with one EFI System Partition (FAT32, from
+# sector 2048) holding the loader, the kernel and the shell command; no root, no loop devices:
+# sgdisk writes the partition table into the file, mtools writes the FAT at the partition's offset.
+build/usb.img: build/BOOTX64.EFI build/kernel.elf build/pmmcmd.efi build/pmm.efi
+	@echo "  USB     $@"
+	@rm -f $@ && truncate -s 64M $@
+	@sgdisk -o -n 1:2048:0 -t 1:ef00 -c 1:"EFI System" $@ >/dev/null
+	@mformat -i $@@@1M -F -v UEFIPMM ::
+	@mmd -i $@@@1M ::/EFI ::/EFI/BOOT ::/EFI/pmm
+	@mcopy -i $@@@1M build/BOOTX64.EFI ::/EFI/BOOT/BOOTX64.EFI
+	@mcopy -i $@@@1M build/kernel.elf build/pmmcmd.efi build/pmm.efi ::/EFI/pmm/
+
+usb: deps build/usb.img
+	@echo "build/usb.img: write it to a stick with dd (see README), or: ovmf/run.sh --image build/usb.img --usb"
+
 # `make shell`: the UEFI shell with `pmm` loaded, on this terminal (type `reset -s` to leave).
 shell: deps build/shell.img
 	@ovmf/run.sh --mem $(MEM) --smp $(SMP) --machine $(MACHINE) --fw $(FW) \
@@ -188,7 +203,7 @@ shell: deps build/shell.img
 
 .SECONDARY:
 
-.PHONY: all deps deps-host test test-host bench clean format image run debug shell
+.PHONY: all deps deps-host test test-host bench clean format image run debug shell usb
 
 all: host build/esp.img
 
@@ -196,7 +211,7 @@ deps-host:
 	@tools/deps.sh gcc make python3 clang-format
 
 deps:
-	@tools/deps.sh gcc make python3 binutils gnu-efi ovmf qemu-system-x86 mtools gdb clang-format
+	@tools/deps.sh gcc make python3 binutils gnu-efi ovmf qemu-system-x86 mtools gdb clang-format gdisk
 
 host: deps-host $(addprefix build/host/,$(HOST_TESTS)) $(addprefix build/asan/,$(HOST_TESTS)) \
       build/host/bench

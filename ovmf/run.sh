@@ -6,6 +6,7 @@
 #   --machine M      q35 or pc (q35)
 #   --fw F           2M, 4M (default) or 4M-snakeoil, or a path to an OVMF_CODE file
 #   --image FILE     the disk image (build/esp.img)
+#   --usb            attach the image as a USB stick (xHCI) instead of a SATA/IDE disk
 #   --timeout SECS   kill QEMU after this long (0: never; default 0)
 #   --log FILE       also write the serial console to FILE
 #   --interactive    the terminal is the serial console (make shell); default: no input
@@ -15,7 +16,7 @@
 # Serial is the terminal; no display. Exits with QEMU's status: 33 when the kernel's verdict is
 # PASS (isa-debug-exit 0x10), 35 on FAIL, 124 on timeout.
 set -eu
-mem=512M smp=1 machine=q35 fw=4M image=build/esp.img timeout=0 log= keys= input=/dev/null
+mem=512M smp=1 machine=q35 fw=4M image=build/esp.img timeout=0 log= keys= input=/dev/null usb=0
 while [ $# -gt 0 ]; do
     case $1 in
         --mem) mem=$2; shift 2 ;;
@@ -27,7 +28,8 @@ while [ $# -gt 0 ]; do
         --log) log=$2; shift 2 ;;
         --keys) keys=$2; shift 2 ;;
         --interactive) input=/dev/stdin; shift ;;
-        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --usb) usb=1; shift ;;
+        -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         --) shift; break ;;
         *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     esac
@@ -64,6 +66,10 @@ fi
 serial="-serial stdio"
 [ -n "$log" ] && serial="-chardev stdio,id=s0,logfile=$log -serial chardev:s0"
 
+disk="-drive format=raw,file=$image"
+[ "$usb" = 1 ] && disk="-device qemu-xhci -drive if=none,id=stick,format=raw,file=$image
+    -device usb-storage,drive=stick,removable=on"
+
 to=""
 [ "$timeout" != 0 ] && to="timeout --foreground -k 5 $timeout"
 set +e
@@ -71,7 +77,7 @@ set +e
 $to qemu-system-x86_64 -machine "$machine" $cpu -smp "$smp" $memargs -accel tcg \
     -drive if=pflash,format=raw,unit=0,readonly=on,file="$code" \
     -drive if=pflash,format=raw,unit=1,file="$vars" \
-    -drive format=raw,file="$image" \
+    $disk \
     -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
     -display none -vga none -monitor none -nodefaults -no-reboot $serial "$@" <"$input"
 rc=$?

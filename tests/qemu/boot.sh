@@ -1,5 +1,6 @@
 #!/bin/sh
-# boot.sh MEM SMP MACHINE FW [IMAGE] - boot the image under OVMF and check what the kernel reports.
+# boot.sh MEM SMP MACHINE FW [IMAGE [usb]] - boot the image (as a USB stick with "usb") under OVMF
+# and check what the kernel reports.
 #
 # Passes when: QEMU exits 33 (the kernel wrote PASS to isa-debug-exit); the log shows the verdict,
 # a clean pmm_check and no page lost; in the last summary line free + used = total; and total is
@@ -7,10 +8,12 @@
 # own reserved pages), so 90% of RAM minus 64 MiB <= total <= RAM.
 # The whole boot log is printed when anything fails.
 set -u
-mem=$1 smp=$2 machine=$3 fw=$4 image=${5:-build/esp.img}
+mem=$1 smp=$2 machine=$3 fw=$4 image=${5:-build/esp.img} how=${6:-disk}
+usb=
+[ "$how" = usb ] && usb=--usb
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-ovmf/run.sh --mem "$mem" --smp "$smp" --machine "$machine" --fw "$fw" --image "$image" \
+ovmf/run.sh --mem "$mem" --smp "$smp" --machine "$machine" --fw "$fw" --image "$image" $usb \
     --timeout 600 --log "$log" >/dev/null 2>&1
 rc=$?
 fail() {
@@ -20,6 +23,10 @@ fail() {
     exit 1
 }
 [ "$rc" = 33 ] || fail "QEMU exited $rc, want 33 (kernel PASS)"
+if [ "$how" = usb ]; then
+    grep -q "BdsDxe: starting Boot.*USB" "$log" || fail "the firmware did not boot from the USB stick"
+    sgdisk -p "$image" | grep -q "EF00" || fail "$image has no EFI System Partition in a GPT"
+fi
 grep -q "kernel: verdict: PASS" "$log" || fail "no PASS verdict"
 grep -q "pmm_check ok" "$log" || fail "kernel's pmm_check did not pass"
 line=$(grep -a "^pmm: total=" "$log" | tail -n 1 | tr -d '\r')
@@ -35,4 +42,4 @@ low=$((ram / 10 * 9 - (64 << 20)))
 before=$(sed -n 's/.*free pages before \([0-9]*\), after \([0-9]*\).*/\1/p' "$log")
 after=$(sed -n 's/.*free pages before \([0-9]*\), after \([0-9]*\).*/\2/p' "$log")
 [ -n "$before" ] && [ "$before" = "$after" ] || fail "pages lost in the self-test: $before -> $after"
-echo "$mem smp=$smp $machine OVMF-$fw: total=$total pages ($((have >> 20)) MiB of $((ram >> 20))) free=$free"
+echo "$mem smp=$smp $machine OVMF-$fw $how: total=$total pages ($((have >> 20)) MiB of $((ram >> 20))) free=$free"
