@@ -100,7 +100,11 @@ build/kernel-fault.elf: $(K_OBJ) build/kernel-fault/handoff/kernel/main.o
 build/esp-fault.img: build/esp.img build/kernel-fault.elf
 	@cp $< $@ && mcopy -o -i $@ build/kernel-fault.elf ::/EFI/pmm/kernel.elf
 
-TEST_IMAGES := build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
+build/esp-hold.img: build/esp.img
+	@printf 'hold-boot-memory\n' >build/options-hold
+	@cp $< $@ && mcopy -o -i $@ build/options-hold ::/EFI/pmm/options
+
+TEST_IMAGES := build/esp-hold.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
                build/debug/esp.img
 
 # `make debug`: the same loader built -O0 -g with a wait for GDB, on its own image.

@@ -38,11 +38,13 @@ static EFI_STATUS give_back(struct pmm *p, struct held *h, int n, EFI_STATUS st)
     return st;
 }
 
-EFI_STATUS boot_kernel(EFI_HANDLE image, struct pmm *p, const void *file, UINT64 fsize)
+EFI_STATUS boot_kernel(EFI_HANDLE image, struct pmm *p, const void *file, UINT64 fsize,
+                       unsigned reconcile_flags)
 {
     struct boot b = {0};
     b.image = image;
     b.pmm = p;
+    b.reconcile_flags = reconcile_flags;
     const char *why = elf_check(file, fsize, &b.elf);
     if (why) {
         Print(L"loader: kernel rejected: %a\n", why);
@@ -91,6 +93,7 @@ EFI_STATUS boot_kernel(EFI_HANDLE image, struct pmm *p, const void *file, UINT64
     ho->acpi_rsdp = fw_rsdp();
     ho->efi_system_table = (UINT64)(UINTN)ST;
     ho->tsc_efi_main = boot_tsc_start;
+    ho->flags = reconcile_flags & PMM_HOLD_BOOT_MEMORY ? PMM_HANDOFF_BOOT_HELD : 0;
     b.h = ho;
     b.final.buf = (void *)(UINTN)h[3].phys;
     b.final.cap = fmap.map_size;

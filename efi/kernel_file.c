@@ -1,11 +1,46 @@
 /*
- * kernel_file.c - read the kernel from the volume the loader itself was loaded from.
+ * kernel_file.c - read files (the kernel, the options) from the volume the loader was loaded from.
  */
 #include "loader.h"
 
-#define KERNEL_PATH L"\\EFI\\pmm\\kernel.elf"
+#define KERNEL_PATH  L"\\EFI\\pmm\\kernel.elf"
+#define OPTIONS_PATH L"\\EFI\\pmm\\options"
+
+static EFI_STATUS volume_read(EFI_HANDLE image, const CHAR16 *path, int quiet, void **data,
+                              UINT64 *size);
 
 EFI_STATUS kernel_read(EFI_HANDLE image, void **data, UINT64 *size)
+{
+    return volume_read(image, KERNEL_PATH, 0, data, size);
+}
+
+/*
+ * Options for this boot, from \EFI\pmm\options (optional; words separated by white space):
+ *   hold-boot-memory   keep boot-services memory out of the pool until the kernel releases it
+ */
+unsigned options_read(EFI_HANDLE image)
+{
+    void *data;
+    UINT64 size;
+    unsigned flags = 0;
+    if (EFI_ERROR(volume_read(image, OPTIONS_PATH, 1, &data, &size)))
+        return 0;
+    static const char word[] = "hold-boot-memory";
+    const char *t = data;
+    for (UINT64 i = 0; i + sizeof word - 1 <= size; i++) {
+        UINT64 j = 0;
+        while (j < sizeof word - 1 && t[i + j] == word[j])
+            j++;
+        if (j == sizeof word - 1)
+            flags |= PMM_HOLD_BOOT_MEMORY;
+    }
+    FreePool(data);
+    Print(L"loader: options: %s\n", flags ? L"hold-boot-memory" : L"none recognised");
+    return flags;
+}
+
+static EFI_STATUS volume_read(EFI_HANDLE image, const CHAR16 *path, int quiet, void **data,
+                              UINT64 *size)
 {
     EFI_LOADED_IMAGE *li = NULL;
     EFI_STATUS st =
@@ -17,14 +52,15 @@ EFI_STATUS kernel_read(EFI_HANDLE image, void **data, UINT64 *size)
         Print(L"loader: cannot open the boot volume\n");
         return EFI_NOT_FOUND;
     }
-    st = uefi_call_wrapper(root->Open, 5, root, &f, KERNEL_PATH, EFI_FILE_MODE_READ, 0);
+    st = uefi_call_wrapper(root->Open, 5, root, &f, (CHAR16 *)path, EFI_FILE_MODE_READ, 0);
     if (EFI_ERROR(st)) {
-        Print(L"loader: kernel file %s not found on the boot volume (%r)\n", KERNEL_PATH, st);
+        if (!quiet)
+            Print(L"loader: kernel file %s not found on the boot volume (%r)\n", path, st);
         return st;
     }
     EFI_FILE_INFO *info = LibFileInfo(f);
     if (!info) {
-        Print(L"loader: cannot read the size of %s\n", KERNEL_PATH);
+        Print(L"loader: cannot read the size of %s\n", path);
         return EFI_DEVICE_ERROR;
     }
     UINTN n = (UINTN)info->FileSize;
@@ -34,7 +70,7 @@ EFI_STATUS kernel_read(EFI_HANDLE image, void **data, UINT64 *size)
         st = uefi_call_wrapper(f->Read, 3, f, &n, *data);
     uefi_call_wrapper(f->Close, 1, f);
     if (EFI_ERROR(st)) {
-        Print(L"loader: reading %s failed (%r)\n", KERNEL_PATH, st);
+        Print(L"loader: reading %s failed (%r)\n", path, st);
         return st;
     }
     *size = n;

@@ -30,9 +30,11 @@ void fw_disable_watchdog(void);
 
 /* kernel_file.c: read \EFI\pmm\kernel.elf from the volume the loader came from */
 EFI_STATUS kernel_read(EFI_HANDLE image, void **data, UINT64 *size);
+unsigned options_read(EFI_HANDLE image); /* PMM_HOLD_BOOT_MEMORY from \EFI\pmm\options */
 
 /* boot.c: check, place and start a kernel with this allocator; returns only on failure */
-EFI_STATUS boot_kernel(EFI_HANDLE image, struct pmm *p, const void *file, UINT64 fsize);
+EFI_STATUS boot_kernel(EFI_HANDLE image, struct pmm *p, const void *file, UINT64 fsize,
+                       unsigned reconcile_flags);
 extern UINT64 boot_tsc_start; /* TSC when the loader (or the shell command) started */
 
 /* transition.c: page tables for the jump, ExitBootServices, reconcile, the jump */
@@ -45,6 +47,7 @@ struct boot {
     void *scratch;      /* reconcile scratch, from the allocator */
     UINT64 scratch_size;
     UINT64 pml4;
+    unsigned reconcile_flags; /* PMM_HOLD_BOOT_MEMORY from \EFI\pmm\options */
 };
 EFI_STATUS transition_tables(struct boot *b, UINT64 top);
 /* Exits boot services and jumps; returns only if ExitBootServices failed for good. */

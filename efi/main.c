@@ -40,7 +40,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
     UINT64 fsize;
     st = kernel_read(image, &file, &fsize);
     if (!EFI_ERROR(st)) {
-        st = boot_kernel(image, p, file, fsize);
+        st = boot_kernel(image, p, file, fsize, options_read(image));
         FreePool(file);
     }
     fw_release_pmm(p);

@@ -90,7 +90,7 @@ EFI_STATUS exit_and_jump(struct boot *b)
     h->tsc_exit = rdtsc();
     struct pmm_map m = {b->final.buf, b->final.size, b->final.desc_size};
     struct pmm_map_error err = {0, 0};
-    int rc = pmm_reconcile(b->pmm, &m, b->scratch, b->scratch_size, &err);
+    int rc = pmm_reconcile(b->pmm, &m, b->scratch, b->scratch_size, b->reconcile_flags, &err);
     if (rc) {
         serial_puts("loader: cannot reconcile the allocator with the final memory map: ");
         serial_puts(pmm_strerror(rc));

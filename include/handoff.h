@@ -24,8 +24,8 @@
  *  - Allocated (reference count 1) and owned by the kernel: the kernel image, its stack, this
  *    block, the memory map buffer, the transition page tables. The kernel frees what it no longer
  *    needs with pmm_free / pmm_free_run. Everything else that was boot-services or loader memory
- *    is already free in the allocator; runtime-services, ACPI, MMIO and reserved memory is never
- *    handed out.
+ *    is already free in the allocator, unless PMM_HANDOFF_BOOT_HELD says it is held back;
+ *    runtime-services, ACPI, MMIO and reserved memory is never handed out.
  *  - All ranges are page aligned; no two of the ranges above overlap each other or the metadata.
  */
 #ifndef PMM_HANDOFF_H
@@ -35,6 +35,13 @@
 
 #define PMM_HANDOFF_MAGIC   0x46464f444e414850ull /* "PHANDOFF" */
 #define PMM_HANDOFF_VERSION 1u
+
+/*
+ * flags: boot-services and loader memory is withheld from the allocator (PMM_HOLD_BOOT_MEMORY);
+ * the kernel gives it to the pool with pmm_release_boot() once nothing needs it (after
+ * SetVirtualAddressMap, if it calls that). Without the flag that memory is free at entry.
+ */
+#define PMM_HANDOFF_BOOT_HELD 1u
 
 /* Framebuffer pixel formats (EFI_GRAPHICS_PIXEL_FORMAT). */
 enum {
@@ -49,7 +56,7 @@ struct pmm_handoff {
     uint32_t version;
     uint32_t size;     /* sizeof(struct pmm_handoff) as the loader knew it */
     uint32_t checksum; /* FNV-1a over size bytes, this field as zero */
-    uint32_t flags;    /* none defined; 0 */
+    uint32_t flags;    /* PMM_HANDOFF_* */
 
     uint64_t self_phys;       /* where this block is */
     uint64_t pmm_state_phys;  /* the allocator */

@@ -166,9 +166,20 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
  * neither handed out nor uses for metadata becomes free; free pages the final map no longer shows
  * as usable leave the pool. Fails with PMM_ECONFLICT, changing nothing, if the final map takes an
  * allocated or metadata page. Drops the firmware hooks: from here on the state is self-contained.
+ *
+ * With PMM_HOLD_BOOT_MEMORY, that boot-services and loader memory stays withheld instead, until
+ * pmm_release_boot(): some firmware still touches boot-services memory during
+ * SetVirtualAddressMap, so a kernel may want it back only after that call.
  */
+#define PMM_HOLD_BOOT_MEMORY 1u
 int pmm_reconcile(struct pmm *p, const struct pmm_map *final, void *scratch, uint64_t scratch_size,
-                  struct pmm_map_error *err);
+                  unsigned flags, struct pmm_map_error *err);
+
+/*
+ * Give the boot memory held back by PMM_HOLD_BOOT_MEMORY to the pool, free. *released (may be
+ * NULL) gets the page count; 0 pages if nothing was held.
+ */
+int pmm_release_boot(struct pmm *p, uint64_t *released);
 
 /*
  * A new owner takes the state at physical address state_phys, reachable at state_phys +
@@ -232,6 +243,7 @@ struct pmm_stats {
     uint64_t span;                   /* pages covered by the bitmap: [0, span) */
     uint64_t meta_phys;              /* where the metadata run starts */
     uint32_t reconciled;             /* 1 once pmm_reconcile has run */
+    uint32_t boot_held;              /* 1 while boot memory is held back (PMM_HOLD_BOOT_MEMORY) */
 };
 void pmm_stats(const struct pmm *p, struct pmm_stats *s);
 

@@ -12,10 +12,10 @@ struct seg_check {
 };
 
 /* No owned page and no metadata page may lie outside usable ranges. */
-static void check_segment(uint64_t from, uint64_t to, int usable, void *arg)
+static void check_segment(uint64_t from, uint64_t to, const struct pmm_range *r, void *arg)
 {
     struct seg_check *c = arg;
-    if (usable || c->bad != PMM_NONE)
+    if ((r && r->kind != PMM_KIND_NEVER) || c->bad != PMM_NONE)
         return;
     uint64_t meta = c->p->meta_phys >> PMM_PAGE_SHIFT;
     if (from < meta + c->p->meta_pages && meta < to) {

@@ -27,7 +27,7 @@ void walk_segments(const struct pmm *p, const struct pmm_range *r, uint64_t n, s
         if (s > cur)
             fn(cur, s < p->span ? s : p->span, 0, arg);
         if (s < e)
-            fn(s > cur ? s : cur, e, r[i].kind != PMM_KIND_NEVER, arg);
+            fn(s > cur ? s : cur, e, &r[i], arg);
         cur = e;
     }
     if (cur < p->span)
@@ -44,12 +44,17 @@ struct conflict {
     uint64_t bad;
 };
 
-static void find_conflict(uint64_t from, uint64_t to, int usable, void *arg)
+static int usable(const struct pmm_range *r)
+{
+    return r && r->kind != PMM_KIND_NEVER;
+}
+
+static void find_conflict(uint64_t from, uint64_t to, const struct pmm_range *r, void *arg)
 {
     struct conflict *c = arg;
     const struct pmm *p = c->p;
     uint64_t *bad = &c->bad;
-    if (usable || *bad != PMM_NONE)
+    if (usable(r) || *bad != PMM_NONE)
         return;
     uint64_t meta = p->meta_phys >> PMM_PAGE_SHIFT;
     if (from < meta_end(p) && meta < to) {
@@ -66,16 +71,26 @@ static void find_conflict(uint64_t from, uint64_t to, int usable, void *arg)
     }
 }
 
-static void apply(uint64_t from, uint64_t to, int usable, void *arg)
+struct apply {
+    struct pmm *p;
+    int hold;        /* leave boot-services and loader memory withheld */
+    uint64_t joined; /* pages that joined the pool */
+};
+
+/* Usable pages nobody owns join the pool; owned free pages outside usable memory leave it. */
+static void apply(uint64_t from, uint64_t to, const struct pmm_range *r, void *arg)
 {
-    struct pmm *p = arg;
+    struct apply *a = arg;
+    struct pmm *p = a->p;
+    if (a->hold && r && r->kind == PMM_KIND_BOOT)
+        return;
     uint64_t *own = pmm_own(p), *l0 = pmm_free_l0(p);
     uint64_t meta = p->meta_phys >> PMM_PAGE_SHIFT, mend = meta_end(p);
-    if (!usable)
+    if (!usable(r))
         stack_evict(p, from, to - from);
     for (uint64_t i = from; i < to; i = (i & ~63ull) + 64) {
         uint64_t wi = i >> 6, m = word_mask(i, to), old = l0[wi], new;
-        if (usable) {
+        if (usable(r)) {
             m &= ~own[wi];
             uint64_t wlo = wi << 6;
             if (meta < wlo + 64 && mend > wlo) {
@@ -87,6 +102,7 @@ static void apply(uint64_t from, uint64_t to, int usable, void *arg)
             own[wi] |= m;
             new = old | m;
             p->nfree += popcount64(m);
+            a->joined += popcount64(m);
         } else {
             m &= own[wi]; /* all free: pass 1 found no allocated page here */
             own[wi] &= ~m;
@@ -129,7 +145,7 @@ static uint64_t merge_ranges(struct pmm_range *r, uint64_t n, int strict)
 }
 
 int pmm_reconcile(struct pmm *p, const struct pmm_map *final, void *scratch, uint64_t scratch_size,
-                  struct pmm_map_error *err)
+                  unsigned flags, struct pmm_map_error *err)
 {
     if (p->reconciled) {
         if (err)
@@ -167,12 +183,29 @@ int pmm_reconcile(struct pmm *p, const struct pmm_map *final, void *scratch, uin
         return PMM_ECONFLICT;
     }
     pmm_lock(p);
-    walk_segments(p, r, n, apply, p);
+    struct apply a = {p, (flags & PMM_HOLD_BOOT_MEMORY) != 0, 0};
+    walk_segments(p, r, n, apply, &a);
+    p->boot_held = (uint32_t)a.hold;
     pmm_memcpy(pmm_rtab(p), r, n * sizeof *r);
     p->nranges = n;
     p->total = usable_pages(r, n, p->span);
     p->fw = (struct pmm_firmware){0, 0, 0};
     p->reconciled = 1;
     pmm_unlock(p);
+    return PMM_OK;
+}
+
+int pmm_release_boot(struct pmm *p, uint64_t *released)
+{
+    if (!p->reconciled)
+        return PMM_ESTATE;
+    pmm_lock(p);
+    struct apply a = {p, 0, 0};
+    if (p->boot_held)
+        walk_segments(p, pmm_rtab(p), p->nranges, apply, &a);
+    p->boot_held = 0;
+    pmm_unlock(p);
+    if (released)
+        *released = a.joined;
     return PMM_OK;
 }

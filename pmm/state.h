@@ -43,7 +43,8 @@
  *     (fw.claim, AllocatePages as EfiLoaderData) and a page freed is released back. A page the
  *     firmware took in the meantime leaves the pool. Boot-services and loader memory is withheld.
  *  2. Loader, after ExitBootServices: pmm_reconcile() reads the final map; withheld boot memory
- *     joins the pool as free, the firmware hooks are dropped. The state is now self-contained.
+ *     joins the pool as free (or, with PMM_HOLD_BOOT_MEMORY, stays withheld until the kernel calls
+ *     pmm_release_boot), the firmware hooks are dropped. The state is now self-contained.
  *  3. Kernel: pmm_adopt() validates the header in O(1) and takes it in place; pmm_set_offset()
  *     moves it to the kernel's own direct map. Pages allocated in phase 1 (kernel image, stack,
  *     handoff block) stay allocated throughout.
@@ -96,7 +97,9 @@ struct pmm {
     uint64_t nfree, nalloc, total;
     uint64_t cursor; /* where the next stack refill starts looking */
     uint32_t reconciled;
-    uint32_t top;                /* entries on the stack */
+    uint32_t boot_held; /* boot memory withheld until pmm_release_boot */
+    uint32_t top;       /* entries on the stack */
+    uint32_t pad;
     uint64_t stack_lo, stack_hi; /* every stacked pfn lies in [stack_lo, stack_hi] */
 
     /* Owner-local: cleared by pmm_adopt and (fw) by pmm_reconcile. */
@@ -210,8 +213,11 @@ uint64_t map_events_size(uint64_t ndesc);
 void stack_evict(struct pmm *p, uint64_t start, uint64_t n);
 void pool_drop(struct pmm *p, uint64_t pfn, uint64_t n);
 
-/* reconcile.c: call fn on consecutive segments tiling [0, span), usable or not in ranges r. */
-typedef void (*segment_fn)(uint64_t from, uint64_t to, int usable, void *arg);
+/*
+ * reconcile.c: call fn on consecutive segments tiling [0, span), each with the range of r that
+ * holds it (NULL for a hole).
+ */
+typedef void (*segment_fn)(uint64_t from, uint64_t to, const struct pmm_range *r, void *arg);
 void walk_segments(const struct pmm *p, const struct pmm_range *r, uint64_t n, segment_fn fn,
                    void *arg);
 

@@ -59,6 +59,7 @@ void pmm_stats(const struct pmm *p, struct pmm_stats *s)
     s->span = p->span;
     s->meta_phys = p->meta_phys;
     s->reconciled = p->reconciled;
+    s->boot_held = p->boot_held;
 }
 
 struct out {

@@ -60,6 +60,7 @@ if [ "$what" = all ]; then
     rm -f "$log.matrix"
     run "qemu boot of the GPT image as a USB stick, q35 OVMF-4M" tests/qemu/boot.sh 512M 1 q35 4M build/usb.img usb
     run "qemu boot of the GPT image as a USB stick, pc OVMF-2M" tests/qemu/boot.sh 2G 2 pc 2M build/usb.img usb
+    run "boot memory held until the kernel releases it" tests/qemu/hold.sh
     run "pmm shell command (every subcommand, then pmm boot)" tests/qemu/shell.sh
     run "make debug: gdb in efi_main and kmain" tests/qemu/debug.sh
     run "kernel reports an exception and fails the run" tests/qemu/fault.sh

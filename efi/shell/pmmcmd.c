@@ -153,7 +153,7 @@ static SHELL_STATUS do_boot(struct cmd *c)
     }
     say(c, L"pmm: booting %s with this allocator\n", path);
     boot_tsc_start = rdtsc();
-    boot_kernel(self, c->pmm, file, size); /* returns only if the kernel could not start */
+    boot_kernel(self, c->pmm, file, size, 0); /* returns only if the kernel could not start */
     FreePool(file);
     return SHELL_LOAD_ERROR;
 }

@@ -24,8 +24,14 @@ void __attribute__((noreturn)) panic(const char *fmt, ...);
 /* cpu.c: our own GDT and IDT; exceptions print and fail the run */
 void cpu_init(void);
 
-/* paging.c: 4-level tables from allocator pages; returns the new allocator view */
-struct pmm *paging_init(struct pmm *p, const struct pmm_handoff *h);
+/*
+ * paging.c: 4-level tables from allocator pages. paging_init switches to them and continues in
+ * next(p) with p in the direct map, on a fresh stack; it never returns. paging_done then frees the
+ * loader's tables.
+ */
+void __attribute__((noreturn))
+paging_init(struct pmm *p, const struct pmm_handoff *h, void (*next)(struct pmm *));
+void paging_done(struct pmm *p, const struct pmm_handoff *h);
 
 /* selftest.c: 0 if the allocator passed */
 int selftest(struct pmm *p, const struct pmm_handoff *h);

@@ -8,10 +8,13 @@
 #include "kernel.h"
 
 static struct pmm_handoff hb; /* our copy: the block itself is reached through the identity map */
+static uint64_t t0;
+
+static void __attribute__((noreturn)) direct_mapped(struct pmm *p);
 
 void kmain(uint64_t handoff_phys)
 {
-    uint64_t t0 = rdtsc();
+    t0 = rdtsc();
     con_init();
     kprintf("kernel: started, handoff block at 0x%lx\n", handoff_phys);
     const struct pmm_handoff *h = (const struct pmm_handoff *)(uintptr_t)handoff_phys;
@@ -32,13 +35,27 @@ void kmain(uint64_t handoff_phys)
     char line[200];
     pmm_summary(p, line, sizeof line);
     kprintf("kernel: adopted the allocator at 0x%lx in place\n%s\n", hb.pmm_state_phys, line);
+    paging_init(p, &hb, direct_mapped);
+}
 
-    p = paging_init(p, &hb);
+/* The rest runs on the kernel's own page tables, on a fresh stack frame. */
+static void direct_mapped(struct pmm *p)
+{
+    paging_done(p, &hb);
 #ifdef PMM_FAULT_TEST
     /* tests/qemu/fault.sh: the identity map is gone, so this must end in a page-fault report */
     kprintf("kernel: reading physical 0x1000 through the dropped identity map\n");
     (void)*(volatile uint64_t *)0x1000;
 #endif
+    if (hb.flags & PMM_HANDOFF_BOOT_HELD) {
+        /* Nothing of the firmware's is in use any more (our GDT, IDT and page tables are in
+         * place, and this stub never calls SetVirtualAddressMap): the held memory can go. */
+        uint64_t n = 0;
+        int rc = pmm_release_boot(p, &n);
+        if (rc)
+            panic("cannot release boot memory: %s", pmm_strerror(rc));
+        kprintf("kernel: released %lu pages of boot-services memory held until now\n", n);
+    }
     int failed = selftest(p, &hb);
 
     struct pmm_stats s;
@@ -46,6 +63,7 @@ void kmain(uint64_t handoff_phys)
     kprintf("kernel: memory: %lu MiB usable, %lu MiB free, %lu KiB metadata at 0x%lx, "
             "largest free run %lu MiB\n",
             s.total >> 8, s.free >> 8, s.meta * 4, s.meta_phys, s.largest >> 8);
+    char line[200];
     pmm_summary(p, line, sizeof line);
     kprintf("%s\n", line);
     uint64_t t1 = rdtsc();

@@ -51,7 +51,7 @@ static void map(uint64_t *pml4, uint64_t va, uint64_t pa, int big)
     pt[(va >> 12) & 511] = pa | P | W;
 }
 
-struct pmm *paging_init(struct pmm *p, const struct pmm_handoff *h)
+void paging_init(struct pmm *p, const struct pmm_handoff *h, void (*next)(struct pmm *))
 {
     pm = p;
     uint64_t root = new_table(0);
@@ -60,16 +60,30 @@ struct pmm *paging_init(struct pmm *p, const struct pmm_handoff *h)
         map(pml4, HHDM + pa, pa, 1);
     for (uint64_t i = 0; i < h->kernel_pages; i++)
         map(pml4, h->kernel_virt + i * PG, h->kernel_phys + i * PG, 0);
-    /* The stack is still addressed through the identity map, which the new tables drop: move
-     * RSP to the same memory in the direct map in the same breath. Frames only hold RSP-relative
-     * references (no frame pointer), so they stay valid. */
     p = pmm_set_offset(p, HHDM); /* written through the old mapping, valid after the switch */
-    __asm__ volatile("mov %0, %%cr3\n\tadd %1, %%rsp" : : "r"(root), "r"(HHDM) : "memory");
+    /*
+     * Everything on the current stack is addressed through the identity map, which the new
+     * tables drop, and the compiler may hold such addresses in registers. So no frame of ours
+     * survives the switch: `next` starts afresh at the top of the same stack in the direct map.
+     */
+    uint64_t top = HHDM + h->stack_phys + h->stack_pages * PG;
+    __asm__ volatile("mov %0, %%cr3\n\t"
+                     "mov %1, %%rsp\n\t"
+                     "xor %%ebp, %%ebp\n\t"
+                     "call *%2\n\t"
+                     "ud2"
+                     :
+                     : "r"(root), "r"(top), "r"(next), "D"(p)
+                     : "memory");
+    __builtin_unreachable();
+}
+
+void paging_done(struct pmm *p, const struct pmm_handoff *h)
+{
     int rc = pmm_free_run(p, h->boot_pt_phys, h->boot_pt_pages);
     if (rc)
         panic("cannot free the loader's page tables: %s", pmm_strerror(rc));
     kprintf("kernel: own page tables: %lu pages, direct map of %lu MiB at 0x%lx; "
             "freed the loader's %lu\n",
             tables, h->identity_top >> 20, HHDM, h->boot_pt_pages);
-    return p;
 }

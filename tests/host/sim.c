@@ -167,7 +167,7 @@ int sim_reconcile(struct sim *s, struct pmm *p)
     uint64_t size;
     void *scratch = scratch_for(s, &m, &size);
     struct pmm_map_error err;
-    int rc = pmm_reconcile(p, &m, scratch, size, &err);
+    int rc = pmm_reconcile(p, &m, scratch, size, s->reconcile_flags, &err);
     free(fin);
     return rc;
 }

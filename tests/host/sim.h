@@ -27,7 +27,8 @@ struct sim {
     unsigned char *fw_used;
     uint64_t fw_pages;
     uint64_t claims, refusals;
-    int refuse_every; /* refuse every Nth claim (0: never) */
+    int refuse_every;         /* refuse every Nth claim (0: never) */
+    unsigned reconcile_flags; /* passed to pmm_reconcile by sim_reconcile */
     void *scratch;
 };
 

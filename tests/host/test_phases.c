@@ -169,16 +169,16 @@ TEST(reconcile_conflict_changes_nothing)
     uint64_t size = pmm_map_scratch_size(&m);
     void *scratch = malloc(size);
     struct pmm_map_error e;
-    CHECK_REJECTS(p, pmm_reconcile(p, &m, scratch, size, &e), PMM_ECONFLICT);
+    CHECK_REJECTS(p, pmm_reconcile(p, &m, scratch, size, 0, &e), PMM_ECONFLICT);
     CHECK_EQ((uint64_t)e.index, x / PG);
     /* a map that drops the metadata is refused too */
     struct sim *fin2 = sim_new(128 * MIB);
     sim_add(fin2, PMM_EFI_CONVENTIONAL, MIB, 0xf00, 0xf);
     struct pmm_map m2 = sim_map(fin2);
-    CHECK_REJECTS(p, pmm_reconcile(p, &m2, scratch, size, &e), PMM_ECONFLICT);
+    CHECK_REJECTS(p, pmm_reconcile(p, &m2, scratch, size, 0, &e), PMM_ECONFLICT);
     /* malformed final map */
     struct pmm_map bad = {m.desc, m.map_size - 1, m.desc_size};
-    CHECK_REJECTS(p, pmm_reconcile(p, &bad, scratch, size, &e), PMM_EMAP);
+    CHECK_REJECTS(p, pmm_reconcile(p, &bad, scratch, size, 0, &e), PMM_EMAP);
     free(scratch);
     sim_free(fin);
     sim_free(fin2);
@@ -211,7 +211,7 @@ TEST(reconcile_drops_memory_the_firmware_kept)
     uint64_t size = pmm_map_scratch_size(&m);
     void *scratch = malloc(size);
     struct pmm_map_error e;
-    CHECK_EQ(pmm_reconcile(p, &m, scratch, size, &e), PMM_OK);
+    CHECK_EQ(pmm_reconcile(p, &m, scratch, size, 0, &e), PMM_OK);
     CHECK_OK(p);
     struct pmm_stats after;
     pmm_stats(p, &after);
@@ -228,6 +228,55 @@ TEST(reconcile_drops_memory_the_firmware_kept)
     sim_free(s);
 }
 
+/*
+ * With PMM_HOLD_BOOT_MEMORY the boot data at 16 MiB stays withheld across reconcile and adoption;
+ * nothing is handed out from it until pmm_release_boot, which gives exactly those pages back.
+ */
+TEST(boot_memory_held_until_released)
+{
+    struct sim *s = machine();
+    struct pmm *p;
+    CHECK_EQ(sim_build(s, 1, &p), PMM_OK);
+    uint64_t x;
+    CHECK_EQ(pmm_alloc(p, &x), PMM_OK);
+    struct pmm_stats before;
+    pmm_stats(p, &before);
+    s->reconcile_flags = PMM_HOLD_BOOT_MEMORY;
+    CHECK_EQ(sim_reconcile(s, p), PMM_OK);
+    CHECK_OK(p);
+    struct pmm_stats held;
+    pmm_stats(p, &held);
+    CHECK(held.boot_held);
+    CHECK_EQ(held.free, before.free);
+    CHECK_EQ(held.withheld, 1 + 0x100);
+    CHECK_EQ(pmm_page_state(p, 16 * MIB / PG), PMM_PAGE_WITHHELD);
+    int err;
+    p = pmm_adopt(pmm_state_phys(p), (uint64_t)(uintptr_t)s->mem, &err);
+    CHECK(p != 0);
+    uint64_t *got = malloc(held.free * sizeof *got), n = 0, y;
+    while (pmm_alloc(p, &y) == PMM_OK) {
+        CHECK(y < 16 * MIB || y >= 17 * MIB);
+        got[n++] = y;
+    }
+    uint64_t r;
+    CHECK_EQ(pmm_alloc_run(p, 1, 0, 0, &r), PMM_ENOMEM);
+    for (uint64_t i = 0; i < n; i++)
+        pmm_free(p, got[i]);
+    free(got);
+    uint64_t released = 0;
+    CHECK_EQ(pmm_release_boot(p, &released), PMM_OK);
+    CHECK_EQ(released, 0x100);
+    CHECK_OK(p);
+    struct pmm_stats after;
+    pmm_stats(p, &after);
+    CHECK(!after.boot_held);
+    CHECK_EQ(after.free, before.free + 0x100);
+    CHECK_EQ(after.withheld, 1);
+    CHECK_EQ(pmm_release_boot(p, &released), PMM_OK); /* nothing left to give */
+    CHECK_EQ(released, 0);
+    sim_free(s);
+}
+
 int main(void)
 {
     RUN(boot_phase_claims_everything_it_hands_out);
@@ -236,5 +285,6 @@ int main(void)
     RUN(adopt_rejects_what_is_not_a_state);
     RUN(reconcile_conflict_changes_nothing);
     RUN(reconcile_drops_memory_the_firmware_kept);
+    RUN(boot_memory_held_until_released);
     HARNESS_MAIN_END();
 }
