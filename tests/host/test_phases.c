@@ -277,6 +277,85 @@ TEST(boot_memory_held_until_released)
     sim_free(s);
 }
 
+/*
+ * Firmware quirks from real maps, all at once (the issue's list):
+ *   1,500 descriptors, given in a shuffled order; runtime data below 1 MiB; reserved holes in the
+ *   middle of RAM; attribute bits the spec does not define; MMIO without the UC attribute;
+ *   dozens of boot-services fragments.
+ * Expected: the allocator builds, reconciles and checks clean; never-usable pages are never handed
+ * out; the usable count equals what the descriptors say (computed here by brute force).
+ */
+TEST(firmware_quirks)
+{
+    enum { N = 1500, PAGES = 0x20000 }; /* 512 MiB */
+    struct sim *s = sim_new((uint64_t)PAGES * PG);
+    uint32_t type[N];
+    uint64_t start[N], len[N], attr[N];
+    uint64_t pfn = 0;
+    for (int i = 0; i < N; i++) {
+        len[i] = i == N - 1 ? PAGES - pfn : 1 + (uint64_t)(i * 7919 % 160);
+        start[i] = pfn;
+        pfn += len[i];
+        static const uint32_t cycle[] = {PMM_EFI_CONVENTIONAL, PMM_EFI_BOOT_DATA,
+                                         PMM_EFI_CONVENTIONAL, PMM_EFI_BOOT_CODE,
+                                         PMM_EFI_CONVENTIONAL, PMM_EFI_RESERVED};
+        type[i] = cycle[i % 6];
+        attr[i] = 0xf | (i % 5 == 0 ? 0x0700000000000000ull : 0); /* undefined bits */
+    }
+    type[3] = PMM_EFI_RUNTIME_DATA; /* runtime data below 1 MiB */
+    attr[3] |= PMM_EFI_ATTR_RUNTIME;
+    type[700] = PMM_EFI_MMIO; /* MMIO in the middle, without UC */
+    attr[700] = 0;
+    type[N - 1] = PMM_EFI_CONVENTIONAL;
+    CHECK(start[3] < 256);
+    int order[N];
+    for (int i = 0; i < N; i++)
+        order[i] = i;
+    for (int i = N - 1; i > 0; i--) { /* deterministic shuffle */
+        int j = (int)((uint64_t)i * 2654435761u % (uint64_t)(i + 1)), x = order[i];
+        order[i] = order[j];
+        order[j] = x;
+    }
+    for (int k = 0; k < N; k++) {
+        int i = order[k];
+        sim_add(s, type[i], start[i] * PG, len[i], attr[i]);
+    }
+    uint64_t usable = 0;
+    for (int i = 0; i < N; i++)
+        usable += pmm_classify(type[i], attr[i]) != PMM_KIND_NEVER ? len[i] : 0;
+    struct pmm *p;
+    CHECK_EQ(sim_build(s, 1, &p), PMM_OK);
+    CHECK_OK(p);
+    struct pmm_stats st;
+    pmm_stats(p, &st);
+    CHECK_EQ(st.total, usable);
+    CHECK_EQ(sim_reconcile(s, p), PMM_OK);
+    CHECK_OK(p);
+    uint64_t x, n = 0;
+    while (pmm_alloc(p, &x) == PMM_OK) {
+        uint64_t q = x / PG;
+        for (int i = 0; i < N; i++)
+            if (q >= start[i] && q < start[i] + len[i] &&
+                pmm_classify(type[i], attr[i]) == PMM_KIND_NEVER)
+                CHECK(!"handed out a never-usable page");
+        n++;
+    }
+    /* what is left is exactly the usable memory below 1 MiB, less page 0 */
+    uint64_t low = 0;
+    for (int i = 0; i < N; i++)
+        for (uint64_t q = start[i]; q < start[i] + len[i] && q < 256; q++)
+            low += q > 0 && pmm_classify(type[i], attr[i]) != PMM_KIND_NEVER;
+    pmm_stats(p, &st);
+    fprintf(stderr, "  quirks: %llu usable, %llu singles, %llu left below 1 MiB\n",
+            (unsigned long long)usable, (unsigned long long)n, (unsigned long long)low);
+    CHECK_EQ(st.free, low);
+    CHECK_EQ(n, usable - st.meta - low - (pmm_classify(type[0], attr[0]) != PMM_KIND_NEVER));
+    while (pmm_alloc_run(p, 1, 0, MIB, &x) == PMM_OK)
+        CHECK(x / PG < start[3] || x / PG >= start[3] + len[3]); /* not the runtime data */
+    CHECK_OK(p);
+    sim_free(s);
+}
+
 int main(void)
 {
     RUN(boot_phase_claims_everything_it_hands_out);
@@ -286,5 +365,6 @@ int main(void)
     RUN(reconcile_conflict_changes_nothing);
     RUN(reconcile_drops_memory_the_firmware_kept);
     RUN(boot_memory_held_until_released);
+    RUN(firmware_quirks);
     HARNESS_MAIN_END();
 }
