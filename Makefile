@@ -207,6 +207,14 @@ shell: deps build/shell.img
 
 .SECONDARY:
 
+# The host simulator: the same pmm/ objects, the kernel's own self-test (through tools/kshim).
+build/pmmsim: tools/pmmsim.c tools/svg.c tools/svg.h tools/kshim/kernel.h handoff/kernel/selftest.c \
+              $(PMM_HOST_OBJ) tools/mapfile.c tests/host/sim.c
+	@echo "  CC      $@"
+	@$(CC) $(WARN) -O2 -g -D_GNU_SOURCE -include tools/kshim/kernel.h -Itools/kshim -Iinclude -Ipmm -Itools -Itests/host \
+	    -Ihandoff -o $@ tools/pmmsim.c tools/svg.c handoff/kernel/selftest.c tools/mapfile.c \
+	    tests/host/sim.c $(PMM_HOST_OBJ) -lm
+
 .PHONY: all deps deps-host test test-host bench clean format image run debug shell usb
 
 all: host build/esp.img
@@ -218,7 +226,7 @@ deps:
 	@tools/deps.sh gcc make python3 binutils gnu-efi ovmf qemu-system-x86 mtools gdb clang-format gdisk
 
 host: deps-host $(addprefix build/host/,$(HOST_TESTS)) $(addprefix build/asan/,$(HOST_TESTS)) \
-      build/host/bench
+      build/host/bench build/pmmsim
 
 PMM_HOST_OBJ := $(PMM_SRC:pmm/%.c=build/host/pmm/%.o)
 PMM_ASAN_OBJ := $(PMM_SRC:pmm/%.c=build/asan/pmm/%.o)

@@ -49,6 +49,8 @@ else
     echo "skip  real PCs' maps: $SHARED/memmaps not found (set SHARED=path/to/shared)"
 fi
 
+run "pmmsim: real maps, a 12 TiB server, malformed input" tests/pmmsim.sh
+
 if [ "$what" = all ]; then
     # shellcheck disable=SC2034
     grep -v '^#' tests/qemu/matrix | while read -r mem smp machine fw; do

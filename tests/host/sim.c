@@ -1,4 +1,6 @@
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memfd_create */
+#endif
 #include "sim.h"
 
 #include <stdio.h>
@@ -132,8 +134,9 @@ int sim_build(struct sim *s, int fw, struct pmm **out)
 /*
  * The final map: the original descriptors with conventional pages the firmware now considers used
  * re-typed (2 -> LoaderData, 3 -> BootServicesData), split page by page and merged back into runs.
+ * Returns a malloc'd buffer of *size bytes, s->desc_size per descriptor.
  */
-int sim_reconcile(struct sim *s, struct pmm *p)
+void *sim_final_map(struct sim *s, size_t *size)
 {
     size_t cap = 64, n = 0;
     unsigned char *fin = malloc(cap * s->desc_size);
@@ -163,7 +166,15 @@ int sim_reconcile(struct sim *s, struct pmm *p)
             pfn = run;
         }
     }
-    struct pmm_map m = {fin, n * s->desc_size, s->desc_size};
+    *size = n * s->desc_size;
+    return fin;
+}
+
+int sim_reconcile(struct sim *s, struct pmm *p)
+{
+    size_t bytes;
+    void *fin = sim_final_map(s, &bytes);
+    struct pmm_map m = {fin, bytes, s->desc_size};
     uint64_t size;
     void *scratch = scratch_for(s, &m, &size);
     struct pmm_map_error err;

@@ -50,6 +50,9 @@ int sim_build(struct sim *s, int fw, struct pmm **out);
  */
 int sim_reconcile(struct sim *s, struct pmm *p);
 
+/* The map the firmware would give at ExitBootServices (malloc'd; *size bytes). */
+void *sim_final_map(struct sim *s, size_t *size);
+
 /* Second view of the same physical memory at a different host address. */
 unsigned char *sim_alias(struct sim *s);
 

@@ -22,5 +22,11 @@ build/host/test_realmaps "$saved" $(python3 tests/memmaps_expect.py "$saved") >"
     rm -f "$log.replay"
     exit 1
 }
+build/pmmsim "$saved" >"$log.sim" 2>&1 || {
+    echo "pmmsim could not replay the saved map:"
+    cat "$log.sim"
+    exit 1
+}
+rm -f "$log.sim"
 echo "pmm save -> host replay: $(grep -c '^efi: mem' "$saved") descriptors, $(tail -n 1 "$log.replay")"
 rm -f "$log.replay"

@@ -1,0 +1,73 @@
+#!/bin/sh
+# pmmsim.sh - the host simulator on real PCs' maps, a 12 TiB server map, and malformed input.
+set -u
+cd "$(dirname "$0")/.."
+SHARED=${SHARED:-../shared}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+check_json() { # MAP JSON SVG
+    python3 - "$@" <<'PY' || fail=1
+import json, subprocess, sys, xml.etree.ElementTree as ET
+path, out, svg = sys.argv[1:4]
+j = json.loads(open(out).read())
+want = dict(kv.split("=") for kv in subprocess.check_output(
+    ["python3", "tests/memmaps_expect.py", path], text=True).split())
+errs = []
+if j["selftest"] != "pass" or j["check"] != "ok":
+    errs.append(f"self-test {j['selftest']}, check {j['check']}")
+if j["total"] != int(want["total"]):
+    errs.append(f"total {j['total']}, the map says {want['total']}")
+if j["free"] + j["used"] != j["total"]:
+    errs.append("free + used != total")
+root = ET.parse(svg).getroot()
+rects = [e for e in root.iter() if e.tag.endswith("rect")]
+titles = [e for e in root.iter() if e.tag.endswith("title")]
+if len(rects) < 10 or len(titles) < 5:
+    errs.append(f"svg has {len(rects)} rects and {len(titles)} titles")
+if errs:
+    print(path + ": " + "; ".join(errs))
+    sys.exit(1)
+print(f"{path}: total={j['total']} free={j['free']} meta={j['meta']}; {len(titles)} segments drawn")
+PY
+}
+
+if [ -d "$SHARED/memmaps" ]; then
+    for f in "$SHARED"/memmaps/*.txt; do
+        b=$(basename "$f" .txt)
+        if ! build/pmmsim --json --svg "$tmp/$b.svg" "$f" >"$tmp/$b.json"; then
+            echo "pmmsim failed on $f"
+            fail=1
+            continue
+        fi
+        check_json "$f" "$tmp/$b.json" "$tmp/$b.svg"
+    done
+fi
+
+# A two-node server: 6 TiB of RAM per node, a reserved hole between them, MMIO above.
+python3 - >"$tmp/server.txt" <<'PY'
+T = 1 << 40
+rows = [(7, 0x1000, 0x9e000), (0, 0xa0000, 0x60000), (7, 0x100000, 0x7ff00000),
+        (11, 0x80000000, 0x80000000), (7, 1 << 32, 6 * T - (1 << 32)), (0, 6 * T, 1 << 36),
+        (7, 6 * T + (1 << 36), 6 * T), (11, 13 * T, 1 << 30)]
+for i, (t, start, size) in enumerate(rows):
+    attr = 0x8000000000000001 if t == 11 else 0xf
+    print(f"efi: mem{i:02d}: type={t}, attr=0x{attr:x}, range=[0x{start:016x}-0x{start + size:016x}) ({size >> 20}MB)")
+PY
+if build/pmmsim --json --svg "$tmp/server.svg" "$tmp/server.txt" >"$tmp/server.json"; then
+    check_json "$tmp/server.txt" "$tmp/server.json" "$tmp/server.svg"
+else
+    echo "pmmsim failed on the 12 TiB server map"
+    fail=1
+fi
+
+# Malformed input: a message naming the file and line, and a failure status.
+printf 'efi: mem00: type=7, attr=0xf, range=[0x0000000000100000-0x0000000000200000) (1MB)\nefi: mem01: type=7, attr=0xf, range=[0x300000-0x200000) (0MB)\n' >"$tmp/bad.txt"
+if build/pmmsim "$tmp/bad.txt" >"$tmp/out" 2>"$tmp/err" || ! grep -q "bad.txt:2: range ends before it starts" "$tmp/err"; then
+    echo "malformed map: want failure naming line 2, got:"
+    cat "$tmp/err"
+    fail=1
+else
+    echo "malformed map refused: $(cat "$tmp/err")"
+fi
+exit $fail

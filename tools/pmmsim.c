@@ -1,0 +1,176 @@
+/*
+ * pmmsim [--json] [--svg FILE] [--hold] MAPFILE
+ *
+ * Replays a PC's memory map through what would run on it, with the same pmm/ code: the loader's
+ * build (claiming from a simulated firmware), its allocations (kernel image, stack, handoff block,
+ * final-map buffer), the reconcile at a simulated ExitBootServices, and the kernel stub's own
+ * self-test (handoff/kernel/selftest.c, compiled for the host) through a second mapping of the
+ * same memory, then pmm_check(). Prints the shared summary line (or a JSON object with --json),
+ * optionally draws the layout as SVG, and exits 0 only if everything passed. Physical memory is a
+ * sparse mapping: a 12 TiB server's map costs what is touched (metadata and the test's pages).
+ *
+ * Map formats: see tools/mapfile.h (Linux efi=debug logs, UEFI shell memmap, `pmm save`).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "kernel.h" /* the shim: handoff.h, selftest() */
+#include "mapfile.h"
+#include "pmm.h"
+#include "sim.h"
+#include "svg.h"
+
+uint64_t sim_direct_map;
+static int quiet;
+
+void kprintf(const char *fmt, ...)
+{
+    if (quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: pmmsim [--json] [--svg FILE] [--hold] MAPFILE\n"
+                    "  --json      print a JSON object instead of the summary line\n"
+                    "  --svg FILE  draw the physical memory layout as SVG\n"
+                    "  --hold      hold boot-services memory until the kernel releases it\n");
+    return 2;
+}
+
+static void fail(const char *what, int rc)
+{
+    fprintf(stderr, "pmmsim: %s: %s\n", what, pmm_strerror(rc));
+    exit(1);
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = NULL, *svg = NULL;
+    int json = 0, hold = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else if (!strcmp(argv[i], "--hold"))
+            hold = 1;
+        else if (!strcmp(argv[i], "--svg") && i + 1 < argc)
+            svg = argv[++i];
+        else if (argv[i][0] == '-' || path)
+            return usage();
+        else
+            path = argv[i];
+    }
+    if (!path)
+        return usage();
+    quiet = json;
+
+    struct mapfile mf = {0};
+    if (mapfile_read(&mf, path)) {
+        fprintf(stderr, "pmmsim: %s\n", mf.error);
+        return 1;
+    }
+    uint64_t top = 0;
+    for (size_t i = 0; i < mf.n; i++) {
+        uint64_t end = mf.desc[i].phys_start + mf.desc[i].npages * 4096;
+        if (pmm_classify(mf.desc[i].type, mf.desc[i].attr) != PMM_KIND_NEVER && end > top)
+            top = end;
+    }
+    if (!top) {
+        fprintf(stderr, "pmmsim: %s: no usable memory in the map\n", path);
+        return 1;
+    }
+    struct sim *s = sim_new(top);
+    for (size_t i = 0; i < mf.n; i++)
+        sim_add(s, mf.desc[i].type, mf.desc[i].phys_start, mf.desc[i].npages, mf.desc[i].attr);
+
+    /* The loader, boot services alive. */
+    struct pmm *p;
+    int rc = sim_build(s, 1, &p);
+    if (rc)
+        fail("build", rc);
+    uint64_t kernel, stack, ho, mapbuf, mapcap = (mf.n + 128) * s->desc_size;
+    if ((rc = pmm_alloc_run(p, 16, 2 << 20, 0, &kernel)) ||
+        (rc = pmm_alloc_run(p, 16, 4096, 0, &stack)) || (rc = pmm_alloc(p, &ho)) ||
+        (rc = pmm_alloc_run(p, (mapcap + 4095) / 4096, 4096, 0, &mapbuf)))
+        fail("loader allocations", rc);
+
+    /* ExitBootServices: the final map goes into the buffer the loader allocated. */
+    size_t fsize;
+    void *fin = sim_final_map(s, &fsize);
+    if (fsize > mapcap) {
+        fprintf(stderr, "pmmsim: final map outgrew its buffer\n");
+        return 1;
+    }
+    memcpy(s->mem + mapbuf, fin, fsize);
+    free(fin);
+    struct pmm_map m = {s->mem + mapbuf, fsize, s->desc_size};
+    uint64_t ssize = pmm_map_scratch_size(&m);
+    void *scratch = malloc(ssize);
+    struct pmm_map_error err = {0, 0};
+    rc = pmm_reconcile(p, &m, scratch, ssize, hold ? PMM_HOLD_BOOT_MEMORY : 0, &err);
+    free(scratch);
+    if (rc)
+        fail(err.why ? err.why : "reconcile", rc);
+
+    struct pmm_handoff h = {0};
+    h.self_phys = ho;
+    h.kernel_phys = kernel;
+    h.kernel_pages = 16;
+    h.stack_phys = stack;
+    h.stack_pages = 16;
+    h.memmap_phys = mapbuf;
+    h.memmap_size = fsize;
+    h.memmap_desc_size = s->desc_size;
+
+    /* The kernel: adopt through its own mapping of the same memory, release, self-test, check. */
+    unsigned char *direct = sim_alias(s);
+    sim_direct_map = (uint64_t)(uintptr_t)direct;
+    int aerr;
+    struct pmm *k = pmm_adopt(pmm_state_phys(p), sim_direct_map, &aerr);
+    if (!k)
+        fail("adopt", aerr);
+    uint64_t released = 0;
+    if (hold && (rc = pmm_release_boot(k, &released)))
+        fail("release boot memory", rc);
+    int failures = selftest(k, &h);
+    struct pmm_check_fail cf = {0, 0};
+    int check = pmm_check(k, &cf);
+
+    struct pmm_stats st;
+    pmm_stats(k, &st);
+    char line[256];
+    pmm_summary(k, line, sizeof line);
+    if (json) {
+        printf("{\"map\": \"%s\", \"descriptors\": %zu, \"total\": %llu, \"free\": %llu, "
+               "\"used\": %llu, \"meta\": %llu, \"alloc\": %llu, \"withheld\": %llu, "
+               "\"largest\": %llu, \"below4g\": %llu, \"below16m\": %llu, \"span\": %llu, "
+               "\"meta_phys\": %llu, \"released\": %llu, \"selftest\": \"%s\", "
+               "\"check\": \"%s\"}\n",
+               path, mf.n, (unsigned long long)st.total, (unsigned long long)st.free,
+               (unsigned long long)st.used, (unsigned long long)st.meta,
+               (unsigned long long)st.alloc, (unsigned long long)st.withheld,
+               (unsigned long long)st.largest, (unsigned long long)st.below4g,
+               (unsigned long long)st.below16m, (unsigned long long)st.span,
+               (unsigned long long)st.meta_phys, (unsigned long long)released,
+               failures ? "fail" : "pass", check ? cf.what : "ok");
+    } else {
+        printf("%s\n", line);
+        printf("pmmsim: %s: %zu descriptors; self-test %s; pmm_check %s%s\n", path, mf.n,
+               failures ? "FAILED" : "passed", check ? "FAILED: " : "ok", check ? cf.what : "");
+    }
+    if (svg && svg_write(k, svg, path, line)) {
+        fprintf(stderr, "pmmsim: cannot write %s\n", svg);
+        return 1;
+    }
+    munmap(direct, s->bytes);
+    sim_free(s);
+    mapfile_free(&mf);
+    return failures || check ? 1 : 0;
+}
