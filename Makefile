@@ -15,8 +15,8 @@ PMM_HDR   := include/pmm.h pmm/state.h
 HOST_DEPS := tools/deps.sh
 
 HOST_TESTS := test_memmap test_bitmap test_alloc test_phases test_check test_realmaps test_random \
-              test_handoff
-TEST_COMMON := tests/host/sim.c tools/mapfile.c handoff/elf.c handoff/verify.c
+              test_handoff test_sha256
+TEST_COMMON := tests/host/sim.c tools/mapfile.c handoff/elf.c handoff/verify.c handoff/sha256.c
 
 # The UEFI loader: gnu-efi, PE32+ built from an ELF shared object. The allocator is compiled again
 # with the loader's flags (position independent, no red zone).

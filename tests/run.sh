@@ -33,6 +33,14 @@ for t in test_memmap test_bitmap test_alloc test_phases test_check; do
 done
 run "test_handoff" build/host/test_handoff build/kernel.elf
 run "test_handoff (asan+ubsan)" build/asan/test_handoff build/kernel.elf
+sha_args=$(python3 -c '
+import hashlib
+for n in list(range(0, 130)) + [1000, 4096, 1 << 20]:
+    print(f"{n}={hashlib.sha256(bytes((i * 31 + n) & 255 for i in range(n))).hexdigest()}")')
+# shellcheck disable=SC2086
+run "test_sha256 (against hashlib)" build/host/test_sha256 $sha_args
+# shellcheck disable=SC2086
+run "test_sha256 (asan+ubsan)" build/asan/test_sha256 $sha_args
 run "test_random 1000000 ops" build/host/test_random 1000000
 run "test_random 300000 ops (asan+ubsan)" build/asan/test_random 300000 7
 
