@@ -26,9 +26,10 @@ EFI_CFLAGS := $(WARN) -O2 -fpic -fshort-wchar -mno-red-zone -ffreestanding -fno-
               -Iinclude -Ipmm -Ihandoff -Iefi
 EFI_LDS    := /usr/lib/elf_x86_64_efi.lds
 EFI_CRT0   := /usr/lib/crt0-efi-x86_64.o
-EFI_SRC    := $(wildcard efi/*.c) handoff/elf.c handoff/verify.c
+EFI_SRC    := $(wildcard efi/*.c) handoff/elf.c handoff/verify.c handoff/sha256.c
 EFI_OBJ    := $(EFI_SRC:%.c=build/efi/%.o) $(PMM_SRC:%.c=build/efi/%.o)
-EFI_HDR    := $(wildcard efi/*.h) include/handoff.h handoff/elf.h handoff/x86.h $(PMM_HDR)
+EFI_HDR    := $(wildcard efi/*.h) include/handoff.h handoff/elf.h handoff/x86.h handoff/sha256.h \
+              $(PMM_HDR)
 
 build/efi/%.o: %.c $(EFI_HDR)
 	@mkdir -p $(@D)
@@ -104,7 +105,7 @@ build/esp-hold.img: build/esp.img
 	@printf 'hold-boot-memory\n' >build/options-hold
 	@cp $< $@ && mcopy -o -i $@ build/options-hold ::/EFI/pmm/options
 
-TEST_IMAGES := build/esp-hold.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
+TEST_IMAGES := build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/esp-hold.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
                build/debug/esp.img
 
 # `make debug`: the same loader built -O0 -g with a wait for GDB, on its own image.
@@ -145,7 +146,7 @@ run: image
 # The shell command: the same objects as a resident driver (pmmcmd.efi, subsystem 11) and as a
 # plain shell application (pmm.efi, subsystem 10, built with PMM_SHELL_APP).
 SH_SRC   := $(wildcard efi/shell/*.c) efi/boot.c efi/firmware.c efi/transition.c efi/serial.c \
-            handoff/elf.c handoff/verify.c
+            efi/digest.c handoff/elf.c handoff/verify.c handoff/sha256.c
 SH_HDR   := $(EFI_HDR) efi/shell/shell.h
 SH_OBJ   := $(SH_SRC:%.c=build/efi/%.o) $(PMM_SRC:%.c=build/efi/%.o)
 APP_OBJ  := $(filter-out build/efi/efi/shell/pmmcmd.o,$(SH_OBJ)) build/efi/app/pmmcmd.o
@@ -188,17 +189,54 @@ build/shell.img: $(SHELL_FILES) efi/shell/startup.nsh
 # `make usb`: what goes on a USB stick. A GPT disk with one EFI System Partition (FAT32, from
 # sector 2048) holding the loader, the kernel and the shell command; no root, no loop devices:
 # sgdisk writes the partition table into the file, mtools writes the FAT at the partition's offset.
-build/usb.img: build/BOOTX64.EFI build/kernel.elf build/pmmcmd.efi build/pmm.efi
+# $(1): directory with BOOTX64.EFI, pmmcmd.efi and pmm.efi; $(2): the kernel.
+define usb_image
 	@echo "  USB     $@"
 	@rm -f $@ && truncate -s 64M $@
 	@sgdisk -o -n 1:2048:0 -t 1:ef00 -c 1:"EFI System" $@ >/dev/null
 	@mformat -i $@@@1M -F -v UEFIPMM ::
 	@mmd -i $@@@1M ::/EFI ::/EFI/BOOT ::/EFI/pmm
-	@mcopy -i $@@@1M build/BOOTX64.EFI ::/EFI/BOOT/BOOTX64.EFI
-	@mcopy -i $@@@1M build/kernel.elf build/pmmcmd.efi build/pmm.efi ::/EFI/pmm/
+	@mcopy -i $@@@1M $(1)/BOOTX64.EFI ::/EFI/BOOT/BOOTX64.EFI
+	@mcopy -i $@@@1M $(1)/pmmcmd.efi $(1)/pmm.efi ::/EFI/pmm/
+	@mcopy -i $@@@1M $(2) ::/EFI/pmm/kernel.elf
+endef
+build/usb.img: build/BOOTX64.EFI build/kernel.elf build/pmmcmd.efi build/pmm.efi
+	$(call usb_image,build,build/kernel.elf)
 
-usb: deps build/usb.img
-	@echo "build/usb.img: write it to a stick with dd (see README), or: ovmf/run.sh --image build/usb.img --usb"
+# Secure Boot: `make usb SIGN_KEY=key.pem SIGN_CERT=cert.pem` also builds build/usb-signed.img,
+# whose EFI binaries carry the kernel's SHA-256 and are signed with sbsign (tools/sign.sh). The key
+# must be an unencrypted PEM key.
+SIGN_KEY  ?=
+SIGN_CERT ?=
+ifneq ($(SIGN_KEY),)
+build/signed/%: build/% build/kernel.elf $(SIGN_KEY) $(SIGN_CERT)
+	@mkdir -p $(@D)
+	@echo "  SIGN    $@"
+	@tools/sign.sh $(SIGN_KEY) $(SIGN_CERT) build/kernel.elf $< $@
+build/usb-signed.img: build/signed/BOOTX64.EFI build/signed/pmmcmd.efi build/signed/pmm.efi
+	$(call usb_image,build/signed,build/kernel.elf)
+SIGNED_USB := build/usb-signed.img
+endif
+
+usb: deps build/usb.img $(SIGNED_USB)
+	@echo "build/usb.img$(if $(SIGNED_USB), and $(SIGNED_USB)): write one to a stick with dd (README)"
+
+# The tests sign with Debian's Secure Boot test key ("snakeoil", enrolled in the snakeoil OVMF
+# variable store; its password is published with it).
+SNAKEOIL_KEY  := /usr/share/ovmf/PkKek-1-snakeoil.key
+SNAKEOIL_CERT := /usr/share/ovmf/PkKek-1-snakeoil.pem
+build/snakeoil.key: $(SNAKEOIL_KEY)
+	@openssl rsa -in $< -passin pass:snakeoil -out $@ 2>/dev/null
+build/snakeoil/%: build/% build/kernel.elf build/snakeoil.key
+	@mkdir -p $(@D)
+	@tools/sign.sh build/snakeoil.key $(SNAKEOIL_CERT) build/kernel.elf $< $@
+build/usb-snakeoil.img: build/snakeoil/BOOTX64.EFI build/snakeoil/pmmcmd.efi build/snakeoil/pmm.efi
+	$(call usb_image,build/snakeoil,build/kernel.elf)
+# The same signed image with one byte of the kernel's text changed: still a valid ELF.
+build/usb-snakeoil-tampered.img: build/usb-snakeoil.img
+	@python3 -c 'import sys; d = open(sys.argv[1], "rb").read(); i = d.index(b"verdict: %s"); \
+	    open(sys.argv[2], "wb").write(d[:i] + b"V" + d[i + 1:])' build/kernel.elf build/kernel-tampered.elf
+	@cp $< $@ && mcopy -o -i $@@@1M build/kernel-tampered.elf ::/EFI/pmm/kernel.elf
 
 # `make shell`: the UEFI shell with `pmm` loaded, on this terminal (type `reset -s` to leave).
 shell: deps build/shell.img
@@ -223,7 +261,7 @@ deps-host:
 	@tools/deps.sh gcc make python3 clang-format
 
 deps:
-	@tools/deps.sh gcc make python3 binutils gnu-efi ovmf qemu-system-x86 mtools gdb clang-format gdisk
+	@tools/deps.sh gcc make python3 binutils gnu-efi ovmf qemu-system-x86 mtools gdb clang-format gdisk sbsigntool openssl
 
 host: deps-host $(addprefix build/host/,$(HOST_TESTS)) $(addprefix build/asan/,$(HOST_TESTS)) \
       build/host/bench build/pmmsim

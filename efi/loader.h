@@ -10,6 +10,7 @@
 #include "elf.h"
 #include "handoff.h"
 #include "pmm.h"
+#include "sha256.h"
 #include "x86.h"
 
 /* firmware.c: memory map, the allocator's claim hooks, GOP, ACPI, console over serial */
@@ -36,6 +37,10 @@ unsigned options_read(EFI_HANDLE image); /* PMM_HOLD_BOOT_MEMORY from \EFI\pmm\o
 EFI_STATUS boot_kernel(EFI_HANDLE image, struct pmm *p, const void *file, UINT64 fsize,
                        unsigned reconcile_flags);
 extern UINT64 boot_tsc_start; /* TSC when the loader (or the shell command) started */
+
+/* digest.c: the kernel digest a signed loader checks (the placeholder in unsigned builds) */
+#define PMM_DIGEST_PLACEHOLDER "uefi-pmm:kernel-sha256:unsigned-build:no-kernel-digest-to-check."
+extern char pmm_kernel_sha256[65];
 
 /* transition.c: page tables for the jump, ExitBootServices, reconcile, the jump */
 struct boot {

@@ -70,6 +70,12 @@ if [ "$what" = all ]; then
     rm -f "$log.matrix"
     run "qemu boot of the GPT image as a USB stick, q35 OVMF-4M" tests/qemu/boot.sh 512M 1 q35 4M build/usb.img usb
     run "qemu boot of the GPT image as a USB stick, pc OVMF-2M" tests/qemu/boot.sh 2G 2 pc 2M build/usb.img usb
+    run "Secure Boot: the signed image boots, kernel digest checked" \
+        tests/qemu/boot.sh 512M 1 q35 4M-snakeoil build/usb-snakeoil.img usb
+    RUN_OPTS="--fw 4M-snakeoil --usb" run "Secure Boot: the firmware refuses the unsigned loader" \
+        tests/qemu/refuse.sh build/usb.img "Boot0001.*Access Denied" "loader:"
+    RUN_OPTS="--fw 4M-snakeoil --usb" run "Secure Boot: the signed loader refuses a tampered kernel" \
+        tests/qemu/refuse.sh build/usb-snakeoil-tampered.img "kernel rejected: its SHA-256"
     run "boot memory held until the kernel releases it" tests/qemu/hold.sh
     run "pmm shell command (every subcommand, then pmm boot)" tests/qemu/shell.sh
     run "make debug: gdb in efi_main and kmain" tests/qemu/debug.sh

@@ -23,6 +23,12 @@ fail() {
     exit 1
 }
 [ "$rc" = 33 ] || fail "QEMU exited $rc, want 33 (kernel PASS)"
+case $fw in
+*snakeoil*)
+    grep -q "kernel SHA-256 matches the digest in this signed loader" "$log" ||
+        fail "the signed loader did not check the kernel's digest"
+    ;;
+esac
 if [ "$how" = usb ]; then
     grep -q "BdsDxe: starting Boot.*USB" "$log" || fail "the firmware did not boot from the USB stick"
     sgdisk -p "$image" | grep -q "EF00" || fail "$image has no EFI System Partition in a GPT"
