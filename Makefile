@@ -98,6 +98,16 @@ build/kernel-fault/%.o: %.c $(K_HDR)
 build/kernel-fault.elf: $(K_OBJ) build/kernel-fault/handoff/kernel/main.o
 	@ld -nostdlib -static -z max-page-size=4096 -T handoff/kernel/kernel.ld -o $@ \
 	    $(filter-out build/kernel/handoff/kernel/main.o,$(K_OBJ)) build/kernel-fault/handoff/kernel/main.o
+# A kernel that stays on its verdict (no isa-debug-exit), for the framebuffer screendump test.
+build/kernel-screen/%.o: %.c $(K_HDR)
+	@mkdir -p $(@D)
+	@$(CC) $(K_CFLAGS) -DPMM_STAY_ON_VERDICT -c -o $@ $<
+build/kernel-screen.elf: $(K_OBJ) build/kernel-screen/handoff/kernel/console.o
+	@ld -nostdlib -static -z max-page-size=4096 -T handoff/kernel/kernel.ld -o $@ \
+	    $(filter-out build/kernel/handoff/kernel/console.o,$(K_OBJ)) build/kernel-screen/handoff/kernel/console.o
+build/esp-screen.img: build/esp.img build/kernel-screen.elf
+	@cp $< $@ && mcopy -o -i $@ build/kernel-screen.elf ::/EFI/pmm/kernel.elf
+
 build/esp-fault.img: build/esp.img build/kernel-fault.elf
 	@cp $< $@ && mcopy -o -i $@ build/kernel-fault.elf ::/EFI/pmm/kernel.elf
 
@@ -105,7 +115,7 @@ build/esp-hold.img: build/esp.img
 	@printf 'hold-boot-memory\n' >build/options-hold
 	@cp $< $@ && mcopy -o -i $@ build/options-hold ::/EFI/pmm/options
 
-TEST_IMAGES := build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/esp-hold.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
+TEST_IMAGES := build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/esp-hold.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
                build/debug/esp.img
 
 # `make debug`: the same loader built -O0 -g with a wait for GDB, on its own image.

@@ -7,6 +7,8 @@
 #   --fw F           2M, 4M (default) or 4M-snakeoil, or a path to an OVMF_CODE file
 #   --image FILE     the disk image (build/esp.img)
 #   --usb            attach the image as a USB stick (xHCI) instead of a SATA/IDE disk
+#   --vga            give the guest a display adapter (std VGA: a GOP framebuffer), shown nowhere
+#   --monitor SOCK   QEMU's monitor on a unix socket (for screendump)
 #   --timeout SECS   kill QEMU after this long (0: never; default 0)
 #   --log FILE       also write the serial console to FILE
 #   --interactive    the terminal is the serial console (make shell); default: no input
@@ -16,7 +18,7 @@
 # Serial is the terminal; no display. Exits with QEMU's status: 33 when the kernel's verdict is
 # PASS (isa-debug-exit 0x10), 35 on FAIL, 124 on timeout.
 set -eu
-mem=512M smp=1 machine=q35 fw=4M image=build/esp.img timeout=0 log= keys= input=/dev/null usb=0
+mem=512M smp=1 machine=q35 fw=4M image=build/esp.img timeout=0 log= keys= input=/dev/null usb=0 vga=none monitor=none
 while [ $# -gt 0 ]; do
     case $1 in
         --mem) mem=$2; shift 2 ;;
@@ -29,7 +31,9 @@ while [ $# -gt 0 ]; do
         --keys) keys=$2; shift 2 ;;
         --interactive) input=/dev/stdin; shift ;;
         --usb) usb=1; shift ;;
-        -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --vga) vga=std; shift ;;
+        --monitor) monitor="unix:$2,server,nowait"; shift 2 ;;
+        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         --) shift; break ;;
         *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     esac
@@ -72,14 +76,28 @@ disk="-drive format=raw,file=$image"
 
 to=""
 [ "$timeout" != 0 ] && to="timeout --foreground -k 5 $timeout"
+# QEMU runs as a child we can stop: when this script is terminated (a test that gave up), QEMU
+# goes too, instead of holding the image locked. With --interactive it stays in the foreground,
+# where the terminal is.
 set +e
 # shellcheck disable=SC2086
-$to qemu-system-x86_64 -machine "$machine" $cpu -smp "$smp" $memargs -accel tcg \
-    -drive if=pflash,format=raw,unit=0,readonly=on,file="$code" \
-    -drive if=pflash,format=raw,unit=1,file="$vars" \
-    $disk \
-    -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-    -display none -vga none -monitor none -nodefaults -no-reboot $serial "$@" <"$input"
-rc=$?
+run_qemu() { # exec: in the background, $! is QEMU (or the timeout watching it) itself
+    exec $to qemu-system-x86_64 -machine "$machine" $cpu -smp "$smp" $memargs -accel tcg \
+        -drive if=pflash,format=raw,unit=0,readonly=on,file="$code" \
+        -drive if=pflash,format=raw,unit=1,file="$vars" \
+        $disk \
+        -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+        -display none -vga $vga -monitor $monitor -nodefaults -no-reboot $serial "$@"
+}
+if [ "$input" = /dev/stdin ]; then
+    (run_qemu "$@")
+    rc=$?
+else
+    run_qemu "$@" <"$input" &
+    qpid=$!
+    trap 'kill "$qpid" 2>/dev/null; wait "$qpid"; rm -f "$vars" ${fifo:-}; [ -n "$feeder" ] && kill "$feeder" 2>/dev/null; exit 143' TERM INT
+    wait "$qpid"
+    rc=$?
+fi
 set -e
 exit $rc

@@ -76,6 +76,7 @@ if [ "$what" = all ]; then
         tests/qemu/refuse.sh build/usb.img "Boot0001.*Access Denied" "loader:"
     RUN_OPTS="--fw 4M-snakeoil --usb" run "Secure Boot: the signed loader refuses a tampered kernel" \
         tests/qemu/refuse.sh build/usb-snakeoil-tampered.img "kernel rejected: its SHA-256"
+    run "framebuffer console: screendump shows the verdict" tests/qemu/screen.sh
     run "boot memory held until the kernel releases it" tests/qemu/hold.sh
     run "pmm shell command (every subcommand, then pmm boot)" tests/qemu/shell.sh
     run "make debug: gdb in efi_main and kmain" tests/qemu/debug.sh

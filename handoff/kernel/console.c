@@ -1,6 +1,6 @@
 /*
- * console.c - output on COM1, polled. Where no UART answers (most PCs), output is dropped and
- * nothing waits forever.
+ * console.c - output on COM1, polled, and on the framebuffer (fbcon.c). Where no UART answers
+ * (most PCs), serial output is dropped and nothing waits forever.
  */
 #include "kernel.h"
 
@@ -29,6 +29,7 @@ static void put(char c)
     if (c == '\n')
         putc_serial('\r');
     putc_serial(c);
+    fbcon_putc(c);
 }
 
 static void put_u(uint64_t v, unsigned base, int width)
@@ -106,6 +107,11 @@ void kprintf(const char *fmt, ...)
 void kexit(int ok)
 {
     kprintf("kernel: verdict: %s\n", ok ? "PASS" : "FAIL");
+    fbcon_verdict(ok);
+#ifdef PMM_STAY_ON_VERDICT
+    for (;;) /* tests/qemu/screen.sh: keep the picture for a screendump */
+        __asm__ volatile("cli; hlt");
+#endif
     outb(0xf4, ok ? 0x10 : 0x11);
     for (;;)
         __asm__ volatile("cli; hlt");

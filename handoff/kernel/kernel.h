@@ -21,6 +21,12 @@ void kvprintf(const char *fmt, va_list ap);
 void __attribute__((noreturn)) kexit(int ok);
 void __attribute__((noreturn)) panic(const char *fmt, ...);
 
+/* fbcon.c: the same console on the GOP framebuffer, reached at fb_base + offset */
+void fbcon_init(const struct pmm_handoff *h, uint64_t offset);
+void fbcon_move(const struct pmm_handoff *h, uint64_t offset);
+void fbcon_putc(char c);
+void fbcon_verdict(int ok);
+
 /* cpu.c: our own GDT and IDT; exceptions print and fail the run */
 void cpu_init(void);
 

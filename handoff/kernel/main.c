@@ -16,7 +16,6 @@ void kmain(uint64_t handoff_phys)
 {
     t0 = rdtsc();
     con_init();
-    kprintf("kernel: started, handoff block at 0x%lx\n", handoff_phys);
     const struct pmm_handoff *h = (const struct pmm_handoff *)(uintptr_t)handoff_phys;
     if (!handoff_phys || (handoff_phys & 4095))
         panic("handoff block address 0x%lx is not a page address", handoff_phys);
@@ -26,6 +25,8 @@ void kmain(uint64_t handoff_phys)
     if (why)
         panic("handoff block refused: %s", why);
     hb = *h;
+    fbcon_init(&hb, 0); /* identity-mapped for now */
+    kprintf("kernel: started, handoff block at 0x%lx\n", handoff_phys);
     cpu_init();
 
     int err;
@@ -41,6 +42,7 @@ void kmain(uint64_t handoff_phys)
 /* The rest runs on the kernel's own page tables, on a fresh stack frame. */
 static void direct_mapped(struct pmm *p)
 {
+    fbcon_move(&hb, HHDM);
     paging_done(p, &hb);
 #ifdef PMM_FAULT_TEST
     /* tests/qemu/fault.sh: the identity map is gone, so this must end in a page-fault report */

@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""screen.py SCREEN.ppm [--png OUT.png] - check a screendump of the kernel's framebuffer console.
+
+The screen must not be blank (text in the console area), and the verdict banner at the bottom
+must show "kernel: verdict: PASS" exactly as the font in handoff/kernel/font.c draws it at 4x:
+the expected picture is rendered here from the font file, independently of the kernel's code.
+"""
+import re
+import struct
+import sys
+import zlib
+
+path = sys.argv[1]
+data = open(path, "rb").read()
+magic, dims, maxval, pixels = data.split(b"\n", 3)
+w, h = map(int, dims.split())
+assert magic == b"P6" and maxval == b"255", "not a binary PPM"
+
+
+def px(x, y):
+    i = (y * w + x) * 3
+    return tuple(pixels[i:i + 3])
+
+
+glyphs = re.findall(r'\{("[.#]{5}"(?:, "[.#]{5}"){6})\}', open("handoff/kernel/font.c").read())
+font = [[row.strip('" ') for row in g.split(",")] for g in glyphs]
+assert len(font) == 95, f"font.c has {len(font)} glyphs"
+
+errors = []
+# 1. not blank: console text (light grey on dark) in the upper part
+text_px = sum(1 for y in range(0, h - 48, 2) for x in range(0, w, 2) if sum(px(x, y)) > 500)
+if text_px < 500:
+    errors.append(f"the console area looks blank ({text_px} light pixels sampled)")
+# 2. the banner: green background, the verdict in white, 4x font, at (16, h - 48 + 10)
+green, white = (0x1B, 0x5E, 0x20), (255, 255, 255)
+text = "kernel: verdict: PASS"
+x0, y0, scale = 16, h - 48 + 10, 4
+match = total = 0
+for i, ch in enumerate(text):
+    g = font[ord(ch) - 0x20]
+    for r in range(7):
+        for c in range(5):
+            want = white if g[r][c] == "#" else green
+            for dy in range(scale):
+                for dx in range(scale):
+                    total += 1
+                    match += px(x0 + (i * 6 + c) * scale + dx, y0 + r * scale + dy) == want
+if match < total * 0.995:
+    errors.append(f"verdict banner matches the font rendering at {match}/{total} pixels")
+bg = sum(1 for x in range(0, w, 4) if px(x, h - 4) == green)
+if bg < (w // 4) * 0.9:
+    errors.append("the banner is not green (PASS)")
+
+if "--png" in sys.argv:
+    out = sys.argv[sys.argv.index("--png") + 1]
+    raw = b"".join(b"\x00" + pixels[y * w * 3:(y + 1) * w * 3] for y in range(h))
+
+    def chunk(t, b):
+        return struct.pack(">I", len(b)) + t + b + struct.pack(">I", zlib.crc32(t + b) & 0xFFFFFFFF)
+
+    open(out, "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+                          + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+if errors:
+    print("\n".join(errors))
+    sys.exit(1)
+print(f"{w}x{h} framebuffer: console text present; verdict banner matches the font at {match}/{total} pixels")
