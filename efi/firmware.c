@@ -125,7 +125,12 @@ UINT64 fw_rsdp(void)
     return old;
 }
 
+/* The firmware's 5-minute watchdog would reset a PC whose kernel runs long after exit. */
 void fw_disable_watchdog(void)
 {
-    uefi_call_wrapper(BS->SetWatchdogTimer, 4, 0, 0, 0, NULL);
+    EFI_STATUS st = uefi_call_wrapper(BS->SetWatchdogTimer, 4, 0, 0, 0, NULL);
+    if (EFI_ERROR(st))
+        Print(L"loader: cannot disable the firmware watchdog: %r\n", st);
+    else
+        Print(L"loader: firmware watchdog off\n");
 }

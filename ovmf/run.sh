@@ -11,6 +11,7 @@
 #   --monitor SOCK   QEMU's monitor on a unix socket (for screendump)
 #   --timeout SECS   kill QEMU after this long (0: never; default 0)
 #   --log FILE       also write the serial console to FILE
+#   --no-serial      no serial port at all (like most PCs); --log is then empty
 #   --interactive    the terminal is the serial console (make shell); default: no input
 #   --keys STRING    type STRING on the serial console twice a second for the first 15 s
 #                    (printf escapes); " " skips the UEFI shell's 5 s wait before startup.nsh
@@ -18,7 +19,7 @@
 # Serial is the terminal; no display. Exits with QEMU's status: 33 when the kernel's verdict is
 # PASS (isa-debug-exit 0x10), 35 on FAIL, 124 on timeout.
 set -eu
-mem=512M smp=1 machine=q35 fw=4M image=build/esp.img timeout=0 log= keys= input=/dev/null usb=0 vga=none monitor=none
+mem=512M smp=1 machine=q35 fw=4M image=build/esp.img timeout=0 log= keys= input=/dev/null usb=0 vga=none monitor=none noserial=0
 while [ $# -gt 0 ]; do
     case $1 in
         --mem) mem=$2; shift 2 ;;
@@ -30,10 +31,11 @@ while [ $# -gt 0 ]; do
         --log) log=$2; shift 2 ;;
         --keys) keys=$2; shift 2 ;;
         --interactive) input=/dev/stdin; shift ;;
+        --no-serial) noserial=1; shift ;;
         --usb) usb=1; shift ;;
         --vga) vga=std; shift ;;
         --monitor) monitor="unix:$2,server,nowait"; shift 2 ;;
-        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         --) shift; break ;;
         *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     esac
@@ -69,6 +71,7 @@ fi
 
 serial="-serial stdio"
 [ -n "$log" ] && serial="-chardev stdio,id=s0,logfile=$log -serial chardev:s0"
+[ "$noserial" = 1 ] && serial="-serial none"
 
 disk="-drive format=raw,file=$image"
 [ "$usb" = 1 ] && disk="-device qemu-xhci -drive if=none,id=stick,format=raw,file=$image

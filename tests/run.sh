@@ -27,6 +27,7 @@ run() { # name command...
 }
 
 run "style (.clang-format)" tests/style.sh
+run "static rules (ExitBootServices loop, watchdog)" tests/static.sh
 for t in test_memmap test_bitmap test_alloc test_phases test_check; do
     run "$t" "build/host/$t"
     run "$t (asan+ubsan)" "build/asan/$t"
@@ -77,6 +78,7 @@ if [ "$what" = all ]; then
     RUN_OPTS="--fw 4M-snakeoil --usb" run "Secure Boot: the signed loader refuses a tampered kernel" \
         tests/qemu/refuse.sh build/usb-snakeoil-tampered.img "kernel rejected: its SHA-256"
     run "framebuffer console: screendump shows the verdict" tests/qemu/screen.sh
+    run "a PC without a serial port: boots to PASS" tests/qemu/noserial.sh
     run "boot memory held until the kernel releases it" tests/qemu/hold.sh
     run "pmm shell command (every subcommand, then pmm boot)" tests/qemu/shell.sh
     run "make debug: gdb in efi_main and kmain" tests/qemu/debug.sh

@@ -34,6 +34,7 @@ if [ "$how" = usb ]; then
     sgdisk -p "$image" | grep -q "EF00" || fail "$image has no EFI System Partition in a GPT"
 fi
 grep -q "kernel: verdict: PASS" "$log" || fail "no PASS verdict"
+grep -q "loader: firmware watchdog off" "$log" || fail "the loader did not disable the watchdog"
 grep -q "pmm_check ok" "$log" || fail "kernel's pmm_check did not pass"
 line=$(grep -a "^pmm: total=" "$log" | tail -n 1 | tr -d '\r')
 [ -n "$line" ] || fail "no summary line"
