@@ -44,6 +44,45 @@ if [ -d "$SHARED/memmaps" ]; then
     done
 fi
 
+# One real map rewritten in every format the reader accepts must replay to the same figures.
+if [ -f "$SHARED/memmaps/hp-pavilion-15-e006ax.txt" ]; then
+    python3 - "$SHARED/memmaps/hp-pavilion-15-e006ax.txt" "$tmp" <<'PY'
+import re, sys
+src, out = sys.argv[1:3]
+names = {0: "Reserved", 1: "Loader Code", 2: "Loader Data", 3: "Boot Code", 4: "Boot Data",
+         5: "Runtime Code", 6: "Runtime Data", 7: "Conventional Memory", 8: "Unusable Memory",
+         9: "ACPI Reclaim Memory", 10: "ACPI Memory NVS", 11: "Memory Mapped I/O"}
+shell = {0: "Reserved", 1: "LoaderCode", 2: "LoaderData", 3: "BS_Code", 4: "BS_Data", 5: "RT_Code",
+         6: "RT_Data", 7: "Available", 8: "Unusable", 9: "ACPIRec", 10: "ACPI_NVS", 11: "MMIO"}
+d = [tuple(int(x, 16) if i else int(x) for i, x in enumerate(m)) for m in
+     re.findall(r"type=(\d+), attr=0x([0-9a-f]+), range=\[0x([0-9a-f]+)-0x([0-9a-f]+)\)", open(src).read())]
+def attrs(a):
+    cols = ["RUN" if a >> 63 else "   "] + ["  "] * 7 + ["WB" if a & 8 else "  ", "WT" if a & 4 else "  ",
+            "WC" if a & 2 else "  ", "UC" if a & 1 else "  "]
+    return "|".join(cols)
+with open(f"{out}/named-incl.txt", "w") as f:
+    for i, (t, a, s, e) in enumerate(d):
+        f.write(f"efi: mem{i:02d}: [{names[t]:<19}|{attrs(a)}] range=[0x{s:016x}-0x{e - 1:016x}] ({(e - s) >> 20}MB)\n")
+with open(f"{out}/named-excl.txt", "w") as f:
+    for i, (t, a, s, e) in enumerate(d):
+        f.write(f"Nov 21 07:00:00 host kernel: [    0.000000] EFI: mem{i:02d}: [{names[t]:<19}|{attrs(a)}] range=[0x{s:016x}-0x{e:016x}) ({(e - s) >> 20}MB)\n")
+with open(f"{out}/memmap.txt", "w") as f:
+    f.write("Type       Start            End              # Pages          Attributes\n")
+    for t, a, s, e in d:
+        f.write(f"{shell[t]:<10} {s:016X}-{e - 1:016X}  {(e - s) >> 12:016X} {a:016X}\n")
+PY
+    for v in named-incl named-excl memmap; do
+        if build/pmmsim --json --svg "$tmp/$v.svg" "$tmp/$v.txt" >"$tmp/$v.json"; then
+            python3 -c 'import json, sys; a, b = (json.load(open(f)) for f in sys.argv[1:3])
+sys.exit(0 if all(a[k] == b[k] for k in ("total", "free", "meta", "span")) else f"{sys.argv[2]} differs from the numeric form")' \
+                "$tmp/hp-pavilion-15-e006ax.json" "$tmp/$v.json" && echo "format $v: same figures as the numeric log" || fail=1
+        else
+            echo "pmmsim failed on the $v form"
+            fail=1
+        fi
+    done
+fi
+
 # A two-node server: 6 TiB of RAM per node, a reserved hole between them, MMIO above.
 python3 - >"$tmp/server.txt" <<'PY'
 T = 1 << 40
