@@ -91,25 +91,22 @@ build/esp-badmachine.img: build/esp.img
 	@cp build/kernel.elf build/kernel-badmachine.elf
 	@printf '\050' | dd of=build/kernel-badmachine.elf bs=1 seek=18 conv=notrunc status=none
 	@cp $< $@ && mcopy -o -i $@ build/kernel-badmachine.elf ::/EFI/pmm/kernel.elf
-# A kernel that faults on purpose after its page-table switch, for the exception-report test.
-build/kernel-fault/%.o: %.c $(K_HDR)
-	@mkdir -p $(@D)
-	@$(CC) $(K_CFLAGS) -DPMM_FAULT_TEST -c -o $@ $<
-build/kernel-fault.elf: $(K_OBJ) build/kernel-fault/handoff/kernel/main.o
-	@ld -nostdlib -static -z max-page-size=4096 -T handoff/kernel/kernel.ld -o $@ \
-	    $(filter-out build/kernel/handoff/kernel/main.o,$(K_OBJ)) build/kernel-fault/handoff/kernel/main.o
-# A kernel that stays on its verdict (no isa-debug-exit), for the framebuffer screendump test.
-build/kernel-screen/%.o: %.c $(K_HDR)
-	@mkdir -p $(@D)
-	@$(CC) $(K_CFLAGS) -DPMM_STAY_ON_VERDICT -c -o $@ $<
-build/kernel-screen.elf: $(K_OBJ) build/kernel-screen/handoff/kernel/console.o
-	@ld -nostdlib -static -z max-page-size=4096 -T handoff/kernel/kernel.ld -o $@ \
-	    $(filter-out build/kernel/handoff/kernel/console.o,$(K_OBJ)) build/kernel-screen/handoff/kernel/console.o
-build/esp-screen.img: build/esp.img build/kernel-screen.elf
-	@cp $< $@ && mcopy -o -i $@ build/kernel-screen.elf ::/EFI/pmm/kernel.elf
-
-build/esp-fault.img: build/esp.img build/kernel-fault.elf
-	@cp $< $@ && mcopy -o -i $@ build/kernel-fault.elf ::/EFI/pmm/kernel.elf
+# Test kernels: the stub with one source file rebuilt under a define, on its own boot volume.
+# $(1): name, $(2): define, $(3): the source file (handoff/kernel/NAME) the define changes.
+define kernel_variant
+build/kernel-$(1)/%.o: %.c $$(K_HDR)
+	@mkdir -p $$(@D)
+	@$$(CC) $$(K_CFLAGS) -D$(2) -c -o $$@ $$<
+build/kernel-$(1).elf: $$(K_OBJ) build/kernel-$(1)/handoff/kernel/$(3).o
+	@ld -nostdlib -static -z max-page-size=4096 -T handoff/kernel/kernel.ld -o $$@ \
+	    $$(filter-out build/kernel/handoff/kernel/$(3).o,$$(K_OBJ)) $$(lastword $$^)
+build/esp-$(1).img: build/esp.img build/kernel-$(1).elf
+	@cp $$< $$@ && mcopy -o -i $$@ build/kernel-$(1).elf ::/EFI/pmm/kernel.elf
+endef
+# faults on purpose after its page-table switch (the exception-report test)
+$(eval $(call kernel_variant,fault,PMM_FAULT_TEST,main))
+# stays on its verdict, no isa-debug-exit (the framebuffer screendump test)
+$(eval $(call kernel_variant,screen,PMM_STAY_ON_VERDICT,console))
 
 build/esp-hold.img: build/esp.img
 	@printf 'hold-boot-memory\n' >build/options-hold
