@@ -22,30 +22,46 @@ static inline void stack_reset_bounds(struct pmm *p)
     p->stack_hi = 0;
 }
 
-/* Pull up to PMM_REFILL free pages from the free map, continuing where the last refill stopped. */
+/*
+ * Pull up to PMM_REFILL free pages from the free map. Two zones, the high one (at and above
+ * 4 GiB, if there is memory there) before the low one ([1 MiB, 4 GiB)), so that memory 32-bit and
+ * ISA devices can reach lasts; within a zone, next-fit from the cursor, wrapping to the zone's
+ * start. A batch comes from one stretch only: it stops at the first stretch that had pages.
+ */
 static uint64_t refill(struct pmm *p)
 {
     const uint64_t *l0 = pmm_free_l0(p);
-    uint64_t start = p->cursor, cur = start;
-    int wrapped = 0;
-    while (p->top < PMM_REFILL) {
-        uint64_t i = hb_next_set(p, &p->freemap, cur, p->span);
-        if (i == PMM_NONE || (wrapped && i >= start)) {
-            if (wrapped || p->top) /* a batch never mixes the top with the bottom */
-                break;
-            wrapped = 1;
-            cur = PMM_LOW_PFN;
-            continue;
-        }
-        uint64_t w = l0[i >> 6] & (~0ull << (i & 63));
-        while (w && p->top < PMM_REFILL) {
-            cur = (i & ~63ull) | (uint64_t)__builtin_ctzll(w);
-            w &= w - 1;
-            push(p, cur);
-        }
-        cur = w ? (i & ~63ull) | (uint64_t)__builtin_ctzll(w) : (i & ~63ull) + 64;
+    uint64_t pref = p->span > PMM_HIGH_PFN ? PMM_HIGH_PFN : PMM_LOW_PFN, at = p->cursor, cur = at;
+    uint64_t from[4], to[4];
+    int n = 0;
+    if (at >= pref) { /* cursor in the high zone */
+        from[n] = at, to[n++] = p->span;
+        from[n] = pref, to[n++] = at;
+        from[n] = PMM_LOW_PFN, to[n++] = pref;
+    } else { /* cursor in the low zone: look at the high zone again first */
+        from[n] = pref, to[n++] = p->span;
+        from[n] = at, to[n++] = pref;
+        from[n] = PMM_LOW_PFN, to[n++] = at;
     }
-    p->cursor = cur < p->span ? cur : PMM_LOW_PFN;
+    for (int k = 0; k < n && !p->top; k++) {
+        for (cur = from[k]; p->top < PMM_REFILL;) {
+            uint64_t i = hb_next_set(p, &p->freemap, cur, to[k]);
+            if (i == PMM_NONE) {
+                cur = to[k];
+                break;
+            }
+            uint64_t w = l0[i >> 6] & (~0ull << (i & 63));
+            if ((i | 63) >= to[k])
+                w &= word_mask(i & ~63ull, to[k]);
+            while (w && p->top < PMM_REFILL) {
+                cur = (i & ~63ull) | (uint64_t)__builtin_ctzll(w);
+                w &= w - 1;
+                push(p, cur);
+            }
+            cur = w ? (i & ~63ull) | (uint64_t)__builtin_ctzll(w) : (i & ~63ull) + 64;
+        }
+    }
+    p->cursor = cur < p->span ? cur : pref;
     return p->top;
 }
 

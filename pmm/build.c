@@ -148,9 +148,7 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
 
     p->nfree = nfree;
     p->total = total;
-    /* Single pages come from above 4 GiB first (when there is any), so that memory 32-bit and ISA
-     * devices can reach lasts; the refill wraps around to 1 MiB when the top runs out. */
-    p->cursor = span > PMM_HIGH_PFN ? PMM_HIGH_PFN : PMM_LOW_PFN;
+    p->cursor = span > PMM_HIGH_PFN ? PMM_HIGH_PFN : PMM_LOW_PFN; /* see refill() */
     p->stack_lo = PMM_NONE;
     *out = p;
     return PMM_OK;

@@ -67,7 +67,7 @@
 #define PMM_REFILL      192          /* pages pulled from the free map per refill */
 #define PMM_BLOCK_SHIFT 9            /* 512 pages = 2 MiB per block */
 #define PMM_LOW_PFN     256          /* below 1 MiB: only for requests bounded there */
-#define PMM_HIGH_PFN    (1ull << 20) /* 4 GiB: where single pages are taken from first */
+#define PMM_HIGH_PFN    (1ull << 20) /* 4 GiB: single pages come from above here first */
 #define PMM_NONE        (~0ull)
 
 /* A bitmap with summary levels: level 0 is the bitmap, level k+1 summarises level k's words. */

@@ -284,6 +284,39 @@ TEST(single_pages_prefer_high_memory)
     sim_free(s);
 }
 
+/* Same machine: after the refill cursor has wrapped into low memory, freed high memory is still
+ * preferred: the cursor must not stay down there. */
+TEST(high_memory_preferred_after_wrapping)
+{
+    struct sim *s = sim_new(6 * GIB);
+    sim_add(s, PMM_EFI_CONVENTIONAL, MIB, (2 * GIB - MIB) / PG, 0xf);
+    sim_add(s, PMM_EFI_CONVENTIONAL, 4 * GIB, 2 * GIB / PG, 0xf);
+    struct pmm *p;
+    CHECK_EQ(sim_build(s, 0, &p), PMM_OK);
+    struct pmm_stats st;
+    pmm_stats(p, &st);
+    uint64_t n = 0, x, high = 0, *got = malloc(st.free * sizeof *got);
+    while (pmm_alloc(p, &x) == PMM_OK)
+        got[n++] = x;
+    for (uint64_t i = 0; i < n; i++) /* high pages first: they fill the stack */
+        if (got[i] >= 4 * GIB) {
+            high++;
+            CHECK_EQ(pmm_free(p, got[i]), PMM_OK);
+        }
+    for (uint64_t i = 0; i < n; i++)
+        if (got[i] < 4 * GIB)
+            CHECK_EQ(pmm_free(p, got[i]), PMM_OK);
+    uint64_t low = 0;
+    for (uint64_t i = 0; i < high; i++) {
+        CHECK_EQ(pmm_alloc(p, &x), PMM_OK);
+        low += x < 4 * GIB;
+    }
+    CHECK_EQ(low, 0);
+    CHECK_OK(p);
+    free(got);
+    sim_free(s);
+}
+
 static int lock_depth, lock_calls;
 static void lk(void *ctx)
 {
@@ -326,5 +359,6 @@ int main(void)
     RUN(reference_counts);
     RUN(lock_hook_brackets_every_change);
     RUN(single_pages_prefer_high_memory);
+    RUN(high_memory_preferred_after_wrapping);
     HARNESS_MAIN_END();
 }
