@@ -119,12 +119,12 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
     p->magic = PMM_MAGIC;
     p->version = PMM_VERSION;
     p->size = sizeof *p;
-    p->self_phys = p->meta_phys = meta << PMM_PAGE_SHIFT;
+    p->self_phys = meta << PMM_PAGE_SHIFT;
     p->meta_pages = pages;
     p->off = b->virt_offset;
     p->span = span;
     p->fw = b->fw;
-    relocate(p, p->meta_phys);
+    relocate(p, p->self_phys);
 
     pmm_memcpy(pmm_rtab(p), r, n * sizeof *r);
     p->nranges = n;
@@ -159,8 +159,8 @@ struct pmm *pmm_adopt(uint64_t state_phys, uint64_t virt_offset, int *err)
     struct pmm *p = (struct pmm *)(uintptr_t)(state_phys + virt_offset);
     int ok = state_phys && !(state_phys & (PMM_PAGE_SIZE - 1)) && p->magic == PMM_MAGIC &&
              p->version == PMM_VERSION && p->size == sizeof *p && p->self_phys == state_phys &&
-             p->meta_phys == state_phys && p->reconciled == 1 && p->top <= PMM_STACK_CAP &&
-             p->nfree + p->nalloc <= p->total && p->nranges <= p->range_cap;
+             p->reconciled == 1 && p->top <= PMM_STACK_CAP && p->nfree + p->nalloc <= p->total &&
+             p->nranges <= p->range_cap;
     if (!ok) {
         if (err)
             *err = PMM_ESTATE;

@@ -17,8 +17,8 @@ static void check_segment(uint64_t from, uint64_t to, const struct pmm_range *r,
     struct seg_check *c = arg;
     if ((r && r->kind != PMM_KIND_NEVER) || c->bad != PMM_NONE)
         return;
-    uint64_t meta = c->p->meta_phys >> PMM_PAGE_SHIFT;
-    if (from < meta + c->p->meta_pages && meta < to) {
+    uint64_t meta = meta_first(c->p);
+    if (from < meta_end(c->p) && meta < to) {
         c->bad = from > meta ? from : meta;
         c->what = "metadata lies outside usable RAM";
         return;
@@ -57,7 +57,7 @@ int pmm_check(const struct pmm *p, struct pmm_check_fail *f)
 {
     if (p->magic != PMM_MAGIC || p->version != PMM_VERSION || p->size != sizeof *p)
         return fail(f, "header magic, version or size is wrong", 0);
-    if (p->self_phys != p->meta_phys || p->top > PMM_STACK_CAP || p->nranges > p->range_cap)
+    if (p->top > PMM_STACK_CAP || p->nranges > p->range_cap)
         return fail(f, "header fields out of range", 0);
 
     const struct pmm_range *r = pmm_rtab(p);
@@ -83,10 +83,9 @@ int pmm_check(const struct pmm *p, struct pmm_check_fail *f)
         return fail(f, "owned bit past the end of the span", bits_next_set(own, p->span, nw * 64));
     if (bit_test(own, 0))
         return fail(f, "page 0 is in the pool", 0);
-    uint64_t meta = p->meta_phys >> PMM_PAGE_SHIFT;
-    if (bits_next_set(own, meta, meta + p->meta_pages) != PMM_NONE)
-        return fail(f, "metadata page is in the pool",
-                    bits_next_set(own, meta, meta + p->meta_pages));
+    uint64_t meta_pfn = bits_next_set(own, meta_first(p), meta_end(p));
+    if (meta_pfn != PMM_NONE)
+        return fail(f, "metadata page is in the pool", meta_pfn);
     if (nfree != p->nfree)
         return fail(f, "free counter differs from the free map", nfree);
     if (nalloc != p->nalloc)

@@ -34,11 +34,6 @@ void walk_segments(const struct pmm *p, const struct pmm_range *r, uint64_t n, s
         fn(cur, p->span, 0, arg);
 }
 
-static uint64_t meta_end(const struct pmm *p)
-{
-    return (p->meta_phys >> PMM_PAGE_SHIFT) + p->meta_pages;
-}
-
 struct conflict {
     const struct pmm *p;
     uint64_t bad;
@@ -56,7 +51,7 @@ static void find_conflict(uint64_t from, uint64_t to, const struct pmm_range *r,
     uint64_t *bad = &c->bad;
     if (usable(r) || *bad != PMM_NONE)
         return;
-    uint64_t meta = p->meta_phys >> PMM_PAGE_SHIFT;
+    uint64_t meta = meta_first(p);
     if (from < meta_end(p) && meta < to) {
         *bad = from > meta ? from : meta;
         return;
@@ -85,7 +80,7 @@ static void apply(uint64_t from, uint64_t to, const struct pmm_range *r, void *a
     if (a->hold && r && r->kind == PMM_KIND_BOOT)
         return;
     uint64_t *own = pmm_own(p), *l0 = pmm_free_l0(p);
-    uint64_t meta = p->meta_phys >> PMM_PAGE_SHIFT, mend = meta_end(p);
+    uint64_t meta = meta_first(p), mend = meta_end(p);
     if (!usable(r))
         stack_evict(p, from, to - from);
     for (uint64_t i = from; i < to; i = (i & ~63ull) + 64) {

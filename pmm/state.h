@@ -12,7 +12,7 @@
  *   | header | ranges | free map  | free summary | block map | owned | reference counts   |
  *   | +stack |        | 1 bit/pg  | 1 bit/word.. | 1 bit/2M  | 1b/pg | 16 bits/page       |
  *   +--------+--------+-----------+--------------+-----------+-------+--------------------+
- *   meta_phys                                              (page aligned, written lazily) ^
+ *   self_phys                                              (page aligned, written lazily) ^
  *
  *  - owned map: bit set = the page is in the pool (free or handed out). Page 0, metadata, memory
  *    not yet reconciled and everything that is not usable RAM are clear.
@@ -86,8 +86,8 @@ struct pmm {
     uint64_t self_phys;
     uint64_t off; /* virtual = physical + off, for the current owner */
 
-    uint64_t meta_phys, meta_pages;
-    uint64_t span; /* pages [0, span) are covered */
+    uint64_t meta_pages; /* the metadata run starts at self_phys: the header is its first page */
+    uint64_t span;       /* pages [0, span) are covered */
     struct pmm_hbits freemap;
     struct pmm_hbits blkmap;
     uint64_t own_phys;
@@ -112,6 +112,16 @@ struct pmm {
 };
 
 _Static_assert(sizeof(struct pmm) <= PMM_PAGE_SIZE, "header and stack must fit one page");
+
+/* First page of the metadata run (the header is its first page) and one past its last. */
+static inline uint64_t meta_first(const struct pmm *p)
+{
+    return p->self_phys >> PMM_PAGE_SHIFT;
+}
+static inline uint64_t meta_end(const struct pmm *p)
+{
+    return meta_first(p) + p->meta_pages;
+}
 
 static inline void *pmm_va(const struct pmm *p, uint64_t phys)
 {

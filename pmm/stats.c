@@ -57,7 +57,7 @@ void pmm_stats(const struct pmm *p, struct pmm_stats *s)
     for (uint64_t i = 0; i < p->nranges; i++)
         s->kind_pages[r[i].kind] += r[i].npages;
     s->span = p->span;
-    s->meta_phys = p->meta_phys;
+    s->meta_phys = p->self_phys;
     s->reconciled = p->reconciled;
     s->boot_held = p->boot_held;
 }
@@ -112,8 +112,7 @@ const struct pmm_range *pmm_ranges(const struct pmm *p, uint64_t *n)
 
 enum pmm_page_state pmm_page_state(const struct pmm *p, uint64_t pfn)
 {
-    uint64_t meta = p->meta_phys >> PMM_PAGE_SHIFT;
-    if (pfn - meta < p->meta_pages)
+    if (pfn - meta_first(p) < p->meta_pages)
         return PMM_PAGE_META;
     if (pfn < p->span && bit_test(pmm_own(p), pfn))
         return bit_test(pmm_free_l0(p), pfn) ? PMM_PAGE_FREE : PMM_PAGE_ALLOC;

@@ -29,7 +29,7 @@ static void flip(uint64_t *w, uint64_t bit)
 TEST(corruptions_are_caught)
 {
     uint64_t *l0 = pmm_free_l0(p), *own = pmm_own(p);
-    uint64_t meta = p->meta_phys / PG;
+    uint64_t meta = p->self_phys / PG; /* the metadata run starts with the header */
 
     flip(own, 0x200); /* a free page that is not owned */
     expect("free page is not owned");
