@@ -36,17 +36,23 @@ build/efi/%.o: %.c $(EFI_HDR)
 	@echo "  EFI CC  $@"
 	@$(CC) $(EFI_CFLAGS) -c -o $@ $<
 
-# The firmware resolves no symbols: refuse to build a loader that still needs one.
-build/efi/loader.so: $(EFI_OBJ)
+# Every EFI binary: an ELF shared object linked against gnu-efi (its prerequisites are the
+# objects), then copied into a PE32+ as an application or a boot-services driver. The firmware
+# resolves no symbols: refuse to build a binary that still needs one.
+build/%.so:
 	@echo "  LD      $@"
 	@ld -nostdlib -znocombreloc -T $(EFI_LDS) -shared -Bsymbolic -L/usr/lib \
-	    $(EFI_CRT0) $(EFI_OBJ) -o $@ -lefi -lgnuefi
+	    $(EFI_CRT0) $^ -o $@ -lefi -lgnuefi
 	@if nm -u $@ | grep -q .; then echo "undefined symbols in $@:"; nm -u $@; rm -f $@; exit 1; fi
+EFI_PE  := objcopy -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela -j .rel.* \
+           -j .rela.* -j .reloc
+EFI_APP := $(EFI_PE) --target efi-app-x86_64 --subsystem=10
+EFI_DRV := $(EFI_PE) --target efi-bsdrv-x86_64 --subsystem=11
 
+build/efi/loader.so: $(EFI_OBJ)
 build/BOOTX64.EFI: build/efi/loader.so
 	@echo "  PE      $@"
-	@objcopy -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela -j .rel.* \
-	    -j .rela.* -j .reloc --target efi-app-x86_64 --subsystem=10 $< $@
+	@$(EFI_APP) $< $@
 
 # The kernel stub: freestanding ELF in the top 2 GiB, general registers only.
 K_CFLAGS := $(WARN) -O2 -g -ffreestanding -fno-pic -fno-pie -mcmodel=kernel -mno-red-zone \
@@ -72,14 +78,17 @@ build/kernel.elf: $(K_OBJ) handoff/kernel/kernel.ld
 	@ld -nostdlib -static -z max-page-size=4096 -T handoff/kernel/kernel.ld -o $@ $(K_OBJ)
 	@if nm -u $@ | grep -q .; then echo "undefined symbols in $@:"; nm -u $@; rm -f $@; exit 1; fi
 
-# The boot volume: a FAT image written with mtools (no root, no loop devices).
-build/esp.img: build/BOOTX64.EFI build/kernel.elf
+# The boot volume: a FAT image written with mtools (no root, no loop devices). $(1): the loader.
+define boot_volume
 	@echo "  IMG     $@"
 	@rm -f $@
 	@mformat -i $@ -C -T 65536 -h 64 -s 32 -v UEFIPMM ::
 	@mmd -i $@ ::/EFI ::/EFI/BOOT ::/EFI/pmm
-	@mcopy -i $@ build/BOOTX64.EFI ::/EFI/BOOT/BOOTX64.EFI
+	@mcopy -i $@ $(1) ::/EFI/BOOT/BOOTX64.EFI
 	@mcopy -i $@ build/kernel.elf ::/EFI/pmm/kernel.elf
+endef
+build/esp.img: build/BOOTX64.EFI build/kernel.elf
+	$(call boot_volume,build/BOOTX64.EFI)
 
 # Images the negative boot tests use: no kernel, a truncated one, one for another machine.
 build/esp-nokernel.img: build/esp.img
@@ -122,17 +131,10 @@ build/debug/%.o: %.c $(EFI_HDR)
 	@$(CC) $(EFI_CFLAGS) -O0 -g -DPMM_DEBUG_WAIT -c -o $@ $<
 EFI_DBG_OBJ := $(EFI_SRC:%.c=build/debug/%.o) $(PMM_SRC:%.c=build/debug/%.o)
 build/debug/loader.so: $(EFI_DBG_OBJ)
-	@ld -nostdlib -znocombreloc -T $(EFI_LDS) -shared -Bsymbolic -L/usr/lib \
-	    $(EFI_CRT0) $(EFI_DBG_OBJ) -o $@ -lefi -lgnuefi
 build/debug/BOOTX64.EFI: build/debug/loader.so
-	@objcopy -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela -j .rel.* \
-	    -j .rela.* -j .reloc --target efi-app-x86_64 --subsystem=10 $< $@
+	@$(EFI_APP) $< $@
 build/debug/esp.img: build/debug/BOOTX64.EFI build/kernel.elf
-	@rm -f $@
-	@mformat -i $@ -C -T 65536 -h 64 -s 32 -v UEFIPMM ::
-	@mmd -i $@ ::/EFI ::/EFI/BOOT ::/EFI/pmm
-	@mcopy -i $@ build/debug/BOOTX64.EFI ::/EFI/BOOT/BOOTX64.EFI
-	@mcopy -i $@ build/kernel.elf ::/EFI/pmm/kernel.elf
+	$(call boot_volume,build/debug/BOOTX64.EFI)
 
 debug: deps build/debug/esp.img
 	@tools/debug.sh --mem $(MEM) --smp $(SMP) --machine $(MACHINE) --fw $(FW)
@@ -165,19 +167,12 @@ build/efi/efi/shell/%.o: efi/shell/%.c $(SH_HDR)
 build/efi/app/pmmcmd.o: efi/shell/pmmcmd.c $(SH_HDR)
 	@mkdir -p $(@D)
 	@$(CC) $(EFI_CFLAGS) -Iefi/shell -DPMM_SHELL_APP -c -o $@ $<
-build/efi/%.so:
-	@echo "  LD      $@"
-	@ld -nostdlib -znocombreloc -T $(EFI_LDS) -shared -Bsymbolic -L/usr/lib \
-	    $(EFI_CRT0) $^ -o $@ -lefi -lgnuefi
-	@if nm -u $@ | grep -q .; then echo "undefined symbols in $@:"; nm -u $@; rm -f $@; exit 1; fi
 build/efi/pmmcmd.so: $(SH_OBJ)
 build/efi/pmmapp.so: $(APP_OBJ)
 build/pmmcmd.efi: build/efi/pmmcmd.so
-	@objcopy -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela -j .rel.* \
-	    -j .rela.* -j .reloc --target efi-bsdrv-x86_64 --subsystem=11 $< $@
+	@$(EFI_DRV) $< $@
 build/pmm.efi: build/efi/pmmapp.so
-	@objcopy -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela -j .rel.* \
-	    -j .rela.* -j .reloc --target efi-app-x86_64 --subsystem=10 $< $@
+	@$(EFI_APP) $< $@
 
 # A volume without BOOTX64.EFI: OVMF falls through to its built-in shell, which runs startup.nsh.
 SHELL_FILES := build/pmmcmd.efi build/pmm.efi build/kernel.elf

@@ -74,13 +74,12 @@ EFI_STATUS boot_kernel(EFI_HANDLE image, struct pmm *p, const void *file, UINT64
         Print(L"loader: kernel rejected: %a\n", why);
         return EFI_LOAD_ERROR;
     }
-    struct fwmap probe = {0};
-    UINTN dsize = 0;
+    UINTN size = 0, key, dsize = 0; /* only the sizes: the final map is taken at exit */
     UINT32 dver;
-    uefi_call_wrapper(BS->GetMemoryMap, 5, &probe.size, NULL, &probe.key, &dsize, &dver);
+    uefi_call_wrapper(BS->GetMemoryMap, 5, &size, NULL, &key, &dsize, &dver);
     if (dsize < 40)
         return EFI_DEVICE_ERROR;
-    UINT64 fcap = probe.size + 128 * dsize;
+    UINT64 fcap = size + 128 * dsize;
     struct pmm_map fmap = {NULL, fcap - fcap % dsize, dsize};
     UINT64 xsize = pmm_map_scratch_size(&fmap);
 

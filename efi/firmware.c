@@ -68,12 +68,15 @@ EFI_STATUS fw_build_pmm(struct pmm **out, const CHAR16 *who)
 
 void fw_release_pmm(struct pmm *p)
 {
-    struct pmm_stats s;
-    pmm_stats(p, &s);
     UINT64 start, n;
-    for (UINT64 pfn = 1; pmm_next_alloc_range(p, pfn, &start, &n); pfn = start + n)
-        pmm_free_run(p, start << 12, n); /* released to the firmware as they go */
-    uefi_call_wrapper(BS->FreePages, 2, s.meta_phys, s.meta);
+    for (UINT64 pfn = 1; pmm_next_alloc_range(p, pfn, &start, &n); pfn = start + n) {
+        if (pmm_free_run(p, start << 12, n) == PMM_OK)
+            continue;                              /* released to the firmware as it goes */
+        for (UINT64 a = start; a < start + n; a++) /* shared pages: drop every reference */
+            while (pmm_ref_dec(p, a << 12) == PMM_OK)
+                ;
+    }
+    uefi_call_wrapper(BS->FreePages, 2, pmm_state_phys(p), pmm_meta_pages(p));
 }
 
 static int claim(void *ctx, uint64_t phys, uint64_t npages)

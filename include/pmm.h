@@ -196,6 +196,8 @@ struct pmm *pmm_adopt(uint64_t state_phys, uint64_t virt_offset, int *err);
 struct pmm *pmm_set_offset(struct pmm *p, uint64_t virt_offset);
 
 uint64_t pmm_state_phys(const struct pmm *p);
+/* Pages of the metadata run, which starts at pmm_state_phys(). */
+uint64_t pmm_meta_pages(const struct pmm *p);
 uint64_t pmm_virt_offset(const struct pmm *p);
 
 /* Lock hook: the kernel supplies a spinlock; without one (loader, host) calls are not locked. */

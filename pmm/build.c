@@ -186,6 +186,11 @@ uint64_t pmm_state_phys(const struct pmm *p)
     return p->self_phys;
 }
 
+uint64_t pmm_meta_pages(const struct pmm *p)
+{
+    return p->meta_pages;
+}
+
 uint64_t pmm_virt_offset(const struct pmm *p)
 {
     return p->off;

@@ -158,6 +158,28 @@ static SHELL_STATUS do_boot(struct cmd *c)
     return SHELL_LOAD_ERROR;
 }
 
+/* `pmm free` lists free ranges; `pmm free ADDR [N]` frees. */
+static SHELL_STATUS do_free_or_list(struct cmd *c)
+{
+    return c->argc > 1 ? do_free(c) : view_free(c);
+}
+
+static SHELL_STATUS do_save(struct cmd *c)
+{
+    return c->argc != 2 ? bad(c, L"save needs one file name", NULL) : save_map(c, c->argv[1]);
+}
+
+/* The subcommands; argv[0] is the subcommand's own name. */
+static const struct subcommand {
+    const CHAR16 *name;
+    SHELL_STATUS (*run)(struct cmd *c);
+    int no_args;
+} subcommands[] = {
+    {L"stats", view_stats, 1},     {L"map", view_map, 1},   {L"free", do_free_or_list, 0},
+    {L"picture", view_picture, 1}, {L"alloc", do_alloc, 0}, {L"ref", do_ref, 0},
+    {L"check", do_check, 1},       {L"save", do_save, 0},   {L"boot", do_boot, 0},
+};
+
 /* Take -b, -sfo, -? out of the arguments; what is left is the subcommand and its arguments. */
 static int parse_flags(struct cmd *c, EFI_SHELL_PARAMETERS_PROTOCOL *params, int *help)
 {
@@ -195,13 +217,16 @@ static SHELL_STATUS run(EFI_SHELL_PARAMETERS_PROTOCOL *params, EFI_SHELL_PROTOCO
         rc = SHELL_SUCCESS;
         goto out;
     }
-    static const CHAR16 *const known[] = {L"stats", L"map",   L"free", L"picture", L"alloc",
-                                          L"ref",   L"check", L"save", L"boot"};
-    int ok = 0;
-    for (UINTN i = 0; i < sizeof known / sizeof known[0]; i++)
-        ok |= !StriCmp(sub, known[i]);
-    if (!ok) {
+    const struct subcommand *cmd = NULL;
+    for (UINTN i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
+        if (!StriCmp(sub, subcommands[i].name))
+            cmd = &subcommands[i];
+    if (!cmd) {
         rc = bad(&c, L"unknown subcommand", sub);
+        goto out;
+    }
+    if (cmd->no_args && c.argc > 1) {
+        rc = bad(&c, L"this subcommand takes no arguments", sub);
         goto out;
     }
     if (!*state && EFI_ERROR(fw_build_pmm(state, L"pmm"))) {
@@ -209,24 +234,7 @@ static SHELL_STATUS run(EFI_SHELL_PARAMETERS_PROTOCOL *params, EFI_SHELL_PROTOCO
         goto out;
     }
     c.pmm = *state;
-    if (!StriCmp(sub, L"stats"))
-        rc = c.argc > 1 ? bad(&c, L"stats takes no arguments", NULL) : view_stats(&c);
-    else if (!StriCmp(sub, L"map"))
-        rc = c.argc > 1 ? bad(&c, L"map takes no arguments", NULL) : view_map(&c);
-    else if (!StriCmp(sub, L"free"))
-        rc = c.argc > 1 ? do_free(&c) : view_free(&c);
-    else if (!StriCmp(sub, L"picture"))
-        rc = c.argc > 1 ? bad(&c, L"picture takes no arguments", NULL) : view_picture(&c);
-    else if (!StriCmp(sub, L"alloc"))
-        rc = do_alloc(&c);
-    else if (!StriCmp(sub, L"ref"))
-        rc = do_ref(&c);
-    else if (!StriCmp(sub, L"check"))
-        rc = c.argc > 1 ? bad(&c, L"check takes no arguments", NULL) : do_check(&c);
-    else if (!StriCmp(sub, L"save"))
-        rc = c.argc != 2 ? bad(&c, L"save needs one file name", NULL) : save_map(&c, c.argv[1]);
-    else
-        rc = do_boot(&c);
+    rc = cmd->run(&c);
 out:
     FreePool(c.argv);
     /* EDK2's shell leaves %lasterror% alone after dynamic commands, so scripts read this. */

@@ -38,6 +38,8 @@ TEST(build_layout)
     CHECK_EQ(st.total, conv_pages + boot_pages);
     /* metadata: top of the highest conventional range, and its pages are not free */
     CHECK_EQ(st.meta_phys + st.meta * PG, 0x3f00000);
+    CHECK_EQ(pmm_state_phys(p), st.meta_phys); /* the header is the run's first page */
+    CHECK_EQ(pmm_meta_pages(p), st.meta);
     CHECK_EQ(st.free, conv_pages - 1 - st.meta); /* page 0 is withheld */
     CHECK_EQ(st.withheld, 1 + boot_pages);
     CHECK_EQ(st.alloc, 0);
