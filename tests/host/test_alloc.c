@@ -261,15 +261,21 @@ TEST(reference_counts)
 /*
  *   0  1M          2G            4G            6G
  *   |  | conv       |  hole       | conv        |
- * Single pages come from above 4 GiB until it runs out, then wrap to low memory.
  */
-TEST(single_pages_prefer_high_memory)
+static struct sim *two_zones(struct pmm **p)
 {
     struct sim *s = sim_new(6 * GIB);
     sim_add(s, PMM_EFI_CONVENTIONAL, MIB, (2 * GIB - MIB) / PG, 0xf);
     sim_add(s, PMM_EFI_CONVENTIONAL, 4 * GIB, 2 * GIB / PG, 0xf);
+    CHECK_EQ(sim_build(s, 0, p), PMM_OK);
+    return s;
+}
+
+/* Single pages come from above 4 GiB until it runs out, then from low memory. */
+TEST(single_pages_prefer_high_memory)
+{
     struct pmm *p;
-    CHECK_EQ(sim_build(s, 0, &p), PMM_OK);
+    struct sim *s = two_zones(&p);
     struct pmm_stats st;
     pmm_stats(p, &st);
     uint64_t high = 2 * GIB / PG - st.meta, x, n = 0;
@@ -286,15 +292,12 @@ TEST(single_pages_prefer_high_memory)
     sim_free(s);
 }
 
-/* Same machine: after the refill cursor has wrapped into low memory, freed high memory is still
+/* After the refill cursor has wrapped into low memory, freed high memory is still
  * preferred: the cursor must not stay down there. */
 TEST(high_memory_preferred_after_wrapping)
 {
-    struct sim *s = sim_new(6 * GIB);
-    sim_add(s, PMM_EFI_CONVENTIONAL, MIB, (2 * GIB - MIB) / PG, 0xf);
-    sim_add(s, PMM_EFI_CONVENTIONAL, 4 * GIB, 2 * GIB / PG, 0xf);
     struct pmm *p;
-    CHECK_EQ(sim_build(s, 0, &p), PMM_OK);
+    struct sim *s = two_zones(&p);
     struct pmm_stats st;
     pmm_stats(p, &st);
     uint64_t n = 0, x, high = 0, *got = malloc(st.free * sizeof *got);
