@@ -14,9 +14,40 @@ uint32_t pmm_handoff_checksum(const struct pmm_handoff *h)
     return pmm_fnv1a(&copy, n, PMM_FNV_INIT);
 }
 
-static int overlap(uint64_t a, uint64_t an, uint64_t b, uint64_t bn)
+/*
+ * The ranges the block names, each [phys, phys + pages * 4K). Every end is computed without
+ * wrapping: a size that would carry past 2^64 is refused as such, before any overlap test, so a
+ * huge count can never shrink a range to nothing and hide it from the overlap check.
+ */
+enum { R_SELF, R_KERNEL, R_STACK, R_PT, R_MAP, NRANGES };
+static const char *const past_2_64[NRANGES] = {
+    "self_phys: the handoff block runs past 2^64",
+    "kernel_pages: the kernel image runs past 2^64",
+    "stack_pages: the stack runs past 2^64",
+    "boot_pt_pages: the transition page tables run past 2^64",
+    "memmap_size: the memory map runs past 2^64",
+};
+/* One message per pair (i, j), i < j, in the order the loop below visits them. */
+static const char *const overlaps[NRANGES * (NRANGES - 1) / 2] = {
+    "handoff ranges overlap: the block and the kernel image",
+    "handoff ranges overlap: the block and the stack",
+    "handoff ranges overlap: the block and the page tables",
+    "handoff ranges overlap: the block and the memory map",
+    "handoff ranges overlap: the kernel image and the stack",
+    "handoff ranges overlap: the kernel image and the page tables",
+    "handoff ranges overlap: the kernel image and the memory map",
+    "handoff ranges overlap: the stack and the page tables",
+    "handoff ranges overlap: the stack and the memory map",
+    "handoff ranges overlap: the page tables and the memory map",
+};
+
+/* *end = phys + pages * PAGE; 0 if that is not below 2^64. */
+static int range_end(uint64_t phys, uint64_t pages, uint64_t *end)
 {
-    return a < b + bn * PAGE && b < a + an * PAGE;
+    if (pages > (~0ull - phys) / PAGE)
+        return 0;
+    *end = phys + pages * PAGE;
+    return 1;
 }
 
 const char *pmm_handoff_verify(const struct pmm_handoff *h, const void *map)
@@ -35,19 +66,25 @@ const char *pmm_handoff_verify(const struct pmm_handoff *h, const void *map)
         return "a handoff address is not page aligned";
     if (!h->memmap_desc_size || h->memmap_desc_size < 40 || h->memmap_size % h->memmap_desc_size)
         return "memory map size is not a multiple of a valid descriptor size";
-    if (map && pmm_fnv1a(map, h->memmap_size, PMM_FNV_INIT) != h->memmap_checksum)
-        return "memory map checksum mismatch";
     if (!h->kernel_pages || !h->stack_pages || !h->boot_pt_pages)
         return "kernel, stack or page-table range is empty";
-    uint64_t mp = (h->memmap_size + PAGE - 1) / PAGE;
-    const uint64_t r[5][2] = {{h->self_phys, 1},
-                              {h->kernel_phys, h->kernel_pages},
-                              {h->stack_phys, h->stack_pages},
-                              {h->boot_pt_phys, h->boot_pt_pages},
-                              {h->memmap_phys, mp}};
-    for (int i = 0; i < 5; i++)
-        for (int j = i + 1; j < 5; j++)
-            if (overlap(r[i][0], r[i][1], r[j][0], r[j][1]))
-                return "handoff ranges overlap";
+    const uint64_t r[NRANGES][2] = {
+        [R_SELF] = {h->self_phys, 1},
+        [R_KERNEL] = {h->kernel_phys, h->kernel_pages},
+        [R_STACK] = {h->stack_phys, h->stack_pages},
+        [R_PT] = {h->boot_pt_phys, h->boot_pt_pages},
+        [R_MAP] = {h->memmap_phys, h->memmap_size / PAGE + (h->memmap_size % PAGE != 0)},
+    };
+    uint64_t end[NRANGES];
+    for (int i = 0; i < NRANGES; i++)
+        if (!range_end(r[i][0], r[i][1], &end[i]))
+            return past_2_64[i];
+    for (int i = 0, k = 0; i < NRANGES; i++)
+        for (int j = i + 1; j < NRANGES; j++, k++)
+            if (r[i][1] && r[j][1] && r[i][0] < end[j] && r[j][0] < end[i])
+                return overlaps[k];
+    /* Read the map only once its extent is known to be a real range. */
+    if (map && pmm_fnv1a(map, h->memmap_size, PMM_FNV_INIT) != h->memmap_checksum)
+        return "memory map checksum mismatch";
     return 0;
 }

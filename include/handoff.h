@@ -26,7 +26,8 @@
  *    needs with pmm_free / pmm_free_run. Everything else that was boot-services or loader memory
  *    is already free in the allocator, unless PMM_HANDOFF_BOOT_HELD says it is held back;
  *    runtime-services, ACPI, MMIO and reserved memory is never handed out.
- *  - All ranges are page aligned; no two of the ranges above overlap each other or the metadata.
+ *  - All ranges are page aligned and end below 2^64; no two of the ranges above overlap each
+ *    other or the metadata.
  */
 #ifndef PMM_HANDOFF_H
 #define PMM_HANDOFF_H

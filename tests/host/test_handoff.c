@@ -156,6 +156,56 @@ TEST(handoff_block_checks)
     CHECK(says(pmm_handoff_verify(&b, 0), "descriptor size"));
 }
 
+/* A block with one field changed and its checksum recomputed, as a loader bug would write it. */
+static const char *verify_with(struct pmm_handoff b, const void *map)
+{
+    b.checksum = pmm_handoff_checksum(&b);
+    const char *why = pmm_handoff_verify(&b, map);
+    return why ? why : "";
+}
+
+/* Ends computed in 64 bits must not wrap: a huge count would otherwise shrink a range to nothing.
+ */
+TEST(handoff_range_ends_do_not_wrap)
+{
+    unsigned char map[48 * 3];
+    memset(map, 7, sizeof map);
+    struct pmm_handoff h = good(map, sizeof map), b;
+
+    /* kernel_pages * 4K is 13 pages modulo 2^64: the image would hide the stack it covers */
+    b = h;
+    b.kernel_pages = (1ull << 52) + 13;
+    CHECK(says(verify_with(b, map), "kernel_pages"));
+    /* a large count that does not wrap still overlaps: named by the pair */
+    b = h;
+    b.kernel_pages = 1ull << 40;
+    CHECK(says(verify_with(b, map), "overlap: the kernel image and the stack"));
+    /* a stack at the top of the address space whose end is 2^64 + 4K */
+    b = h;
+    b.stack_phys = 0xfffffffffffff000ull;
+    b.stack_pages = 2;
+    CHECK(says(verify_with(b, map), "stack_pages"));
+    b.stack_pages = 1; /* ends exactly at 2^64: not representable either */
+    CHECK(says(verify_with(b, map), "stack_pages"));
+    b = h;
+    b.boot_pt_pages = ~0ull;
+    CHECK(says(verify_with(b, map), "boot_pt_pages"));
+    b = h;
+    b.self_phys = 0xfffffffffffff000ull;
+    CHECK(says(verify_with(b, map), "self_phys"));
+    /* a memory map that runs past 2^64 is refused before anything reads it (map is not passed
+     * here, as the kernel would pass it, because a checksum over 2^64 bytes would crash) */
+    b = h;
+    b.memmap_phys = 0xffffffffff000000ull;
+    b.memmap_size = 48ull << 40;
+    CHECK(says(verify_with(b, 0), "memmap_size"));
+    b = h;
+    b.memmap_size = ~0ull - 15; /* a multiple of 48; rounding up to pages would wrap to 0 */
+    CHECK(says(verify_with(b, 0), "memmap_size"));
+    /* and the well-formed block still passes */
+    CHECK(pmm_handoff_verify(&h, map) == 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -173,6 +223,7 @@ int main(int argc, char **argv)
     RUN(real_kernel_is_accepted_and_loads);
     RUN(corrupt_kernels_are_refused_by_name);
     RUN(handoff_block_checks);
+    RUN(handoff_range_ends_do_not_wrap);
     free(kernel);
     HARNESS_MAIN_END();
 }
