@@ -12,6 +12,14 @@ ASAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-
 
 PMM_SRC   := $(wildcard pmm/*.c)
 PMM_HDR   := include/pmm.h pmm/state.h
+# Every host binary names the allocator objects it links (and through them pmm/'s headers), so a
+# change in pmm/ rebuilds every test, the benchmark and pmmsim before `make test` runs them.
+PMM_HOST_OBJ := $(PMM_SRC:pmm/%.c=build/host/pmm/%.o)
+PMM_ASAN_OBJ := $(PMM_SRC:pmm/%.c=build/asan/pmm/%.o)
+
+# `make` alone builds everything the README names.
+.DEFAULT_GOAL := all
+
 HOST_DEPS := tools/deps.sh
 
 HOST_TESTS := test_memmap test_bitmap test_alloc test_phases test_check test_realmaps test_random \
@@ -249,7 +257,8 @@ shell: deps build/shell.img
 
 # The host simulator: the same pmm/ objects, the kernel's own self-test (through tools/kshim).
 build/pmmsim: tools/pmmsim.c tools/svg.c tools/svg.h tools/kshim/kernel.h handoff/kernel/selftest.c \
-              $(PMM_HOST_OBJ) tools/mapfile.c tests/host/sim.c
+              $(PMM_HOST_OBJ) $(PMM_HDR) include/handoff.h tools/mapfile.c tools/mapfile.h \
+              tests/host/sim.c tests/host/sim.h
 	@echo "  CC      $@"
 	@$(CC) $(WARN) -O2 -g -D_GNU_SOURCE -include tools/kshim/kernel.h -Itools/kshim -Iinclude -Ipmm -Itools -Itests/host \
 	    -Ihandoff -o $@ tools/pmmsim.c tools/svg.c handoff/kernel/selftest.c tools/mapfile.c \
@@ -257,7 +266,7 @@ build/pmmsim: tools/pmmsim.c tools/svg.c tools/svg.h tools/kshim/kernel.h handof
 
 .PHONY: all deps deps-host test test-host bench clean format image run debug shell usb
 
-all: host build/esp.img
+all: deps host build/esp.img build/shell.img build/usb.img
 
 deps-host:
 	@tools/deps.sh gcc make python3 clang-format
@@ -268,8 +277,6 @@ deps:
 host: deps-host $(addprefix build/host/,$(HOST_TESTS)) $(addprefix build/asan/,$(HOST_TESTS)) \
       build/host/bench build/pmmsim
 
-PMM_HOST_OBJ := $(PMM_SRC:pmm/%.c=build/host/pmm/%.o)
-PMM_ASAN_OBJ := $(PMM_SRC:pmm/%.c=build/asan/pmm/%.o)
 TEST_HDRS    := $(wildcard tests/host/*.h) tools/mapfile.h
 
 build/host/pmm/%.o: pmm/%.c $(PMM_HDR)
@@ -282,15 +289,16 @@ build/asan/pmm/%.o: pmm/%.c $(PMM_HDR)
 	@echo "  CC      $@"
 	@$(CC) $(HOST_CFLAGS) $(PMM_CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
 
-build/host/%: tests/host/%.c $(PMM_HOST_OBJ) $(TEST_COMMON) $(TEST_HDRS)
+build/host/%: tests/host/%.c $(PMM_HOST_OBJ) $(PMM_HDR) $(TEST_COMMON) $(TEST_HDRS)
 	@echo "  CC      $@"
 	@$(CC) $(HOST_CFLAGS) -o $@ $< $(TEST_COMMON) $(PMM_HOST_OBJ)
 
-build/asan/%: tests/host/%.c $(PMM_ASAN_OBJ) $(TEST_COMMON) $(TEST_HDRS)
+build/asan/%: tests/host/%.c $(PMM_ASAN_OBJ) $(PMM_HDR) $(TEST_COMMON) $(TEST_HDRS)
 	@echo "  CC      $@"
 	@$(CC) $(HOST_CFLAGS) $(ASAN_FLAGS) -o $@ $< $(TEST_COMMON) $(PMM_ASAN_OBJ)
 
-build/host/bench: $(wildcard bench/*.c bench/*.h) $(PMM_HOST_OBJ) tests/host/sim.c tests/host/rng.h
+build/host/bench: $(wildcard bench/*.c bench/*.h) $(PMM_HOST_OBJ) $(PMM_HDR) tests/host/sim.c \
+                  tests/host/sim.h tests/host/rng.h
 	@echo "  CC      $@"
 	@$(CC) $(HOST_CFLAGS) -Ibench -o $@ bench/*.c tests/host/sim.c $(PMM_HOST_OBJ)
 

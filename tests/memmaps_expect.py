@@ -4,7 +4,9 @@
 Reads the text with its own patterns, classifies each descriptor by the UEFI spec's rules (free
 now: conventional; free after exit: loader and boot-services code/data; everything else, and
 anything with the RUNTIME or SP attribute, never) and resolves overlaps by restrictiveness with
-plain interval arithmetic. Prints: total conv boot span low (usable pages below 1 MiB) and whether page 0 is usable.
+plain interval arithmetic. Prints: total conv boot span low (usable pages below 1 MiB), whether page 0 is
+usable, usable pages below 4 GiB, and meta: the metadata pages the layout documented in pmm/state.h needs for this span and
+descriptor count (the host simulator builds with room for EXTRA more descriptors).
 """
 import re
 import sys
@@ -45,6 +47,28 @@ def descriptors(text):
             yield NAMES[m.group(1).lower()], int(m.group(5), 16), int(m.group(2), 16), int(m.group(3), 16) + 1
 
 
+EXTRA = 64  # tests/host/sim.c: sim_build's extra_descriptors
+
+
+def meta_pages(span, ndesc, extra=EXTRA):
+    """Pages of the metadata run, from pmm/state.h's drawing: a header+stack page, the range table
+    (2 * (ndesc + extra) + 1 entries of 24 bytes), the free map and the 2 MiB block map each with
+    summary levels (one bit per word below, up to one word), the owned map (one bit per page), each
+    piece 64-byte aligned; then, page aligned, 16-bit reference counts for every page of the span."""
+    r64 = lambda x: (x + 63) & ~63
+    at = r64(4096 + (2 * (ndesc + extra) + 1) * 24)
+    for nbits in (span, span >> 9):
+        words = max(1, -(-nbits // 64))
+        while True:
+            at = r64(at + words * 8)
+            if words == 1:
+                break
+            words = -(-words // 64)
+    at = r64(at + max(1, -(-span // 64)) * 8)
+    at = -(-at // 4096) * 4096 + span * 2
+    return -(-at // 4096)
+
+
 def kind(t, attr):
     if attr & (RUNTIME | SP):
         return 2
@@ -57,7 +81,9 @@ def kind(t, attr):
 
 def main(path):
     spans = {0: [], 1: [], 2: []}
+    ndesc = 0
     for t, attr, start, end in descriptors(open(path).read()):
+        ndesc += 1
         k = kind(t, attr)
         if k == 2:
             spans[2].append((start // 4096, -(-end // 4096)))
@@ -87,11 +113,13 @@ def main(path):
     conv = minus(minus(spans[0], spans[2]), spans[1])
     count = lambda iv: sum(e - s for s, e in iv)
     low = sum(max(0, min(e, 256) - s) for s, e in conv + boot)
+    below4g = sum(max(0, min(e, 1 << 20) - s) for s, e in conv + boot)
     span = max(e for s, e in conv + boot)
     inside = lambda iv: any(s <= 0 < e for s, e in iv)
     page0 = "conv" if inside(conv) else "boot" if inside(boot) else "none"
     print(f"total={count(conv) + count(boot)} conv={count(conv)} boot={count(boot)} span={span} "
-          f"low={low} page0_conv={int(page0 == 'conv')} page0_usable={int(page0 != 'none')}")
+          f"low={low} page0_conv={int(page0 == 'conv')} page0_usable={int(page0 != 'none')} "
+          f"meta={meta_pages(span, ndesc)} ndesc={ndesc} below4g={below4g}")
 
 
 if __name__ == "__main__":
