@@ -269,10 +269,11 @@ build/pmmsim: tools/pmmsim.c tools/svg.c tools/svg.h tools/kshim/kernel.h handof
 all: deps host build/esp.img build/shell.img build/usb.img
 
 deps-host:
-	@tools/deps.sh gcc make python3 clang-format
+	@tools/deps.sh gcc make python3 clang-format clang libclang-rt-dev
 
 deps:
-	@tools/deps.sh gcc make python3 binutils gnu-efi ovmf qemu-system-x86 mtools gdb clang-format gdisk sbsigntool openssl
+	@tools/deps.sh gcc make python3 binutils gnu-efi ovmf qemu-system-x86 mtools gdb clang-format gdisk sbsigntool openssl \
+	    clang libclang-rt-dev
 
 host: deps-host $(addprefix build/host/,$(HOST_TESTS)) $(addprefix build/asan/,$(HOST_TESTS)) \
       build/host/bench build/pmmsim
@@ -301,6 +302,8 @@ build/host/bench: $(wildcard bench/*.c bench/*.h) $(PMM_HOST_OBJ) $(PMM_HDR) tes
                   tests/host/sim.h tests/host/rng.h
 	@echo "  CC      $@"
 	@$(CC) $(HOST_CFLAGS) -Ibench -o $@ bench/*.c tests/host/sim.c $(PMM_HOST_OBJ)
+
+include tests/fuzz/fuzz.mk
 
 test-host: host build/kernel.elf
 	@tests/run.sh host

@@ -79,7 +79,7 @@ EFI_STATUS boot_kernel(EFI_HANDLE image, struct pmm *p, const void *file, UINT64
     uefi_call_wrapper(BS->GetMemoryMap, 5, &size, NULL, &key, &dsize, &dver);
     if (dsize < 40)
         return EFI_DEVICE_ERROR;
-    UINT64 fcap = size + 128 * dsize;
+    UINT64 fcap = pages_for(size + 128 * dsize) * 4096; /* exit.c grows it if need be */
     struct pmm_map fmap = {NULL, fcap - fcap % dsize, dsize};
     UINT64 xsize = pmm_map_scratch_size(&fmap);
 
@@ -87,7 +87,7 @@ EFI_STATUS boot_kernel(EFI_HANDLE image, struct pmm *p, const void *file, UINT64
     struct held h[5] = {{0, (b.elf.vhi - b.elf.vlo) / 4096},
                         {0, STACK_PAGES},
                         {0, 1},
-                        {0, pages_for(fmap.map_size)},
+                        {0, pages_for(fcap)},
                         {0, pages_for(xsize)}};
     const UINT64 align[5] = {2ull << 20, 4096, 4096, 4096, 4096};
     for (int i = 0; i < 5; i++) {
@@ -119,7 +119,8 @@ EFI_STATUS boot_kernel(EFI_HANDLE image, struct pmm *p, const void *file, UINT64
     ho->flags = reconcile_flags & PMM_HOLD_BOOT_MEMORY ? PMM_HANDOFF_BOOT_HELD : 0;
     b.h = ho;
     b.final.buf = (void *)(UINTN)h[3].phys;
-    b.final.cap = fmap.map_size;
+    b.final.cap = fcap;
+    b.final.desc_size = dsize;
     b.scratch = (void *)(UINTN)h[4].phys;
     b.scratch_size = xsize;
     EFI_STATUS st = transition_tables(&b, identity_top(p, ho));
@@ -129,9 +130,12 @@ EFI_STATUS boot_kernel(EFI_HANDLE image, struct pmm *p, const void *file, UINT64
     Print(L"loader: kernel at 0x%lx (%ld pages), entry 0x%lx; exiting boot services\n", h[0].phys,
           h[0].pages, b.elf.entry);
     st = exit_and_jump(&b);
-    /* Only a failed ExitBootServices comes back, and then the spec allows nothing but
-     * GetMemoryMap and ExitBootServices: give the memory back to the allocator, say so. */
+    /* Back here only if ExitBootServices was never called (GetMemoryMap failed, or the map
+     * outgrew every buffer we could get): boot services are intact, so say so and give back. The
+     * map buffer and scratch may have been replaced by larger ones. */
+    h[3] = (struct held){(UINT64)(UINTN)b.final.buf, pages_for(b.final.cap)};
+    h[4] = (struct held){(UINT64)(UINTN)b.scratch, pages_for(b.scratch_size)};
     pmm_free_run(p, ho->boot_pt_phys, ho->boot_pt_pages);
-    Print(L"loader: ExitBootServices failed: %r\n", st);
+    Print(L"loader: cannot take the final memory map: %r\n", st);
     return give_back(p, h, 5, st);
 }

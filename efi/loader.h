@@ -8,17 +8,13 @@
 #include <efilib.h>
 
 #include "elf.h"
+#include "exit.h"
 #include "handoff.h"
 #include "pmm.h"
 #include "sha256.h"
 #include "x86.h"
 
 /* firmware.c: memory map, the allocator's claim hooks, GOP, ACPI, console over serial */
-struct fwmap {
-    void *buf;
-    UINTN size, cap, key, desc_size;
-    UINT32 desc_version;
-};
 EFI_STATUS fw_get_map(struct fwmap *m); /* allocates with slack; fills m */
 /* Build the allocator from the firmware's current map, printing the reason if it cannot. */
 EFI_STATUS fw_build_pmm(struct pmm **out, const CHAR16 *who); /* who: prefix of its lines */
@@ -55,10 +51,16 @@ struct boot {
     unsigned reconcile_flags; /* PMM_HOLD_BOOT_MEMORY from \EFI\pmm\options */
 };
 EFI_STATUS transition_tables(struct boot *b, UINT64 top);
-/* Exits boot services and jumps; returns only if ExitBootServices failed for good. */
+/* Exits boot services and jumps. Returns only if ExitBootServices was never called (an error
+ * while filling the map first); any later failure ends in loader_fatal. */
 EFI_STATUS exit_and_jump(struct boot *b);
 
 /* serial.c: COM1 for the moments when the firmware console is gone */
 void serial_puts(const char *s);
+
+/* fatal.c: after the first ExitBootServices call: "loader: what: detail (EFI status)" on COM1 and
+ * the framebuffer h describes (if any), a red banner, halt. No boot service is called. */
+void __attribute__((noreturn))
+loader_fatal(const struct pmm_handoff *h, const char *what, const char *detail, UINT64 status);
 
 #endif

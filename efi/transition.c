@@ -4,11 +4,10 @@
  */
 #include "loader.h"
 
-#define PTE_P      0x1ull
-#define PTE_W      0x2ull
-#define PTE_PS     0x80ull
-#define GIB        (1ull << 30)
-#define EXIT_TRIES 8
+#define PTE_P  0x1ull
+#define PTE_W  0x2ull
+#define PTE_PS 0x80ull
+#define GIB    (1ull << 30)
 
 static UINT64 *page(UINT64 base, UINT64 i)
 {
@@ -67,38 +66,27 @@ static void __attribute__((noreturn)) halt(void)
         __asm__ volatile("cli; hlt");
 }
 
+static void exit_failed(void *ctx, const char *what, EFI_STATUS st)
+{
+    loader_fatal(((struct boot *)ctx)->h, "cannot exit boot services", what, st);
+}
+
 EFI_STATUS exit_and_jump(struct boot *b)
 {
-    /* From the final GetMemoryMap to ExitBootServices: no allocation, no console output (some
-     * firmware changes the map when it prints). On EFI_INVALID_PARAMETER the key went stale:
-     * refill the same buffer and try again. */
-    EFI_STATUS st = EFI_SUCCESS;
-    for (int i = 0; i < EXIT_TRIES; i++) {
-        b->final.size = b->final.cap;
-        st = uefi_call_wrapper(BS->GetMemoryMap, 5, &b->final.size, b->final.buf, &b->final.key,
-                               &b->final.desc_size, &b->final.desc_version);
-        if (EFI_ERROR(st))
-            break;
-        st = uefi_call_wrapper(BS->ExitBootServices, 2, b->image, b->final.key);
-        if (st != EFI_INVALID_PARAMETER)
-            break;
-    }
+    struct exit_ctx x = {BS,          b->image,         b->pmm,      0, &b->final,
+                         &b->scratch, &b->scratch_size, exit_failed, b};
+    EFI_STATUS st = exit_boot_services(&x);
     if (EFI_ERROR(st))
-        return st;
+        return st; /* ExitBootServices never called: boot services are intact */
 
     struct pmm_handoff *h = b->h;
     h->tsc_exit = rdtsc();
     struct pmm_map m = {b->final.buf, b->final.size, b->final.desc_size};
     struct pmm_map_error err = {0, 0};
     int rc = pmm_reconcile(b->pmm, &m, b->scratch, b->scratch_size, b->reconcile_flags, &err);
-    if (rc) {
-        serial_puts("loader: cannot reconcile the allocator with the final memory map: ");
-        serial_puts(pmm_strerror(rc));
-        serial_puts(err.why ? ": " : "");
-        serial_puts(err.why ? err.why : "");
-        serial_puts("\r\nloader: halted\r\n");
-        halt();
-    }
+    if (rc)
+        loader_fatal(h, "cannot reconcile the allocator with the final memory map",
+                     err.why ? err.why : pmm_strerror(rc), 0);
     h->memmap_phys = (UINT64)(UINTN)b->final.buf;
     h->memmap_size = b->final.size;
     h->memmap_desc_size = b->final.desc_size;

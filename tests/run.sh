@@ -27,11 +27,13 @@ run() { # name command...
 }
 
 run "style (.clang-format)" tests/style.sh
-run "static rules (ExitBootServices loop, watchdog)" tests/static.sh
+run "static rules (ExitBootServices loop, after exit, watchdog)" tests/static.sh
 for t in test_memmap test_bitmap test_alloc test_phases test_check; do
     run "$t" "build/host/$t"
     run "$t (asan+ubsan)" "build/asan/$t"
 done
+run "test_exit (ExitBootServices refused, map grows)" build/host/test_exit
+run "test_exit (asan+ubsan)" build/asan/test_exit
 run "test_handoff" build/host/test_handoff build/kernel.elf
 run "test_handoff (asan+ubsan)" build/asan/test_handoff build/kernel.elf
 sha_args=$(python3 -c '

@@ -26,6 +26,8 @@ void fbcon_init(const struct pmm_handoff *h, uint64_t offset);
 void fbcon_move(const struct pmm_handoff *h, uint64_t offset);
 void fbcon_putc(char c);
 void fbcon_verdict(int ok);
+/* A banner across the bottom rows, white on green (ok) or red; also the loader's fatal screen. */
+void fbcon_banner(const char *text, int ok);
 
 /* cpu.c: our own GDT and IDT; exceptions print and fail the run */
 void cpu_init(void);

@@ -1,0 +1,130 @@
+/*
+ * fuzz.h - what the libFuzzer targets share: reading the input as numbers, one simulated machine
+ * per process reset between executions, a write guard around the metadata, and failing loudly.
+ *
+ * A finding is an abort() with one line on stderr naming the property that broke (libFuzzer then
+ * saves the input as crash-*). Every execution starts from the same memory (the simulated RAM is
+ * dropped between runs), so a saved input reproduces on its own.
+ */
+#ifndef FUZZ_H
+#define FUZZ_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "pmm.h"
+#include "sim.h"
+
+#define PG  4096ull
+#define MIB (1ull << 20)
+#define GIB (1ull << 30)
+
+/* A broken property: say which, where, and stop. The first argument is a string literal. */
+#define FZ_REPORT_(cond, ...)                                                                      \
+    do {                                                                                           \
+        fprintf(stderr, "FUZZ FINDING %s:%d: %s", __FILE__, __LINE__, cond);                       \
+        fprintf(stderr, __VA_ARGS__);                                                              \
+        fputc('\n', stderr);                                                                       \
+        abort();                                                                                   \
+    } while (0)
+#define FZ_FAIL(...) FZ_REPORT_("", __VA_ARGS__)
+#define FZ_ASSERT(cond, ...)                                                                       \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            FZ_REPORT_("(" #cond ") ", __VA_ARGS__);                                               \
+    } while (0)
+
+/* The input as a stream of little-endian numbers; reads past the end give zeros. */
+struct fz_in {
+    const uint8_t *p;
+    size_t n;
+};
+
+static inline uint64_t fz_bytes(struct fz_in *in, unsigned k)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < k && in->n; i++, in->p++, in->n--)
+        v |= (uint64_t)in->p[0] << (8 * i);
+    return v;
+}
+static inline uint8_t fz_u8(struct fz_in *in)
+{
+    return (uint8_t)fz_bytes(in, 1);
+}
+static inline uint16_t fz_u16(struct fz_in *in)
+{
+    return (uint16_t)fz_bytes(in, 2);
+}
+static inline uint32_t fz_u32(struct fz_in *in)
+{
+    return (uint32_t)fz_bytes(in, 4);
+}
+static inline uint64_t fz_u64(struct fz_in *in)
+{
+    return fz_bytes(in, 8);
+}
+
+/* 64-bit hash of a byte range (word at a time; the tail byte by byte). */
+static inline uint64_t fz_hash(const void *data, uint64_t n, uint64_t h)
+{
+    const unsigned char *b = data;
+    for (; n >= 8; n -= 8, b += 8) {
+        uint64_t w;
+        memcpy(&w, b, 8);
+        h = (h ^ w) * 0x100000001b3ull;
+        h ^= h >> 29;
+    }
+    for (; n; n--, b++)
+        h = (h ^ *b) * 0x100000001b3ull;
+    return h;
+}
+
+/*
+ * One simulated machine per process and size, reused: the RAM (a memfd) is punched empty and the
+ * firmware's page table zeroed between executions, which costs only the pages the last one
+ * touched.
+ */
+static inline struct sim *fz_sim(struct sim **slot, uint64_t bytes)
+{
+    if (!*slot)
+        *slot = sim_new(bytes);
+    struct sim *s = *slot;
+    if (mprotect(s->mem, s->bytes, PROT_READ | PROT_WRITE) ||
+        madvise(s->mem, s->bytes, MADV_REMOVE) || madvise(s->fw_used, s->fw_pages, MADV_DONTNEED)) {
+        perror("fuzz: resetting the simulated machine");
+        abort();
+    }
+    s->ndesc = 0;
+    s->claims = s->refusals = 0;
+    s->refuse_every = 0;
+    s->reconcile_flags = 0;
+    return s;
+}
+
+/*
+ * From here on only the metadata run [phys, phys + pages * 4K) may be written: the rest of the
+ * simulated RAM is read-only, so a stray write is a SEGV the fuzzer reports. The allocator never
+ * writes the pages it manages.
+ */
+static inline void fz_guard(struct sim *s, uint64_t phys, uint64_t pages)
+{
+    if (mprotect(s->mem, s->bytes, PROT_READ))
+        abort();
+    if (phys < s->bytes && pages && pages <= (s->bytes - phys) / PG &&
+        mprotect(s->mem + phys, pages * PG, PROT_READ | PROT_WRITE))
+        abort();
+}
+
+/* pmm_check passes, or a finding naming the invariant and what ran last (a string). */
+#define FZ_CHECK(p, after)                                                                         \
+    do {                                                                                           \
+        struct pmm_check_fail _f = {0, 0};                                                         \
+        if (pmm_check((p), &_f))                                                                   \
+            FZ_FAIL("pmm_check after %s: %s at pfn %#llx", (after), _f.what,                       \
+                    (unsigned long long)_f.pfn);                                                   \
+    } while (0)
+
+#endif

@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""seeds.py - write the seed corpora of the fuzz targets into tests/fuzz/corpus/NAME/.
+
+Run from the repository root: python3 tests/fuzz/seeds.py. The seeds are committed; this script
+is how they were made (small EFI maps drawn by hand, real PCs' maps from tests/memmaps, the test
+kernel's ELF shape, handoff blocks). Each file's layout is the one its target's comment describes.
+"""
+import glob
+import os
+import re
+import struct
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+CORPUS = os.path.join(ROOT, "tests", "fuzz", "corpus")
+MIB = 1 << 20
+PG = 4096
+RUNTIME = 1 << 63
+SP = 1 << 18
+
+CONV, LCODE, LDATA, BCODE, BDATA, RCODE, RDATA = 7, 1, 2, 3, 4, 5, 6
+RESERVED, ACPI, NVS, MMIO = 0, 9, 10, 11
+
+
+def write(target, name, data):
+    d = os.path.join(CORPUS, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def desc(t, start, pages, attr=0xF, size=48):
+    """One EFI descriptor, padded with junk to size bytes (the padding must be ignored)."""
+    d = struct.pack("<IIQQQQ", t, 0, start, 0, pages, attr)
+    return (d + b"\xa5" * size)[:size] if size >= 40 else d[:size]
+
+
+def emap(descs, size=48):
+    return b"".join(desc(*d, size=size) if len(d) > 3 else desc(*d, size=size) for d in descs)
+
+
+# A small PC: low memory with the EBDA hole, RAM with boot-services and ACPI pieces, MMIO above.
+SMALL_PC = [
+    (CONV, 0, 0x9F),
+    (RESERVED, 0x9F000, 0x61),
+    (CONV, MIB, 0x700),
+    (BDATA, 8 * MIB, 0x200),
+    (ACPI, 10 * MIB, 0x40),
+    (CONV, 10 * MIB + 0x40 * PG, 0x5C0),
+    (RDATA, 16 * MIB - 0x20 * PG, 0x20, 0xF | RUNTIME),
+    (MMIO, 0xFEC00000, 1, RUNTIME | 1),
+]
+
+
+def map_seeds():
+    def seed(name, descs, size=48, flags=0, extra=8, raw=None):
+        body = raw if raw is not None else emap(descs, size)
+        write("map", name, bytes([size & 0xFF, (extra << 1 | flags) & 0xFF]) + body)
+
+    seed("small-pc-48", SMALL_PC)
+    seed("small-pc-40", SMALL_PC, size=40)
+    seed("small-pc-odd-57", SMALL_PC, size=57)
+    seed("unsorted-overlapping", list(reversed(SMALL_PC)) + [(BCODE, 2 * MIB, 0x100), (RESERVED, 3 * MIB, 4)])
+    seed("unaligned-and-zero-length", [
+        (CONV, 0x1000, 0x7FF),
+        (CONV, MIB + 0x123, 0x100),
+        (RESERVED, 2 * MIB + 0x800, 2),
+        (RESERVED, 3 * MIB, 0),
+        (BDATA, 4 * MIB + 0x10, 0x80),
+        (CONV, 5 * MIB, 0x300),
+    ])
+    seed("attributes-and-oem-types", [
+        (CONV, 0, 0x1000),
+        (CONV, 2 * MIB, 0x40, 0xF | SP),
+        (CONV, 3 * MIB, 0x40, 0xF | RUNTIME),
+        (0x70000001, 4 * MIB, 0x10),
+        (0x80000000, 5 * MIB, 0x10),
+        (15, 6 * MIB, 0x10),
+        (0xFFFFFFFF, 7 * MIB, 1, 0x0700000000000000),
+    ])
+    seed("no-conventional", [(BDATA, MIB, 0x100), (RESERVED, 0, 0x100)])
+    seed("tiny-conventional", [(CONV, MIB, 1), (LDATA, 2 * MIB, 0x100)])
+    seed("wraps", [(CONV, MIB, 0x100), (RESERVED, 0xFFFFFFFFFFFFF000, 2)])
+    seed("ends-at-2^64", [(CONV, MIB, 0x100), (RESERVED, 0xFFFFFFFFFFFFF000, 1)])
+    seed("desc-size-39", SMALL_PC[:3], size=39)
+    seed("not-a-multiple", SMALL_PC[:3], flags=1, raw=emap(SMALL_PC[:3]) + b"\0" * 7)
+    seed("empty", [], raw=b"")
+    seed("one-page-everything", [(t, MIB + t * PG, 1) for t in range(16)] + [(CONV, 2 * MIB, 0x400)])
+    # Real PCs' maps: intake only (their RAM is far larger than the simulated machine).
+    for i, (name, descs) in enumerate(real_maps()):
+        seed("real-" + name, descs[:80], size=40)
+
+
+LINE = re.compile(r"type=(\d+), attr=(0x[0-9a-fA-F]+), range=\[(0x[0-9a-fA-F]+)-(0x[0-9a-fA-F]+)([\]\)])")
+
+
+def real_maps():
+    """(name, descriptors) for the maps in tests/memmaps in the numeric Linux format."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(ROOT, "tests", "memmaps", "*.txt"))):
+        descs = []
+        for line in open(path, errors="replace"):
+            m = LINE.search(line)
+            if not m:
+                continue
+            t, attr, a, b = int(m[1]), int(m[2], 16), int(m[3], 16), int(m[4], 16)
+            if m[5] == "]":
+                b += 1
+            descs.append((t, a, (b - a) // PG, attr))
+        if descs:
+            out.append((os.path.basename(path)[:-4], descs))
+    return out
+
+
+if __name__ == "__main__":
+    map_seeds()
