@@ -36,20 +36,25 @@ TEST(build_layout)
     pmm_stats(p, &st);
     CHECK_EQ(st.span, 0x3f00);
     CHECK_EQ(st.total, conv_pages + boot_pages);
-    /* metadata: top of the highest conventional range, and its pages are not free */
-    CHECK_EQ(st.meta_phys + st.meta * PG, 0x3f00000);
-    CHECK_EQ(pmm_state_phys(p), st.meta_phys); /* the header is the run's first page */
-    CHECK_EQ(pmm_meta_pages(p), st.meta);
+    /* metadata: as large as the documented layout says for 7 descriptors (sim_build leaves room
+     * for 64 more), at the top of the highest conventional range, and its pages are not free */
+    uint64_t meta = layout_meta_pages(0x3f00, 7, 64);
+    CHECK_EQ(st.meta, meta);
+    CHECK_EQ(st.meta_phys, 0x3f00000 - meta * PG);
+    CHECK_EQ(pmm_state_phys(p), 0x3f00000 - meta * PG); /* the header is the run's first page */
+    CHECK_EQ(pmm_meta_pages(p), meta);
     CHECK_EQ(st.free, conv_pages - 1 - st.meta); /* page 0 is withheld */
     CHECK_EQ(st.withheld, 1 + boot_pages);
     CHECK_EQ(st.alloc, 0);
-    CHECK_EQ(st.used, st.total - st.free);
+    CHECK_EQ(st.used, boot_pages + 1 + meta); /* all but the free conventional pages */
+    /* below 4 GiB is everything here; the largest run is the top range less the metadata */
+    CHECK_EQ(st.below4g, conv_pages - 1 - meta);
     CHECK_EQ(st.kind_pages[PMM_KIND_FREE], conv_pages);
     CHECK_EQ(st.kind_pages[PMM_KIND_BOOT], boot_pages);
     CHECK_EQ(st.kind_pages[PMM_KIND_NEVER], 0x61 + 0x100 + 1);
     /* free below 16 MiB, from the drawing: [1, 0x9f) + [0x100, 0x800) + [0x900, 0x1000) */
     CHECK_EQ(st.below16m, 0x9e + 0x700 + 0x700);
-    CHECK_EQ(st.largest, 0x3600 - st.meta);
+    CHECK_EQ(st.largest, 0x3600 - meta);
     CHECK_EQ(pmm_page_state(p, 0), PMM_PAGE_WITHHELD);
     CHECK_EQ(pmm_page_state(p, 0x9f), PMM_PAGE_NEVER);
     CHECK_EQ(pmm_page_state(p, 0x800), PMM_PAGE_WITHHELD);
@@ -159,6 +164,44 @@ TEST(runs_aligned_and_bounded)
     CHECK_EQ(a, MIB);
     CHECK_EQ(pmm_alloc_run(p, 1, 0, 8 * MIB, &a), PMM_ENOMEM);
     CHECK_OK(p);
+    sim_free(s);
+}
+
+/*
+ * 2 MiB-aligned runs longer than whole blocks: the block map finds the blocks, the tail past the
+ * last whole block is checked page by page in the free map. With everything else allocated, the
+ * run [B, B + n) is free but for one page of its tail (X); the request must fail until X is freed,
+ * then return exactly B. Tails cross word boundaries; X is the tail's first, middle or last page.
+ *
+ *   B (16 MiB)                      B + 512 * blocks
+ *   |  whole free blocks ...        | tail: t pages, one of them (X) allocated |
+ */
+TEST(aligned_runs_with_partial_tails)
+{
+    struct sim *s = machine();
+    struct pmm *p;
+    sim_build(s, 0, &p);
+    uint64_t x, got, B = 0x1000;
+    while (pmm_alloc(p, &x) == PMM_OK)
+        ;
+    static const uint64_t tails[] = {1, 2, 63, 64, 65, 127, 128, 200, 511};
+    for (uint64_t blocks = 1; blocks <= 2; blocks++) {
+        for (unsigned ti = 0; ti < sizeof tails / sizeof tails[0]; ti++) {
+            uint64_t t = tails[ti], n = 512 * blocks + t, align = blocks * 2 * MIB;
+            uint64_t where[3] = {0, t / 2, t - 1};
+            for (int w = 0; w < 3; w++) {
+                uint64_t X = B + 512 * blocks + where[w];
+                CHECK_EQ(pmm_free_run(p, B * PG, X - B), PMM_OK);
+                if (X + 1 < B + n)
+                    CHECK_EQ(pmm_free_run(p, (X + 1) * PG, B + n - X - 1), PMM_OK);
+                CHECK_REJECTS(p, pmm_alloc_run(p, n, align, 0, &got), PMM_ENOMEM);
+                CHECK_EQ(pmm_free(p, X * PG), PMM_OK);
+                CHECK_EQ(pmm_alloc_run(p, n, align, 0, &got), PMM_OK);
+                CHECK_EQ(got, B * PG);
+                CHECK_OK(p);
+            }
+        }
+    }
     sim_free(s);
 }
 
@@ -359,6 +402,7 @@ int main(void)
     RUN(build_layout);
     RUN(single_pages_exhaust_and_return);
     RUN(runs_aligned_and_bounded);
+    RUN(aligned_runs_with_partial_tails);
     RUN(runs_evict_stacked_pages);
     RUN(bad_calls_change_nothing);
     RUN(reference_counts);

@@ -68,7 +68,12 @@ TEST(firmware_taking_pages_shrinks_the_pool)
     s->refuse_every = 0;
 
     /* ExitBootServices: the pages the firmware took were boot data; now they and the original
-     * boot data join the pool, and everything handed out stays handed out. */
+     * boot data join the pool, and everything handed out stays handed out. The final map is far
+     * more fragmented than the range table's room (2 * (5 descriptors + 64 extra) + 1), so this
+     * reconcile only succeeds by merging. */
+    size_t fbytes;
+    free(sim_final_map(s, &fbytes));
+    CHECK(fbytes / s->desc_size > 2 * (5 + 64) + 1);
     CHECK_EQ(sim_reconcile(s, p), PMM_OK);
     CHECK_OK(p);
     struct pmm_stats fin;
@@ -77,7 +82,11 @@ TEST(firmware_taking_pages_shrinks_the_pool)
     CHECK_EQ(fin.free, st.free + 0x100 - 3100); /* the refused pages came back with boot data */
     uint64_t n;
     pmm_ranges(p, &n);
-    CHECK(n < 2 * s->refusals); /* the fragmented final map was merged to fit */
+    CHECK(n <= 2 * (5 + 64) + 1); /* merged to fit */
+    /* merging kept what the allocator may do with each page: every usable page of the machine
+     * (0x1 + 0x9e + 0xf00 + 0x100 + 0x6f00), and the reserved ones not at all */
+    CHECK_EQ(fin.total, 0x1 + 0x9e + 0xf00 + 0x100 + 0x6f00);
+    CHECK_EQ(fin.kind_pages[PMM_KIND_NEVER], 0);
     sim_free(s);
 }
 
@@ -285,6 +294,48 @@ TEST(boot_memory_held_until_released)
  * Expected: the allocator builds, reconciles and checks clean; never-usable pages are never handed
  * out; the usable count equals what the descriptors say (computed here by brute force).
  */
+/*
+ * Hold mode and a final map too fragmented for the range table at once: the merge may widen a
+ * boot-services range over conventional neighbours, but that must neither free held boot memory
+ * early nor take free conventional pages out of the pool.
+ */
+TEST(hold_mode_with_a_merged_final_map)
+{
+    struct sim *s = machine();
+    struct pmm *p;
+    CHECK_EQ(sim_build(s, 1, &p), PMM_OK);
+    s->refuse_every = 5; /* the firmware took every 5th page we tried: boot data at exit */
+    uint64_t x;
+    for (int i = 0; i < 3000; i++)
+        CHECK_EQ(pmm_alloc(p, &x), PMM_OK);
+    s->refuse_every = 0;
+    struct pmm_stats mid;
+    pmm_stats(p, &mid);
+    size_t fbytes;
+    free(sim_final_map(s, &fbytes));
+    CHECK(fbytes / s->desc_size > 2 * (5 + 64) + 1);
+    s->reconcile_flags = PMM_HOLD_BOOT_MEMORY;
+    CHECK_EQ(sim_reconcile(s, p), PMM_OK);
+    CHECK_OK(p);
+    struct pmm_stats fin;
+    pmm_stats(p, &fin);
+    uint64_t taken = s->refusals, meta = layout_meta_pages(0x8000, 5, 64);
+    CHECK(taken >= 600);
+    CHECK_EQ(fin.alloc, 3000);
+    CHECK_EQ(fin.boot_held, 1);
+    /* free: the conventional pages (0x9e + 0xf00 + 0x6f00) less metadata, ours and the taken */
+    CHECK_EQ(fin.free, 0x9e + 0xf00 + 0x6f00 - meta - 3000 - taken);
+    CHECK_EQ(fin.withheld, 1 + 0x100 + taken); /* page 0, boot data, what the firmware took */
+    uint64_t released;
+    CHECK_EQ(pmm_release_boot(p, &released), PMM_OK);
+    CHECK_EQ(released, 0x100 + taken);
+    pmm_stats(p, &fin);
+    CHECK_EQ(fin.free, 0x9e + 0xf00 + 0x6f00 + 0x100 - meta - 3000);
+    CHECK_EQ(fin.withheld, 1);
+    CHECK_OK(p);
+    sim_free(s);
+}
+
 TEST(firmware_quirks)
 {
     enum { N = 1500, PAGES = 0x20000 }; /* 512 MiB */
@@ -365,6 +416,7 @@ int main(void)
     RUN(reconcile_conflict_changes_nothing);
     RUN(reconcile_drops_memory_the_firmware_kept);
     RUN(boot_memory_held_until_released);
+    RUN(hold_mode_with_a_merged_final_map);
     RUN(firmware_quirks);
     HARNESS_MAIN_END();
 }
