@@ -184,9 +184,19 @@ int pmm_release_boot(struct pmm *p, uint64_t *released);
 /*
  * A new owner takes the state at physical address state_phys, reachable at state_phys +
  * virt_offset. O(1): validates the header and resets owner-local hooks (lock, firmware). Returns
- * NULL and sets *err (PMM_ESTATE) if the header is not a reconciled allocator state.
+ * NULL and sets *err (PMM_ESTATE) if the header is not a reconciled allocator state, or if any
+ * field the allocator computes addresses from could take it outside its metadata run or past its
+ * span (see pmm/build.c); a refused state is not written to. pmm_adopt_why also says which field:
+ * *why (may be NULL) gets its name and the problem, e.g. {"refs_phys", "not inside the metadata
+ * run"}. Adoption does not read the bitmaps' contents: pmm_check() does, in O(span / 64).
  */
+struct pmm_adopt_error {
+    const char *field; /* the header field refused, as named in struct pmm (pmm/state.h) */
+    const char *why;   /* what is wrong with it */
+};
 struct pmm *pmm_adopt(uint64_t state_phys, uint64_t virt_offset, int *err);
+struct pmm *pmm_adopt_why(uint64_t state_phys, uint64_t virt_offset, int *err,
+                          struct pmm_adopt_error *why);
 
 /*
  * The owner is about to reach memory at physical + virt_offset. Call it through the mapping in

@@ -154,25 +154,222 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
     return PMM_OK;
 }
 
-struct pmm *pmm_adopt(uint64_t state_phys, uint64_t virt_offset, int *err)
+/*
+ * ADOPTION: WHAT IS CHECKED, AND WHY NOT A CHECKSUM
+ *
+ * pmm_adopt takes a state a previous owner left in memory and, from then on, computes addresses
+ * from its header: every map, the reference counts and the range table are reached through *_phys
+ * fields, indexed by page numbers below span, with sizes from nwords/nlevels. So before it trusts
+ * the header it proves, in O(1), that every address the allocator will derive from it lies in the
+ * metadata run [self_phys, self_phys + meta_pages * 4K) or names a page below span:
+ *
+ *  - identity: magic, version, size, self_phys == where the state was found, reconciled;
+ *  - geometry: span fits the address space; both maps' nbits, nlevels and nwords are exactly what
+ *    layout() derives from span (recomputed, not bounded); meta_pages is exactly layout()'s size
+ *    for span and range_cap, lies below span and does not wrap; nranges <= range_cap;
+ *  - placement: every *_phys is 8-byte aligned, lies with its whole extent inside the run, and is
+ *    where layout() puts it. Checking the exact place, not just the bounds, also refuses two
+ *    structures aliased onto each other inside the run;
+ *  - the free-page stack: top <= capacity, and each stacked page is at or above 1 MiB, below span,
+ *    within [stack_lo, stack_hi], owned and free (at most PMM_STACK_CAP bit tests): a page popped
+ *    from it is handed out without further checks;
+ *  - cursor in [1 MiB, span) (or 1 MiB, where build starts it on a machine no larger), counters
+ *    bounded by span and free + allocated + metadata <= total.
+ *
+ * Not checked: the contents of the bitmaps, the reference counts and the range table. That costs
+ * O(span / 64) and is pmm_check()'s job; a kernel that wants it runs pmm_check once after adopting.
+ * Given the checks above, wrong bits there can misreport a page but cannot make the allocator write
+ * outside the metadata or hand out a page at or past span.
+ *
+ * No header checksum. The header changes with every allocation (counters, stack, cursor), so a
+ * checksum is only meaningful at an agreed sealing point: each owner would need a "seal" call at
+ * hand-over, and a loader that allocates after sealing would hand over a state adopt must refuse.
+ * And a checksum catches accidental change only: a buggy owner writes a bad header with a good
+ * checksum. The structural checks catch that too, and name the field; a whole-state integrity check
+ * is pmm_check. (The handoff block, which is written once, does carry a checksum.)
+ */
+#define PMM_MAX_PAGES (1ull << (64 - PMM_PAGE_SHIFT)) /* pages in a 64-bit address space */
+
+static const char *const fm_phys[PMM_LEVELS] = {
+    "freemap.phys[0]", "freemap.phys[1]", "freemap.phys[2]", "freemap.phys[3]",
+    "freemap.phys[4]", "freemap.phys[5]", "freemap.phys[6]", "freemap.phys[7]"};
+static const char *const bm_phys[PMM_LEVELS] = {
+    "blkmap.phys[0]", "blkmap.phys[1]", "blkmap.phys[2]", "blkmap.phys[3]",
+    "blkmap.phys[4]", "blkmap.phys[5]", "blkmap.phys[6]", "blkmap.phys[7]"};
+static const char *const fm_nwords[PMM_LEVELS] = {
+    "freemap.nwords[0]", "freemap.nwords[1]", "freemap.nwords[2]", "freemap.nwords[3]",
+    "freemap.nwords[4]", "freemap.nwords[5]", "freemap.nwords[6]", "freemap.nwords[7]"};
+static const char *const bm_nwords[PMM_LEVELS] = {
+    "blkmap.nwords[0]", "blkmap.nwords[1]", "blkmap.nwords[2]", "blkmap.nwords[3]",
+    "blkmap.nwords[4]", "blkmap.nwords[5]", "blkmap.nwords[6]", "blkmap.nwords[7]"};
+_Static_assert(PMM_LEVELS == 8, "one name per summary level above");
+
+static int refuse(struct pmm_adopt_error *e, const char *field, const char *why)
+{
+    if (e)
+        *e = (struct pmm_adopt_error){field, why};
+    return PMM_ESTATE;
+}
+
+/* A map's level counts against what layout() derives from nbits (already checked). */
+static int check_levels(const struct pmm_hbits *h, const char *nlevels,
+                        const char *const nwords[PMM_LEVELS], struct pmm_adopt_error *e)
+{
+    uint64_t want[PMM_LEVELS];
+    uint32_t levels;
+    hb_words_for(h->nbits, want, &levels);
+    if (h->nlevels > PMM_LEVELS)
+        return refuse(e, nlevels, "above PMM_LEVELS");
+    if (h->nlevels != levels)
+        return refuse(e, nlevels, "differs from the levels nbits needs");
+    for (uint32_t k = 0; k < PMM_LEVELS; k++)
+        if (h->nwords[k] != want[k])
+            return refuse(e, nwords[k], "differs from the words nbits needs at this level");
+    return PMM_OK;
+}
+
+/* One structure of `bytes` bytes at phys, expected at `want`, inside the run [lo, lo + len). */
+static int check_place(uint64_t phys, uint64_t bytes, uint64_t want, uint64_t lo, uint64_t len,
+                       const char *field, struct pmm_adopt_error *e)
+{
+    if (phys & 7)
+        return refuse(e, field, "not 8-byte aligned");
+    if (phys < lo || phys - lo > len || bytes > len - (phys - lo))
+        return refuse(e, field, "not inside the metadata run");
+    if (phys != want)
+        return refuse(e, field, "not where the layout for span and range_cap puts it");
+    return PMM_OK;
+}
+
+/* Both maps' levels: present ones in place, absent ones zero. */
+static int check_map_places(const struct pmm_hbits *h, const struct pmm_hbits *want,
+                            const char *const names[PMM_LEVELS], uint64_t lo, uint64_t len,
+                            struct pmm_adopt_error *e)
+{
+    for (uint32_t k = 0; k < PMM_LEVELS; k++) {
+        int rc =
+            k < h->nlevels
+                ? check_place(h->phys[k], h->nwords[k] * 8, want->phys[k], lo, len, names[k], e)
+                : (h->phys[k] ? refuse(e, names[k], "set for a level the map does not have")
+                              : PMM_OK);
+        if (rc)
+            return rc;
+    }
+    return PMM_OK;
+}
+
+/*
+ * Everything pmm_adopt trusts, read through the new owner's mapping (virt_offset; p->off is the old
+ * owner's). Reads only.
+ */
+static int adopt_check(const struct pmm *p, uint64_t state_phys, uint64_t virt_offset,
+                       struct pmm_adopt_error *e)
+{
+    if (p->magic != PMM_MAGIC)
+        return refuse(e, "magic", "not a uefi-pmm allocator state");
+    if (p->version != PMM_VERSION)
+        return refuse(e, "version", "another version of the state layout");
+    if (p->size != sizeof *p)
+        return refuse(e, "size", "differs from this build's struct pmm");
+    if (p->self_phys != state_phys)
+        return refuse(e, "self_phys", "differs from the address the state was found at");
+    if (p->reconciled != 1)
+        return refuse(e, "reconciled", "the state was not reconciled after ExitBootServices");
+    if (p->boot_held > 1)
+        return refuse(e, "boot_held", "neither 0 nor 1");
+
+    /* Geometry: the sizes every index and address below is computed from. */
+    if (!p->span || p->span > PMM_MAX_PAGES)
+        return refuse(e, "span", "zero, or more pages than a 64-bit address space holds");
+    if (p->freemap.nbits != p->span)
+        return refuse(e, "freemap.nbits", "differs from span");
+    if (p->blkmap.nbits != p->span >> PMM_BLOCK_SHIFT)
+        return refuse(e, "blkmap.nbits", "differs from span / 512");
+    int rc = check_levels(&p->freemap, "freemap.nlevels", fm_nwords, e);
+    if (!rc)
+        rc = check_levels(&p->blkmap, "blkmap.nlevels", bm_nwords, e);
+    if (rc)
+        return rc;
+    if (p->range_cap > PMM_MAX_PAGES)
+        return refuse(e, "range_cap", "larger than any metadata run could hold");
+    if (p->nranges > p->range_cap)
+        return refuse(e, "nranges", "above range_cap");
+    struct pmm t; /* where build put everything, relative to the run (spans checked above) */
+    uint64_t pages = layout(&t, p->span, p->range_cap);
+    if (p->meta_pages != pages)
+        return refuse(e, "meta_pages", "differs from the layout's size for span and range_cap");
+    if (meta_first(p) >= p->span || p->meta_pages > p->span - meta_first(p))
+        return refuse(e, "meta_pages", "the metadata run extends past span");
+    relocate(&t, state_phys);
+
+    uint64_t lo = state_phys, len = p->meta_pages << PMM_PAGE_SHIFT;
+    rc = check_place(p->ranges_phys, p->range_cap * sizeof(struct pmm_range), t.ranges_phys, lo,
+                     len, "ranges_phys", e);
+    if (!rc)
+        rc = check_map_places(&p->freemap, &t.freemap, fm_phys, lo, len, e);
+    if (!rc)
+        rc = check_map_places(&p->blkmap, &t.blkmap, bm_phys, lo, len, e);
+    if (!rc)
+        rc = check_place(p->own_phys, p->freemap.nwords[0] * 8, t.own_phys, lo, len, "own_phys", e);
+    if (!rc)
+        rc = check_place(p->refs_phys, p->span * sizeof(uint16_t), t.refs_phys, lo, len,
+                         "refs_phys", e);
+    if (rc)
+        return rc;
+
+    /* The free-page stack: a popped page is handed out as it is. Maps are in place now. */
+    if (p->top > PMM_STACK_CAP)
+        return refuse(e, "top", "above PMM_STACK_CAP");
+    const uint64_t *l0 = (const uint64_t *)(uintptr_t)(p->freemap.phys[0] + virt_offset);
+    const uint64_t *own = (const uint64_t *)(uintptr_t)(p->own_phys + virt_offset);
+    for (uint32_t i = 0; i < p->top; i++) {
+        uint64_t pfn = p->stack[i];
+        if (pfn < PMM_LOW_PFN || pfn >= p->span)
+            return refuse(e, "stack", "holds a page below 1 MiB or at or past span");
+        if (!bit_test(l0, pfn) || !bit_test(own, pfn))
+            return refuse(e, "stack", "holds a page that is not free and owned");
+        if (pfn < p->stack_lo)
+            return refuse(e, "stack_lo", "above a stacked page");
+        if (pfn > p->stack_hi)
+            return refuse(e, "stack_hi", "below a stacked page");
+    }
+    if (p->cursor < PMM_LOW_PFN || (p->cursor >= p->span && p->cursor != PMM_LOW_PFN))
+        return refuse(e, "cursor", "below 1 MiB or at or past span");
+
+    if (p->total > p->span)
+        return refuse(e, "total", "more pages than span");
+    if (p->nfree > p->total)
+        return refuse(e, "nfree", "more pages than total");
+    if (p->nalloc > p->total - p->nfree)
+        return refuse(e, "nalloc", "free + allocated pages exceed total");
+    if (p->meta_pages > p->total - p->nfree - p->nalloc)
+        return refuse(e, "total", "smaller than free + allocated + metadata pages");
+    return PMM_OK;
+}
+
+struct pmm *pmm_adopt_why(uint64_t state_phys, uint64_t virt_offset, int *err,
+                          struct pmm_adopt_error *why)
 {
     struct pmm *p = (struct pmm *)(uintptr_t)(state_phys + virt_offset);
-    int ok = state_phys && !(state_phys & (PMM_PAGE_SIZE - 1)) && p->magic == PMM_MAGIC &&
-             p->version == PMM_VERSION && p->size == sizeof *p && p->self_phys == state_phys &&
-             p->reconciled == 1 && p->top <= PMM_STACK_CAP && p->nfree + p->nalloc <= p->total &&
-             p->nranges <= p->range_cap;
-    if (!ok) {
-        if (err)
-            *err = PMM_ESTATE;
+    int rc = !state_phys || (state_phys & (PMM_PAGE_SIZE - 1))
+                 ? refuse(why, "state_phys", "zero or not page aligned")
+                 : PMM_OK;
+    if (!rc)
+        rc = adopt_check(p, state_phys, virt_offset, why);
+    if (err)
+        *err = rc;
+    if (rc)
         return 0;
-    }
     p->off = virt_offset;
     p->fw = (struct pmm_firmware){0, 0, 0};
     p->lock = p->unlock = 0;
     p->lock_ctx = 0;
-    if (err)
-        *err = PMM_OK;
     return p;
+}
+
+struct pmm *pmm_adopt(uint64_t state_phys, uint64_t virt_offset, int *err)
+{
+    return pmm_adopt_why(state_phys, virt_offset, err, 0);
 }
 
 struct pmm *pmm_set_offset(struct pmm *p, uint64_t virt_offset)

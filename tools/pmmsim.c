@@ -133,9 +133,12 @@ int main(int argc, char **argv)
     unsigned char *direct = sim_alias(s);
     sim_direct_map = (uint64_t)(uintptr_t)direct;
     int aerr;
-    struct pmm *k = pmm_adopt(pmm_state_phys(p), sim_direct_map, &aerr);
-    if (!k)
-        fail("adopt", aerr);
+    struct pmm_adopt_error why = {"", ""};
+    struct pmm *k = pmm_adopt_why(pmm_state_phys(p), sim_direct_map, &aerr, &why);
+    if (!k) {
+        fprintf(stderr, "pmmsim: adopt: %s: %s\n", why.field, why.why);
+        exit(1);
+    }
     uint64_t released = 0;
     if (hold && (rc = pmm_release_boot(k, &released)))
         fail("release boot memory", rc);

@@ -30,9 +30,11 @@ void kmain(uint64_t handoff_phys)
     cpu_init();
 
     int err;
-    struct pmm *p = pmm_adopt(hb.pmm_state_phys, hb.pmm_virt_offset, &err);
+    struct pmm_adopt_error refused = {"", ""};
+    struct pmm *p = pmm_adopt_why(hb.pmm_state_phys, hb.pmm_virt_offset, &err, &refused);
     if (!p)
-        panic("cannot adopt the allocator at 0x%lx: %s", hb.pmm_state_phys, pmm_strerror(err));
+        panic("cannot adopt the allocator at 0x%lx: %s: %s: %s", hb.pmm_state_phys,
+              pmm_strerror(err), refused.field, refused.why);
     char line[200];
     pmm_summary(p, line, sizeof line);
     kprintf("kernel: adopted the allocator at 0x%lx in place\n%s\n", hb.pmm_state_phys, line);

@@ -1,0 +1,195 @@
+/*
+ * test_adopt.c - pmm_adopt trusts nothing it did not check. A reconciled state with pages handed
+ * out and a non-empty free-page stack is corrupted one header field at a time; each copy must be
+ * refused with that field named, and the refusal must leave the header byte for byte as it was.
+ *
+ *   0       640K  1M                        3G        4G                  6G
+ *   | conv  |     | conventional            | reserved | conventional      |
+ *
+ * 6 GiB gives the free map four summary levels and the block map two, and memory above 4 GiB
+ * (where the stack refills first).
+ */
+#include "common.h"
+#include "state.h"
+
+HARNESS_GLOBALS
+
+static struct sim *s;
+static struct pmm *h; /* the header, as the loader sees it */
+static uint64_t phys, off, allocated;
+static unsigned char good[PG];
+
+static void restore(void)
+{
+    memcpy(h, good, PG);
+}
+
+/* Adopting the header as it is now must fail, name `field`, and write nothing. */
+static void refused(int line, const char *field)
+{
+    unsigned char before[PG];
+    memcpy(before, h, PG);
+    struct pmm_adopt_error why = {0, 0};
+    int err = 0;
+    struct pmm *k = pmm_adopt_why(phys, off, &err, &why);
+    int named = why.field && strcmp(why.field, field) == 0;
+    if (k || err != PMM_ESTATE || !named)
+        fprintf(stderr, "  line %d: wanted %s refused, got %s (field %s: %s)\n", line, field,
+                k ? "accepted" : pmm_strerror(err), why.field ? why.field : "-",
+                why.why ? why.why : "-");
+    CHECK(k == 0);
+    CHECK_EQ(err, PMM_ESTATE);
+    CHECK(named);
+    CHECK(why.why && why.why[0]);
+    CHECK(memcmp(before, h, PG) == 0);
+    CHECK(pmm_adopt(phys, off, &err) == 0); /* the old entry point refuses it too */
+    CHECK(memcmp(before, h, PG) == 0);
+    restore();
+}
+
+/* Put the good header back, apply one change, expect `field` named. */
+#define REFUSED(field, change)                                                                     \
+    do {                                                                                           \
+        restore();                                                                                 \
+        change;                                                                                    \
+        refused(__LINE__, field);                                                                  \
+    } while (0)
+
+static void setup(void)
+{
+    s = sim_new(6 * GIB);
+    sim_add(s, PMM_EFI_BOOT_CODE, 0, 1, 0xf);
+    sim_add(s, PMM_EFI_CONVENTIONAL, PG, 0x9f, 0xf);
+    sim_add(s, PMM_EFI_CONVENTIONAL, MIB, (3 * GIB - MIB) / PG, 0xf);
+    sim_add(s, PMM_EFI_BOOT_DATA, 16 * MIB, 0x100, 0xf);
+    sim_add(s, PMM_EFI_RESERVED, 3 * GIB, GIB / PG, 0);
+    sim_add(s, PMM_EFI_CONVENTIONAL, 4 * GIB, 2 * GIB / PG, 0xf);
+    struct pmm *p;
+    CHECK_EQ(sim_build(s, 1, &p), PMM_OK);
+    uint64_t x;
+    for (int i = 0; i < 10; i++)
+        CHECK_EQ(pmm_alloc(p, &x), PMM_OK);
+    CHECK_EQ(pmm_alloc_run(p, 600, 2 * MIB, 0, &x), PMM_OK);
+    CHECK_EQ(sim_reconcile(s, p), PMM_OK);
+    CHECK_EQ(pmm_alloc(p, &allocated), PMM_OK);
+    CHECK_OK(p);
+    h = p;
+    phys = pmm_state_phys(p);
+    off = (uint64_t)(uintptr_t)s->mem;
+    memcpy(good, h, PG);
+    /* the cases below rely on this shape */
+    CHECK(h->top > 1);
+    CHECK_EQ(h->freemap.nlevels, 4);
+    CHECK_EQ(h->blkmap.nlevels, 2);
+}
+
+TEST(identity_fields)
+{
+    restore();
+    int err;
+    struct pmm_adopt_error why;
+    CHECK(pmm_adopt_why(phys + 8, off, &err, &why) == 0);
+    CHECK(strcmp(why.field, "state_phys") == 0);
+    CHECK(pmm_adopt_why(0, off, &err, 0) == 0); /* why is optional */
+    CHECK_EQ(err, PMM_ESTATE);
+
+    REFUSED("magic", h->magic ^= 1);
+    REFUSED("version", h->version++);
+    REFUSED("size", h->size--);
+    REFUSED("self_phys", h->self_phys += PG);
+    REFUSED("reconciled", h->reconciled = 0);
+    REFUSED("boot_held", h->boot_held = 2);
+}
+
+TEST(geometry_fields)
+{
+    REFUSED("span", h->span = 0);
+    REFUSED("span", h->span = (1ull << 52) + 1);
+    /* span and the free map's size disagree: either may be the bad one, the pair is named */
+    REFUSED("freemap.nbits", h->span += 64);
+    REFUSED("freemap.nbits", h->freemap.nbits--);
+    REFUSED("blkmap.nbits", h->blkmap.nbits++);
+    REFUSED("freemap.nlevels", h->freemap.nlevels = PMM_LEVELS + 1); /* would index past phys[] */
+    REFUSED("freemap.nlevels", h->freemap.nlevels--);
+    REFUSED("blkmap.nlevels", h->blkmap.nlevels = ~0u);
+    REFUSED("blkmap.nlevels", h->blkmap.nlevels = 1);
+    REFUSED("freemap.nwords[0]", h->freemap.nwords[0]++);
+    REFUSED("freemap.nwords[2]", h->freemap.nwords[2] = 0);
+    REFUSED("freemap.nwords[5]", h->freemap.nwords[5] = 1);
+    REFUSED("blkmap.nwords[1]", h->blkmap.nwords[1] = 2);
+    REFUSED("range_cap", h->range_cap = 1ull << 60);
+    REFUSED("nranges", h->nranges = h->range_cap + 1);
+    REFUSED("meta_pages", h->meta_pages++);
+    REFUSED("meta_pages", h->meta_pages--);
+    REFUSED("meta_pages", h->meta_pages = 1ull << 51);
+    /* a larger range table moves everything after it: the run no longer matches its layout */
+    REFUSED("meta_pages", h->range_cap += 2000);
+}
+
+TEST(placement_fields)
+{
+    uint64_t end = phys + h->meta_pages * PG;
+    REFUSED("ranges_phys", h->ranges_phys += 4);
+    REFUSED("ranges_phys", h->ranges_phys = phys - PG);
+    REFUSED("ranges_phys", h->ranges_phys += 64);        /* inside, aligned, onto the free map */
+    REFUSED("freemap.phys[0]", h->freemap.phys[0] |= 1); /* misaligned */
+    REFUSED("freemap.phys[1]", h->freemap.phys[1] = h->freemap.phys[0]); /* aliased */
+    /* starts inside the run, but its words run past the end */
+    REFUSED("freemap.phys[2]", h->freemap.phys[2] = end - 8);
+    REFUSED("freemap.phys[3]", h->freemap.phys[3] = 0);
+    REFUSED("freemap.phys[4]", h->freemap.phys[4] = h->freemap.phys[0]); /* level not present */
+    REFUSED("freemap.phys[7]", h->freemap.phys[7] = phys + PG);
+    REFUSED("blkmap.phys[0]", h->blkmap.phys[0] += 64);
+    REFUSED("blkmap.phys[1]", h->blkmap.phys[1] = end);
+    REFUSED("blkmap.phys[2]", h->blkmap.phys[2] = phys);
+    REFUSED("own_phys", h->own_phys = PG);
+    REFUSED("own_phys", h->own_phys -= 8);
+    REFUSED("refs_phys", h->refs_phys = 2 * MIB); /* the case: counts written elsewhere */
+    REFUSED("refs_phys", h->refs_phys += PG);     /* its last page past the run */
+    REFUSED("refs_phys", h->refs_phys = ~0ull & ~7ull);
+}
+
+TEST(stack_cursor_and_counter_fields)
+{
+    REFUSED("top", h->top = PMM_STACK_CAP + 1);
+    REFUSED("stack", h->stack[0] = 0x10);             /* below 1 MiB */
+    REFUSED("stack", h->stack[h->top - 1] = h->span); /* past span */
+    REFUSED("stack", h->stack[0] = allocated / PG);   /* handed out already */
+    REFUSED("stack", h->stack[0] = 3 * GIB / PG);     /* reserved: never owned */
+    REFUSED("stack_lo", h->stack_lo = h->stack_hi + 1);
+    REFUSED("stack_hi", h->stack_hi = h->stack_lo - 1);
+    REFUSED("cursor", h->cursor = h->span);
+    REFUSED("cursor", h->cursor = 0x10);
+    REFUSED("total", h->total = h->span + 1);
+    REFUSED("nfree", h->nfree = h->total + 1);
+    REFUSED("nalloc", h->nalloc = h->total - h->nfree + 1);
+    REFUSED("total", h->total = h->nfree + h->nalloc + h->meta_pages - 1);
+}
+
+/* A refused header leaves the state usable: the good one is adopted and passes the full check. */
+TEST(good_header_is_adopted_after_refusals)
+{
+    restore();
+    int err = 1;
+    struct pmm_adopt_error why = {"x", "y"};
+    struct pmm *k = pmm_adopt_why(phys, off, &err, &why);
+    CHECK(k == h);
+    CHECK_EQ(err, PMM_OK);
+    CHECK_OK(k);
+    uint64_t x;
+    CHECK_EQ(pmm_alloc(k, &x), PMM_OK);
+    CHECK_EQ(pmm_free(k, x), PMM_OK);
+    CHECK_OK(k);
+}
+
+int main(void)
+{
+    setup();
+    RUN(identity_fields);
+    RUN(geometry_fields);
+    RUN(placement_fields);
+    RUN(stack_cursor_and_counter_fields);
+    RUN(good_header_is_adopted_after_refusals);
+    sim_free(s);
+    HARNESS_MAIN_END();
+}
