@@ -119,6 +119,8 @@ int map_parse(const struct pmm_map *map, void *events, struct pmm_range *out, ui
     for (uint64_t i = 0; i < ndesc; i++) {
         struct pmm_efi_desc d;
         pmm_memcpy(&d, base + i * map->desc_size, sizeof d);
+        if (!d.npages)
+            continue; /* describes no memory, whatever its start: growing it outward would not */
         uint64_t room = d.phys_start ? (0 - d.phys_start) >> PMM_PAGE_SHIFT : 1ull << 52;
         if (d.npages > room)
             return map_fail(err, (int64_t)i, "descriptor wraps past the end of the address space");

@@ -129,6 +129,20 @@ TEST(zero_length_and_unaligned)
     CHECK_EQ(out[0].npages, 3);
     CHECK_EQ(out[1].start, 0x300);
     CHECK_EQ(out[1].npages, 2);
+
+    /* Zero-length descriptors are dropped whatever their start and kind: an unaligned reserved
+     * one must not grow into a page, which here would withhold a conventional page. */
+    struct map z = {0};
+    add(&z, PMM_EFI_CONVENTIONAL, 0x100000, 16, 0xf);
+    add(&z, PMM_EFI_RESERVED, 0x104800, 0, 0);
+    add(&z, PMM_EFI_MMIO, 0x10f001, 0, PMM_EFI_ATTR_RUNTIME);
+    add(&z, PMM_EFI_BOOT_DATA, 0x200800, 0, 0xf);
+    add(&z, PMM_EFI_RESERVED, 0xfffffffffffff800ull, 0, 0); /* rounding out would pass 2^64 */
+    CHECK_EQ(parse(&z, &n), PMM_OK);
+    CHECK_EQ(n, 1);
+    CHECK_EQ(out[0].start, 0x100);
+    CHECK_EQ(out[0].npages, 16);
+    CHECK_EQ(out[0].kind, PMM_KIND_FREE);
 }
 
 TEST(rejections_name_the_problem)
