@@ -4,6 +4,7 @@
 #include "mapfile.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,13 +65,31 @@ int mapfile_type_by_name(const char *name, size_t len)
     return -1;
 }
 
+/*
+ * mf->error = "NAME:LINE: why" (":LINE" only if line > 0). Any name fits: when the whole text
+ * would not, the name loses its start ("...") so the line number and the reason survive.
+ */
 static int fail(struct mapfile *mf, const char *name, int line, const char *fmt, ...)
 {
-    int at = snprintf(mf->error, sizeof mf->error, "%s:%d: ", name, line);
+    char why[sizeof mf->error];
+    int at = line > 0 ? snprintf(why, sizeof why, ":%d: ", line) : snprintf(why, sizeof why, ": ");
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(mf->error + at, sizeof mf->error - (size_t)at, fmt, ap);
+    vsnprintf(why + at, sizeof why - (size_t)at, fmt, ap); /* at < 16: the prefix always fits */
     va_end(ap);
+    size_t wn = strlen(why), room = sizeof mf->error - 1 - wn, n = strlen(name);
+    char *o = mf->error;
+    if (n > room) {
+        size_t keep = room >= 3 ? room - 3 : 0;
+        if (room >= 3) {
+            memcpy(o, "...", 3);
+            o += 3;
+        }
+        name += n - keep;
+        n = keep;
+    }
+    memcpy(o, name, n);
+    memcpy(o + n, why, wn + 1);
     return -1;
 }
 
@@ -247,20 +266,15 @@ int mapfile_parse(struct mapfile *mf, const char *name, const char *text)
 int mapfile_read(struct mapfile *mf, const char *path)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(mf->error, sizeof mf->error, "%s: cannot open", path);
-        return -1;
-    }
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = malloc((size_t)size + 1);
+    if (!f)
+        return fail(mf, path, 0, "cannot open: %s", strerror(errno));
+    long size = fseek(f, 0, SEEK_END) ? -1 : ftell(f);
+    char *text = size >= 0 && !fseek(f, 0, SEEK_SET) ? malloc((size_t)size + 1) : 0;
     size_t got = text ? fread(text, 1, (size_t)size, f) : 0;
     fclose(f);
     if (!text || got != (size_t)size) {
         free(text);
-        snprintf(mf->error, sizeof mf->error, "%s: cannot read", path);
-        return -1;
+        return fail(mf, path, 0, "cannot read");
     }
     text[size] = 0;
     int rc = mapfile_parse(mf, path, text);
