@@ -5,7 +5,8 @@
  * Every page it gets is filled with a pattern derived from its address and checked later, so two
  * hand-outs of one page show up as a pattern mismatch; and every page is checked against the
  * ranges it must never overlap: never-usable memory in the final map, the kernel image, the
- * handoff block, the memory map buffer and the allocator's metadata.
+ * handoff block, the memory map buffer and the allocator's metadata. Its figures are judged
+ * against the map the loader handed over, not only against the allocator's own statistics.
  */
 #include "kernel.h"
 
@@ -145,6 +146,117 @@ static void runs(void)
     kprintf("kernel: selftest: %d runs (2 MiB aligned, below 4 GiB, 16 MiB, 1 MiB) ok\n", MAXRUNS);
 }
 
+/*
+ * Runs of whole 2 MiB blocks with a partial tail, where the tail is what decides: take a 4 MiB
+ * run R, give it back but for the page right after its first block (X), then ask for runs that
+ * would cover X if the search skipped the tail check. First-fit meets R's block first. X must
+ * keep its pattern and no run may contain it.
+ */
+static void runs_with_tails(void)
+{
+    uint64_t R, X, n[3] = {513, 512 + 63, 512 + 511}, got_at[3];
+    int rc = pmm_alloc_run(pm, 1024, 2 * MIB, 0, &R);
+    EXPECT(rc == 0, "4 MiB run for the tail test: %s", pmm_strerror(rc));
+    if (rc)
+        return;
+    got(R, 1024, "4 MiB run");
+    X = R + 512 * PG;
+    EXPECT(pmm_free_run(pm, R, 512) == 0, "free of the first block of 0x%lx", R);
+    EXPECT(pmm_free_run(pm, X + PG, 511) == 0, "free of the rest of 0x%lx", R);
+    for (int i = 0; i < 3; i++) {
+        rc = pmm_alloc_run(pm, n[i], 2 * MIB, 0, &got_at[i]);
+        EXPECT(rc == 0, "run of %lu pages, 2 MiB aligned: %s", n[i], pmm_strerror(rc));
+        if (rc) {
+            n[i] = 0;
+            continue;
+        }
+        EXPECT(!hits(got_at[i], n[i], X, 1), "run 0x%lx (%lu pages) covers allocated page 0x%lx",
+               got_at[i], n[i], X);
+        got(got_at[i], n[i], "run with a tail");
+    }
+    EXPECT(intact(X, 1), "page 0x%lx was handed out again inside a run", X);
+    for (int i = 0; i < 3; i++)
+        if (n[i])
+            EXPECT(intact(got_at[i], n[i]) && pmm_free_run(pm, got_at[i], n[i]) == 0,
+                   "run 0x%lx overwritten or not freed", got_at[i]);
+    EXPECT(pmm_free(pm, X) == 0, "free of 0x%lx", X);
+    kprintf("kernel: selftest: 2 MiB-aligned runs with tails of 1, 63 and 511 pages ok\n");
+}
+
+/* A reference count driven to its limit: the next ref_inc is refused and changes nothing. */
+static void refcount_limit(void)
+{
+    uint64_t p;
+    uint32_t c = 0;
+    EXPECT(pmm_alloc(pm, &p) == 0, "alloc for the refcount limit");
+    uint32_t n = 1;
+    while (n < PMM_REF_MAX && pmm_ref_inc(pm, p) == 0)
+        n++;
+    EXPECT(n == PMM_REF_MAX, "ref_inc refused at count %u, below the limit %u", n, PMM_REF_MAX);
+    EXPECT(pmm_ref_inc(pm, p) == PMM_EOVERFLOW, "ref_inc past %u must be refused", PMM_REF_MAX);
+    EXPECT(pmm_refcount(pm, p, &c) == 0 && c == PMM_REF_MAX, "count %u after a refused ref_inc", c);
+    EXPECT(pmm_free(pm, p) == PMM_ESHARED, "free of a page with %u references", c);
+    while (n > 0 && pmm_ref_dec(pm, p) == 0)
+        n--;
+    EXPECT(n == 0 && pmm_refcount(pm, p, &c) == PMM_EDOUBLE, "page not freed by its last ref_dec");
+    kprintf("kernel: selftest: reference count to %u, one more refused, back to free ok\n",
+            PMM_REF_MAX);
+}
+
+/*
+ * Judged against the map the loader handed over, not the allocator's own figures: the metadata
+ * lies in loader data, every boot-services and loader page joined the pool (unless held), and
+ * the pool plus metadata plus page 0 is exactly the map's usable memory.
+ */
+static void against_the_map(void)
+{
+    const unsigned char *m = (const unsigned char *)va(hb->memmap_phys);
+    uint64_t usable = 0, meta_in_loader = 0, boot = 0, boot_in_pool = 0, page0 = 0;
+    struct pmm_stats st;
+    pmm_stats(pm, &st);
+    for (uint64_t off = 0; off + hb->memmap_desc_size <= hb->memmap_size;
+         off += hb->memmap_desc_size) {
+        const struct pmm_efi_desc *d = (const struct pmm_efi_desc *)(m + off);
+        /* in Linux's numeric efi=debug form, for the boot test's own reader of the map */
+        kprintf("kernel: map: mem%02lu: type=%u, attr=0x%lx, range=[0x%016lx-0x%016lx) (%luMB)\n",
+                off / hb->memmap_desc_size, d->type, d->attr, d->phys_start,
+                (uint64_t)(d->phys_start + d->npages * PG), d->npages >> 8);
+        enum pmm_kind k = pmm_classify(d->type, d->attr);
+        if (k == PMM_KIND_NEVER)
+            continue;
+        uint64_t s = (d->phys_start + PG - 1) / PG, e = d->phys_start / PG + d->npages;
+        if (e <= s)
+            continue;
+        usable += e - s;
+        page0 += s == 0;
+        if (d->type == PMM_EFI_LOADER_DATA)
+            for (uint64_t i = meta_phys / PG; i < meta_phys / PG + meta_pages; i++)
+                meta_in_loader += i >= s && i < e;
+        if (k != PMM_KIND_BOOT)
+            continue;
+        for (uint64_t pfn = s ? s : 1; pfn < e; pfn++) {
+            enum pmm_page_state ps = pmm_page_state(pm, pfn);
+            boot++;
+            boot_in_pool += ps == PMM_PAGE_FREE || ps == PMM_PAGE_ALLOC || ps == PMM_PAGE_META;
+        }
+    }
+    EXPECT(meta_in_loader == meta_pages, "%lu of %lu metadata pages lie in loader data",
+           meta_in_loader, meta_pages);
+    EXPECT(pmm_state_phys(pm) == meta_phys, "state at 0x%lx, metadata run at 0x%lx",
+           pmm_state_phys(pm), meta_phys);
+    if (!st.boot_held)
+        EXPECT(boot_in_pool == boot, "%lu of %lu boot-services and loader pages joined the pool",
+               boot_in_pool, boot);
+    uint64_t held = st.boot_held ? boot - boot_in_pool : 0;
+    EXPECT(st.free + st.alloc + meta_pages + page0 + held == usable,
+           "free %lu + allocated %lu + metadata %lu + page 0 (%lu) + held %lu != %lu usable pages "
+           "in the map",
+           st.free, st.alloc, meta_pages, page0, held, usable);
+    kprintf("kernel: selftest: map: %lu usable pages = free %lu + allocated %lu + metadata %lu + "
+            "page 0 (%lu) + held %lu; %lu boot-services and loader pages in the pool\n",
+            usable, st.free, st.alloc, meta_pages, page0, held, boot_in_pool);
+}
+
 static void sharing(void)
 {
     uint64_t p;
@@ -198,8 +310,11 @@ int selftest(struct pmm *p, const struct pmm_handoff *h)
     pmm_stats(pm, &s0);
     meta_phys = s0.meta_phys;
     meta_pages = s0.meta;
+    against_the_map();
     single_pages();
     runs();
+    runs_with_tails();
+    refcount_limit();
     sharing();
     bad_calls();
     pmm_stats(pm, &s1);
