@@ -210,8 +210,27 @@ uint64_t pmm_state_phys(const struct pmm *p);
 uint64_t pmm_meta_pages(const struct pmm *p);
 uint64_t pmm_virt_offset(const struct pmm *p);
 
-/* Lock hook: the kernel supplies a spinlock; without one (loader, host) calls are not locked. */
-void pmm_set_lock(struct pmm *p, void (*lock)(void *), void (*unlock)(void *), void *ctx);
+/*
+ * Lock hooks: the kernel supplies a spinlock; without one (loader, host) calls are not locked.
+ * lock and unlock are both set or both NULL (PMM_EINVAL otherwise); NULL removes the lock.
+ *
+ * Refused with PMM_ESTATE while the firmware hooks are set, that is before pmm_reconcile drops
+ * them: alloc and free call the firmware from inside their critical section, so this refusal is
+ * what makes "no firmware callback runs with the allocator's lock held" true. (Boot services run
+ * on one CPU and are not reentrant; there is nothing to lock against before ExitBootServices.)
+ * pmm_adopt clears the lock: each owner installs its own.
+ *
+ * Under the lock: every call that changes the state (alloc, free, ref, reconcile's update,
+ * release_boot) and the readers pmm_stats, pmm_summary, pmm_refcount, pmm_page_state,
+ * pmm_next_free_range, pmm_next_alloc_range and pmm_check, so that each answer is one consistent
+ * snapshot (pmm_check holds it for its whole O(span / 64) pass). Without it, and safe so:
+ * pmm_ranges (the table changes only in pmm_reconcile, which precedes any other user),
+ * pmm_state_phys, pmm_meta_pages (fixed at build), and the owner-only calls pmm_virt_offset,
+ * pmm_set_offset and pmm_set_lock, made with no other CPU in the allocator. No locked call makes
+ * another, so the lock need not be recursive. A panic handler that may have interrupted a holder
+ * removes the lock (pmm_set_lock(p, 0, 0, 0)) before it reads.
+ */
+int pmm_set_lock(struct pmm *p, void (*lock)(void *), void (*unlock)(void *), void *ctx);
 
 /*
  * Allocation. Every page handed out has reference count 1.

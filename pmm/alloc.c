@@ -295,8 +295,10 @@ int pmm_refcount(const struct pmm *p, uint64_t phys, uint32_t *count)
     if (phys & (PMM_PAGE_SIZE - 1))
         return PMM_EINVAL;
     uint64_t pfn = phys >> PMM_PAGE_SHIFT;
+    pmm_lock(p);
     int rc = allocated(p, pfn);
     if (!rc)
         *count = pmm_refs(p)[pfn];
+    pmm_unlock(p);
     return rc;
 }

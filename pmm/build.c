@@ -393,9 +393,16 @@ uint64_t pmm_virt_offset(const struct pmm *p)
     return p->off;
 }
 
-void pmm_set_lock(struct pmm *p, void (*lock)(void *), void (*unlock)(void *), void *ctx)
+int pmm_set_lock(struct pmm *p, void (*lock)(void *), void (*unlock)(void *), void *ctx)
 {
+    if (!lock != !unlock)
+        return PMM_EINVAL;
+    /* Alloc and free call the firmware hooks inside their critical section: a lock and the hooks
+     * never coexist, so no firmware callback runs with the lock held. */
+    if (lock && (p->fw.claim || p->fw.release))
+        return PMM_ESTATE;
     p->lock = lock;
     p->unlock = unlock;
     p->lock_ctx = ctx;
+    return PMM_OK;
 }

@@ -1,7 +1,7 @@
 /*
  * check.c - pmm_check(): every invariant listed in state.h, verified from scratch.
  *
- * Costs O(span / 64 + allocated pages + stack^2). Reads only; safe to run at any time.
+ * Costs O(span / 64 + allocated pages + stack^2). Reads only, under the owner's lock.
  */
 #include "state.h"
 
@@ -53,7 +53,7 @@ static int check_levels(const struct pmm *p, const struct pmm_hbits *h, struct p
     return PMM_OK;
 }
 
-int pmm_check(const struct pmm *p, struct pmm_check_fail *f)
+static int check(const struct pmm *p, struct pmm_check_fail *f)
 {
     if (p->magic != PMM_MAGIC || p->version != PMM_VERSION || p->size != sizeof *p)
         return fail(f, "header magic, version or size is wrong", 0);
@@ -139,4 +139,12 @@ int pmm_check(const struct pmm *p, struct pmm_check_fail *f)
         }
     }
     return PMM_OK;
+}
+
+int pmm_check(const struct pmm *p, struct pmm_check_fail *f)
+{
+    pmm_lock(p);
+    int rc = check(p, f);
+    pmm_unlock(p);
+    return rc;
 }

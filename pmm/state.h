@@ -175,12 +175,13 @@ static inline uint64_t word_mask(uint64_t from, uint64_t to)
     return ((1ull << n) - 1) << lo;
 }
 
-static inline void pmm_lock(struct pmm *p)
+/* The lock lives in the owner's memory (lock_ctx), not in the state: readers take it too. */
+static inline void pmm_lock(const struct pmm *p)
 {
     if (p->lock)
         p->lock(p->lock_ctx);
 }
-static inline void pmm_unlock(struct pmm *p)
+static inline void pmm_unlock(const struct pmm *p)
 {
     if (p->unlock)
         p->unlock(p->lock_ctx);

@@ -1,8 +1,9 @@
 /*
  * stats.c - counters, the shared summary line, and per-page answers for front ends.
  *
- * Nothing here takes the lock or changes the state, so a front end can dump the allocator from a
- * panic handler (Zircon's "pmm dump" has the same property).
+ * Nothing here changes the state. The public readers take the owner's lock (pmm.h says which and
+ * why), so each answer is one consistent snapshot; a panic handler that may have interrupted a
+ * lock holder drops the lock (pmm_set_lock(p, 0, 0, 0)) before it dumps the allocator.
  */
 #include "state.h"
 
@@ -42,6 +43,7 @@ static uint64_t largest_run(const struct pmm *p)
 
 void pmm_stats(const struct pmm *p, struct pmm_stats *s)
 {
+    pmm_lock(p);
     pmm_memset(s, 0, sizeof *s);
     s->total = p->total;
     s->free = p->nfree;
@@ -60,6 +62,7 @@ void pmm_stats(const struct pmm *p, struct pmm_stats *s)
     s->meta_phys = p->self_phys;
     s->reconciled = p->reconciled;
     s->boot_held = p->boot_held;
+    pmm_unlock(p);
 }
 
 struct out {
@@ -110,7 +113,7 @@ const struct pmm_range *pmm_ranges(const struct pmm *p, uint64_t *n)
     return pmm_rtab(p);
 }
 
-enum pmm_page_state pmm_page_state(const struct pmm *p, uint64_t pfn)
+static enum pmm_page_state page_state(const struct pmm *p, uint64_t pfn)
 {
     if (pfn - meta_first(p) < p->meta_pages)
         return PMM_PAGE_META;
@@ -128,6 +131,14 @@ enum pmm_page_state pmm_page_state(const struct pmm *p, uint64_t pfn)
     if (lo == p->nranges || r[lo].start > pfn)
         return PMM_PAGE_HOLE;
     return r[lo].kind == PMM_KIND_NEVER ? PMM_PAGE_NEVER : PMM_PAGE_WITHHELD;
+}
+
+enum pmm_page_state pmm_page_state(const struct pmm *p, uint64_t pfn)
+{
+    pmm_lock(p);
+    enum pmm_page_state st = page_state(p, pfn);
+    pmm_unlock(p);
+    return st;
 }
 
 /* Word w of the map asked for: free pages, or allocated ones (owned and not free). */
@@ -164,12 +175,21 @@ static int next_range(const struct pmm *p, uint64_t from, int alloc, uint64_t *s
     return 1;
 }
 
+static int next_range_locked(const struct pmm *p, uint64_t from, int alloc, uint64_t *start,
+                             uint64_t *n)
+{
+    pmm_lock(p);
+    int found = next_range(p, from, alloc, start, n);
+    pmm_unlock(p);
+    return found;
+}
+
 int pmm_next_free_range(const struct pmm *p, uint64_t from, uint64_t *start, uint64_t *n)
 {
-    return next_range(p, from, 0, start, n);
+    return next_range_locked(p, from, 0, start, n);
 }
 
 int pmm_next_alloc_range(const struct pmm *p, uint64_t from, uint64_t *start, uint64_t *n)
 {
-    return next_range(p, from, 1, start, n);
+    return next_range_locked(p, from, 1, start, n);
 }

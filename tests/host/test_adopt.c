@@ -7,7 +7,8 @@
  *   | conv  |     | conventional            | reserved | conventional      |
  *
  * 6 GiB gives the free map four summary levels and the block map two, and memory above 4 GiB
- * (where the stack refills first).
+ * (where the stack refills first). Last, the lock the new owner installs: never together with the
+ * firmware hooks, taken by the readers.
  */
 #include "common.h"
 #include "state.h"
@@ -182,6 +183,75 @@ TEST(good_header_is_adopted_after_refusals)
     CHECK_OK(k);
 }
 
+/* Lock hooks that count calls and nesting. */
+static int lock_depth, lock_calls;
+static void lk(void *ctx)
+{
+    (void)ctx;
+    lock_depth++;
+    lock_calls++;
+}
+static void ulk(void *ctx)
+{
+    (void)ctx;
+    lock_depth--;
+}
+
+/* Reader `call` takes the lock exactly once and leaves it released. */
+#define LOCKED_ONCE(call)                                                                          \
+    do {                                                                                           \
+        int _before = lock_calls;                                                                  \
+        call;                                                                                      \
+        if (lock_calls != _before + 1)                                                             \
+            fprintf(stderr, "  %s took the lock %d times\n", #call, lock_calls - _before);         \
+        CHECK_EQ(lock_calls, _before + 1);                                                         \
+        CHECK_EQ(lock_depth, 0);                                                                   \
+    } while (0)
+
+/*
+ * No firmware callback runs with the lock held: a lock cannot be installed while the firmware hooks
+ * are (before reconcile). The readers take it; adoption clears it.
+ */
+TEST(lock_and_firmware_hooks_never_coexist)
+{
+    struct sim *m = sim_new(128 * MIB);
+    sim_add(m, PMM_EFI_CONVENTIONAL, PG, 0x9f, 0xf);
+    sim_add(m, PMM_EFI_CONVENTIONAL, MIB, 0x7f00, 0xf);
+    struct pmm *p;
+    CHECK_EQ(sim_build(m, 1, &p), PMM_OK);
+    CHECK_EQ(pmm_set_lock(p, lk, ulk, 0), PMM_ESTATE); /* boot phase: firmware hooks set */
+    CHECK_EQ(pmm_set_lock(p, lk, 0, 0), PMM_EINVAL);
+    CHECK_EQ(pmm_set_lock(p, 0, 0, 0), PMM_OK); /* removing a lock is always allowed */
+    uint64_t x, claims = m->claims;
+    CHECK_EQ(pmm_alloc(p, &x), PMM_OK); /* unlocked, and the firmware was asked */
+    CHECK_EQ(lock_calls, 0);
+    CHECK(m->claims > claims);
+
+    CHECK_EQ(sim_reconcile(m, p), PMM_OK); /* drops the firmware hooks */
+    CHECK_EQ(pmm_set_lock(p, lk, ulk, 0), PMM_OK);
+    struct pmm_stats st;
+    char line[256];
+    uint32_t count;
+    uint64_t a, n;
+    LOCKED_ONCE(pmm_stats(p, &st));
+    LOCKED_ONCE(pmm_summary(p, line, sizeof line));
+    LOCKED_ONCE(CHECK_EQ(pmm_refcount(p, x, &count), PMM_OK));
+    LOCKED_ONCE(CHECK_EQ(pmm_page_state(p, x / PG), PMM_PAGE_ALLOC));
+    LOCKED_ONCE(CHECK_EQ(pmm_next_free_range(p, 0, &a, &n), 1));
+    LOCKED_ONCE(CHECK_EQ(pmm_next_alloc_range(p, 0, &a, &n), 1));
+    LOCKED_ONCE(CHECK_EQ(pmm_check(p, 0), PMM_OK));
+    LOCKED_ONCE(CHECK_EQ(pmm_free(p, x), PMM_OK));
+
+    /* a new owner starts without the old owner's lock */
+    int err;
+    struct pmm *k = pmm_adopt(pmm_state_phys(p), (uint64_t)(uintptr_t)m->mem, &err);
+    CHECK(k != 0);
+    int before = lock_calls;
+    CHECK_EQ(pmm_alloc(k, &x), PMM_OK);
+    CHECK_EQ(lock_calls, before);
+    sim_free(m);
+}
+
 int main(void)
 {
     setup();
@@ -190,6 +260,7 @@ int main(void)
     RUN(placement_fields);
     RUN(stack_cursor_and_counter_fields);
     RUN(good_header_is_adopted_after_refusals);
+    RUN(lock_and_firmware_hooks_never_coexist);
     sim_free(s);
     HARNESS_MAIN_END();
 }
