@@ -225,6 +225,25 @@ static int parse_shell(struct mapfile *mf, const char *name, int ln, const char 
     return add(mf, (uint32_t)ty, a, pages, attr) ? fail(mf, name, ln, "out of memory") : 0;
 }
 
+/*
+ * Linux 2.6 printed the numeric form without the "efi: " prefix: "mem00: type=7, attr=0xf,
+ * range=[...)". Such a line is one whose word "memNN:" (NN decimal) is followed by " type=";
+ * returns the "mem", or NULL for every other line (a whole dmesg has many words starting "mem").
+ */
+static const char *bare_mem(const char *line)
+{
+    for (const char *m = strstr(line, "mem"); m; m = strstr(m + 1, "mem")) {
+        if (m > line && !isspace((unsigned char)m[-1]) && m[-1] != ']')
+            continue;
+        const char *d = m + 3;
+        while (isdigit((unsigned char)*d))
+            d++;
+        if (d > m + 3 && !strncmp(d, ": type=", 7))
+            return m;
+    }
+    return 0;
+}
+
 int mapfile_parse(struct mapfile *mf, const char *name, const char *text)
 {
     int ln = 0;
@@ -249,8 +268,9 @@ int mapfile_parse(struct mapfile *mf, const char *name, const char *text)
         const char *efi = strstr(line, "efi: mem");
         if (!efi)
             efi = strstr(line, "EFI: mem");
-        if (efi) {
-            if (parse_linux(mf, name, ln, line, efi + 5))
+        const char *mem = efi ? efi + 5 : bare_mem(line);
+        if (mem) {
+            if (parse_linux(mf, name, ln, line, mem))
                 return -1;
             continue;
         }

@@ -2,6 +2,7 @@
  * mapfile.h - read a memory map published as text (host only).
  *
  * Formats, detected line by line:
+ *   Linux 2.6:   [ts] mem02: type=4, attr=0xf, range=[0x58000-0x59000) (0MB)
  *   Linux 3.x:   [ts] efi: mem02: type=4, attr=0xf, range=[0x58000-0x59000) (0MB)
  *   Linux 4.x+:  efi: mem01: [Loader Data | ... |WB|WT|WC|UC] range=[0x1000-0x5fff] (0MB)
  *                (range closed with ']' is inclusive, with ')' exclusive; "EFI:" works too)
