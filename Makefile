@@ -264,7 +264,7 @@ build/pmmsim: tools/pmmsim.c tools/svg.c tools/svg.h tools/kshim/kernel.h handof
 	    -Ihandoff -o $@ tools/pmmsim.c tools/svg.c handoff/kernel/selftest.c tools/mapfile.c \
 	    tests/host/sim.c $(PMM_HOST_OBJ) -lm
 
-.PHONY: all deps deps-host test test-host bench clean format image run debug shell usb
+.PHONY: all deps deps-host test test-host bench mutate clean format image run debug shell usb
 
 all: deps host build/esp.img build/shell.img build/usb.img
 
@@ -313,6 +313,11 @@ test: deps host $(TEST_IMAGES)
 
 bench: deps-host build/host/bench
 	build/host/bench
+
+# Inject each fault listed in tests/mutate.py into pmm/, one at a time, and run the host suite and
+# the kernel's self-test on the real maps against it (minutes; not part of `make test`).
+mutate: deps-host
+	@tests/mutate.py
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
