@@ -1,0 +1,257 @@
+#!/usr/bin/env python3
+"""make mutate: can the tests fail? Inject one small fault at a time into pmm/ and see.
+
+Each fault below is an exact piece of source and what it becomes: an off-by-one, a skipped counter
+update or refusal, an inverted condition, a summary bit left set, a metadata size doubled, a search
+that skips a page. For each, the tree is copied (with the current build, so only what the fault
+touches is rebuilt), the fault applied, and the host suite run: the unit tests, the randomized
+differential test, the real PCs' maps, and pmmsim, which replays every map through the kernel's own
+self-test (handoff/kernel/selftest.c). A fault is caught when any of them fails or hangs.
+
+A fault whose text is no longer in the source is reported as stale (the list must follow the code),
+and one that does not compile as invalid; both make the run fail, like a survivor. A fault known
+to be equivalent (no observable behaviour changes) is listed in EQUIVALENT with the reason, and is
+not run.
+
+usage: tests/mutate.py [-k SUBSTRING] [-j JOBS]
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# (file, original text, faulty text, what the fault is)
+FAULTS = [
+    # memmap.c: intake and classification
+    ("pmm/memmap.c", "    case PMM_EFI_BOOT_DATA:\n", "",
+     "boot-services data classified as never usable"),
+    ("pmm/memmap.c", "if (attr & (PMM_EFI_ATTR_RUNTIME | PMM_EFI_ATTR_SP))",
+     "if (attr & PMM_EFI_ATTR_RUNTIME)", "specific-purpose memory treated as ordinary RAM"),
+    ("pmm/memmap.c", "            if (kind == PMM_KIND_NEVER)\n                hi++;",
+     "            if (kind != PMM_KIND_NEVER)\n                hi++;",
+     "unaligned descriptors grow and shrink the wrong way (inverted condition)"),
+    ("pmm/memmap.c", "if (d.npages > room)", "if (d.npages > room + 1)",
+     "a descriptor that wraps by one page is accepted"),
+    ("pmm/memmap.c", "if (c + 1 < n && ev_less(&e[c], &e[c + 1]))",
+     "if (c + 1 < n && ev_less(&e[c + 1], &e[c]))", "heapsort picks the smaller child"),
+    ("pmm/memmap.c", "last->kind == kind && last->type == type",
+     "last->kind == kind", "neighbours of different EFI types merge"),
+    ("pmm/memmap.c", "if (map->map_size % map->desc_size)", "if (0)",
+     "a ragged map size is accepted (skipped refusal)"),
+    # bitmap.c and state.h: bitmaps, summaries, the run search
+    ("pmm/bitmap.c", "        words = (words + 63) / 64;\n", "        words = words / 64 + 1;\n",
+     "summary levels one word too large (metadata grows)"),
+    ("pmm/bitmap.c", "*w = nonzero ? old | bit_mask(wi) : old & ~bit_mask(wi);",
+     "*w = nonzero ? old | bit_mask(wi) : old;", "a summary bit is left set when its word empties"),
+    ("pmm/bitmap.c", "        i = wi + 1; /* the next word", "        i = wi + 2; /* the next word",
+     "next-set search skips a word when it climbs a level"),
+    ("pmm/bitmap.c",
+     "        uint64_t x = ~w[i >> 6] & (~0ull << (i & 63));\n        if (x) {\n"
+     "            uint64_t r = (i & ~63ull) | (uint64_t)__builtin_ctzll(x);\n"
+     "            return r < limit ? r : PMM_NONE;",
+     "        uint64_t x = ~w[i >> 6] & (~0ull << (i & 63));\n        if (x) {\n"
+     "            uint64_t r = (i & ~63ull) | (uint64_t)__builtin_ctzll(x);\n"
+     "            return r <= limit ? r : PMM_NONE;",
+     "next-clear search accepts the bit at the limit (off-by-one)"),
+    ("pmm/bitmap.c", "    while (from < to && (from & 63)) {", "    while (from < to && (from & 31)) {",
+     "bits_fill's head stops at a 32-bit boundary (word mask off)"),
+    ("pmm/bitmap.c", "n += popcount64(w[from >> 6] & m);", "n += popcount64(w[from >> 6]);",
+     "bits_count ignores the mask of a partial word"),
+    ("pmm/bitmap.c", "    for (int i = 0; i < 8; i++)\n        if (l0[i] != ~0ull)",
+     "    for (int i = 0; i < 7; i++)\n        if (l0[i] != ~0ull)",
+     "a block counts as full with its last free-map word unread"),
+    ("pmm/state.h", "if (new == ~0ull && old != ~0ull", "if (new == ~1ull && old != ~0ull",
+     "a block that becomes free is never noted in the block map"),
+    ("pmm/bitmap.c", "s + (k << PMM_BLOCK_SHIFT), s + n) != PMM_NONE",
+     "s + (k << PMM_BLOCK_SHIFT), s + n - 1) != PMM_NONE",
+     "the partial tail after whole blocks is checked one page short"),
+    ("pmm/bitmap.c", "            if (!blk_full(p, i)) {", "            if (0) {",
+     "a stale block hint is trusted without reading the free map"),
+    ("pmm/bitmap.c", "        pos = z + 1;\n", "        pos = z + 2;\n",
+     "the run search skips a page after a used one"),
+    ("pmm/bitmap.c", "        if (s > hi || hi - s < n)\n            return PMM_NONE;\n"
+     "        uint64_t z = bits_next_clear(l0, s, s + n);",
+     "        if (s > hi || hi - s < n - 1)\n            return PMM_NONE;\n"
+     "        uint64_t z = bits_next_clear(l0, s, s + n);",
+     "a run may end one page past the limit"),
+    # alloc.c: the stack, runs, frees, reference counts
+    ("pmm/alloc.c", "    p->nfree--;\n    p->nalloc++;\n", "    p->nalloc++;\n",
+     "single-page alloc skips the free counter"),
+    ("pmm/alloc.c", "if (p->top < PMM_STACK_CAP && pfn >= PMM_LOW_PFN)",
+     "if (p->top < PMM_STACK_CAP)", "freed pages below 1 MiB go on the stack"),
+    ("pmm/alloc.c", "(PMM_LOW_PFN << PMM_PAGE_SHIFT) ? 1 : PMM_LOW_PFN",
+     "(PMM_LOW_PFN << PMM_PAGE_SHIFT) ? 0 : PMM_LOW_PFN", "a low run may start at page 0"),
+    ("pmm/alloc.c", "if (hi <= lo || npages > hi - lo || npages > p->total)",
+     "if (hi <= lo || npages > p->total)", "a run larger than its bounds is ENOMEM, not ERANGE"),
+    ("pmm/alloc.c", "if (p->stack[i] - start >= n)", "if (p->stack[i] - start > n)",
+     "a run's last page stays on the free-page stack"),
+    ("pmm/alloc.c", "pfn < s + npages && !rc; pfn++", "pfn < s + npages - 1 && !rc; pfn++",
+     "free_run does not check the run's last page"),
+    ("pmm/alloc.c", "pmm_refs(p)[pfn] != 1 ? PMM_ESHARED", "pmm_refs(p)[pfn] > 2 ? PMM_ESHARED",
+     "a page with two references can be freed"),
+    ("pmm/alloc.c", "if (!rc && *ref == PMM_REF_MAX)", "if (!rc && *ref == PMM_REF_MAX - 1)",
+     "ref_inc refuses one reference early"),
+    ("pmm/alloc.c", "p->span > PMM_HIGH_PFN ? PMM_HIGH_PFN : PMM_LOW_PFN, at",
+     "PMM_LOW_PFN, at", "single pages come from low memory first"),
+    ("pmm/alloc.c", "    if (bit_test(pmm_free_l0(p), pfn))\n        return PMM_EDOUBLE;\n", "",
+     "a free page counts as allocated (double free not refused)"),
+    # build.c: layout, placement, the initial pool
+    ("pmm/build.c", "    at += span * sizeof(uint16_t);", "    at += 2 * span * sizeof(uint16_t);",
+     "the reference-count array is sized twice over"),
+    ("pmm/build.c", "    bits_fill(l0, 0, 1, 0); /* page 0", "    bits_fill(l0, 0, 0, 0); /* page 0",
+     "page 0 stays in the pool"),
+    ("pmm/build.c", "uint64_t tries[2] = {hi - pages, lo};", "uint64_t tries[2] = {lo, hi - pages};",
+     "metadata goes to the bottom of its range"),
+    ("pmm/build.c", "nfree -= (uint64_t)bit_test(l0, 0) + pages;", "nfree -= pages;",
+     "the free counter forgets page 0"),
+    ("pmm/build.c", "        if (r[i].kind == PMM_KIND_FREE)\n            nfree += r[i].npages;\n", "",
+     "build counts no free pages"),
+    # reconcile.c
+    ("pmm/reconcile.c", "    uint64_t meta = meta_first(p);\n    if (from < meta_end(p) && meta < to) {\n"
+     "        *bad = from > meta ? from : meta;",
+     "    uint64_t meta = meta_first(p);\n    if (0) {\n        *bad = from > meta ? from : meta;",
+     "a final map that takes the metadata is not refused"),
+    ("pmm/reconcile.c", "            if (wi == 0)\n                m &= ~1ull;\n", "",
+     "page 0 joins the pool at reconcile"),
+    ("pmm/reconcile.c", "                m &= ~word_mask(a, mend);\n", "",
+     "metadata pages join the pool at reconcile"),
+    ("pmm/reconcile.c", "if (a->hold && r && r->kind == PMM_KIND_BOOT)",
+     "if (a->hold && r && r->kind == PMM_KIND_FREE)", "hold mode holds the wrong kind"),
+    ("pmm/reconcile.c", "            if (r[i].kind > last->kind) {", "            if (r[i].kind < last->kind) {",
+     "a merge keeps the less restrictive kind"),
+    ("pmm/reconcile.c", "            p->nfree -= popcount64(m);\n        }",
+     "        }", "pages that leave the pool stay counted free"),
+    # stats.c
+    ("pmm/stats.c", "                best = cur > best ? cur : best;", "                best = cur;",
+     "largest free run forgets a longer earlier run"),
+    ("pmm/stats.c", "uint64_t g4 = 1ull << 20, m16", "uint64_t g4 = 1ull << 19, m16",
+     "below4g counts below 2 GiB"),
+    ("pmm/stats.c", "s->withheld = p->total - p->nfree - p->nalloc - p->meta_pages;",
+     "s->withheld = p->total - p->nfree - p->nalloc;", "withheld counts the metadata"),
+    # check.c: the checker must notice what it claims to
+    ("pmm/check.c", "            if (refs[pfn] == 0)", "            if (0)",
+     "the checker skips reference counts"),
+    ("pmm/check.c", "            if (p->stack[j] == pfn)", "            if (0)",
+     "the checker misses a page stacked twice"),
+    ("pmm/check.c", "    if (nfree != p->nfree)", "    if (0)",
+     "the checker skips the free counter"),
+]
+
+# Faults shown to change nothing observable; kept here so nobody adds them again as survivors.
+EQUIVALENT = [
+    ("pmm/stats.c", "total += (e < limit ? e : limit) - r[i].start;", "total += r[i].npages;",
+     "usable ranges never extend past span: span is the end of the highest usable range at build, "
+     "and reconcile clips nothing today (usable memory past span is issue 10's)"),
+]
+
+TESTS = ["test_bitmap", "test_memmap", "test_check", "test_alloc", "test_phases", "test_adopt"]
+
+
+def skip(d, names):
+    """copytree filter: no .git, and of build/ only what the host suite needs."""
+    rel = os.path.relpath(d, ROOT)
+    if rel == ".":
+        return [".git"]
+    if rel == "build":
+        return [n for n in names if n not in ("host", "pmmsim")]
+    return []
+
+
+def run(cmd, cwd, timeout):
+    try:
+        r = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=timeout, text=True, errors="replace")
+        return r.returncode, r.stdout
+    except subprocess.TimeoutExpired:
+        return "timeout", ""
+
+
+def suite(tree, maps):
+    """Run the host suite in tree; return the name of the first test that failed, or None."""
+    for t in TESTS:
+        if os.path.exists(os.path.join(tree, "build/host", t)):
+            rc, _ = run([f"build/host/{t}"], tree, 120)
+            if rc != 0:
+                return t
+    rc, _ = run(["build/host/test_random", "300000", "3"], tree, 120)
+    if rc != 0:
+        return "test_random"
+    for m, expect in maps:
+        rc, _ = run(["build/host/test_realmaps", m] + expect, tree, 120)
+        if rc != 0:
+            return "test_realmaps " + os.path.basename(m)
+    rc, _ = run(["tests/pmmsim.sh"], tree, 300)
+    if rc != 0:
+        return "pmmsim (kernel self-test on the real maps)"
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-k", default="", help="only faults whose description contains this")
+    ap.add_argument("-j", default="2", help="make jobs")
+    args = ap.parse_args()
+    targets = [f"build/host/{t}" for t in TESTS + ["test_random", "test_realmaps"]
+               if os.path.exists(os.path.join(ROOT, "tests/host", t + ".c"))] + ["build/pmmsim"]
+    subprocess.run(["make", "-s", "-j", args.j] + targets, cwd=ROOT, check=True)
+    maps = []
+    mapdir = os.path.join(ROOT, "tests/memmaps")
+    for f in sorted(os.listdir(mapdir)):
+        if f.endswith(".txt"):
+            exp = subprocess.check_output(["python3", "tests/memmaps_expect.py", f"tests/memmaps/{f}"],
+                                          cwd=ROOT, text=True).split()
+            maps.append((f"tests/memmaps/{f}", exp))
+    clean = suite(ROOT, maps)
+    if clean:
+        sys.exit(f"mutate: the unmutated tree already fails {clean}; fix that first")
+
+    work = tempfile.mkdtemp(prefix="pmm-mutate-")
+    caught = survived = bad = 0
+    t0 = time.time()
+    try:
+        for i, (path, old, new, why) in enumerate(FAULTS):
+            if args.k not in why:
+                continue
+            tree = os.path.join(work, str(i))
+            shutil.copytree(ROOT, tree, symlinks=True, ignore=skip)
+            src = open(os.path.join(tree, path)).read()
+            if src.count(old) != 1:
+                bad += 1
+                print(f"STALE     {path}: {why} (text found {src.count(old)} times)")
+                shutil.rmtree(tree)
+                continue
+            with open(os.path.join(tree, path), "w") as f:
+                f.write(src.replace(old, new))
+            rc, out = run(["make", "-s", "-j", args.j] + targets, tree, 600)
+            if rc != 0:
+                bad += 1
+                print(f"INVALID   {path}: {why} (does not build)")
+                print("          " + out.strip().splitlines()[-1] if out.strip() else "")
+            else:
+                by = suite(tree, maps)
+                if by:
+                    caught += 1
+                    print(f"caught    {path}: {why}  [by {by}]")
+                else:
+                    survived += 1
+                    print(f"SURVIVED  {path}: {why}")
+            sys.stdout.flush()
+            shutil.rmtree(tree)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    for path, old, new, why in EQUIVALENT:
+        print(f"skipped   {path}: {why} (equivalent)")
+    total = caught + survived + bad
+    print(f"mutation score: {caught} of {total} faults caught, {survived} survived, "
+          f"{bad} stale or invalid, {len(EQUIVALENT)} equivalent skipped "
+          f"({time.time() - t0:.0f} s)")
+    sys.exit(0 if survived == 0 and bad == 0 else 1)
+
+
+if __name__ == "__main__":
+    main()
