@@ -23,7 +23,7 @@ PMM_ASAN_OBJ := $(PMM_SRC:pmm/%.c=build/asan/pmm/%.o)
 HOST_DEPS := tools/deps.sh
 
 HOST_TESTS := test_memmap test_bitmap test_alloc test_phases test_check test_adopt test_realmaps \
-              test_random test_handoff test_sha256 test_mapfile
+              test_random test_handoff test_sha256 test_mapfile test_exit test_preflight test_claims
 TEST_COMMON := tests/host/sim.c tools/mapfile.c handoff/elf.c handoff/verify.c handoff/sha256.c
 
 # The UEFI loader: gnu-efi, PE32+ built from an ELF shared object. The allocator is compiled again
@@ -31,13 +31,15 @@ TEST_COMMON := tests/host/sim.c tools/mapfile.c handoff/elf.c handoff/verify.c h
 EFI_INC    := -I/usr/include/efi -I/usr/include/efi/x86_64
 EFI_CFLAGS := $(WARN) -O2 -fpic -fshort-wchar -mno-red-zone -ffreestanding -fno-stack-protector \
               -fno-strict-aliasing -fno-builtin -DGNU_EFI_USE_MS_ABI $(EFI_INC) \
-              -Iinclude -Ipmm -Ihandoff -Iefi
+              -Iinclude -Ipmm -Ihandoff -Iefi -Ihandoff/kernel
 EFI_LDS    := /usr/lib/elf_x86_64_efi.lds
 EFI_CRT0   := /usr/lib/crt0-efi-x86_64.o
-EFI_SRC    := $(wildcard efi/*.c) handoff/elf.c handoff/verify.c handoff/sha256.c
+# The framebuffer console is the kernel stub's, reused for the loader's failures after exit.
+EFI_SRC    := $(wildcard efi/*.c) handoff/elf.c handoff/verify.c handoff/sha256.c \
+              handoff/kernel/fbcon.c handoff/kernel/font.c
 EFI_OBJ    := $(EFI_SRC:%.c=build/efi/%.o) $(PMM_SRC:%.c=build/efi/%.o)
 EFI_HDR    := $(wildcard efi/*.h) include/handoff.h handoff/elf.h handoff/x86.h handoff/sha256.h \
-              $(PMM_HDR)
+              handoff/kernel/kernel.h handoff/kernel/font.h $(PMM_HDR)
 
 build/efi/%.o: %.c $(EFI_HDR)
 	@mkdir -p $(@D)
@@ -126,10 +128,15 @@ $(eval $(call kernel_variant,fault,PMM_FAULT_TEST,main))
 $(eval $(call kernel_variant,screen,PMM_STAY_ON_VERDICT,console))
 
 build/esp-hold.img: build/esp.img
-	@printf 'hold-boot-memory\n' >build/options-hold
+	@printf '# tests/qemu/hold.sh\nhold-boot-memory = on\n' >build/options-hold
 	@cp $< $@ && mcopy -o -i $@ build/options-hold ::/EFI/pmm/options
 
-TEST_IMAGES := build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/esp-hold.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
+# An options file with an unknown key on line 3: the loader must refuse it.
+build/esp-badoptions.img: build/esp.img
+	@printf '# options\nhold-boot-memory = off\nhold-boot-mem = on\n' >build/options-bad
+	@cp $< $@ && mcopy -o -i $@ build/options-bad ::/EFI/pmm/options
+
+TEST_IMAGES := build/esp-badoptions.img build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/esp-hold.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
                build/debug/esp.img
 
 # `make debug`: the same loader built -O0 -g with a wait for GDB, on its own image.
@@ -163,7 +170,8 @@ run: image
 # The shell command: the same objects as a resident driver (pmmcmd.efi, subsystem 11) and as a
 # plain shell application (pmm.efi, subsystem 10, built with PMM_SHELL_APP).
 SH_SRC   := $(wildcard efi/shell/*.c) efi/boot.c efi/firmware.c efi/transition.c efi/serial.c \
-            efi/digest.c handoff/elf.c handoff/verify.c handoff/sha256.c
+            efi/digest.c efi/exit.c efi/fatal.c efi/preflight.c handoff/elf.c handoff/verify.c handoff/sha256.c \
+            handoff/kernel/fbcon.c handoff/kernel/font.c
 SH_HDR   := $(EFI_HDR) efi/shell/shell.h
 SH_OBJ   := $(SH_SRC:%.c=build/efi/%.o) $(PMM_SRC:%.c=build/efi/%.o)
 APP_OBJ  := $(filter-out build/efi/efi/shell/pmmcmd.o,$(SH_OBJ)) build/efi/app/pmmcmd.o
@@ -297,6 +305,26 @@ build/host/%: tests/host/%.c $(PMM_HOST_OBJ) $(PMM_HDR) $(TEST_COMMON) $(TEST_HD
 build/asan/%: tests/host/%.c $(PMM_ASAN_OBJ) $(PMM_HDR) $(TEST_COMMON) $(TEST_HDRS)
 	@echo "  CC      $@"
 	@$(CC) $(HOST_CFLAGS) $(ASAN_FLAGS) -o $@ $< $(TEST_COMMON) $(PMM_ASAN_OBJ)
+
+# efi/exit.c against a fake boot-services table: gnu-efi's headers are plain C, and with the MS ABI
+# define a call through the table is a direct call on the host too.
+EXIT_TEST := tests/host/test_exit.c efi/exit.c efi/exit.h $(TEST_COMMON) $(TEST_HDRS)
+EXIT_FLAGS := -DGNU_EFI_USE_MS_ABI $(EFI_INC) -Iefi
+build/host/test_exit: $(EXIT_TEST) $(PMM_HOST_OBJ)
+	@echo "  CC      $@"
+	@$(CC) $(HOST_CFLAGS) $(EXIT_FLAGS) -o $@ $< efi/exit.c $(TEST_COMMON) $(PMM_HOST_OBJ)
+build/asan/test_exit: $(EXIT_TEST) $(PMM_ASAN_OBJ)
+	@echo "  CC      $@"
+	@$(CC) $(HOST_CFLAGS) $(EXIT_FLAGS) $(ASAN_FLAGS) -o $@ $< efi/exit.c $(TEST_COMMON) \
+	    $(PMM_ASAN_OBJ)
+
+# efi/preflight.c is freestanding C: the loader's refusals before exit, tested on the host.
+build/host/test_preflight: tests/host/test_preflight.c efi/preflight.c efi/preflight.h $(TEST_HDRS)
+	@echo "  CC      $@"
+	@$(CC) $(HOST_CFLAGS) -Iefi -o $@ $< efi/preflight.c
+build/asan/test_preflight: tests/host/test_preflight.c efi/preflight.c efi/preflight.h $(TEST_HDRS)
+	@echo "  CC      $@"
+	@$(CC) $(HOST_CFLAGS) $(ASAN_FLAGS) -Iefi -o $@ $< efi/preflight.c
 
 build/host/bench: $(wildcard bench/*.c bench/*.h) $(PMM_HOST_OBJ) $(PMM_HDR) tests/host/sim.c \
                   tests/host/sim.h tests/host/rng.h

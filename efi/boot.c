@@ -27,6 +27,27 @@ static UINT64 identity_top(struct pmm *p, const struct pmm_handoff *h)
     return top;
 }
 
+static UINT64 read_cr0(void)
+{
+    UINT64 v;
+    __asm__ volatile("mov %%cr0, %0" : "=r"(v));
+    return v;
+}
+
+static UINT64 read_cr4(void)
+{
+    UINT64 v;
+    __asm__ volatile("mov %%cr4, %0" : "=r"(v));
+    return v;
+}
+
+static UINT64 read_efer(void)
+{
+    UINT32 lo, hi;
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(0xc0000080u));
+    return ((UINT64)hi << 32) | lo;
+}
+
 /* A signed build carries 64 lower-case hex digits where unsigned builds have the placeholder. */
 static int digest_set(void)
 {
@@ -70,10 +91,18 @@ EFI_STATUS boot_kernel(EFI_HANDLE image, struct pmm *p, const void *file, UINT64
         Print(L"loader: kernel SHA-256 matches the digest in this signed loader\n");
     }
     const char *why = elf_check(file, fsize, &b.elf);
+    if (!why)
+        why = kernel_addresses_check(&b.elf);
     if (why) {
         Print(L"loader: kernel rejected: %a\n", why);
         return EFI_LOAD_ERROR;
     }
+    why = paging_mode_check(read_cr0(), read_cr4(), read_efer());
+    if (why) {
+        Print(L"loader: cannot start the kernel: %a\n", why);
+        return EFI_UNSUPPORTED;
+    }
+    Print(L"loader: 4-level paging (CR4.LA57 clear)\n");
     UINTN size = 0, key, dsize = 0; /* only the sizes: the final map is taken at exit */
     UINT32 dver;
     uefi_call_wrapper(BS->GetMemoryMap, 5, &size, NULL, &key, &dsize, &dver);

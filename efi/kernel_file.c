@@ -14,29 +14,24 @@ EFI_STATUS kernel_read(EFI_HANDLE image, void **data, UINT64 *size)
     return volume_read(image, KERNEL_PATH, 0, data, size);
 }
 
-/*
- * Options for this boot, from \EFI\pmm\options (optional; words separated by white space):
- *   hold-boot-memory   keep boot-services memory out of the pool until the kernel releases it
- */
-unsigned options_read(EFI_HANDLE image)
+/* Options for this boot from \EFI\pmm\options, if there is one (format: preflight.h, README). */
+EFI_STATUS options_read(EFI_HANDLE image, unsigned *flags)
 {
     void *data;
-    UINT64 size;
-    unsigned flags = 0;
+    UINT64 size, line;
+    *flags = 0;
     if (EFI_ERROR(volume_read(image, OPTIONS_PATH, 1, &data, &size)))
-        return 0;
-    static const char word[] = "hold-boot-memory";
-    const char *t = data;
-    for (UINT64 i = 0; i + sizeof word - 1 <= size; i++) {
-        UINT64 j = 0;
-        while (j < sizeof word - 1 && t[i + j] == word[j])
-            j++;
-        if (j == sizeof word - 1)
-            flags |= PMM_HOLD_BOOT_MEMORY;
-    }
+        return EFI_SUCCESS; /* no file: defaults */
+    const char *why = options_parse(data, size, flags, &line);
     FreePool(data);
-    Print(L"loader: options: %s\n", flags ? L"hold-boot-memory" : L"none recognised");
-    return flags;
+    if (why) {
+        Print(L"loader: %s line %ld: %a; not booting with options it does not understand\n",
+              OPTIONS_PATH, line, why);
+        return EFI_INVALID_PARAMETER;
+    }
+    Print(L"loader: options: hold-boot-memory=%s\n",
+          *flags & PMM_HOLD_BOOT_MEMORY ? L"on" : L"off");
+    return EFI_SUCCESS;
 }
 
 static EFI_STATUS volume_read(EFI_HANDLE image, const CHAR16 *path, int quiet, void **data,

@@ -11,6 +11,7 @@
 #include "exit.h"
 #include "handoff.h"
 #include "pmm.h"
+#include "preflight.h"
 #include "sha256.h"
 #include "x86.h"
 
@@ -27,7 +28,8 @@ void fw_disable_watchdog(void);
 
 /* kernel_file.c: read \EFI\pmm\kernel.elf from the volume the loader came from */
 EFI_STATUS kernel_read(EFI_HANDLE image, void **data, UINT64 *size);
-unsigned options_read(EFI_HANDLE image); /* PMM_HOLD_BOOT_MEMORY from \EFI\pmm\options */
+/* *flags: PMM_HOLD_BOOT_MEMORY from \EFI\pmm\options; an error (printed) for a bad file */
+EFI_STATUS options_read(EFI_HANDLE image, unsigned *flags);
 
 /* boot.c: check, place and start a kernel with this allocator; returns only on failure */
 EFI_STATUS boot_kernel(EFI_HANDLE image, struct pmm *p, const void *file, UINT64 fsize,

@@ -38,9 +38,12 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
         return st;
     void *file;
     UINT64 fsize;
-    st = kernel_read(image, &file, &fsize);
+    unsigned flags;
+    st = options_read(image, &flags);
+    if (!EFI_ERROR(st))
+        st = kernel_read(image, &file, &fsize);
     if (!EFI_ERROR(st)) {
-        st = boot_kernel(image, p, file, fsize, options_read(image));
+        st = boot_kernel(image, p, file, fsize, flags);
         FreePool(file);
     }
     fw_release_pmm(p);

@@ -192,6 +192,39 @@ static uint64_t drop_claimed(struct pmm *p, uint64_t s, uint64_t n)
     return dropped;
 }
 
+static int claim_split(struct pmm *p, uint64_t s, uint64_t n);
+
+/* Claim [s, s + n) whole or, if the firmware refuses, in halves: 0, or -1 with nothing claimed. */
+static int claim_pieces(struct pmm *p, uint64_t s, uint64_t n)
+{
+    if (p->fw.claim(p->fw.ctx, s << PMM_PAGE_SHIFT, n) == 0)
+        return 0;
+    return claim_split(p, s, n);
+}
+
+/*
+ * The firmware refused [s, s + n) as one claim although none of its pages is taken: EDK2 refuses
+ * AllocatePages(AllocateAddress) across two of its map entries, and intake merged adjacent
+ * conventional descriptors into one free run. Claim the halves, recursively: O(k log n) calls for
+ * k entry boundaries. 0 with the whole run claimed; -1 with nothing claimed and the page the
+ * firmware refused even on its own dropped from the pool, so every retry makes progress.
+ */
+static int claim_split(struct pmm *p, uint64_t s, uint64_t n)
+{
+    if (n == 1) {
+        pool_drop(p, s, 1);
+        return -1;
+    }
+    uint64_t h = n / 2;
+    if (claim_pieces(p, s, h))
+        return -1;
+    if (claim_pieces(p, s + h, n - h)) {
+        p->fw.release(p->fw.ctx, s << PMM_PAGE_SHIFT, h);
+        return -1;
+    }
+    return 0;
+}
+
 int pmm_alloc_run(struct pmm *p, uint64_t npages, uint64_t align, uint64_t limit, uint64_t *phys)
 {
     if (!npages || (align & (align - 1)))
@@ -212,12 +245,11 @@ int pmm_alloc_run(struct pmm *p, uint64_t npages, uint64_t align, uint64_t limit
             return PMM_ENOMEM;
         }
         stack_evict(p, s, npages);
-        if (p->fw.claim && p->fw.claim(p->fw.ctx, s << PMM_PAGE_SHIFT, npages)) {
-            if (drop_claimed(p, s, npages))
-                continue;
-            pmm_unlock(p);
-            return PMM_ENOMEM;
-        }
+        /* Refused: drop the pages somebody else took and look again, or, if none was taken,
+         * claim the run in pieces. A refused claim never fails a request that can be met. */
+        if (p->fw.claim && p->fw.claim(p->fw.ctx, s << PMM_PAGE_SHIFT, npages) &&
+            (drop_claimed(p, s, npages) || claim_split(p, s, npages)))
+            continue;
         take(p, s, npages);
         *phys = s << PMM_PAGE_SHIFT;
         pmm_unlock(p);

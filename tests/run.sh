@@ -34,6 +34,10 @@ for t in test_memmap test_bitmap test_alloc test_phases test_check test_adopt te
 done
 run "test_exit (ExitBootServices refused, map grows)" build/host/test_exit
 run "test_exit (asan+ubsan)" build/asan/test_exit
+run "test_preflight (options file, kernel addresses, paging mode)" build/host/test_preflight
+run "test_preflight (asan+ubsan)" build/asan/test_preflight
+run "test_claims (firmware refuses claims across its descriptors)" build/host/test_claims
+run "test_claims (asan+ubsan)" build/asan/test_claims
 run "test_handoff" build/host/test_handoff build/kernel.elf
 run "test_handoff (asan+ubsan)" build/asan/test_handoff build/kernel.elf
 sha_args=$(python3 -c '
@@ -83,6 +87,9 @@ if [ "$what" = all ]; then
     RUN_OPTS="--fw 4M-snakeoil --usb" run "Secure Boot: the signed loader refuses a tampered kernel" \
         tests/qemu/refuse.sh build/usb-snakeoil-tampered.img "kernel rejected: its SHA-256"
     run "framebuffer console: screendump shows the verdict" tests/qemu/screen.sh
+    run "-cpu max,+la57: paging mode checked, boots (firmware in 4-level paging)" tests/qemu/la57.sh
+    run "qemu refuses an options file with an unknown key" tests/qemu/refuse.sh \
+        build/esp-badoptions.img "options line 3: unknown key"
     run "a PC without a serial port: boots to PASS" tests/qemu/noserial.sh
     run "boot memory held until the kernel releases it" tests/qemu/hold.sh
     run "pmm shell command (every subcommand, then pmm boot)" tests/qemu/shell.sh

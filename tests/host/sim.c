@@ -67,6 +67,19 @@ struct pmm_map sim_map(const struct sim *s)
     return (struct pmm_map){s->desc, s->ndesc * s->desc_size, s->desc_size};
 }
 
+/* EDK2's AllocatePages(AllocateAddress) takes a range from one map entry only. */
+static int in_one_descriptor(const struct sim *s, uint64_t pfn, uint64_t n)
+{
+    for (size_t i = 0; i < s->ndesc; i++) {
+        struct pmm_efi_desc d;
+        memcpy(&d, s->desc + i * s->desc_size, sizeof d);
+        uint64_t first = d.phys_start >> 12;
+        if (pfn >= first && pfn + n <= first + d.npages)
+            return 1;
+    }
+    return 0;
+}
+
 static int fw_claim(void *ctx, uint64_t phys, uint64_t n)
 {
     struct sim *s = ctx;
@@ -80,6 +93,8 @@ static int fw_claim(void *ctx, uint64_t phys, uint64_t n)
     for (uint64_t i = 0; i < n; i++)
         if (pfn + i >= s->fw_pages || s->fw_used[pfn + i])
             return -1;
+    if (s->one_descriptor && !in_one_descriptor(s, pfn, n))
+        return -1;
     memset(s->fw_used + pfn, 2, n); /* 2: ours (LoaderData) */
     return 0;
 }

@@ -28,6 +28,7 @@ struct sim {
     uint64_t fw_pages;
     uint64_t claims, refusals;
     int refuse_every;         /* refuse every Nth claim (0: never) */
+    int one_descriptor;       /* refuse a claim across two descriptors, as EDK2 does */
     unsigned reconcile_flags; /* passed to pmm_reconcile by sim_reconcile */
     void *scratch;
 };
