@@ -12,21 +12,22 @@
 # tests/run.sh runs each for a few seconds from its committed corpus (tests/fuzz/corpus/NAME).
 
 FUZZ_CC      := clang
-FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+                -fsanitize-coverage-ignorelist=tests/fuzz/coverage-ignore.txt
 FUZZ_CFLAGS  := $(WARN) -O1 -g -D_GNU_SOURCE -Iinclude -Ipmm -Itools -Itests/host -Ihandoff \
                 -Itests/fuzz $(FUZZ_SAN)
 FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES   := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
 FUZZ_BIN     := $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
 FUZZ_PMM_OBJ := $(PMM_SRC:pmm/%.c=build/fuzz/pmm/%.o)
-FUZZ_COMMON  := tests/fuzz/fuzz.h tests/host/sim.c tests/host/sim.h $(PMM_HDR)
+FUZZ_COMMON  := tests/fuzz/fuzz.h tests/fuzz/coverage-ignore.txt tests/host/sim.c tests/host/sim.h $(PMM_HDR)
 SECONDS      ?= 60
 FUZZ_TARGETS ?= $(FUZZ_NAMES)
 
 # The value of a "FUZZ-LINK:" or "FUZZ-CFLAGS:" line in a target's source ($(1): the line's key).
 fuzz_meta = $(shell sed -n 's/.*$(1):\(.*\)/\1/p' $(2))
 
-build/fuzz/pmm/%.o: pmm/%.c $(PMM_HDR) | deps-host
+build/fuzz/pmm/%.o: pmm/%.c $(PMM_HDR) tests/fuzz/coverage-ignore.txt | deps-host
 	@mkdir -p $(@D)
 	@echo "  FUZZ CC $@"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) -ffreestanding -fno-builtin -fsanitize=fuzzer-no-link -c -o $@ $<

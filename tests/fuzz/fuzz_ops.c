@@ -1,0 +1,593 @@
+/*
+ * fuzz_ops.c - operation sequences against a reference model.
+ *
+ * Input: a flags byte (bit 0: a second RAM window of 8 MiB at 4 GiB, so both refill zones exist;
+ * bit 1: reconcile with PMM_HOLD_BOOT_MEMORY), a count and that many extra descriptors laid over
+ * a small PC's map (type, start, length, runtime bit), then operations, one byte of opcode and
+ * its arguments each: alloc, alloc_run (count, alignment including 0 and non-powers of two,
+ * limit including 0, below 1 MiB and arbitrary), free and free_run (of allocated pages or of
+ * arbitrary, unaligned or huge addresses), ref_inc (one or a burst), ref_dec, refcount,
+ * reconcile (the simulated ExitBootServices; operations before it run in the boot phase with a
+ * claiming firmware) and release_boot.
+ *
+ * The model is one state and one reference count per page. Every return code is the one the
+ * model predicts (ENOMEM exactly when no run satisfies the request); every page handed out was
+ * free and lies where the request allowed; a refused call leaves the metadata byte for byte as
+ * it was; every 16 operations each page's state and count are compared and pmm_check runs; at
+ * the end every allocated page is released and the pool must be whole again. Nothing outside the
+ * metadata run may be written.
+ */
+#include <stddef.h>
+
+#include "fuzz.h"
+#include "state.h"
+
+#define LOW_PAGES  4096ull      /* RAM window 1: [0, 16 MiB) */
+#define HIGH_BASE  (1ull << 20) /* RAM window 2: [4 GiB, 4 GiB + 8 MiB) when enabled */
+#define HIGH_PAGES 2048ull
+#define NPAGES     (LOW_PAGES + HIGH_PAGES)
+#define MAX_OPS    256
+#define EVERY                                                                                      \
+    16 /* maps compared and pmm_check run every this many operations (x4 with                      \
+        * the 4 GiB window, whose bitmaps are 256 times larger) */
+
+enum { M_HOLE, M_NEVER, M_WITHHELD, M_META, M_FREE, M_ALLOC };
+
+static struct sim *small, *big;
+static struct sim *s;
+static struct pmm *p;
+static unsigned char kind[NPAGES], st[NPAGES];
+static uint32_t ref[NPAGES];
+static uint64_t alloc_list[NPAGES], alloc_pos[NPAGES], nlist, nfree;
+static uint64_t span, total, meta, mpages, windows;
+static int reconciled, hold, held;
+
+static int64_t idx(uint64_t pfn)
+{
+    if (pfn < LOW_PAGES)
+        return (int64_t)pfn;
+    if (windows > 1 && pfn >= HIGH_BASE && pfn - HIGH_BASE < HIGH_PAGES)
+        return (int64_t)(LOW_PAGES + pfn - HIGH_BASE);
+    return -1;
+}
+static uint64_t pfn_of(uint64_t i)
+{
+    return i < LOW_PAGES ? i : HIGH_BASE + i - LOW_PAGES;
+}
+static unsigned state(uint64_t pfn)
+{
+    int64_t i = idx(pfn);
+    return i < 0 ? M_HOLE : st[i];
+}
+
+static void m_alloc(uint64_t pfn)
+{
+    int64_t i = idx(pfn);
+    st[i] = M_ALLOC;
+    ref[i] = 1;
+    alloc_pos[i] = nlist;
+    alloc_list[nlist++] = pfn;
+    nfree--;
+}
+static void m_free(uint64_t pfn)
+{
+    int64_t i = idx(pfn), last = idx(alloc_list[--nlist]);
+    st[i] = M_FREE;
+    ref[i] = 0;
+    alloc_list[alloc_pos[i]] = pfn_of((uint64_t)last);
+    alloc_pos[last] = alloc_pos[i];
+    nfree++;
+}
+
+/*
+ * The metadata bytes a refused call must leave alone: all of it but the refcount pages of memory
+ * the machine does not have. state_snap() copies them; state_diff() names the first that changed.
+ */
+static unsigned char snap[1u << 20];
+static uint64_t snap_len;
+
+static uint64_t state_copy(unsigned char *dst)
+{
+    /*
+     * The block map is left out: its set bits are hints a run search may find stale and clear
+     * (state.h), which changes no page's state; pmm_check verifies that no full block lacks its
+     * bit.
+     */
+    uint64_t blk = p->blkmap.nlevels ? p->blkmap.phys[0] : p->own_phys, n = 0;
+    const uint16_t *refs = pmm_refs(p);
+    struct {
+        const void *from;
+        uint64_t len;
+    } parts[4] = {{pmm_va(p, p->self_phys), blk - p->self_phys},
+                  {pmm_va(p, p->own_phys), p->refs_phys - p->own_phys},
+                  {refs, LOW_PAGES * 2},
+                  {0, 0}};
+    if (windows > 1 && span > HIGH_BASE)
+        parts[3].from = refs + HIGH_BASE, parts[3].len = HIGH_PAGES * 2;
+    for (int i = 0; i < 4 && parts[i].len; i++) {
+        if (dst)
+            memcpy(dst + n, parts[i].from, parts[i].len);
+        else if (memcmp(snap + n, parts[i].from, parts[i].len))
+            for (uint64_t k = 0; k < parts[i].len; k++)
+                if (snap[n + k] != ((const unsigned char *)parts[i].from)[k])
+                    return n + k;
+        n += parts[i].len;
+    }
+    return dst ? n : PMM_NONE;
+}
+static void state_snap(void)
+{
+    snap_len = state_copy(snap);
+}
+
+/* Which structure holds byte `at` of the copy. */
+static const char *where(uint64_t at)
+{
+    static char buf[96];
+    uint64_t blk = p->blkmap.nlevels ? p->blkmap.phys[0] : p->own_phys, head = blk - p->self_phys;
+    uint64_t own = p->refs_phys - p->own_phys;
+    const char *what = "reference counts";
+    if (at < offsetof(struct pmm, stack))
+        what = "header fields";
+    else if (at < PG)
+        what = "free-page stack";
+    else if (p->self_phys + at < p->freemap.phys[0])
+        what = "range table";
+    else if (at < head)
+        what = "free map or its summary levels";
+    else if (at < head + own)
+        what = "owned map";
+    snprintf(buf, sizeof buf, "%s (byte %#llx of the compared copy)", what, (unsigned long long)at);
+    return buf;
+}
+
+#define SAME_STATE(call)                                                                           \
+    do {                                                                                           \
+        uint64_t _at = state_copy(0);                                                              \
+        if (_at != PMM_NONE)                                                                       \
+            FZ_FAIL("a refused %s changed the state: %s", call, where(_at));                       \
+    } while (0)
+
+/* Does a run of n free pages at a multiple of a (pages) lie in [lo, hi)? By brute force. */
+static int m_run_exists(uint64_t n, uint64_t a, uint64_t lo, uint64_t hi)
+{
+    uint64_t wlo[2] = {0, HIGH_BASE}, whi[2] = {LOW_PAGES, HIGH_BASE + HIGH_PAGES};
+    for (uint64_t w = 0; w < windows; w++) {
+        uint64_t from = lo > wlo[w] ? lo : wlo[w], to = hi < whi[w] ? hi : whi[w];
+        for (uint64_t s0 = (from + a - 1) / a * a; s0 < to && n <= to - s0; s0 += a) {
+            uint64_t k = 0;
+            while (k < n && state(s0 + k) == M_FREE)
+                k++;
+            if (k == n)
+                return 1;
+            s0 = (s0 + k) / a * a; /* the next candidate lies past the page that is not free */
+        }
+    }
+    return 0;
+}
+
+/* The result pmm_free / ref_* / refcount must give for one page address. */
+static int expect_page(uint64_t addr, int sole)
+{
+    if (addr % PG)
+        return PMM_EINVAL;
+    uint64_t pfn = addr / PG;
+    switch (state(pfn)) {
+    case M_ALLOC:
+        return sole && ref[idx(pfn)] > 1 ? PMM_ESHARED : PMM_OK;
+    case M_FREE:
+        return PMM_EDOUBLE;
+    default:
+        return PMM_ENOTOWNED;
+    }
+}
+
+/*
+ * The allocator's pages against the model: free and owned maps word by word and the count of
+ * every allocated page, then pmm_check; with `full`, also each page's state through the API.
+ */
+static void compare_all(const char *after, int full)
+{
+    static const enum pmm_page_state as[] = {
+        [M_HOLE] = PMM_PAGE_HOLE, [M_NEVER] = PMM_PAGE_NEVER, [M_WITHHELD] = PMM_PAGE_WITHHELD,
+        [M_META] = PMM_PAGE_META, [M_FREE] = PMM_PAGE_FREE,   [M_ALLOC] = PMM_PAGE_ALLOC,
+    };
+    const uint64_t *own = pmm_own(p), *l0 = pmm_free_l0(p);
+    const uint16_t *refs = pmm_refs(p);
+    for (uint64_t i = 0; i < (windows > 1 ? NPAGES : LOW_PAGES); i += 64) {
+        uint64_t pfn = pfn_of(i), wo = 0, wf = 0;
+        for (unsigned b = 0; b < 64; b++) {
+            wo |= (uint64_t)(st[i + b] == M_FREE || st[i + b] == M_ALLOC) << b;
+            wf |= (uint64_t)(st[i + b] == M_FREE) << b;
+            if (st[i + b] == M_ALLOC)
+                FZ_ASSERT(refs[pfn + b] == ref[i + b],
+                          "after %s: page %#llx has count %u, model %u", after,
+                          (unsigned long long)(pfn + b), refs[pfn + b], ref[i + b]);
+        }
+        uint64_t ao = pfn < span ? own[pfn / 64] : 0, af = pfn < span ? l0[pfn / 64] : 0;
+        FZ_ASSERT(ao == wo && af == wf,
+                  "after %s: pages %#llx+64: owned %#llx free %#llx, model %#llx %#llx", after,
+                  (unsigned long long)pfn, (unsigned long long)ao, (unsigned long long)af,
+                  (unsigned long long)wo, (unsigned long long)wf);
+        for (unsigned b = 0; full && b < 64; b++) {
+            enum pmm_page_state ps = pmm_page_state(p, pfn + b);
+            FZ_ASSERT(ps == as[st[i + b]], "after %s: page %#llx is %d, model %d", after,
+                      (unsigned long long)(pfn + b), (int)ps, (int)as[st[i + b]]);
+            uint32_t c = 7;
+            int rc = pmm_refcount(p, (pfn + b) * PG, &c);
+            FZ_ASSERT(rc == expect_page((pfn + b) * PG, 0) && c == ref[i + b],
+                      "after %s: refcount of %#llx: rc %d count %u, model %u", after,
+                      (unsigned long long)(pfn + b), rc, c, ref[i + b]);
+        }
+    }
+    FZ_CHECK(p, after);
+}
+
+/* An address for free/ref operations: mostly an allocated page, else anything. */
+static uint64_t pick_addr(struct fz_in *in)
+{
+    uint8_t sel = fz_u8(in);
+    if (sel < 160 && nlist)
+        return alloc_list[fz_u16(in) % nlist] * PG;
+    if (sel < 224)
+        return (uint64_t)(fz_u16(in) % (span + 64)) * PG;
+    if (sel < 240)
+        return (uint64_t)(fz_u16(in) % (span + 64)) * PG + 1 + sel % 16 * 255;
+    return fz_u64(in);
+}
+
+static void op_alloc(void)
+{
+    uint64_t x = 0;
+    int refuse = !m_run_exists(1, 1, 256, span);
+    if (refuse) /* the state is copied only when the model expects a refusal */
+        state_snap();
+    int rc = pmm_alloc(p, &x);
+    if (rc == PMM_OK) {
+        FZ_ASSERT(x % PG == 0 && x / PG >= 256 && state(x / PG) == M_FREE,
+                  "alloc gave %#llx (model state %u)", (unsigned long long)x, state(x / PG));
+        m_alloc(x / PG);
+    } else {
+        FZ_ASSERT(rc == PMM_ENOMEM && refuse, "alloc refused (%d) with a free page left", rc);
+        SAME_STATE("alloc");
+    }
+}
+
+static void op_alloc_run(struct fz_in *in)
+{
+    uint16_t v = fz_u16(in);
+    uint64_t n = v & 0x8000 ? v & 0x7fff : 1 + (v & 63);
+    uint8_t a = fz_u8(in);
+    uint64_t align = a % 16 <= 12   ? PG << (a % 16)
+                     : a % 16 == 13 ? 0
+                     : a % 16 == 14 ? 3 * PG
+                                    : 1ull << (a >> 2);
+    uint64_t limit;
+    switch (fz_u8(in) % 8) {
+    case 0:
+        limit = 0;
+        break;
+    case 1:
+        limit = MIB;
+        break;
+    case 2:
+        limit = 16 * MIB;
+        break;
+    case 3:
+        limit = 4 * GIB;
+        break;
+    case 4:
+        limit = (uint64_t)fz_u16(in) * PG;
+        break;
+    case 5:
+        limit = (uint64_t)fz_u16(in) * 64 * PG + fz_u8(in);
+        break;
+    case 6:
+        limit = 1 + fz_u8(in);
+        break;
+    default:
+        limit = fz_u64(in);
+        break;
+    }
+
+    int want;
+    uint64_t apages = align >> 12 ? align >> 12 : 1;
+    uint64_t lo = limit && limit <= MIB ? 1 : 256, hi = span;
+    if (limit && limit / PG < hi)
+        hi = limit / PG;
+    if (!n || (align & (align - 1)))
+        want = PMM_EINVAL;
+    else if (hi <= lo || n > hi - lo || n > total)
+        want = PMM_ERANGE;
+    else
+        want = m_run_exists(n, apages, lo, hi) ? PMM_OK : PMM_ENOMEM;
+
+    uint64_t x = 0;
+    if (want)
+        state_snap();
+    int rc = pmm_alloc_run(p, n, align, limit, &x);
+    FZ_ASSERT(rc == want, "alloc_run(%llu, %#llx, %#llx) = %d, model %d", (unsigned long long)n,
+              (unsigned long long)align, (unsigned long long)limit, rc, want);
+    if (rc) {
+        SAME_STATE("alloc_run");
+        return;
+    }
+    uint64_t s0 = x / PG;
+    FZ_ASSERT(x % PG == 0 && s0 % apages == 0 && s0 >= lo && s0 + n <= hi,
+              "alloc_run(%llu, %#llx, %#llx) gave %#llx", (unsigned long long)n,
+              (unsigned long long)align, (unsigned long long)limit, (unsigned long long)x);
+    for (uint64_t k = 0; k < n; k++) {
+        FZ_ASSERT(state(s0 + k) == M_FREE, "alloc_run handed out page %#llx (model state %u)",
+                  (unsigned long long)(s0 + k), state(s0 + k));
+        m_alloc(s0 + k);
+    }
+}
+
+static void op_free(struct fz_in *in)
+{
+    uint64_t addr = pick_addr(in);
+    int want = expect_page(addr, 1);
+    if (want)
+        state_snap();
+    int rc = pmm_free(p, addr);
+    FZ_ASSERT(rc == want, "free(%#llx) = %d, model %d", (unsigned long long)addr, rc, want);
+    if (rc)
+        SAME_STATE("free");
+    else
+        m_free(addr / PG);
+}
+
+static void op_free_run(struct fz_in *in)
+{
+    uint64_t addr = pick_addr(in), n = fz_u8(in);
+    if (n >= 192)
+        n = fz_u64(in);
+    int want = PMM_OK;
+    if (!n || addr % PG)
+        want = PMM_EINVAL;
+    else if (addr / PG >= span || n > span - addr / PG)
+        want = PMM_ENOTOWNED;
+    for (uint64_t k = 0; !want && k < n; k++)
+        want = expect_page(addr + k * PG, 1);
+    if (want)
+        state_snap();
+    int rc = pmm_free_run(p, addr, n);
+    FZ_ASSERT(rc == want, "free_run(%#llx, %llu) = %d, model %d", (unsigned long long)addr,
+              (unsigned long long)n, rc, want);
+    if (rc) {
+        SAME_STATE("free_run");
+        return;
+    }
+    for (uint64_t k = 0; k < n; k++)
+        m_free(addr / PG + k);
+}
+
+static void op_ref(struct fz_in *in, int inc, unsigned times)
+{
+    uint64_t addr = pick_addr(in);
+    for (unsigned t = 0; t < times; t++) {
+        int want = expect_page(addr, 0);
+        if (!want && inc && ref[idx(addr / PG)] == PMM_REF_MAX)
+            want = PMM_EOVERFLOW;
+        if (want)
+            state_snap();
+        int rc = inc ? pmm_ref_inc(p, addr) : pmm_ref_dec(p, addr);
+        FZ_ASSERT(rc == want, "ref_%s(%#llx) = %d, model %d", inc ? "inc" : "dec",
+                  (unsigned long long)addr, rc, want);
+        if (rc) {
+            SAME_STATE(inc ? "ref_inc" : "ref_dec");
+            return;
+        }
+        int64_t i = idx(addr / PG);
+        if (inc)
+            ref[i]++;
+        else if (ref[i] == 1)
+            m_free(addr / PG);
+        else
+            ref[i]--;
+    }
+}
+
+static void op_refcount(struct fz_in *in)
+{
+    uint64_t addr = pick_addr(in);
+    uint32_t c = 7;
+    int want = expect_page(addr, 0);
+    if (want)
+        state_snap();
+    int rc = pmm_refcount(p, addr, &c);
+    uint32_t wc = want ? 0 : ref[idx(addr / PG)];
+    FZ_ASSERT(rc == want && c == wc, "refcount(%#llx) = %d count %u, model %d count %u",
+              (unsigned long long)addr, rc, c, want, wc);
+    if (want)
+        SAME_STATE("refcount");
+}
+
+/* Withheld boot-services and loader pages join the pool, free (what reconcile and release do). */
+static uint64_t m_release_boot(void)
+{
+    uint64_t n = 0;
+    for (uint64_t i = 0; i < NPAGES; i++) {
+        if (st[i] == M_WITHHELD && kind[i] == PMM_KIND_BOOT && pfn_of(i) != 0) {
+            st[i] = M_FREE;
+            nfree++;
+            n++;
+        }
+    }
+    return n;
+}
+
+static void op_reconcile(void)
+{
+    state_snap();
+    s->reconcile_flags = hold ? PMM_HOLD_BOOT_MEMORY : 0;
+    int rc = sim_reconcile(s, p);
+    free(s->scratch); /* sim keeps it; freed here so libFuzzer sees no leak to chase */
+    s->scratch = 0;
+    if (reconciled) {
+        FZ_ASSERT(rc == PMM_ESTATE, "second reconcile gave %d", rc);
+        SAME_STATE("second reconcile");
+        return;
+    }
+    FZ_ASSERT(rc == PMM_OK, "reconcile of the simulated firmware's final map gave %d", rc);
+    reconciled = 1;
+    held = hold;
+    if (!hold)
+        m_release_boot();
+}
+
+static void op_release(void)
+{
+    uint64_t got = 7;
+    state_snap();
+    int rc = pmm_release_boot(p, &got);
+    if (!reconciled) {
+        FZ_ASSERT(rc == PMM_ESTATE, "release before reconcile gave %d", rc);
+        SAME_STATE("release_boot before reconcile");
+        return;
+    }
+    uint64_t want = held ? m_release_boot() : 0;
+    held = 0;
+    FZ_ASSERT(rc == PMM_OK && got == want, "release_boot gave %d, %llu pages, model %llu", rc,
+              (unsigned long long)got, (unsigned long long)want);
+}
+
+/* Lay the map out from the input and build with the simulated firmware's claim hooks. */
+static int setup(struct fz_in *in)
+{
+    uint8_t flags = fz_u8(in);
+    windows = flags & 1 ? 2 : 1;
+    hold = (flags >> 1) & 1;
+    reconciled = held = 0;
+    s = windows > 1 ? fz_sim(&big, (HIGH_BASE + HIGH_PAGES) * PG) : fz_sim(&small, LOW_PAGES * PG);
+
+    memset(kind, PMM_KIND_NEVER, sizeof kind);
+    sim_add(s, PMM_EFI_CONVENTIONAL, 0, 0x9f, 0xf);
+    sim_add(s, PMM_EFI_RESERVED, 0x9f000, 0x61, 0);
+    sim_add(s, PMM_EFI_CONVENTIONAL, MIB, LOW_PAGES - 256, 0xf);
+    for (uint64_t i = 0; i < LOW_PAGES; i++)
+        kind[i] = i >= 0x9f && i < 0x100 ? PMM_KIND_NEVER : PMM_KIND_FREE;
+    if (windows > 1) {
+        sim_add(s, PMM_EFI_CONVENTIONAL, HIGH_BASE * PG, HIGH_PAGES, 0xf);
+        for (uint64_t i = LOW_PAGES; i < NPAGES; i++)
+            kind[i] = PMM_KIND_FREE;
+    }
+    unsigned extra = fz_u8(in) % 8;
+    for (unsigned e = 0; e < extra; e++) {
+        uint32_t type = fz_u8(in) % 16;
+        uint16_t where = fz_u16(in), len = fz_u16(in);
+        uint64_t attr = len & 0x8000 ? PMM_EFI_ATTR_RUNTIME | 0xf : 0xf;
+        uint64_t wbase = windows > 1 && (where & 0x8000) ? HIGH_BASE : 0;
+        uint64_t wpages = wbase ? HIGH_PAGES : LOW_PAGES, start = (where & 0x7fff) % wpages;
+        uint64_t n = 1 + (len & 0x7fff) % 1024;
+        if (n > wpages - start)
+            n = wpages - start;
+        sim_add(s, type, (wbase + start) * PG, n, attr);
+        unsigned k = pmm_classify(type, attr);
+        for (uint64_t j = 0; j < n; j++) {
+            int64_t i = idx(wbase + start + j);
+            if (k > kind[i])
+                kind[i] = (unsigned char)k;
+        }
+    }
+
+    int rc = sim_build(s, 1, &p);
+    span = total = 0;
+    for (uint64_t i = 0; i < NPAGES; i++) {
+        if (idx(pfn_of(i)) < 0 || kind[i] == PMM_KIND_NEVER)
+            continue;
+        span = pfn_of(i) + 1;
+        total++;
+    }
+    if (rc == PMM_ENOMEM || rc == PMM_EMAP)
+        return 0; /* the extra descriptors took the conventional memory the metadata needs */
+    FZ_ASSERT(rc == PMM_OK, "build gave %d", rc);
+    meta = pmm_state_phys(p) / PG;
+    mpages = pmm_meta_pages(p);
+    nlist = nfree = 0;
+    for (uint64_t i = 0; i < NPAGES; i++) {
+        uint64_t pfn = pfn_of(i);
+        ref[i] = 0;
+        if (idx(pfn) < 0)
+            st[i] = M_HOLE;
+        else if (pfn >= meta && pfn < meta + mpages)
+            st[i] = M_META;
+        else if (kind[i] == PMM_KIND_NEVER)
+            st[i] = M_NEVER;
+        else if (kind[i] == PMM_KIND_BOOT || pfn == 0)
+            st[i] = M_WITHHELD;
+        else
+            st[i] = M_FREE;
+        nfree += st[i] == M_FREE;
+    }
+    FZ_ASSERT(p->span == span && p->total == total, "span %llu total %llu, model %llu %llu",
+              (unsigned long long)p->span, (unsigned long long)p->total, (unsigned long long)span,
+              (unsigned long long)total);
+    fz_guard(s, meta * PG, mpages);
+    return 1;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct fz_in in = {data, size};
+    if (!setup(&in))
+        return 0;
+    compare_all("build", 0);
+    for (unsigned op = 0; in.n && op < MAX_OPS; op++) {
+        switch (fz_u8(&in) % 11) {
+        case 0:
+        case 1:
+            op_alloc();
+            break;
+        case 2:
+            op_alloc_run(&in);
+            break;
+        case 3:
+            op_free(&in);
+            break;
+        case 4:
+            op_free_run(&in);
+            break;
+        case 5:
+            op_ref(&in, 1, 1);
+            break;
+        case 6:
+            op_ref(&in, 1, fz_u8(&in));
+            break;
+        case 7:
+            op_ref(&in, 0, 1);
+            break;
+        case 8:
+            op_refcount(&in);
+            break;
+        case 9:
+            op_reconcile();
+            break;
+        default:
+            op_release();
+            break;
+        }
+        FZ_ASSERT(p->nfree == nfree && p->nalloc == nlist,
+                  "counters: free %llu alloc %llu, "
+                  "model %llu %llu",
+                  (unsigned long long)p->nfree, (unsigned long long)p->nalloc,
+                  (unsigned long long)nfree, (unsigned long long)nlist);
+        if (op % (windows > 1 ? 4 * EVERY : EVERY) == EVERY - 1)
+            compare_all("an operation batch", 0);
+    }
+    compare_all("the operations", 0);
+
+    /* Release everything: every allocated page goes back, and the pool is whole again. */
+    while (nlist) {
+        uint64_t pfn = alloc_list[nlist - 1];
+        int rc = pmm_ref_dec(p, pfn * PG);
+        FZ_ASSERT(rc == PMM_OK, "ref_dec of allocated page %#llx gave %d", (unsigned long long)pfn,
+                  rc);
+        if (--ref[idx(pfn)] == 0) {
+            ref[idx(pfn)] = 1;
+            m_free(pfn);
+        }
+    }
+    compare_all("releasing every page", 1);
+    return 0;
+}
