@@ -38,7 +38,7 @@ EFI_CRT0   := /usr/lib/crt0-efi-x86_64.o
 EFI_SRC    := $(wildcard efi/*.c) handoff/elf.c handoff/verify.c handoff/sha256.c \
               handoff/kernel/fbcon.c handoff/kernel/font.c
 EFI_OBJ    := $(EFI_SRC:%.c=build/efi/%.o) $(PMM_SRC:%.c=build/efi/%.o)
-EFI_HDR    := $(wildcard efi/*.h) include/handoff.h handoff/elf.h handoff/x86.h handoff/sha256.h \
+EFI_HDR    := $(wildcard efi/*.h) include/handoff.h handoff/elf_image.h handoff/x86.h handoff/sha256.h \
               handoff/kernel/kernel.h handoff/kernel/font.h $(PMM_HDR)
 
 build/efi/%.o: %.c $(EFI_HDR)

@@ -7,7 +7,7 @@
 #include <efi.h>
 #include <efilib.h>
 
-#include "elf.h"
+#include "elf_image.h"
 #include "exit.h"
 #include "handoff.h"
 #include "pmm.h"

@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "elf.h"
+#include "elf_image.h"
 
 /*
  * The options file, \EFI\pmm\options: lines of `key = value`, `#` starts a comment, blank lines

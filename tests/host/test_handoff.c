@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "common.h"
-#include "elf.h"
+#include "elf_image.h"
 #include "handoff.h"
 
 HARNESS_GLOBALS

@@ -1,9 +1,10 @@
 /*
- * elf.h - checking and loading the kernel's ELF image (freestanding; used by the loader and tested
- * on the host with corrupt images).
+ * elf_image.h - checking and loading the kernel's ELF image (freestanding; used by the loader and
+ * tested on the host with corrupt images). Not named elf.h: on the -I path, that would hide the
+ * system's <elf.h>, whose declarations elf.c uses.
  */
-#ifndef PMM_ELF_H
-#define PMM_ELF_H
+#ifndef PMM_ELF_IMAGE_H
+#define PMM_ELF_IMAGE_H
 
 #include <stdint.h>
 
