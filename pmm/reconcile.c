@@ -72,20 +72,25 @@ struct apply {
     uint64_t joined; /* pages that joined the pool */
 };
 
-/* Usable pages nobody owns join the pool; owned free pages outside usable memory leave it. */
+/*
+ * Usable pages nobody owns join the pool; owned free pages outside usable memory leave it. Held
+ * boot memory (a->hold) neither joins nor keeps free pages: a page that was conventional at build
+ * and that the firmware took as boot-services memory since (file-system and USB buffers, without
+ * the allocator noticing) is free in the pool here and leaves it with the rest of that memory,
+ * until pmm_release_boot. Allocated pages there (the loader's, as loader data) stay as they are.
+ */
 static void apply(uint64_t from, uint64_t to, const struct pmm_range *r, void *arg)
 {
     struct apply *a = arg;
     struct pmm *p = a->p;
-    if (a->hold && r && r->kind == PMM_KIND_BOOT)
-        return;
+    int join = usable(r) && !(a->hold && r->kind == PMM_KIND_BOOT);
     uint64_t *own = pmm_own(p), *l0 = pmm_free_l0(p);
     uint64_t meta = meta_first(p), mend = meta_end(p);
-    if (!usable(r))
+    if (!join)
         stack_evict(p, from, to - from);
     for (uint64_t i = from; i < to; i = (i & ~63ull) + 64) {
         uint64_t wi = i >> 6, m = word_mask(i, to), old = l0[wi], new;
-        if (usable(r)) {
+        if (join) {
             m &= ~own[wi];
             uint64_t wlo = wi << 6;
             if (meta < wlo + 64 && mend > wlo) {
@@ -99,7 +104,7 @@ static void apply(uint64_t from, uint64_t to, const struct pmm_range *r, void *a
             p->nfree += popcount64(m);
             a->joined += popcount64(m);
         } else {
-            m &= own[wi]; /* all free: pass 1 found no allocated page here */
+            m &= own[wi] & old; /* owned free pages (outside usable memory all owned are free) */
             own[wi] &= ~m;
             new = old & ~m;
             p->nfree -= popcount64(m);
