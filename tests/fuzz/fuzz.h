@@ -118,6 +118,38 @@ static inline void fz_guard(struct sim *s, uint64_t phys, uint64_t pages)
         abort();
 }
 
+/*
+ * The map contract of pmm.h written out again, for the models: how a descriptor classifies and
+ * which pages it covers (usable memory shrinks inward to whole pages, other kinds grow outward).
+ */
+static inline unsigned fz_kind(uint32_t type, uint64_t attr)
+{
+    if (attr & (PMM_EFI_ATTR_RUNTIME | PMM_EFI_ATTR_SP))
+        return PMM_KIND_NEVER;
+    if (type == PMM_EFI_CONVENTIONAL)
+        return PMM_KIND_FREE;
+    if (type >= PMM_EFI_LOADER_CODE && type <= PMM_EFI_BOOT_DATA)
+        return PMM_KIND_BOOT;
+    return PMM_KIND_NEVER;
+}
+
+/* Pages [*lo, *hi) descriptor d covers: 1; 0 if it covers none; -1 if it wraps past 2^64. */
+static inline int fz_desc_pages(const struct pmm_efi_desc *d, uint64_t *lo, uint64_t *hi)
+{
+    unsigned __int128 end = (unsigned __int128)d->phys_start + (unsigned __int128)d->npages * PG;
+    if (end > (unsigned __int128)1 << 64)
+        return -1;
+    if (!d->npages)
+        return 0; /* zero-length descriptors are dropped, whatever their start */
+    *lo = d->phys_start / PG;
+    *hi = (uint64_t)((end + PG - 1) / PG);
+    if (fz_kind(d->type, d->attr) != PMM_KIND_NEVER) {
+        *lo = d->phys_start / PG + (d->phys_start % PG != 0);
+        *hi = (uint64_t)(end / PG);
+    }
+    return *lo < *hi;
+}
+
 /* pmm_check passes, or a finding naming the invariant and what ran last (a string). */
 #define FZ_CHECK(p, after)                                                                         \
     do {                                                                                           \

@@ -23,25 +23,6 @@
 #define SIM_PAGES (SIM_BYTES / PG)
 #define MAX_DESC  512
 
-/*
- * Issue 11, section 1 (known, being fixed): a zero-length non-usable descriptor with an unaligned
- * start becomes a one-page reserved range, though the contract drops zero-length descriptors.
- * While this is defined the model does the same; remove it when the fix lands.
- */
-#define KNOWN_ZERO_LENGTH_PAGE 1
-
-/* The contract's classification, written out again: runtime or SP memory is never usable. */
-static unsigned model_kind(uint32_t type, uint64_t attr)
-{
-    if (attr & (PMM_EFI_ATTR_RUNTIME | PMM_EFI_ATTR_SP))
-        return PMM_KIND_NEVER;
-    if (type == PMM_EFI_CONVENTIONAL)
-        return PMM_KIND_FREE;
-    if (type >= PMM_EFI_LOADER_CODE && type <= PMM_EFI_BOOT_DATA)
-        return PMM_KIND_BOOT;
-    return PMM_KIND_NEVER;
-}
-
 struct iv {
     uint64_t lo, hi; /* pages */
     unsigned kind, type;
@@ -224,28 +205,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (uint64_t i = 0; !refuse && i < ndesc; i++) {
         struct pmm_efi_desc d;
         memcpy(&d, buf + i * dsize, sizeof d);
-        unsigned __int128 end = (unsigned __int128)d.phys_start + (unsigned __int128)d.npages * PG;
-        if (end > (unsigned __int128)1 << 64) {
+        uint64_t lo, hi;
+        int covers = fz_desc_pages(&d, &lo, &hi);
+        if (covers < 0) {
             refuse = "descriptor wraps past 2^64";
             refuse_at = (int64_t)i;
             break;
         }
-        unsigned kind = model_kind(d.type, d.attr);
-        int known = 0;
-#ifdef KNOWN_ZERO_LENGTH_PAGE
-        known = !d.npages && d.phys_start % PG && kind == PMM_KIND_NEVER;
-#endif
-        if (!d.npages && !known)
-            continue; /* zero-length descriptors are dropped */
-        uint64_t lo = d.phys_start / PG, hi = known ? lo + 1 : (uint64_t)((end + PG - 1) / PG);
-        if (kind != PMM_KIND_NEVER) { /* usable memory shrinks inward */
-            lo = (d.phys_start + PG - 1) / PG;
-            if (d.phys_start % PG && !lo)
-                lo = 1ull << 52;
-            hi = (uint64_t)(end / PG);
-        }
-        if (lo >= hi)
+        if (!covers)
             continue;
+        unsigned kind = fz_kind(d.type, d.attr);
         ivs[nv++] = (struct iv){lo, hi, kind, d.type < PMM_EFI_NTYPES ? d.type : PMM_EFI_NTYPES};
     }
 

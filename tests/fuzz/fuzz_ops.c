@@ -483,7 +483,7 @@ static int setup(struct fz_in *in)
         if (n > wpages - start)
             n = wpages - start;
         sim_add(s, type, (wbase + start) * PG, n, attr);
-        unsigned k = pmm_classify(type, attr);
+        unsigned k = fz_kind(type, attr);
         for (uint64_t j = 0; j < n; j++) {
             int64_t i = idx(wbase + start + j);
             if (k > kind[i])
