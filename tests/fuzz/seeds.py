@@ -142,6 +142,35 @@ def ops_seeds():
                                        for _ in range(k % 4)], body)
 
 
+def reconcile_seeds():
+    """fuzz_reconcile: flags, extras, allocations, final-map mutations."""
+    import random
+
+    def seed(name, flags, extras, allocs, muts):
+        body = bytes([flags, len(extras)])
+        for t, start, n in extras:
+            body += struct.pack("<BHH", t, start, n)
+        body += bytes([len(allocs)]) + bytes(allocs) + bytes([len(muts)]) + b"".join(muts)
+        write("reconcile", name, body)
+
+    allocs = [0, 1, 2, 130, 135, 7, 6, 200, 255, 64]
+    seed("unchanged", 0, [], allocs, [])
+    seed("unchanged-hold", 1, [(BDATA, 0x300, 0x80)], allocs, [])
+    seed("retype-to-reserved", 0, [], allocs, [bytes([0, 2, RESERVED])])
+    seed("add-reserved-over-ram", 0, [], allocs, [bytes([3, 0, MMIO]) + struct.pack("<HH", 0xF00, 0x40)])
+    seed("delete-one", 1, [(LCODE, 0x200, 0x10)], allocs, [bytes([4, 1])])
+    seed("wrap", 0, [], allocs, [bytes([2, 1, 1]) + struct.pack("<Q", 1 << 60)])
+    seed("cut-short", 0, [], allocs, [bytes([6, 0, 5])])
+    seed("runtime-bit", 0, [(BCODE, 0x400, 0x40)], allocs, [bytes([5, 3])])
+    seed("move-unaligned", 0, [], allocs, [bytes([1, 2]) + struct.pack("<hB", 0x123, 1)])
+    rnd = random.Random(5)
+    for k in range(4):
+        muts = [bytes([rnd.randrange(7)]) + bytes(rnd.randrange(256) for _ in range(6)) for _ in range(rnd.randrange(1, 8))]
+        seed("random-%d" % k, k & 1, [(rnd.randrange(16), rnd.randrange(4096), rnd.randrange(512))],
+             [rnd.randrange(256) for _ in range(rnd.randrange(32))], muts)
+
+
 if __name__ == "__main__":
     map_seeds()
     ops_seeds()
+    reconcile_seeds()
