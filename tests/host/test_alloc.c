@@ -81,6 +81,31 @@ TEST(build_layout)
     sim_free(s);
 }
 
+/*
+ * Neighbours of one kind but different EFI types stay apart in the range table (front ends print
+ * the type); neighbours of one type merge.
+ *
+ *   0x100     0x200     0x300     0x400     0x500
+ *   | BS code | BS data | BS data | conv    |
+ */
+TEST(ranges_keep_their_efi_types)
+{
+    struct pmm_efi_desc d[4] = {{PMM_EFI_BOOT_CODE, 0, 0x100000, 0, 0x100, 0xf},
+                                {PMM_EFI_BOOT_DATA, 0, 0x200000, 0, 0x100, 0xf},
+                                {PMM_EFI_BOOT_DATA, 0, 0x300000, 0, 0x100, 0xf},
+                                {PMM_EFI_CONVENTIONAL, 0, 0x400000, 0, 0x100, 0xf}};
+    struct pmm_map m = {d, sizeof d, sizeof d[0]};
+    static unsigned char scratch[4096];
+    struct pmm_range out[16];
+    uint64_t n = 0;
+    struct pmm_map_error err;
+    CHECK_EQ(pmm_map_ranges(&m, scratch, sizeof scratch, out, 16, &n, &err), PMM_OK);
+    CHECK_EQ(n, 3);
+    CHECK(out[0].start == 0x100 && out[0].npages == 0x100 && out[0].type == PMM_EFI_BOOT_CODE);
+    CHECK(out[1].start == 0x200 && out[1].npages == 0x200 && out[1].type == PMM_EFI_BOOT_DATA);
+    CHECK(out[2].start == 0x400 && out[2].kind == PMM_KIND_FREE);
+}
+
 TEST(single_pages_exhaust_and_return)
 {
     struct sim *s = machine();
@@ -400,6 +425,7 @@ TEST(lock_hook_brackets_every_change)
 int main(void)
 {
     RUN(build_layout);
+    RUN(ranges_keep_their_efi_types);
     RUN(single_pages_exhaust_and_return);
     RUN(runs_aligned_and_bounded);
     RUN(aligned_runs_with_partial_tails);
