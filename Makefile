@@ -163,8 +163,9 @@ MACHINE ?= q35
 FW      ?= 4M
 QEMU_ARGS ?=
 
+# Succeeds on the kernel's PASS, fails on anything else (run.sh --verdict: 0 or 1, not QEMU's 33).
 run: image
-	@ovmf/run.sh --mem $(MEM) --smp $(SMP) --machine $(MACHINE) --fw $(FW) \
+	@ovmf/run.sh --mem $(MEM) --smp $(SMP) --machine $(MACHINE) --fw $(FW) --verdict run \
 	    --image build/esp.img -- $(QEMU_ARGS)
 
 # The shell command: the same objects as a resident driver (pmmcmd.efi, subsystem 11) and as a
@@ -172,17 +173,25 @@ run: image
 SH_SRC   := $(wildcard efi/shell/*.c) efi/boot.c efi/firmware.c efi/transition.c efi/serial.c \
             efi/digest.c efi/exit.c efi/fatal.c efi/preflight.c handoff/elf.c handoff/verify.c handoff/sha256.c \
             handoff/kernel/fbcon.c handoff/kernel/font.c
-SH_HDR   := $(EFI_HDR) efi/shell/shell.h
+SH_HDR   := $(EFI_HDR) efi/shell/shell.h efi/shell/args.h build/efi/efi/shell/man.inc
 SH_OBJ   := $(SH_SRC:%.c=build/efi/%.o) $(PMM_SRC:%.c=build/efi/%.o)
 APP_OBJ  := $(filter-out build/efi/efi/shell/pmmcmd.o,$(SH_OBJ)) build/efi/app/pmmcmd.o
 
 build/efi/efi/shell/%.o: efi/shell/%.c $(SH_HDR)
 	@mkdir -p $(@D)
 	@echo "  EFI CC  $@"
-	@$(CC) $(EFI_CFLAGS) -Iefi/shell -c -o $@ $<
+	@$(CC) $(EFI_CFLAGS) -Iefi/shell -Ibuild/efi/efi/shell -c -o $@ $<
 build/efi/app/pmmcmd.o: efi/shell/pmmcmd.c $(SH_HDR)
 	@mkdir -p $(@D)
-	@$(CC) $(EFI_CFLAGS) -Iefi/shell -DPMM_SHELL_APP -c -o $@ $<
+	@$(CC) $(EFI_CFLAGS) -Iefi/shell -Ibuild/efi/efi/shell -DPMM_SHELL_APP -c -o $@ $<
+# The manual page, compiled in as one CR LF string (the shell's man parser drops empty lines, so
+# they become one space) and copied next to pmm.efi, where `pmm.efi -?` looks for pmm.man.
+build/efi/efi/shell/man.inc: efi/shell/pmm.man
+	@mkdir -p $(@D)
+	@awk '{ gsub(/\\/, "\\\\\\\\"); gsub(/"/, "\\\""); if ($$0 == "") $$0 = " "; \
+	    printf "L\"%s\\r\\n\"\n", $$0 }' $< >$@
+build/pmm.man: efi/shell/pmm.man
+	@sed 's/$$/\r/' $< >$@
 build/efi/pmmcmd.so: $(SH_OBJ)
 build/efi/pmmapp.so: $(APP_OBJ)
 build/pmmcmd.efi: build/efi/pmmcmd.so
@@ -191,12 +200,12 @@ build/pmm.efi: build/efi/pmmapp.so
 	@$(EFI_APP) $< $@
 
 # A volume without BOOTX64.EFI: OVMF falls through to its built-in shell, which runs startup.nsh.
-SHELL_FILES := build/pmmcmd.efi build/pmm.efi build/kernel.elf
+SHELL_FILES := build/pmmcmd.efi build/pmm.efi build/pmm.man build/kernel.elf
 define shell_image
 	@rm -f $@
 	@mformat -i $@ -C -T 65536 -h 64 -s 32 -v PMMSHELL ::
 	@mmd -i $@ ::/EFI ::/EFI/pmm
-	@mcopy -i $@ build/pmmcmd.efi build/pmm.efi build/kernel.elf ::/EFI/pmm/
+	@mcopy -i $@ build/pmmcmd.efi build/pmm.efi build/pmm.man build/kernel.elf ::/EFI/pmm/
 	@mcopy -i $@ $(1) ::/startup.nsh
 endef
 build/shell-test.img: $(SHELL_FILES) tests/qemu/shell.nsh
@@ -256,9 +265,11 @@ build/usb-snakeoil-tampered.img: build/usb-snakeoil.img
 	    open(sys.argv[2], "wb").write(d[:i] + b"V" + d[i + 1:])' build/kernel.elf build/kernel-tampered.elf
 	@cp $< $@ && mcopy -o -i $@@@1M build/kernel-tampered.elf ::/EFI/pmm/kernel.elf
 
-# `make shell`: the UEFI shell with `pmm` loaded, on this terminal (type `reset -s` to leave).
+# `make shell`: the UEFI shell with `pmm` loaded, on this terminal, multiplexed with QEMU's
+# monitor: Ctrl-A X (or `reset -s`) leaves, Ctrl-C goes to the shell. Succeeds when left that
+# way or when `pmm boot` ends in PASS.
 shell: deps build/shell.img
-	@ovmf/run.sh --mem $(MEM) --smp $(SMP) --machine $(MACHINE) --fw $(FW) \
+	@ovmf/run.sh --mem $(MEM) --smp $(SMP) --machine $(MACHINE) --fw $(FW) --verdict shell \
 	    --image build/shell.img --interactive -- $(QEMU_ARGS)
 
 .SECONDARY:

@@ -12,14 +12,21 @@
 #   --timeout SECS   kill QEMU after this long (0: never; default 0)
 #   --log FILE       also write the serial console to FILE
 #   --no-serial      no serial port at all (like most PCs); --log is then empty
-#   --interactive    the terminal is the serial console (make shell); default: no input
-#   --keys STRING    type STRING on the serial console twice a second for the first 15 s
-#                    (printf escapes); " " skips the UEFI shell's 5 s wait before startup.nsh
+#   --interactive    the terminal is the serial console, multiplexed with QEMU's monitor
+#                    (make shell): Ctrl-A X quits QEMU, Ctrl-A C the monitor, Ctrl-C goes to the
+#                    guest; default: no input
+#   --keys STRING    type STRING on the serial console twice a second (printf escapes); " "
+#                    skips the UEFI shell's 5 s wait before startup.nsh and answers its
+#                    page-break prompts
+#   --keys-for SECS  keep typing --keys for SECS seconds (15)
+#   --verdict MODE   exit 0 on the kernel's PASS and 1 otherwise, saying which (make run: MODE
+#                    run); MODE shell also takes QEMU quitting normally (Ctrl-A X, reset -s) as 0
 #
 # Serial is the terminal; no display. Exits with QEMU's status: 33 when the kernel's verdict is
-# PASS (isa-debug-exit 0x10), 35 on FAIL, 124 on timeout.
+# PASS (isa-debug-exit 0x10), 35 on FAIL, 124 on timeout (see --verdict).
 set -eu
 mem=512M smp=1 machine=q35 fw=4M image=build/esp.img timeout=0 log= keys= input=/dev/null usb=0 vga=none monitor=none noserial=0
+keys_for=15 verdict=
 while [ $# -gt 0 ]; do
     case $1 in
         --mem) mem=$2; shift 2 ;;
@@ -30,12 +37,14 @@ while [ $# -gt 0 ]; do
         --timeout) timeout=$2; shift 2 ;;
         --log) log=$2; shift 2 ;;
         --keys) keys=$2; shift 2 ;;
+        --keys-for) keys_for=$2; shift 2 ;;
+        --verdict) verdict=$2; shift 2 ;;
         --interactive) input=/dev/stdin; shift ;;
         --no-serial) noserial=1; shift ;;
         --usb) usb=1; shift ;;
         --vga) vga=std; shift ;;
         --monitor) monitor="unix:$2,server,nowait"; shift 2 ;;
-        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         --) shift; break ;;
         *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     esac
@@ -52,7 +61,7 @@ if [ -n "$keys" ]; then
     fifo=$(mktemp -u /tmp/uefi-pmm-keys.XXXXXX)
     mkfifo "$fifo"
     # shellcheck disable=SC2059
-    (i=0; while [ $i -lt 30 ]; do sleep 0.5; printf "$keys"; i=$((i + 1)); done
+    (i=0; while [ $i -lt $((keys_for * 2)) ]; do sleep 0.5; printf "$keys"; i=$((i + 1)); done
         exec sleep 86400) >"$fifo" &
     feeder=$!
     input=$fifo
@@ -70,6 +79,9 @@ if [ "$bytes" -gt $((8 << 30)) ]; then
 fi
 
 serial="-serial stdio"
+# mon: multiplexes QEMU's monitor onto the terminal (Ctrl-A X, Ctrl-A C) and, in this short
+# form, turns the terminal's signals off, so Ctrl-C reaches the guest instead of killing QEMU.
+[ "$input" = /dev/stdin ] && serial="-serial mon:stdio"
 [ -n "$log" ] && serial="-chardev stdio,id=s0,logfile=$log -serial chardev:s0"
 [ "$noserial" = 1 ] && serial="-serial none"
 
@@ -103,4 +115,16 @@ else
     rc=$?
 fi
 set -e
-exit $rc
+case $verdict in
+    "") exit $rc ;;
+    run | shell)
+        case $rc in
+            33) echo "run.sh: PASS (the kernel's verdict; QEMU status 33)"; exit 0 ;;
+            35) echo "run.sh: FAIL (the kernel's verdict; QEMU status 35)" >&2; exit 1 ;;
+            0) [ "$verdict" = shell ] && exit 0
+               echo "run.sh: FAIL: QEMU stopped without a verdict from the kernel" >&2; exit 1 ;;
+            124) echo "run.sh: FAIL: timed out" >&2; exit 1 ;;
+            *) echo "run.sh: FAIL: QEMU exited with status $rc" >&2; exit 1 ;;
+        esac ;;
+    *) echo "run.sh: --verdict wants run or shell, not $verdict" >&2; exit 2 ;;
+esac

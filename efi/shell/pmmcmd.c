@@ -7,8 +7,10 @@
  * builds the allocator from the firmware's map on first use and keeps it while it stays loaded, so
  * allocations persist between invocations; the application builds a fresh one each run.
  *
- * A bad subcommand or argument prints the usage and returns SHELL_INVALID_PARAMETER without
- * touching the allocator.
+ * The manual page (pmm.man, compiled in as man.inc) is the one description of the syntax: `help
+ * pmm` shows it, pmm.efi finds it as pmm.man next to itself, and a syntax error prints the
+ * subcommand's line of its SYNOPSIS. A syntax error or a refused free/ref returns
+ * SHELL_INVALID_PARAMETER and changes nothing; the other statuses are listed in the page.
  */
 #include "shell.h"
 
@@ -18,102 +20,204 @@ static struct pmm *live; /* the driver's allocator, kept between invocations */
 #endif
 static EFI_HANDLE self;
 
-static const CHAR16 usage[] =
-    L"pmm - inspect and drive the uefi-pmm physical page allocator\n"
-    L"\n"
-    L"  pmm [stats] [-sfo]                  summary line and table\n"
-    L"  pmm map [-b] [-sfo]                 firmware memory map, classified, sorted by address\n"
-    L"  pmm free [-b] [-sfo]                free ranges, coalesced, and the largest run\n"
-    L"  pmm picture [-b]                    physical memory drawn in text\n"
-    L"  pmm alloc N [-align A] [-below ADDR]  allocate N pages; sets %pmm_last%\n"
-    L"  pmm free ADDR [N]                   free N pages (1 if omitted) at ADDR\n"
-    L"  pmm ref ADDR +|-                    share a page, or release one reference\n"
-    L"  pmm check                           full consistency check\n"
-    L"  pmm save FILE                       write the firmware map for the host simulator\n"
-    L"  pmm boot [KERNEL]                   exit boot services, hand this allocator to KERNEL\n"
-    L"                                      (default \\EFI\\pmm\\kernel.elf)\n"
-    L"\n"
-    L"Numbers are decimal or 0x hex, and may end in K, M, G or T. -b pages long output;\n"
-    L"-sfo prints the shell's standard format; -? prints this. Each run leaves its status\n"
-    L"in %pmm_status% (0x0 success, 0x2 invalid parameter).\n";
+static const CHAR16 man_page[] =
+#include "man.inc"
+    ;
 
-static SHELL_STATUS bad(struct cmd *c, const CHAR16 *why, const CHAR16 *arg)
+struct subcommand {
+    const CHAR16 *name;
+    SHELL_STATUS (*run)(struct cmd *c);
+    unsigned flags; /* ARG_FLAG_* it accepts */
+    int min, max;   /* how many words after its name */
+    int needs_pmm;  /* builds the allocator first */
+};
+
+/* The next line of the page after *p (CR LF ended); 0 at the end. */
+static int next_line(const CHAR16 **p, const CHAR16 **line, UINTN *len)
 {
-    c->quit = 0;
-    Print(L"pmm: %s%s%s\n\n%s", why, arg ? L": " : L"", arg ? arg : L"", usage);
+    const CHAR16 *s = *p;
+    if (!*s)
+        return 0;
+    const CHAR16 *e = s;
+    while (*e && *e != L'\r')
+        e++;
+    *line = s;
+    *len = (UINTN)(e - s);
+    *p = *e ? e + 2 : e;
+    return 1;
+}
+
+/* Does the SYNOPSIS line s (len characters) describe subcommand name? "pmm NAME" or "pmm [NAME]" */
+static int synopsis_of(const CHAR16 *s, UINTN len, const CHAR16 *name)
+{
+    UINTN n = StrLen(name), i = 4;
+    if (len < 4 + n || StrnCmp(s, L"pmm ", 4))
+        return 0;
+    int bracket = s[i] == L'[';
+    i += (UINTN)bracket;
+    if (i + n > len || StrnCmp(s + i, name, n))
+        return 0;
+    i += n;
+    if (bracket && (i >= len || s[i++] != L']'))
+        return 0;
+    return i == len || s[i] == L' ';
+}
+
+/* Print the page's sections (no title line), or only sub's SYNOPSIS line after "usage: ". */
+static void print_man(struct cmd *c, const CHAR16 *sub)
+{
+    const CHAR16 *p = man_page, *line;
+    UINTN len;
+    int in_synopsis = 0;
+    while (next_line(&p, &line, &len)) {
+        CHAR16 buf[100];
+        UINTN n = len < 99 ? len : 99;
+        CopyMem(buf, line, n * sizeof(CHAR16));
+        buf[n] = 0;
+        if (!StrnCmp(buf, L".SH ", 4)) {
+            in_synopsis = !StrCmp(buf + 4, L"SYNOPSIS");
+            if (!sub)
+                say(c, L"%s\n", buf + 4);
+        } else if (StrnCmp(buf, L".TH ", 4) && !sub) {
+            say(c, L"%s\n", buf);
+        } else if (sub && in_synopsis && synopsis_of(buf, n, sub)) {
+            say(c, L"usage: %s\n", buf);
+        }
+    }
+}
+
+/* A syntax error: the word and what is wrong with it, then the subcommand's usage line. */
+static SHELL_STATUS syntax(struct cmd *c, const CHAR16 *word, const char *why)
+{
+    if (word)
+        say(c, L"pmm %s: %s: %a\n", c->sub->name, word, why);
+    else
+        say(c, L"pmm %s: %a\n", c->sub->name, why);
+    print_man(c, c->sub->name);
     return SHELL_INVALID_PARAMETER;
 }
 
-static void set_last(struct cmd *c, UINT64 phys)
+static SHELL_STATUS arg_error(struct cmd *c, enum arg_err e, int at)
 {
-    CHAR16 v[24];
-    UnicodeSPrint(v, sizeof v, L"0x%lx", phys);
-    if (c->shell)
-        uefi_call_wrapper(c->shell->SetEnv, 3, L"pmm_last", v, TRUE);
+    if (e == ARG_MISSING)
+        return syntax(c, NULL, "an argument is missing");
+    return syntax(c, at < c->argc ? c->argv[at] : NULL, arg_strerror(e));
+}
+
+static void set_last(struct cmd *c, const CHAR16 *v)
+{
+    if (c->shell) /* an empty value deletes the variable: %pmm_last% then expands to nothing */
+        uefi_call_wrapper(c->shell->SetEnv, 3, L"pmm_last", (CHAR16 *)v, TRUE);
 }
 
 static SHELL_STATUS do_alloc(struct cmd *c)
 {
-    UINT64 n, align = 4096, below = 0;
-    if (c->argc < 2 || !parse_u64(c->argv[1], &n) || n == 0)
-        return bad(c, L"alloc needs a page count above 0", c->argc > 1 ? c->argv[1] : NULL);
-    for (int i = 2; i < c->argc; i += 2) {
-        UINT64 *dst = !StriCmp(c->argv[i], L"-align")   ? &align
-                      : !StriCmp(c->argv[i], L"-below") ? &below
-                                                        : NULL;
-        if (!dst)
-            return bad(c, L"unknown option", c->argv[i]);
-        if (i + 1 >= c->argc || !parse_u64(c->argv[i + 1], dst))
-            return bad(c, L"option needs a number", c->argv[i]);
-    }
-    if (align & (align - 1))
-        return bad(c, L"-align must be a power of two", NULL);
+    struct arg_alloc a;
+    int at = 0;
+    set_last(c, L""); /* whatever happens next, no stale address for a script to free */
+    enum arg_err e = arg_alloc(c->argc, (const arg_char *const *)c->argv, &a, &at);
+    if (e)
+        return arg_error(c, e, at);
     UINT64 phys;
-    int rc = pmm_alloc_run(c->pmm, n, align, below, &phys);
-    if (rc == PMM_EINVAL || rc == PMM_ERANGE)
-        return bad(c, L"cannot satisfy that request", NULL);
-    if (rc) {
-        say(c, L"pmm: alloc %ld pages: %a\n", n, pmm_strerror(rc));
+    int rc = pmm_alloc_run(c->pmm, a.pages, a.align, a.below, &phys);
+    if (rc == PMM_ENOMEM || rc == PMM_ERANGE) {
+        /* ERANGE (more than the memory it may use) and ENOMEM (no run fits now) alike */
+        struct pmm_stats s;
+        pmm_stats(c->pmm, &s);
+        CHAR16 lim[40] = L"";
+        if (a.below)
+            UnicodeSPrint(lim, sizeof lim, L", below 0x%lx", a.below);
+        say(c, L"pmm alloc: out of memory: %lu page%s requested (align 0x%lx%s)\n", a.pages,
+            plural(a.pages), a.align < 4096 ? 4096 : a.align, lim);
+        say(c, L"pmm alloc: %lu page%s free, largest free run %lu page%s\n", s.free, plural(s.free),
+            s.largest, plural(s.largest));
         return SHELL_OUT_OF_RESOURCES;
     }
-    set_last(c, phys);
-    say(c, L"pmm: allocated %ld pages at 0x%lx-0x%lx (align 0x%lx%s); %%pmm_last%% = 0x%lx\n", n,
-        phys, phys + n * 4096 - 1, align, below ? L", below limit" : L"", phys);
+    if (rc) {
+        say(c, L"pmm alloc: %a\n", pmm_strerror(rc));
+        return SHELL_INVALID_PARAMETER;
+    }
+    CHAR16 v[24];
+    UnicodeSPrint(v, sizeof v, L"0x%lx", phys);
+    set_last(c, v);
+    say(c, L"pmm: allocated %lu page%s at 0x%lx-0x%lx; %%pmm_last%% = 0x%lx\n", a.pages,
+        plural(a.pages), phys, phys + a.pages * 4096 - 1, phys);
     return SHELL_SUCCESS;
+}
+
+/* reserved, runtime, MMIO, metadata, withheld (page 0, boot memory) or no memory at all */
+static const CHAR16 not_ours[] = L"not the allocator's to manage";
+
+/* Why the page at pfn cannot be freed or released, in words; 0 if it could be. */
+static int page_problem(struct cmd *c, UINT64 pfn, CHAR16 *buf, UINTN size)
+{
+    UINT32 refs = 0;
+    int rc = pmm_refcount(c->pmm, pfn << 12, &refs);
+    if (rc == PMM_EDOUBLE)
+        UnicodeSPrint(buf, size, L"page 0x%lx is already free", pfn << 12);
+    else if (rc)
+        UnicodeSPrint(buf, size, L"page 0x%lx is %s", pfn << 12, not_ours);
+    else if (refs > 1)
+        UnicodeSPrint(buf, size, L"page 0x%lx has %d references; `pmm ref 0x%lx -` releases one",
+                      pfn << 12, refs, pfn << 12);
+    else
+        return 0;
+    return 1;
 }
 
 static SHELL_STATUS do_free(struct cmd *c)
 {
-    UINT64 phys, n = 1;
-    if (!parse_u64(c->argv[1], &phys) || (c->argc > 2 && (!parse_u64(c->argv[2], &n) || !n)) ||
-        c->argc > 3)
-        return bad(c, L"free needs ADDR [N]", c->argv[1]);
-    int rc = pmm_free_run(c->pmm, phys, n);
+    struct arg_free f;
+    int at = 0;
+    enum arg_err e = arg_free(c->argc, (const arg_char *const *)c->argv, &f, &at);
+    if (e)
+        return arg_error(c, e, at);
+    int rc = pmm_free_run(c->pmm, f.phys, f.pages);
     if (rc) {
-        say(c, L"pmm: free 0x%lx (%ld pages) refused: %a\n", phys, n, pmm_strerror(rc));
+        /* name the first page of the run that stopped it */
+        struct pmm_stats s;
+        pmm_stats(c->pmm, &s);
+        CHAR16 why[120] = L"";
+        UINT64 first = f.phys >> 12, pfn = first;
+        for (; pfn - first < f.pages && pfn < s.span; pfn++)
+            if (page_problem(c, pfn, why, sizeof why))
+                break;
+        if (!why[0])
+            UnicodeSPrint(why, sizeof why, L"the run ends past the allocator's memory (0x%lx)",
+                          s.span << 12);
+        say(c, L"pmm free: 0x%lx (%lu page%s) refused: %s\n", f.phys, f.pages, plural(f.pages),
+            why);
         return SHELL_INVALID_PARAMETER;
     }
-    say(c, L"pmm: freed %ld pages at 0x%lx\n", n, phys);
+    say(c, L"pmm: freed %lu page%s at 0x%lx\n", f.pages, plural(f.pages), f.phys);
     return SHELL_SUCCESS;
 }
 
 static SHELL_STATUS do_ref(struct cmd *c)
 {
-    UINT64 phys;
-    if (c->argc != 3 || !parse_u64(c->argv[1], &phys) ||
-        (StrCmp(c->argv[2], L"+") && StrCmp(c->argv[2], L"-")))
-        return bad(c, L"ref needs ADDR and + or -", NULL);
-    int inc = c->argv[2][0] == L'+';
-    int rc = inc ? pmm_ref_inc(c->pmm, phys) : pmm_ref_dec(c->pmm, phys);
+    struct arg_ref r;
+    int at = 0;
+    enum arg_err e = arg_ref(c->argc, (const arg_char *const *)c->argv, &r, &at);
+    if (e)
+        return arg_error(c, e, at);
+    int rc = r.inc ? pmm_ref_inc(c->pmm, r.phys) : pmm_ref_dec(c->pmm, r.phys);
     if (rc) {
-        say(c, L"pmm: ref %s 0x%lx refused: %a\n", c->argv[2], phys, pmm_strerror(rc));
+        const CHAR16 *sign = r.inc ? L"+" : L"-";
+        if (rc == PMM_EDOUBLE)
+            say(c, L"pmm ref %s: 0x%lx refused: the page is free%s\n", sign, r.phys,
+                r.inc ? L"; only an allocated page can be shared" : L" (released already)");
+        else if (rc == PMM_EOVERFLOW)
+            say(c, L"pmm ref +: 0x%lx refused: it has the most references a page can have (%d)\n",
+                r.phys, PMM_REF_MAX);
+        else
+            say(c, L"pmm ref %s: 0x%lx refused: %s\n", sign, r.phys, not_ours);
         return SHELL_INVALID_PARAMETER;
     }
     UINT32 count = 0;
-    if (pmm_refcount(c->pmm, phys, &count) == PMM_EDOUBLE)
-        say(c, L"pmm: 0x%lx released its last reference and is free\n", phys);
+    if (pmm_refcount(c->pmm, r.phys, &count) == PMM_EDOUBLE)
+        say(c, L"pmm: 0x%lx released its last reference and is free\n", r.phys);
     else
-        say(c, L"pmm: 0x%lx now has %d references\n", phys, count);
+        say(c, L"pmm: 0x%lx now has %d reference%s\n", r.phys, count, plural(count));
     return SHELL_SUCCESS;
 }
 
@@ -121,25 +225,23 @@ static SHELL_STATUS do_check(struct cmd *c)
 {
     struct pmm_check_fail f = {0, 0};
     if (pmm_check(c->pmm, &f)) {
-        say(c, L"pmm: check FAILED: %a (page 0x%lx)\n", f.what, f.pfn);
+        say(c, L"pmm check: FAILED: %a (page 0x%lx)\n", f.what, f.pfn);
         return SHELL_DEVICE_ERROR;
     }
     struct pmm_stats s;
     pmm_stats(c->pmm, &s);
-    say(c, L"pmm: check ok: %ld pages covered, every invariant holds\n", s.span);
+    say(c, L"pmm: check ok: %lu page%s covered, every invariant holds\n", s.span, plural(s.span));
     return SHELL_SUCCESS;
 }
 
 static SHELL_STATUS do_boot(struct cmd *c)
 {
-    const CHAR16 *path = c->argc > 1 ? c->argv[1] : L"\\EFI\\pmm\\kernel.elf";
-    if (c->argc > 2 || !c->shell)
-        return bad(c, L"boot takes at most one kernel path", NULL);
+    const CHAR16 *path = c->argc > 0 ? c->argv[0] : L"\\EFI\\pmm\\kernel.elf";
     SHELL_FILE_HANDLE fh;
     UINT64 size = 0;
     EFI_STATUS st = uefi_call_wrapper(c->shell->OpenFileByName, 3, path, &fh, EFI_FILE_MODE_READ);
     if (EFI_ERROR(st)) {
-        say(c, L"pmm: cannot open kernel %s: %r\n", path, st);
+        say(c, L"pmm boot: cannot open kernel %s: %r\n", path, st);
         return SHELL_NOT_FOUND;
     }
     uefi_call_wrapper(c->shell->GetFileSize, 2, fh, &size);
@@ -148,7 +250,7 @@ static SHELL_STATUS do_boot(struct cmd *c)
     st = file ? uefi_call_wrapper(c->shell->ReadFile, 3, fh, &n, file) : EFI_OUT_OF_RESOURCES;
     uefi_call_wrapper(c->shell->CloseFile, 1, fh);
     if (EFI_ERROR(st) || n != size) {
-        say(c, L"pmm: cannot read kernel %s: %r\n", path, st);
+        say(c, L"pmm boot: cannot read kernel %s: %r\n", path, st);
         return SHELL_DEVICE_ERROR;
     }
     say(c, L"pmm: booting %s with this allocator\n", path);
@@ -158,46 +260,115 @@ static SHELL_STATUS do_boot(struct cmd *c)
     return SHELL_LOAD_ERROR;
 }
 
-/* `pmm free` lists free ranges; `pmm free ADDR [N]` frees. */
-static SHELL_STATUS do_free_or_list(struct cmd *c)
-{
-    return c->argc > 1 ? do_free(c) : view_free(c);
-}
-
 static SHELL_STATUS do_save(struct cmd *c)
 {
-    return c->argc != 2 ? bad(c, L"save needs one file name", NULL) : save_map(c, c->argv[1]);
+    return save_map(c, c->argv[0], (c->flags & ARG_FLAG_FORCE) != 0);
 }
 
-/* The subcommands; argv[0] is the subcommand's own name. */
-static const struct subcommand {
-    const CHAR16 *name;
-    SHELL_STATUS (*run)(struct cmd *c);
-    int no_args;
-} subcommands[] = {
-    {L"stats", view_stats, 1},     {L"map", view_map, 1},   {L"free", do_free_or_list, 0},
-    {L"picture", view_picture, 1}, {L"alloc", do_alloc, 0}, {L"ref", do_ref, 0},
-    {L"check", do_check, 1},       {L"save", do_save, 0},   {L"boot", do_boot, 0},
+/* The subcommands; each one's syntax line is in pmm.man's SYNOPSIS. */
+#define B   ARG_FLAG_B
+#define SFO ARG_FLAG_SFO
+static const struct subcommand subcommands[] = {
+    {L"stats", view_stats, SFO, 0, 0, 1},
+    {L"map", view_map, B | SFO, 0, 0, 1},
+    {L"ranges", view_ranges, B | SFO, 0, 0, 1},
+    {L"picture", view_picture, B, 0, 0, 1},
+    {L"alloc", do_alloc, 0, 1, 5, 1},
+    {L"free", do_free, 0, 1, 2, 1},
+    {L"ref", do_ref, 0, 2, 2, 1},
+    {L"check", do_check, 0, 0, 0, 1},
+    {L"save", do_save, ARG_FLAG_FORCE, 1, 1, 0},
+    {L"boot", do_boot, 0, 0, 1, 1},
 };
+#undef B
+#undef SFO
 
-/* Take -b, -sfo, -? out of the arguments; what is left is the subcommand and its arguments. */
-static int parse_flags(struct cmd *c, EFI_SHELL_PARAMETERS_PROTOCOL *params, int *help)
+/*
+ * The allocator from the firmware's current map. Like fw_build_pmm, but its one line of news is
+ * an ordinary line of this command's output, left out under -sfo (where only records belong).
+ */
+static SHELL_STATUS build(struct cmd *c, struct pmm **out)
 {
-    c->argv = AllocatePool(sizeof(CHAR16 *) * (params->Argc + 1));
-    if (!c->argv)
-        return 0;
+    struct fwmap m;
+    EFI_STATUS st = fw_get_map(&m);
+    if (EFI_ERROR(st)) {
+        say(c, L"pmm: cannot read the memory map: %r\n", st);
+        return SHELL_DEVICE_ERROR;
+    }
+    struct pmm_build pb = {0};
+    pb.map = (struct pmm_map){m.buf, m.size, m.desc_size};
+    pb.scratch_size = pmm_map_scratch_size(&pb.map);
+    pb.fw = fw_hooks;
+    pb.extra_descriptors = 256;
+    pb.scratch = AllocatePool(pb.scratch_size);
+    struct pmm_map_error err = {0, 0};
+    int rc = pb.scratch ? pmm_build(&pb, out, &err) : PMM_ENOMEM;
+    if (pb.scratch)
+        FreePool(pb.scratch);
+    FreePool(m.buf);
+    if (rc) {
+        say(c, L"pmm: cannot build the allocator: %a", pmm_strerror(rc));
+        if (err.why)
+            say(c, L": %a (descriptor %ld)", err.why, err.index);
+        say(c, L"\n");
+        return rc == PMM_ENOMEM ? SHELL_OUT_OF_RESOURCES : SHELL_DEVICE_ERROR;
+    }
+    if (!(c->flags & ARG_FLAG_SFO))
+        say(c, L"pmm: allocator built from the firmware's map (%ld descriptors)\n",
+            m.size / m.desc_size);
+    return SHELL_SUCCESS;
+}
+
+static SHELL_STATUS dispatch(struct cmd *c, EFI_SHELL_PARAMETERS_PROTOCOL *params,
+                             struct pmm **state)
+{
+    /* flags anywhere; the first other word names the subcommand ("stats" if there is none) */
+    const CHAR16 *sub = NULL;
     for (UINTN i = 1; i < params->Argc; i++) {
         CHAR16 *a = params->Argv[i];
-        if (!StriCmp(a, L"-b"))
-            c->page = 1;
-        else if (!StriCmp(a, L"-sfo"))
-            c->sfo = 1;
-        else if (!StrCmp(a, L"-?") || !StriCmp(a, L"-h") || !StriCmp(a, L"--help"))
-            *help = 1;
+        unsigned f = arg_flag((const arg_char *)a);
+        if (f)
+            c->flags |= f;
+        else if (!sub)
+            sub = a;
         else
             c->argv[c->argc++] = a;
     }
-    return 1;
+    if (c->flags & ARG_FLAG_HELP) {
+        print_man(c, NULL);
+        return SHELL_SUCCESS;
+    }
+    for (UINTN i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
+        if (!StriCmp(sub ? sub : L"stats", subcommands[i].name))
+            c->sub = &subcommands[i];
+    if (!c->sub) {
+        say(c, L"pmm: unknown subcommand: %s\n", sub);
+        say(c, L"pmm: stats, map, ranges, picture, alloc, free, ref, check, save or boot;"
+               L" help pmm\n");
+        return SHELL_INVALID_PARAMETER;
+    }
+    unsigned stray = c->flags & ~c->sub->flags;
+    if (stray)
+        return syntax(c,
+                      stray & ARG_FLAG_SFO ? L"-sfo"
+                      : stray & ARG_FLAG_B ? L"-b"
+                                           : L"-f",
+                      arg_strerror(ARG_FLAG_HERE));
+    if (c->argc < c->sub->min)
+        return syntax(c, NULL, "an argument is missing");
+    if (c->argc > c->sub->max)
+        return syntax(c, c->argv[c->sub->max], arg_strerror(ARG_EXTRA));
+    if ((c->sub->run == do_save || c->sub->run == do_boot) && !c->shell) {
+        say(c, L"pmm %s: needs the UEFI shell\n", c->sub->name);
+        return SHELL_UNSUPPORTED;
+    }
+    if (c->sub->needs_pmm && !*state) {
+        SHELL_STATUS rc = build(c, state);
+        if (rc)
+            return rc;
+    }
+    c->pmm = *state;
+    return c->sub->run(c);
 }
 
 static SHELL_STATUS run(EFI_SHELL_PARAMETERS_PROTOCOL *params, EFI_SHELL_PROTOCOL *shell,
@@ -205,37 +376,25 @@ static SHELL_STATUS run(EFI_SHELL_PARAMETERS_PROTOCOL *params, EFI_SHELL_PROTOCO
 {
     struct cmd c = {0};
     c.shell = shell;
-    int help = 0;
-    if (!params || !parse_flags(&c, params, &help))
+    if (!params)
+        return SHELL_INVALID_PARAMETER;
+    c.argv = AllocatePool(sizeof(CHAR16 *) * (params->Argc + 1));
+    if (!c.argv)
         return SHELL_OUT_OF_RESOURCES;
-    SHELL_STATUS rc;
-    uefi_call_wrapper(ST->ConOut->QueryMode, 4, ST->ConOut, ST->ConOut->Mode->Mode, &(UINTN){0},
-                      &c.rows);
-    const CHAR16 *sub = c.argc ? c.argv[0] : L"stats";
-    if (help) {
-        Print(L"%s", usage);
-        rc = SHELL_SUCCESS;
-        goto out;
+    BOOLEAN paging = FALSE;
+    if (shell) {
+        uefi_call_wrapper(BS->CheckEvent, 1, shell->ExecutionBreak); /* an old Ctrl-C is not ours */
+        paging = uefi_call_wrapper(shell->GetPageBreak, 0);
     }
-    const struct subcommand *cmd = NULL;
-    for (UINTN i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
-        if (!StriCmp(sub, subcommands[i].name))
-            cmd = &subcommands[i];
-    if (!cmd) {
-        rc = bad(&c, L"unknown subcommand", sub);
-        goto out;
-    }
-    if (cmd->no_args && c.argc > 1) {
-        rc = bad(&c, L"this subcommand takes no arguments", sub);
-        goto out;
-    }
-    if (!*state && EFI_ERROR(fw_build_pmm(state, L"pmm"))) {
-        rc = SHELL_OUT_OF_RESOURCES;
-        goto out;
-    }
-    c.pmm = *state;
-    rc = cmd->run(&c);
-out:
+    /* -b: the shell's own page-break prompt, as for its built-in commands */
+    for (UINTN i = 1; shell && i < params->Argc; i++)
+        if (arg_flag((const arg_char *)params->Argv[i]) == ARG_FLAG_B)
+            uefi_call_wrapper(shell->EnablePageBreak, 0);
+    SHELL_STATUS rc = dispatch(&c, params, state);
+    if (c.quit && rc == SHELL_SUCCESS)
+        rc = SHELL_ABORTED;
+    if (shell && !paging)
+        uefi_call_wrapper(shell->DisablePageBreak, 0);
     FreePool(c.argv);
     /* EDK2's shell leaves %lasterror% alone after dynamic commands, so scripts read this. */
     if (shell) {
@@ -255,40 +414,36 @@ static SHELL_STATUS EFIAPI handler(EFI_SHELL_DYNAMIC_COMMAND_PROTOCOL *this, EFI
     return run(params, shell, &live);
 }
 
-/*
- * `help pmm` and `pmm -?`: the shell wants man-page text (a ".TH name 0" title line with the brief
- * description, then ".SH" sections, CRLF between lines, blank lines dropped). Built from the one
- * usage text; the shell frees it.
- */
+/* `help pmm` (and `pmm -?`, which the shell turns into it): the manual page; the shell frees it. */
 static CHAR16 *EFIAPI get_help(EFI_SHELL_DYNAMIC_COMMAND_PROTOCOL *this, const CHAR8 *lang)
 {
     (void)this;
     (void)lang;
-    static const CHAR16 head[] = L".TH pmm 0 \"Inspect and drive the uefi-pmm page allocator\"\r\n"
-                                 L".SH NAME\r\n"
-                                 L"Inspect and drive the uefi-pmm physical page allocator.\r\n"
-                                 L".SH SYNOPSIS\r\n";
-    UINTN n = sizeof head / sizeof head[0] + 2 * (sizeof usage / sizeof usage[0]);
-    CHAR16 *text = AllocatePool(n * sizeof(CHAR16)), *o = text;
-    if (!text)
-        return NULL;
-    for (const CHAR16 *h = head; *h; h++)
-        *o++ = *h;
-    for (const CHAR16 *u = usage; *u; u++) {
-        if (*u == L'\n') {
-            if (u > usage && u[-1] == L'\n')
-                *o++ = L' '; /* keep blank lines: the parser drops empty ones */
-            *o++ = L'\r';
-        }
-        *o++ = *u;
-    }
-    *o = 0;
+    CHAR16 *text = AllocatePool(sizeof man_page);
+    if (text)
+        CopyMem(text, man_page, sizeof man_page);
     return text;
 }
-#endif
 
-#ifndef PMM_SHELL_APP
 static EFI_SHELL_DYNAMIC_COMMAND_PROTOCOL command = {L"pmm", handler, get_help};
+
+/* Is a `pmm` command already registered (an earlier load of this driver)? */
+static int registered(EFI_GUID *dyn)
+{
+    UINTN n = 0;
+    EFI_HANDLE *h = NULL;
+    int found = 0;
+    if (EFI_ERROR(LibLocateHandle(ByProtocol, dyn, NULL, &n, &h)))
+        return 0;
+    for (UINTN i = 0; i < n && !found; i++) {
+        EFI_SHELL_DYNAMIC_COMMAND_PROTOCOL *d = NULL;
+        if (!EFI_ERROR(uefi_call_wrapper(BS->HandleProtocol, 3, h[i], dyn, (void **)&d)) && d &&
+            d->CommandName && !StriCmp((CHAR16 *)d->CommandName, command.CommandName))
+            found = 1;
+    }
+    FreePool(h);
+    return found;
+}
 #endif
 
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
@@ -296,10 +451,10 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
     InitializeLib(image, systab);
     self = image;
     EFI_GUID params_guid = EFI_SHELL_PARAMETERS_PROTOCOL_GUID, shell_guid = EFI_SHELL_PROTOCOL_GUID;
-    EFI_SHELL_PARAMETERS_PROTOCOL *params = NULL;
-    uefi_call_wrapper(BS->HandleProtocol, 3, image, &params_guid, (void **)&params);
 #ifdef PMM_SHELL_APP
     /* pmm.efi: run once, as a shell application. */
+    EFI_SHELL_PARAMETERS_PROTOCOL *params = NULL;
+    uefi_call_wrapper(BS->HandleProtocol, 3, image, &params_guid, (void **)&params);
     EFI_SHELL_PROTOCOL *shell = NULL;
     LibLocateProtocol(&shell_guid, (void **)&shell);
     struct pmm *state = NULL;
@@ -308,9 +463,14 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
         fw_release_pmm(state);
     return rc == SHELL_SUCCESS ? EFI_SUCCESS : EFIERR(rc);
 #else
+    (void)params_guid;
     (void)shell_guid;
-    /* pmmcmd.efi: stay resident and answer `pmm` from now on. */
+    /* pmmcmd.efi: stay resident and answer `pmm` from now on, once. */
     EFI_GUID dyn = EFI_SHELL_DYNAMIC_COMMAND_PROTOCOL_GUID;
+    if (registered(&dyn)) {
+        Print(L"pmm: the pmm command is already loaded; this copy is not installed\n");
+        return EFI_ALREADY_STARTED;
+    }
     EFI_HANDLE h = NULL;
     EFI_STATUS st = uefi_call_wrapper(BS->InstallProtocolInterface, 4, &h, &dyn,
                                       EFI_NATIVE_INTERFACE, &command);

@@ -4,33 +4,39 @@
 #ifndef PMM_SHELL_H
 #define PMM_SHELL_H
 
+#include "args.h"
 #include "loader.h"
 #include <efishell.h>
 
+struct subcommand;
+
 struct cmd {
-    EFI_SHELL_PROTOCOL *shell;
+    EFI_SHELL_PROTOCOL *shell; /* NULL when no shell is around (then nothing pages or saves) */
     struct pmm *pmm;
-    int argc; /* arguments left after the flags were taken out */
+    const struct subcommand *sub;
+    int argc; /* the subcommand's own words, after its name, flags taken out */
     CHAR16 **argv;
-    int sfo;  /* -sfo: standard-format output */
-    int page; /* -b: stop after each screenful */
-    int quit; /* the user stopped the paging */
-    UINTN rows, lines;
+    unsigned flags; /* ARG_FLAG_* given */
+    int quit;       /* Q at the page-break prompt or Ctrl-C: stop printing */
 };
 
-/* out.c */
-void say(struct cmd *c, const CHAR16 *fmt, ...); /* Print, counting lines for -b */
-int parse_u64(const CHAR16 *s, UINT64 *v);       /* decimal or 0x hex; K/M/G/T suffix */
-const CHAR16 *type_name(UINT32 type);            /* memmap -sfo's names */
-const CHAR16 *hex(CHAR16 buf[17], UINT64 v);     /* upper-case hex, no padding (memmap's) */
+/* out.c: every line the command prints goes through say() (CR LF once, Ctrl-C and Q honoured) */
+void say(struct cmd *c, const CHAR16 *fmt, ...);
+void put(struct cmd *c, const CHAR16 *text); /* verbatim: text carries its own CR LF */
+const CHAR16 *type_name(UINT32 type);        /* memmap -sfo's names */
+const CHAR16 *short_type(UINT32 type);       /* at most 11 characters, for the listing */
+const CHAR16 *hex(CHAR16 buf[17], UINT64 v); /* upper-case hex, no padding (memmap's) */
 const CHAR16 *pad(CHAR16 *buf, UINTN width, const CHAR16 *s); /* left-justified in width */
 const CHAR16 *kind_name(enum pmm_kind k);
+const CHAR16 *plural(UINT64 n); /* L"" for 1, L"s" otherwise */
 
 /* views.c: each returns a SHELL_STATUS */
 SHELL_STATUS view_stats(struct cmd *c);
 SHELL_STATUS view_map(struct cmd *c);
-SHELL_STATUS view_free(struct cmd *c);
+SHELL_STATUS view_ranges(struct cmd *c);
 SHELL_STATUS view_picture(struct cmd *c);
-SHELL_STATUS save_map(struct cmd *c, const CHAR16 *path);
+
+/* save.c */
+SHELL_STATUS save_map(struct cmd *c, const CHAR16 *path, int replace);
 
 #endif

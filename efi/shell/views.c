@@ -1,6 +1,6 @@
 /*
  * views.c - what `pmm` shows: stats, the firmware map as the allocator classifies it, free
- * ranges, a picture of physical memory, and the map saved for the host simulator.
+ * ranges and a picture of physical memory. Text lines fit an 80-column console.
  */
 #include "shell.h"
 
@@ -10,7 +10,7 @@ SHELL_STATUS view_stats(struct cmd *c)
 {
     struct pmm_stats s;
     pmm_stats(c->pmm, &s);
-    if (c->sfo) {
+    if (c->flags & ARG_FLAG_SFO) {
         say(c, L"ShellCommand,\"pmm\"\n");
         say(c,
             L"PmmSummary,\"%ld\",\"%ld\",\"%ld\",\"%ld\",\"%ld\",\"%ld\",\"%ld\",\"%ld\",\"%ld\"\n",
@@ -24,19 +24,21 @@ SHELL_STATUS view_stats(struct cmd *c)
     char line[256];
     pmm_summary(c->pmm, line, sizeof line);
     say(c, L"%a\n", line);
-    say(c, L"  usable RAM          %10ld pages  %6ld MiB\n", s.total, MIB(s.total));
-    say(c, L"  free                %10ld pages  %6ld MiB\n", s.free, MIB(s.free));
-    say(c, L"  allocated           %10ld pages  %6ld MiB\n", s.alloc, MIB(s.alloc));
-    say(c, L"  metadata            %10ld pages  at 0x%lx-0x%lx\n", s.meta, s.meta_phys,
+    say(c, L"                          pages       MiB\n");
+    say(c, L"  usable RAM         %10ld %9ld\n", s.total, MIB(s.total));
+    say(c, L"  free               %10ld %9ld\n", s.free, MIB(s.free));
+    say(c, L"  allocated          %10ld %9ld\n", s.alloc, MIB(s.alloc));
+    say(c, L"  metadata           %10ld %9ld  at 0x%lx-0x%lx\n", s.meta, MIB(s.meta), s.meta_phys,
         s.meta_phys + s.meta * 4096 - 1);
-    say(c, L"  withheld            %10ld pages  (page 0; boot memory until ExitBootServices)\n",
-        s.withheld);
-    say(c, L"  largest free run    %10ld pages  %6ld MiB\n", s.largest, MIB(s.largest));
-    say(c, L"  free below 4 GiB    %10ld pages\n", s.below4g);
-    say(c, L"  free below 16 MiB   %10ld pages\n", s.below16m);
-    say(c, L"  map kinds: free now %ld, free after exit %ld, never %ld pages\n",
-        s.kind_pages[PMM_KIND_FREE], s.kind_pages[PMM_KIND_BOOT], s.kind_pages[PMM_KIND_NEVER]);
-    say(c, L"  bitmap covers %ld pages (%ld MiB)%s\n", s.span, MIB(s.span),
+    say(c, L"  withheld           %10ld %9ld  page 0; boot memory until exit\n", s.withheld,
+        MIB(s.withheld));
+    say(c, L"  largest free run   %10ld %9ld\n", s.largest, MIB(s.largest));
+    say(c, L"  free below 4 GiB   %10ld %9ld\n", s.below4g, MIB(s.below4g));
+    say(c, L"  free below 16 MiB  %10ld %9ld\n", s.below16m, MIB(s.below16m));
+    say(c, L"  map kinds: free now %ld, free after exit %ld, never %ld page%s\n",
+        s.kind_pages[PMM_KIND_FREE], s.kind_pages[PMM_KIND_BOOT], s.kind_pages[PMM_KIND_NEVER],
+        plural(s.kind_pages[PMM_KIND_NEVER]));
+    say(c, L"  bitmap covers %ld page%s (%ld MiB)%s\n", s.span, plural(s.span), MIB(s.span),
         s.reconciled ? L"; reconciled" : L"; boot services alive");
     return SHELL_SUCCESS;
 }
@@ -70,56 +72,56 @@ SHELL_STATUS view_map(struct cmd *c)
         say(c, L"pmm: cannot read the memory map\n");
         return SHELL_DEVICE_ERROR;
     }
+    int sfo = c->flags & ARG_FLAG_SFO;
     UINT64 pages[PMM_NKINDS] = {0};
-    if (c->sfo)
+    if (sfo)
         say(c, L"ShellCommand,\"pmm\"\n");
     else
-        say(c,
-            L"Type                    Start            End              Pages    Attributes       "
-            L"Managed as\n");
+        say(c, L"Type        Start        End              Pages Attributes       Managed as\n");
     for (UINTN i = 0; i < n && !c->quit; i++) {
         enum pmm_kind k = pmm_classify(d[i].Type, d[i].Attribute);
         UINT64 end = d[i].PhysicalStart + d[i].NumberOfPages * 4096 - 1;
         pages[k] += d[i].NumberOfPages;
-        CHAR16 a[17], b[17], n[17], t[17], name[24];
-        if (c->sfo)
+        CHAR16 a[17], b[17], n[17], t[17], name[16];
+        if (sfo)
             say(c, L"PmmMap,\"%s\",\"%s\",\"%s\",\"%s\",\"%s\",\"%s\"\n", type_name(d[i].Type),
                 hex(a, d[i].PhysicalStart), hex(b, end), hex(n, d[i].NumberOfPages),
                 hex(t, d[i].Attribute), kind_name(k));
-        else
-            say(c, L"%s %016lx-%016lx %8lx %016lx %s\n", pad(name, 23, type_name(d[i].Type)),
+        else /* 11 + 1 + 12 + 1 + 12 + 10 + 1 + 16 + 1 + 10 = 75 columns below 256 TiB */
+            say(c, L"%s %012lx-%012lx %9ld %016lx %s\n", pad(name, 11, short_type(d[i].Type)),
                 d[i].PhysicalStart, end, d[i].NumberOfPages, d[i].Attribute, kind_name(k));
     }
-    if (c->sfo)
+    if (sfo)
         say(c, L"PmmMapTotal,\"%ld\",\"%ld\",\"%ld\"\n", pages[0], pages[1], pages[2]);
     else
-        say(c, L"%ld descriptors; pages free now %ld, free after exit %ld, never %ld\n", n,
-            pages[0], pages[1], pages[2]);
+        say(c, L"%ld descriptors; pages free now %ld, after exit %ld, never %ld\n", n, pages[0],
+            pages[1], pages[2]);
     FreePool(d);
     return SHELL_SUCCESS;
 }
 
-SHELL_STATUS view_free(struct cmd *c)
+SHELL_STATUS view_ranges(struct cmd *c)
 {
     UINT64 start, len, runs = 0, best = 0, total = 0;
-    if (c->sfo)
+    int sfo = c->flags & ARG_FLAG_SFO;
+    if (sfo)
         say(c, L"ShellCommand,\"pmm\"\n");
     for (UINT64 pfn = 0; !c->quit && pmm_next_free_range(c->pmm, pfn, &start, &len);
          pfn = start + len) {
         CHAR16 a[17], b[17];
-        if (c->sfo)
+        if (sfo)
             say(c, L"PmmFree,\"%s\",\"%s\",\"%ld\"\n", hex(a, start << 12),
                 hex(b, ((start + len) << 12) - 1), len);
         else
-            say(c, L"  0x%012lx-0x%012lx %10ld pages %8ld KiB\n", start << 12,
-                ((start + len) << 12) - 1, len, len * 4);
+            say(c, L"  0x%012lx-0x%012lx %10ld page%s %9ld KiB\n", start << 12,
+                ((start + len) << 12) - 1, len, len == 1 ? L" " : L"s", len * 4);
         runs++;
         total += len;
         best = len > best ? len : best;
     }
-    if (!c->sfo)
-        say(c, L"%ld free ranges, %ld pages; largest run %ld pages (%ld MiB)\n", runs, total, best,
-            MIB(best));
+    if (!sfo)
+        say(c, L"%ld free range%s, %ld page%s; largest run %ld page%s (%ld MiB)\n", runs,
+            plural(runs), total, plural(total), best, plural(best), MIB(best));
     return SHELL_SUCCESS;
 }
 
@@ -159,9 +161,14 @@ static CHAR16 glyph(struct pmm *p, UINT64 pfn)
     }
 }
 
+#define PIC_MAX_WIDTH 64
+#define PIC_MAX_LINES 20
+
 /*
- * One character per slice of [0, span). A slice shows M if it holds metadata, # if any sampled
- * page is allocated, otherwise the most common of its sampled pages (up to 32 per slice).
+ * One character per slice of [0, span); a slice is a power of two of pages, so every row starts at
+ * a round address. Priority: M if the slice holds metadata, # if any page in it is allocated
+ * (exact: one pass over the allocated runs, a word of the bitmap at a time), otherwise the most
+ * common state among up to 32 pages sampled across it.
  */
 SHELL_STATUS view_picture(struct cmd *c)
 {
@@ -169,93 +176,46 @@ SHELL_STATUS view_picture(struct cmd *c)
     pmm_stats(c->pmm, &s);
     UINTN cols = 80, rows = 25;
     uefi_call_wrapper(ST->ConOut->QueryMode, 4, ST->ConOut, ST->ConOut->Mode->Mode, &cols, &rows);
-    UINT64 width = cols > 40 ? cols - 18 : 22, lines = 16;
-    if (width > 128)
-        width = 128;
-    UINT64 slice = (s.span + width * lines - 1) / (width * lines);
+    /* "0x000000000000 |" + row + "|" must stay below the console's width */
+    UINT64 width = cols >= 18 + PIC_MAX_WIDTH ? PIC_MAX_WIDTH : PIC_MAX_WIDTH / 2;
+    UINT64 slice = 1;
+    while (slice * width * PIC_MAX_LINES < s.span)
+        slice <<= 1;
+    UINT64 nslices = (s.span + slice - 1) / slice;
+    static CHAR16 cell[PIC_MAX_WIDTH * PIC_MAX_LINES];
+    for (UINT64 i = 0; i < nslices; i++)
+        cell[i] = 0;
+    UINT64 start, n;
+    for (UINT64 pfn = 0; pmm_next_alloc_range(c->pmm, pfn, &start, &n); pfn = start + n)
+        for (UINT64 i = start / slice; i <= (start + n - 1) / slice; i++)
+            cell[i] = L'#';
     UINT64 meta = s.meta_phys >> 12;
-    static const CHAR16 order[] = L".w r i#M";
-    for (UINT64 l = 0; l < lines && !c->quit; l++) {
-        CHAR16 row[140];
+    for (UINT64 i = meta / slice; s.meta && i <= (meta + s.meta - 1) / slice; i++)
+        cell[i] = L'M';
+    static const CHAR16 order[] = L".wri ";
+    for (UINT64 i = 0; i < nslices; i++) {
+        if (cell[i])
+            continue;
+        UINT64 count[5] = {0}, step = slice > 32 ? slice / 32 : 1, first = i * slice;
+        for (UINT64 pfn = first; pfn < first + slice && pfn < s.span; pfn += step)
+            for (int g = 0; g < 5; g++)
+                if (order[g] == glyph(c->pmm, pfn))
+                    count[g]++;
+        int best = 0;
+        for (int g = 1; g < 5; g++)
+            if (count[g] > count[best])
+                best = g;
+        cell[i] = order[best];
+    }
+    for (UINT64 l = 0; l * width < nslices && !c->quit; l++) {
+        CHAR16 row[PIC_MAX_WIDTH + 1];
         UINT64 k = 0;
-        for (; k < width; k++) {
-            UINT64 first = (l * width + k) * slice;
-            if (first >= s.span)
-                break;
-            UINT64 count[8] = {0}, step = slice > 32 ? slice / 32 : 1;
-            for (UINT64 pfn = first; pfn < first + slice && pfn < s.span; pfn += step)
-                for (int g = 0; g < 8; g++)
-                    if (order[g] == glyph(c->pmm, pfn))
-                        count[g]++;
-            UINT64 best = 0;
-            for (int g = 1; g < 8; g++)
-                if (count[g] > count[best])
-                    best = (UINT64)g;
-            if (count[6])
-                best = 6;
-            if (meta < first + slice && meta + s.meta > first)
-                best = 7;
-            row[k] = order[best];
-        }
+        for (; k < width && l * width + k < nslices; k++)
+            row[k] = cell[l * width + k];
         row[k] = 0;
-        if (k)
-            say(c, L"0x%012lx |%s|\n", l * width * slice * 4096, row);
+        say(c, L"0x%012lx |%s|\n", l * width * slice * 4096, row);
     }
-    say(c,
-        L"one character = %ld KiB.  . free  # allocated  M metadata  w withheld (boot memory)\n"
-        L"r reserved/runtime/ACPI  i MMIO  (blank) no memory\n",
-        slice * 4);
-    return SHELL_SUCCESS;
-}
-
-/*
- * The firmware map in the Linux efi=debug numeric format, which tools/mapfile.c (and so the host
- * simulator) reads: type numbers and attributes exactly as the firmware gave them.
- */
-SHELL_STATUS save_map(struct cmd *c, const CHAR16 *path)
-{
-    struct fwmap m;
-    if (EFI_ERROR(fw_get_map(&m))) {
-        say(c, L"pmm: cannot read the memory map\n");
-        return SHELL_DEVICE_ERROR;
-    }
-    UINTN n = m.size / m.desc_size, cap = 200 * (n + 4), len = 0;
-    CHAR8 *text = AllocatePool(cap);
-    CHAR16 line[200];
-    UnicodeSPrint(line, sizeof line,
-                  L"# uefi-pmm: memory map saved by `pmm save`; DescriptorSize=%ld version=%d\n",
-                  m.desc_size, m.desc_version);
-    for (UINTN i = 0; text && i <= n; i++) {
-        if (i > 0) {
-            EFI_MEMORY_DESCRIPTOR *d =
-                (EFI_MEMORY_DESCRIPTOR *)((UINT8 *)m.buf + (i - 1) * m.desc_size);
-            UnicodeSPrint(
-                line, sizeof line,
-                L"efi: mem%02ld: type=%d, attr=0x%lx, range=[0x%016lx-0x%016lx) (%ldMB)\n", i - 1,
-                d->Type, d->Attribute, d->PhysicalStart, d->PhysicalStart + d->NumberOfPages * 4096,
-                d->NumberOfPages >> 8);
-        }
-        for (CHAR16 *q = line; *q && len < cap; q++)
-            text[len++] = (CHAR8)*q;
-    }
-    FreePool(m.buf);
-    if (!text)
-        return SHELL_OUT_OF_RESOURCES;
-    SHELL_FILE_HANDLE fh;
-    uefi_call_wrapper(c->shell->DeleteFileByName, 1, path);
-    EFI_STATUS st =
-        uefi_call_wrapper(c->shell->OpenFileByName, 3, path, &fh,
-                          EFI_FILE_MODE_READ | EFI_FILE_MODE_WRITE | EFI_FILE_MODE_CREATE);
-    if (!EFI_ERROR(st)) {
-        UINTN size = len;
-        st = uefi_call_wrapper(c->shell->WriteFile, 3, fh, &size, text);
-        uefi_call_wrapper(c->shell->CloseFile, 1, fh);
-    }
-    FreePool(text);
-    if (EFI_ERROR(st)) {
-        say(c, L"pmm: cannot write %s: %r\n", path, st);
-        return SHELL_DEVICE_ERROR;
-    }
-    say(c, L"pmm: saved %ld descriptors to %s\n", n, path);
+    say(c, L"one character = %ld KiB: # any page allocated, M metadata, . free,\n", slice * 4);
+    say(c, L"w withheld (boot memory), r reserved/runtime/ACPI, i MMIO, blank: no memory\n");
     return SHELL_SUCCESS;
 }

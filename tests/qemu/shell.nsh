@@ -5,61 +5,133 @@ load \EFI\pmm\pmmcmd.efi
 echo "rc=%lasterror%"
 echo "== help"
 help pmm
+echo "== files"
+pmm stats -sfo > fs0:\stats.txt
+echo "rc=%pmm_status%"
+memmap -sfo > fs0:\memmap.txt
+pmm map > fs0:\map.txt
+echo "== stats-sfo-1"
+pmm stats -sfo
 echo "== stats"
 pmm
 echo "rc=%pmm_status%"
-echo "== stats-sfo-1"
-pmm stats -sfo
 echo "== memmap-sfo"
 memmap -sfo
 echo "== pmm-map-sfo"
 pmm map -sfo
 echo "== map"
 pmm map
-echo "== free-sfo"
-pmm free -sfo
-echo "== free-list"
-pmm free
+echo "rc=%pmm_status%"
+echo "== ranges-sfo"
+pmm ranges -sfo
+echo "== ranges"
+pmm ranges
+echo "rc=%pmm_status%"
+echo "== low-alloc"
+pmm alloc 3 -below 1M
+echo "rc=%pmm_status% last=%pmm_last%"
 echo "== picture"
 pmm picture
+echo "rc=%pmm_status%"
+echo "== run-free"
+pmm free 0x2000
+echo "rc=%pmm_status%"
+pmm free 0x1000 3
+echo "rc=%pmm_status%"
+pmm free 0x1000
+echo "rc=%pmm_status%"
+pmm free 0x3000
+echo "rc=%pmm_status%"
 echo "== alloc"
 pmm alloc 16 -align 64K -below 16M
 echo "rc=%pmm_status% last=%pmm_last%"
 echo "== stats-sfo-2"
 pmm stats -sfo
+echo "== reload"
+load \EFI\pmm\pmmcmd.efi
+echo "rc=%lasterror%"
+echo "== stats-sfo-reload"
+pmm stats -sfo
 echo "== ref"
 pmm ref %pmm_last% +
 echo "rc=%pmm_status%"
+echo "== free-shared"
 pmm free %pmm_last% 16
 echo "rc=%pmm_status%"
+echo "== unref"
 pmm ref %pmm_last% -
 echo "rc=%pmm_status%"
 echo "== free"
 pmm free %pmm_last% 16
 echo "rc=%pmm_status%"
-echo "== stats-sfo-3"
+echo "== stats-sfo-freed"
 pmm stats -sfo
-echo "== bad"
+echo "== oom-range"
+pmm alloc 0x100000000000
+echo "rc=%pmm_status% last=%pmm_last%"
+echo "== free-empty-last"
 pmm free %pmm_last%
 echo "rc=%pmm_status%"
+echo "== alloc-one"
+pmm alloc 1
+echo "rc=%pmm_status% last=%pmm_last%"
+echo "== oom-run"
+pmm alloc 120000
+echo "rc=%pmm_status% last=%pmm_last%"
+echo "== oom-below"
+pmm alloc 600 -below 2M
+echo "rc=%pmm_status% last=%pmm_last%"
+echo "== stats-sfo-3"
+pmm stats -sfo
+echo "== bad-sub"
 pmm bogus
 echo "rc=%pmm_status%"
+echo "== bad-alloc-missing"
 pmm alloc
 echo "rc=%pmm_status%"
+echo "== bad-alloc-zero"
 pmm alloc 0
 echo "rc=%pmm_status%"
+echo "== bad-align-3"
 pmm alloc 4 -align 3
 echo "rc=%pmm_status%"
+echo "== bad-align-0"
+pmm alloc 4 -align 0
+echo "rc=%pmm_status%"
+echo "== bad-below-0"
+pmm alloc 4 -below 0
+echo "rc=%pmm_status%"
+echo "== bad-below-suffix"
+pmm alloc 4 -below M
+echo "rc=%pmm_status%"
+echo "== bad-count-overflow"
+pmm alloc 99999999999999999999
+echo "rc=%pmm_status%"
+echo "== bad-option"
 pmm alloc 4 -sideways 2
 echo "rc=%pmm_status%"
-pmm alloc 0x100000000000
-echo "rc=%pmm_status%"
+echo "== bad-free-unaligned"
 pmm free 0x1001
 echo "rc=%pmm_status%"
+echo "== bad-free-wrap"
+pmm free 0x1000 0xFFFFFFFFFFFFFFFF
+echo "rc=%pmm_status%"
+echo "== bad-ref-notowned"
 pmm ref 0 +
 echo "rc=%pmm_status%"
-pmm ref %pmm_last% *
+echo "== bad-ref-free"
+pmm ref 0x2000 +
 echo "rc=%pmm_status%"
+echo "== bad-ref-sign"
+pmm ref 0x2000 *
+echo "rc=%pmm_status%"
+echo "== bad-sfo"
+pmm picture -sfo
+echo "rc=%pmm_status%"
+echo "== bad-extra"
+pmm check now
+echo "rc=%pmm_status%"
+echo "== bad-save"
 pmm save
 echo "rc=%pmm_status%"
 echo "== stats-sfo-4"
@@ -73,14 +145,28 @@ echo "rc=%pmm_status%"
 echo "== save"
 pmm save fs0:\pmmmap.txt
 echo "rc=%pmm_status%"
+echo "== save-exists"
+pmm save fs0:\pmmmap.txt
+echo "rc=%pmm_status%"
+pmm save fs0:\startup.nsh
+echo "rc=%pmm_status%"
+echo "== save-replace"
+pmm save -f fs0:\pmmmap.txt
+echo "rc=%pmm_status%"
+echo "== save-full"
+pmm save -f fs1:\old.txt
+echo "rc=%pmm_status%"
 echo "== usage"
 pmm -?
-echo "rc=%pmm_status%"
 echo "== app"
 \EFI\pmm\pmm.efi stats
 echo "rc=%lasterror%"
 \EFI\pmm\pmm.efi bogus
 echo "rc=%lasterror%"
+echo "== app-sfo"
+\EFI\pmm\pmm.efi stats -sfo
+echo "== app-help"
+\EFI\pmm\pmm.efi -?
 echo "== keep"
 pmm alloc 3
 echo "== boot"

@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""`make shell` on a real terminal, and the status `make run` exits with.
+
+`make shell` runs ovmf/run.sh --interactive --verdict shell; here the same command runs on a
+pseudo-terminal, as it would in a terminal window:
+  - Ctrl-C reaches the guest (QEMU keeps running: the serial line is `mon:stdio`, signals off),
+    and `pmm boot` afterwards ends in the kernel's PASS, which exits 0;
+  - Ctrl-A X, the README's way out, quits QEMU through its monitor, also with status 0.
+`make run` exits 0 on PASS (and says so); a kernel that fails (build/esp-fault.img) exits 1.
+Each step waits for what the guest prints, with a time limit, never for a fixed time.
+"""
+import os
+import pty
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+    return cond
+
+
+class Tty:
+    """A command on a pseudo-terminal: what it prints, what is typed at it, how it ends."""
+
+    def __init__(self, argv):
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            os.execvp(argv[0], argv)
+        self.out = b""
+        self.status = None
+
+    def read(self, timeout):
+        r, _, _ = select.select([self.fd], [], [], timeout)
+        if r:
+            try:
+                data = os.read(self.fd, 65536)
+            except OSError:
+                data = b""
+            self.out += data
+            return data
+        return None
+
+    def expect(self, what, timeout):
+        end = time.time() + timeout
+        while what.encode() not in self.out and time.time() < end and self.alive():
+            self.read(0.5)
+        return what.encode() in self.out
+
+    def type(self, keys):
+        os.write(self.fd, keys.encode())
+
+    def alive(self):
+        if self.status is None:
+            pid, st = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.status = os.waitstatus_to_exitcode(st)
+        return self.status is None
+
+    def wait(self, timeout):
+        end = time.time() + timeout
+        while self.alive() and time.time() < end:
+            self.read(0.5)
+        while self.read(0.1):
+            pass
+        if self.alive():
+            os.kill(self.pid, signal.SIGTERM)
+            time.sleep(2)
+            self.alive()
+            return None
+        return self.status
+
+    def text(self):
+        return self.out.decode("utf-8", "replace").replace("\r", "")
+
+
+def shell_session(image, keys_after_load, name):
+    t = Tty(["ovmf/run.sh", "--interactive", "--verdict", "shell", "--timeout", "240",
+             "--image", image])
+    loaded = t.expect("the pmm command is loaded", 120)
+    check(loaded, f"{name}: the shell did not run startup.nsh")
+    if loaded:
+        t.expect("Shell>", 20) or t.expect(":\\>", 5)
+        for keys, pause in keys_after_load:
+            t.type(keys)
+            time.sleep(pause)
+    return t
+
+
+tmp = tempfile.mkdtemp()
+try:
+    # make shell's image: shell-test.img's files with make shell's own startup.nsh
+    image = os.path.join(tmp, "shell.img")
+    shutil.copy("build/shell-test.img", image)
+    subprocess.run(["mcopy", "-o", "-i", image, "efi/shell/startup.nsh", "::/startup.nsh"], check=True)
+
+    # Ctrl-C, then pmm boot: QEMU must still be there to boot, and PASS exits 0
+    t = shell_session(image, [("\x03", 3)], "Ctrl-C")
+    check(t.alive(), f"Ctrl-C stopped QEMU (status {t.status})")
+    if t.alive():
+        t.type("pmm boot\r")
+    st = t.wait(120)
+    log = t.text()
+    check("kernel: verdict: PASS" in log, "make shell: pmm boot did not reach PASS")
+    check(st == 0, f"make shell: a PASS exits {st}, want 0")
+    check("run.sh: PASS" in log, "make shell: no PASS line from run.sh")
+
+    # Ctrl-A X quits QEMU from its monitor
+    t = shell_session(image, [("\x01x", 0)], "Ctrl-A X")
+    st = t.wait(30)
+    check(st == 0, f"Ctrl-A X: QEMU did not quit with status 0 ({st})")
+    check("QEMU: Terminated" in t.text(), "Ctrl-A X did not reach QEMU's monitor")
+finally:
+    shutil.rmtree(tmp)
+
+# make run: PASS exits 0, a failing kernel exits 1
+r = subprocess.run(["make", "--no-print-directory", "-s", "run"], capture_output=True, text=True,
+                   timeout=300)
+check(r.returncode == 0 and "run.sh: PASS" in r.stdout + r.stderr,
+      f"make run: status {r.returncode} on a passing boot, want 0 and a PASS line")
+check("Error" not in r.stderr, f"make run: make reports an error: {r.stderr.strip()[-200:]}")
+r = subprocess.run(["ovmf/run.sh", "--verdict", "run", "--timeout", "240", "--image",
+                    "build/esp-fault.img"], capture_output=True, text=True, timeout=300)
+check(r.returncode == 1 and "run.sh: FAIL" in r.stderr,
+      f"make run on a failing kernel: status {r.returncode}, want 1 and a FAIL line")
+
+if failures:
+    print("\n".join("FAIL: " + f for f in failures))
+    print("---- last terminal session ----")
+    print(t.text()[-4000:])
+    sys.exit(1)
+print("make shell: Ctrl-C reaches the guest, Ctrl-A X quits, PASS exits 0; make run: PASS 0, FAIL 1")
