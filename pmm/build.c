@@ -178,8 +178,8 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
  *
  * Not checked: the contents of the bitmaps, the reference counts and the range table. That costs
  * O(span / 64) and is pmm_check()'s job; a kernel that wants it runs pmm_check once after adopting.
- * Given the checks above, wrong bits there can misreport a page but cannot make the allocator write
- * outside the metadata or hand out a page at or past span.
+ * Given the checks above, wrong contents can make the allocator misjudge a page (hand out one in
+ * use, withhold a free one) but not write outside the metadata or touch a page at or past span.
  *
  * No header checksum. The header changes with every allocation (counters, stack, cursor), so a
  * checksum is only meaningful at an agreed sealing point: each owner would need a "seal" call at

@@ -57,7 +57,8 @@ void pmm_stats(const struct pmm *p, struct pmm_stats *s)
     s->below16m = bits_count(pmm_free_l0(p), 0, p->span < m16 ? p->span : m16);
     const struct pmm_range *r = pmm_rtab(p);
     for (uint64_t i = 0; i < p->nranges; i++)
-        s->kind_pages[r[i].kind] += r[i].npages;
+        if (r[i].kind < PMM_NKINDS) /* pmm_adopt does not read the table; pmm_check refuses it */
+            s->kind_pages[r[i].kind] += r[i].npages;
     s->span = p->span;
     s->meta_phys = p->self_phys;
     s->reconciled = p->reconciled;

@@ -10,6 +10,8 @@
  * (where the stack refills first). Last, the lock the new owner installs: never together with the
  * firmware hooks, taken by the readers.
  */
+#include <stddef.h>
+
 #include "common.h"
 #include "state.h"
 
@@ -180,6 +182,27 @@ TEST(good_header_is_adopted_after_refusals)
     uint64_t x;
     CHECK_EQ(pmm_alloc(k, &x), PMM_OK);
     CHECK_EQ(pmm_free(k, x), PMM_OK);
+    CHECK_OK(k);
+
+    /* Adoption does not read the range table: a bad kind there must not make pmm_stats write past
+     * kind_pages (here, past the whole struct into a canary); pmm_check names it. */
+    struct pmm_range *r = (struct pmm_range *)(s->mem + h->ranges_phys);
+    uint32_t kind = r[0].kind;
+    struct boxed {
+        struct pmm_stats st;
+        uint64_t canary[4];
+    } box;
+    memset(&box, 0, sizeof box);
+    r[0].kind =
+        (uint32_t)((offsetof(struct boxed, canary) - offsetof(struct pmm_stats, kind_pages)) / 8 +
+                   1);
+    pmm_stats(k, &box.st);
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(box.canary[i], 0);
+    struct pmm_check_fail f = {0, 0};
+    CHECK_EQ(pmm_check(k, &f), PMM_ECHECK);
+    CHECK(f.what && strstr(f.what, "of no kind"));
+    r[0].kind = kind;
     CHECK_OK(k);
 }
 
