@@ -170,7 +170,28 @@ def reconcile_seeds():
              [rnd.randrange(256) for _ in range(rnd.randrange(32))], muts)
 
 
+def adopt_seeds():
+    """fuzz_adopt: allocations, header mutations (offset, mode, value), operations."""
+    import random
+
+    def seed(name, allocs, muts, ops=b""):
+        body = bytes([len(allocs)]) + bytes(allocs) + bytes([len(muts)])
+        for at, mode, val in muts:
+            body += struct.pack("<HB", at, mode) + val
+        write("adopt", name, body + ops)
+
+    allocs = [1, 2, 3, 170, 200, 5]
+    ops = bytes(random.Random(3).randrange(256) for _ in range(120))
+    seed("untouched", allocs, [], ops)
+    # offsets into struct pmm (pmm/state.h): span 40, freemap.phys 48, refs_phys 0x160 ...
+    for at in (0, 8, 16, 32, 40, 48, 112, 176, 224, 320, 328, 336, 344, 352, 368, 384, 392, 400, 408, 416, 424, 448):
+        seed("set-%d" % at, allocs, [(at, 2, bytes([at % 20]))], ops)
+        seed("nudge-%d" % at, allocs, [(at, 1, bytes([0xFF]))], ops)
+    seed("stack-entry", allocs, [(480, 2, bytes([3]))], ops)
+
+
 if __name__ == "__main__":
     map_seeds()
     ops_seeds()
     reconcile_seeds()
+    adopt_seeds()
