@@ -28,7 +28,8 @@ run() { # name command...
 
 run "style (.clang-format)" tests/style.sh
 run "static rules (ExitBootServices loop, after exit, watchdog)" tests/static.sh
-for t in test_memmap test_bitmap test_alloc test_phases test_check test_adopt test_mapfile; do
+for t in test_memmap test_bitmap test_alloc test_phases test_check test_adopt test_mapfile \
+    test_shell_args; do
     run "$t" "build/host/$t"
     run "$t (asan+ubsan)" "build/asan/$t"
 done
