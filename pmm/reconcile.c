@@ -119,29 +119,38 @@ static void apply(uint64_t from, uint64_t to, const struct pmm_range *r, void *a
 /*
  * A final map can be far more fragmented than the first one (every claim the loader made is a
  * descriptor). When the range table would overflow, neighbours merge: first those of the same
- * kind, then (strict == 0) any two usable ones, which after ExitBootServices are equally free and
- * take the more restrictive kind. Only detail for statistics is lost, never what the allocator
- * may do with a page.
+ * kind (MERGE_KIND), then (MERGE_USABLE) any two usable ones, which after ExitBootServices are
+ * equally free and take the more restrictive kind. The merged table is only for statistics and
+ * the checker: reconcile applies the unmerged map to the pool, so a merge never decides what
+ * happens to a page (in hold mode, a conventional page merged into a boot range stays free).
+ * Writes the result to out (may be NULL, to count) and returns its length.
  */
-static uint64_t merge_ranges(struct pmm_range *r, uint64_t n, int strict)
+enum { MERGE_NONE, MERGE_KIND, MERGE_USABLE };
+static uint64_t merge_ranges(struct pmm_range *out, const struct pmm_range *r, uint64_t n, int how)
 {
-    uint64_t out = 0;
+    uint64_t k = 0;
+    struct pmm_range last = {0, 0, 0, 0};
     for (uint64_t i = 0; i < n; i++) {
-        struct pmm_range *last = out ? &r[out - 1] : 0;
-        int same =
-            last && (strict ? last->kind == r[i].kind
-                            : (last->kind == PMM_KIND_NEVER) == (r[i].kind == PMM_KIND_NEVER));
-        if (same && last->start + last->npages == r[i].start) {
-            last->npages += r[i].npages;
-            if (r[i].kind > last->kind) {
-                last->kind = r[i].kind;
-                last->type = r[i].type;
+        int same = k && (how == MERGE_KIND ? last.kind == r[i].kind
+                         : how == MERGE_USABLE
+                             ? (last.kind == PMM_KIND_NEVER) == (r[i].kind == PMM_KIND_NEVER)
+                             : 0);
+        if (same && last.start + last.npages == r[i].start) {
+            last.npages += r[i].npages;
+            if (r[i].kind > last.kind) {
+                last.kind = r[i].kind;
+                last.type = r[i].type;
             }
         } else {
-            r[out++] = r[i];
+            if (k && out)
+                out[k - 1] = last;
+            last = r[i];
+            k++;
         }
     }
-    return out;
+    if (k && out)
+        out[k - 1] = last;
+    return k;
 }
 
 int pmm_reconcile(struct pmm *p, const struct pmm_map *final, void *scratch, uint64_t scratch_size,
@@ -163,11 +172,10 @@ int pmm_reconcile(struct pmm *p, const struct pmm_map *final, void *scratch, uin
     int rc = map_parse(final, scratch, r, 2 * ndesc + 1, &n, err);
     if (rc)
         return rc;
-    if (n > p->range_cap)
-        n = merge_ranges(r, n, 1);
-    if (n > p->range_cap)
-        n = merge_ranges(r, n, 0);
-    if (n > p->range_cap) {
+    int how = MERGE_NONE;
+    while (how < MERGE_USABLE && merge_ranges(0, r, n, how) > p->range_cap)
+        how++;
+    if (merge_ranges(0, r, n, how) > p->range_cap) {
         if (err)
             *err =
                 (struct pmm_map_error){-1, "final map has more ranges than the state has room for"};
@@ -186,8 +194,7 @@ int pmm_reconcile(struct pmm *p, const struct pmm_map *final, void *scratch, uin
     struct apply a = {p, (flags & PMM_HOLD_BOOT_MEMORY) != 0, 0};
     walk_segments(p, r, n, apply, &a);
     p->boot_held = (uint32_t)a.hold;
-    pmm_memcpy(pmm_rtab(p), r, n * sizeof *r);
-    p->nranges = n;
+    p->nranges = merge_ranges(pmm_rtab(p), r, n, how);
     p->total = usable_pages(r, n, p->span);
     p->fw = (struct pmm_firmware){0, 0, 0};
     p->reconciled = 1;
