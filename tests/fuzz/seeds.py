@@ -190,8 +190,35 @@ def adopt_seeds():
     seed("stack-entry", allocs, [(480, 2, bytes([3]))], ops)
 
 
+def mapfile_seeds():
+    """fuzz_mapfile: name-length byte, then text: real PCs' maps and one line of each format."""
+    for path in sorted(glob.glob(os.path.join(ROOT, "tests", "memmaps", "*.txt"))):
+        text = open(path, "rb").read()
+        if len(text) > 6000:  # whole lines, a few KiB: libFuzzer's inputs stay small
+            text = text[: text.rindex(b"\n", 0, 6000) + 1]
+        write("mapfile", "real-" + os.path.basename(path)[:-4], b"\x02" + text)
+    lines = {
+        "linux-numeric": "[    0.000000] efi: mem00: type=7, attr=0xf, range=[0x0000000000000000-0x000000000009f000) (0MB)\n"
+                         "[    0.000000] efi: mem01: type=2, attr=0x8000000000000001, range=[0x100000-0x200000) (1MB)\n",
+        "linux-2.6": "mem00: type=7, attr=0xf, range=[0x0-0xa0000) (0MB)\nmem01: type=4, attr=0xf, range=[0x100000-0x180000)\n",
+        "linux-named": "efi: mem01: [Conventional|   |  |  |  |  |  |  |  |  |   |WB|WT|WC|UC] range=[0x1000-0x9ffff] (0MB)\n"
+                       "EFI: mem02: [Runtime Data|RUN|  |  |  |  |  |  |  |  |   |WB|WT|WC|UC] range=[0xfee00000-0xfee00fff] (0MB)\n"
+                       "efi: mem03: [Reserved    |   |  |  |  |  |  |  |  |attr=0x0700000000000000|UC] range=[0x200000-0x2fffff] (1MB)\n",
+        "uefi-shell": "Type       Start            End              # Pages          Attributes\n"
+                      "available  0000000000000000-000000000009FFFF 00000000000000A0 000000000000000F\n"
+                      "BS_data    0000000000100000-00000000001FFFFF 0000000000000100 000000000000000F\n"
+                      "RT_code    00000000FFE00000-00000000FFFFFFFF 0000000000000200 800000000000000F\n",
+        "bad-line": "efi: mem00: type=7, attr=0xf, range=[0x1000-0x800)\n",
+        "pmm-save-crlf": "efi: mem00: type=7, attr=0xF, range=[0x0-0x9F000)\r\nefi: mem01: type=0, attr=0x0, range=[0x9F000-0x100000)\r\n",
+    }
+    for name, text in lines.items():
+        write("mapfile", name, b"\x02" + text.encode())
+    write("mapfile", "long-name", b"\xff" + lines["bad-line"].encode())
+
+
 if __name__ == "__main__":
     map_seeds()
     ops_seeds()
     reconcile_seeds()
     adopt_seeds()
+    mapfile_seeds()
