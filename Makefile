@@ -172,7 +172,7 @@ run: image
 # The shell command: the same objects as a resident driver (pmmcmd.efi, subsystem 11) and as a
 # plain shell application (pmm.efi, subsystem 10, built with PMM_SHELL_APP).
 SH_SRC   := $(wildcard efi/shell/*.c) efi/boot.c efi/firmware.c efi/transition.c efi/serial.c \
-            efi/digest.c efi/exit.c efi/fatal.c efi/preflight.c efi/cfgtables.c handoff/elf.c handoff/verify.c handoff/sha256.c \
+            efi/digest.c efi/exit.c efi/fatal.c efi/preflight.c handoff/elf.c handoff/verify.c handoff/sha256.c \
             handoff/kernel/fbcon.c handoff/kernel/font.c
 SH_HDR   := $(EFI_HDR) efi/shell/shell.h efi/shell/args.h build/efi/efi/shell/man.inc
 SH_OBJ   := $(SH_SRC:%.c=build/efi/%.o) $(PMM_SRC:%.c=build/efi/%.o)
@@ -318,8 +318,6 @@ build/asan/%: tests/host/%.c $(PMM_ASAN_OBJ) $(PMM_HDR) $(TEST_COMMON) $(TEST_HD
 	@echo "  CC      $@"
 	@$(CC) $(HOST_CFLAGS) $(ASAN_FLAGS) -o $@ $< $(TEST_COMMON) $(PMM_ASAN_OBJ)
 
-# efi/exit.c against a fake boot-services table: gnu-efi's headers are plain C, and with the MS ABI
-# define a call through the table is a direct call on the host too.
 # The shell command's argument syntax (efi/shell/args.c): plain C over 16-bit characters.
 SH_ARGS_TEST := tests/host/test_shell_args.c efi/shell/args.c efi/shell/args.h tests/host/harness.h
 build/host/test_shell_args: $(SH_ARGS_TEST)
@@ -329,6 +327,8 @@ build/asan/test_shell_args: $(SH_ARGS_TEST)
 	@echo "  CC      $@"
 	@$(CC) $(HOST_CFLAGS) $(ASAN_FLAGS) -Iefi/shell -o $@ $< efi/shell/args.c
 
+# efi/exit.c against a fake boot-services table: gnu-efi's headers are plain C, and with the MS ABI
+# define a call through the table is a direct call on the host too.
 EXIT_TEST := tests/host/test_exit.c efi/exit.c efi/exit.h $(TEST_COMMON) $(TEST_HDRS)
 EXIT_FLAGS := -DGNU_EFI_USE_MS_ABI $(EFI_INC) -Iefi
 build/host/test_exit: $(EXIT_TEST) $(PMM_HOST_OBJ)
@@ -346,17 +346,6 @@ build/host/test_preflight: tests/host/test_preflight.c efi/preflight.c efi/prefl
 build/asan/test_preflight: tests/host/test_preflight.c efi/preflight.c efi/preflight.h $(TEST_HDRS)
 	@echo "  CC      $@"
 	@$(CC) $(HOST_CFLAGS) $(ASAN_FLAGS) -Iefi -o $@ $< efi/preflight.c
-
-# Handover: reconcile in hold mode, configuration tables kept (efi/cfgtables.c), the kernel's
-# check of what it was handed (handoff/kernel/handed.c).
-HANDOVER_SRC := tests/host/test_handover.c efi/cfgtables.c handoff/kernel/handed.c
-build/host/test_handover: $(HANDOVER_SRC) efi/cfgtables.h $(PMM_HOST_OBJ) $(TEST_COMMON) $(TEST_HDRS)
-	@echo "  CC      $@"
-	@$(CC) $(HOST_CFLAGS) -Iefi -Ihandoff/kernel -o $@ $(HANDOVER_SRC) $(TEST_COMMON) $(PMM_HOST_OBJ)
-build/asan/test_handover: $(HANDOVER_SRC) efi/cfgtables.h $(PMM_ASAN_OBJ) $(TEST_COMMON) $(TEST_HDRS)
-	@echo "  CC      $@"
-	@$(CC) $(HOST_CFLAGS) $(ASAN_FLAGS) -Iefi -Ihandoff/kernel -o $@ $(HANDOVER_SRC) \
-	    $(TEST_COMMON) $(PMM_ASAN_OBJ)
 
 build/host/bench: $(wildcard bench/*.c bench/*.h) $(PMM_HOST_OBJ) $(PMM_HDR) tests/host/sim.c \
                   tests/host/sim.h tests/host/rng.h
