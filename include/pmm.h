@@ -271,17 +271,22 @@ struct pmm_stats {
     uint64_t below4g;  /* free pages below 4 GiB */
     uint64_t below16m; /* free pages below 16 MiB */
     uint64_t kind_pages[PMM_NKINDS]; /* pages per map kind, from the range table */
-    uint64_t span;                   /* pages covered by the bitmap: [0, span) */
-    uint64_t meta_phys;              /* where the metadata run starts */
-    uint32_t reconciled;             /* 1 once pmm_reconcile has run */
-    uint32_t boot_held;              /* 1 while boot memory is held back (PMM_HOLD_BOOT_MEMORY) */
+    uint64_t span;                   /* pages covered: [0, span) */
+    uint64_t sections;               /* 128 MiB sections of [0, span) */
+    uint64_t present_sections;       /* those with usable RAM: the only ones with metadata */
+    uint64_t unmanaged;  /* usable pages the final map showed outside them (reported, not used) */
+    uint64_t meta_phys;  /* where the metadata run starts */
+    uint32_t reconciled; /* 1 once pmm_reconcile has run */
+    uint32_t boot_held;  /* 1 while boot memory is held back (PMM_HOLD_BOOT_MEMORY) */
 };
 void pmm_stats(const struct pmm *p, struct pmm_stats *s);
 
 /*
  * The one-line summary every front end prints:
  *   pmm: total=N free=N used=N meta=N alloc=N withheld=N largest=N below4g=N below16m=N
- * (all in pages). Writes at most len bytes including the NUL; returns the length it wanted.
+ *        sections=PRESENT/ALL unmanaged=N
+ * (pages, but for the sections). Writes at most len bytes including the NUL; returns the length it
+ * wanted.
  */
 uint64_t pmm_summary(const struct pmm *p, char *buf, uint64_t len);
 

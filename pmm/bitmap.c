@@ -32,7 +32,12 @@ uint64_t hb_words_for(uint64_t nbits, uint64_t nwords[PMM_LEVELS], uint32_t *nle
 
 void hb_rebuild(const struct pmm *p, const struct pmm_hbits *h)
 {
-    for (uint32_t k = 1; k < h->nlevels; k++) {
+    hb_rebuild_above(p, h, 1);
+}
+
+void hb_rebuild_above(const struct pmm *p, const struct pmm_hbits *h, uint32_t from_level)
+{
+    for (uint32_t k = from_level; k < h->nlevels; k++) {
         const uint64_t *below = pmm_words(p, h, k - 1);
         uint64_t *lk = pmm_words(p, h, k);
         for (uint64_t j = 0; j < h->nwords[k]; j++) {
@@ -188,28 +193,27 @@ void fm_fill(struct pmm *p, uint64_t from, uint64_t to, int value)
     }
 }
 
-static inline uint64_t align_up(uint64_t x, uint64_t a)
-{
-    return (x + a - 1) & ~(a - 1);
-}
-
 /*
  * Runs of whole 2 MiB blocks: search the block map, confirm the blocks in the free map (the block
- * map is a hint, see state.h), then check the pages past the last whole block.
+ * map is a hint, see state.h), then check the pages past the last whole block. Blocks never
+ * straddle sections; a run that crosses from one slot to a slot that is not its physical
+ * neighbour starts over in the later one.
  */
 static uint64_t blk_find_run(struct pmm *p, uint64_t n, uint64_t align, uint64_t lo, uint64_t hi)
 {
     const uint64_t *bl0 = pmm_words(p, &p->blkmap, 0);
-    uint64_t k = n >> PMM_BLOCK_SHIFT, ablk = align >> PMM_BLOCK_SHIFT;
-    uint64_t b = align_up((lo + 511) >> PMM_BLOCK_SHIFT, ablk);
+    uint64_t k = n >> PMM_BLOCK_SHIFT, b = (lo + 511) >> PMM_BLOCK_SHIFT;
     for (;;) {
         b = hb_next_set(p, &p->blkmap, b, p->blkmap.nbits);
         if (b == PMM_NONE)
             return PMM_NONE;
-        b = align_up(b, ablk);
-        uint64_t s = b << PMM_BLOCK_SHIFT;
-        if (s > hi || hi - s < n)
+        uint64_t s = c_align(p, b << PMM_BLOCK_SHIFT, align);
+        if (s == PMM_NONE || s > hi || hi - s < n)
             return PMM_NONE;
+        if (s != b << PMM_BLOCK_SHIFT) {
+            b = s >> PMM_BLOCK_SHIFT;
+            continue;
+        }
         uint64_t z = bits_next_clear(bl0, b, b + k);
         for (uint64_t i = b; z == PMM_NONE && i < b + k; i++) {
             if (!blk_full(p, i)) { /* a stale hint: drop it now that we paid to read it */
@@ -222,7 +226,12 @@ static uint64_t blk_find_run(struct pmm *p, uint64_t n, uint64_t align, uint64_t
             continue;
         }
         if (bits_next_clear(pmm_free_l0(p), s + (k << PMM_BLOCK_SHIFT), s + n) != PMM_NONE) {
-            b += ablk;
+            b += 1;
+            continue;
+        }
+        uint64_t brk = c_break(p, s, n);
+        if (brk != PMM_NONE) {
+            b = brk >> PMM_BLOCK_SHIFT;
             continue;
         }
         return s;
@@ -230,9 +239,10 @@ static uint64_t blk_find_run(struct pmm *p, uint64_t n, uint64_t align, uint64_t
 }
 
 /*
- * First run of n free pages in [lo, hi) starting at a multiple of align (pages, a power of two).
- * Each failed candidate moves the search past the used page that broke it, so the cost follows the
- * number of fragments in the way, not the number of pages.
+ * First run of n free pages in compact [lo, hi) whose first page is physically aligned to align
+ * pages (a power of two) and which is physically contiguous. Each failed candidate moves the
+ * search past the used page that broke it, so the cost follows the number of fragments in the
+ * way, not the number of pages.
  */
 uint64_t fm_find_run(struct pmm *p, uint64_t n, uint64_t align, uint64_t lo, uint64_t hi)
 {
@@ -244,12 +254,17 @@ uint64_t fm_find_run(struct pmm *p, uint64_t n, uint64_t align, uint64_t lo, uin
         uint64_t s = hb_next_set(p, &p->freemap, pos, hi);
         if (s == PMM_NONE)
             return PMM_NONE;
-        s = align_up(s, align);
-        if (s > hi || hi - s < n)
+        s = c_align(p, s, align);
+        if (s == PMM_NONE || s > hi || hi - s < n)
             return PMM_NONE;
         uint64_t z = bits_next_clear(l0, s, s + n);
-        if (z == PMM_NONE)
-            return s;
+        if (z == PMM_NONE) {
+            z = c_break(p, s, n);
+            if (z == PMM_NONE)
+                return s;
+            pos = z;
+            continue;
+        }
         pos = z + 1;
     }
 }

@@ -38,7 +38,7 @@ TEST(build_layout)
     CHECK_EQ(st.total, conv_pages + boot_pages);
     /* metadata: as large as the documented layout says for 7 descriptors (sim_build leaves room
      * for 64 more), at the top of the highest conventional range, and its pages are not free */
-    uint64_t meta = layout_meta_pages(0x3f00, 7, 64);
+    uint64_t meta = layout_meta_pages(0x3f00, 1, 7, 64);
     CHECK_EQ(st.meta, meta);
     CHECK_EQ(st.meta_phys, 0x3f00000 - meta * PG);
     CHECK_EQ(pmm_state_phys(p), 0x3f00000 - meta * PG); /* the header is the run's first page */

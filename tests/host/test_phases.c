@@ -323,7 +323,7 @@ TEST(hold_mode_with_a_merged_final_map)
     CHECK_OK(p);
     struct pmm_stats fin;
     pmm_stats(p, &fin);
-    uint64_t taken = s->refusals, meta = layout_meta_pages(0x8000, 5, 64);
+    uint64_t taken = s->refusals, meta = layout_meta_pages(0x8000, 1, 5, 64);
     CHECK(taken >= 1200);
     CHECK_EQ(fin.alloc, 3000);
     uint64_t nr;
