@@ -326,13 +326,13 @@ int pmm_free(struct pmm *p, uint64_t phys)
 }
 
 /*
- * The first page of compact [c, c + n) that may not be freed, or PMM_NONE: a word of the maps and
- * four reference counts at a time. Pages whose counts page was never initialised are never
- * allocated, so the maps name them first and their counts are not believed.
+ * The first page of compact [c, c + n) that may not be freed, or PMM_NONE: a word of the maps at a
+ * time, and a word of the shared map per 4096 pages; counts are read only in a 64-page group the
+ * shared map marks.
  */
 static uint64_t first_unfreeable(const struct pmm *p, uint64_t c, uint64_t n)
 {
-    const uint64_t *own = pmm_own(p), *l0 = pmm_free_l0(p);
+    const uint64_t *own = pmm_own(p), *l0 = pmm_free_l0(p), *sh = pmm_shared(p);
     uint64_t bad = PMM_NONE, end = c + n;
     for (uint64_t i = c; i < end; i = (i & ~63ull) + 64) {
         uint64_t x = ~(own[i >> 6] & ~l0[i >> 6]) & word_mask(i, end);
@@ -342,18 +342,18 @@ static uint64_t first_unfreeable(const struct pmm *p, uint64_t c, uint64_t n)
             break;
         }
     }
-    const uint16_t *refs = pmm_refs(p);
-    uint64_t i = c;
-    for (; i < end && (i & 3); i++)
-        if (refs[i])
-            return i;
-    const uint64_t *w = (const uint64_t *)(refs + i);
-    for (; i + 4 <= end; i += 4, w++)
-        if (*w)
-            break;
-    for (; i < end; i++)
-        if (refs[i])
-            return i;
+    if (c >= end)
+        return bad;
+    uint64_t g0 = c >> 6, g1 = ((end - 1) >> 6) + 1; /* groups of 64 pages */
+    for (uint64_t g = g0; g < g1; g = (g & ~63ull) + 64) {
+        for (uint64_t x = sh[g >> 6] & word_mask(g, g1); x; x &= x - 1) {
+            uint64_t grp = (g & ~63ull) | (uint64_t)__builtin_ctzll(x);
+            const uint16_t *refs = pmm_refs(p);
+            for (uint64_t i = grp << 6 > c ? grp << 6 : c; i < ((grp + 1) << 6) && i < end; i++)
+                if (refs[i])
+                    return i;
+        }
+    }
     return bad;
 }
 
@@ -397,8 +397,8 @@ int pmm_ref_inc(struct pmm *p, uint64_t phys)
     int rc = allocated(p, c);
     if (!rc && pmm_refs(p)[c] == PMM_REF_MAX - 1)
         rc = PMM_EOVERFLOW;
-    if (!rc)
-        pmm_refs(p)[c]++;
+    if (!rc && !pmm_refs(p)[c]++)
+        pmm_shared(p)[c >> 12] |= bit_mask(c >> 6);
     pmm_unlock(p);
     return rc;
 }
@@ -412,10 +412,16 @@ int pmm_ref_dec(struct pmm *p, uint64_t phys)
     int rc = allocated(p, c);
     if (!rc) {
         uint16_t *ref = pmm_refs(p) + c;
-        if (*ref == 0)
+        if (*ref == 0) {
             give1(p, c);
-        else
-            (*ref)--;
+        } else if (!--*ref) { /* the group may have no shared page left */
+            const uint64_t *g = (const uint64_t *)(pmm_refs(p) + (c & ~63ull));
+            uint64_t any = 0;
+            for (int i = 0; i < 16; i++)
+                any |= g[i];
+            if (!any)
+                pmm_shared(p)[c >> 12] &= ~bit_mask(c >> 6);
+        }
     }
     pmm_unlock(p);
     return rc;

@@ -52,7 +52,13 @@ void hb_rebuild_above(const struct pmm *p, const struct pmm_hbits *h, uint32_t f
 
 void hb_propagate(const struct pmm *p, const struct pmm_hbits *h, uint64_t wi)
 {
-    for (uint32_t k = 1; k < h->nlevels; k++) {
+    hb_propagate_from(p, h, 1, wi);
+}
+
+/* Word wi of level k - 1 changed: bring levels k and up in line. */
+void hb_propagate_from(const struct pmm *p, const struct pmm_hbits *h, uint32_t k, uint64_t wi)
+{
+    for (; k < h->nlevels; k++) {
         int nonzero = pmm_words(p, h, k - 1)[wi] != 0;
         uint64_t *w = &pmm_words(p, h, k)[wi >> 6];
         uint64_t old = *w;
@@ -181,16 +187,62 @@ void blk_rebuild(const struct pmm *p)
     hb_rebuild(p, &p->blkmap);
 }
 
+/* One word of the free map, partly covered by [from, to): bit by bit upkeep. */
+static void fm_fill_word(struct pmm *p, uint64_t from, uint64_t to, int value)
+{
+    uint64_t *l0 = pmm_free_l0(p), wi = from >> 6, m = word_mask(from, to);
+    uint64_t old = l0[wi], new = value ? old | m : old & ~m;
+    l0[wi] = new;
+    fm_word_changed(p, wi, old, new);
+}
+
+/*
+ * Set or clear free-map bits [from, to), keeping the summaries and the block map true. Whole
+ * words are written in a row and their first summary level is set or cleared as a range, so a
+ * 512-page run costs a few word writes and one climb of the levels, not eight; blocks the range
+ * covers whole are marked free without reading them back.
+ */
 void fm_fill(struct pmm *p, uint64_t from, uint64_t to, int value)
 {
-    uint64_t *l0 = pmm_free_l0(p);
-    while (from < to) {
-        uint64_t wi = from >> 6, m = word_mask(from, to);
-        uint64_t old = l0[wi], new = value ? old | m : old & ~m;
-        l0[wi] = new;
-        fm_word_changed(p, wi, old, new);
-        from = (from & ~63ull) + 64;
+    if (from & 63) {
+        uint64_t end = (from | 63) + 1 < to ? (from | 63) + 1 : to;
+        fm_fill_word(p, from, end, value);
+        from = end;
     }
+    uint64_t w0 = from >> 6, w1 = to >> 6;
+    if (w0 < w1) {
+        uint64_t *l0 = pmm_free_l0(p), fill = value ? ~0ull : 0;
+        if (w1 - w0 <= 64)
+            for (uint64_t w = w0; w < w1; w++)
+                l0[w] = fill;
+        else
+            pmm_memset(l0 + w0, value ? 0xff : 0, (w1 - w0) * 8);
+        const struct pmm_hbits *h = &p->freemap;
+        if (h->nlevels > 1) {
+            uint64_t *l1 = pmm_words(p, h, 1);
+            for (uint64_t j = w0 >> 6; j <= (w1 - 1) >> 6; j++) {
+                uint64_t a = j << 6 > w0 ? j << 6 : w0, b = (j + 1) << 6 < w1 ? (j + 1) << 6 : w1;
+                uint64_t m = word_mask(a, b), old = l1[j], new = value ? old | m : old & ~m;
+                l1[j] = new;
+                if ((old == 0) != (new == 0))
+                    hb_propagate_from(p, h, 2, j);
+            }
+        }
+        if (value) { /* blocks inside the words are whole and free; the edge ones may be */
+            const uint64_t *bl0 = pmm_words(p, &p->blkmap, 0);
+            for (uint64_t b = w0 >> 3; b <= (w1 - 1) >> 3 && b < p->blkmap.nbits; b++) {
+                if (bit_test(bl0, b))
+                    continue;
+                if (b << 3 >= w0 && (b + 1) << 3 <= w1)
+                    blk_set(p, b, 1);
+                else
+                    blk_note_full(p, b);
+            }
+        }
+        from = w1 << 6;
+    }
+    if (from < to)
+        fm_fill_word(p, from, to, value);
 }
 
 /*

@@ -43,6 +43,8 @@ static uint64_t layout(struct pmm *p, uint64_t span, uint64_t nslots, uint64_t r
     at = round64(at + p->freemap.nwords[0] * 8);
     p->rinit_phys = at;
     at = round64(at + rinit_words(p) * 8);
+    p->shared_phys = at;
+    at = round64(at + shared_words(p) * 8);
 
     at = (at + PMM_PAGE_SIZE - 1) & ~(PMM_PAGE_SIZE - 1);
     p->refs_phys = at;
@@ -62,6 +64,7 @@ static void relocate(struct pmm *p, uint64_t base)
     }
     p->own_phys += base;
     p->rinit_phys += base;
+    p->shared_phys += base;
     p->refs_phys += base;
 }
 
@@ -211,6 +214,7 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
     hb_rebuild_above(p, &p->freemap, 2);
     hb_rebuild_above(p, &p->blkmap, 1);
     pmm_memset(pmm_rinit(p), 0, rinit_words(p) * 8);
+    pmm_memset(pmm_shared(p), 0, shared_words(p) * 8);
 
     /* Page 0 is never handed out (a null physical address means failure); nor is the metadata. */
     p->nfree = nfree;
@@ -404,6 +408,9 @@ static int adopt_check(const struct pmm *p, uint64_t state_phys, uint64_t virt_o
                          "slots_phys", e);
     if (!rc)
         rc = check_place(p->rinit_phys, rinit_words(p) * 8, t.rinit_phys, lo, len, "rinit_phys", e);
+    if (!rc)
+        rc = check_place(p->shared_phys, shared_words(p) * 8, t.shared_phys, lo, len,
+                         "shared_phys", e);
     if (!rc)
         rc = check_place(p->refs_phys, p->cspan * sizeof(uint16_t), t.refs_phys, lo, len,
                          "refs_phys", e);

@@ -166,6 +166,16 @@ static int check(const struct pmm *p, struct pmm_check_fail *f)
                 return fail(f, "reference count above PMM_REF_MAX", cpfn(p, c0 + k));
         }
     }
+    const uint64_t *sh = pmm_shared(p);
+    for (uint64_t g = 0; g < shared_words(p) * 64; g++) {
+        int any = 0;
+        if (g < p->cspan / 64 && bit_test(init, (g << 6) >> PMM_RINIT_SHIFT))
+            for (int k = 0; k < 64; k++)
+                any |= refs[(g << 6) + (uint64_t)k] != 0;
+        if (any != bit_test(sh, g))
+            return fail(f, "shared map disagrees with the reference counts",
+                        g < p->cspan / 64 ? cpfn(p, g << 6) : g);
+    }
     if (bits_next_set(init, (p->cspan + (1ull << PMM_RINIT_SHIFT) - 1) >> PMM_RINIT_SHIFT,
                       rinit_words(p) * 64) != PMM_NONE)
         return fail(f, "refs-init bit past the last page of counts", p->span);

@@ -49,6 +49,10 @@
  *    (2048 pages' worth) is zeroed the first time a page it describes is handed out, and its bit
  *    in the refs-init map is set. Invariant: a page whose counts page is not initialised was never
  *    handed out; in an initialised page, every free page's count is 0.
+ *  - shared map: bit g set exactly when one of pages [64g, 64g + 64) holds more than one
+ *    reference (a non-zero stored count). Freeing a run reads these bits, one word per 4096
+ *    pages, instead of the counts; ref_inc sets a bit, the ref_dec that leaves a group with no
+ *    shared page clears it.
  *  - range table: the classified memory map (sorted, non-overlapping), for checks and stats.
  *
  * Counters: nfree = popcount(free map), nalloc = popcount(owned & ~free), total = usable pages in
@@ -120,7 +124,8 @@ struct pmm {
     struct pmm_hbits freemap;
     struct pmm_hbits blkmap;
     uint64_t own_phys;
-    uint64_t rinit_phys; /* one bit per page of reference counts: zeroed yet */
+    uint64_t rinit_phys;  /* one bit per page of reference counts: zeroed yet */
+    uint64_t shared_phys; /* one bit per 64 pages: one of them has more than one reference */
     uint64_t refs_phys;
     uint64_t ranges_phys, nranges, range_cap;
 
@@ -192,6 +197,14 @@ static inline uint32_t *pmm_slots(const struct pmm *p)
 static inline uint64_t *pmm_rinit(const struct pmm *p)
 {
     return (uint64_t *)pmm_va(p, p->rinit_phys);
+}
+static inline uint64_t *pmm_shared(const struct pmm *p)
+{
+    return (uint64_t *)pmm_va(p, p->shared_phys);
+}
+static inline uint64_t shared_words(const struct pmm *p)
+{
+    return p->cspan ? (p->cspan / 64 + 63) / 64 : 1;
 }
 static inline uint64_t rinit_words(const struct pmm *p)
 {
@@ -273,6 +286,7 @@ uint64_t hb_words_for(uint64_t nbits, uint64_t nwords[PMM_LEVELS], uint32_t *nle
 void hb_rebuild(const struct pmm *p, const struct pmm_hbits *h);
 void hb_rebuild_above(const struct pmm *p, const struct pmm_hbits *h, uint32_t from_level);
 void hb_propagate(const struct pmm *p, const struct pmm_hbits *h, uint64_t wi);
+void hb_propagate_from(const struct pmm *p, const struct pmm_hbits *h, uint32_t k, uint64_t wi);
 uint64_t hb_next_set(const struct pmm *p, const struct pmm_hbits *h, uint64_t from, uint64_t limit);
 uint64_t bits_next_clear(const uint64_t *w, uint64_t from, uint64_t limit);
 uint64_t bits_next_set(const uint64_t *w, uint64_t from, uint64_t limit);

@@ -56,7 +56,7 @@ def meta_pages(span, nslots, ndesc, extra=EXTRA):
     of the span) and the slots (4 bytes per present section), then, over the present sections'
     pages only, the free map and the 2 MiB block map each with summary levels (one bit per word
     below, up to one word), the owned map (one bit per page), the refs-init map (one bit per 2048
-    pages), each piece 64-byte aligned; then, page aligned, 16-bit reference counts per page."""
+    pages), the shared map (one bit per 64 pages), each piece 64-byte aligned; then, page aligned, 16-bit reference counts per page."""
     r64 = lambda x: (x + 63) & ~63
     cspan, nsec = nslots << 15, -(-span // (1 << 15))
     at = r64(4096 + (2 * (ndesc + extra) + 1) * 24)
@@ -71,6 +71,7 @@ def meta_pages(span, nslots, ndesc, extra=EXTRA):
             words = -(-words // 64)
     at = r64(at + -(-cspan // 64) * 8)
     at = r64(at + -(-(-(-cspan // 2048)) // 64) * 8)
+    at = r64(at + -(-(cspan // 64) // 64) * 8)
     at = -(-at // 4096) * 4096 + cspan * 2
     return -(-at // 4096)
 

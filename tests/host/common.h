@@ -46,6 +46,7 @@ static inline uint64_t state_hash(const struct pmm *p)
     HASH_BYTES(pmm_sectab(p), p->nsec * sizeof(uint32_t));
     HASH_BYTES(pmm_slots(p), p->nslots * sizeof(uint32_t));
     HASH_BYTES(pmm_rinit(p), rinit_words(p) * 8);
+    HASH_BYTES(pmm_shared(p), shared_words(p) * 8);
     HASH_BYTES(pmm_refs(p), p->cspan * sizeof(uint16_t));
 #undef HASH_BYTES
     return h;
@@ -86,6 +87,7 @@ static inline uint64_t layout_meta_pages(uint64_t span, uint64_t nslots, uint64_
     }
     at = R64(at + (cspan + 63) / 64 * 8);                 /* owned */
     at = R64(at + ((cspan + 2047) / 2048 + 63) / 64 * 8); /* refs-init */
+    at = R64(at + (cspan / 64 + 63) / 64 * 8);            /* shared */
     at = (at + 4095) / 4096 * 4096 + cspan * 2;
 #undef R64
     return (at + 4095) / 4096;
