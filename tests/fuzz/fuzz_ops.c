@@ -4,11 +4,12 @@
  * Input: a flags byte (bit 0: a second RAM window of 8 MiB at 4 GiB, so both refill zones exist;
  * bit 1: reconcile with PMM_HOLD_BOOT_MEMORY), a count and that many extra descriptors laid over
  * a small PC's map (type, start, length, runtime bit), then operations, one byte of opcode and
- * its arguments each: alloc, alloc_run (count, alignment including 0 and non-powers of two,
- * limit including 0, below 1 MiB and arbitrary), free and free_run (of allocated pages or of
- * arbitrary, unaligned or huge addresses), ref_inc (one or a burst), ref_dec, refcount,
- * reconcile (the simulated ExitBootServices; operations before it run in the boot phase with a
- * claiming firmware) and release_boot.
+ * its arguments each: alloc, drain (alloc until none is left), alloc_run (count, alignment
+ * including 0 and non-powers of two, limit including 0, below 1 MiB and arbitrary), free and
+ * free_run (of allocated pages or of arbitrary, unaligned or huge addresses), ref_inc (one, a
+ * few, or a burst up to the limit), ref_dec, refcount, reconcile (the simulated
+ * ExitBootServices; operations before it run in the boot phase with a claiming firmware) and
+ * release_boot.
  *
  * The model is one state and one reference count per page. Every return code is the one the
  * model predicts (ENOMEM exactly when no run satisfies the request); every page handed out was
@@ -247,6 +248,20 @@ static void op_alloc(void)
     }
 }
 
+/* Single pages until none is left: later frees then cut holes of exact sizes and places. */
+static void op_drain(void)
+{
+    uint64_t x;
+    int rc;
+    while ((rc = pmm_alloc(p, &x)) == PMM_OK) {
+        FZ_ASSERT(x % PG == 0 && x / PG >= 256 && state(x / PG) == M_FREE,
+                  "alloc gave %#llx (model state %u)", (unsigned long long)x, state(x / PG));
+        m_alloc(x / PG);
+    }
+    FZ_ASSERT(rc == PMM_ENOMEM && !m_run_exists(1, 1, 256, span),
+              "alloc refused (%d) with a free page left", rc);
+}
+
 static void op_alloc_run(struct fz_in *in)
 {
     uint16_t v = fz_u16(in);
@@ -354,6 +369,13 @@ static void op_free_run(struct fz_in *in)
     }
     for (uint64_t k = 0; k < n; k++)
         m_free(addr / PG + k);
+}
+
+/* How many references a burst adds: a few, or enough to reach PMM_REF_MAX in one go. */
+static unsigned burst(struct fz_in *in)
+{
+    uint8_t t = fz_u8(in);
+    return t < 250 ? t : PMM_REF_MAX - 600 + fz_u16(in) % 700;
 }
 
 static void op_ref(struct fz_in *in, int inc, unsigned times)
@@ -528,7 +550,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     compare_all("build", 0);
     for (unsigned op = 0; in.n && op < MAX_OPS; op++) {
-        switch (fz_u8(&in) % 11) {
+        switch (fz_u8(&in) % 12) {
         case 0:
         case 1:
             op_alloc();
@@ -546,7 +568,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             op_ref(&in, 1, 1);
             break;
         case 6:
-            op_ref(&in, 1, fz_u8(&in));
+            op_ref(&in, 1, burst(&in));
             break;
         case 7:
             op_ref(&in, 0, 1);
@@ -556,6 +578,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         case 9:
             op_reconcile();
+            break;
+        case 10:
+            op_drain();
             break;
         default:
             op_release();

@@ -121,7 +121,7 @@ def ops_seeds():
             body += struct.pack("<BHH", t, where, n)
         write("ops", name, body + ops)
 
-    A, RUN, FREE, FREERUN, INC, INCS, DEC, CNT, REC, REL = 0, 2, 3, 4, 5, 6, 7, 8, 9, 10
+    A, RUN, FREE, FREERUN, INC, INCS, DEC, CNT, REC, DRAIN, REL = 0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
     run = lambda n, a, lim: bytes([RUN]) + struct.pack("<HBB", n, a, lim)
     pick = lambda i: bytes([0, i & 0xFF, i >> 8])  # an allocated page, by index
     ops = bytes([A] * 8) + run(16, 4, 0) + run(0x8000 | 512, 9, 0) + run(3, 0, 1) + run(2, 8, 2)
@@ -130,13 +130,15 @@ def ops_seeds():
     ops += bytes([FREE, 200, 0x10, 0]) + bytes([FREE, 230, 0x10, 0]) + bytes([INCS]) + pick(3) + bytes([255])
     ops += bytes([REL, REC, REC, REL]) + bytes([A] * 4) + run(1, 13, 7) + struct.pack("<Q", 0x100000000)
     seed("walkthrough", 0, [], ops)
+    holes = bytes([DRAIN, FREE, 224, 0x00, 0x02, FREERUN, 224, 0x02, 0x02, 16]) + run(16, 0, 0)
+    seed("drain-and-holes", 0, [], holes + bytes([INCS]) + pick(0) + bytes([250, 0xFF, 0x02]))
     seed("two-zones-hold", 3, [(BDATA, 0x200, 0x100), (RESERVED, 0x8100, 0x20), (ACPI, 0x300, 0x8010)], ops)
     seed("boot-data-everywhere", 0, [(BDATA, 0x100, 0x3FF), (LDATA, 0x600, 0x200)], ops)
     rnd = random.Random(11)
     for k in range(6):
         body = b""
         for _ in range(150):
-            op = rnd.randrange(11)
+            op = rnd.randrange(12)
             body += bytes([op]) + bytes(rnd.randrange(256) for _ in range(rnd.choice([0, 3, 4, 6])))
         seed("random-%d" % k, k & 3, [(rnd.randrange(16), rnd.randrange(65536), rnd.randrange(65536))
                                        for _ in range(k % 4)], body)
