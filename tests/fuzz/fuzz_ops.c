@@ -28,9 +28,9 @@
 #define HIGH_PAGES 2048ull
 #define NPAGES     (LOW_PAGES + HIGH_PAGES)
 #define MAX_OPS    256
-#define EVERY                                                                                      \
-    16 /* maps compared and pmm_check run every this many operations (x4 with                      \
-        * the 4 GiB window, whose bitmaps are 256 times larger) */
+/* Maps compared and pmm_check run every EVERY operations (4x as far apart with the 4 GiB window,
+ * whose bitmaps are 256 times larger). */
+#define EVERY 32
 
 enum { M_HOLE, M_NEVER, M_WITHHELD, M_META, M_FREE, M_ALLOC };
 
@@ -39,7 +39,7 @@ static struct sim *s;
 static struct pmm *p;
 static unsigned char kind[NPAGES], st[NPAGES];
 static uint32_t ref[NPAGES];
-static uint64_t alloc_list[NPAGES], alloc_pos[NPAGES], nlist, nfree;
+static uint64_t alloc_list[NPAGES], alloc_pos[NPAGES], nlist, nfree, nfree_high; /* >= 1 MiB */
 static uint64_t span, total, meta, mpages, windows;
 static int reconciled, hold, held;
 
@@ -69,6 +69,7 @@ static void m_alloc(uint64_t pfn)
     alloc_pos[i] = nlist;
     alloc_list[nlist++] = pfn;
     nfree--;
+    nfree_high -= pfn >= 256;
 }
 static void m_free(uint64_t pfn)
 {
@@ -78,6 +79,7 @@ static void m_free(uint64_t pfn)
     alloc_list[alloc_pos[i]] = pfn_of((uint64_t)last);
     alloc_pos[last] = alloc_pos[i];
     nfree++;
+    nfree_high += pfn >= 256;
 }
 
 /* A refused call must leave the metadata as it was: state_snap() copies it, SAME_STATE compares. */
@@ -234,7 +236,7 @@ static uint64_t pick_addr(struct fz_in *in)
 static void op_alloc(void)
 {
     uint64_t x = 0;
-    int refuse = !m_run_exists(1, 1, 256, span);
+    int refuse = !nfree_high;
     if (refuse) /* the state is copied only when the model expects a refusal */
         state_snap();
     int rc = pmm_alloc(p, &x);
@@ -258,8 +260,7 @@ static void op_drain(void)
                   "alloc gave %#llx (model state %u)", (unsigned long long)x, state(x / PG));
         m_alloc(x / PG);
     }
-    FZ_ASSERT(rc == PMM_ENOMEM && !m_run_exists(1, 1, 256, span),
-              "alloc refused (%d) with a free page left", rc);
+    FZ_ASSERT(rc == PMM_ENOMEM && !nfree_high, "alloc refused (%d) with a free page left", rc);
 }
 
 static void op_alloc_run(struct fz_in *in)
@@ -375,7 +376,7 @@ static void op_free_run(struct fz_in *in)
 static unsigned burst(struct fz_in *in)
 {
     uint8_t t = fz_u8(in);
-    return t < 250 ? t : PMM_REF_MAX - 600 + fz_u16(in) % 700;
+    return t < 255 ? t % 16 : PMM_REF_MAX - 600 + fz_u16(in) % 700;
 }
 
 static void op_ref(struct fz_in *in, int inc, unsigned times)
@@ -427,6 +428,7 @@ static uint64_t m_release_boot(void)
         if (st[i] == M_WITHHELD && kind[i] == PMM_KIND_BOOT && pfn_of(i) != 0) {
             st[i] = M_FREE;
             nfree++;
+            nfree_high += pfn_of(i) >= 256;
             n++;
         }
     }
@@ -520,7 +522,7 @@ static int setup(struct fz_in *in)
     FZ_ASSERT(rc == PMM_OK, "build gave %d", rc);
     meta = pmm_state_phys(p) / PG;
     mpages = pmm_meta_pages(p);
-    nlist = nfree = 0;
+    nlist = nfree = nfree_high = 0;
     for (uint64_t i = 0; i < NPAGES; i++) {
         uint64_t pfn = pfn_of(i);
         ref[i] = 0;
@@ -535,6 +537,7 @@ static int setup(struct fz_in *in)
         else
             st[i] = M_FREE;
         nfree += st[i] == M_FREE;
+        nfree_high += st[i] == M_FREE && pfn >= 256;
     }
     FZ_ASSERT(p->span == span && p->total == total, "span %llu total %llu, model %llu %llu",
               (unsigned long long)p->span, (unsigned long long)p->total, (unsigned long long)span,
