@@ -172,7 +172,7 @@ run: image
 # The shell command: the same objects as a resident driver (pmmcmd.efi, subsystem 11) and as a
 # plain shell application (pmm.efi, subsystem 10, built with PMM_SHELL_APP).
 SH_SRC   := $(wildcard efi/shell/*.c) efi/boot.c efi/firmware.c efi/transition.c efi/serial.c \
-            efi/digest.c efi/exit.c efi/fatal.c efi/preflight.c handoff/elf.c handoff/verify.c handoff/sha256.c \
+            efi/digest.c efi/exit.c efi/fatal.c efi/preflight.c efi/cfgtables.c handoff/elf.c handoff/verify.c handoff/sha256.c \
             handoff/kernel/fbcon.c handoff/kernel/font.c
 SH_HDR   := $(EFI_HDR) efi/shell/shell.h efi/shell/args.h build/efi/efi/shell/man.inc
 SH_OBJ   := $(SH_SRC:%.c=build/efi/%.o) $(PMM_SRC:%.c=build/efi/%.o)
@@ -346,6 +346,17 @@ build/host/test_preflight: tests/host/test_preflight.c efi/preflight.c efi/prefl
 build/asan/test_preflight: tests/host/test_preflight.c efi/preflight.c efi/preflight.h $(TEST_HDRS)
 	@echo "  CC      $@"
 	@$(CC) $(HOST_CFLAGS) $(ASAN_FLAGS) -Iefi -o $@ $< efi/preflight.c
+
+# Handover: reconcile in hold mode, configuration tables kept (efi/cfgtables.c), the kernel's
+# check of what it was handed (handoff/kernel/handed.c).
+HANDOVER_SRC := tests/host/test_handover.c efi/cfgtables.c handoff/kernel/handed.c
+build/host/test_handover: $(HANDOVER_SRC) efi/cfgtables.h $(PMM_HOST_OBJ) $(TEST_COMMON) $(TEST_HDRS)
+	@echo "  CC      $@"
+	@$(CC) $(HOST_CFLAGS) -Iefi -Ihandoff/kernel -o $@ $(HANDOVER_SRC) $(TEST_COMMON) $(PMM_HOST_OBJ)
+build/asan/test_handover: $(HANDOVER_SRC) efi/cfgtables.h $(PMM_ASAN_OBJ) $(TEST_COMMON) $(TEST_HDRS)
+	@echo "  CC      $@"
+	@$(CC) $(HOST_CFLAGS) $(ASAN_FLAGS) -Iefi -Ihandoff/kernel -o $@ $(HANDOVER_SRC) \
+	    $(TEST_COMMON) $(PMM_ASAN_OBJ)
 
 build/host/bench: $(wildcard bench/*.c bench/*.h) $(PMM_HOST_OBJ) $(PMM_HDR) tests/host/sim.c \
                   tests/host/sim.h tests/host/rng.h

@@ -97,6 +97,22 @@ EFI_STATUS boot_kernel(EFI_HANDLE image, struct pmm *p, const void *file, UINT64
         Print(L"loader: kernel rejected: %a\n", why);
         return EFI_LOAD_ERROR;
     }
+    /* What was allocated before this boot path (the shell's `pmm alloc`) is handed over too. */
+    struct pmm_handoff_kept early[PMM_HANDOFF_MAX_KEPT / 2];
+    UINT32 nearly = 0;
+    UINT64 start, n;
+    for (UINT64 pfn = 0; pmm_next_alloc_range(p, pfn, &start, &n); pfn = start + n) {
+        if (nearly == PMM_HANDOFF_MAX_KEPT / 2) {
+            Print(L"loader: more than %d separate allocations made before boot; free some\n",
+                  PMM_HANDOFF_MAX_KEPT / 2);
+            return EFI_OUT_OF_RESOURCES;
+        }
+        early[nearly++] = (struct pmm_handoff_kept){start << 12, n << 12, {0}, PMM_KEPT_EARLIER, 0};
+    }
+    _Static_assert(sizeof(struct cfg_entry) == sizeof(EFI_CONFIGURATION_TABLE),
+                   "struct cfg_entry is EFI_CONFIGURATION_TABLE");
+    b.cfg = (const struct cfg_entry *)ST->ConfigurationTable;
+    b.ncfg = ST->NumberOfTableEntries;
     why = paging_mode_check(read_cr0(), read_cr4(), read_efer());
     if (why) {
         Print(L"loader: cannot start the kernel: %a\n", why);
@@ -146,6 +162,8 @@ EFI_STATUS boot_kernel(EFI_HANDLE image, struct pmm *p, const void *file, UINT64
     ho->efi_system_table = (UINT64)(UINTN)ST;
     ho->tsc_efi_main = boot_tsc_start;
     ho->flags = reconcile_flags & PMM_HOLD_BOOT_MEMORY ? PMM_HANDOFF_BOOT_HELD : 0;
+    for (UINT32 i = 0; i < nearly; i++)
+        ho->kept[ho->nkept++] = early[i];
     b.h = ho;
     b.final.buf = (void *)(UINTN)h[3].phys;
     b.final.cap = fcap;

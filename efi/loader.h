@@ -7,6 +7,7 @@
 #include <efi.h>
 #include <efilib.h>
 
+#include "cfgtables.h"
 #include "elf_image.h"
 #include "exit.h"
 #include "handoff.h"
@@ -50,7 +51,9 @@ struct boot {
     void *scratch;      /* reconcile scratch, from the allocator */
     UINT64 scratch_size;
     UINT64 pml4;
-    unsigned reconcile_flags; /* PMM_HOLD_BOOT_MEMORY from \EFI\pmm\options */
+    unsigned reconcile_flags;    /* PMM_HOLD_BOOT_MEMORY from \EFI\pmm\options */
+    const struct cfg_entry *cfg; /* the system table's configuration tables, read before exit */
+    UINT64 ncfg;
 };
 EFI_STATUS transition_tables(struct boot *b, UINT64 top);
 /* Exits boot services and jumps. Returns only if ExitBootServices was never called (an error

@@ -87,6 +87,12 @@ EFI_STATUS exit_and_jump(struct boot *b)
     if (rc)
         loader_fatal(h, "cannot reconcile the allocator with the final memory map",
                      err.why ? err.why : pmm_strerror(rc), 0);
+    h->memmap_buf_pages = (b->final.cap + 4095) / 4096;
+    h->scratch_phys = (UINT64)(UINTN)b->scratch;
+    h->scratch_pages = (b->scratch_size + 4095) / 4096;
+    if (keep_config_tables(b->pmm, h, b->cfg, b->ncfg, 0))
+        serial_puts("loader: kept[] is full: some configuration tables in boot-services memory "
+                    "are not kept\r\n");
     h->memmap_phys = (UINT64)(UINTN)b->final.buf;
     h->memmap_size = b->final.size;
     h->memmap_desc_size = b->final.desc_size;

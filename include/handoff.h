@@ -1,5 +1,5 @@
 /*
- * handoff.h - the block the uefi-pmm loader hands to the kernel. Version 1.
+ * handoff.h - the block the uefi-pmm loader hands to the kernel. Version 2.
  *
  * Fixed-width types only; the block is little-endian x86_64 and the same from any compiler.
  *
@@ -21,11 +21,15 @@
  *  - The memory map is the one ExitBootServices accepted, raw: `memmap_size` bytes of descriptors,
  *    `memmap_desc_size` bytes apart (not sizeof), version `memmap_desc_version`. It is not sorted;
  *    the allocator's own range table (pmm_ranges) is sorted and non-overlapping.
- *  - Allocated (reference count 1) and owned by the kernel: the kernel image, its stack, this
- *    block, the memory map buffer, the transition page tables. The kernel frees what it no longer
- *    needs with pmm_free / pmm_free_run. Everything else that was boot-services or loader memory
- *    is already free in the allocator, unless PMM_HANDOFF_BOOT_HELD says it is held back;
- *    runtime-services, ACPI, MMIO and reserved memory is never handed out.
+ *  - Allocated (reference count 1) and owned by the kernel, and nothing else: the kernel image,
+ *    its stack, this block, the memory map buffer (memmap_buf_pages), the transition page tables,
+ *    the reconcile scratch buffer, and the pages covering the kept[] entries (configuration tables
+ *    the firmware left in boot-services memory, allocations made before the boot path ran). The
+ *    kernel stub checks this at entry, before its first allocation. The kernel frees what it no
+ *    longer needs with pmm_free / pmm_free_run; kept[] entries may share pages, so it frees the
+ *    union of their pages once it needs none of them. Everything else that was boot-services or
+ *    loader memory is already free in the allocator, unless PMM_HANDOFF_BOOT_HELD says it is held
+ *    back; runtime-services, ACPI, MMIO and reserved memory is never handed out.
  *  - All ranges are page aligned and end below 2^64; no two of the ranges above overlap each
  *    other or the metadata.
  */
@@ -35,7 +39,7 @@
 #include <stdint.h>
 
 #define PMM_HANDOFF_MAGIC   0x46464f444e414850ull /* "PHANDOFF" */
-#define PMM_HANDOFF_VERSION 1u
+#define PMM_HANDOFF_VERSION 2u                    /* 2: memmap_buf_pages, scratch, kept[] */
 
 /*
  * flags: boot-services and loader memory is withheld from the allocator (PMM_HOLD_BOOT_MEMORY);
@@ -50,6 +54,26 @@ enum {
     PMM_FB_BGRX = 1, /* PixelBlueGreenRedReserved8BitPerColor */
     PMM_FB_BITMASK = 2,
     PMM_FB_NONE = 3, /* PixelBltOnly or no GOP: fb_base is 0 */
+};
+
+/* What a kept[] entry is. */
+enum {
+    PMM_KEPT_ESRT = 1,         /* EFI System Resource Table (capsule updates) */
+    PMM_KEPT_MEMATTR = 2,      /* EFI Memory Attributes Table */
+    PMM_KEPT_SMBIOS = 3,       /* SMBIOS 2.x entry point */
+    PMM_KEPT_SMBIOS3 = 4,      /* SMBIOS 3.x entry point */
+    PMM_KEPT_SMBIOS_TABLE = 5, /* the SMBIOS structure table an entry point names */
+    PMM_KEPT_TABLE = 6,        /* another configuration table: its first page (size unknown) */
+    PMM_KEPT_EARLIER = 7,      /* allocated before the boot path ran (the shell's `pmm alloc`) */
+};
+#define PMM_HANDOFF_MAX_KEPT 48
+
+struct pmm_handoff_kept {
+    uint64_t phys;    /* first byte */
+    uint64_t bytes;   /* the allocated pages are [phys & ~4095, round up(phys + bytes)) */
+    uint8_t guid[16]; /* the configuration table's VendorGuid as stored; zero for EARLIER */
+    uint32_t kind;    /* PMM_KEPT_* */
+    uint32_t pad;
 };
 
 struct pmm_handoff {
@@ -89,7 +113,16 @@ struct pmm_handoff {
 
     uint64_t tsc_efi_main; /* TSC when the loader started, for boot-time figures */
     uint64_t tsc_exit;     /* TSC just after ExitBootServices */
+
+    /* Version 2. */
+    uint64_t memmap_buf_pages; /* the map buffer: [memmap_phys, + memmap_buf_pages * 4K) */
+    uint64_t scratch_phys;     /* reconcile's scratch buffer, the kernel's to reuse or free */
+    uint64_t scratch_pages;
+    uint32_t nkept; /* entries of kept[] in use */
+    uint32_t pad2;
+    struct pmm_handoff_kept kept[PMM_HANDOFF_MAX_KEPT];
 };
+_Static_assert(sizeof(struct pmm_handoff) <= 4096, "the block fits its one page");
 
 /* FNV-1a, 32 bits. */
 static inline uint32_t pmm_fnv1a(const void *data, uint64_t n, uint32_t h)

@@ -182,6 +182,16 @@ int pmm_reconcile(struct pmm *p, const struct pmm_map *final, void *scratch, uin
 int pmm_release_boot(struct pmm *p, uint64_t *released);
 
 /*
+ * After pmm_reconcile: make pages [phys, phys + npages * 4K) that the final map shows as usable
+ * allocated (reference count 1), whether they are free in the pool or held back, for what the
+ * firmware left there that the kernel still needs (configuration tables in boot-services memory);
+ * the kernel frees them when it is done. Pages already allocated stay as they are (two tables may
+ * share a page). PMM_ENOTOWNED, changing nothing, if a page is not usable RAM, metadata or page 0;
+ * PMM_ESTATE before reconcile. *taken (may be NULL) gets the pages newly allocated.
+ */
+int pmm_keep_range(struct pmm *p, uint64_t phys, uint64_t npages, uint64_t *taken);
+
+/*
  * A new owner takes the state at physical address state_phys, reachable at state_phys +
  * virt_offset. O(1): validates the header and resets owner-local hooks (lock, firmware). Returns
  * NULL and sets *err (PMM_ESTATE) if the header is not a reconciled allocator state, or if any

@@ -278,3 +278,51 @@ int pmm_release_boot(struct pmm *p, uint64_t *released)
         *released = a.joined;
     return PMM_OK;
 }
+
+int pmm_keep_range(struct pmm *p, uint64_t phys, uint64_t npages, uint64_t *taken)
+{
+    if (taken)
+        *taken = 0;
+    if (!npages || (phys & (PMM_PAGE_SIZE - 1)))
+        return PMM_EINVAL;
+    if (!p->reconciled)
+        return PMM_ESTATE;
+    uint64_t s = phys >> PMM_PAGE_SHIFT;
+    if (s == 0 || s >= p->span || npages > p->span - s)
+        return PMM_ENOTOWNED;
+    if (s < meta_end(p) && meta_first(p) < s + npages)
+        return PMM_ENOTOWNED;
+    /* every page in a usable range of the final map: ranges are sorted and non-overlapping */
+    const struct pmm_range *r = pmm_rtab(p);
+    for (uint64_t i = 0, at = s; at < s + npages; i++) {
+        if (i == p->nranges || r[i].start > at)
+            return PMM_ENOTOWNED;
+        if (r[i].start + r[i].npages <= at)
+            continue;
+        if (r[i].kind == PMM_KIND_NEVER)
+            return PMM_ENOTOWNED;
+        at = r[i].start + r[i].npages;
+    }
+    pmm_lock(p);
+    stack_evict(p, s, npages);
+    uint64_t *own = pmm_own(p), *l0 = pmm_free_l0(p), n = 0;
+    uint16_t *refs = pmm_refs(p);
+    for (uint64_t pfn = s; pfn < s + npages; pfn++) {
+        uint64_t wi = pfn >> 6, b = bit_mask(pfn), old = l0[wi];
+        if ((own[wi] & b) && !(old & b))
+            continue; /* allocated already */
+        if (old & b) {
+            l0[wi] = old & ~b;
+            fm_word_changed(p, wi, old, old & ~b);
+            p->nfree--;
+        }
+        own[wi] |= b;
+        refs[pfn] = 1;
+        p->nalloc++;
+        n++;
+    }
+    pmm_unlock(p);
+    if (taken)
+        *taken = n;
+    return PMM_OK;
+}

@@ -71,6 +71,11 @@ if [ "$nmaps" -eq 0 ]; then
 fi
 
 run "pmmsim: real maps, a 12 TiB server, malformed input" tests/pmmsim.sh
+# Every libFuzzer target (tests/fuzz/fuzz_*.c) for 2 s from its committed corpus; `make fuzz` runs longer.
+for src in tests/fuzz/fuzz_*.c; do
+    name=$(basename "$src" .c)
+    run "fuzz smoke: ${name#fuzz_}" tests/fuzz/run.sh smoke 2 "${name#fuzz_}"
+done
 
 if [ "$what" = all ]; then
     # shellcheck disable=SC2034

@@ -41,6 +41,9 @@ void __attribute__((noreturn))
 paging_init(struct pmm *p, const struct pmm_handoff *h, void (*next)(struct pmm *));
 void paging_done(struct pmm *p, const struct pmm_handoff *h);
 
+/* handed.c: 0 if the allocated pages are exactly those the block lists; else why, *at where */
+const char *handoff_allocated_check(const struct pmm *p, const struct pmm_handoff *h, uint64_t *at);
+
 /* selftest.c: 0 if the allocator passed */
 int selftest(struct pmm *p, const struct pmm_handoff *h);
 

@@ -19,6 +19,10 @@ void kmain(uint64_t handoff_phys)
     const struct pmm_handoff *h = (const struct pmm_handoff *)(uintptr_t)handoff_phys;
     if (!handoff_phys || (handoff_phys & 4095))
         panic("handoff block address 0x%lx is not a page address", handoff_phys);
+    if (h->magic == PMM_HANDOFF_MAGIC && h->version != PMM_HANDOFF_VERSION)
+        panic("handoff block version %u, but this kernel reads version %u: the loader and the "
+              "kernel come from different builds; install both from one build",
+              h->version, PMM_HANDOFF_VERSION);
     const char *why = pmm_handoff_verify(h, h->magic == PMM_HANDOFF_MAGIC && h->size == sizeof *h
                                                 ? (const void *)(uintptr_t)h->memmap_phys
                                                 : 0);
@@ -38,6 +42,16 @@ void kmain(uint64_t handoff_phys)
     char line[200];
     pmm_summary(p, line, sizeof line);
     kprintf("kernel: adopted the allocator at 0x%lx in place\n%s\n", hb.pmm_state_phys, line);
+    /* Before the first allocation: nothing allocated that we cannot free, nothing listed free. */
+    uint64_t at;
+    why = handoff_allocated_check(p, &hb, &at);
+    if (why)
+        panic("handed-over memory: %s, at 0x%lx", why, at);
+    for (uint32_t i = 0; i < hb.nkept; i++)
+        kprintf("kernel: kept for the kernel: kind %u at 0x%lx, %lu bytes\n", hb.kept[i].kind,
+                hb.kept[i].phys, hb.kept[i].bytes);
+    kprintf("kernel: allocated pages are exactly the %u ranges the handoff block lists\n",
+            6 + hb.nkept);
     paging_init(p, &hb, direct_mapped);
 }
 

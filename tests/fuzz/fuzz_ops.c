@@ -4,11 +4,12 @@
  * Input: a flags byte (bit 0: a second RAM window of 8 MiB at 4 GiB, so both refill zones exist;
  * bit 1: reconcile with PMM_HOLD_BOOT_MEMORY), a count and that many extra descriptors laid over
  * a small PC's map (type, start, length, runtime bit), then operations, one byte of opcode and
- * its arguments each: alloc, alloc_run (count, alignment including 0 and non-powers of two,
- * limit including 0, below 1 MiB and arbitrary), free and free_run (of allocated pages or of
- * arbitrary, unaligned or huge addresses), ref_inc (one or a burst), ref_dec, refcount,
- * reconcile (the simulated ExitBootServices; operations before it run in the boot phase with a
- * claiming firmware) and release_boot.
+ * its arguments each: alloc, drain (alloc until none is left), alloc_run (count, alignment
+ * including 0 and non-powers of two, limit including 0, below 1 MiB and arbitrary), free and
+ * free_run (of allocated pages or of arbitrary, unaligned or huge addresses), ref_inc (one, a
+ * few, or a burst up to the limit), ref_dec, refcount, reconcile (the simulated
+ * ExitBootServices; operations before it run in the boot phase with a claiming firmware) and
+ * release_boot.
  *
  * The model is one state and one reference count per page. Every return code is the one the
  * model predicts (ENOMEM exactly when no run satisfies the request); every page handed out was
@@ -27,9 +28,9 @@
 #define HIGH_PAGES 2048ull
 #define NPAGES     (LOW_PAGES + HIGH_PAGES)
 #define MAX_OPS    256
-#define EVERY                                                                                      \
-    16 /* maps compared and pmm_check run every this many operations (x4 with                      \
-        * the 4 GiB window, whose bitmaps are 256 times larger) */
+/* Maps compared and pmm_check run every EVERY operations (4x as far apart with the 4 GiB window,
+ * whose bitmaps are 256 times larger). */
+#define EVERY 32
 
 enum { M_HOLE, M_NEVER, M_WITHHELD, M_META, M_FREE, M_ALLOC };
 
@@ -38,7 +39,7 @@ static struct sim *s;
 static struct pmm *p;
 static unsigned char kind[NPAGES], st[NPAGES];
 static uint32_t ref[NPAGES];
-static uint64_t alloc_list[NPAGES], alloc_pos[NPAGES], nlist, nfree;
+static uint64_t alloc_list[NPAGES], alloc_pos[NPAGES], nlist, nfree, nfree_high; /* >= 1 MiB */
 static uint64_t span, total, meta, mpages, windows;
 static int reconciled, hold, held;
 
@@ -68,6 +69,7 @@ static void m_alloc(uint64_t pfn)
     alloc_pos[i] = nlist;
     alloc_list[nlist++] = pfn;
     nfree--;
+    nfree_high -= pfn >= 256;
 }
 static void m_free(uint64_t pfn)
 {
@@ -77,75 +79,75 @@ static void m_free(uint64_t pfn)
     alloc_list[alloc_pos[i]] = pfn_of((uint64_t)last);
     alloc_pos[last] = alloc_pos[i];
     nfree++;
+    nfree_high += pfn >= 256;
 }
 
-/*
- * The metadata bytes a refused call must leave alone: all of it but the refcount pages of memory
- * the machine does not have. state_snap() copies them; state_diff() names the first that changed.
- */
-static unsigned char snap[1u << 20];
-static uint64_t snap_len;
+/* A refused call must leave the metadata as it was: state_snap() copies it, SAME_STATE compares. */
+static unsigned char snap[1u << 16];
 
-static uint64_t state_copy(unsigned char *dst)
+struct part {
+    const char *name;
+    const void *from;
+    uint64_t len;
+};
+
+/*
+ * What is compared: header, stack and range table; the free map's and the owned map's words over
+ * the machine's RAM windows (all of them on the small machine) and the summary levels above the
+ * free map; the reference counts of the windows. The block map is left out: its set bits are
+ * hints a run search may find stale and clear (state.h), which changes no page's state; pmm_check
+ * verifies that no full block lacks its bit.
+ */
+static unsigned parts_of(struct part *pt)
 {
-    /*
-     * The block map is left out: its set bits are hints a run search may find stale and clear
-     * (state.h), which changes no page's state; pmm_check verifies that no full block lacks its
-     * bit.
-     */
-    uint64_t blk = p->blkmap.nlevels ? p->blkmap.phys[0] : p->own_phys, n = 0;
+    unsigned n = 0;
+    uint64_t w0 = 0, w1 = LOW_PAGES / 64, h0 = HIGH_BASE / 64, h1 = h0 + HIGH_PAGES / 64;
+    uint64_t nw = p->freemap.nwords[0], blk = p->blkmap.nlevels ? p->blkmap.phys[0] : p->own_phys;
+    const uint64_t *l0 = pmm_free_l0(p), *own = pmm_own(p);
     const uint16_t *refs = pmm_refs(p);
-    struct {
-        const void *from;
-        uint64_t len;
-    } parts[4] = {{pmm_va(p, p->self_phys), blk - p->self_phys},
-                  {pmm_va(p, p->own_phys), p->refs_phys - p->own_phys},
-                  {refs, LOW_PAGES * 2},
-                  {0, 0}};
-    if (windows > 1 && span > HIGH_BASE)
-        parts[3].from = refs + HIGH_BASE, parts[3].len = HIGH_PAGES * 2;
-    for (int i = 0; i < 4 && parts[i].len; i++) {
-        if (dst)
-            memcpy(dst + n, parts[i].from, parts[i].len);
-        else if (memcmp(snap + n, parts[i].from, parts[i].len))
-            for (uint64_t k = 0; k < parts[i].len; k++)
-                if (snap[n + k] != ((const unsigned char *)parts[i].from)[k])
-                    return n + k;
-        n += parts[i].len;
+    pt[n++] = (struct part){"header, stack or range table", pmm_va(p, p->self_phys),
+                            p->freemap.phys[0] - p->self_phys};
+    if (p->freemap.nlevels > 1)
+        pt[n++] = (struct part){"free map summary levels", pmm_va(p, p->freemap.phys[1]),
+                                blk - p->freemap.phys[1]};
+    pt[n++] = (struct part){"free map", l0 + w0, 8 * ((w1 < nw ? w1 : nw) - w0)};
+    pt[n++] = (struct part){"owned map", own + w0, 8 * ((w1 < nw ? w1 : nw) - w0)};
+    pt[n++] = (struct part){"reference counts", refs, 2 * (span < LOW_PAGES ? span : LOW_PAGES)};
+    if (windows > 1 && span > HIGH_BASE) {
+        pt[n++] = (struct part){"free map", l0 + h0, 8 * ((h1 < nw ? h1 : nw) - h0)};
+        pt[n++] = (struct part){"owned map", own + h0, 8 * ((h1 < nw ? h1 : nw) - h0)};
+        pt[n++] = (struct part){"reference counts", refs + HIGH_BASE, 2 * (span - HIGH_BASE)};
     }
-    return dst ? n : PMM_NONE;
+    return n;
+}
+
+/* Copy the parts into snap (dst), or name the first that differs from it (NULL: none). */
+static const char *state_copy(int dst)
+{
+    struct part pt[8];
+    unsigned np = parts_of(pt);
+    uint64_t n = 0;
+    for (unsigned i = 0; i < np; i++) {
+        if (n + pt[i].len > sizeof snap)
+            abort();
+        if (dst)
+            memcpy(snap + n, pt[i].from, pt[i].len);
+        else if (memcmp(snap + n, pt[i].from, pt[i].len))
+            return pt[i].name;
+        n += pt[i].len;
+    }
+    return 0;
 }
 static void state_snap(void)
 {
-    snap_len = state_copy(snap);
-}
-
-/* Which structure holds byte `at` of the copy. */
-static const char *where(uint64_t at)
-{
-    static char buf[96];
-    uint64_t blk = p->blkmap.nlevels ? p->blkmap.phys[0] : p->own_phys, head = blk - p->self_phys;
-    uint64_t own = p->refs_phys - p->own_phys;
-    const char *what = "reference counts";
-    if (at < offsetof(struct pmm, stack))
-        what = "header fields";
-    else if (at < PG)
-        what = "free-page stack";
-    else if (p->self_phys + at < p->freemap.phys[0])
-        what = "range table";
-    else if (at < head)
-        what = "free map or its summary levels";
-    else if (at < head + own)
-        what = "owned map";
-    snprintf(buf, sizeof buf, "%s (byte %#llx of the compared copy)", what, (unsigned long long)at);
-    return buf;
+    state_copy(1);
 }
 
 #define SAME_STATE(call)                                                                           \
     do {                                                                                           \
-        uint64_t _at = state_copy(0);                                                              \
-        if (_at != PMM_NONE)                                                                       \
-            FZ_FAIL("a refused %s changed the state: %s", call, where(_at));                       \
+        const char *_what = state_copy(0);                                                         \
+        if (_what)                                                                                 \
+            FZ_FAIL("a refused %s changed the state: %s", call, _what);                            \
     } while (0)
 
 /* Does a run of n free pages at a multiple of a (pages) lie in [lo, hi)? By brute force. */
@@ -184,7 +186,7 @@ static int expect_page(uint64_t addr, int sole)
 
 /*
  * The allocator's pages against the model: free and owned maps word by word and the count of
- * every allocated page, then pmm_check; with `full`, also each page's state through the API.
+ * every allocated page, then pmm_check; with `full`, also each page's state (pmm_page_state).
  */
 static void compare_all(const char *after, int full)
 {
@@ -213,11 +215,6 @@ static void compare_all(const char *after, int full)
             enum pmm_page_state ps = pmm_page_state(p, pfn + b);
             FZ_ASSERT(ps == as[st[i + b]], "after %s: page %#llx is %d, model %d", after,
                       (unsigned long long)(pfn + b), (int)ps, (int)as[st[i + b]]);
-            uint32_t c = 7;
-            int rc = pmm_refcount(p, (pfn + b) * PG, &c);
-            FZ_ASSERT(rc == expect_page((pfn + b) * PG, 0) && c == ref[i + b],
-                      "after %s: refcount of %#llx: rc %d count %u, model %u", after,
-                      (unsigned long long)(pfn + b), rc, c, ref[i + b]);
         }
     }
     FZ_CHECK(p, after);
@@ -239,7 +236,7 @@ static uint64_t pick_addr(struct fz_in *in)
 static void op_alloc(void)
 {
     uint64_t x = 0;
-    int refuse = !m_run_exists(1, 1, 256, span);
+    int refuse = !nfree_high;
     if (refuse) /* the state is copied only when the model expects a refusal */
         state_snap();
     int rc = pmm_alloc(p, &x);
@@ -251,6 +248,19 @@ static void op_alloc(void)
         FZ_ASSERT(rc == PMM_ENOMEM && refuse, "alloc refused (%d) with a free page left", rc);
         SAME_STATE("alloc");
     }
+}
+
+/* Single pages until none is left: later frees then cut holes of exact sizes and places. */
+static void op_drain(void)
+{
+    uint64_t x;
+    int rc;
+    while ((rc = pmm_alloc(p, &x)) == PMM_OK) {
+        FZ_ASSERT(x % PG == 0 && x / PG >= 256 && state(x / PG) == M_FREE,
+                  "alloc gave %#llx (model state %u)", (unsigned long long)x, state(x / PG));
+        m_alloc(x / PG);
+    }
+    FZ_ASSERT(rc == PMM_ENOMEM && !nfree_high, "alloc refused (%d) with a free page left", rc);
 }
 
 static void op_alloc_run(struct fz_in *in)
@@ -362,6 +372,13 @@ static void op_free_run(struct fz_in *in)
         m_free(addr / PG + k);
 }
 
+/* How many references a burst adds: a few, or enough to reach PMM_REF_MAX in one go. */
+static unsigned burst(struct fz_in *in)
+{
+    uint8_t t = fz_u8(in);
+    return t < 255 ? t % 16 : PMM_REF_MAX - 600 + fz_u16(in) % 700;
+}
+
 static void op_ref(struct fz_in *in, int inc, unsigned times)
 {
     uint64_t addr = pick_addr(in);
@@ -411,6 +428,7 @@ static uint64_t m_release_boot(void)
         if (st[i] == M_WITHHELD && kind[i] == PMM_KIND_BOOT && pfn_of(i) != 0) {
             st[i] = M_FREE;
             nfree++;
+            nfree_high += pfn_of(i) >= 256;
             n++;
         }
     }
@@ -419,16 +437,19 @@ static uint64_t m_release_boot(void)
 
 static void op_reconcile(void)
 {
-    state_snap();
-    s->reconcile_flags = hold ? PMM_HOLD_BOOT_MEMORY : 0;
-    int rc = sim_reconcile(s, p);
-    free(s->scratch); /* sim keeps it; freed here so libFuzzer sees no leak to chase */
-    s->scratch = 0;
-    if (reconciled) {
+    if (reconciled) { /* refused whatever the map: the build-time one will do, and costs less */
+        static unsigned char scratch[1 << 14];
+        struct pmm_map m = sim_map(s);
+        state_snap();
+        int rc = pmm_reconcile(p, &m, scratch, sizeof scratch, 0, 0);
         FZ_ASSERT(rc == PMM_ESTATE, "second reconcile gave %d", rc);
         SAME_STATE("second reconcile");
         return;
     }
+    s->reconcile_flags = hold ? PMM_HOLD_BOOT_MEMORY : 0;
+    int rc = sim_reconcile(s, p);
+    free(s->scratch); /* sim keeps it; freed here so libFuzzer sees no leak to chase */
+    s->scratch = 0;
     FZ_ASSERT(rc == PMM_OK, "reconcile of the simulated firmware's final map gave %d", rc);
     reconciled = 1;
     held = hold;
@@ -504,7 +525,7 @@ static int setup(struct fz_in *in)
     FZ_ASSERT(rc == PMM_OK, "build gave %d", rc);
     meta = pmm_state_phys(p) / PG;
     mpages = pmm_meta_pages(p);
-    nlist = nfree = 0;
+    nlist = nfree = nfree_high = 0;
     for (uint64_t i = 0; i < NPAGES; i++) {
         uint64_t pfn = pfn_of(i);
         ref[i] = 0;
@@ -519,6 +540,7 @@ static int setup(struct fz_in *in)
         else
             st[i] = M_FREE;
         nfree += st[i] == M_FREE;
+        nfree_high += st[i] == M_FREE && pfn >= 256;
     }
     FZ_ASSERT(p->span == span && p->total == total, "span %llu total %llu, model %llu %llu",
               (unsigned long long)p->span, (unsigned long long)p->total, (unsigned long long)span,
@@ -534,7 +556,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     compare_all("build", 0);
     for (unsigned op = 0; in.n && op < MAX_OPS; op++) {
-        switch (fz_u8(&in) % 11) {
+        switch (fz_u8(&in) % 12) {
         case 0:
         case 1:
             op_alloc();
@@ -552,7 +574,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             op_ref(&in, 1, 1);
             break;
         case 6:
-            op_ref(&in, 1, fz_u8(&in));
+            op_ref(&in, 1, burst(&in));
             break;
         case 7:
             op_ref(&in, 0, 1);
@@ -562,6 +584,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         case 9:
             op_reconcile();
+            break;
+        case 10:
+            op_drain();
             break;
         default:
             op_release();
@@ -577,17 +602,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     compare_all("the operations", 0);
 
-    /* Release everything: every allocated page goes back, and the pool is whole again. */
-    while (nlist) {
-        uint64_t pfn = alloc_list[nlist - 1];
-        int rc = pmm_ref_dec(p, pfn * PG);
-        FZ_ASSERT(rc == PMM_OK, "ref_dec of allocated page %#llx gave %d", (unsigned long long)pfn,
-                  rc);
-        if (--ref[idx(pfn)] == 0) {
-            ref[idx(pfn)] = 1;
-            m_free(pfn);
+    /*
+     * Release everything, and the pool is whole again: shared pages down to one reference with
+     * ref_dec, then each stretch of allocated pages with one free_run (page by page would cost
+     * more than all the operations before).
+     */
+    for (uint64_t i = 0; i < NPAGES; i++) {
+        for (; st[i] == M_ALLOC && ref[i] > 1; ref[i]--) {
+            int rc = pmm_ref_dec(p, pfn_of(i) * PG);
+            FZ_ASSERT(rc == PMM_OK, "ref_dec of shared page %#llx gave %d",
+                      (unsigned long long)pfn_of(i), rc);
         }
     }
+    for (uint64_t i = 0; i < NPAGES;) {
+        uint64_t n = 0;
+        while (i + n < NPAGES && st[i + n] == M_ALLOC && pfn_of(i + n) == pfn_of(i) + n)
+            n++;
+        if (!n) {
+            i++;
+            continue;
+        }
+        int rc = pmm_free_run(p, pfn_of(i) * PG, n);
+        FZ_ASSERT(rc == PMM_OK, "free_run(%#llx, %llu) of allocated pages gave %d",
+                  (unsigned long long)(pfn_of(i) * PG), (unsigned long long)n, rc);
+        for (uint64_t k = 0; k < n; k++)
+            m_free(pfn_of(i + k));
+        i += n;
+    }
+    FZ_ASSERT(!nlist, "%llu pages still allocated", (unsigned long long)nlist);
     compare_all("releasing every page", 1);
     return 0;
 }

@@ -4,6 +4,8 @@
 #   smoke: from the committed corpus only (nothing written to it), fixed seed; what tests/run.sh runs
 #   long:  corpus in build/fuzz/corpus/NAME (grows), seeded from tests/fuzz/corpus/NAME
 #
+# An input that runs longer than 10 s counts as a finding (a hang).
+#
 # Each target ends with one line: "NAME: N execs in S s (R/s), no finding", or its crash input
 # (build/fuzz/crash/NAME-*) and a failure status. Needs `make build/fuzz/fuzz_NAME` first.
 set -u
@@ -21,14 +23,14 @@ for name in "$@"; do
     if [ "$mode" = smoke ]; then
         work=$(mktemp -d)
         # shellcheck disable=SC2086
-        "$bin" -max_total_time="$secs" -seed=1 -print_final_stats=1 $dicts \
+        "$bin" -max_total_time="$secs" -seed=1 -timeout=10 -print_final_stats=1 $dicts \
             -artifact_prefix="build/fuzz/crash/$name-" "$work" "$seeds" >"$log" 2>&1
         rc=$?
         rm -rf "$work"
     else
         mkdir -p "build/fuzz/corpus/$name"
         # shellcheck disable=SC2086
-        "$bin" -max_total_time="$secs" -print_final_stats=1 $dicts \
+        "$bin" -max_total_time="$secs" -timeout=10 -print_final_stats=1 $dicts \
             -artifact_prefix="build/fuzz/crash/$name-" "build/fuzz/corpus/$name" "$seeds" >"$log" 2>&1
         rc=$?
     fi

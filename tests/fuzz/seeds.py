@@ -121,7 +121,7 @@ def ops_seeds():
             body += struct.pack("<BHH", t, where, n)
         write("ops", name, body + ops)
 
-    A, RUN, FREE, FREERUN, INC, INCS, DEC, CNT, REC, REL = 0, 2, 3, 4, 5, 6, 7, 8, 9, 10
+    A, RUN, FREE, FREERUN, INC, INCS, DEC, CNT, REC, DRAIN, REL = 0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
     run = lambda n, a, lim: bytes([RUN]) + struct.pack("<HBB", n, a, lim)
     pick = lambda i: bytes([0, i & 0xFF, i >> 8])  # an allocated page, by index
     ops = bytes([A] * 8) + run(16, 4, 0) + run(0x8000 | 512, 9, 0) + run(3, 0, 1) + run(2, 8, 2)
@@ -130,13 +130,15 @@ def ops_seeds():
     ops += bytes([FREE, 200, 0x10, 0]) + bytes([FREE, 230, 0x10, 0]) + bytes([INCS]) + pick(3) + bytes([255])
     ops += bytes([REL, REC, REC, REL]) + bytes([A] * 4) + run(1, 13, 7) + struct.pack("<Q", 0x100000000)
     seed("walkthrough", 0, [], ops)
+    holes = bytes([DRAIN, FREE, 224, 0x00, 0x02, FREERUN, 224, 0x02, 0x02, 16]) + run(16, 0, 0)
+    seed("drain-and-holes", 0, [], holes + bytes([INCS]) + pick(0) + bytes([250, 0xFF, 0x02]))
     seed("two-zones-hold", 3, [(BDATA, 0x200, 0x100), (RESERVED, 0x8100, 0x20), (ACPI, 0x300, 0x8010)], ops)
     seed("boot-data-everywhere", 0, [(BDATA, 0x100, 0x3FF), (LDATA, 0x600, 0x200)], ops)
     rnd = random.Random(11)
     for k in range(6):
         body = b""
         for _ in range(150):
-            op = rnd.randrange(11)
+            op = rnd.randrange(12)
             body += bytes([op]) + bytes(rnd.randrange(256) for _ in range(rnd.choice([0, 3, 4, 6])))
         seed("random-%d" % k, k & 3, [(rnd.randrange(16), rnd.randrange(65536), rnd.randrange(65536))
                                        for _ in range(k % 4)], body)
@@ -216,9 +218,62 @@ def mapfile_seeds():
     write("mapfile", "long-name", b"\xff" + lines["bad-line"].encode())
 
 
+def elf(segments, entry, phentsize=56, machine=62, etype=2, extra=b""):
+    """A small ELF64 executable: (type, flags, offset, vaddr, filesz, memsz) per program header."""
+    phoff = 64
+    data_off = phoff + phentsize * len(segments)
+    hdr = b"\x7fELF" + bytes([2, 1, 1, 0]) + b"\0" * 8
+    hdr += struct.pack("<HHIQQQIHHHHHH", etype, machine, 1, entry, phoff, 0, 0, 64, phentsize,
+                       len(segments), 64, 0, 0)
+    ph = b""
+    for t, fl, off, va, fs, ms in segments:
+        ph += struct.pack("<IIQQQQQQ", t, fl, data_off + off, va, va, fs, ms, 4096).ljust(phentsize, b"\0")
+    body = bytes((i * 7) & 0xFF for i in range(max([o + fs for _, _, o, _, fs, _ in segments] + [0])))
+    return hdr + ph + body + extra
+
+
+def elf_seeds():
+    K = 0xFFFFFFFF80000000
+    write("elf", "text-data-bss", elf([(1, 5, 0, K, 0x300, 0x300), (1, 6, 0x300, K + 0x1000, 0x80, 0x2000)], K))
+    write("elf", "one-segment", elf([(1, 7, 0, 0x200000, 0x40, 0x40)], 0x200010))
+    write("elf", "with-note-and-stack", elf([(4, 4, 0, 0, 0x20, 0x20), (1, 5, 0, 0x400000, 0x100, 0x100),
+                                             (0x6474E551, 6, 0, 0, 0, 0)], 0x400000))
+    write("elf", "overlap", elf([(1, 5, 0, 0x200000, 0x100, 0x2000), (1, 6, 0x100, 0x201000, 0x10, 0x10)], 0x200000))
+    write("elf", "entry-not-executable", elf([(1, 6, 0, 0x200000, 0x100, 0x100)], 0x200000))
+    write("elf", "big-phentsize", elf([(1, 5, 0, 0x200000, 0x100, 0x100)], 0x200000, phentsize=64))
+    write("elf", "wraps", elf([(1, 5, 0, 0xFFFFFFFFFFFFF000, 0x10, 0x2000)], 0xFFFFFFFFFFFFF000))
+    write("elf", "bss-only-and-empty", elf([(1, 5, 0, 0x200000, 0x10, 0x10), (1, 6, 0, 0x300000, 0, 0x10000),
+                                            (1, 6, 0, 0x100000, 0, 0)], 0x200004))
+    write("elf", "truncated", elf([(1, 5, 0, 0x200000, 0x100, 0x100)], 0x200000)[:150])
+
+
+def handoff_seeds():
+    """fuzz_handoff: flags, the block (fields as in include/handoff.h; the rest zero), the map."""
+    BLOCK = 2160  # sizeof(struct pmm_handoff) when written; the target copies its own size
+
+    def block(self=0x1000, state=0x1F000000, mphys=0x2000, msize=480, dsize=48, kphys=0x200000,
+              kpages=13, sphys=0x300000, spages=4, pphys=0x400000, ppages=8):
+        b = struct.pack("<QIIII", 0x46464F444E414850, 1, BLOCK, 0, 0)
+        b += struct.pack("<QQQQQQII", self, state, 0, mphys, msize, dsize, 1, 0)
+        b += struct.pack("<QQQQQQQQ", kphys, kpages, 0xFFFFFFFF80000000, sphys, spages, pphys, ppages, 1 << 32)
+        return b.ljust(BLOCK, b"\0")
+
+    m = emap(SMALL_PC + [(LDATA, 0x200000, 13), (BDATA, 20 * MIB, 16)])
+    write("handoff", "good", b"\x0f" + block(msize=len(m)) + m)
+    write("handoff", "good-no-map", b"\x03" + block(msize=len(m)))
+    write("handoff", "kernel-hides-overlap", b"\x0f" + block(kphys=0x100000, kpages=0x10000000) + m[:480])
+    write("handoff", "stack-wraps", b"\x0f" + block(sphys=0xFFFFFFFFFFFFF000, spages=2) + m[:480])
+    write("handoff", "map-wraps", b"\x03" + block(mphys=0xFFFFFFFFFFFFF000, msize=4800))
+    write("handoff", "bad-desc-size", b"\x0f" + block(dsize=39, msize=39 * 4) + m[: 39 * 4])
+    write("handoff", "unaligned", b"\x0f" + block(pphys=0x400800) + m[:480])
+    write("handoff", "raw", block())
+
+
 if __name__ == "__main__":
     map_seeds()
     ops_seeds()
     reconcile_seeds()
     adopt_seeds()
     mapfile_seeds()
+    elf_seeds()
+    handoff_seeds()

@@ -1,8 +1,12 @@
 /*
  * test_handover.c - what the kernel receives at reconcile: held boot memory stays held, including
- * pages the firmware allocated after the allocator was built.
+ * pages the firmware allocated after the allocator was built; configuration tables in boot-services
+ * memory stay allocated and listed (efi/cfgtables.c); the kernel's entry check that the allocated
+ * pages are exactly the listed ones (handoff/kernel/handed.c).
  */
+#include "cfgtables.h"
 #include "common.h"
+#include "kernel.h"
 
 HARNESS_GLOBALS
 
@@ -68,9 +72,214 @@ TEST(no_hold_frees_late_boot_data)
     sim_free(s);
 }
 
+static const uint8_t esrt_guid[16] = {0x63, 0xa2, 0x22, 0xb1, 0x61, 0x36, 0x68, 0x4f,
+                                      0x99, 0x29, 0x78, 0xf8, 0xb0, 0xd6, 0x21, 0x80};
+static const uint8_t memattr_guid[16] = {0x1d, 0x91, 0xfa, 0xdc, 0xeb, 0x26, 0x9f, 0x46,
+                                         0xa2, 0x20, 0x38, 0xb7, 0xdc, 0x46, 0x12, 0x20};
+static const uint8_t smbios3_guid[16] = {0x44, 0x15, 0xfd, 0xf2, 0x94, 0x97, 0x2c, 0x4a,
+                                         0x99, 0x2e, 0xe5, 0xbb, 0xcf, 0x20, 0xe3, 0x94};
+static const uint8_t other_guid[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+
+static void put32(struct sim *s, uint64_t phys, uint32_t v)
+{
+    memcpy(s->mem + phys, &v, 4);
+}
+static void put64(struct sim *s, uint64_t phys, uint64_t v)
+{
+    memcpy(s->mem + phys, &v, 8);
+}
+
+#define BD (256 * MIB) /* boot-services data: [256, 272) MiB */
+#define RT (300 * MIB) /* runtime-services data */
+#define AC (301 * MIB) /* ACPI reclaim */
+
+/*
+ * A machine whose firmware put: an ESRT of 100 entries (4016 bytes) across a page boundary in boot
+ * data; a Memory Attributes Table in the page where the ESRT ends (two tables, one page); an
+ * SMBIOS 3 entry point in boot data whose structure table is in boot data too; a table of a GUID
+ * we do not know in boot data; one of the same kind in runtime data and one in ACPI memory.
+ */
+static struct sim *tables_machine(struct pmm **p, struct cfg_entry *t, uint64_t *n)
+{
+    struct sim *s = sim_new(512 * MIB);
+    sim_add(s, PMM_EFI_CONVENTIONAL, MIB, 255 * MIB / PG, 0);
+    sim_add(s, PMM_EFI_BOOT_DATA, BD, 16 * MIB / PG, 0);
+    sim_add(s, PMM_EFI_RUNTIME_DATA, RT, 1, PMM_EFI_ATTR_RUNTIME);
+    sim_add(s, PMM_EFI_ACPI_RECLAIM, AC, 1, 0);
+    CHECK_EQ(sim_build(s, 1, p), PMM_OK);
+    uint64_t esrt = BD + 3 * PG + 0x100, mat = BD + 4 * PG + 0xf00, sm3 = BD + 9 * PG + 8;
+    put32(s, esrt, 100);                /* FwResourceCount */
+    put32(s, mat + 4, 2);               /* NumberOfEntries */
+    put32(s, mat + 8, 48);              /* DescriptorSize */
+    put32(s, sm3 + 0x0c, 3 * PG);       /* TableMaximumSize */
+    put64(s, sm3 + 0x10, BD + 12 * PG); /* TableAddress */
+    struct cfg_entry e[] = {{{0}, esrt},         {{0}, mat},     {{0}, sm3},
+                            {{0}, BD + 14 * PG}, {{0}, RT + 16}, {{0}, AC + 32}};
+    memcpy(e[0].guid, esrt_guid, 16);
+    memcpy(e[1].guid, memattr_guid, 16);
+    memcpy(e[2].guid, smbios3_guid, 16);
+    for (int i = 3; i < 6; i++)
+        memcpy(e[i].guid, other_guid, 16);
+    memcpy(t, e, sizeof e);
+    *n = 6;
+    return s;
+}
+
+static int kept_kind(const struct pmm_handoff *h, uint32_t kind, uint64_t phys, uint64_t bytes)
+{
+    for (uint32_t i = 0; i < h->nkept; i++)
+        if (h->kept[i].kind == kind && h->kept[i].phys == phys && h->kept[i].bytes == bytes)
+            return 1;
+    return 0;
+}
+
+static void check_tables_kept(struct pmm *p, const struct pmm_handoff *h)
+{
+    CHECK_EQ(h->nkept, 5);
+    CHECK(kept_kind(h, PMM_KEPT_ESRT, BD + 3 * PG + 0x100, 16 + 100 * 40));
+    CHECK(kept_kind(h, PMM_KEPT_MEMATTR, BD + 4 * PG + 0xf00, 16 + 2 * 48));
+    CHECK(kept_kind(h, PMM_KEPT_SMBIOS3, BD + 9 * PG + 8, 24));
+    CHECK(kept_kind(h, PMM_KEPT_SMBIOS_TABLE, BD + 12 * PG, 3 * PG));
+    CHECK(kept_kind(h, PMM_KEPT_TABLE, BD + 14 * PG, 1));
+    /* the pages: ESRT 3-4, MAT 4, SMBIOS 9, its table 12-14 (14 also the unknown table) */
+    static const int alloc[] = {3, 4, 9, 12, 13, 14};
+    for (unsigned i = 0; i < sizeof alloc / sizeof *alloc; i++) {
+        uint32_t c = 0;
+        CHECK_EQ(pmm_refcount(p, BD + alloc[i] * PG, &c), PMM_OK);
+        CHECK_EQ(c, 1);
+    }
+    CHECK(pmm_page_state(p, (BD + 5 * PG) >> 12) != PMM_PAGE_ALLOC);
+    CHECK(pmm_page_state(p, (BD + 15 * PG) >> 12) != PMM_PAGE_ALLOC);
+}
+
+/* Without hold mode: boot data joins the pool, the tables' pages stay allocated and listed. */
+TEST(config_tables_kept)
+{
+    struct pmm *p;
+    struct cfg_entry t[8];
+    uint64_t n;
+    struct sim *s = tables_machine(&p, t, &n);
+    CHECK_EQ(sim_reconcile(s, p), PMM_OK);
+    static struct pmm_handoff h;
+    memset(&h, 0, sizeof h);
+    CHECK_EQ(keep_config_tables(p, &h, t, n, (uint64_t)(uintptr_t)s->mem), 0);
+    check_tables_kept(p, &h);
+    CHECK_OK(p);
+    /* the kernel's first allocations: all of memory, and no table page among them */
+    uint64_t a, hit = 0;
+    while (pmm_alloc(p, &a) == PMM_OK) {
+        uint64_t pg = (a - BD) / PG;
+        hit += a >= BD && (pg == 3 || pg == 4 || pg == 9 || (pg >= 12 && pg <= 14));
+    }
+    CHECK_EQ(hit, 0);
+    sim_free(s);
+}
+
+/* Hold mode: the tables' pages are allocated, the rest of boot data held, then released. */
+TEST(config_tables_kept_in_hold_mode)
+{
+    struct pmm *p;
+    struct cfg_entry t[8];
+    uint64_t n;
+    struct sim *s = tables_machine(&p, t, &n);
+    s->reconcile_flags = PMM_HOLD_BOOT_MEMORY;
+    CHECK_EQ(sim_reconcile(s, p), PMM_OK);
+    static struct pmm_handoff h;
+    memset(&h, 0, sizeof h);
+    CHECK_EQ(keep_config_tables(p, &h, t, n, (uint64_t)(uintptr_t)s->mem), 0);
+    check_tables_kept(p, &h);
+    CHECK_EQ(pmm_page_state(p, (BD + 6 * PG) >> 12), PMM_PAGE_WITHHELD);
+    uint64_t released;
+    CHECK_EQ(pmm_release_boot(p, &released), PMM_OK);
+    CHECK_EQ(released, 16 * MIB / PG - 6);
+    check_tables_kept(p, &h);
+    CHECK_OK(p);
+    sim_free(s);
+}
+
+/* kept[] full: what does not fit is reported, not kept, and nothing past kept[] is written. */
+TEST(config_tables_overflow)
+{
+    struct pmm *p;
+    struct cfg_entry t[8];
+    uint64_t n;
+    struct sim *s = tables_machine(&p, t, &n);
+    CHECK_EQ(sim_reconcile(s, p), PMM_OK);
+    static struct pmm_handoff h;
+    memset(&h, 0, sizeof h);
+    h.nkept = PMM_HANDOFF_MAX_KEPT - 2;
+    CHECK_EQ(keep_config_tables(p, &h, t, n, (uint64_t)(uintptr_t)s->mem), 3);
+    CHECK_EQ(h.nkept, PMM_HANDOFF_MAX_KEPT);
+    sim_free(s);
+}
+
+/* A handoff block as the loader fills it, over a reconciled simulated machine. */
+static struct sim *handed_machine(struct pmm **p, struct pmm_handoff *h)
+{
+    struct cfg_entry t[8];
+    uint64_t n, a;
+    struct sim *s = tables_machine(p, t, &n);
+    memset(h, 0, sizeof *h);
+    CHECK_EQ(pmm_alloc_run(*p, 5, 4096, 0, &a), PMM_OK); /* the shell's `pmm alloc 5` */
+    h->kept[h->nkept++] = (struct pmm_handoff_kept){a, 5 * PG, {0}, PMM_KEPT_EARLIER, 0};
+    CHECK_EQ(pmm_alloc_run(*p, 18, 2 * MIB, 0, &h->kernel_phys), PMM_OK);
+    h->kernel_pages = 18;
+    CHECK_EQ(pmm_alloc_run(*p, 16, 4096, 0, &h->stack_phys), PMM_OK);
+    h->stack_pages = 16;
+    CHECK_EQ(pmm_alloc_run(*p, 1, 4096, 0, &h->self_phys), PMM_OK);
+    CHECK_EQ(pmm_alloc_run(*p, 2, 4096, 0, &h->memmap_phys), PMM_OK);
+    h->memmap_buf_pages = 2;
+    CHECK_EQ(pmm_alloc_run(*p, 3, 4096, 0, &h->scratch_phys), PMM_OK);
+    h->scratch_pages = 3;
+    CHECK_EQ(pmm_alloc_run(*p, 7, 4096, 0, &h->boot_pt_phys), PMM_OK);
+    h->boot_pt_pages = 7;
+    CHECK_EQ(sim_reconcile(s, *p), PMM_OK);
+    CHECK_EQ(keep_config_tables(*p, h, t, n, (uint64_t)(uintptr_t)s->mem), 0);
+    return s;
+}
+
+TEST(kernel_entry_check)
+{
+    struct pmm *p;
+    static struct pmm_handoff h;
+    struct sim *s = handed_machine(&p, &h);
+    uint64_t at = 1;
+    CHECK(!handoff_allocated_check(p, &h, &at));
+    /* an allocation nobody listed (the scratch run before it was listed) */
+    struct pmm_handoff b = h;
+    b.scratch_pages = 0;
+    const char *why = handoff_allocated_check(p, &b, &at);
+    CHECK(why && strstr(why, "does not list"));
+    CHECK_EQ(at, h.scratch_phys);
+    b = h;
+    b.memmap_buf_pages = 1; /* only the first page of the map buffer listed */
+    why = handoff_allocated_check(p, &b, &at);
+    CHECK(why && strstr(why, "does not list"));
+    CHECK_EQ(at, h.memmap_phys + PG);
+    /* a listed table whose pages are free (reconcile freed them: the bug this check catches) */
+    b = h;
+    b.kept[b.nkept++] = (struct pmm_handoff_kept){BD + 7 * PG, 10, {0}, PMM_KEPT_TABLE, 0};
+    why = handoff_allocated_check(p, &b, &at);
+    CHECK(why && strstr(why, "not allocated"));
+    CHECK_EQ(at, BD + 7 * PG);
+    /* a listed page freed: the stack's last page */
+    CHECK_EQ(pmm_free(p, h.stack_phys + 15 * PG), PMM_OK);
+    why = handoff_allocated_check(p, &h, &at);
+    CHECK(why && strstr(why, "not allocated"));
+    CHECK_EQ(at, h.stack_phys + 15 * PG);
+    b = h;
+    b.nkept = PMM_HANDOFF_MAX_KEPT + 1;
+    CHECK(handoff_allocated_check(p, &b, &at));
+    sim_free(s);
+}
+
 int main(void)
 {
     RUN(hold_withholds_late_boot_data);
     RUN(no_hold_frees_late_boot_data);
+    RUN(config_tables_kept);
+    RUN(config_tables_kept_in_hold_mode);
+    RUN(config_tables_overflow);
+    RUN(kernel_entry_check);
     HARNESS_MAIN_END();
 }
