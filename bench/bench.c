@@ -371,8 +371,8 @@ static void bench_build(uint64_t ram, const char *name)
     /* Build + reconcile, against a memset of as many bytes as the bitmaps have (free map and its
      * levels, block map and its levels, owned map, refs-init and shared maps): the floor for
      * writing them. */
-    uint64_t bm = p->own_phys - p->freemap.phys[0] + p->freemap.nwords[0] * 8 +
-                  rinit_words(p) * 8 + shared_words(p) * 8;
+    uint64_t bm = p->own_phys - p->freemap.phys[0] + p->freemap.nwords[0] * 8 + rinit_words(p) * 8 +
+                  shared_words(p) * 8;
     size_t fsize;
     void *fin = sim_final_map(s, &fsize);
     struct pmm_map fm = {fin, fsize, s->desc_size};

@@ -4,8 +4,8 @@
  * Free blocks of 2^k pages, naturally aligned, sit on one doubly linked list per order; the links
  * and each free block's order live in per-page arrays (as Linux keeps them in struct page). An
  * allocation takes a block of the smallest order that fits and splits it down, giving the upper
- * halves back; a free merges the block with its buddy (pfn ^ 2^k) for as long as the buddy is a free
- * block of the same order. No reference counts, no checks: the design at its fastest.
+ * halves back; a free merges the block with its buddy (pfn ^ 2^k) for as long as the buddy is a
+ * free block of the same order. No reference counts, no checks: the design at its fastest.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -92,7 +92,7 @@ void pool_drop(struct pmm *p, uint64_t c, uint64_t n)
  * The reference counts of [c, c + n) are about to matter: zero each page of counts that was never
  * used (state.h). A run touches one or two such pages; the check is one bit each.
  */
-static inline void refs_ready(struct pmm *p, uint64_t c, uint64_t n)
+void refs_ready(struct pmm *p, uint64_t c, uint64_t n)
 {
     uint64_t *init = pmm_rinit(p);
     for (uint64_t k = c >> PMM_RINIT_SHIFT; k <= (c + n - 1) >> PMM_RINIT_SHIFT; k++) {

@@ -409,8 +409,8 @@ static int adopt_check(const struct pmm *p, uint64_t state_phys, uint64_t virt_o
     if (!rc)
         rc = check_place(p->rinit_phys, rinit_words(p) * 8, t.rinit_phys, lo, len, "rinit_phys", e);
     if (!rc)
-        rc = check_place(p->shared_phys, shared_words(p) * 8, t.shared_phys, lo, len,
-                         "shared_phys", e);
+        rc = check_place(p->shared_phys, shared_words(p) * 8, t.shared_phys, lo, len, "shared_phys",
+                         e);
     if (!rc)
         rc = check_place(p->refs_phys, p->cspan * sizeof(uint16_t), t.refs_phys, lo, len,
                          "refs_phys", e);

@@ -303,23 +303,30 @@ int pmm_keep_range(struct pmm *p, uint64_t phys, uint64_t npages, uint64_t *take
             return PMM_ENOTOWNED;
         at = r[i].start + r[i].npages;
     }
+    /* ... and in sections the allocator has metadata for */
+    uint64_t covered = 0;
+    for (uint64_t pf = s, c, len; (len = c_seg(p, &pf, s + npages, &c));)
+        covered += len;
+    if (covered != npages)
+        return PMM_ENOTOWNED;
     pmm_lock(p);
-    stack_evict(p, s, npages);
     uint64_t *own = pmm_own(p), *l0 = pmm_free_l0(p), n = 0;
-    uint16_t *refs = pmm_refs(p);
-    for (uint64_t pfn = s; pfn < s + npages; pfn++) {
-        uint64_t wi = pfn >> 6, b = bit_mask(pfn), old = l0[wi];
-        if ((own[wi] & b) && !(old & b))
-            continue; /* allocated already */
-        if (old & b) {
-            l0[wi] = old & ~b;
-            fm_word_changed(p, wi, old, old & ~b);
-            p->nfree--;
+    for (uint64_t pf = s, c, len; (len = c_seg(p, &pf, s + npages, &c));) {
+        stack_evict(p, c, len);
+        refs_ready(p, c, len); /* a page not handed out counts 0: one reference once it is */
+        for (uint64_t i = c; i < c + len; i++) {
+            uint64_t wi = i >> 6, b = bit_mask(i), old = l0[wi];
+            if ((own[wi] & b) && !(old & b))
+                continue; /* allocated already */
+            if (old & b) {
+                l0[wi] = old & ~b;
+                fm_word_changed(p, wi, old, old & ~b);
+                p->nfree--;
+            }
+            own[wi] |= b;
+            p->nalloc++;
+            n++;
         }
-        own[wi] |= b;
-        refs[pfn] = 1;
-        p->nalloc++;
-        n++;
     }
     pmm_unlock(p);
     if (taken)

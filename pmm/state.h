@@ -343,7 +343,8 @@ uint64_t map_events_size(uint64_t ndesc);
 
 /* alloc.c */
 void stack_evict(struct pmm *p, uint64_t start, uint64_t n);
-void pool_drop(struct pmm *p, uint64_t pfn, uint64_t n);
+void pool_drop(struct pmm *p, uint64_t c, uint64_t n);
+void refs_ready(struct pmm *p, uint64_t c, uint64_t n);
 
 /*
  * reconcile.c: call fn on consecutive segments tiling [0, span), each with the range of r that
