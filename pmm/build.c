@@ -195,19 +195,32 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
     if (p->freemap.nlevels > 1)
         pmm_memset(l1, 0, p->freemap.nwords[1] * 8);
     pmm_memset(bl0, 0, p->blkmap.nwords[0] * 8);
-    for (uint64_t i = 0; i < n; i++) {
-        if (r[i].kind != PMM_KIND_FREE)
+    /* Pieces are per section; neighbours in compact order are written as one stretch, so that
+     * large fills go to memory as large stores (rep stos streams them past the cache). */
+    uint64_t run0 = 0, run1 = 0;
+    for (uint64_t i = 0; i <= n; i++) {
+        if (i < n && r[i].kind != PMM_KIND_FREE)
             continue;
-        uint64_t from = r[i].start, c;
-        for (uint64_t len; (len = c_seg(p, &from, r[i].start + r[i].npages, &c));) {
-            fill2(l0, own, cur, c, 0);
-            fill2(l0, own, c, c + len, 1);
-            if (p->freemap.nlevels > 1)
-                bits_fill(l1, c >> 6, ((c + len - 1) >> 6) + 1, 1);
-            uint64_t b0 = (c + 511) >> PMM_BLOCK_SHIFT, b1 = (c + len) >> PMM_BLOCK_SHIFT;
-            if (b0 < b1)
-                bits_fill(bl0, b0, b1, 1);
-            cur = c + len;
+        uint64_t from = i < n ? r[i].start : 0, to = i < n ? r[i].start + r[i].npages : 0, c;
+        for (uint64_t len;;) {
+            len = i < n ? c_seg(p, &from, to, &c) : 0;
+            if (len && c == run1 && run1 > run0) { /* continues the stretch */
+                run1 = c + len;
+                continue;
+            }
+            if (run1 > run0) { /* write the stretch [run0, run1) */
+                fill2(l0, own, cur, run0, 0);
+                fill2(l0, own, run0, run1, 1);
+                if (p->freemap.nlevels > 1)
+                    bits_fill(l1, run0 >> 6, ((run1 - 1) >> 6) + 1, 1);
+                uint64_t b0 = (run0 + 511) >> PMM_BLOCK_SHIFT, b1 = run1 >> PMM_BLOCK_SHIFT;
+                if (b0 < b1)
+                    bits_fill(bl0, b0, b1, 1);
+                cur = run1;
+            }
+            if (!len)
+                break;
+            run0 = c, run1 = c + len;
         }
     }
     fill2(l0, own, cur, p->freemap.nwords[0] * 64, 0);

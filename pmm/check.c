@@ -90,8 +90,9 @@ static int check(const struct pmm *p, struct pmm_check_fail *f)
         nfree += popcount64(l0[wi]);
         nalloc += popcount64(own[wi] & ~l0[wi]);
     }
-    if (bits_next_set(own, p->cspan, nw * 64) != PMM_NONE)
-        return fail(f, "owned bit past the last present section", p->span);
+    uint64_t cend = cidx(p, p->span - 1) + 1; /* the last section may run past span */
+    if (bits_next_set(own, cend, nw * 64) != PMM_NONE)
+        return fail(f, "owned bit at or past span", p->span);
     if (pmm_sectab(p)[0] == 0 && bit_test(own, 0))
         return fail(f, "page 0 is in the pool", 0);
     uint64_t mc = cidx(p, meta_first(p));

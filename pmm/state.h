@@ -307,11 +307,14 @@ static inline void fm_word_changed(const struct pmm *p, uint64_t wi, uint64_t ol
 }
 
 /*
- * The next present piece of physical pages [*from, to): returns its length (0 when there is none)
- * with its compact start in *c, and moves *from past it. Pieces end at section boundaries.
+ * The next present piece of physical pages [*from, to) below span: returns its length (0 when
+ * there is none) with its compact start in *c, and moves *from past it. Pieces end at section
+ * boundaries.
  */
 static inline uint64_t c_seg(const struct pmm *p, uint64_t *from, uint64_t to, uint64_t *c)
 {
+    if (to > p->span) /* the last section's pages past span have metadata but are never ours */
+        to = p->span;
     while (*from < to) {
         uint64_t sec = *from >> PMM_SEC_SHIFT;
         if (sec >= p->nsec)

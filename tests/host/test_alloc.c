@@ -403,6 +403,46 @@ static void ulk(void *ctx)
     lock_depth--;
 }
 
+/*
+ * Low memory stays for those who need it: 60 unbounded 64-page runs on an 8 GiB machine come from
+ * above 4 GiB, like single pages, and leave every page below 16 MiB and below 4 GiB free; a
+ * 64-page ISA-DMA request (below 16 MiB) still succeeds. With the high memory gone, runs take
+ * [16 MiB, 4 GiB) before the last 15 MiB.
+ *
+ *   0  1M        16M                 3G      4G                     10G
+ *   |  | ISA DMA  | 32-bit DMA        | hole  | high                  |
+ */
+TEST(low_memory_stays_for_those_who_need_it)
+{
+    struct sim *s = sim_new(10 * GIB);
+    sim_add(s, PMM_EFI_CONVENTIONAL, MIB, (3 * GIB - MIB) / PG, 0xf);
+    sim_add(s, PMM_EFI_CONVENTIONAL, 4 * GIB, 6 * GIB / PG, 0xf);
+    struct pmm *p;
+    CHECK_EQ(sim_build(s, 0, &p), PMM_OK);
+    struct pmm_stats before, after;
+    pmm_stats(p, &before);
+    CHECK_EQ(before.below16m, 15 * MIB / PG);
+    CHECK_EQ(before.below4g, (3 * GIB - MIB) / PG);
+    uint64_t x;
+    for (int i = 0; i < 60; i++) {
+        CHECK_EQ(pmm_alloc_run(p, 64, 0, 0, &x), PMM_OK);
+        CHECK(x >= 4 * GIB);
+    }
+    pmm_stats(p, &after);
+    CHECK_EQ(after.below16m, before.below16m);
+    CHECK_EQ(after.below4g, before.below4g);
+    CHECK_EQ(pmm_alloc_run(p, 64, 0, 16 * MIB, &x), PMM_OK);
+    CHECK(x + 64 * PG <= 16 * MIB);
+    /* without high memory, runs come from [16 MiB, 4 GiB) first */
+    while (pmm_alloc_run(p, 4096, 0, 0, &x) == PMM_OK && x >= 4 * GIB)
+        ;
+    CHECK(x >= 16 * MIB && x < 4 * GIB);
+    pmm_stats(p, &after);
+    CHECK_EQ(after.below16m, before.below16m - 64);
+    CHECK_OK(p);
+    sim_free(s);
+}
+
 TEST(lock_hook_brackets_every_change)
 {
     struct sim *s = machine();
@@ -432,6 +472,7 @@ int main(void)
     RUN(runs_evict_stacked_pages);
     RUN(bad_calls_change_nothing);
     RUN(reference_counts);
+    RUN(low_memory_stays_for_those_who_need_it);
     RUN(lock_hook_brackets_every_change);
     RUN(single_pages_prefer_high_memory);
     RUN(high_memory_preferred_after_wrapping);
