@@ -137,7 +137,7 @@ build/esp-badoptions.img: build/esp.img
 	@printf '# options\nhold-boot-memory = off\nhold-boot-mem = on\n' >build/options-bad
 	@cp $< $@ && mcopy -o -i $@ build/options-bad ::/EFI/pmm/options
 
-TEST_IMAGES := build/esp-badoptions.img build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/esp-hold.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
+TEST_IMAGES := build/esp-badoptions.img build/usb-plainsigned-tampered.img build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/esp-hold.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
                build/debug/esp.img
 
 # `make debug`: the same loader built -O0 -g with a wait for GDB, on its own image.
@@ -265,6 +265,15 @@ build/usb-snakeoil-tampered.img: build/usb-snakeoil.img
 	@python3 -c 'import sys; d = open(sys.argv[1], "rb").read(); i = d.index(b"verdict: %s"); \
 	    open(sys.argv[2], "wb").write(d[:i] + b"V" + d[i + 1:])' build/kernel.elf build/kernel-tampered.elf
 	@cp $< $@ && mcopy -o -i $@@@1M build/kernel-tampered.elf ::/EFI/pmm/kernel.elf
+
+# The same tampered kernel beside a loader signed with plain sbsign, without tools/sign.sh's digest:
+# Secure Boot accepts the loader, which must then refuse to boot at all.
+build/plainsigned/%: build/% build/snakeoil.key
+	@mkdir -p $(@D)
+	@sbsign --key build/snakeoil.key --cert $(SNAKEOIL_CERT) --output $@ $< >/dev/null
+build/usb-plainsigned-tampered.img: build/plainsigned/BOOTX64.EFI build/plainsigned/pmmcmd.efi \
+                                    build/plainsigned/pmm.efi build/usb-snakeoil-tampered.img
+	$(call usb_image,build/plainsigned,build/kernel-tampered.elf)
 
 # `make shell`: the UEFI shell with `pmm` loaded, on this terminal, multiplexed with QEMU's
 # monitor: Ctrl-A X (or `reset -s`) leaves, Ctrl-C goes to the shell. Succeeds when left that

@@ -94,6 +94,9 @@ if [ "$what" = all ]; then
         tests/qemu/refuse.sh build/usb.img "Boot0001.*Access Denied" "loader:"
     RUN_OPTS="--fw 4M-snakeoil --usb" run "Secure Boot: the signed loader refuses a tampered kernel" \
         tests/qemu/refuse.sh build/usb-snakeoil-tampered.img "kernel rejected: its SHA-256"
+    RUN_OPTS="--fw 4M-snakeoil --usb" run "Secure Boot: a loader signed without the digest refuses to boot" \
+        tests/qemu/refuse.sh build/usb-plainsigned-tampered.img \
+        "Secure Boot is on, but this loader carries no kernel digest"
     run "framebuffer console: screendump shows the verdict" tests/qemu/screen.sh
     run "-cpu max,+la57: paging mode checked, boots (firmware in 4-level paging)" tests/qemu/la57.sh
     run "qemu refuses an options file with an unknown key" tests/qemu/refuse.sh \
