@@ -330,9 +330,11 @@ build/asan/%: tests/host/%.c $(PMM_ASAN_OBJ) $(PMM_HDR) $(TEST_COMMON) $(TEST_HD
 # The shell command's argument syntax (efi/shell/args.c): plain C over 16-bit characters.
 SH_ARGS_TEST := tests/host/test_shell_args.c efi/shell/args.c efi/shell/args.h tests/host/harness.h
 build/host/test_shell_args: $(SH_ARGS_TEST)
+	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	@$(CC) $(HOST_CFLAGS) -Iefi/shell -o $@ $< efi/shell/args.c
 build/asan/test_shell_args: $(SH_ARGS_TEST)
+	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	@$(CC) $(HOST_CFLAGS) $(ASAN_FLAGS) -Iefi/shell -o $@ $< efi/shell/args.c
 
