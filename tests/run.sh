@@ -103,7 +103,8 @@ if [ "$what" = all ]; then
         build/esp-badoptions.img "options line 3: unknown key"
     run "a PC without a serial port: boots to PASS" tests/qemu/noserial.sh
     run "boot memory held until the kernel releases it" tests/qemu/hold.sh
-    run "pmm shell command (every subcommand, then pmm boot)" tests/qemu/shell.sh
+    run "pmm shell command (every subcommand, pmm boot; make shell on a tty, make run status)" \
+        tests/qemu/shell.sh
     run "make debug: gdb in efi_main and kmain" tests/qemu/debug.sh
     run "kernel reports an exception and fails the run" tests/qemu/fault.sh
     run "qemu refuses a missing kernel" tests/qemu/refuse.sh build/esp-nokernel.img \
