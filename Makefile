@@ -125,8 +125,20 @@ build/esp-$(1).img: build/esp.img build/kernel-$(1).elf
 endef
 # faults on purpose after its page-table switch (the exception-report test)
 $(eval $(call kernel_variant,fault,PMM_FAULT_TEST,main))
+# built for handoff version 1: must refuse this loader's block, naming both versions
+$(eval $(call kernel_variant,oldkernel,PMM_HANDOFF_VERSION=1u,main))
 # stays on its verdict, no isa-debug-exit (the framebuffer screendump test)
 $(eval $(call kernel_variant,screen,PMM_STAY_ON_VERDICT,console))
+
+# A loader whose every ExitBootServices key is stale: the failure after exit (tests/qemu/exitfail.sh).
+build/efi-stalekey/efi/exit.o: efi/exit.c $(EFI_HDR)
+	@mkdir -p $(@D)
+	@$(CC) $(EFI_CFLAGS) -DPMM_TEST_STALE_KEY -c -o $@ $<
+build/efi-stalekey/loader.so: $(filter-out build/efi/efi/exit.o,$(EFI_OBJ)) build/efi-stalekey/efi/exit.o
+build/efi-stalekey/BOOTX64.EFI: build/efi-stalekey/loader.so
+	@$(EFI_APP) $< $@
+build/esp-stalekey.img: build/efi-stalekey/BOOTX64.EFI build/kernel.elf
+	$(call boot_volume,build/efi-stalekey/BOOTX64.EFI)
 
 build/esp-hold.img: build/esp.img
 	@printf '# tests/qemu/hold.sh\nhold-boot-memory = on\n' >build/options-hold
@@ -137,7 +149,7 @@ build/esp-badoptions.img: build/esp.img
 	@printf '# options\nhold-boot-memory = off\nhold-boot-mem = on\n' >build/options-bad
 	@cp $< $@ && mcopy -o -i $@ build/options-bad ::/EFI/pmm/options
 
-TEST_IMAGES := build/esp-badoptions.img build/usb-plainsigned-tampered.img build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/esp-hold.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
+TEST_IMAGES := build/esp-stalekey.img build/esp-oldkernel.img build/esp-badoptions.img build/usb-plainsigned-tampered.img build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/esp-hold.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
                build/debug/esp.img
 
 # `make debug`: the same loader built -O0 -g with a wait for GDB, on its own image.

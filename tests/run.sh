@@ -107,6 +107,11 @@ if [ "$what" = all ]; then
         tests/qemu/shell.sh
     run "make debug: gdb in efi_main and kmain" tests/qemu/debug.sh
     run "kernel reports an exception and fails the run" tests/qemu/fault.sh
+    run "ExitBootServices refused for good: message on serial and screen, halted, no return" \
+        tests/qemu/exitfail.sh
+    run "kernel refuses a handoff block of another version" tests/qemu/refuse.sh \
+        build/esp-oldkernel.img "handoff block version 2, but this kernel reads version 1" \
+        "verdict: PASS"
     run "qemu refuses a missing kernel" tests/qemu/refuse.sh build/esp-nokernel.img \
         "kernel file .* not found"
     run "qemu refuses a truncated kernel" tests/qemu/refuse.sh build/esp-truncated.img \
