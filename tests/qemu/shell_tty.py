@@ -3,8 +3,9 @@
 
 `make shell` runs ovmf/run.sh --interactive --verdict shell; here the same command runs on a
 pseudo-terminal, as it would in a terminal window:
-  - Ctrl-C reaches the guest (QEMU keeps running: the serial line is `mon:stdio`, signals off),
-    and `pmm boot` afterwards ends in the kernel's PASS, which exits 0;
+  - Ctrl-C reaches the guest (QEMU keeps running: the serial line is `mon:stdio`, signals off);
+    `pmm map -b` then pages with the shell's prompt, and Q there stops it with status 0x15;
+    `pmm boot` afterwards ends in the kernel's PASS, which exits 0;
   - Ctrl-A X, the README's way out, quits QEMU through its monitor, also with status 0.
 `make run` exits 0 on PASS (and says so); a kernel that fails (build/esp-fault.img) exits 1.
 Each step waits for what the guest prints, with a time limit, never for a fixed time.
@@ -124,6 +125,14 @@ try:
     # Ctrl-C, then pmm boot: QEMU must still be there to boot, and PASS exits 0
     t = shell_session(image, [("\x03", 3)], "Ctrl-C")
     check(t.alive(), f"Ctrl-C stopped QEMU (status {t.status})")
+    # Q at the shell's page-break prompt stops the listing: status 0x15 (aborted)
+    t.type("pmm map -b\r")
+    if check(t.expect("Press ENTER to continue or 'Q' break", 30), "pmm map -b did not page"):
+        t.type("q")
+        t.expect("FS0:\\>", 30)
+        t.type("echo st=%pmm_status%\r")
+        check(t.expect("st=0x15", 30), "Q at the page-break prompt: pmm_status is not 0x15")
+        check(" descriptors; pages free now" not in t.text(), "Q did not stop pmm map")
     if t.alive():
         t.type("pmm boot\r")
     st = t.wait(120)
@@ -156,4 +165,5 @@ if failures:
     print("---- last terminal session ----")
     print(t.text()[-4000:])
     sys.exit(1)
-print("make shell: Ctrl-C reaches the guest, Ctrl-A X quits, PASS exits 0; make run: PASS 0, FAIL 1")
+print("make shell: Ctrl-C reaches the guest, Q stops -b, Ctrl-A X quits, PASS exits 0; "
+      "make run: PASS 0, FAIL 1")
