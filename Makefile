@@ -23,7 +23,7 @@ PMM_ASAN_OBJ := $(PMM_SRC:pmm/%.c=build/asan/pmm/%.o)
 HOST_DEPS := tools/deps.sh
 
 HOST_TESTS := test_memmap test_bitmap test_alloc test_phases test_check test_adopt test_realmaps \
-              test_random test_handoff test_sha256 test_mapfile test_exit test_preflight test_claims test_handover \
+              test_random test_handoff test_sha256 test_mapfile test_exit test_preflight test_claims test_handover test_pe \
               test_shell_args
 TEST_COMMON := tests/host/sim.c tools/mapfile.c handoff/elf.c handoff/verify.c handoff/sha256.c
 
@@ -57,13 +57,19 @@ build/%.so:
 	@if nm -u $@ | grep -q .; then echo "undefined symbols in $@:"; nm -u $@; rm -f $@; exit 1; fi
 EFI_PE  := objcopy -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela -j .rel.* \
            -j .rela.* -j .reloc
+# objcopy cannot set DllCharacteristics: set NX_COMPAT (0x100) in the PE header it wrote, as
+# Microsoft's UEFI CA and shim ask (the sections are already 4 KiB aligned and none is W+X;
+# tests/host/test_pe.c checks all three).
+NX_COMPAT := python3 -c 'import sys, struct; f = open(sys.argv[1], "r+b"); d = f.read(); \
+             o = struct.unpack_from("<I", d, 0x3c)[0] + 24 + 70; f.seek(o); \
+             f.write(struct.pack("<H", struct.unpack_from("<H", d, o)[0] | 0x100))'
 EFI_APP := $(EFI_PE) --target efi-app-x86_64 --subsystem=10
 EFI_DRV := $(EFI_PE) --target efi-bsdrv-x86_64 --subsystem=11
 
 build/efi/loader.so: $(EFI_OBJ)
 build/BOOTX64.EFI: build/efi/loader.so
 	@echo "  PE      $@"
-	@$(EFI_APP) $< $@
+	@$(EFI_APP) $< $@ && $(NX_COMPAT) $@
 
 # The kernel stub: freestanding ELF in the top 2 GiB, general registers only.
 K_CFLAGS := $(WARN) -O2 -g -ffreestanding -fno-pic -fno-pie -mcmodel=kernel -mno-red-zone \
@@ -136,7 +142,7 @@ build/efi-stalekey/efi/exit.o: efi/exit.c $(EFI_HDR)
 	@$(CC) $(EFI_CFLAGS) -DPMM_TEST_STALE_KEY -c -o $@ $<
 build/efi-stalekey/loader.so: $(filter-out build/efi/efi/exit.o,$(EFI_OBJ)) build/efi-stalekey/efi/exit.o
 build/efi-stalekey/BOOTX64.EFI: build/efi-stalekey/loader.so
-	@$(EFI_APP) $< $@
+	@$(EFI_APP) $< $@ && $(NX_COMPAT) $@
 build/esp-stalekey.img: build/efi-stalekey/BOOTX64.EFI build/kernel.elf
 	$(call boot_volume,build/efi-stalekey/BOOTX64.EFI)
 
@@ -160,7 +166,7 @@ build/debug/%.o: %.c $(EFI_HDR)
 EFI_DBG_OBJ := $(EFI_SRC:%.c=build/debug/%.o) $(PMM_SRC:%.c=build/debug/%.o)
 build/debug/loader.so: $(EFI_DBG_OBJ)
 build/debug/BOOTX64.EFI: build/debug/loader.so
-	@$(EFI_APP) $< $@
+	@$(EFI_APP) $< $@ && $(NX_COMPAT) $@
 build/debug/esp.img: build/debug/BOOTX64.EFI build/kernel.elf
 	$(call boot_volume,build/debug/BOOTX64.EFI)
 
@@ -208,9 +214,9 @@ build/pmm.man: efi/shell/pmm.man
 build/efi/pmmcmd.so: $(SH_OBJ)
 build/efi/pmmapp.so: $(APP_OBJ)
 build/pmmcmd.efi: build/efi/pmmcmd.so
-	@$(EFI_DRV) $< $@
+	@$(EFI_DRV) $< $@ && $(NX_COMPAT) $@
 build/pmm.efi: build/efi/pmmapp.so
-	@$(EFI_APP) $< $@
+	@$(EFI_APP) $< $@ && $(NX_COMPAT) $@
 
 # A volume without BOOTX64.EFI: OVMF falls through to its built-in shell, which runs startup.nsh.
 SHELL_FILES := build/pmmcmd.efi build/pmm.efi build/pmm.man build/kernel.elf

@@ -86,6 +86,8 @@ if [ "$what" = all ]; then
         run "qemu boot $mem smp=$smp $machine OVMF-$fw" tests/qemu/boot.sh "$mem" "$smp" "$machine" "$fw"
     done <"$log.matrix"
     rm -f "$log.matrix"
+    run "EFI binaries are NX-compatible (4 KiB sections, no W+X, NX_COMPAT)" \
+        build/host/test_pe build/BOOTX64.EFI build/pmmcmd.efi build/pmm.efi
     run "qemu boot of the GPT image as a USB stick, q35 OVMF-4M" tests/qemu/boot.sh 512M 1 q35 4M build/usb.img usb
     run "qemu boot of the GPT image as a USB stick, pc OVMF-2M" tests/qemu/boot.sh 2G 2 pc 2M build/usb.img usb
     run "Secure Boot: the signed image boots, kernel digest checked" \
