@@ -243,10 +243,10 @@ define usb_image
 	@mformat -i $@@@1M -F -v UEFIPMM ::
 	@mmd -i $@@@1M ::/EFI ::/EFI/BOOT ::/EFI/pmm
 	@mcopy -i $@@@1M $(1)/BOOTX64.EFI ::/EFI/BOOT/BOOTX64.EFI
-	@mcopy -i $@@@1M $(1)/pmmcmd.efi $(1)/pmm.efi ::/EFI/pmm/
+	@mcopy -i $@@@1M $(1)/pmmcmd.efi $(1)/pmm.efi build/pmm.man ::/EFI/pmm/
 	@mcopy -i $@@@1M $(2) ::/EFI/pmm/kernel.elf
 endef
-build/usb.img: build/BOOTX64.EFI build/kernel.elf build/pmmcmd.efi build/pmm.efi
+build/usb.img: build/BOOTX64.EFI build/kernel.elf build/pmmcmd.efi build/pmm.efi build/pmm.man
 	$(call usb_image,build,build/kernel.elf)
 
 # Secure Boot: `make usb SIGN_KEY=key.pem SIGN_CERT=cert.pem` also builds build/usb-signed.img,
@@ -259,7 +259,8 @@ build/signed/%: build/% build/kernel.elf $(SIGN_KEY) $(SIGN_CERT)
 	@mkdir -p $(@D)
 	@echo "  SIGN    $@"
 	@tools/sign.sh $(SIGN_KEY) $(SIGN_CERT) build/kernel.elf $< $@
-build/usb-signed.img: build/signed/BOOTX64.EFI build/signed/pmmcmd.efi build/signed/pmm.efi
+build/usb-signed.img: build/signed/BOOTX64.EFI build/signed/pmmcmd.efi build/signed/pmm.efi \
+                     build/pmm.man
 	$(call usb_image,build/signed,build/kernel.elf)
 SIGNED_USB := build/usb-signed.img
 endif
@@ -276,7 +277,8 @@ build/snakeoil.key: $(SNAKEOIL_KEY)
 build/snakeoil/%: build/% build/kernel.elf build/snakeoil.key
 	@mkdir -p $(@D)
 	@tools/sign.sh build/snakeoil.key $(SNAKEOIL_CERT) build/kernel.elf $< $@
-build/usb-snakeoil.img: build/snakeoil/BOOTX64.EFI build/snakeoil/pmmcmd.efi build/snakeoil/pmm.efi
+build/usb-snakeoil.img: build/snakeoil/BOOTX64.EFI build/snakeoil/pmmcmd.efi build/snakeoil/pmm.efi \
+                       build/pmm.man
 	$(call usb_image,build/snakeoil,build/kernel.elf)
 # The same signed image with one byte of the kernel's text changed: still a valid ELF.
 build/usb-snakeoil-tampered.img: build/usb-snakeoil.img
