@@ -131,6 +131,9 @@ build/esp-$(1).img: build/esp.img build/kernel-$(1).elf
 endef
 # faults on purpose after its page-table switch (the exception-report test)
 $(eval $(call kernel_variant,fault,PMM_FAULT_TEST,main))
+# write to their own text, execute from the direct map (W^X: tests/qemu/wx.sh)
+$(eval $(call kernel_variant,wxtext,PMM_WX_TEST_TEXT,main))
+$(eval $(call kernel_variant,wxexec,PMM_WX_TEST_EXEC,main))
 # built for handoff version 1: must refuse this loader's block, naming both versions
 $(eval $(call kernel_variant,oldkernel,PMM_HANDOFF_VERSION=1u,main))
 # stays on its verdict, no isa-debug-exit (the framebuffer screendump test)
@@ -155,7 +158,7 @@ build/esp-badoptions.img: build/esp.img
 	@printf '# options\nhold-boot-memory = off\nhold-boot-mem = on\n' >build/options-bad
 	@cp $< $@ && mcopy -o -i $@ build/options-bad ::/EFI/pmm/options
 
-TEST_IMAGES := build/esp-stalekey.img build/esp-oldkernel.img build/esp-badoptions.img build/usb-plainsigned-tampered.img build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/esp-hold.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
+TEST_IMAGES := build/esp-wxtext.img build/esp-wxexec.img build/esp-stalekey.img build/esp-oldkernel.img build/esp-badoptions.img build/usb-plainsigned-tampered.img build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/esp-hold.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
                build/debug/esp.img
 
 # `make debug`: the same loader built -O0 -g with a wait for GDB, on its own image.

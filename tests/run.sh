@@ -109,6 +109,7 @@ if [ "$what" = all ]; then
         tests/qemu/shell.sh
     run "make debug: gdb in efi_main and kmain" tests/qemu/debug.sh
     run "kernel reports an exception and fails the run" tests/qemu/fault.sh
+    run "W^X: writing to kernel text and executing from the direct map each fault" tests/qemu/wx.sh
     run "ExitBootServices refused for good: message on serial and screen, halted, no return" \
         tests/qemu/exitfail.sh
     run "kernel refuses a handoff block of another version" tests/qemu/refuse.sh \

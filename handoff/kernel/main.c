@@ -60,6 +60,20 @@ static void direct_mapped(struct pmm *p)
 {
     fbcon_move(&hb, HHDM);
     paging_done(p, &hb);
+#ifdef PMM_WX_TEST_TEXT
+    /* tests/qemu/wx.sh: text is read-only, so this must end in a page-fault report */
+    kprintf("kernel: writing to its own text at 0x%lx\n", (uint64_t)(uintptr_t)kmain);
+    *(volatile uint8_t *)(uintptr_t)kmain = 0xcc;
+#endif
+#ifdef PMM_WX_TEST_EXEC
+    /* tests/qemu/wx.sh: the direct map is no-execute, so this must end in a page-fault report */
+    uint64_t page;
+    if (pmm_alloc(p, &page))
+        panic("no page for the execute test");
+    *(volatile uint8_t *)(uintptr_t)(HHDM + page) = 0xc3; /* ret */
+    kprintf("kernel: calling a ret at 0x%lx in the direct map\n", HHDM + page);
+    ((void (*)(void))(uintptr_t)(HHDM + page))();
+#endif
 #ifdef PMM_FAULT_TEST
     /* tests/qemu/fault.sh: the identity map is gone, so this must end in a page-fault report */
     kprintf("kernel: reading physical 0x1000 through the dropped identity map\n");
