@@ -134,6 +134,18 @@ $(eval $(call kernel_variant,fault,PMM_FAULT_TEST,main))
 # write to their own text, execute from the direct map (W^X: tests/qemu/wx.sh)
 $(eval $(call kernel_variant,wxtext,PMM_WX_TEST_TEXT,main))
 $(eval $(call kernel_variant,wxexec,PMM_WX_TEST_EXEC,main))
+# built for handoff version 1 and staying on its verdict: the refusal must be on screen too
+# (tests/qemu/panicscreen.sh); main.c and console.c rebuilt with both defines
+OLDSCREEN_OBJ := build/kernel-oldscreen/handoff/kernel/main.o \
+                 build/kernel-oldscreen/handoff/kernel/console.o
+build/kernel-oldscreen/%.o: %.c $(K_HDR)
+	@mkdir -p $(@D)
+	@$(CC) $(K_CFLAGS) -DPMM_HANDOFF_VERSION=1u -DPMM_STAY_ON_VERDICT -c -o $@ $<
+build/kernel-oldscreen.elf: $(K_OBJ) $(OLDSCREEN_OBJ)
+	@ld -nostdlib -static -z max-page-size=4096 -T handoff/kernel/kernel.ld -o $@ \
+	    $(filter-out $(subst kernel-oldscreen,kernel,$(OLDSCREEN_OBJ)),$(K_OBJ)) $(OLDSCREEN_OBJ)
+build/esp-oldscreen.img: build/esp.img build/kernel-oldscreen.elf
+	@cp $< $@ && mcopy -o -i $@ build/kernel-oldscreen.elf ::/EFI/pmm/kernel.elf
 # built for handoff version 1: must refuse this loader's block, naming both versions
 $(eval $(call kernel_variant,oldkernel,PMM_HANDOFF_VERSION=1u,main))
 # stays on its verdict, no isa-debug-exit (the framebuffer screendump test)
@@ -158,7 +170,7 @@ build/esp-badoptions.img: build/esp.img
 	@printf '# options\nhold-boot-memory = off\nhold-boot-mem = on\n' >build/options-bad
 	@cp $< $@ && mcopy -o -i $@ build/options-bad ::/EFI/pmm/options
 
-TEST_IMAGES := build/esp-wxtext.img build/esp-wxexec.img build/esp-stalekey.img build/esp-oldkernel.img build/esp-badoptions.img build/usb-plainsigned-tampered.img build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/esp-hold.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
+TEST_IMAGES := build/esp-oldscreen.img build/esp-wxtext.img build/esp-wxexec.img build/esp-stalekey.img build/esp-oldkernel.img build/esp-badoptions.img build/usb-plainsigned-tampered.img build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/esp-hold.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
                build/debug/esp.img
 
 # `make debug`: the same loader built -O0 -g with a wait for GDB, on its own image.

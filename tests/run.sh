@@ -112,6 +112,7 @@ if [ "$what" = all ]; then
     run "W^X: writing to kernel text and executing from the direct map each fault" tests/qemu/wx.sh
     run "ExitBootServices refused for good: message on serial and screen, halted, no return" \
         tests/qemu/exitfail.sh
+    run "a refused handoff block is on the screen too" tests/qemu/panicscreen.sh
     run "kernel refuses a handoff block of another version" tests/qemu/refuse.sh \
         build/esp-oldkernel.img "handoff block version 2, but this kernel reads version 1" \
         "verdict: PASS"
