@@ -23,7 +23,7 @@ PMM_ASAN_OBJ := $(PMM_SRC:pmm/%.c=build/asan/pmm/%.o)
 HOST_DEPS := tools/deps.sh
 
 HOST_TESTS := test_memmap test_bitmap test_alloc test_phases test_check test_adopt test_realmaps \
-              test_random test_handoff test_sha256 test_mapfile test_exit test_preflight test_claims test_handover \
+              test_random test_handoff test_sha256 test_mapfile test_exit test_preflight test_claims test_handover test_pe \
               test_shell_args
 TEST_COMMON := tests/host/sim.c tools/mapfile.c handoff/elf.c handoff/verify.c handoff/sha256.c
 
@@ -57,13 +57,19 @@ build/%.so:
 	@if nm -u $@ | grep -q .; then echo "undefined symbols in $@:"; nm -u $@; rm -f $@; exit 1; fi
 EFI_PE  := objcopy -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela -j .rel.* \
            -j .rela.* -j .reloc
+# objcopy cannot set DllCharacteristics: set NX_COMPAT (0x100) in the PE header it wrote, as
+# Microsoft's UEFI CA and shim ask (the sections are already 4 KiB aligned and none is W+X;
+# tests/host/test_pe.c checks all three).
+NX_COMPAT := python3 -c 'import sys, struct; f = open(sys.argv[1], "r+b"); d = f.read(); \
+             o = struct.unpack_from("<I", d, 0x3c)[0] + 24 + 70; f.seek(o); \
+             f.write(struct.pack("<H", struct.unpack_from("<H", d, o)[0] | 0x100))'
 EFI_APP := $(EFI_PE) --target efi-app-x86_64 --subsystem=10
 EFI_DRV := $(EFI_PE) --target efi-bsdrv-x86_64 --subsystem=11
 
 build/efi/loader.so: $(EFI_OBJ)
 build/BOOTX64.EFI: build/efi/loader.so
 	@echo "  PE      $@"
-	@$(EFI_APP) $< $@
+	@$(EFI_APP) $< $@ && $(NX_COMPAT) $@
 
 # The kernel stub: freestanding ELF in the top 2 GiB, general registers only.
 K_CFLAGS := $(WARN) -O2 -g -ffreestanding -fno-pic -fno-pie -mcmodel=kernel -mno-red-zone \
@@ -125,8 +131,35 @@ build/esp-$(1).img: build/esp.img build/kernel-$(1).elf
 endef
 # faults on purpose after its page-table switch (the exception-report test)
 $(eval $(call kernel_variant,fault,PMM_FAULT_TEST,main))
+# write to their own text, execute from the direct map (W^X: tests/qemu/wx.sh)
+$(eval $(call kernel_variant,wxtext,PMM_WX_TEST_TEXT,main))
+$(eval $(call kernel_variant,wxexec,PMM_WX_TEST_EXEC,main))
+# built for handoff version 1 and staying on its verdict: the refusal must be on screen too
+# (tests/qemu/panicscreen.sh); main.c and console.c rebuilt with both defines
+OLDSCREEN_OBJ := build/kernel-oldscreen/handoff/kernel/main.o \
+                 build/kernel-oldscreen/handoff/kernel/console.o
+build/kernel-oldscreen/%.o: %.c $(K_HDR)
+	@mkdir -p $(@D)
+	@$(CC) $(K_CFLAGS) -DPMM_HANDOFF_VERSION=1u -DPMM_STAY_ON_VERDICT -c -o $@ $<
+build/kernel-oldscreen.elf: $(K_OBJ) $(OLDSCREEN_OBJ)
+	@ld -nostdlib -static -z max-page-size=4096 -T handoff/kernel/kernel.ld -o $@ \
+	    $(filter-out $(subst kernel-oldscreen,kernel,$(OLDSCREEN_OBJ)),$(K_OBJ)) $(OLDSCREEN_OBJ)
+build/esp-oldscreen.img: build/esp.img build/kernel-oldscreen.elf
+	@cp $< $@ && mcopy -o -i $@ build/kernel-oldscreen.elf ::/EFI/pmm/kernel.elf
+# built for handoff version 1: must refuse this loader's block, naming both versions
+$(eval $(call kernel_variant,oldkernel,PMM_HANDOFF_VERSION=1u,main))
 # stays on its verdict, no isa-debug-exit (the framebuffer screendump test)
 $(eval $(call kernel_variant,screen,PMM_STAY_ON_VERDICT,console))
+
+# A loader whose every ExitBootServices key is stale: the failure after exit (tests/qemu/exitfail.sh).
+build/efi-stalekey/efi/exit.o: efi/exit.c $(EFI_HDR)
+	@mkdir -p $(@D)
+	@$(CC) $(EFI_CFLAGS) -DPMM_TEST_STALE_KEY -c -o $@ $<
+build/efi-stalekey/loader.so: $(filter-out build/efi/efi/exit.o,$(EFI_OBJ)) build/efi-stalekey/efi/exit.o
+build/efi-stalekey/BOOTX64.EFI: build/efi-stalekey/loader.so
+	@$(EFI_APP) $< $@ && $(NX_COMPAT) $@
+build/esp-stalekey.img: build/efi-stalekey/BOOTX64.EFI build/kernel.elf
+	$(call boot_volume,build/efi-stalekey/BOOTX64.EFI)
 
 build/esp-hold.img: build/esp.img
 	@printf '# tests/qemu/hold.sh\nhold-boot-memory = on\n' >build/options-hold
@@ -137,7 +170,7 @@ build/esp-badoptions.img: build/esp.img
 	@printf '# options\nhold-boot-memory = off\nhold-boot-mem = on\n' >build/options-bad
 	@cp $< $@ && mcopy -o -i $@ build/options-bad ::/EFI/pmm/options
 
-TEST_IMAGES := build/esp-badoptions.img build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/esp-hold.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
+TEST_IMAGES := build/esp-oldscreen.img build/esp-wxtext.img build/esp-wxexec.img build/esp-stalekey.img build/esp-oldkernel.img build/esp-badoptions.img build/usb-plainsigned-tampered.img build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/esp-hold.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
                build/debug/esp.img
 
 # `make debug`: the same loader built -O0 -g with a wait for GDB, on its own image.
@@ -148,7 +181,7 @@ build/debug/%.o: %.c $(EFI_HDR)
 EFI_DBG_OBJ := $(EFI_SRC:%.c=build/debug/%.o) $(PMM_SRC:%.c=build/debug/%.o)
 build/debug/loader.so: $(EFI_DBG_OBJ)
 build/debug/BOOTX64.EFI: build/debug/loader.so
-	@$(EFI_APP) $< $@
+	@$(EFI_APP) $< $@ && $(NX_COMPAT) $@
 build/debug/esp.img: build/debug/BOOTX64.EFI build/kernel.elf
 	$(call boot_volume,build/debug/BOOTX64.EFI)
 
@@ -196,9 +229,9 @@ build/pmm.man: efi/shell/pmm.man
 build/efi/pmmcmd.so: $(SH_OBJ)
 build/efi/pmmapp.so: $(APP_OBJ)
 build/pmmcmd.efi: build/efi/pmmcmd.so
-	@$(EFI_DRV) $< $@
+	@$(EFI_DRV) $< $@ && $(NX_COMPAT) $@
 build/pmm.efi: build/efi/pmmapp.so
-	@$(EFI_APP) $< $@
+	@$(EFI_APP) $< $@ && $(NX_COMPAT) $@
 
 # A volume without BOOTX64.EFI: OVMF falls through to its built-in shell, which runs startup.nsh.
 SHELL_FILES := build/pmmcmd.efi build/pmm.efi build/pmm.man build/kernel.elf
@@ -225,10 +258,10 @@ define usb_image
 	@mformat -i $@@@1M -F -v UEFIPMM ::
 	@mmd -i $@@@1M ::/EFI ::/EFI/BOOT ::/EFI/pmm
 	@mcopy -i $@@@1M $(1)/BOOTX64.EFI ::/EFI/BOOT/BOOTX64.EFI
-	@mcopy -i $@@@1M $(1)/pmmcmd.efi $(1)/pmm.efi ::/EFI/pmm/
+	@mcopy -i $@@@1M $(1)/pmmcmd.efi $(1)/pmm.efi build/pmm.man ::/EFI/pmm/
 	@mcopy -i $@@@1M $(2) ::/EFI/pmm/kernel.elf
 endef
-build/usb.img: build/BOOTX64.EFI build/kernel.elf build/pmmcmd.efi build/pmm.efi
+build/usb.img: build/BOOTX64.EFI build/kernel.elf build/pmmcmd.efi build/pmm.efi build/pmm.man
 	$(call usb_image,build,build/kernel.elf)
 
 # Secure Boot: `make usb SIGN_KEY=key.pem SIGN_CERT=cert.pem` also builds build/usb-signed.img,
@@ -241,7 +274,8 @@ build/signed/%: build/% build/kernel.elf $(SIGN_KEY) $(SIGN_CERT)
 	@mkdir -p $(@D)
 	@echo "  SIGN    $@"
 	@tools/sign.sh $(SIGN_KEY) $(SIGN_CERT) build/kernel.elf $< $@
-build/usb-signed.img: build/signed/BOOTX64.EFI build/signed/pmmcmd.efi build/signed/pmm.efi
+build/usb-signed.img: build/signed/BOOTX64.EFI build/signed/pmmcmd.efi build/signed/pmm.efi \
+                     build/pmm.man
 	$(call usb_image,build/signed,build/kernel.elf)
 SIGNED_USB := build/usb-signed.img
 endif
@@ -258,13 +292,23 @@ build/snakeoil.key: $(SNAKEOIL_KEY)
 build/snakeoil/%: build/% build/kernel.elf build/snakeoil.key
 	@mkdir -p $(@D)
 	@tools/sign.sh build/snakeoil.key $(SNAKEOIL_CERT) build/kernel.elf $< $@
-build/usb-snakeoil.img: build/snakeoil/BOOTX64.EFI build/snakeoil/pmmcmd.efi build/snakeoil/pmm.efi
+build/usb-snakeoil.img: build/snakeoil/BOOTX64.EFI build/snakeoil/pmmcmd.efi build/snakeoil/pmm.efi \
+                       build/pmm.man
 	$(call usb_image,build/snakeoil,build/kernel.elf)
 # The same signed image with one byte of the kernel's text changed: still a valid ELF.
 build/usb-snakeoil-tampered.img: build/usb-snakeoil.img
 	@python3 -c 'import sys; d = open(sys.argv[1], "rb").read(); i = d.index(b"verdict: %s"); \
 	    open(sys.argv[2], "wb").write(d[:i] + b"V" + d[i + 1:])' build/kernel.elf build/kernel-tampered.elf
 	@cp $< $@ && mcopy -o -i $@@@1M build/kernel-tampered.elf ::/EFI/pmm/kernel.elf
+
+# The same tampered kernel beside a loader signed with plain sbsign, without tools/sign.sh's digest:
+# Secure Boot accepts the loader, which must then refuse to boot at all.
+build/plainsigned/%: build/% build/snakeoil.key
+	@mkdir -p $(@D)
+	@sbsign --key build/snakeoil.key --cert $(SNAKEOIL_CERT) --output $@ $< >/dev/null
+build/usb-plainsigned-tampered.img: build/plainsigned/BOOTX64.EFI build/plainsigned/pmmcmd.efi \
+                                    build/plainsigned/pmm.efi build/usb-snakeoil-tampered.img
+	$(call usb_image,build/plainsigned,build/kernel-tampered.elf)
 
 # `make shell`: the UEFI shell with `pmm` loaded, on this terminal, multiplexed with QEMU's
 # monitor: Ctrl-A X (or `reset -s`) leaves, Ctrl-C goes to the shell. Succeeds when left that
@@ -321,9 +365,11 @@ build/asan/%: tests/host/%.c $(PMM_ASAN_OBJ) $(PMM_HDR) $(TEST_COMMON) $(TEST_HD
 # The shell command's argument syntax (efi/shell/args.c): plain C over 16-bit characters.
 SH_ARGS_TEST := tests/host/test_shell_args.c efi/shell/args.c efi/shell/args.h tests/host/harness.h
 build/host/test_shell_args: $(SH_ARGS_TEST)
+	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	@$(CC) $(HOST_CFLAGS) -Iefi/shell -o $@ $< efi/shell/args.c
 build/asan/test_shell_args: $(SH_ARGS_TEST)
+	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	@$(CC) $(HOST_CFLAGS) $(ASAN_FLAGS) -Iefi/shell -o $@ $< efi/shell/args.c
 

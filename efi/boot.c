@@ -59,6 +59,22 @@ static int digest_set(void)
     return 1;
 }
 
+/*
+ * 1 if the firmware enforces Secure Boot. A variable that cannot be read for any reason but its
+ * absence counts as on: the check exists to fail closed.
+ */
+static int secure_boot_on(void)
+{
+    UINT8 v = 0;
+    UINTN n = sizeof v;
+    UINT32 attr;
+    EFI_STATUS st =
+        uefi_call_wrapper(RT->GetVariable, 5, L"SecureBoot", &EfiGlobalVariable, &attr, &n, &v);
+    if (st == EFI_NOT_FOUND)
+        return 0;
+    return EFI_ERROR(st) || v != 0;
+}
+
 struct held {
     UINT64 phys, pages;
 };
@@ -89,6 +105,14 @@ EFI_STATUS boot_kernel(EFI_HANDLE image, struct pmm *p, const void *file, UINT64
             return EFI_SECURITY_VIOLATION;
         }
         Print(L"loader: kernel SHA-256 matches the digest in this signed loader\n");
+    } else if (secure_boot_on()) {
+        /* Signed by some other pipeline (plain sbsign, a signing service): the firmware vouched
+         * for this loader, and the loader could vouch for no kernel. */
+        Print(
+            L"loader: Secure Boot is on, but this loader carries no kernel digest, so it cannot "
+            L"check the kernel, and will not boot. Sign it with tools/sign.sh (make usb SIGN_KEY= "
+            L"SIGN_CERT=), which writes the kernel's SHA-256 into the loader before signing\n");
+        return EFI_SECURITY_VIOLATION;
     }
     const char *why = elf_check(file, fsize, &b.elf);
     if (!why)

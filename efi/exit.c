@@ -73,6 +73,10 @@ EFI_STATUS exit_boot_services(struct exit_ctx *x)
                 return st;
             die(x, "GetMemoryMap failed after ExitBootServices refused a map", st);
         }
+#ifdef PMM_TEST_STALE_KEY
+        f->key ^=
+            0x5a5a; /* tests/qemu/exitfail.sh: every key stale, as if the map always changed */
+#endif
         /* Nothing between the GetMemoryMap above and this call: no output, no allocation. */
         st = uefi_call_wrapper(bs->ExitBootServices, 2, x->image, f->key);
         called = 1;

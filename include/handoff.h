@@ -38,8 +38,10 @@
 
 #include <stdint.h>
 
-#define PMM_HANDOFF_MAGIC   0x46464f444e414850ull /* "PHANDOFF" */
-#define PMM_HANDOFF_VERSION 2u                    /* 2: memmap_buf_pages, scratch, kept[] */
+#define PMM_HANDOFF_MAGIC 0x46464f444e414850ull /* "PHANDOFF" */
+#ifndef PMM_HANDOFF_VERSION    /* only a test kernel sets it: build/esp-oldkernel.img */
+#define PMM_HANDOFF_VERSION 2u /* 2: memmap_buf_pages, scratch, kept[] */
+#endif
 
 /*
  * flags: boot-services and loader memory is withheld from the allocator (PMM_HOLD_BOOT_MEMORY);

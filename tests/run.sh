@@ -86,6 +86,8 @@ if [ "$what" = all ]; then
         run "qemu boot $mem smp=$smp $machine OVMF-$fw" tests/qemu/boot.sh "$mem" "$smp" "$machine" "$fw"
     done <"$log.matrix"
     rm -f "$log.matrix"
+    run "EFI binaries are NX-compatible (4 KiB sections, no W+X, NX_COMPAT)" \
+        build/host/test_pe build/BOOTX64.EFI build/pmmcmd.efi build/pmm.efi
     run "qemu boot of the GPT image as a USB stick, q35 OVMF-4M" tests/qemu/boot.sh 512M 1 q35 4M build/usb.img usb
     run "qemu boot of the GPT image as a USB stick, pc OVMF-2M" tests/qemu/boot.sh 2G 2 pc 2M build/usb.img usb
     run "Secure Boot: the signed image boots, kernel digest checked" \
@@ -94,15 +96,26 @@ if [ "$what" = all ]; then
         tests/qemu/refuse.sh build/usb.img "Boot0001.*Access Denied" "loader:"
     RUN_OPTS="--fw 4M-snakeoil --usb" run "Secure Boot: the signed loader refuses a tampered kernel" \
         tests/qemu/refuse.sh build/usb-snakeoil-tampered.img "kernel rejected: its SHA-256"
+    RUN_OPTS="--fw 4M-snakeoil --usb" run "Secure Boot: a loader signed without the digest refuses to boot" \
+        tests/qemu/refuse.sh build/usb-plainsigned-tampered.img \
+        "Secure Boot is on, but this loader carries no kernel digest"
     run "framebuffer console: screendump shows the verdict" tests/qemu/screen.sh
     run "-cpu max,+la57: paging mode checked, boots (firmware in 4-level paging)" tests/qemu/la57.sh
     run "qemu refuses an options file with an unknown key" tests/qemu/refuse.sh \
         build/esp-badoptions.img "options line 3: unknown key"
     run "a PC without a serial port: boots to PASS" tests/qemu/noserial.sh
     run "boot memory held until the kernel releases it" tests/qemu/hold.sh
-    run "pmm shell command (every subcommand, then pmm boot)" tests/qemu/shell.sh
+    run "pmm shell command (every subcommand, pmm boot; make shell on a tty, make run status)" \
+        tests/qemu/shell.sh
     run "make debug: gdb in efi_main and kmain" tests/qemu/debug.sh
     run "kernel reports an exception and fails the run" tests/qemu/fault.sh
+    run "W^X: writing to kernel text and executing from the direct map each fault" tests/qemu/wx.sh
+    run "ExitBootServices refused for good: message on serial and screen, halted, no return" \
+        tests/qemu/exitfail.sh
+    run "a refused handoff block is on the screen too" tests/qemu/panicscreen.sh
+    run "kernel refuses a handoff block of another version" tests/qemu/refuse.sh \
+        build/esp-oldkernel.img "handoff block version 2, but this kernel reads version 1" \
+        "verdict: PASS"
     run "qemu refuses a missing kernel" tests/qemu/refuse.sh build/esp-nokernel.img \
         "kernel file .* not found"
     run "qemu refuses a truncated kernel" tests/qemu/refuse.sh build/esp-truncated.img \

@@ -1,6 +1,7 @@
 /*
  * views.c - what `pmm` shows: stats, the firmware map as the allocator classifies it, free
- * ranges and a picture of physical memory. Text lines fit an 80-column console.
+ * ranges and a picture of physical memory. Text lines fit an 80-column console, but for the
+ * summary line every front end prints the same way (pmm_summary).
  */
 #include "shell.h"
 

@@ -5,12 +5,33 @@
  *   -> own page tables from allocator pages, offset moved to the direct map -> self-test ->
  *   summary line and verdict on COM1 -> isa-debug-exit.
  */
+#include <stddef.h>
+
 #include "kernel.h"
 
 static struct pmm_handoff hb; /* our copy: the block itself is reached through the identity map */
 static uint64_t t0;
 
 static void __attribute__((noreturn)) direct_mapped(struct pmm *p);
+
+/*
+ * Whether the framebuffer fields can be trusted before the block is verified, so that a refusal
+ * is on screen too (most PCs have no COM1): magic, a size that covers them, and the block's own
+ * checksum over its own size, which holds whatever version wrote it (every version keeps the
+ * fields up to fb_format where version 1 had them).
+ */
+static int fb_fields_intact(const struct pmm_handoff *h)
+{
+    uint64_t at = offsetof(struct pmm_handoff, checksum);
+    if (h->magic != PMM_HANDOFF_MAGIC || h->size > 4096 ||
+        h->size < offsetof(struct pmm_handoff, fb_format) + sizeof h->fb_format)
+        return 0;
+    static const uint8_t zero[4];
+    uint32_t c = pmm_fnv1a(h, at, PMM_FNV_INIT);
+    c = pmm_fnv1a(zero, sizeof zero, c);
+    c = pmm_fnv1a((const uint8_t *)h + at + 4, h->size - at - 4, c);
+    return c == h->checksum;
+}
 
 void kmain(uint64_t handoff_phys)
 {
@@ -19,6 +40,8 @@ void kmain(uint64_t handoff_phys)
     const struct pmm_handoff *h = (const struct pmm_handoff *)(uintptr_t)handoff_phys;
     if (!handoff_phys || (handoff_phys & 4095))
         panic("handoff block address 0x%lx is not a page address", handoff_phys);
+    if (fb_fields_intact(h))
+        fbcon_init(h, 0); /* identity-mapped for now */
     if (h->magic == PMM_HANDOFF_MAGIC && h->version != PMM_HANDOFF_VERSION)
         panic("handoff block version %u, but this kernel reads version %u: the loader and the "
               "kernel come from different builds; install both from one build",
@@ -29,7 +52,6 @@ void kmain(uint64_t handoff_phys)
     if (why)
         panic("handoff block refused: %s", why);
     hb = *h;
-    fbcon_init(&hb, 0); /* identity-mapped for now */
     kprintf("kernel: started, handoff block at 0x%lx\n", handoff_phys);
     cpu_init();
 
@@ -60,6 +82,20 @@ static void direct_mapped(struct pmm *p)
 {
     fbcon_move(&hb, HHDM);
     paging_done(p, &hb);
+#ifdef PMM_WX_TEST_TEXT
+    /* tests/qemu/wx.sh: text is read-only, so this must end in a page-fault report */
+    kprintf("kernel: writing to its own text at 0x%lx\n", (uint64_t)(uintptr_t)kmain);
+    *(volatile uint8_t *)(uintptr_t)kmain = 0xcc;
+#endif
+#ifdef PMM_WX_TEST_EXEC
+    /* tests/qemu/wx.sh: the direct map is no-execute, so this must end in a page-fault report */
+    uint64_t page;
+    if (pmm_alloc(p, &page))
+        panic("no page for the execute test");
+    *(volatile uint8_t *)(uintptr_t)(HHDM + page) = 0xc3; /* ret */
+    kprintf("kernel: calling a ret at 0x%lx in the direct map\n", HHDM + page);
+    ((void (*)(void))(uintptr_t)(HHDM + page))();
+#endif
 #ifdef PMM_FAULT_TEST
     /* tests/qemu/fault.sh: the identity map is gone, so this must end in a page-fault report */
     kprintf("kernel: reading physical 0x1000 through the dropped identity map\n");

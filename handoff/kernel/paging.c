@@ -2,8 +2,15 @@
  * paging.c - the kernel's own page tables, built from allocator pages while the loader's
  * identity map is still in force:
  *
- *   0xffff800000000000 + phys   direct map of [0, identity_top), 2 MiB pages
- *   kernel_virt                 the kernel image, 4 KiB pages
+ *   0xffff800000000000 + phys   direct map of [0, identity_top), 2 MiB pages, read-write,
+ *                               no-execute
+ *   kernel_virt                 the kernel image, 4 KiB pages by its ELF segments: text
+ *                               read-execute, rodata read-only no-execute, data and bss
+ *                               read-write no-execute (bounds from kernel.ld)
+ *
+ * W^X holds from the switch on: EFER.NXE enables the no-execute bit and CR0.WP makes read-only
+ * pages read-only for the kernel too. (The loader's transition tables, used only until here, map
+ * everything read-write-execute.)
  *
  * Then CR3 switches, the allocator's offset moves to the direct map, and the loader's transition
  * tables go back to the allocator. From here on, a stray physical-address dereference faults.
@@ -13,7 +20,12 @@
 #define P  0x1ull
 #define W  0x2ull
 #define PS 0x80ull
+#define NX (1ull << 63)
 #define PG 4096ull
+
+extern const char __text_end[], __rodata_end[]; /* kernel.ld */
+
+static uint64_t nx; /* NX, or 0 on a CPU without no-execute pages */
 
 static struct pmm *pm;
 static uint64_t tables; /* page-table pages allocated */
@@ -39,27 +51,61 @@ static uint64_t *next(uint64_t *table, unsigned idx, uint64_t off)
     return (uint64_t *)(uintptr_t)((table[idx] & 0x000ffffffffff000ull) + off);
 }
 
-static void map(uint64_t *pml4, uint64_t va, uint64_t pa, int big)
+/* Leaf entry for va -> pa with permission bits `perm` (W, NX); table entries allow all. */
+static void map(uint64_t *pml4, uint64_t va, uint64_t pa, int big, uint64_t perm)
 {
     uint64_t *pdpt = next(pml4, (va >> 39) & 511, 0);
     uint64_t *pd = next(pdpt, (va >> 30) & 511, 0);
     if (big) {
-        pd[(va >> 21) & 511] = pa | P | W | PS;
+        pd[(va >> 21) & 511] = pa | P | PS | perm;
         return;
     }
     uint64_t *pt = next(pd, (va >> 21) & 511, 0);
-    pt[(va >> 12) & 511] = pa | P | W;
+    pt[(va >> 12) & 511] = pa | P | perm;
+}
+
+/* The kernel image page at va: text read-execute, rodata read-only, the rest read-write. */
+static uint64_t image_perm(uint64_t va)
+{
+    if (va < (uint64_t)(uintptr_t)__text_end)
+        return 0;
+    if (va < (uint64_t)(uintptr_t)__rodata_end)
+        return nx;
+    return W | nx;
+}
+
+/* EFER.NXE if the CPU has no-execute pages (CPUID 0x80000001 EDX bit 20), CR0.WP always. */
+static void enable_wx(void)
+{
+    uint32_t a, b, c, d;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000000u));
+    if (a >= 0x80000001u) {
+        __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000001u));
+        if (d & (1u << 20)) {
+            uint32_t lo, hi;
+            __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(0xc0000080u));
+            lo |= 1u << 11; /* EFER.NXE */
+            __asm__ volatile("wrmsr" : : "a"(lo), "d"(hi), "c"(0xc0000080u));
+            nx = NX;
+        }
+    }
+    uint64_t cr0;
+    __asm__ volatile("mov %%cr0, %0" : "=r"(cr0));
+    __asm__ volatile("mov %0, %%cr0" : : "r"(cr0 | (1ull << 16)) : "memory"); /* CR0.WP */
 }
 
 void paging_init(struct pmm *p, const struct pmm_handoff *h, void (*next)(struct pmm *))
 {
     pm = p;
+    enable_wx(); /* NXE before any table with NX bits is live */
     uint64_t root = new_table(0);
     uint64_t *pml4 = (uint64_t *)(uintptr_t)root;
     for (uint64_t pa = 0; pa < h->identity_top; pa += 2ull << 20)
-        map(pml4, HHDM + pa, pa, 1);
-    for (uint64_t i = 0; i < h->kernel_pages; i++)
-        map(pml4, h->kernel_virt + i * PG, h->kernel_phys + i * PG, 0);
+        map(pml4, HHDM + pa, pa, 1, W | nx);
+    for (uint64_t i = 0; i < h->kernel_pages; i++) {
+        uint64_t va = h->kernel_virt + i * PG;
+        map(pml4, va, h->kernel_phys + i * PG, 0, image_perm(va));
+    }
     p = pmm_set_offset(p, HHDM); /* written through the old mapping, valid after the switch */
     /*
      * Everything on the current stack is addressed through the identity map, which the new
@@ -86,4 +132,7 @@ void paging_done(struct pmm *p, const struct pmm_handoff *h)
     kprintf("kernel: own page tables: %lu pages, direct map of %lu MiB at 0x%lx; "
             "freed the loader's %lu\n",
             tables, h->identity_top >> 20, HHDM, h->boot_pt_pages);
+    kprintf("kernel: W^X: text read-execute, rodata read-only, data/bss/direct map read-write%s; "
+            "CR0.WP on\n",
+            nx ? " no-execute (EFER.NXE on)" : " (this CPU has no NX bit)");
 }

@@ -3,13 +3,15 @@
 
 `make shell` runs ovmf/run.sh --interactive --verdict shell; here the same command runs on a
 pseudo-terminal, as it would in a terminal window:
-  - Ctrl-C reaches the guest (QEMU keeps running: the serial line is `mon:stdio`, signals off),
-    and `pmm boot` afterwards ends in the kernel's PASS, which exits 0;
+  - Ctrl-C reaches the guest (QEMU keeps running: the serial line is `mon:stdio`, signals off);
+    `pmm map -b` then pages with the shell's prompt, and Q there stops it with status 0x15;
+    `pmm boot` afterwards ends in the kernel's PASS, which exits 0;
   - Ctrl-A X, the README's way out, quits QEMU through its monitor, also with status 0.
 `make run` exits 0 on PASS (and says so); a kernel that fails (build/esp-fault.img) exits 1.
 Each step waits for what the guest prints, with a time limit, never for a fixed time.
 """
 import os
+import re
 import pty
 import select
 import shutil
@@ -36,6 +38,7 @@ class Tty:
         if self.pid == 0:
             os.execvp(argv[0], argv)
         self.out = b""
+        self.seen = 0
         self.status = None
 
     def read(self, timeout):
@@ -50,10 +53,17 @@ class Tty:
         return None
 
     def expect(self, what, timeout):
+        """Wait until what appears (after what was already seen), colour codes left out."""
         end = time.time() + timeout
-        while what.encode() not in self.out and time.time() < end and self.alive():
+        while time.time() < end:
+            at = self.text().find(what, self.seen)
+            if at >= 0:
+                self.seen = at + len(what)
+                return True
+            if not self.alive():
+                break
             self.read(0.5)
-        return what.encode() in self.out
+        return False
 
     def type(self, keys):
         os.write(self.fd, keys.encode())
@@ -72,23 +82,33 @@ class Tty:
         while self.read(0.1):
             pass
         if self.alive():
-            os.kill(self.pid, signal.SIGTERM)
-            time.sleep(2)
-            self.alive()
+            self.stop()
             return None
         return self.status
 
+    def stop(self):
+        """run.sh and QEMU: the session pty.fork made (QEMU stays in its process group)."""
+        if self.alive():
+            os.killpg(self.pid, signal.SIGTERM)
+            time.sleep(2)
+            if self.alive():
+                os.killpg(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+
     def text(self):
-        return self.out.decode("utf-8", "replace").replace("\r", "")
+        text = self.out.decode("utf-8", "replace").replace("\r", "")
+        return re.sub(r"\x1b\[[0-9;=?]*[a-zA-Z]", "", text)
 
 
 def shell_session(image, keys_after_load, name):
     t = Tty(["ovmf/run.sh", "--interactive", "--verdict", "shell", "--timeout", "240",
              "--image", image])
+    if t.expect("startup.nsh or any other key", 120):
+        t.type(" ")  # skip the 5 s wait
     loaded = t.expect("the pmm command is loaded", 120)
     check(loaded, f"{name}: the shell did not run startup.nsh")
     if loaded:
-        t.expect("Shell>", 20) or t.expect(":\\>", 5)
+        t.expect("FS0:\\>", 20)  # the prompt after startup.nsh
         for keys, pause in keys_after_load:
             t.type(keys)
             time.sleep(pause)
@@ -105,6 +125,14 @@ try:
     # Ctrl-C, then pmm boot: QEMU must still be there to boot, and PASS exits 0
     t = shell_session(image, [("\x03", 3)], "Ctrl-C")
     check(t.alive(), f"Ctrl-C stopped QEMU (status {t.status})")
+    # Q at the shell's page-break prompt stops the listing: status 0x15 (aborted)
+    t.type("pmm map -b\r")
+    if check(t.expect("Press ENTER to continue or 'Q' break", 30), "pmm map -b did not page"):
+        t.type("q")
+        t.expect("FS0:\\>", 30)
+        t.type("echo st=%pmm_status%\r")
+        check(t.expect("st=0x15", 30), "Q at the page-break prompt: pmm_status is not 0x15")
+        check(" descriptors; pages free now" not in t.text(), "Q did not stop pmm map")
     if t.alive():
         t.type("pmm boot\r")
     st = t.wait(120)
@@ -137,4 +165,5 @@ if failures:
     print("---- last terminal session ----")
     print(t.text()[-4000:])
     sys.exit(1)
-print("make shell: Ctrl-C reaches the guest, Ctrl-A X quits, PASS exits 0; make run: PASS 0, FAIL 1")
+print("make shell: Ctrl-C reaches the guest, Q stops -b, Ctrl-A X quits, PASS exits 0; "
+      "make run: PASS 0, FAIL 1")
