@@ -8,7 +8,8 @@
  * RAM do not stretch it. Physical memory is cut into sections of 2^15 pages (128 MiB, as Linux's
  * sparsemem); only sections that hold usable RAM are present, and only present sections have
  * per-page metadata. A hole costs one 4-byte section-table entry, whatever its size: a 1 TiB guest
- * whose RAM sits at [1 TiB, 2 TiB), or 1 GiB at 16 TiB, pays nothing for the space below it.
+ * whose RAM above 2 GiB sits at [1 TiB, 2 TiB), or 1 GiB at 16 TiB, pays nothing for the space
+ * below it.
  *
  * Present sections are numbered in physical order (slots), and every per-page structure is
  * indexed by the compact index c = slot * 2^15 + (pfn mod 2^15), so a page's metadata is found with
@@ -17,13 +18,14 @@
  * (runs check this). All structures live in one run of metadata pages carved out of conventional
  * memory:
  *
- *   +--------+--------+---------+-------+-----------+--------------+-----------+-------+------+------------+
- *   | header | ranges | section | slots | free map  | free summary | block map | owned | refs |
- * reference  | | +stack |        | table   |       | 1 bit/pg  | 1 bit/word.. | 1 bit/2M  | 1b/pg |
- * init | counts     |
- *   +--------+--------+---------+-------+-----------+--------------+-----------+-------+------+------------+
- *   self_phys   sections -> slot, slot -> section     (compact pages)          1b/4K-of-counts ^
- * page aligned
+ *   +--------+--------+---------+-------+----------+-----------+---------+-------+------+------+
+ *   | header | ranges | section | slots | free map | free      | block   | owned | refs | sha- |
+ *   | +stack |        | table   |       | 1 bit/pg | summaries | map     | 1b/pg | init | red  |
+ *   +--------+--------+---------+-------+----------+-----------+---------+-------+------+------+
+ *   self_phys  per section | per slot |  per compact page ...                1b/2048pg 1b/64pg
+ *   +-------------------------------------------------------------------------------------------+
+ *   | reference counts, 16 bits per compact page (page aligned, zeroed a page at a time on use)  |
+ *   +-------------------------------------------------------------------------------------------+
  *
  *  - section table: one uint32 per section of [0, span): its slot, or PMM_SEC_ABSENT. Slots: one
  *    uint32 per present section, its section number, strictly increasing.
