@@ -91,8 +91,8 @@ FAULTS = [
     ("pmm/sections.c", "        if (sl[s] != sl[s - 1] + 1)\n            return s << PMM_SEC_SHIFT;",
      "        if (sl[s] != sl[s - 1] + 1 && 0)\n            return s << PMM_SEC_SHIFT;",
      "a run may cross from one section to a distant one"),
-    ("pmm/sections.c", "        if (sl[mid] <= sec)", "        if (sl[mid] < sec)",
-     "a bound in an absent section maps to the section itself (off-by-one)"),
+    ("pmm/sections.c", "    return lo << PMM_SEC_SHIFT;", "    return (lo - (lo > 0)) << PMM_SEC_SHIFT;",
+     "a bound in an absent section maps to the slot before the hole"),
     ("pmm/sections.c", "        c = (c + apages - 1) & ~(apages - 1);", "        c = c & ~(apages - 1);",
      "compact alignment rounds down"),
     # alloc.c: the stack, runs, frees, reference counts
@@ -188,6 +188,8 @@ FAULTS = [
 
 # Faults shown to change nothing observable; kept here so nobody adds them again as survivors.
 EQUIVALENT = [
+    ("pmm/sections.c", "        if (sl[mid] <= sec)", "        if (sl[mid] < sec)",
+     "c_ceil searches only for sections that are absent, which no slot names: < and <= agree"),
     ("pmm/alloc.c", "if (p->stack[i] - start >= n)", "if (p->stack[i] - start > n)",
      "evicting the free page just past a run from the stack only shortens the stack: a free page "
      "need not be stacked (state.h), and refill finds it again in the free map"),

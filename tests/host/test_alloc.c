@@ -472,6 +472,49 @@ TEST(low_memory_stays_for_those_who_need_it)
     sim_free(s);
 }
 
+/*
+ * Two sections of RAM with an absent one between them: neighbours in compact order, 128 MiB apart
+ * physically. A run must never join the end of one to the start of the other, and a bound that
+ * falls in the hole still admits everything below it.
+ *
+ *   1M            128M          256M          384M
+ *   | section 0    | (absent)    | section 2    |
+ *                ^^^ free tail    ^^^ free head: together long enough, but not contiguous
+ */
+TEST(runs_never_cross_a_hole)
+{
+    struct sim *s = sim_new(384 * MIB);
+    sim_add(s, PMM_EFI_CONVENTIONAL, MIB, 127 * MIB / PG, 0xf);
+    sim_add(s, PMM_EFI_CONVENTIONAL, 256 * MIB, 128 * MIB / PG, 0xf);
+    struct pmm *p;
+    CHECK_EQ(sim_build(s, 0, &p), PMM_OK);
+    struct pmm_stats st;
+    pmm_stats(p, &st);
+    CHECK_EQ(st.present_sections, 2);
+    uint64_t x;
+    while (pmm_alloc(p, &x) == PMM_OK)
+        ;
+    /* free the last 1024 pages below 128 MiB (if not metadata) and the first 1024 above 256 MiB */
+    uint64_t tail = 128 * MIB - 1024 * PG, head = 256 * MIB, freed = 0;
+    for (uint64_t i = 0; i < 1024; i++) {
+        freed += pmm_free(p, tail + i * PG) == PMM_OK;
+        freed += pmm_free(p, head + i * PG) == PMM_OK;
+    }
+    CHECK(freed >= 1024);
+    CHECK_REJECTS(p, pmm_alloc_run(p, 1025, 0, 0, &x), PMM_ENOMEM);
+    CHECK_REJECTS(p, pmm_alloc_run(p, 1536, 2 * MIB, 0, &x), PMM_ENOMEM);
+    CHECK_EQ(pmm_alloc_run(p, 1024, 2 * MIB, 0, &x), PMM_OK);
+    CHECK(x == head || (freed == 2048 && x == tail));
+    CHECK_EQ(pmm_free_run(p, x, 1024), PMM_OK);
+    /* a limit inside the hole: only section 0 qualifies, and it has the free tail */
+    if (freed == 2048) {
+        CHECK_EQ(pmm_alloc_run(p, 512, 0, 200 * MIB, &x), PMM_OK);
+        CHECK(x >= tail && x + 512 * PG <= 128 * MIB);
+    }
+    CHECK_OK(p);
+    sim_free(s);
+}
+
 TEST(lock_hook_brackets_every_change)
 {
     struct sim *s = machine();
@@ -503,6 +546,7 @@ int main(void)
     RUN(bad_calls_change_nothing);
     RUN(reference_counts);
     RUN(low_memory_stays_for_those_who_need_it);
+    RUN(runs_never_cross_a_hole);
     RUN(lock_hook_brackets_every_change);
     RUN(single_pages_prefer_high_memory);
     RUN(high_memory_preferred_after_wrapping);
