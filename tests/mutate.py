@@ -196,9 +196,6 @@ EQUIVALENT = [
     ("pmm/alloc.c", "if (p->stack[i] - start >= n)", "if (p->stack[i] - start > n)",
      "evicting the free page just past a run from the stack only shortens the stack: a free page "
      "need not be stacked (state.h), and refill finds it again in the free map"),
-    ("pmm/stats.c", "total += (e < limit ? e : limit) - r[i].start;", "total += r[i].npages;",
-     "usable ranges never extend past span: span is the end of the highest usable range at build, "
-     "and reconcile clips nothing today (usable memory past span is issue 10's)"),
 ]
 
 TESTS = ["test_bitmap", "test_memmap", "test_check", "test_alloc", "test_phases", "test_adopt"]
