@@ -216,7 +216,7 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
                 uint64_t b0 = (run0 + 511) >> PMM_BLOCK_SHIFT, b1 = run1 >> PMM_BLOCK_SHIFT;
                 if (b0 < b1)
                     bits_fill(bl0, b0, b1, 1);
-                cur = run1;
+                cur = run0 = run1;
             }
             if (!len)
                 break;
