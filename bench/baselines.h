@@ -6,6 +6,8 @@
  *    time, for the first fit. What a first allocator usually is.
  *  - intrusive free list (xv6's kalloc): each free page holds the address of the next one; O(1)
  *    single pages, no contiguous runs, and building it writes into every page.
+ *  - binary buddy (buddy.c): free lists of naturally aligned 2^k-page blocks, split on allocation
+ *    and merged with their buddy on free; the classic design for runs.
  */
 #ifndef BASELINES_H
 #define BASELINES_H
@@ -29,5 +31,17 @@ struct fl {
 void fl_init(struct fl *l, unsigned char *mem, uint64_t first_pfn, uint64_t end_pfn);
 uint64_t fl_alloc(struct fl *l); /* phys, or 0 */
 void fl_free(struct fl *l, uint64_t phys);
+
+#define BUDDY_MAX_ORDER 18 /* 1 GiB blocks */
+struct buddy {
+    uint32_t head[BUDDY_MAX_ORDER + 1];
+    uint32_t *next, *prev; /* list links, per page (meaningful for free block heads) */
+    int8_t *order;         /* order of the free block headed here, or -1 */
+    uint64_t npages;
+};
+void buddy_init(struct buddy *b, uint64_t npages, uint64_t first, uint64_t end);
+void buddy_destroy(struct buddy *b);
+uint64_t buddy_alloc(struct buddy *b, int order); /* first page, or ~0 */
+void buddy_free(struct buddy *b, uint64_t pfn, int order);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include "baselines.h"
 #include "pmm.h"
+#include "state.h"
 #include "rng.h"
 #include "sim.h"
 
@@ -260,6 +261,77 @@ static void bench_runs(void)
            (unsigned long long)n, ours / 1e3, ff / 1e3, (unsigned long long)fn, ff / ours);
 }
 
+/*
+ * Alloc+free pairs of one 512-page 2 MiB-aligned run, and of one page, against the binary buddy
+ * on a 64 GiB machine, in two states: every other 2 MiB block in use (the buddy's best case: its
+ * order-9 list is never empty, nothing splits or merges), and empty (the buddy splits a 1 GiB
+ * block on every allocation and merges it back on every free).
+ */
+static void bench_run_pairs(int half_used)
+{
+    const uint64_t ram = 64 * GIB, pairs = 1000000;
+    struct sim *s = machine(ram);
+    struct pmm *p = built(s);
+    uint64_t cap = ram / (2 * MIB), nb = 0, x;
+    uint64_t *blk = malloc(cap * sizeof *blk);
+    while (half_used && nb < cap && pmm_alloc_run(p, 512, 2 * MIB, 0, &blk[nb]) == PMM_OK)
+        nb++;
+    for (uint64_t i = 0; i < nb; i += 2)
+        pmm_free_run(p, blk[i], 512);
+    double t[RUNS];
+    for (int r = 0; r < RUNS; r++) {
+        double t0 = now_ns();
+        for (uint64_t i = 0; i < pairs; i++) {
+            pmm_alloc_run(p, 512, 2 * MIB, 0, &x);
+            pmm_free_run(p, x, 512);
+        }
+        t[r] = (now_ns() - t0) / (double)pairs;
+    }
+    double ours = median(t, RUNS);
+    for (int r = 0; r < RUNS; r++) {
+        double t0 = now_ns();
+        for (uint64_t i = 0; i < pairs; i++) {
+            pmm_alloc(p, &x);
+            pmm_free(p, x);
+        }
+        t[r] = (now_ns() - t0) / (double)pairs;
+    }
+    double ours1 = median(t, RUNS);
+    sim_free(s);
+
+    const uint64_t npages = (ram + 2 * GIB) / PG;
+    struct buddy b;
+    buddy_init(&b, npages, MIB / PG, npages);
+    uint64_t *bb = malloc(cap * sizeof *bb), nbb = 0;
+    while (half_used && nbb < cap && (bb[nbb] = buddy_alloc(&b, 9)) != ~0ull)
+        nbb++;
+    for (uint64_t i = 0; i < nbb; i += 2)
+        buddy_free(&b, bb[i], 9);
+    for (int r = 0; r < RUNS; r++) {
+        double t0 = now_ns();
+        for (uint64_t i = 0; i < pairs; i++)
+            buddy_free(&b, buddy_alloc(&b, 9), 9);
+        t[r] = (now_ns() - t0) / (double)pairs;
+    }
+    double bud = median(t, RUNS);
+    for (int r = 0; r < RUNS; r++) {
+        double t0 = now_ns();
+        for (uint64_t i = 0; i < pairs; i++)
+            buddy_free(&b, buddy_alloc(&b, 0), 0);
+        t[r] = (now_ns() - t0) / (double)pairs;
+    }
+    double bud1 = median(t, RUNS);
+    buddy_destroy(&b);
+    free(bb);
+    free(blk);
+    const char *state = half_used ? "half_blocks_used" : "empty";
+    printf("bench run_pair_512_aligned_2m ram_gib=64 %s pmm_ns=%.1f buddy_ns=%.1f "
+           "pmm_over_buddy=%.2f\n",
+           state, ours, bud, ours / bud);
+    printf("bench page_pair ram_gib=64 %s pmm_ns=%.1f buddy_ns=%.1f pmm_over_buddy=%.2f\n", state,
+           ours1, bud1, ours1 / bud1);
+}
+
 /* Building the allocator; metadata size; bytes the build touches. */
 static void bench_build(uint64_t ram, const char *name)
 {
@@ -295,11 +367,47 @@ static void bench_build(uint64_t ram, const char *name)
     }
     double ff = median(t, RUNS);
     free(bits);
+
+    /* Build + reconcile, against a memset of as many bytes as the bitmaps have (free map and its
+     * levels, block map and its levels, owned map, refs-init and shared maps): the floor for
+     * writing them. */
+    uint64_t bm = p->own_phys - p->freemap.phys[0] + p->freemap.nwords[0] * 8 + rinit_words(p) * 8 +
+                  shared_words(p) * 8;
+    size_t fsize;
+    void *fin = sim_final_map(s, &fsize);
+    struct pmm_map fm = {fin, fsize, s->desc_size};
+    uint64_t ssize = pmm_map_scratch_size(&fm);
+    void *scratch = malloc(ssize);
+    for (int r = 0; r < RUNS; r++) {
+        double t0 = now_ns();
+        sim_build(s, 0, &p);
+        struct pmm_map_error err;
+        if (pmm_reconcile(p, &fm, scratch, ssize, 0, &err)) {
+            fprintf(stderr, "bench: reconcile failed\n");
+            exit(1);
+        }
+        t[r] = (now_ns() - t0) / 1e6;
+    }
+    double both = median(t, RUNS);
+    /* the same bytes of the same (simulated physical) memory: where the bitmaps are */
+    unsigned char *buf = s->mem + p->freemap.phys[0];
+    for (int r = 0; r < RUNS; r++) {
+        double t0 = now_ns();
+        memset(buf, r & 1 ? 0xff : 0, bm);
+        __asm__ volatile("" : : "r"(buf) : "memory");
+        t[r] = (now_ns() - t0) / 1e6;
+    }
+    double ms = median(t, RUNS);
+    free(scratch);
+    free(fin);
     free(vec);
     sim_free(s);
     printf("bench build_%s ram_gib=%.1f pmm_ms=%.3f firstfit_ms=%.3f meta_bytes_per_gib=%.0f "
            "touched_bytes_per_gib=%.0f\n",
            name, gib, ours, ff, (double)meta / gib, (double)(touched * PG) / gib);
+    printf("bench build_reconcile_%s bitmap_bytes=%llu build_reconcile_ms=%.3f memset_ms=%.3f "
+           "over_memset=%.2f\n",
+           name, (unsigned long long)bm, both, ms, both / ms);
 }
 
 /* The free list's build writes a pointer into every page: measured on 1 GiB, scaled per GiB. */
@@ -328,8 +436,11 @@ int main(int argc, char **argv)
         bench_pair();
     if (!*only || !strcmp(only, "random"))
         bench_random_order();
-    if (!*only || !strcmp(only, "runs"))
+    if (!*only || !strcmp(only, "runs")) {
         bench_runs();
+        bench_run_pairs(1);
+        bench_run_pairs(0);
+    }
     if (!*only || !strcmp(only, "build")) {
         bench_build(16 * GIB, "16g");
         bench_build(1024 * GIB, "1t");

@@ -193,12 +193,13 @@ int pmm_keep_range(struct pmm *p, uint64_t phys, uint64_t npages, uint64_t *take
 
 /*
  * A new owner takes the state at physical address state_phys, reachable at state_phys +
- * virt_offset. O(1): validates the header and resets owner-local hooks (lock, firmware). Returns
+ * virt_offset. O(1) plus O(sections): validates the header and the section table (4 bytes per
+ * 128 MiB of address space) and resets owner-local hooks (lock, firmware). Returns
  * NULL and sets *err (PMM_ESTATE) if the header is not a reconciled allocator state, or if any
  * field the allocator computes addresses from could take it outside its metadata run or past its
  * span (see pmm/build.c); a refused state is not written to. pmm_adopt_why also says which field:
  * *why (may be NULL) gets its name and the problem, e.g. {"refs_phys", "not inside the metadata
- * run"}. Adoption does not read the bitmaps' contents: pmm_check() does, in O(span / 64).
+ * run"}. Adoption does not read the bitmaps' contents: pmm_check() does, in O(RAM pages / 64).
  */
 struct pmm_adopt_error {
     const char *field; /* the header field refused, as named in struct pmm (pmm/state.h) */
@@ -233,7 +234,7 @@ uint64_t pmm_virt_offset(const struct pmm *p);
  * Under the lock: every call that changes the state (alloc, free, ref, reconcile's update,
  * release_boot) and the readers pmm_stats, pmm_summary, pmm_refcount, pmm_page_state,
  * pmm_next_free_range, pmm_next_alloc_range and pmm_check, so that each answer is one consistent
- * snapshot (pmm_check holds it for its whole O(span / 64) pass). Without it, and safe so:
+ * snapshot (pmm_check holds it for its whole O(RAM pages / 64) pass). Without it, and safe so:
  * pmm_ranges (the table changes only in pmm_reconcile, which precedes any other user),
  * pmm_state_phys, pmm_meta_pages (fixed at build), and the owner-only calls pmm_virt_offset,
  * pmm_set_offset and pmm_set_lock, made with no other CPU in the allocator. No locked call makes
@@ -253,6 +254,10 @@ int pmm_alloc(struct pmm *p, uint64_t *phys);
  * npages contiguous pages starting at a multiple of align bytes (a power of two; 0 means 4 KiB),
  * ending at or below limit (exclusive byte address; 0 means no limit). The run comes from at or
  * above 1 MiB unless limit <= 1 MiB: low memory is for callers that ask for it (AP start-up code).
+ * Within the bounds, from the most plentiful memory first: at and above 4 GiB, then [16 MiB,
+ * 4 GiB), then [1 MiB, 16 MiB), first fit in each; so what 32-bit and ISA DMA can reach lasts.
+ * O(fragments in the way); a run of whole 2 MiB blocks is found through the block map, and is
+ * handed out and freed a word of each map at a time (no per-page work).
  */
 int pmm_alloc_run(struct pmm *p, uint64_t npages, uint64_t align, uint64_t limit, uint64_t *phys);
 
@@ -281,17 +286,22 @@ struct pmm_stats {
     uint64_t below4g;  /* free pages below 4 GiB */
     uint64_t below16m; /* free pages below 16 MiB */
     uint64_t kind_pages[PMM_NKINDS]; /* pages per map kind, from the range table */
-    uint64_t span;                   /* pages covered by the bitmap: [0, span) */
-    uint64_t meta_phys;              /* where the metadata run starts */
-    uint32_t reconciled;             /* 1 once pmm_reconcile has run */
-    uint32_t boot_held;              /* 1 while boot memory is held back (PMM_HOLD_BOOT_MEMORY) */
+    uint64_t span;                   /* pages covered: [0, span) */
+    uint64_t sections;               /* 128 MiB sections of [0, span) */
+    uint64_t present_sections;       /* those with usable RAM: the only ones with metadata */
+    uint64_t unmanaged;  /* usable pages the final map showed outside them (reported, not used) */
+    uint64_t meta_phys;  /* where the metadata run starts */
+    uint32_t reconciled; /* 1 once pmm_reconcile has run */
+    uint32_t boot_held;  /* 1 while boot memory is held back (PMM_HOLD_BOOT_MEMORY) */
 };
 void pmm_stats(const struct pmm *p, struct pmm_stats *s);
 
 /*
  * The one-line summary every front end prints:
  *   pmm: total=N free=N used=N meta=N alloc=N withheld=N largest=N below4g=N below16m=N
- * (all in pages). Writes at most len bytes including the NUL; returns the length it wanted.
+ *        sections=PRESENT/ALL unmanaged=N
+ * (pages, but for the sections). Writes at most len bytes including the NUL; returns the length it
+ * wanted.
  */
 uint64_t pmm_summary(const struct pmm *p, char *buf, uint64_t len);
 

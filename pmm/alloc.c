@@ -7,13 +7,13 @@
  */
 #include "state.h"
 
-static inline void push(struct pmm *p, uint64_t pfn)
+static inline void push(struct pmm *p, uint64_t c)
 {
-    p->stack[p->top++] = pfn;
-    if (pfn < p->stack_lo)
-        p->stack_lo = pfn;
-    if (pfn > p->stack_hi)
-        p->stack_hi = pfn;
+    p->stack[p->top++] = c;
+    if (c < p->stack_lo)
+        p->stack_lo = c;
+    if (c > p->stack_hi)
+        p->stack_hi = c;
 }
 
 static inline void stack_reset_bounds(struct pmm *p)
@@ -26,22 +26,23 @@ static inline void stack_reset_bounds(struct pmm *p)
  * Pull up to PMM_REFILL free pages from the free map. Two zones, the high one (at and above
  * 4 GiB, if there is memory there) before the low one ([1 MiB, 4 GiB)), so that memory 32-bit and
  * ISA devices can reach lasts; within a zone, next-fit from the cursor, wrapping to the zone's
- * start. A batch comes from one stretch only: it stops at the first stretch that had pages.
+ * start. A batch comes from one stretch only: it stops at the first stretch that had pages. All in
+ * compact indices: the zones' bounds were converted at build.
  */
 static uint64_t refill(struct pmm *p)
 {
     const uint64_t *l0 = pmm_free_l0(p);
-    uint64_t pref = p->span > PMM_HIGH_PFN ? PMM_HIGH_PFN : PMM_LOW_PFN, at = p->cursor, cur = at;
+    uint64_t pref = p->c_high < p->cspan ? p->c_high : p->c_low, at = p->cursor, cur = at;
     uint64_t from[4], to[4];
     int n = 0;
     if (at >= pref) { /* cursor in the high zone */
-        from[n] = at, to[n++] = p->span;
+        from[n] = at, to[n++] = p->cspan;
         from[n] = pref, to[n++] = at;
-        from[n] = PMM_LOW_PFN, to[n++] = pref;
+        from[n] = p->c_low, to[n++] = pref;
     } else { /* cursor in the low zone: look at the high zone again first */
-        from[n] = pref, to[n++] = p->span;
+        from[n] = pref, to[n++] = p->cspan;
         from[n] = at, to[n++] = pref;
-        from[n] = PMM_LOW_PFN, to[n++] = at;
+        from[n] = p->c_low, to[n++] = at;
     }
     for (int k = 0; k < n && !p->top; k++) {
         for (cur = from[k]; p->top < PMM_REFILL;) {
@@ -61,7 +62,7 @@ static uint64_t refill(struct pmm *p)
             cur = w ? (i & ~63ull) | (uint64_t)__builtin_ctzll(w) : (i & ~63ull) + 64;
         }
     }
-    p->cursor = cur < p->span ? cur : pref;
+    p->cursor = cur < p->cspan ? cur : pref;
     return p->top;
 }
 
@@ -78,78 +79,103 @@ void stack_evict(struct pmm *p, uint64_t start, uint64_t n)
         stack_reset_bounds(p);
 }
 
-/* Free pages [pfn, pfn + n), none of them stacked, leave the pool (the firmware has them). */
-void pool_drop(struct pmm *p, uint64_t pfn, uint64_t n)
+/* Free pages [c, c + n), none of them stacked, leave the pool (the firmware has them). */
+void pool_drop(struct pmm *p, uint64_t c, uint64_t n)
 {
-    fm_fill(p, pfn, pfn + n, 0);
-    bits_fill(pmm_own(p), pfn, pfn + n, 0);
+    fm_fill(p, c, c + n, 0);
+    bits_fill(pmm_own(p), c, c + n, 0);
     p->nfree -= n;
+    p->dropped += n;
+}
+
+/*
+ * The reference counts of [c, c + n) are about to matter: zero each page of counts that was never
+ * used (state.h). A run touches one or two such pages; the check is one bit each.
+ */
+void refs_ready(struct pmm *p, uint64_t c, uint64_t n)
+{
+    uint64_t *init = pmm_rinit(p);
+    for (uint64_t k = c >> PMM_RINIT_SHIFT; k <= (c + n - 1) >> PMM_RINIT_SHIFT; k++) {
+        if (!bit_test(init, k)) {
+            pmm_memset(pmm_refs(p) + (k << PMM_RINIT_SHIFT), 0, PMM_PAGE_SIZE);
+            init[k >> 6] |= bit_mask(k);
+        }
+    }
 }
 
 /* The single-page halves of take() and give(), inlined into the O(1) paths. */
-static inline void take1(struct pmm *p, uint64_t pfn)
+static inline void take1(struct pmm *p, uint64_t c)
 {
-    uint64_t *l0 = pmm_free_l0(p), wi = pfn >> 6, old = l0[wi], new = old & ~bit_mask(pfn);
+    uint64_t *l0 = pmm_free_l0(p), wi = c >> 6, old = l0[wi], new = old & ~bit_mask(c);
     l0[wi] = new;
     fm_word_changed(p, wi, old, new);
-    pmm_refs(p)[pfn] = 1;
+    if (!bit_test(pmm_rinit(p), c >> PMM_RINIT_SHIFT))
+        refs_ready(p, c, 1);
     p->nfree--;
     p->nalloc++;
 }
 
-static inline void give1(struct pmm *p, uint64_t pfn)
+static inline void fw_release(struct pmm *p, uint64_t c, uint64_t n)
 {
-    uint64_t *l0 = pmm_free_l0(p), wi = pfn >> 6, old = l0[wi], new = old | bit_mask(pfn);
-    l0[wi] = new;
-    fm_word_changed(p, wi, old, new);
-    if (p->top < PMM_STACK_CAP && pfn >= PMM_LOW_PFN)
-        push(p, pfn);
-    p->nfree++;
-    p->nalloc--;
     if (p->fw.release)
-        p->fw.release(p->fw.ctx, pfn << PMM_PAGE_SHIFT, 1);
+        p->fw.release(p->fw.ctx, cpfn(p, c) << PMM_PAGE_SHIFT, n);
 }
 
-/* Mark free pages [pfn, pfn + n) allocated with reference count 1. */
-static void take(struct pmm *p, uint64_t pfn, uint64_t n)
+/* Its reference count is back at 0 (one reference): the page is free again. */
+static inline void give1(struct pmm *p, uint64_t c)
 {
-    fm_fill(p, pfn, pfn + n, 0);
-    uint16_t *refs = pmm_refs(p) + pfn;
-    for (uint64_t i = 0; i < n; i++)
-        refs[i] = 1;
+    uint64_t *l0 = pmm_free_l0(p), wi = c >> 6, old = l0[wi], new = old | bit_mask(c);
+    l0[wi] = new;
+    fm_word_changed(p, wi, old, new);
+    if (p->top < PMM_STACK_CAP && c >= p->c_low)
+        push(p, c);
+    p->nfree++;
+    p->nalloc--;
+    fw_release(p, c, 1);
+}
+
+/* Mark free pages [c, c + n) allocated: their counts already say one reference (state.h). */
+static void take(struct pmm *p, uint64_t c, uint64_t n)
+{
+    fm_fill(p, c, c + n, 0);
+    refs_ready(p, c, n);
     p->nfree -= n;
     p->nalloc += n;
 }
 
-/* Return allocated pages [pfn, pfn + n) to the free map (and, in the boot phase, the firmware). */
-static void give(struct pmm *p, uint64_t pfn, uint64_t n)
+/* Return allocated pages [c, c + n) to the free map (and, in the boot phase, the firmware). */
+static void give(struct pmm *p, uint64_t c, uint64_t n)
 {
     if (n == 1) {
-        give1(p, pfn);
+        give1(p, c);
         return;
     }
-    fm_fill(p, pfn, pfn + n, 1);
+    fm_fill(p, c, c + n, 1);
     p->nfree += n;
     p->nalloc -= n;
-    if (p->fw.release)
-        p->fw.release(p->fw.ctx, pfn << PMM_PAGE_SHIFT, n);
+    fw_release(p, c, n);
 }
 
-/* 0 if pfn is allocated; otherwise why it is not. */
-static inline int allocated(const struct pmm *p, uint64_t pfn)
+/* 0 if compact page c (PMM_NONE: in no present section) is allocated; otherwise why it is not. */
+static inline int allocated(const struct pmm *p, uint64_t c)
 {
-    if (pfn >= p->span || !bit_test(pmm_own(p), pfn))
+    if (c == PMM_NONE || !bit_test(pmm_own(p), c))
         return PMM_ENOTOWNED;
-    if (bit_test(pmm_free_l0(p), pfn))
+    if (bit_test(pmm_free_l0(p), c))
         return PMM_EDOUBLE;
     return PMM_OK;
 }
 
-/* 0 if pfn may be freed outright: allocated and not shared. */
-static inline int sole_owner(const struct pmm *p, uint64_t pfn)
+/* 0 if c may be freed outright: allocated and not shared. */
+static inline int sole_owner(const struct pmm *p, uint64_t c)
 {
-    int rc = allocated(p, pfn);
-    return !rc && pmm_refs(p)[pfn] != 1 ? PMM_ESHARED : rc;
+    int rc = allocated(p, c);
+    return !rc && pmm_refs(p)[c] != 0 ? PMM_ESHARED : rc;
+}
+
+static inline uint64_t cidx_of(const struct pmm *p, uint64_t phys)
+{
+    return cidx(p, phys >> PMM_PAGE_SHIFT);
 }
 
 int pmm_alloc(struct pmm *p, uint64_t *phys)
@@ -160,18 +186,24 @@ int pmm_alloc(struct pmm *p, uint64_t *phys)
             pmm_unlock(p);
             return PMM_ENOMEM;
         }
-        uint64_t pfn = p->stack[--p->top];
+        uint64_t c = p->stack[--p->top];
         if (!p->top)
             stack_reset_bounds(p);
-        if (p->fw.claim && p->fw.claim(p->fw.ctx, pfn << PMM_PAGE_SHIFT, 1)) {
-            pool_drop(p, pfn, 1);
+        uint64_t addr = cpfn(p, c) << PMM_PAGE_SHIFT;
+        if (p->fw.claim && p->fw.claim(p->fw.ctx, addr, 1)) {
+            pool_drop(p, c, 1);
             continue;
         }
-        take1(p, pfn);
-        *phys = pfn << PMM_PAGE_SHIFT;
+        take1(p, c);
+        *phys = addr;
         pmm_unlock(p);
         return PMM_OK;
     }
+}
+
+static inline int fw_claim(struct pmm *p, uint64_t c, uint64_t n)
+{
+    return p->fw.claim(p->fw.ctx, cpfn(p, c) << PMM_PAGE_SHIFT, n);
 }
 
 /*
@@ -181,11 +213,11 @@ int pmm_alloc(struct pmm *p, uint64_t *phys)
 static uint64_t drop_claimed(struct pmm *p, uint64_t s, uint64_t n)
 {
     uint64_t dropped = 0;
-    for (uint64_t pfn = s; pfn < s + n; pfn++) {
-        if (p->fw.claim(p->fw.ctx, pfn << PMM_PAGE_SHIFT, 1) == 0) {
-            p->fw.release(p->fw.ctx, pfn << PMM_PAGE_SHIFT, 1);
+    for (uint64_t c = s; c < s + n; c++) {
+        if (fw_claim(p, c, 1) == 0) {
+            fw_release(p, c, 1);
         } else {
-            pool_drop(p, pfn, 1);
+            pool_drop(p, c, 1);
             dropped++;
         }
     }
@@ -197,7 +229,7 @@ static int claim_split(struct pmm *p, uint64_t s, uint64_t n);
 /* Claim [s, s + n) whole or, if the firmware refuses, in halves: 0, or -1 with nothing claimed. */
 static int claim_pieces(struct pmm *p, uint64_t s, uint64_t n)
 {
-    if (p->fw.claim(p->fw.ctx, s << PMM_PAGE_SHIFT, n) == 0)
+    if (fw_claim(p, s, n) == 0)
         return 0;
     return claim_split(p, s, n);
 }
@@ -219,10 +251,31 @@ static int claim_split(struct pmm *p, uint64_t s, uint64_t n)
     if (claim_pieces(p, s, h))
         return -1;
     if (claim_pieces(p, s + h, n - h)) {
-        p->fw.release(p->fw.ctx, s << PMM_PAGE_SHIFT, h);
+        fw_release(p, s, h);
         return -1;
     }
     return 0;
+}
+
+/*
+ * Where runs are looked for, most plentiful memory first, as for single pages: at and above
+ * 4 GiB, then [16 MiB, 4 GiB), then [1 MiB, 16 MiB), so that what 32-bit and ISA DMA can reach
+ * stays for the callers that must have it. Each zone is clipped to [lo, hi) (compact).
+ */
+static uint64_t find_run(struct pmm *p, uint64_t n, uint64_t apages, uint64_t lo, uint64_t hi)
+{
+    uint64_t edge[4] = {hi, p->c_high, c_ceil(p, 16ull << (20 - PMM_PAGE_SHIFT)), lo};
+    for (int z = 0; z < 3; z++) {
+        uint64_t zlo = edge[z + 1] > lo ? edge[z + 1] : lo, zhi = edge[z] < hi ? edge[z] : hi;
+        if (z == 2)
+            zlo = lo;
+        if (zlo >= zhi || zhi - zlo < n)
+            continue;
+        uint64_t s = fm_find_run(p, n, apages, zlo, zhi);
+        if (s != PMM_NONE)
+            return s;
+    }
+    return fm_find_run(p, n, apages, lo, hi); /* a run across a zone's edge */
 }
 
 int pmm_alloc_run(struct pmm *p, uint64_t npages, uint64_t align, uint64_t limit, uint64_t *phys)
@@ -238,8 +291,10 @@ int pmm_alloc_run(struct pmm *p, uint64_t npages, uint64_t align, uint64_t limit
         return PMM_ERANGE;
 
     pmm_lock(p);
+    uint64_t clo = c_ceil(p, lo), chi = c_ceil(p, hi);
     for (;;) {
-        uint64_t s = fm_find_run(p, npages, apages, lo, hi);
+        uint64_t s = lo < PMM_LOW_PFN ? fm_find_run(p, npages, apages, clo, chi)
+                                      : find_run(p, npages, apages, clo, chi);
         if (s == PMM_NONE) {
             pmm_unlock(p);
             return PMM_ENOMEM;
@@ -247,11 +302,11 @@ int pmm_alloc_run(struct pmm *p, uint64_t npages, uint64_t align, uint64_t limit
         stack_evict(p, s, npages);
         /* Refused: drop the pages somebody else took and look again, or, if none was taken,
          * claim the run in pieces. A refused claim never fails a request that can be met. */
-        if (p->fw.claim && p->fw.claim(p->fw.ctx, s << PMM_PAGE_SHIFT, npages) &&
+        if (p->fw.claim && fw_claim(p, s, npages) &&
             (drop_claimed(p, s, npages) || claim_split(p, s, npages)))
             continue;
         take(p, s, npages);
-        *phys = s << PMM_PAGE_SHIFT;
+        *phys = cpfn(p, s) << PMM_PAGE_SHIFT;
         pmm_unlock(p);
         return PMM_OK;
     }
@@ -261,13 +316,45 @@ int pmm_free(struct pmm *p, uint64_t phys)
 {
     if (phys & (PMM_PAGE_SIZE - 1))
         return PMM_EINVAL;
-    uint64_t pfn = phys >> PMM_PAGE_SHIFT;
     pmm_lock(p);
-    int rc = sole_owner(p, pfn);
+    uint64_t c = cidx_of(p, phys);
+    int rc = sole_owner(p, c);
     if (!rc)
-        give1(p, pfn);
+        give1(p, c);
     pmm_unlock(p);
     return rc;
+}
+
+/*
+ * The first page of compact [c, c + n) that may not be freed, or PMM_NONE: a word of the maps at a
+ * time, and a word of the shared map per 4096 pages; counts are read only in a 64-page group the
+ * shared map marks.
+ */
+static uint64_t first_unfreeable(const struct pmm *p, uint64_t c, uint64_t n)
+{
+    const uint64_t *own = pmm_own(p), *l0 = pmm_free_l0(p), *sh = pmm_shared(p);
+    uint64_t bad = PMM_NONE, end = c + n;
+    for (uint64_t i = c; i < end; i = (i & ~63ull) + 64) {
+        uint64_t x = ~(own[i >> 6] & ~l0[i >> 6]) & word_mask(i, end);
+        if (x) {
+            bad = (i & ~63ull) | (uint64_t)__builtin_ctzll(x);
+            end = bad;
+            break;
+        }
+    }
+    if (c >= end)
+        return bad;
+    uint64_t g0 = c >> 6, g1 = ((end - 1) >> 6) + 1; /* groups of 64 pages */
+    for (uint64_t g = g0; g < g1; g = (g & ~63ull) + 64) {
+        for (uint64_t x = sh[g >> 6] & word_mask(g, g1); x; x &= x - 1) {
+            uint64_t grp = (g & ~63ull) | (uint64_t)__builtin_ctzll(x);
+            const uint16_t *refs = pmm_refs(p);
+            for (uint64_t i = grp << 6 > c ? grp << 6 : c; i < ((grp + 1) << 6) && i < end; i++)
+                if (refs[i])
+                    return i;
+        }
+    }
+    return bad;
 }
 
 int pmm_free_run(struct pmm *p, uint64_t phys, uint64_t npages)
@@ -278,11 +365,25 @@ int pmm_free_run(struct pmm *p, uint64_t phys, uint64_t npages)
     if (s >= p->span || npages > p->span - s)
         return PMM_ENOTOWNED;
     pmm_lock(p);
-    int rc = PMM_OK;
-    for (uint64_t pfn = s; pfn < s + npages && !rc; pfn++)
-        rc = sole_owner(p, pfn);
+    /*
+     * Present sections in a row get consecutive slots, so the part of the run before its first
+     * absent section is one compact run; a page in an absent section is not ours.
+     */
+    uint64_t c = cidx(p, s), ok = 0;
+    while (ok < npages && pmm_sectab(p)[(s + ok) >> PMM_SEC_SHIFT] != PMM_SEC_ABSENT) {
+        uint64_t next = (((s + ok) >> PMM_SEC_SHIFT) + 1) << PMM_SEC_SHIFT;
+        ok = next - s < npages ? next - s : npages;
+    }
+    int rc = ok ? PMM_OK : PMM_ENOTOWNED;
+    if (ok) {
+        uint64_t bad = first_unfreeable(p, c, ok);
+        if (bad != PMM_NONE)
+            rc = sole_owner(p, bad);
+        else if (ok < npages)
+            rc = PMM_ENOTOWNED;
+    }
     if (!rc)
-        give(p, s, npages);
+        give(p, c, npages);
     pmm_unlock(p);
     return rc;
 }
@@ -291,14 +392,13 @@ int pmm_ref_inc(struct pmm *p, uint64_t phys)
 {
     if (phys & (PMM_PAGE_SIZE - 1))
         return PMM_EINVAL;
-    uint64_t pfn = phys >> PMM_PAGE_SHIFT;
     pmm_lock(p);
-    int rc = allocated(p, pfn);
-    uint16_t *ref = pmm_refs(p) + pfn;
-    if (!rc && *ref == PMM_REF_MAX)
+    uint64_t c = cidx_of(p, phys);
+    int rc = allocated(p, c);
+    if (!rc && pmm_refs(p)[c] == PMM_REF_MAX - 1)
         rc = PMM_EOVERFLOW;
-    if (!rc)
-        (*ref)++;
+    if (!rc && !pmm_refs(p)[c]++)
+        pmm_shared(p)[c >> 12] |= bit_mask(c >> 6);
     pmm_unlock(p);
     return rc;
 }
@@ -307,15 +407,21 @@ int pmm_ref_dec(struct pmm *p, uint64_t phys)
 {
     if (phys & (PMM_PAGE_SIZE - 1))
         return PMM_EINVAL;
-    uint64_t pfn = phys >> PMM_PAGE_SHIFT;
     pmm_lock(p);
-    int rc = allocated(p, pfn);
+    uint64_t c = cidx_of(p, phys);
+    int rc = allocated(p, c);
     if (!rc) {
-        uint16_t *ref = pmm_refs(p) + pfn;
-        if (*ref == 1)
-            give1(p, pfn);
-        else
-            (*ref)--;
+        uint16_t *ref = pmm_refs(p) + c;
+        if (*ref == 0) {
+            give1(p, c);
+        } else if (!--*ref) { /* the group may have no shared page left */
+            const uint64_t *g = (const uint64_t *)(pmm_refs(p) + (c & ~63ull));
+            uint64_t any = 0;
+            for (int i = 0; i < 16; i++)
+                any |= g[i];
+            if (!any)
+                pmm_shared(p)[c >> 12] &= ~bit_mask(c >> 6);
+        }
     }
     pmm_unlock(p);
     return rc;
@@ -326,11 +432,11 @@ int pmm_refcount(const struct pmm *p, uint64_t phys, uint32_t *count)
     *count = 0;
     if (phys & (PMM_PAGE_SIZE - 1))
         return PMM_EINVAL;
-    uint64_t pfn = phys >> PMM_PAGE_SHIFT;
     pmm_lock(p);
-    int rc = allocated(p, pfn);
+    uint64_t c = cidx_of(p, phys);
+    int rc = allocated(p, c);
     if (!rc)
-        *count = pmm_refs(p)[pfn];
+        *count = (uint32_t)pmm_refs(p)[c] + 1;
     pmm_unlock(p);
     return rc;
 }

@@ -32,7 +32,12 @@ uint64_t hb_words_for(uint64_t nbits, uint64_t nwords[PMM_LEVELS], uint32_t *nle
 
 void hb_rebuild(const struct pmm *p, const struct pmm_hbits *h)
 {
-    for (uint32_t k = 1; k < h->nlevels; k++) {
+    hb_rebuild_above(p, h, 1);
+}
+
+void hb_rebuild_above(const struct pmm *p, const struct pmm_hbits *h, uint32_t from_level)
+{
+    for (uint32_t k = from_level; k < h->nlevels; k++) {
         const uint64_t *below = pmm_words(p, h, k - 1);
         uint64_t *lk = pmm_words(p, h, k);
         for (uint64_t j = 0; j < h->nwords[k]; j++) {
@@ -47,7 +52,13 @@ void hb_rebuild(const struct pmm *p, const struct pmm_hbits *h)
 
 void hb_propagate(const struct pmm *p, const struct pmm_hbits *h, uint64_t wi)
 {
-    for (uint32_t k = 1; k < h->nlevels; k++) {
+    hb_propagate_from(p, h, 1, wi);
+}
+
+/* Word wi of level k - 1 changed: bring levels k and up in line. */
+void hb_propagate_from(const struct pmm *p, const struct pmm_hbits *h, uint32_t k, uint64_t wi)
+{
+    for (; k < h->nlevels; k++) {
         int nonzero = pmm_words(p, h, k - 1)[wi] != 0;
         uint64_t *w = &pmm_words(p, h, k)[wi >> 6];
         uint64_t old = *w;
@@ -176,40 +187,85 @@ void blk_rebuild(const struct pmm *p)
     hb_rebuild(p, &p->blkmap);
 }
 
-void fm_fill(struct pmm *p, uint64_t from, uint64_t to, int value)
+/* One word of the free map, partly covered by [from, to): bit by bit upkeep. */
+static void fm_fill_word(struct pmm *p, uint64_t from, uint64_t to, int value)
 {
-    uint64_t *l0 = pmm_free_l0(p);
-    while (from < to) {
-        uint64_t wi = from >> 6, m = word_mask(from, to);
-        uint64_t old = l0[wi], new = value ? old | m : old & ~m;
-        l0[wi] = new;
-        fm_word_changed(p, wi, old, new);
-        from = (from & ~63ull) + 64;
-    }
+    uint64_t *l0 = pmm_free_l0(p), wi = from >> 6, m = word_mask(from, to);
+    uint64_t old = l0[wi], new = value ? old | m : old & ~m;
+    l0[wi] = new;
+    fm_word_changed(p, wi, old, new);
 }
 
-static inline uint64_t align_up(uint64_t x, uint64_t a)
+/*
+ * Set or clear free-map bits [from, to), keeping the summaries and the block map true. Whole
+ * words are written in a row and their first summary level is set or cleared as a range, so a
+ * 512-page run costs a few word writes and one climb of the levels, not eight; blocks the range
+ * covers whole are marked free without reading them back.
+ */
+void fm_fill(struct pmm *p, uint64_t from, uint64_t to, int value)
 {
-    return (x + a - 1) & ~(a - 1);
+    if (from & 63) {
+        uint64_t end = (from | 63) + 1 < to ? (from | 63) + 1 : to;
+        fm_fill_word(p, from, end, value);
+        from = end;
+    }
+    uint64_t w0 = from >> 6, w1 = to >> 6;
+    if (w0 < w1) {
+        uint64_t *l0 = pmm_free_l0(p), fill = value ? ~0ull : 0;
+        if (w1 - w0 <= 64)
+            for (uint64_t w = w0; w < w1; w++)
+                l0[w] = fill;
+        else
+            pmm_memset(l0 + w0, value ? 0xff : 0, (w1 - w0) * 8);
+        const struct pmm_hbits *h = &p->freemap;
+        if (h->nlevels > 1) {
+            uint64_t *l1 = pmm_words(p, h, 1);
+            for (uint64_t j = w0 >> 6; j <= (w1 - 1) >> 6; j++) {
+                uint64_t a = j << 6 > w0 ? j << 6 : w0, b = (j + 1) << 6 < w1 ? (j + 1) << 6 : w1;
+                uint64_t m = word_mask(a, b), old = l1[j], new = value ? old | m : old & ~m;
+                l1[j] = new;
+                if ((old == 0) != (new == 0))
+                    hb_propagate_from(p, h, 2, j);
+            }
+        }
+        if (value) { /* blocks inside the words are whole and free; the edge ones may be */
+            const uint64_t *bl0 = pmm_words(p, &p->blkmap, 0);
+            for (uint64_t b = w0 >> 3; b <= (w1 - 1) >> 3 && b < p->blkmap.nbits; b++) {
+                if (bit_test(bl0, b))
+                    continue;
+                if (b << 3 >= w0 && (b + 1) << 3 <= w1)
+                    blk_set(p, b, 1);
+                else
+                    blk_note_full(p, b);
+            }
+        }
+        from = w1 << 6;
+    }
+    if (from < to)
+        fm_fill_word(p, from, to, value);
 }
 
 /*
  * Runs of whole 2 MiB blocks: search the block map, confirm the blocks in the free map (the block
- * map is a hint, see state.h), then check the pages past the last whole block.
+ * map is a hint, see state.h), then check the pages past the last whole block. Blocks never
+ * straddle sections; a run that crosses from one slot to a slot that is not its physical
+ * neighbour starts over in the later one.
  */
 static uint64_t blk_find_run(struct pmm *p, uint64_t n, uint64_t align, uint64_t lo, uint64_t hi)
 {
     const uint64_t *bl0 = pmm_words(p, &p->blkmap, 0);
-    uint64_t k = n >> PMM_BLOCK_SHIFT, ablk = align >> PMM_BLOCK_SHIFT;
-    uint64_t b = align_up((lo + 511) >> PMM_BLOCK_SHIFT, ablk);
+    uint64_t k = n >> PMM_BLOCK_SHIFT, b = (lo + 511) >> PMM_BLOCK_SHIFT;
     for (;;) {
         b = hb_next_set(p, &p->blkmap, b, p->blkmap.nbits);
         if (b == PMM_NONE)
             return PMM_NONE;
-        b = align_up(b, ablk);
-        uint64_t s = b << PMM_BLOCK_SHIFT;
-        if (s > hi || hi - s < n)
+        uint64_t s = c_align(p, b << PMM_BLOCK_SHIFT, align);
+        if (s == PMM_NONE || s > hi || hi - s < n)
             return PMM_NONE;
+        if (s != b << PMM_BLOCK_SHIFT) {
+            b = s >> PMM_BLOCK_SHIFT;
+            continue;
+        }
         uint64_t z = bits_next_clear(bl0, b, b + k);
         for (uint64_t i = b; z == PMM_NONE && i < b + k; i++) {
             if (!blk_full(p, i)) { /* a stale hint: drop it now that we paid to read it */
@@ -222,7 +278,12 @@ static uint64_t blk_find_run(struct pmm *p, uint64_t n, uint64_t align, uint64_t
             continue;
         }
         if (bits_next_clear(pmm_free_l0(p), s + (k << PMM_BLOCK_SHIFT), s + n) != PMM_NONE) {
-            b += ablk;
+            b += 1;
+            continue;
+        }
+        uint64_t brk = c_break(p, s, n);
+        if (brk != PMM_NONE) {
+            b = brk >> PMM_BLOCK_SHIFT;
             continue;
         }
         return s;
@@ -230,9 +291,10 @@ static uint64_t blk_find_run(struct pmm *p, uint64_t n, uint64_t align, uint64_t
 }
 
 /*
- * First run of n free pages in [lo, hi) starting at a multiple of align (pages, a power of two).
- * Each failed candidate moves the search past the used page that broke it, so the cost follows the
- * number of fragments in the way, not the number of pages.
+ * First run of n free pages in compact [lo, hi) whose first page is physically aligned to align
+ * pages (a power of two) and which is physically contiguous. Each failed candidate moves the
+ * search past the used page that broke it, so the cost follows the number of fragments in the
+ * way, not the number of pages.
  */
 uint64_t fm_find_run(struct pmm *p, uint64_t n, uint64_t align, uint64_t lo, uint64_t hi)
 {
@@ -244,12 +306,17 @@ uint64_t fm_find_run(struct pmm *p, uint64_t n, uint64_t align, uint64_t lo, uin
         uint64_t s = hb_next_set(p, &p->freemap, pos, hi);
         if (s == PMM_NONE)
             return PMM_NONE;
-        s = align_up(s, align);
-        if (s > hi || hi - s < n)
+        s = c_align(p, s, align);
+        if (s == PMM_NONE || s > hi || hi - s < n)
             return PMM_NONE;
         uint64_t z = bits_next_clear(l0, s, s + n);
-        if (z == PMM_NONE)
-            return s;
+        if (z == PMM_NONE) {
+            z = c_break(p, s, n);
+            if (z == PMM_NONE)
+                return s;
+            pos = z;
+            continue;
+        }
         pos = z + 1;
     }
 }

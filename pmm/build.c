@@ -9,19 +9,27 @@ static uint64_t round64(uint64_t x)
 }
 
 /*
- * Lay out the metadata run for span pages and range_cap ranges. Fills p's *_phys fields as offsets
- * from the start of the run and returns its size in pages. Reference counts start on a page
- * boundary so the pages nobody allocates from are never touched.
+ * Lay out the metadata run for span pages, nslots present sections and range_cap ranges (see the
+ * drawing in state.h). Fills p's geometry and *_phys fields as offsets from the start of the run
+ * and returns its size in pages. Reference counts start on a page boundary so that the pages of
+ * counts nobody allocates from are never touched.
  */
-static uint64_t layout(struct pmm *p, uint64_t span, uint64_t range_cap)
+static uint64_t layout(struct pmm *p, uint64_t span, uint64_t nslots, uint64_t range_cap)
 {
     uint64_t at = PMM_PAGE_SIZE; /* header + stack */
     p->ranges_phys = at;
     p->range_cap = range_cap;
     at = round64(at + range_cap * sizeof(struct pmm_range));
+    p->nsec = (span + PMM_SEC_PAGES - 1) >> PMM_SEC_SHIFT;
+    p->sec_phys = at;
+    at = round64(at + p->nsec * sizeof(uint32_t));
+    p->nslots = nslots;
+    p->cspan = nslots << PMM_SEC_SHIFT;
+    p->slots_phys = at;
+    at = round64(at + nslots * sizeof(uint32_t));
 
     struct pmm_hbits *maps[2] = {&p->freemap, &p->blkmap};
-    uint64_t nbits[2] = {span, span >> PMM_BLOCK_SHIFT};
+    uint64_t nbits[2] = {p->cspan, p->cspan >> PMM_BLOCK_SHIFT};
     for (int m = 0; m < 2; m++) {
         struct pmm_hbits *h = maps[m];
         h->nbits = nbits[m];
@@ -33,22 +41,30 @@ static uint64_t layout(struct pmm *p, uint64_t span, uint64_t range_cap)
     }
     p->own_phys = at;
     at = round64(at + p->freemap.nwords[0] * 8);
+    p->rinit_phys = at;
+    at = round64(at + rinit_words(p) * 8);
+    p->shared_phys = at;
+    at = round64(at + shared_words(p) * 8);
 
     at = (at + PMM_PAGE_SIZE - 1) & ~(PMM_PAGE_SIZE - 1);
     p->refs_phys = at;
-    at += span * sizeof(uint16_t);
+    at += p->cspan * sizeof(uint16_t);
     return (at + PMM_PAGE_SIZE - 1) >> PMM_PAGE_SHIFT;
 }
 
 static void relocate(struct pmm *p, uint64_t base)
 {
     p->ranges_phys += base;
+    p->sec_phys += base;
+    p->slots_phys += base;
     for (int m = 0; m < 2; m++) {
         struct pmm_hbits *h = m ? &p->blkmap : &p->freemap;
         for (uint32_t k = 0; k < h->nlevels; k++)
             h->phys[k] += base;
     }
     p->own_phys += base;
+    p->rinit_phys += base;
+    p->shared_phys += base;
     p->refs_phys += base;
 }
 
@@ -73,6 +89,35 @@ static uint64_t place(const struct pmm_build *b, const struct pmm_range *r, uint
         }
     }
     return PMM_NONE;
+}
+
+/*
+ * Sections that hold usable pages of r[0..n), in increasing order: written to slots (if not NULL)
+ * and counted.
+ */
+static uint64_t present_sections(const struct pmm_range *r, uint64_t n, uint32_t *slots)
+{
+    uint64_t count = 0, last = PMM_NONE;
+    for (uint64_t i = 0; i < n; i++) {
+        if (r[i].kind == PMM_KIND_NEVER)
+            continue;
+        uint64_t s = r[i].start >> PMM_SEC_SHIFT,
+                 e = (r[i].start + r[i].npages - 1) >> PMM_SEC_SHIFT;
+        for (s = last != PMM_NONE && s <= last ? last + 1 : s; s <= e; s++) {
+            if (slots)
+                slots[count] = (uint32_t)s;
+            count++;
+            last = s;
+        }
+    }
+    return count;
+}
+
+/* Both bitmaps, l0 and owned, get the same bits [from, to) at build: one pass writes both. */
+static void fill2(uint64_t *a, uint64_t *b, uint64_t from, uint64_t to, int value)
+{
+    bits_fill(a, from, to, value);
+    bits_fill(b, from, to, value);
 }
 
 int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error *err)
@@ -105,11 +150,16 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
             *err = (struct pmm_map_error){-1, "map has no conventional memory"};
         return PMM_EMAP;
     }
+    if (span > (1ull << 32 << PMM_SEC_SHIFT)) {
+        if (err)
+            *err = (struct pmm_map_error){-1, "usable memory above 2^59 bytes"};
+        return PMM_EMAP;
+    }
 
     struct pmm t;
     pmm_memset(&t, 0, sizeof t);
     uint64_t range_cap = 2 * (ndesc + b->extra_descriptors) + 1;
-    uint64_t pages = layout(&t, span, range_cap);
+    uint64_t pages = layout(&t, span, present_sections(r, n, 0), range_cap);
     uint64_t meta = place(b, r, n, pages);
     if (meta == PMM_NONE)
         return PMM_ENOMEM;
@@ -129,26 +179,72 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
     pmm_memcpy(pmm_rtab(p), r, n * sizeof *r);
     p->nranges = n;
 
-    /* Each free-map bit is written once: gaps and non-conventional ranges 0, conventional 1. */
-    uint64_t *l0 = pmm_free_l0(p), cur = 0, end = p->freemap.nwords[0] * 64;
-    for (uint64_t i = 0; i < n; i++) {
-        if (r[i].kind != PMM_KIND_FREE)
-            continue;
-        bits_fill(l0, cur, r[i].start, 0);
-        bits_fill(l0, r[i].start, r[i].start + r[i].npages, 1);
-        cur = r[i].start + r[i].npages;
-    }
-    bits_fill(l0, cur, end, 0);
-    nfree -= (uint64_t)bit_test(l0, 0) + pages;
-    bits_fill(l0, 0, 1, 0); /* page 0 is never handed out: a null physical address means failure */
-    bits_fill(l0, meta, meta + pages, 0);
-    pmm_memcpy(pmm_own(p), l0, p->freemap.nwords[0] * 8);
-    hb_rebuild(p, &p->freemap);
-    blk_rebuild(p);
+    /* Sections: the slots in order, and every table entry written once. */
+    uint32_t *slots = pmm_slots(p), *sec = pmm_sectab(p);
+    present_sections(r, n, slots);
+    for (uint64_t k = 0, slot = 0; k < p->nsec; k++)
+        sec[k] = slot < p->nslots && slots[slot] == k ? (uint32_t)slot++ : PMM_SEC_ABSENT;
 
+    /*
+     * The free and owned maps in one pass, each word written once: gaps and everything that is not
+     * conventional 0, conventional 1. Their first summary level and the block map are derived from
+     * the ranges as they are written, not by reading the maps back.
+     */
+    uint64_t *l0 = pmm_free_l0(p), *own = pmm_own(p), *l1 = pmm_words(p, &p->freemap, 1);
+    uint64_t *bl0 = pmm_words(p, &p->blkmap, 0), cur = 0;
+    if (p->freemap.nlevels > 1)
+        pmm_memset(l1, 0, p->freemap.nwords[1] * 8);
+    pmm_memset(bl0, 0, p->blkmap.nwords[0] * 8);
+    /* Pieces are per section; neighbours in compact order are written as one stretch, so that
+     * large fills go to memory as large stores (rep stos streams them past the cache). */
+    uint64_t run0 = 0, run1 = 0;
+    for (uint64_t i = 0; i <= n; i++) {
+        if (i < n && r[i].kind != PMM_KIND_FREE)
+            continue;
+        uint64_t from = i < n ? r[i].start : 0, to = i < n ? r[i].start + r[i].npages : 0, c;
+        for (uint64_t len;;) {
+            len = i < n ? c_seg(p, &from, to, &c) : 0;
+            if (len && c == run1 && run1 > run0) { /* continues the stretch */
+                run1 = c + len;
+                continue;
+            }
+            if (run1 > run0) { /* write the stretch [run0, run1) */
+                fill2(l0, own, cur, run0, 0);
+                fill2(l0, own, run0, run1, 1);
+                if (p->freemap.nlevels > 1)
+                    bits_fill(l1, run0 >> 6, ((run1 - 1) >> 6) + 1, 1);
+                uint64_t b0 = (run0 + 511) >> PMM_BLOCK_SHIFT, b1 = run1 >> PMM_BLOCK_SHIFT;
+                if (b0 < b1)
+                    bits_fill(bl0, b0, b1, 1);
+                cur = run0 = run1;
+            }
+            if (!len)
+                break;
+            run0 = c, run1 = c + len;
+        }
+    }
+    fill2(l0, own, cur, p->freemap.nwords[0] * 64, 0);
+    hb_rebuild_above(p, &p->freemap, 2);
+    hb_rebuild_above(p, &p->blkmap, 1);
+    pmm_memset(pmm_rinit(p), 0, rinit_words(p) * 8);
+    pmm_memset(pmm_shared(p), 0, shared_words(p) * 8);
+
+    /* Page 0 is never handed out (a null physical address means failure); nor is the metadata. */
     p->nfree = nfree;
+    uint64_t from = 0, c;
+    for (int k = 0; k < 2; k++) {
+        uint64_t to = k ? meta + pages : 1;
+        from = k ? meta : 0;
+        for (uint64_t len; (len = c_seg(p, &from, to, &c));) {
+            p->nfree -= bits_count(l0, c, c + len);
+            fm_fill(p, c, c + len, 0);
+            bits_fill(own, c, c + len, 0);
+        }
+    }
     p->total = total;
-    p->cursor = span > PMM_HIGH_PFN ? PMM_HIGH_PFN : PMM_LOW_PFN; /* see refill() */
+    p->c_low = c_ceil(p, PMM_LOW_PFN);
+    p->c_high = c_ceil(p, PMM_HIGH_PFN);
+    p->cursor = p->c_high < p->cspan ? p->c_high : p->c_low; /* see refill() */
     p->stack_lo = PMM_NONE;
     *out = p;
     return PMM_OK;
@@ -281,10 +377,16 @@ static int adopt_check(const struct pmm *p, uint64_t state_phys, uint64_t virt_o
     /* Geometry: the sizes every index and address below is computed from. */
     if (!p->span || p->span > PMM_MAX_PAGES)
         return refuse(e, "span", "zero, or more pages than a 64-bit address space holds");
-    if (p->freemap.nbits != p->span)
-        return refuse(e, "freemap.nbits", "differs from span");
-    if (p->blkmap.nbits != p->span >> PMM_BLOCK_SHIFT)
-        return refuse(e, "blkmap.nbits", "differs from span / 512");
+    if (p->nsec != (p->span + PMM_SEC_PAGES - 1) >> PMM_SEC_SHIFT)
+        return refuse(e, "nsec", "differs from the sections span needs");
+    if (!p->nslots || p->nslots > p->nsec)
+        return refuse(e, "nslots", "zero, or more than there are sections");
+    if (p->cspan != p->nslots << PMM_SEC_SHIFT)
+        return refuse(e, "cspan", "differs from nslots sections");
+    if (p->freemap.nbits != p->cspan)
+        return refuse(e, "freemap.nbits", "differs from cspan");
+    if (p->blkmap.nbits != p->cspan >> PMM_BLOCK_SHIFT)
+        return refuse(e, "blkmap.nbits", "differs from cspan / 512");
     int rc = check_levels(&p->freemap, "freemap.nlevels", fm_nwords, e);
     if (!rc)
         rc = check_levels(&p->blkmap, "blkmap.nlevels", bm_nwords, e);
@@ -295,7 +397,7 @@ static int adopt_check(const struct pmm *p, uint64_t state_phys, uint64_t virt_o
     if (p->nranges > p->range_cap)
         return refuse(e, "nranges", "above range_cap");
     struct pmm t; /* where build put everything, relative to the run (spans checked above) */
-    uint64_t pages = layout(&t, p->span, p->range_cap);
+    uint64_t pages = layout(&t, p->span, p->nslots, p->range_cap);
     if (p->meta_pages != pages)
         return refuse(e, "meta_pages", "differs from the layout's size for span and range_cap");
     if (meta_first(p) >= p->span || p->meta_pages > p->span - meta_first(p))
@@ -312,32 +414,60 @@ static int adopt_check(const struct pmm *p, uint64_t state_phys, uint64_t virt_o
     if (!rc)
         rc = check_place(p->own_phys, p->freemap.nwords[0] * 8, t.own_phys, lo, len, "own_phys", e);
     if (!rc)
-        rc = check_place(p->refs_phys, p->span * sizeof(uint16_t), t.refs_phys, lo, len,
+        rc = check_place(p->sec_phys, p->nsec * sizeof(uint32_t), t.sec_phys, lo, len, "sec_phys",
+                         e);
+    if (!rc)
+        rc = check_place(p->slots_phys, p->nslots * sizeof(uint32_t), t.slots_phys, lo, len,
+                         "slots_phys", e);
+    if (!rc)
+        rc = check_place(p->rinit_phys, rinit_words(p) * 8, t.rinit_phys, lo, len, "rinit_phys", e);
+    if (!rc)
+        rc = check_place(p->shared_phys, shared_words(p) * 8, t.shared_phys, lo, len, "shared_phys",
+                         e);
+    if (!rc)
+        rc = check_place(p->refs_phys, p->cspan * sizeof(uint16_t), t.refs_phys, lo, len,
                          "refs_phys", e);
     if (rc)
         return rc;
+
+    /*
+     * The section table and slots: every compact index the allocator derives goes through them,
+     * so they are checked whole, O(sections) (4 bytes per 128 MiB of address space).
+     */
+    const uint32_t *sec = (const uint32_t *)(uintptr_t)(p->sec_phys + virt_offset);
+    const uint32_t *sl = (const uint32_t *)(uintptr_t)(p->slots_phys + virt_offset);
+    for (uint64_t k = 0; k < p->nslots; k++)
+        if (sl[k] >= p->nsec || (k && sl[k] <= sl[k - 1]) || sec[sl[k]] != k)
+            return refuse(e, "slots", "not ascending sections that the section table names");
+    uint64_t present = 0;
+    for (uint64_t k = 0; k < p->nsec; k++)
+        present += sec[k] != PMM_SEC_ABSENT;
+    if (present != p->nslots)
+        return refuse(e, "sec_phys", "the section table names sections no slot holds");
 
     /* The free-page stack: a popped page is handed out as it is. Maps are in place now. */
     if (p->top > PMM_STACK_CAP)
         return refuse(e, "top", "above PMM_STACK_CAP");
     const uint64_t *l0 = (const uint64_t *)(uintptr_t)(p->freemap.phys[0] + virt_offset);
     const uint64_t *own = (const uint64_t *)(uintptr_t)(p->own_phys + virt_offset);
+    if (p->c_low > p->cspan || p->c_high > p->cspan || p->c_low > p->c_high)
+        return refuse(e, "c_low", "zone bounds outside the compact pages");
     for (uint32_t i = 0; i < p->top; i++) {
-        uint64_t pfn = p->stack[i];
-        if (pfn < PMM_LOW_PFN || pfn >= p->span)
-            return refuse(e, "stack", "holds a page below 1 MiB or at or past span");
-        if (!bit_test(l0, pfn) || !bit_test(own, pfn))
+        uint64_t c = p->stack[i];
+        if (c < p->c_low || c >= p->cspan)
+            return refuse(e, "stack", "holds a page below 1 MiB or past the present sections");
+        if (!bit_test(l0, c) || !bit_test(own, c))
             return refuse(e, "stack", "holds a page that is not free and owned");
-        if (pfn < p->stack_lo)
+        if (c < p->stack_lo)
             return refuse(e, "stack_lo", "above a stacked page");
-        if (pfn > p->stack_hi)
+        if (c > p->stack_hi)
             return refuse(e, "stack_hi", "below a stacked page");
     }
-    if (p->cursor < PMM_LOW_PFN || (p->cursor >= p->span && p->cursor != PMM_LOW_PFN))
-        return refuse(e, "cursor", "below 1 MiB or at or past span");
+    if (p->cursor >= p->cspan)
+        return refuse(e, "cursor", "past the present sections");
 
-    if (p->total > p->span)
-        return refuse(e, "total", "more pages than span");
+    if (p->total > p->cspan)
+        return refuse(e, "total", "more pages than the present sections hold");
     if (p->nfree > p->total)
         return refuse(e, "nfree", "more pages than total");
     if (p->nalloc > p->total - p->nfree)

@@ -1,7 +1,8 @@
 /*
  * check.c - pmm_check(): every invariant listed in state.h, verified from scratch.
  *
- * Costs O(span / 64 + allocated pages + stack^2). Reads only, under the owner's lock.
+ * Costs O(sections + present pages / 64 + pages of counts in use * 2048 + stack^2). Reads only,
+ * under the owner's lock.
  */
 #include "state.h"
 
@@ -12,9 +13,10 @@ struct seg_check {
 };
 
 /* No owned page and no metadata page may lie outside usable ranges. */
-static void check_segment(uint64_t from, uint64_t to, const struct pmm_range *r, void *arg)
+static void check_segment(uint64_t from, uint64_t to, const struct pmm_range *r, int was, void *arg)
 {
     struct seg_check *c = arg;
+    (void)was;
     if ((r && r->kind != PMM_KIND_NEVER) || c->bad != PMM_NONE)
         return;
     uint64_t meta = meta_first(c->p);
@@ -23,12 +25,18 @@ static void check_segment(uint64_t from, uint64_t to, const struct pmm_range *r,
         c->what = "metadata lies outside usable RAM";
         return;
     }
-    uint64_t i = bits_next_set(pmm_own(c->p), from, to);
-    if (i != PMM_NONE) {
-        c->bad = i;
-        c->what = "owned page lies in a reserved range or hole";
+    for (uint64_t pf = from, k, len; (len = c_seg(c->p, &pf, to, &k));) {
+        uint64_t i = bits_next_set(pmm_own(c->p), k, k + len);
+        if (i != PMM_NONE) {
+            c->bad = cpfn(c->p, i);
+            c->what = "owned page lies in a reserved range or hole";
+            return;
+        }
     }
 }
+
+/* The section table and the slots describe each other; slots ascend; no present section empty. */
+static int check_sections(const struct pmm *p, struct pmm_check_fail *f);
 
 static int fail(struct pmm_check_fail *f, const char *what, uint64_t pfn)
 {
@@ -67,7 +75,10 @@ static int check(const struct pmm *p, struct pmm_check_fail *f)
         if (i && r[i - 1].start + r[i - 1].npages > r[i].start)
             return fail(f, "range table is not sorted or overlaps", i);
     }
-    if (usable_pages(r, p->nranges, p->span) != p->total)
+    int rc = check_sections(p, f);
+    if (rc)
+        return rc;
+    if (c_usable(p, r, p->nranges) != p->total)
         return fail(f, "total differs from the usable pages in the range table", p->total);
 
     const uint64_t *own = pmm_own(p), *l0 = pmm_free_l0(p);
@@ -75,17 +86,21 @@ static int check(const struct pmm *p, struct pmm_check_fail *f)
     for (uint64_t wi = 0; wi < nw; wi++) {
         if (l0[wi] & ~own[wi])
             return fail(f, "free page is not owned",
-                        wi * 64 + (uint64_t)__builtin_ctzll(l0[wi] & ~own[wi]));
+                        cpfn(p, wi * 64 + (uint64_t)__builtin_ctzll(l0[wi] & ~own[wi])));
         nfree += popcount64(l0[wi]);
         nalloc += popcount64(own[wi] & ~l0[wi]);
     }
-    if (bits_next_set(own, p->span, nw * 64) != PMM_NONE)
-        return fail(f, "owned bit past the end of the span", bits_next_set(own, p->span, nw * 64));
-    if (bit_test(own, 0))
+    uint64_t cend = cidx(p, p->span - 1) + 1; /* the last section may run past span */
+    if (bits_next_set(own, cend, nw * 64) != PMM_NONE)
+        return fail(f, "owned bit at or past span", p->span);
+    if (pmm_sectab(p)[0] == 0 && bit_test(own, 0))
         return fail(f, "page 0 is in the pool", 0);
-    uint64_t meta_pfn = bits_next_set(own, meta_first(p), meta_end(p));
-    if (meta_pfn != PMM_NONE)
-        return fail(f, "metadata page is in the pool", meta_pfn);
+    uint64_t mc = cidx(p, meta_first(p));
+    if (mc == PMM_NONE || cidx(p, meta_end(p) - 1) != mc + p->meta_pages - 1)
+        return fail(f, "metadata run does not lie in present sections", meta_first(p));
+    uint64_t meta_c = bits_next_set(own, mc, mc + p->meta_pages);
+    if (meta_c != PMM_NONE)
+        return fail(f, "metadata page is in the pool", cpfn(p, meta_c));
     if (nfree != p->nfree)
         return fail(f, "free counter differs from the free map", nfree);
     if (nalloc != p->nalloc)
@@ -94,11 +109,11 @@ static int check(const struct pmm *p, struct pmm_check_fail *f)
         return fail(f, "free + allocated + metadata exceed total", p->total);
 
     struct seg_check sc = {p, PMM_NONE, 0};
-    walk_segments(p, r, p->nranges, check_segment, &sc);
+    walk_segments(p, r, p->nranges, 0, 0, check_segment, &sc);
     if (sc.bad != PMM_NONE)
         return fail(f, sc.what, sc.bad);
 
-    int rc = check_levels(p, &p->freemap, f);
+    rc = check_levels(p, &p->freemap, f);
     if (rc)
         return rc;
     const uint64_t *bl0 = pmm_words(p, &p->blkmap, 0);
@@ -111,7 +126,7 @@ static int check(const struct pmm *p, struct pmm_check_fail *f)
             want = all == ~0ull;
         }
         if (want && !bit_test(bl0, b)) /* set bits may be stale hints; clear ones may not */
-            return fail(f, "block map misses a free block", b << PMM_BLOCK_SHIFT);
+            return fail(f, "block map misses a free block", cpfn(p, b << PMM_BLOCK_SHIFT));
         if (b >= p->blkmap.nbits && bit_test(bl0, b))
             return fail(f, "block map bit past the last block", b << PMM_BLOCK_SHIFT);
     }
@@ -120,24 +135,74 @@ static int check(const struct pmm *p, struct pmm_check_fail *f)
         return rc;
 
     for (uint32_t i = 0; i < p->top; i++) {
-        uint64_t pfn = p->stack[i];
-        if (pfn >= p->span || pfn < PMM_LOW_PFN || !bit_test(l0, pfn))
-            return fail(f, "stacked page is not free (or is below 1 MiB)", pfn);
-        if (pfn < p->stack_lo || pfn > p->stack_hi)
-            return fail(f, "stacked page lies outside the stack's bounds", pfn);
+        uint64_t c = p->stack[i];
+        if (c >= p->cspan || c < p->c_low || !bit_test(l0, c))
+            return fail(f, "stacked page is not free (or is below 1 MiB)",
+                        c < p->cspan ? cpfn(p, c) : c);
+        if (c < p->stack_lo || c > p->stack_hi)
+            return fail(f, "stacked page lies outside the stack's bounds", cpfn(p, c));
         for (uint32_t j = 0; j < i; j++)
-            if (p->stack[j] == pfn)
-                return fail(f, "page is on the stack twice", pfn);
+            if (p->stack[j] == c)
+                return fail(f, "page is on the stack twice", cpfn(p, c));
     }
 
+    /* Counts hold count - 1: any value is a count for an allocated page, but its page of counts
+     * must have been initialised; in an initialised page a free page's count is 0. */
     const uint16_t *refs = pmm_refs(p);
+    const uint64_t *init = pmm_rinit(p);
     for (uint64_t wi = 0; wi < nw; wi++) {
-        for (uint64_t a = own[wi] & ~l0[wi]; a; a &= a - 1) {
-            uint64_t pfn = wi * 64 + (uint64_t)__builtin_ctzll(a);
-            if (refs[pfn] == 0)
-                return fail(f, "allocated page has reference count 0", pfn);
+        uint64_t c0 = wi * 64;
+        if (!bit_test(init, c0 >> PMM_RINIT_SHIFT)) {
+            uint64_t a = own[wi] & ~l0[wi];
+            if (a)
+                return fail(f, "allocated page's reference counts were never initialised",
+                            cpfn(p, c0 + (uint64_t)__builtin_ctzll(a)));
+            continue;
+        }
+        for (uint64_t k = 0; k < 64; k++) {
+            int is_alloc = (own[wi] >> k & 1) && !(l0[wi] >> k & 1);
+            if (!is_alloc && refs[c0 + k])
+                return fail(f, "page that is not allocated has a reference count", cpfn(p, c0 + k));
+            if (is_alloc && refs[c0 + k] >= PMM_REF_MAX)
+                return fail(f, "reference count above PMM_REF_MAX", cpfn(p, c0 + k));
         }
     }
+    const uint64_t *sh = pmm_shared(p);
+    for (uint64_t g = 0; g < shared_words(p) * 64; g++) {
+        int any = 0;
+        if (g < p->cspan / 64 && bit_test(init, (g << 6) >> PMM_RINIT_SHIFT))
+            for (int k = 0; k < 64; k++)
+                any |= refs[(g << 6) + (uint64_t)k] != 0;
+        if (any != bit_test(sh, g))
+            return fail(f, "shared map disagrees with the reference counts",
+                        g < p->cspan / 64 ? cpfn(p, g << 6) : g);
+    }
+    if (bits_next_set(init, (p->cspan + (1ull << PMM_RINIT_SHIFT) - 1) >> PMM_RINIT_SHIFT,
+                      rinit_words(p) * 64) != PMM_NONE)
+        return fail(f, "refs-init bit past the last page of counts", p->span);
+    return PMM_OK;
+}
+
+static int check_sections(const struct pmm *p, struct pmm_check_fail *f)
+{
+    const uint32_t *sec = pmm_sectab(p), *sl = pmm_slots(p);
+    if (p->nsec != (p->span + PMM_SEC_PAGES - 1) >> PMM_SEC_SHIFT ||
+        p->cspan != p->nslots << PMM_SEC_SHIFT || !p->nslots || p->nslots > p->nsec)
+        return fail(f, "section geometry disagrees with span", p->nsec);
+    for (uint64_t s = 0; s < p->nslots; s++) {
+        if (sl[s] >= p->nsec || (s && sl[s] <= sl[s - 1]))
+            return fail(f, "slots are not ascending sections", s);
+        if (sec[sl[s]] != s)
+            return fail(f, "section table and slots disagree", (uint64_t)sl[s] << PMM_SEC_SHIFT);
+    }
+    uint64_t present = 0;
+    for (uint64_t k = 0; k < p->nsec; k++)
+        present += sec[k] != PMM_SEC_ABSENT;
+    if (present != p->nslots)
+        return fail(f, "section table has entries no slot names", present);
+    if (p->c_low != c_ceil(p, PMM_LOW_PFN) || p->c_high != c_ceil(p, PMM_HIGH_PFN) ||
+        p->cursor >= p->cspan)
+        return fail(f, "zone bounds or cursor disagree with the sections", p->cursor);
     return PMM_OK;
 }
 

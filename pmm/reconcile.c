@@ -3,7 +3,8 @@
  *
  * The final map differs from the one the allocator was built from: the loader's own allocations
  * (our metadata and the pages we handed out, as EfiLoaderData), whatever the firmware allocated in
- * between, and boot-services memory, which is now ours to reuse. Two passes over [0, span):
+ * between, and boot-services memory, which is now ours to reuse. Two walks over [0, span), each
+ * visiting only where the build's map and the final one can disagree (see apply):
  *
  *   final map:  |  usable (FREE/BOOT)   | NEVER or hole |  usable  |
  *   pass 1:      nothing to check        no allocated or metadata page may lie here
@@ -14,10 +15,36 @@
  */
 #include "state.h"
 
-void walk_segments(const struct pmm *p, const struct pmm_range *r, uint64_t n, segment_fn fn,
-                   void *arg)
+/* Call fn on [from, to) against the old table: its kind there, or WAS_HOLE; WAS_ANY without one. */
+static void split_old(uint64_t from, uint64_t to, const struct pmm_range *r,
+                      const struct pmm_range *old, uint64_t nold, uint64_t *j, segment_fn fn,
+                      void *arg)
 {
-    uint64_t cur = 0;
+    if (!old) {
+        fn(from, to, r, WAS_ANY, arg);
+        return;
+    }
+    while (from < to) {
+        while (*j < nold && old[*j].start + old[*j].npages <= from)
+            (*j)++;
+        if (*j == nold || old[*j].start >= to) {
+            fn(from, to, r, WAS_HOLE, arg);
+            return;
+        }
+        if (old[*j].start > from) {
+            fn(from, old[*j].start, r, WAS_HOLE, arg);
+            from = old[*j].start;
+        }
+        uint64_t e = old[*j].start + old[*j].npages < to ? old[*j].start + old[*j].npages : to;
+        fn(from, e, r, (int)old[*j].kind, arg);
+        from = e;
+    }
+}
+
+void walk_segments(const struct pmm *p, const struct pmm_range *r, uint64_t n,
+                   const struct pmm_range *old, uint64_t nold, segment_fn fn, void *arg)
+{
+    uint64_t cur = 0, j = 0;
     for (uint64_t i = 0; i < n && cur < p->span; i++) {
         uint64_t s = r[i].start, e = r[i].start + r[i].npages;
         if (e > p->span)
@@ -25,13 +52,13 @@ void walk_segments(const struct pmm *p, const struct pmm_range *r, uint64_t n, s
         if (e <= cur)
             continue;
         if (s > cur)
-            fn(cur, s < p->span ? s : p->span, 0, arg);
+            split_old(cur, s < p->span ? s : p->span, 0, old, nold, &j, fn, arg);
         if (s < e)
-            fn(s > cur ? s : cur, e, &r[i], arg);
+            split_old(s > cur ? s : cur, e, &r[i], old, nold, &j, fn, arg);
         cur = e;
     }
     if (cur < p->span)
-        fn(cur, p->span, 0, arg);
+        split_old(cur, p->span, 0, old, nold, &j, fn, arg);
 }
 
 struct conflict {
@@ -44,32 +71,39 @@ static int usable(const struct pmm_range *r)
     return r && r->kind != PMM_KIND_NEVER;
 }
 
-static void find_conflict(uint64_t from, uint64_t to, const struct pmm_range *r, void *arg)
+/*
+ * An allocated or metadata page where the final map shows no usable memory. Both can only lie
+ * where the build saw conventional memory: nothing else was ever owned.
+ */
+static void find_conflict(uint64_t from, uint64_t to, const struct pmm_range *r, int was, void *arg)
 {
-    struct conflict *c = arg;
-    const struct pmm *p = c->p;
-    uint64_t *bad = &c->bad;
-    if (usable(r) || *bad != PMM_NONE)
+    struct conflict *k = arg;
+    const struct pmm *p = k->p;
+    if (usable(r) || k->bad != PMM_NONE || (was != PMM_KIND_FREE && was != WAS_ANY))
         return;
     uint64_t meta = meta_first(p);
     if (from < meta_end(p) && meta < to) {
-        *bad = from > meta ? from : meta;
+        k->bad = from > meta ? from : meta;
         return;
     }
     const uint64_t *own = pmm_own(p), *l0 = pmm_free_l0(p);
-    for (uint64_t i = from; i < to; i = (i & ~63ull) + 64) {
-        uint64_t x = own[i >> 6] & ~l0[i >> 6] & word_mask(i, to);
-        if (x) {
-            *bad = (i & ~63ull) | (uint64_t)__builtin_ctzll(x);
-            return;
+    for (uint64_t pf = from, c, len; (len = c_seg(p, &pf, to, &c));) {
+        for (uint64_t i = c; i < c + len; i = (i & ~63ull) + 64) {
+            uint64_t x = own[i >> 6] & ~l0[i >> 6] & word_mask(i, c + len);
+            if (x) {
+                k->bad = cpfn(p, (i & ~63ull) | (uint64_t)__builtin_ctzll(x));
+                return;
+            }
         }
     }
 }
 
 struct apply {
     struct pmm *p;
-    int hold;        /* leave boot-services and loader memory withheld */
-    uint64_t joined; /* pages that joined the pool */
+    int hold;            /* leave boot-services and loader memory withheld */
+    uint64_t joined;     /* pages that joined the pool */
+    uint64_t unmanaged;  /* usable pages in sections the build did not see */
+    uint64_t meta, mend; /* the metadata run, compact (one stretch: its sections are neighbours) */
 };
 
 /*
@@ -78,42 +112,55 @@ struct apply {
  * and that the firmware took as boot-services memory since (file-system and USB buffers, without
  * the allocator noticing) is free in the pool here and leaves it with the rest of that memory,
  * until pmm_release_boot. Allocated pages there (the loader's, as loader data) stay as they are.
+ *
+ * Only what can have changed is visited: where the build saw conventional memory every page is
+ * already owned (but for page 0, the metadata and pages the firmware took, counted in dropped),
+ * and where it saw none, nothing is owned. So the cost follows boot-services memory and the
+ * differences between the maps, not the size of RAM.
  */
-static void apply(uint64_t from, uint64_t to, const struct pmm_range *r, void *arg)
+static void apply(uint64_t from, uint64_t to, const struct pmm_range *r, int was, void *arg)
 {
     struct apply *a = arg;
     struct pmm *p = a->p;
     int join = usable(r) && !(a->hold && r->kind == PMM_KIND_BOOT);
-    uint64_t *own = pmm_own(p), *l0 = pmm_free_l0(p);
-    uint64_t meta = meta_first(p), mend = meta_end(p);
-    if (!join)
-        stack_evict(p, from, to - from);
-    for (uint64_t i = from; i < to; i = (i & ~63ull) + 64) {
-        uint64_t wi = i >> 6, m = word_mask(i, to), old = l0[wi], new;
-        if (join) {
-            m &= ~own[wi];
-            uint64_t wlo = wi << 6;
-            if (meta < wlo + 64 && mend > wlo) {
-                uint64_t a = meta > wlo ? meta : wlo;
-                m &= ~word_mask(a, mend);
+    if (join && was == PMM_KIND_FREE && !p->dropped)
+        return;
+    if (!join && was != PMM_KIND_FREE && was != WAS_ANY)
+        return;
+    uint64_t *own = pmm_own(p), *l0 = pmm_free_l0(p), present = 0;
+    int page0 = pmm_sectab(p)[0] == 0; /* compact 0 is page 0 */
+    for (uint64_t pf = from, c, len; (len = c_seg(p, &pf, to, &c));) {
+        present += len;
+        if (!join)
+            stack_evict(p, c, len);
+        for (uint64_t i = c, end = c + len; i < end; i = (i & ~63ull) + 64) {
+            uint64_t wi = i >> 6, m = word_mask(i, end), old = l0[wi], new;
+            if (join) {
+                m &= ~own[wi];
+                uint64_t wlo = wi << 6;
+                if (a->meta < wlo + 64 && a->mend > wlo)
+                    m &= ~word_mask(a->meta > wlo ? a->meta : wlo, a->mend);
+                if (wi == 0 && page0)
+                    m &= ~1ull;
+                own[wi] |= m;
+                new = old | m;
+                p->nfree += popcount64(m);
+                a->joined += popcount64(m);
+            } else {
+                m &=
+                    own[wi] & old; /* owned free pages (outside usable memory all owned are free) */
+                own[wi] &= ~m;
+                new = old & ~m;
+                p->nfree -= popcount64(m);
             }
-            if (wi == 0)
-                m &= ~1ull;
-            own[wi] |= m;
-            new = old | m;
-            p->nfree += popcount64(m);
-            a->joined += popcount64(m);
-        } else {
-            m &= own[wi] & old; /* owned free pages (outside usable memory all owned are free) */
-            own[wi] &= ~m;
-            new = old & ~m;
-            p->nfree -= popcount64(m);
-        }
-        if (new != old) {
-            l0[wi] = new;
-            fm_word_changed(p, wi, old, new);
+            if (new != old) {
+                l0[wi] = new;
+                fm_word_changed(p, wi, old, new);
+            }
         }
     }
+    if (join)
+        a->unmanaged += to - from - present;
 }
 
 /*
@@ -153,6 +200,13 @@ static uint64_t merge_ranges(struct pmm_range *out, const struct pmm_range *r, u
     return k;
 }
 
+/* The metadata run in compact indices: [*c, *end). Its sections are present and neighbours. */
+static void meta_compact(const struct pmm *p, uint64_t *c, uint64_t *end)
+{
+    *c = cidx(p, meta_first(p));
+    *end = *c + p->meta_pages;
+}
+
 int pmm_reconcile(struct pmm *p, const struct pmm_map *final, void *scratch, uint64_t scratch_size,
                   unsigned flags, struct pmm_map_error *err)
 {
@@ -181,8 +235,10 @@ int pmm_reconcile(struct pmm *p, const struct pmm_map *final, void *scratch, uin
                 (struct pmm_map_error){-1, "final map has more ranges than the state has room for"};
         return PMM_ERANGE;
     }
+    /* The range table still holds the build's map here: it tells where anything can differ. */
+    const struct pmm_range *built = pmm_rtab(p);
     struct conflict c = {p, PMM_NONE};
-    walk_segments(p, r, n, find_conflict, &c);
+    walk_segments(p, r, n, built, p->nranges, find_conflict, &c);
     uint64_t bad = c.bad;
     if (bad != PMM_NONE) {
         if (err)
@@ -191,11 +247,16 @@ int pmm_reconcile(struct pmm *p, const struct pmm_map *final, void *scratch, uin
         return PMM_ECONFLICT;
     }
     pmm_lock(p);
-    struct apply a = {p, (flags & PMM_HOLD_BOOT_MEMORY) != 0, 0};
-    walk_segments(p, r, n, apply, &a);
+    struct apply a = {p, (flags & PMM_HOLD_BOOT_MEMORY) != 0, 0, 0, 0, 0};
+    meta_compact(p, &a.meta, &a.mend);
+    walk_segments(p, r, n, built, p->nranges, apply, &a);
+    for (uint64_t i = 0; i < n; i++) /* usable memory past everything the build saw */
+        if (usable(&r[i]) && r[i].start + r[i].npages > p->span)
+            a.unmanaged += r[i].start + r[i].npages - (r[i].start > p->span ? r[i].start : p->span);
     p->boot_held = (uint32_t)a.hold;
     p->nranges = merge_ranges(pmm_rtab(p), r, n, how);
-    p->total = usable_pages(r, n, p->span);
+    p->total = c_usable(p, r, n);
+    p->unmanaged = a.unmanaged;
     p->fw = (struct pmm_firmware){0, 0, 0};
     p->reconciled = 1;
     pmm_unlock(p);
@@ -207,9 +268,10 @@ int pmm_release_boot(struct pmm *p, uint64_t *released)
     if (!p->reconciled)
         return PMM_ESTATE;
     pmm_lock(p);
-    struct apply a = {p, 0, 0};
+    struct apply a = {p, 0, 0, 0, 0, 0};
+    meta_compact(p, &a.meta, &a.mend);
     if (p->boot_held)
-        walk_segments(p, pmm_rtab(p), p->nranges, apply, &a);
+        walk_segments(p, pmm_rtab(p), p->nranges, 0, 0, apply, &a);
     p->boot_held = 0;
     pmm_unlock(p);
     if (released)
@@ -241,23 +303,30 @@ int pmm_keep_range(struct pmm *p, uint64_t phys, uint64_t npages, uint64_t *take
             return PMM_ENOTOWNED;
         at = r[i].start + r[i].npages;
     }
+    /* ... and in sections the allocator has metadata for */
+    uint64_t covered = 0;
+    for (uint64_t pf = s, c, len; (len = c_seg(p, &pf, s + npages, &c));)
+        covered += len;
+    if (covered != npages)
+        return PMM_ENOTOWNED;
     pmm_lock(p);
-    stack_evict(p, s, npages);
     uint64_t *own = pmm_own(p), *l0 = pmm_free_l0(p), n = 0;
-    uint16_t *refs = pmm_refs(p);
-    for (uint64_t pfn = s; pfn < s + npages; pfn++) {
-        uint64_t wi = pfn >> 6, b = bit_mask(pfn), old = l0[wi];
-        if ((own[wi] & b) && !(old & b))
-            continue; /* allocated already */
-        if (old & b) {
-            l0[wi] = old & ~b;
-            fm_word_changed(p, wi, old, old & ~b);
-            p->nfree--;
+    for (uint64_t pf = s, c, len; (len = c_seg(p, &pf, s + npages, &c));) {
+        stack_evict(p, c, len);
+        refs_ready(p, c, len); /* a page not handed out counts 0: one reference once it is */
+        for (uint64_t i = c; i < c + len; i++) {
+            uint64_t wi = i >> 6, b = bit_mask(i), old = l0[wi];
+            if ((own[wi] & b) && !(old & b))
+                continue; /* allocated already */
+            if (old & b) {
+                l0[wi] = old & ~b;
+                fm_word_changed(p, wi, old, old & ~b);
+                p->nfree--;
+            }
+            own[wi] |= b;
+            p->nalloc++;
+            n++;
         }
-        own[wi] |= b;
-        refs[pfn] = 1;
-        p->nalloc++;
-        n++;
     }
     pmm_unlock(p);
     if (taken)

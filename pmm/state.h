@@ -3,17 +3,32 @@
  *
  * OVERVIEW
  *
- * The allocator manages page frames [0, span), where span is one past the highest usable RAM page
- * (conventional, boot-services or loader memory). Reserved ranges far above RAM (QEMU reports one
- * near 1 TiB) do not stretch it. Its structures, all in one run of metadata pages that it carves
- * out of conventional memory itself:
+ * The allocator manages the usable RAM among page frames [0, span), where span is one past the
+ * highest usable RAM page (conventional, boot-services or loader memory); reserved ranges far above
+ * RAM do not stretch it. Physical memory is cut into sections of 2^15 pages (128 MiB, as Linux's
+ * sparsemem); only sections that hold usable RAM are present, and only present sections have
+ * per-page metadata. A hole costs one 4-byte section-table entry, whatever its size: a 1 TiB guest
+ * whose RAM above 2 GiB sits at [1 TiB, 2 TiB), or 1 GiB at 16 TiB, pays nothing for the space
+ * below it.
  *
- *   +--------+--------+-----------+--------------+-----------+-------+--------------------+
- *   | header | ranges | free map  | free summary | block map | owned | reference counts   |
- *   | +stack |        | 1 bit/pg  | 1 bit/word.. | 1 bit/2M  | 1b/pg | 16 bits/page       |
- *   +--------+--------+-----------+--------------+-----------+-------+--------------------+
- *   self_phys                                              (page aligned, written lazily) ^
+ * Present sections are numbered in physical order (slots), and every per-page structure is
+ * indexed by the compact index c = slot * 2^15 + (pfn mod 2^15), so a page's metadata is found with
+ * one table load. c and pfn agree modulo 2^15, so alignments up to 128 MiB are the same in both;
+ * compact neighbours across a slot boundary are physical neighbours only if their sections are
+ * (runs check this). All structures live in one run of metadata pages carved out of conventional
+ * memory:
  *
+ *   +--------+--------+---------+-------+----------+-----------+---------+-------+------+------+
+ *   | header | ranges | section | slots | free map | free      | block   | owned | refs | sha- |
+ *   | +stack |        | table   |       | 1 bit/pg | summaries | map     | 1b/pg | init | red  |
+ *   +--------+--------+---------+-------+----------+-----------+---------+-------+------+------+
+ *   self_phys  per section | per slot |  per compact page ...                1b/2048pg 1b/64pg
+ *   +-------------------------------------------------------------------------------------------+
+ *   | reference counts, 16 bits per compact page (page aligned, zeroed a page at a time on use)  |
+ *   +-------------------------------------------------------------------------------------------+
+ *
+ *  - section table: one uint32 per section of [0, span): its slot, or PMM_SEC_ABSENT. Slots: one
+ *    uint32 per present section, its section number, strictly increasing.
  *  - owned map: bit set = the page is in the pool (free or handed out). Page 0, metadata, memory
  *    not yet reconciled and everything that is not usable RAM are clear.
  *  - free map: bit set = the page is free. The source of truth: free implies owned. A page is
@@ -25,16 +40,27 @@
  *    is entirely free always has its bit set; a set bit may be stale (allocation does not clear
  *    it, which keeps the single-page path free of block upkeep). The run search confirms a
  *    candidate in the free map, one cache line per block, and clears stale bits it meets.
- *  - free-page stack (in the header page): up to PMM_STACK_CAP free pages for O(1) single-page
- *    alloc and free. Every page on it is free in the free map; a free page need not be on it. It is
- *    refilled lazily from the free map, a batch at a time, so building never visits every page.
- *    Runs that take a stacked page evict it (stack_lo/stack_hi bound the pages on it).
- *  - reference counts: one uint16_t per page, meaningful only for allocated pages (set to 1 on
- *    allocation); never written at build time, so untouched pages of the array cost nothing.
+ *  - free-page stack (in the header page): up to PMM_STACK_CAP free pages (compact indices) for
+ *    O(1) single-page alloc and free. Every page on it is free in the free map; a free page need
+ * not be on it. It is refilled lazily from the free map, a batch at a time, so building never
+ * visits every page. Runs that take a stacked page evict it (stack_lo/stack_hi bound the pages on
+ * it).
+ *  - reference counts: one uint16_t per page holding count - 1 for an allocated page and 0 for a
+ *    free one, so a page or a run is handed out without writing its counts, and a run is freed
+ *    after reading them a word at a time. The array is never written at build: a page of counts
+ *    (2048 pages' worth) is zeroed the first time a page it describes is handed out, and its bit
+ *    in the refs-init map is set. Invariant: a page whose counts page is not initialised was never
+ *    handed out; in an initialised page, every free page's count is 0.
+ *  - shared map: bit g set exactly when one of pages [64g, 64g + 64) holds more than one
+ *    reference (a non-zero stored count). Freeing a run reads these bits, one word per 4096
+ *    pages, instead of the counts; ref_inc sets a bit, the ref_dec that leaves a group with no
+ *    shared page clears it.
  *  - range table: the classified memory map (sorted, non-overlapping), for checks and stats.
  *
  * Counters: nfree = popcount(free map), nalloc = popcount(owned & ~free), total = usable pages in
- * the range table. pmm_check() verifies all of the above.
+ * present sections. Usable pages the final map shows outside present sections (memory the build
+ * never saw) are counted in `unmanaged` and reported, not lost silently. pmm_check() verifies all
+ * of the above.
  *
  * OWNERSHIP BY BOOT PHASE
  *
@@ -45,9 +71,9 @@
  *  2. Loader, after ExitBootServices: pmm_reconcile() reads the final map; withheld boot memory
  *     joins the pool as free (or, with PMM_HOLD_BOOT_MEMORY, stays withheld until the kernel calls
  *     pmm_release_boot), the firmware hooks are dropped. The state is now self-contained.
- *  3. Kernel: pmm_adopt() validates the header in O(1) and takes it in place; pmm_set_offset()
- *     moves it to the kernel's own direct map. Pages allocated in phase 1 (kernel image, stack,
- *     handoff block) stay allocated throughout.
+ *  3. Kernel: pmm_adopt() validates the header and takes it in place; pmm_set_offset() moves it to
+ *     the kernel's own direct map. Pages allocated in phase 1 (kernel image, stack, handoff block)
+ *     stay allocated throughout.
  *
  * MOVABILITY
  *
@@ -61,7 +87,7 @@
 #include "pmm.h"
 
 #define PMM_MAGIC       0x4d4d502d49464555ull /* "UEFI-PMM" */
-#define PMM_VERSION     1u
+#define PMM_VERSION     2u
 #define PMM_LEVELS      8            /* summary levels: 64^7 pages is far past 2^52 */
 #define PMM_STACK_CAP   384          /* header + stack fit one page */
 #define PMM_REFILL      192          /* pages pulled from the free map per refill */
@@ -69,6 +95,10 @@
 #define PMM_LOW_PFN     256          /* below 1 MiB: only for requests bounded there */
 #define PMM_HIGH_PFN    (1ull << 20) /* 4 GiB: single pages come from above here first */
 #define PMM_NONE        (~0ull)
+#define PMM_SEC_SHIFT   15 /* 2^15 pages = 128 MiB per section */
+#define PMM_SEC_PAGES   (1ull << PMM_SEC_SHIFT)
+#define PMM_SEC_ABSENT  0xffffffffu
+#define PMM_RINIT_SHIFT 11 /* 2048 reference counts fill one page */
 
 /* A bitmap with summary levels: level 0 is the bitmap, level k+1 summarises level k's words. */
 struct pmm_hbits {
@@ -88,19 +118,30 @@ struct pmm {
 
     uint64_t meta_pages; /* the metadata run starts at self_phys: the header is its first page */
     uint64_t span;       /* pages [0, span) are covered */
+    uint64_t nsec;       /* sections of [0, span): entries in the section table */
+    uint64_t nslots;     /* present sections */
+    uint64_t cspan;      /* compact pages: nslots << PMM_SEC_SHIFT */
+    uint64_t sec_phys;   /* section table: uint32 slot per section, or PMM_SEC_ABSENT */
+    uint64_t slots_phys; /* uint32 section number per slot, strictly increasing */
     struct pmm_hbits freemap;
     struct pmm_hbits blkmap;
     uint64_t own_phys;
+    uint64_t rinit_phys;  /* one bit per page of reference counts: zeroed yet */
+    uint64_t shared_phys; /* one bit per 64 pages: one of them has more than one reference */
     uint64_t refs_phys;
     uint64_t ranges_phys, nranges, range_cap;
 
     uint64_t nfree, nalloc, total;
-    uint64_t cursor; /* where the next stack refill starts looking */
+    uint64_t unmanaged; /* usable pages in the final map outside present sections */
+    uint64_t dropped;   /* pages the firmware took behind our back during the boot phase */
+    uint64_t c_low;     /* compact index of the first page at or above 1 MiB */
+    uint64_t c_high;    /* ... at or above 4 GiB (cspan if none) */
+    uint64_t cursor;    /* where the next stack refill starts looking (compact) */
     uint32_t reconciled;
     uint32_t boot_held; /* boot memory withheld until pmm_release_boot */
     uint32_t top;       /* entries on the stack */
     uint32_t pad;
-    uint64_t stack_lo, stack_hi; /* every stacked pfn lies in [stack_lo, stack_hi] */
+    uint64_t stack_lo, stack_hi; /* every stacked page lies in [stack_lo, stack_hi] (compact) */
 
     /* Owner-local: cleared by pmm_adopt and (fw) by pmm_reconcile. */
     struct pmm_firmware fw;
@@ -146,6 +187,57 @@ static inline uint16_t *pmm_refs(const struct pmm *p)
 static inline struct pmm_range *pmm_rtab(const struct pmm *p)
 {
     return (struct pmm_range *)pmm_va(p, p->ranges_phys);
+}
+static inline uint32_t *pmm_sectab(const struct pmm *p)
+{
+    return (uint32_t *)pmm_va(p, p->sec_phys);
+}
+static inline uint32_t *pmm_slots(const struct pmm *p)
+{
+    return (uint32_t *)pmm_va(p, p->slots_phys);
+}
+static inline uint64_t *pmm_rinit(const struct pmm *p)
+{
+    return (uint64_t *)pmm_va(p, p->rinit_phys);
+}
+static inline uint64_t *pmm_shared(const struct pmm *p)
+{
+    return (uint64_t *)pmm_va(p, p->shared_phys);
+}
+static inline uint64_t shared_words(const struct pmm *p)
+{
+    return p->cspan ? (p->cspan / 64 + 63) / 64 : 1;
+}
+static inline uint64_t rinit_words(const struct pmm *p)
+{
+    uint64_t pages = (p->cspan + (1ull << PMM_RINIT_SHIFT) - 1) >> PMM_RINIT_SHIFT;
+    return pages ? (pages + 63) / 64 : 1;
+}
+
+/* The compact index of page pfn, or PMM_NONE if no present section holds it. */
+static inline uint64_t cidx(const struct pmm *p, uint64_t pfn)
+{
+    if (pfn >= p->span)
+        return PMM_NONE;
+    uint32_t s = pmm_sectab(p)[pfn >> PMM_SEC_SHIFT];
+    return s == PMM_SEC_ABSENT ? PMM_NONE
+                               : ((uint64_t)s << PMM_SEC_SHIFT) | (pfn & (PMM_SEC_PAGES - 1));
+}
+
+/* The page frame of compact index c (c < cspan). */
+static inline uint64_t cpfn(const struct pmm *p, uint64_t c)
+{
+    return ((uint64_t)pmm_slots(p)[c >> PMM_SEC_SHIFT] << PMM_SEC_SHIFT) |
+           (c & (PMM_SEC_PAGES - 1));
+}
+
+/* Compact indices c and c + 1 hold physically adjacent pages (always, inside a slot). */
+static inline int c_adjacent(const struct pmm *p, uint64_t c)
+{
+    if (((c + 1) & (PMM_SEC_PAGES - 1)) || c + 1 >= p->cspan)
+        return 1;
+    const uint32_t *sl = pmm_slots(p);
+    return sl[(c + 1) >> PMM_SEC_SHIFT] == sl[c >> PMM_SEC_SHIFT] + 1;
 }
 
 /* Population count without libgcc (the loader and kernel link none) or a POPCNT requirement. */
@@ -194,7 +286,9 @@ void pmm_memcpy(void *dst, const void *src, uint64_t n);
 /* bitmap.c */
 uint64_t hb_words_for(uint64_t nbits, uint64_t nwords[PMM_LEVELS], uint32_t *nlevels);
 void hb_rebuild(const struct pmm *p, const struct pmm_hbits *h);
+void hb_rebuild_above(const struct pmm *p, const struct pmm_hbits *h, uint32_t from_level);
 void hb_propagate(const struct pmm *p, const struct pmm_hbits *h, uint64_t wi);
+void hb_propagate_from(const struct pmm *p, const struct pmm_hbits *h, uint32_t k, uint64_t wi);
 uint64_t hb_next_set(const struct pmm *p, const struct pmm_hbits *h, uint64_t from, uint64_t limit);
 uint64_t bits_next_clear(const uint64_t *w, uint64_t from, uint64_t limit);
 uint64_t bits_next_set(const uint64_t *w, uint64_t from, uint64_t limit);
@@ -214,6 +308,38 @@ static inline void fm_word_changed(const struct pmm *p, uint64_t wi, uint64_t ol
         blk_note_full(p, wi >> 3);
 }
 
+/*
+ * The next present piece of physical pages [*from, to) below span: returns its length (0 when
+ * there is none) with its compact start in *c, and moves *from past it. Pieces end at section
+ * boundaries.
+ */
+static inline uint64_t c_seg(const struct pmm *p, uint64_t *from, uint64_t to, uint64_t *c)
+{
+    if (to > p->span) /* the last section's pages past span have metadata but are never ours */
+        to = p->span;
+    while (*from < to) {
+        uint64_t sec = *from >> PMM_SEC_SHIFT;
+        if (sec >= p->nsec)
+            return 0;
+        uint64_t e = (sec + 1) << PMM_SEC_SHIFT, f = *from;
+        if (e > to)
+            e = to;
+        *from = e;
+        uint32_t s = pmm_sectab(p)[sec];
+        if (s != PMM_SEC_ABSENT) {
+            *c = ((uint64_t)s << PMM_SEC_SHIFT) | (f & (PMM_SEC_PAGES - 1));
+            return e - f;
+        }
+    }
+    return 0;
+}
+
+/* sections.c: compact indices for physical bounds, and contiguity of compact runs */
+uint64_t c_ceil(const struct pmm *p, uint64_t pfn);
+uint64_t c_break(const struct pmm *p, uint64_t c, uint64_t n);
+uint64_t c_align(const struct pmm *p, uint64_t c, uint64_t apages);
+uint64_t c_usable(const struct pmm *p, const struct pmm_range *r, uint64_t n);
+
 /* memmap.c */
 uint64_t map_count(const struct pmm_map *map);
 int map_parse(const struct pmm_map *map, void *events, struct pmm_range *out, uint64_t cap,
@@ -222,17 +348,19 @@ uint64_t map_events_size(uint64_t ndesc);
 
 /* alloc.c */
 void stack_evict(struct pmm *p, uint64_t start, uint64_t n);
-void pool_drop(struct pmm *p, uint64_t pfn, uint64_t n);
+void pool_drop(struct pmm *p, uint64_t c, uint64_t n);
+void refs_ready(struct pmm *p, uint64_t c, uint64_t n);
 
 /*
  * reconcile.c: call fn on consecutive segments tiling [0, span), each with the range of r that
- * holds it (NULL for a hole).
+ * holds it (NULL for a hole) and, where an old table is given, the kind it had there (WAS_HOLE if
+ * none); without one, was is WAS_ANY.
  */
-typedef void (*segment_fn)(uint64_t from, uint64_t to, const struct pmm_range *r, void *arg);
-void walk_segments(const struct pmm *p, const struct pmm_range *r, uint64_t n, segment_fn fn,
-                   void *arg);
-
-/* stats.c */
-uint64_t usable_pages(const struct pmm_range *r, uint64_t n, uint64_t limit);
+#define WAS_HOLE (-1)
+#define WAS_ANY  (-2)
+typedef void (*segment_fn)(uint64_t from, uint64_t to, const struct pmm_range *r, int was,
+                           void *arg);
+void walk_segments(const struct pmm *p, const struct pmm_range *r, uint64_t n,
+                   const struct pmm_range *old, uint64_t nold, segment_fn fn, void *arg);
 
 #endif

@@ -7,23 +7,16 @@
  */
 #include "state.h"
 
-uint64_t usable_pages(const struct pmm_range *r, uint64_t n, uint64_t limit)
-{
-    uint64_t total = 0;
-    for (uint64_t i = 0; i < n; i++) {
-        if (r[i].kind == PMM_KIND_NEVER || r[i].start >= limit)
-            continue;
-        uint64_t e = r[i].start + r[i].npages;
-        total += (e < limit ? e : limit) - r[i].start;
-    }
-    return total;
-}
-
+/* Longest free run: contiguous in compact order, and broken where two slots are not neighbours. */
 static uint64_t largest_run(const struct pmm *p)
 {
     const uint64_t *l0 = pmm_free_l0(p);
     uint64_t best = 0, cur = 0;
     for (uint64_t wi = 0; wi < p->freemap.nwords[0]; wi++) {
+        if (wi && !((wi << 6) & (PMM_SEC_PAGES - 1)) && !c_adjacent(p, (wi << 6) - 1)) {
+            best = cur > best ? cur : best;
+            cur = 0;
+        }
         uint64_t w = l0[wi];
         if (w == ~0ull) {
             cur += 64;
@@ -52,14 +45,16 @@ void pmm_stats(const struct pmm *p, struct pmm_stats *s)
     s->alloc = p->nalloc;
     s->withheld = p->total - p->nfree - p->nalloc - p->meta_pages;
     s->largest = largest_run(p);
-    uint64_t g4 = 1ull << 20, m16 = 1ull << 12;
-    s->below4g = bits_count(pmm_free_l0(p), 0, p->span < g4 ? p->span : g4);
-    s->below16m = bits_count(pmm_free_l0(p), 0, p->span < m16 ? p->span : m16);
+    s->below4g = bits_count(pmm_free_l0(p), 0, c_ceil(p, 1ull << 20));
+    s->below16m = bits_count(pmm_free_l0(p), 0, c_ceil(p, 1ull << 12));
     const struct pmm_range *r = pmm_rtab(p);
     for (uint64_t i = 0; i < p->nranges; i++)
         if (r[i].kind < PMM_NKINDS) /* pmm_adopt does not read the table; pmm_check refuses it */
             s->kind_pages[r[i].kind] += r[i].npages;
     s->span = p->span;
+    s->sections = p->nsec;
+    s->present_sections = p->nslots;
+    s->unmanaged = p->unmanaged;
     s->meta_phys = p->self_phys;
     s->reconciled = p->reconciled;
     s->boot_held = p->boot_held;
@@ -94,10 +89,12 @@ uint64_t pmm_summary(const struct pmm *p, char *buf, uint64_t len)
 {
     struct pmm_stats s;
     pmm_stats(p, &s);
-    const char *names[] = {"pmm: total=", " free=",    " used=",    " meta=",    " alloc=",
-                           " withheld=",  " largest=", " below4g=", " below16m="};
-    uint64_t vals[] = {s.total,    s.free,    s.used,    s.meta,    s.alloc,
-                       s.withheld, s.largest, s.below4g, s.below16m};
+    const char *names[] = {
+        "pmm: total=", " free=",    " used=",     " meta=",     " alloc=", " withheld=",
+        " largest=",   " below4g=", " below16m=", " sections=", "/",       " unmanaged="};
+    uint64_t vals[] = {s.total,    s.free,     s.used,    s.meta,     s.alloc,
+                       s.withheld, s.largest,  s.below4g, s.below16m, s.present_sections,
+                       s.sections, s.unmanaged};
     struct out o = {buf, len, 0};
     for (unsigned i = 0; i < sizeof vals / sizeof vals[0]; i++) {
         put(&o, names[i]);
@@ -118,8 +115,9 @@ static enum pmm_page_state page_state(const struct pmm *p, uint64_t pfn)
 {
     if (pfn - meta_first(p) < p->meta_pages)
         return PMM_PAGE_META;
-    if (pfn < p->span && bit_test(pmm_own(p), pfn))
-        return bit_test(pmm_free_l0(p), pfn) ? PMM_PAGE_FREE : PMM_PAGE_ALLOC;
+    uint64_t c = cidx(p, pfn);
+    if (c != PMM_NONE && bit_test(pmm_own(p), c))
+        return bit_test(pmm_free_l0(p), c) ? PMM_PAGE_FREE : PMM_PAGE_ALLOC;
     const struct pmm_range *r = pmm_rtab(p);
     uint64_t lo = 0, hi = p->nranges;
     while (lo < hi) { /* first range ending after pfn */
@@ -151,8 +149,8 @@ static uint64_t state_word(const struct pmm *p, uint64_t wi, int alloc)
 
 static int next_range(const struct pmm *p, uint64_t from, int alloc, uint64_t *start, uint64_t *n)
 {
-    uint64_t i = from, s = PMM_NONE;
-    while (i < p->span) { /* find the first page of the run */
+    uint64_t i = c_ceil(p, from), s = PMM_NONE;
+    while (i < p->cspan) { /* find the first page of the run */
         uint64_t w = state_word(p, i >> 6, alloc) & (~0ull << (i & 63));
         if (w) {
             s = (i & ~63ull) | (uint64_t)__builtin_ctzll(w);
@@ -160,19 +158,27 @@ static int next_range(const struct pmm *p, uint64_t from, int alloc, uint64_t *s
         }
         i = (i & ~63ull) + 64;
     }
-    if (s >= p->span)
+    if (s >= p->cspan)
         return 0;
     uint64_t e = s;
-    while (e < p->span) { /* and the first page after it */
+    while (e < p->cspan) { /* and the first page after it, or the end of its physical stretch */
         uint64_t w = ~state_word(p, e >> 6, alloc) & (~0ull << (e & 63));
+        uint64_t slot_end = (e | (PMM_SEC_PAGES - 1)) + 1;
         if (w) {
-            e = (e & ~63ull) | (uint64_t)__builtin_ctzll(w);
-            break;
+            uint64_t x = (e & ~63ull) | (uint64_t)__builtin_ctzll(w);
+            if (x < slot_end) {
+                e = x;
+                break;
+            }
         }
         e = (e & ~63ull) + 64;
+        if (e == slot_end && !c_adjacent(p, e - 1))
+            break;
     }
-    *start = s;
-    *n = (e < p->span ? e : p->span) - s;
+    if (e > p->cspan)
+        e = p->cspan;
+    *start = cpfn(p, s);
+    *n = e - s;
     return 1;
 }
 

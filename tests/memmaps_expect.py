@@ -50,22 +50,29 @@ def descriptors(text):
 EXTRA = 64  # tests/host/sim.c: sim_build's extra_descriptors
 
 
-def meta_pages(span, ndesc, extra=EXTRA):
+def meta_pages(span, nslots, ndesc, extra=EXTRA):
     """Pages of the metadata run, from pmm/state.h's drawing: a header+stack page, the range table
-    (2 * (ndesc + extra) + 1 entries of 24 bytes), the free map and the 2 MiB block map each with
-    summary levels (one bit per word below, up to one word), the owned map (one bit per page), each
-    piece 64-byte aligned; then, page aligned, 16-bit reference counts for every page of the span."""
+    (2 * (ndesc + extra) + 1 entries of 24 bytes), the section table (4 bytes per 128 MiB section
+    of the span) and the slots (4 bytes per present section), then, over the present sections'
+    pages only, the free map and the 2 MiB block map each with summary levels (one bit per word
+    below, up to one word), the owned map (one bit per page), the refs-init map (one bit per 2048
+    pages), the shared map (one bit per 64 pages), each piece 64-byte aligned; then, page aligned, 16-bit reference counts per page."""
     r64 = lambda x: (x + 63) & ~63
+    cspan, nsec = nslots << 15, -(-span // (1 << 15))
     at = r64(4096 + (2 * (ndesc + extra) + 1) * 24)
-    for nbits in (span, span >> 9):
+    at = r64(at + nsec * 4)
+    at = r64(at + nslots * 4)
+    for nbits in (cspan, cspan >> 9):
         words = max(1, -(-nbits // 64))
         while True:
             at = r64(at + words * 8)
             if words == 1:
                 break
             words = -(-words // 64)
-    at = r64(at + max(1, -(-span // 64)) * 8)
-    at = -(-at // 4096) * 4096 + span * 2
+    at = r64(at + -(-cspan // 64) * 8)
+    at = r64(at + -(-(-(-cspan // 2048)) // 64) * 8)
+    at = r64(at + -(-(cspan // 64) // 64) * 8)
+    at = -(-at // 4096) * 4096 + cspan * 2
     return -(-at // 4096)
 
 
@@ -115,11 +122,12 @@ def main(path):
     low = sum(max(0, min(e, 256) - s) for s, e in conv + boot)
     below4g = sum(max(0, min(e, 1 << 20) - s) for s, e in conv + boot)
     span = max(e for s, e in conv + boot)
+    sections = {k for s, e in conv + boot if e > s for k in range(s >> 15, ((e - 1) >> 15) + 1)}
     inside = lambda iv: any(s <= 0 < e for s, e in iv)
     page0 = "conv" if inside(conv) else "boot" if inside(boot) else "none"
     print(f"total={count(conv) + count(boot)} conv={count(conv)} boot={count(boot)} span={span} "
           f"low={low} page0_conv={int(page0 == 'conv')} page0_usable={int(page0 != 'none')} "
-          f"meta={meta_pages(span, ndesc)} ndesc={ndesc} below4g={below4g}")
+          f"meta={meta_pages(span, len(sections), ndesc)} sections={len(sections)}/{-(-span // (1 << 15))} ndesc={ndesc} below4g={below4g}")
 
 
 if __name__ == "__main__":

@@ -113,6 +113,43 @@ else
     fail=1
 fi
 
+# Sparse memory (metadata for present sections only). 2 GiB of RAM, half of it at 16 TiB: the
+# metadata must not cover the hole (it did, and did not fit, before sections); and a sparse
+# 64 TiB server: eight nodes of 512 GiB, 8 TiB apart, MMIO windows between them.
+python3 - "$tmp" <<'PY'
+import sys
+out = sys.argv[1]
+T, G = 1 << 40, 1 << 30
+def write(name, rows):
+    with open(f"{out}/{name}.txt", "w") as f:
+        for i, (t, start, size) in enumerate(rows):
+            attr = 0x8000000000000001 if t == 11 else 0xf
+            f.write(f"efi: mem{i:02d}: type={t}, attr=0x{attr:x}, range=[0x{start:016x}-0x{start + size:016x}) ({size >> 20}MB)\n")
+write("far", [(7, 0x1000, 0x9e000), (0, 0xa0000, 0x60000), (7, 0x100000, G - 0x100000), (7, 16 * T, G)])
+rows = [(7, 0x1000, 0x9e000), (0, 0xa0000, 0x60000), (7, 0x100000, 2 * G - 0x100000), (11, 3 * G, G)]
+for node in range(8):
+    base = max(4 * G, node * 8 * T)
+    rows.append((7, base, 512 * G))
+    rows.append((11, base + 512 * G + 64 * G, 64 * G))
+write("sparse64t", rows)
+PY
+for m in far sparse64t; do
+    if build/pmmsim --json --svg "$tmp/$m.svg" "$tmp/$m.txt" >"$tmp/$m.json"; then
+        check_json "$tmp/$m.txt" "$tmp/$m.json" "$tmp/$m.svg"
+    else
+        echo "pmmsim failed on the sparse map $m"
+        fail=1
+    fi
+done
+python3 - "$tmp" <<'PY' || fail=1
+import json, sys
+far = json.load(open(f"{sys.argv[1]}/far.json"))
+# 2 GiB of RAM: metadata for 2 GiB (about 0.06%) plus a 4-byte entry per 128 MiB of the hole
+if far["meta"] * 4096 > 4 << 20:
+    sys.exit(f"far map: {far['meta']} metadata pages for 2 GiB of RAM at 16 TiB")
+print(f"far map (1 GiB at 16 TiB): {far['meta']} metadata pages, sections {far['sections']}")
+PY
+
 # Malformed input: a message naming the file and line, and a failure status.
 printf 'efi: mem00: type=7, attr=0xf, range=[0x0000000000100000-0x0000000000200000) (1MB)\nefi: mem01: type=7, attr=0xf, range=[0x300000-0x200000) (0MB)\n' >"$tmp/bad.txt"
 if build/pmmsim "$tmp/bad.txt" >"$tmp/out" 2>"$tmp/err" || ! grep -q "bad.txt:2: range ends before it starts" "$tmp/err"; then

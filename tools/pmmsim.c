@@ -130,11 +130,16 @@ int main(int argc, char **argv)
     h.memmap_desc_size = s->desc_size;
 
     /* The kernel: adopt through its own mapping of the same memory, release, self-test, check. */
+    uint64_t state = pmm_state_phys(p);
+    /* The loader's mapping goes with the loader: the memory counts once, and a machine of half
+     * the address space still fits a second mapping. */
+    munmap(s->mem, s->bytes);
     unsigned char *direct = sim_alias(s);
+    s->mem = direct;
     sim_direct_map = (uint64_t)(uintptr_t)direct;
     int aerr;
     struct pmm_adopt_error why = {"", ""};
-    struct pmm *k = pmm_adopt_why(pmm_state_phys(p), sim_direct_map, &aerr, &why);
+    struct pmm *k = pmm_adopt_why(state, sim_direct_map, &aerr, &why);
     if (!k) {
         fprintf(stderr, "pmmsim: adopt: %s: %s\n", why.field, why.why);
         exit(1);
@@ -154,15 +159,17 @@ int main(int argc, char **argv)
         printf("{\"map\": \"%s\", \"descriptors\": %zu, \"total\": %llu, \"free\": %llu, "
                "\"used\": %llu, \"meta\": %llu, \"alloc\": %llu, \"withheld\": %llu, "
                "\"largest\": %llu, \"below4g\": %llu, \"below16m\": %llu, \"span\": %llu, "
-               "\"meta_phys\": %llu, \"released\": %llu, \"selftest\": \"%s\", "
-               "\"check\": \"%s\"}\n",
+               "\"meta_phys\": %llu, \"released\": %llu, \"sections\": \"%llu/%llu\", "
+               "\"unmanaged\": %llu, \"selftest\": \"%s\", \"check\": \"%s\"}\n",
                path, mf.n, (unsigned long long)st.total, (unsigned long long)st.free,
                (unsigned long long)st.used, (unsigned long long)st.meta,
                (unsigned long long)st.alloc, (unsigned long long)st.withheld,
                (unsigned long long)st.largest, (unsigned long long)st.below4g,
                (unsigned long long)st.below16m, (unsigned long long)st.span,
                (unsigned long long)st.meta_phys, (unsigned long long)released,
-               failures ? "fail" : "pass", check ? cf.what : "ok");
+               (unsigned long long)st.present_sections, (unsigned long long)st.sections,
+               (unsigned long long)st.unmanaged, failures ? "fail" : "pass",
+               check ? cf.what : "ok");
     } else {
         printf("%s\n", line);
         printf("pmmsim: %s: %zu descriptors; self-test %s; pmm_check %s%s\n", path, mf.n,
@@ -172,7 +179,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "pmmsim: cannot write %s\n", svg);
         return 1;
     }
-    munmap(direct, s->bytes);
     sim_free(s);
     mapfile_free(&mf);
     return failures || check ? 1 : 0;

@@ -20,6 +20,8 @@ SHELL_STATUS view_stats(struct cmd *c)
         say(c, L"PmmMetadata,\"%s\",\"%ld\"\n", hex(a, s.meta_phys), s.meta);
         for (int k = 0; k < PMM_NKINDS; k++)
             say(c, L"PmmKind,\"%s\",\"%ld\"\n", kind_name((enum pmm_kind)k), s.kind_pages[k]);
+        say(c, L"PmmSections,\"%ld\",\"%ld\",\"%ld\"\n", s.present_sections, s.sections,
+            s.unmanaged);
         return SHELL_SUCCESS;
     }
     char line[256];
@@ -39,8 +41,13 @@ SHELL_STATUS view_stats(struct cmd *c)
     say(c, L"  map kinds: free now %ld, free after exit %ld, never %ld page%s\n",
         s.kind_pages[PMM_KIND_FREE], s.kind_pages[PMM_KIND_BOOT], s.kind_pages[PMM_KIND_NEVER],
         plural(s.kind_pages[PMM_KIND_NEVER]));
-    say(c, L"  bitmap covers %ld page%s (%ld MiB)%s\n", s.span, plural(s.span), MIB(s.span),
+    say(c, L"  span %ld page%s (%ld MiB)%s\n", s.span, plural(s.span), MIB(s.span),
         s.reconciled ? L"; reconciled" : L"; boot services alive");
+    say(c, L"  sections of 128 MiB: %ld, %ld with RAM (only those have metadata)\n", s.sections,
+        s.present_sections);
+    if (s.unmanaged)
+        say(c, L"  usable but outside those sections: %ld page%s, not used\n", s.unmanaged,
+            plural(s.unmanaged));
     return SHELL_SUCCESS;
 }
 

@@ -22,7 +22,7 @@
 #define NPAGES 4096ull /* the machine: 16 MiB */
 
 static struct sim *machine;
-static unsigned char before[1 << 16];
+static unsigned char before[1 << 18]; /* metadata: a 128 MiB section and the header */
 
 static void readers(struct pmm *p)
 {

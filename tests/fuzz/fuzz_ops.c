@@ -101,22 +101,28 @@ struct part {
 static unsigned parts_of(struct part *pt)
 {
     unsigned n = 0;
-    uint64_t w0 = 0, w1 = LOW_PAGES / 64, h0 = HIGH_BASE / 64, h1 = h0 + HIGH_PAGES / 64;
+    /* per-page structures are indexed by compact page (state.h): the windows' sections */
+    uint64_t cl = cidx(p, 0), ch = windows > 1 && span > HIGH_BASE ? cidx(p, HIGH_BASE) : 0;
+    uint64_t w0 = cl / 64, w1 = w0 + LOW_PAGES / 64, h0 = ch / 64, h1 = h0 + HIGH_PAGES / 64;
     uint64_t nw = p->freemap.nwords[0], blk = p->blkmap.nlevels ? p->blkmap.phys[0] : p->own_phys;
     const uint64_t *l0 = pmm_free_l0(p), *own = pmm_own(p);
     const uint16_t *refs = pmm_refs(p);
-    pt[n++] = (struct part){"header, stack or range table", pmm_va(p, p->self_phys),
+    pt[n++] = (struct part){"header, stack, range table or sections", pmm_va(p, p->self_phys),
                             p->freemap.phys[0] - p->self_phys};
     if (p->freemap.nlevels > 1)
         pt[n++] = (struct part){"free map summary levels", pmm_va(p, p->freemap.phys[1]),
                                 blk - p->freemap.phys[1]};
     pt[n++] = (struct part){"free map", l0 + w0, 8 * ((w1 < nw ? w1 : nw) - w0)};
     pt[n++] = (struct part){"owned map", own + w0, 8 * ((w1 < nw ? w1 : nw) - w0)};
-    pt[n++] = (struct part){"reference counts", refs, 2 * (span < LOW_PAGES ? span : LOW_PAGES)};
+    pt[n++] =
+        (struct part){"refs-init and shared maps", pmm_rinit(p),
+                      p->refs_phys - p->rinit_phys < 4096 ? p->refs_phys - p->rinit_phys : 4096};
+    pt[n++] =
+        (struct part){"reference counts", refs + cl, 2 * (span < LOW_PAGES ? span : LOW_PAGES)};
     if (windows > 1 && span > HIGH_BASE) {
         pt[n++] = (struct part){"free map", l0 + h0, 8 * ((h1 < nw ? h1 : nw) - h0)};
         pt[n++] = (struct part){"owned map", own + h0, 8 * ((h1 < nw ? h1 : nw) - h0)};
-        pt[n++] = (struct part){"reference counts", refs + HIGH_BASE, 2 * (span - HIGH_BASE)};
+        pt[n++] = (struct part){"reference counts", refs + ch, 2 * (span - HIGH_BASE)};
     }
     return n;
 }
@@ -124,7 +130,7 @@ static unsigned parts_of(struct part *pt)
 /* Copy the parts into snap (dst), or name the first that differs from it (NULL: none). */
 static const char *state_copy(int dst)
 {
-    struct part pt[8];
+    struct part pt[10];
     unsigned np = parts_of(pt);
     uint64_t n = 0;
     for (unsigned i = 0; i < np; i++) {
@@ -197,16 +203,16 @@ static void compare_all(const char *after, int full)
     const uint64_t *own = pmm_own(p), *l0 = pmm_free_l0(p);
     const uint16_t *refs = pmm_refs(p);
     for (uint64_t i = 0; i < (windows > 1 ? NPAGES : LOW_PAGES); i += 64) {
-        uint64_t pfn = pfn_of(i), wo = 0, wf = 0;
+        uint64_t pfn = pfn_of(i), wo = 0, wf = 0, c = cidx(p, pfn); /* compact: state.h */
         for (unsigned b = 0; b < 64; b++) {
             wo |= (uint64_t)(st[i + b] == M_FREE || st[i + b] == M_ALLOC) << b;
             wf |= (uint64_t)(st[i + b] == M_FREE) << b;
-            if (st[i + b] == M_ALLOC)
-                FZ_ASSERT(refs[pfn + b] == ref[i + b],
+            if (st[i + b] == M_ALLOC) /* counts are stored as count - 1 */
+                FZ_ASSERT(refs[c + b] + 1u == ref[i + b],
                           "after %s: page %#llx has count %u, model %u", after,
-                          (unsigned long long)(pfn + b), refs[pfn + b], ref[i + b]);
+                          (unsigned long long)(pfn + b), refs[c + b] + 1u, ref[i + b]);
         }
-        uint64_t ao = pfn < span ? own[pfn / 64] : 0, af = pfn < span ? l0[pfn / 64] : 0;
+        uint64_t ao = pfn < span ? own[c / 64] : 0, af = pfn < span ? l0[c / 64] : 0;
         FZ_ASSERT(ao == wo && af == wf,
                   "after %s: pages %#llx+64: owned %#llx free %#llx, model %#llx %#llx", after,
                   (unsigned long long)pfn, (unsigned long long)ao, (unsigned long long)af,

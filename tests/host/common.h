@@ -25,7 +25,8 @@
 
 /*
  * A hash of everything a refused call must leave alone: the header with the free-page stack, the
- * range table, the free map with its summary levels, the owned map and every reference count. The
+ * range table, the section table and slots, the free map with its summary levels, the owned map,
+ * the refs-init map and every reference count. The
  * 2 MiB block map is left out: it is a hint that a search may correct on its way (state.h).
  */
 static inline uint64_t state_hash(const struct pmm *p)
@@ -42,7 +43,11 @@ static inline uint64_t state_hash(const struct pmm *p)
     for (uint32_t k = 0; k < p->freemap.nlevels; k++)
         HASH_BYTES(pmm_words(p, &p->freemap, k), p->freemap.nwords[k] * 8);
     HASH_BYTES(pmm_own(p), p->freemap.nwords[0] * 8);
-    HASH_BYTES(pmm_refs(p), p->span * sizeof(uint16_t));
+    HASH_BYTES(pmm_sectab(p), p->nsec * sizeof(uint32_t));
+    HASH_BYTES(pmm_slots(p), p->nslots * sizeof(uint32_t));
+    HASH_BYTES(pmm_rinit(p), rinit_words(p) * 8);
+    HASH_BYTES(pmm_shared(p), shared_words(p) * 8);
+    HASH_BYTES(pmm_refs(p), p->cspan * sizeof(uint16_t));
 #undef HASH_BYTES
     return h;
 }
@@ -57,15 +62,20 @@ static inline uint64_t state_hash(const struct pmm *p)
     } while (0)
 
 /*
- * Metadata pages for a span and a map of ndesc descriptors built with room for `extra` more, as
- * the layout drawn in pmm/state.h sizes them; written from the drawing, not from build.c, so a
- * test notices a layout that grows (tests/memmaps_expect.py does the same in Python).
+ * Metadata pages for a span with nslots present 128 MiB sections and a map of ndesc descriptors
+ * built with room for `extra` more, as the layout drawn in pmm/state.h sizes them; written from the
+ * drawing, not from build.c, so a test notices a layout that grows (tests/memmaps_expect.py does
+ * the same in Python).
  */
-static inline uint64_t layout_meta_pages(uint64_t span, uint64_t ndesc, uint64_t extra)
+static inline uint64_t layout_meta_pages(uint64_t span, uint64_t nslots, uint64_t ndesc,
+                                         uint64_t extra)
 {
 #define R64(x) (((x) + 63) & ~63ull)
+    uint64_t cspan = nslots << 15, nsec = (span + 32767) >> 15;
     uint64_t at = R64(4096 + (2 * (ndesc + extra) + 1) * 24);
-    uint64_t bits[2] = {span, span >> 9};
+    at = R64(at + nsec * 4);   /* section table */
+    at = R64(at + nslots * 4); /* slots */
+    uint64_t bits[2] = {cspan, cspan >> 9};
     for (int m = 0; m < 2; m++) {
         uint64_t words = bits[m] ? (bits[m] + 63) / 64 : 1;
         for (;;) {
@@ -75,8 +85,10 @@ static inline uint64_t layout_meta_pages(uint64_t span, uint64_t ndesc, uint64_t
             words = (words + 63) / 64;
         }
     }
-    at = R64(at + (span ? (span + 63) / 64 : 1) * 8);
-    at = (at + 4095) / 4096 * 4096 + span * 2;
+    at = R64(at + (cspan + 63) / 64 * 8);                 /* owned */
+    at = R64(at + ((cspan + 2047) / 2048 + 63) / 64 * 8); /* refs-init */
+    at = R64(at + (cspan / 64 + 63) / 64 * 8);            /* shared */
+    at = (at + 4095) / 4096 * 4096 + cspan * 2;
 #undef R64
     return (at + 4095) / 4096;
 }

@@ -164,6 +164,13 @@ void *sim_final_map(struct sim *s, size_t *size)
             if (d.type == PMM_EFI_CONVENTIONAL && pfn < s->fw_pages && s->fw_used[pfn])
                 type = s->fw_used[pfn] == 2 ? PMM_EFI_LOADER_DATA : PMM_EFI_BOOT_DATA;
             uint64_t run = pfn + 1;
+            if (type == PMM_EFI_CONVENTIONAL) { /* still free: skip free pages 8 at a time */
+                while (run < end && run < s->fw_pages && (run & 7) && !s->fw_used[run])
+                    run++;
+                while (run + 8 <= end && run + 8 <= s->fw_pages && !(run & 7) &&
+                       !*(const uint64_t *)(s->fw_used + run))
+                    run += 8;
+            }
             while (run < end && d.type == PMM_EFI_CONVENTIONAL && run < s->fw_pages &&
                    (s->fw_used[run]
                         ? (s->fw_used[run] == 2 ? PMM_EFI_LOADER_DATA : PMM_EFI_BOOT_DATA)

@@ -109,7 +109,13 @@ TEST(geometry_fields)
     REFUSED("span", h->span = 0);
     REFUSED("span", h->span = (1ull << 52) + 1);
     /* span and the free map's size disagree: either may be the bad one, the pair is named */
-    REFUSED("freemap.nbits", h->span += 64);
+    REFUSED("nsec", h->span += PMM_SEC_PAGES);
+    REFUSED("nsec", h->nsec++);
+    REFUSED("nslots", h->nslots = 0);
+    REFUSED("nslots", h->nslots = h->nsec + 1);
+    REFUSED("cspan", h->cspan += 64);
+    REFUSED("cspan", h->nslots--);
+    REFUSED("freemap.nbits", h->freemap.nbits += 64);
     REFUSED("freemap.nbits", h->freemap.nbits--);
     REFUSED("blkmap.nbits", h->blkmap.nbits++);
     REFUSED("freemap.nlevels", h->freemap.nlevels = PMM_LEVELS + 1); /* would index past phys[] */
@@ -147,23 +153,50 @@ TEST(placement_fields)
     REFUSED("blkmap.phys[2]", h->blkmap.phys[2] = phys);
     REFUSED("own_phys", h->own_phys = PG);
     REFUSED("own_phys", h->own_phys -= 8);
+    REFUSED("sec_phys", h->sec_phys += 8);
+    REFUSED("slots_phys", h->slots_phys = h->sec_phys);
+    REFUSED("rinit_phys", h->rinit_phys = end);
     REFUSED("refs_phys", h->refs_phys = 2 * MIB); /* the case: counts written elsewhere */
     REFUSED("refs_phys", h->refs_phys += PG);     /* its last page past the run */
     REFUSED("refs_phys", h->refs_phys = ~0ull & ~7ull);
 }
 
+/* The section table and slots are read whole: a slot naming a section past the table, slots out
+ * of order, or a table entry no slot backs would send compact indices astray. */
+TEST(section_table_contents)
+{
+    uint32_t *sec = (uint32_t *)(s->mem + h->sec_phys), *sl = (uint32_t *)(s->mem + h->slots_phys);
+    uint32_t save0 = sl[0], save1 = sl[1], absent = PMM_SEC_ABSENT;
+    uint64_t k = 0;
+    while (sec[k] != PMM_SEC_ABSENT)
+        k++; /* the first absent section: the reserved 3 GiB - 4 GiB */
+    sl[0] = (uint32_t)h->nsec;
+    refused(__LINE__, "slots");
+    sl[0] = save0;
+    sl[0] = save1, sl[1] = save0;
+    refused(__LINE__, "slots");
+    sl[0] = save0, sl[1] = save1;
+    sec[k] = 0;
+    refused(__LINE__, "sec_phys");
+    sec[k] = absent;
+    int err;
+    CHECK(pmm_adopt(phys, off, &err) != 0);
+}
+
 TEST(stack_cursor_and_counter_fields)
 {
     REFUSED("top", h->top = PMM_STACK_CAP + 1);
-    REFUSED("stack", h->stack[0] = 0x10);             /* below 1 MiB */
-    REFUSED("stack", h->stack[h->top - 1] = h->span); /* past span */
-    REFUSED("stack", h->stack[0] = allocated / PG);   /* handed out already */
-    REFUSED("stack", h->stack[0] = 3 * GIB / PG);     /* reserved: never owned */
+    /* stacked pages are compact indices (state.h) */
+    REFUSED("stack", h->stack[0] = 0x10);                       /* below 1 MiB */
+    REFUSED("stack", h->stack[h->top - 1] = h->cspan);          /* past the present sections */
+    REFUSED("stack", h->stack[0] = cidx(h, allocated / PG));    /* handed out already */
+    REFUSED("stack", h->stack[0] = cidx(h, h->self_phys / PG)); /* metadata: never owned */
     REFUSED("stack_lo", h->stack_lo = h->stack_hi + 1);
     REFUSED("stack_hi", h->stack_hi = h->stack_lo - 1);
-    REFUSED("cursor", h->cursor = h->span);
-    REFUSED("cursor", h->cursor = 0x10);
-    REFUSED("total", h->total = h->span + 1);
+    REFUSED("cursor", h->cursor = h->cspan);
+    REFUSED("c_low", h->c_low = h->cspan + 1);
+    REFUSED("c_low", h->c_high = h->c_low - 1);
+    REFUSED("total", h->total = h->cspan + 1);
     REFUSED("nfree", h->nfree = h->total + 1);
     REFUSED("nalloc", h->nalloc = h->total - h->nfree + 1);
     REFUSED("total", h->total = h->nfree + h->nalloc + h->meta_pages - 1);
@@ -281,6 +314,7 @@ int main(void)
     RUN(identity_fields);
     RUN(geometry_fields);
     RUN(placement_fields);
+    RUN(section_table_contents);
     RUN(stack_cursor_and_counter_fields);
     RUN(good_header_is_adopted_after_refusals);
     RUN(lock_and_firmware_hooks_never_coexist);

@@ -38,7 +38,7 @@ TEST(build_layout)
     CHECK_EQ(st.total, conv_pages + boot_pages);
     /* metadata: as large as the documented layout says for 7 descriptors (sim_build leaves room
      * for 64 more), at the top of the highest conventional range, and its pages are not free */
-    uint64_t meta = layout_meta_pages(0x3f00, 7, 64);
+    uint64_t meta = layout_meta_pages(0x3f00, 1, 7, 64);
     CHECK_EQ(st.meta, meta);
     CHECK_EQ(st.meta_phys, 0x3f00000 - meta * PG);
     CHECK_EQ(pmm_state_phys(p), 0x3f00000 - meta * PG); /* the header is the run's first page */
@@ -104,6 +104,35 @@ TEST(ranges_keep_their_efi_types)
     CHECK(out[0].start == 0x100 && out[0].npages == 0x100 && out[0].type == PMM_EFI_BOOT_CODE);
     CHECK(out[1].start == 0x200 && out[1].npages == 0x200 && out[1].type == PMM_EFI_BOOT_DATA);
     CHECK(out[2].start == 0x400 && out[2].kind == PMM_KIND_FREE);
+}
+
+/*
+ * Firmware leaves junk in the memory the metadata goes into: the build may rely on nothing it did
+ * not write. Fill the machine with a pattern first; every count must still read 1 on hand-out,
+ * runs free, and the checker pass.
+ */
+TEST(metadata_built_in_dirty_memory)
+{
+    struct sim *s = machine();
+    memset(s->mem, 0xa5, 64 * MIB);
+    struct pmm *p;
+    CHECK_EQ(sim_build(s, 0, &p), PMM_OK);
+    CHECK_OK(p);
+    uint64_t x, run;
+    uint32_t c;
+    for (int i = 0; i < 3000; i++) {
+        CHECK_EQ(pmm_alloc(p, &x), PMM_OK);
+        CHECK_EQ(pmm_refcount(p, x, &c), PMM_OK);
+        CHECK_EQ(c, 1);
+    }
+    CHECK_EQ(pmm_alloc_run(p, 1000, 2 * MIB, 0, &run), PMM_OK);
+    for (uint64_t i = 0; i < 1000; i += 97) {
+        CHECK_EQ(pmm_refcount(p, run + i * PG, &c), PMM_OK);
+        CHECK_EQ(c, 1);
+    }
+    CHECK_EQ(pmm_free_run(p, run, 1000), PMM_OK);
+    CHECK_OK(p);
+    sim_free(s);
 }
 
 TEST(single_pages_exhaust_and_return)
@@ -403,6 +432,89 @@ static void ulk(void *ctx)
     lock_depth--;
 }
 
+/*
+ * Low memory stays for those who need it: 60 unbounded 64-page runs on an 8 GiB machine come from
+ * above 4 GiB, like single pages, and leave every page below 16 MiB and below 4 GiB free; a
+ * 64-page ISA-DMA request (below 16 MiB) still succeeds. With the high memory gone, runs take
+ * [16 MiB, 4 GiB) before the last 15 MiB.
+ *
+ *   0  1M        16M                 3G      4G                     10G
+ *   |  | ISA DMA  | 32-bit DMA        | hole  | high                  |
+ */
+TEST(low_memory_stays_for_those_who_need_it)
+{
+    struct sim *s = sim_new(10 * GIB);
+    sim_add(s, PMM_EFI_CONVENTIONAL, MIB, (3 * GIB - MIB) / PG, 0xf);
+    sim_add(s, PMM_EFI_CONVENTIONAL, 4 * GIB, 6 * GIB / PG, 0xf);
+    struct pmm *p;
+    CHECK_EQ(sim_build(s, 0, &p), PMM_OK);
+    struct pmm_stats before, after;
+    pmm_stats(p, &before);
+    CHECK_EQ(before.below16m, 15 * MIB / PG);
+    CHECK_EQ(before.below4g, (3 * GIB - MIB) / PG);
+    uint64_t x;
+    for (int i = 0; i < 60; i++) {
+        CHECK_EQ(pmm_alloc_run(p, 64, 0, 0, &x), PMM_OK);
+        CHECK(x >= 4 * GIB);
+    }
+    pmm_stats(p, &after);
+    CHECK_EQ(after.below16m, before.below16m);
+    CHECK_EQ(after.below4g, before.below4g);
+    CHECK_EQ(pmm_alloc_run(p, 64, 0, 16 * MIB, &x), PMM_OK);
+    CHECK(x + 64 * PG <= 16 * MIB);
+    /* without high memory, runs come from [16 MiB, 4 GiB) first */
+    while (pmm_alloc_run(p, 4096, 0, 0, &x) == PMM_OK && x >= 4 * GIB)
+        ;
+    CHECK(x >= 16 * MIB && x < 4 * GIB);
+    pmm_stats(p, &after);
+    CHECK_EQ(after.below16m, before.below16m - 64);
+    CHECK_OK(p);
+    sim_free(s);
+}
+
+/*
+ * Two sections of RAM with an absent one between them: neighbours in compact order, 128 MiB apart
+ * physically. A run must never join the end of one to the start of the other, and a bound that
+ * falls in the hole still admits everything below it.
+ *
+ *   1M            128M          256M          384M
+ *   | section 0    | (absent)    | section 2    |
+ *                ^^^ free tail    ^^^ free head: together long enough, but not contiguous
+ */
+TEST(runs_never_cross_a_hole)
+{
+    struct sim *s = sim_new(384 * MIB);
+    sim_add(s, PMM_EFI_CONVENTIONAL, MIB, 127 * MIB / PG, 0xf);
+    sim_add(s, PMM_EFI_CONVENTIONAL, 256 * MIB, 128 * MIB / PG, 0xf);
+    struct pmm *p;
+    CHECK_EQ(sim_build(s, 0, &p), PMM_OK);
+    struct pmm_stats st;
+    pmm_stats(p, &st);
+    CHECK_EQ(st.present_sections, 2);
+    uint64_t x;
+    while (pmm_alloc(p, &x) == PMM_OK)
+        ;
+    /* free the last 1024 pages below 128 MiB (if not metadata) and the first 1024 above 256 MiB */
+    uint64_t tail = 128 * MIB - 1024 * PG, head = 256 * MIB, freed = 0;
+    for (uint64_t i = 0; i < 1024; i++) {
+        freed += pmm_free(p, tail + i * PG) == PMM_OK;
+        freed += pmm_free(p, head + i * PG) == PMM_OK;
+    }
+    CHECK(freed >= 1024);
+    CHECK_REJECTS(p, pmm_alloc_run(p, 1025, 0, 0, &x), PMM_ENOMEM);
+    CHECK_REJECTS(p, pmm_alloc_run(p, 1536, 2 * MIB, 0, &x), PMM_ENOMEM);
+    CHECK_EQ(pmm_alloc_run(p, 1024, 2 * MIB, 0, &x), PMM_OK);
+    CHECK(x == head || (freed == 2048 && x == tail));
+    CHECK_EQ(pmm_free_run(p, x, 1024), PMM_OK);
+    /* a limit inside the hole: only section 0 qualifies, and it has the free tail */
+    if (freed == 2048) {
+        CHECK_EQ(pmm_alloc_run(p, 512, 0, 200 * MIB, &x), PMM_OK);
+        CHECK(x >= tail && x + 512 * PG <= 128 * MIB);
+    }
+    CHECK_OK(p);
+    sim_free(s);
+}
+
 TEST(lock_hook_brackets_every_change)
 {
     struct sim *s = machine();
@@ -426,12 +538,15 @@ int main(void)
 {
     RUN(build_layout);
     RUN(ranges_keep_their_efi_types);
+    RUN(metadata_built_in_dirty_memory);
     RUN(single_pages_exhaust_and_return);
     RUN(runs_aligned_and_bounded);
     RUN(aligned_runs_with_partial_tails);
     RUN(runs_evict_stacked_pages);
     RUN(bad_calls_change_nothing);
     RUN(reference_counts);
+    RUN(low_memory_stays_for_those_who_need_it);
+    RUN(runs_never_cross_a_hole);
     RUN(lock_hook_brackets_every_change);
     RUN(single_pages_prefer_high_memory);
     RUN(high_memory_preferred_after_wrapping);

@@ -16,6 +16,13 @@ static struct pmm *bare(uint64_t nbits)
 {
     struct pmm *p = calloc(1, sizeof *p);
     p->span = nbits;
+    /* every section present, in order: compact index = page (the searches still ask the slots) */
+    p->nsec = p->nslots = (nbits + PMM_SEC_PAGES - 1) >> PMM_SEC_SHIFT;
+    p->cspan = p->nslots << PMM_SEC_SHIFT;
+    uint32_t *sl = calloc(p->nslots, 4);
+    for (uint64_t k = 0; k < p->nslots; k++)
+        sl[k] = (uint32_t)k;
+    p->slots_phys = p->sec_phys = (uint64_t)(uintptr_t)sl;
     struct pmm_hbits *maps[2] = {&p->freemap, &p->blkmap};
     uint64_t bits[2] = {nbits, nbits >> PMM_BLOCK_SHIFT};
     for (int m = 0; m < 2; m++) {
@@ -29,6 +36,7 @@ static struct pmm *bare(uint64_t nbits)
 
 static void bare_free(struct pmm *p)
 {
+    free((void *)(uintptr_t)p->slots_phys);
     for (uint32_t k = 0; k < p->freemap.nlevels; k++)
         free((void *)(uintptr_t)p->freemap.phys[k]);
     for (uint32_t k = 0; k < p->blkmap.nlevels; k++)

@@ -9,7 +9,7 @@ HARNESS_GLOBALS
 
 static struct sim *s;
 static struct pmm *p;
-static uint64_t allocated_pfn;
+static uint64_t allocated_pfn, freed_pfn;
 
 static void expect(const char *needle)
 {
@@ -74,9 +74,28 @@ TEST(corruptions_are_caught)
     expect("block map misses a free block");
     b0[0] |= 4;
 
+    /* counts hold count - 1 (state.h): 0xffff would be a count past PMM_REF_MAX */
+    pmm_refs(p)[allocated_pfn] = 0xffff;
+    expect("reference count above PMM_REF_MAX");
     pmm_refs(p)[allocated_pfn] = 0;
-    expect("reference count 0");
-    pmm_refs(p)[allocated_pfn] = 1;
+    pmm_refs(p)[freed_pfn] = 3; /* a free page must hand out with one reference */
+    expect("not allocated has a reference count");
+    pmm_refs(p)[freed_pfn] = 0;
+    uint64_t *init = pmm_rinit(p);
+    flip(init, allocated_pfn >> PMM_RINIT_SHIFT);
+    expect("never initialised");
+    flip(init, allocated_pfn >> PMM_RINIT_SHIFT);
+
+    /* the machine is one section: compact indices are pages, and slot 0 is section 0 */
+    pmm_sectab(p)[0] = PMM_SEC_ABSENT;
+    expect("section table and slots disagree");
+    pmm_sectab(p)[0] = 0;
+    p->nslots++;
+    expect("section geometry");
+    p->nslots--;
+    p->cursor = p->cspan;
+    expect("cursor");
+    p->cursor = p->c_low;
 
     CHECK(p->top >= 2);
     uint64_t saved = p->stack[1];
@@ -114,6 +133,8 @@ int main(void)
     pmm_alloc(p, &b);
     pmm_free(p, b);
     allocated_pfn = a / PG;
+    freed_pfn = b / PG;
+    CHECK_EQ(allocated_pfn >> PMM_RINIT_SHIFT, freed_pfn >> PMM_RINIT_SHIFT);
     RUN(corruptions_are_caught);
     sim_free(s);
     HARNESS_MAIN_END();

@@ -323,7 +323,7 @@ TEST(hold_mode_with_a_merged_final_map)
     CHECK_OK(p);
     struct pmm_stats fin;
     pmm_stats(p, &fin);
-    uint64_t taken = s->refusals, meta = layout_meta_pages(0x8000, 5, 64);
+    uint64_t taken = s->refusals, meta = layout_meta_pages(0x8000, 1, 5, 64);
     CHECK(taken >= 1200);
     CHECK_EQ(fin.alloc, 3000);
     uint64_t nr;
@@ -346,6 +346,55 @@ TEST(hold_mode_with_a_merged_final_map)
     CHECK_EQ(fin.free, 0x9e + 0xf00 + 0x6f00 + 0x100 - meta - 3000);
     CHECK_EQ(fin.withheld, 1);
     CHECK_OK(p);
+    sim_free(s);
+}
+
+/*
+ * Sections: the build sees RAM at [1 MiB, 64 MiB) and [256 MiB, 320 MiB); the final map shows
+ * usable memory the build never saw, in the absent section between them and past the span. It
+ * cannot join (it has no metadata) and must not vanish: it is counted as unmanaged and reported.
+ *
+ *   0  1M      64M  128M   192M  256M     320M   384M
+ *   |  | RAM    |    | new  |    | RAM     | new  |
+ */
+TEST(memory_the_build_never_saw_is_reported)
+{
+    struct sim *s = sim_new(512 * MIB);
+    sim_add(s, PMM_EFI_CONVENTIONAL, MIB, 63 * MIB / PG, 0xf);
+    sim_add(s, PMM_EFI_CONVENTIONAL, 256 * MIB, 64 * MIB / PG, 0xf);
+    struct pmm *p;
+    CHECK_EQ(sim_build(s, 1, &p), PMM_OK);
+    struct pmm_stats st;
+    pmm_stats(p, &st);
+    CHECK_EQ(st.sections, 3); /* [0, 320 MiB) */
+    CHECK_EQ(st.present_sections, 2);
+    CHECK_EQ(st.meta, layout_meta_pages(320 * MIB / PG, 2, 2, 64));
+    size_t bytes;
+    unsigned char *fin = sim_final_map(s, &bytes);
+    unsigned char *m = malloc(bytes + 2 * s->desc_size);
+    memcpy(m, fin, bytes);
+    struct pmm_efi_desc more[2] = {{PMM_EFI_CONVENTIONAL, 0, 128 * MIB, 0, 64 * MIB / PG, 0xf},
+                                   {PMM_EFI_BOOT_DATA, 0, 320 * MIB, 0, 64 * MIB / PG, 0xf}};
+    for (int i = 0; i < 2; i++) {
+        memset(m + bytes + (size_t)i * s->desc_size, 0, s->desc_size);
+        memcpy(m + bytes + (size_t)i * s->desc_size, &more[i], sizeof more[i]);
+    }
+    struct pmm_map fm = {m, bytes + 2 * s->desc_size, s->desc_size};
+    uint64_t ss = pmm_map_scratch_size(&fm);
+    void *scratch = malloc(ss);
+    struct pmm_map_error err;
+    CHECK_EQ(pmm_reconcile(p, &fm, scratch, ss, 0, &err), PMM_OK);
+    pmm_stats(p, &st);
+    CHECK_EQ(st.unmanaged, 2 * 64 * MIB / PG);
+    CHECK_EQ(st.total, (63 + 64) * MIB / PG);
+    CHECK_EQ(pmm_page_state(p, 130 * MIB / PG), PMM_PAGE_WITHHELD);
+    char line[256];
+    pmm_summary(p, line, sizeof line);
+    CHECK(strstr(line, " sections=2/3 unmanaged=32768") != 0);
+    CHECK_OK(p);
+    free(scratch);
+    free(m);
+    free(fin);
     sim_free(s);
 }
 
@@ -430,6 +479,7 @@ int main(void)
     RUN(reconcile_drops_memory_the_firmware_kept);
     RUN(boot_memory_held_until_released);
     RUN(hold_mode_with_a_merged_final_map);
+    RUN(memory_the_build_never_saw_is_reported);
     RUN(firmware_quirks);
     HARNESS_MAIN_END();
 }

@@ -278,7 +278,7 @@ int main(int argc, char **argv)
      * at the top of the highest conventional range. */
     struct pmm_stats ms;
     pmm_stats(p, &ms);
-    uint64_t meta = layout_meta_pages(NPG, sizeof map / sizeof map[0], 64);
+    uint64_t meta = layout_meta_pages(NPG, 1, sizeof map / sizeof map[0], 64);
     CHECK_EQ(ms.meta, meta);
     CHECK_EQ(ms.meta_phys / PG, NPG - meta);
     memset(st + NPG - meta, M_META, meta);

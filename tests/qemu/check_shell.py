@@ -181,6 +181,18 @@ for r in ours:
 addrs = [int(r[1], 16) for r in ours]
 check(addrs == sorted(addrs), "pmm map is not sorted by address")
 check(s1.get("total") == ours_usable, f"summary total {s1.get('total')} != usable pages in pmm map {ours_usable}")
+# sections (128 MiB): those holding usable memory in the shell's own memmap, and how many the
+# span needs, against what pmm stats -sfo reports
+usable_mem = [r for r in mem if r[0] in ("Available", "BootServiceCode", "BootServiceData",
+              "LoaderCode", "LoaderData") and not int(r[4], 16) & (1 << 63)]
+secs = {k for r in usable_mem for k in range(int(r[1], 16) >> 27,
+        ((int(r[1], 16) + int(r[3], 16) * 4096 - 1) >> 27) + 1)}
+span_secs = -(-max(int(r[1], 16) + int(r[3], 16) * 4096 for r in usable_mem) // (1 << 27))
+sec_rows = sfo_rows("stats-sfo-1", "PmmSections")
+check(len(sec_rows) == 1 and sec_rows[0] == [str(len(secs)), str(span_secs), "0"],
+      f"pmm stats -sfo sections {sec_rows}, memmap says {len(secs)} of {span_secs}, 0 unmanaged")
+check(re.search(rf"sections of 128 MiB: {span_secs}, {len(secs)} with RAM", sec("stats")),
+      "pmm stats does not show the sections")
 maplines = [l for l in sec("map").splitlines() if re.match(r"\w+ +[0-9A-F]{12}-", l)]
 check(abs(len(maplines) - len(ours)) <= 3, f"pmm map lists {len(maplines)} descriptors, -sfo {len(ours)}")
 fits_80("map", sec("map"))
