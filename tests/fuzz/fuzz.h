@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "pmm.h"
 #include "sim.h"
@@ -83,17 +84,33 @@ static inline uint64_t fz_hash(const void *data, uint64_t n, uint64_t h)
 }
 
 /*
- * One simulated machine per process and size, reused: the RAM (a memfd) is punched empty and the
- * firmware's page table zeroed between executions, which costs only the pages the last one
- * touched.
+ * One simulated machine per process and size, reused. Its RAM is not zero, as a firmware's is
+ * not: the memfd behind it holds a junk pattern where there is RAM (the first 16 MiB and anything
+ * at or above 4 GiB), mapped copy-on-write, so dropping the private pages between executions
+ * brings the junk back at the cost of the pages the last one touched. The firmware's page table
+ * is zeroed.
  */
 static inline struct sim *fz_sim(struct sim **slot, uint64_t bytes)
 {
-    if (!*slot)
-        *slot = sim_new(bytes);
+    if (!*slot) {
+        struct sim *s = *slot = sim_new(bytes);
+        static unsigned char junk[1 << 16];
+        memset(junk, 0xa5, sizeof junk);
+        for (uint64_t at = 0; at < bytes; at += sizeof junk) {
+            if (at == 16 * MIB && bytes > 4 * GIB)
+                at = 4 * GIB;
+            if (pwrite(s->fd, junk, sizeof junk, (off_t)at) != (ssize_t)sizeof junk)
+                abort();
+        }
+        munmap(s->mem, bytes);
+        s->mem = mmap(0, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, s->fd, 0);
+        if (s->mem == MAP_FAILED)
+            abort();
+    }
     struct sim *s = *slot;
     if (mprotect(s->mem, s->bytes, PROT_READ | PROT_WRITE) ||
-        madvise(s->mem, s->bytes, MADV_REMOVE) || madvise(s->fw_used, s->fw_pages, MADV_DONTNEED)) {
+        madvise(s->mem, s->bytes, MADV_DONTNEED) ||
+        madvise(s->fw_used, s->fw_pages, MADV_DONTNEED)) {
         perror("fuzz: resetting the simulated machine");
         abort();
     }
