@@ -166,11 +166,14 @@ static inline int allocated(const struct pmm *p, uint64_t c)
     return PMM_OK;
 }
 
-/* 0 if c may be freed outright: allocated and not shared. */
+/*
+ * 0 if c may be freed outright: allocated and not shared. The shared map answers for 64 pages at
+ * once and stays in cache; the page's own count is read only when its group has a shared page.
+ */
 static inline int sole_owner(const struct pmm *p, uint64_t c)
 {
     int rc = allocated(p, c);
-    return !rc && pmm_refs(p)[c] != 0 ? PMM_ESHARED : rc;
+    return !rc && bit_test(pmm_shared(p), c >> 6) && pmm_refs(p)[c] != 0 ? PMM_ESHARED : rc;
 }
 
 static inline uint64_t cidx_of(const struct pmm *p, uint64_t phys)

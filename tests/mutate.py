@@ -102,6 +102,8 @@ FAULTS = [
      "if (p->top < PMM_STACK_CAP)", "freed pages below 1 MiB go on the stack"),
     ("pmm/alloc.c", "    if (!rc && !pmm_refs(p)[c]++)\n        pmm_shared(p)[c >> 12] |= bit_mask(c >> 6);",
      "    if (!rc)\n        pmm_refs(p)[c]++;", "ref_inc does not mark the page's group shared"),
+    ("pmm/alloc.c", "bit_test(pmm_shared(p), c >> 6) && pmm_refs(p)[c] != 0",
+     "0 && pmm_refs(p)[c] != 0", "a single free skips the shared-page check"),
     ("pmm/alloc.c", "            if (!any)\n                pmm_shared(p)[c >> 12] &= ~bit_mask(c >> 6);",
      "            if (!any && 0)\n                pmm_shared(p)[c >> 12] &= ~bit_mask(c >> 6);",
      "a group with no shared page left stays marked shared"),
