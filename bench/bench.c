@@ -68,6 +68,22 @@ static struct pmm *built(struct sim *s)
     return p;
 }
 
+/* Median time of one single-page alloc+free pair, over RUNS runs of `pairs` pairs. */
+static double page_pairs_ns(struct pmm *p, uint64_t pairs)
+{
+    double t[RUNS];
+    uint64_t x;
+    for (int r = 0; r < RUNS; r++) {
+        double t0 = now_ns();
+        for (uint64_t i = 0; i < pairs; i++) {
+            pmm_alloc(p, &x);
+            pmm_free(p, x);
+        }
+        t[r] = (now_ns() - t0) / (double)pairs;
+    }
+    return median(t, RUNS);
+}
+
 /* Single-page alloc+free pairs with 90% of memory in use. */
 static void bench_pair(void)
 {
@@ -79,16 +95,7 @@ static void bench_pair(void)
     uint64_t keep = st.free * 9 / 10, x;
     for (uint64_t i = 0; i < keep; i++)
         pmm_alloc(p, &x);
-    double t[RUNS];
-    for (int r = 0; r < RUNS; r++) {
-        double t0 = now_ns();
-        for (uint64_t i = 0; i < pairs; i++) {
-            pmm_alloc(p, &x);
-            pmm_free(p, x);
-        }
-        t[r] = (now_ns() - t0) / (double)pairs;
-    }
-    double ours = median(t, RUNS);
+    double t[RUNS], ours = page_pairs_ns(p, pairs);
     sim_free(s);
 
     /* first-fit: the same 90% in use (lowest pages first, as first-fit would have placed them) */
@@ -287,16 +294,7 @@ static void bench_run_pairs(int half_used)
         }
         t[r] = (now_ns() - t0) / (double)pairs;
     }
-    double ours = median(t, RUNS);
-    for (int r = 0; r < RUNS; r++) {
-        double t0 = now_ns();
-        for (uint64_t i = 0; i < pairs; i++) {
-            pmm_alloc(p, &x);
-            pmm_free(p, x);
-        }
-        t[r] = (now_ns() - t0) / (double)pairs;
-    }
-    double ours1 = median(t, RUNS);
+    double ours = median(t, RUNS), ours1 = page_pairs_ns(p, pairs);
     sim_free(s);
 
     const uint64_t npages = (ram + 2 * GIB) / PG;
