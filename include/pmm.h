@@ -8,7 +8,9 @@
  * Conventions:
  *  - Addresses are physical, in bytes; pages are 4 KiB. A "run" is a physically contiguous range.
  *  - Every function that can fail returns 0 or a negative PMM_E* code, and a failed call changes
- *    nothing in the allocator.
+ *    nothing observable in the allocator: no page's state, count or place in the free-page
+ *    stack. (A failed run search may drop 2 MiB-block hints it found stale; they are hints,
+ *    state.h.)
  *  - A struct pmm * is the allocator state as seen through the caller's current mapping; it is only
  *    valid until the owner changes the mapping (pmm_set_offset returns the new one).
  *

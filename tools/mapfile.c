@@ -169,7 +169,7 @@ static int parse_linux(struct mapfile *mf, const char *name, int ln, const char 
     if (t && t < r) {
         unsigned long long a;
         if (sscanf(t, "type=%u, attr=%llx", &type, &a) != 2)
-            return fail(mf, name, ln, "expected 'type=N, attr=0x...': %s", line);
+            return fail(mf, name, ln, "expected 'type=N, attr=0x...': %.80s", line);
         attr = a;
     } else {
         const char *open = strchr(mem, '[');
@@ -220,8 +220,9 @@ static int parse_shell(struct mapfile *mf, const char *name, int ln, const char 
     if (ty < 0)
         return 0; /* a header or summary line */
     *hit = 1;
-    if (b < a || ((b + 1 - a) >> 12) != pages || (a & 0xfff))
-        return fail(mf, name, ln, "start-end does not match the page count %llx", pages);
+    if (b < a || ((b + 1 - a) >> 12) != pages || (a & 0xfff) || ((b + 1 - a) & 0xfff))
+        return fail(mf, name, ln, "start-end is not whole pages matching the page count %llx",
+                    pages);
     return add(mf, (uint32_t)ty, a, pages, attr) ? fail(mf, name, ln, "out of memory") : 0;
 }
 

@@ -119,9 +119,36 @@ TEST(linux_26_numeric_lines_without_prefix)
     mapfile_free(&mf);
 }
 
+/* Found by fuzzing: a long line quoted whole pushed the file name out of the message, and a shell
+ * memmap line whose end is not the last byte of a page was taken as whole pages. */
+TEST(fuzz_findings)
+{
+    struct mapfile mf = {0};
+    char line[1100] = "efi: mem00: type=";
+    memset(line + strlen(line), 'x', 1000);
+    line[1017] = '\n';
+    line[1018] = 0;
+    CHECK_EQ(mapfile_parse(&mf, "name.txt", line), -1);
+    CHECK(strstr(mf.error, "name.txt:1: ") == mf.error);
+    mapfile_free(&mf);
+    CHECK_EQ(mapfile_parse(&mf, "s",
+                           "Available 0000000000000000-0000000000001234 0000000000000001 "
+                           "000000000000000F\n"),
+             -1);
+    CHECK(strstr(mf.error, "s:1: start-end is not whole pages") == mf.error);
+    mapfile_free(&mf);
+    CHECK_EQ(mapfile_parse(&mf, "s",
+                           "Available 0000000000000000-0000000000001FFF 0000000000000002 "
+                           "000000000000000F\n"),
+             0);
+    CHECK_EQ(mf.n, 1);
+    mapfile_free(&mf);
+}
+
 int main(void)
 {
     RUN(errors_fit_for_any_file_name);
     RUN(linux_26_numeric_lines_without_prefix);
+    RUN(fuzz_findings);
     HARNESS_MAIN_END();
 }
