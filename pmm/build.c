@@ -255,27 +255,32 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
  *
  * pmm_adopt takes a state a previous owner left in memory and, from then on, computes addresses
  * from its header: every map, the reference counts and the range table are reached through *_phys
- * fields, indexed by page numbers below span, with sizes from nwords/nlevels. So before it trusts
- * the header it proves, in O(1), that every address the allocator will derive from it lies in the
- * metadata run [self_phys, self_phys + meta_pages * 4K) or names a page below span:
+ * fields, indexed by compact page numbers below cspan (state.h), with sizes from nwords/nlevels. So
+ * before it trusts the header it proves, in O(1) plus one pass over the section table, that every
+ * address the allocator will derive from it lies in the metadata run [self_phys, self_phys +
+ * meta_pages * 4K) or names a page below span:
  *
  *  - identity: magic, version, size, self_phys == where the state was found, reconciled;
- *  - geometry: span fits the address space; both maps' nbits, nlevels and nwords are exactly what
- *    layout() derives from span (recomputed, not bounded); meta_pages is exactly layout()'s size
- *    for span and range_cap, lies below span and does not wrap; nranges <= range_cap;
+ *  - geometry: span fits the address space; nsec, nslots and cspan agree; both maps' nbits,
+ *    nlevels and nwords are exactly what layout() derives from cspan (recomputed, not bounded);
+ *    meta_pages is exactly layout()'s size, lies below span and does not wrap;
+ *    nranges <= range_cap;
  *  - placement: every *_phys is 8-byte aligned, lies with its whole extent inside the run, and is
  *    where layout() puts it. Checking the exact place, not just the bounds, also refuses two
  *    structures aliased onto each other inside the run;
- *  - the free-page stack: top <= capacity, and each stacked page is at or above 1 MiB, below span,
- *    within [stack_lo, stack_hi], owned and free (at most PMM_STACK_CAP bit tests): a page popped
- *    from it is handed out without further checks;
- *  - cursor in [1 MiB, span) (or 1 MiB, where build starts it on a machine no larger), counters
- *    bounded by span and free + allocated + metadata <= total.
+ *  - sections: the slots ascend, name sections below nsec, and the section table names each back
+ *    and no other (O(sections), 4 bytes per 128 MiB): every compact index then lies below cspan;
+ *  - the free-page stack: top <= capacity, and each stacked page is at or above 1 MiB (c_low),
+ *    below cspan, within [stack_lo, stack_hi], owned and free (at most PMM_STACK_CAP bit tests): a
+ *    page popped from it is handed out without further checks;
+ *  - the zone bounds and the cursor below cspan; counters bounded by the present pages and free +
+ *    allocated + metadata <= total.
  *
  * Not checked: the contents of the bitmaps, the reference counts and the range table. That costs
- * O(span / 64) and is pmm_check()'s job; a kernel that wants it runs pmm_check once after adopting.
- * Given the checks above, wrong contents can make the allocator misjudge a page (hand out one in
- * use, withhold a free one) but not write outside the metadata or touch a page at or past span.
+ * O(RAM pages / 64) and is pmm_check()'s job; a kernel that wants it runs pmm_check once after
+ * adopting. Given the checks above, wrong contents can make the allocator misjudge a page (hand out
+ * one in use, withhold a free one) but not write outside the metadata or touch a page at or past
+ * span.
  *
  * No header checksum. The header changes with every allocation (counters, stack, cursor), so a
  * checksum is only meaningful at an agreed sealing point: each owner would need a "seal" call at
