@@ -58,6 +58,7 @@ static uint64_t refill(struct pmm *p)
                 cur = (i & ~63ull) | (uint64_t)__builtin_ctzll(w);
                 w &= w - 1;
                 push(p, cur);
+                refs_ready(p, cur, 1); /* so that taking it from the stack writes no counts */
             }
             cur = w ? (i & ~63ull) | (uint64_t)__builtin_ctzll(w) : (i & ~63ull) + 64;
         }
@@ -108,9 +109,7 @@ static inline void take1(struct pmm *p, uint64_t c)
 {
     uint64_t *l0 = pmm_free_l0(p), wi = c >> 6, old = l0[wi], new = old & ~bit_mask(c);
     l0[wi] = new;
-    fm_word_changed(p, wi, old, new);
-    if (!bit_test(pmm_rinit(p), c >> PMM_RINIT_SHIFT))
-        refs_ready(p, c, 1);
+    fm_word_changed(p, wi, old, new); /* its counts page is ready: refill saw to it (state.h) */
     p->nfree--;
     p->nalloc++;
 }

@@ -177,16 +177,6 @@ void blk_note_full(const struct pmm *p, uint64_t b)
         blk_set(p, b, 1);
 }
 
-void blk_rebuild(const struct pmm *p)
-{
-    uint64_t *w = pmm_words(p, &p->blkmap, 0);
-    pmm_memset(w, 0, p->blkmap.nwords[0] * 8);
-    for (uint64_t b = 0; b < p->blkmap.nbits; b++)
-        if (blk_full(p, b))
-            w[b >> 6] |= bit_mask(b);
-    hb_rebuild(p, &p->blkmap);
-}
-
 /* One word of the free map, partly covered by [from, to): bit by bit upkeep. */
 static void fm_fill_word(struct pmm *p, uint64_t from, uint64_t to, int value)
 {

@@ -139,6 +139,8 @@ static int check(const struct pmm *p, struct pmm_check_fail *f)
         if (c >= p->cspan || c < p->c_low || !bit_test(l0, c))
             return fail(f, "stacked page is not free (or is below 1 MiB)",
                         c < p->cspan ? cpfn(p, c) : c);
+        if (!bit_test(pmm_rinit(p), c >> PMM_RINIT_SHIFT))
+            return fail(f, "stacked page's reference counts were never initialised", cpfn(p, c));
         if (c < p->stack_lo || c > p->stack_hi)
             return fail(f, "stacked page lies outside the stack's bounds", cpfn(p, c));
         for (uint32_t j = 0; j < i; j++)

@@ -42,9 +42,10 @@
  *    candidate in the free map, one cache line per block, and clears stale bits it meets.
  *  - free-page stack (in the header page): up to PMM_STACK_CAP free pages (compact indices) for
  *    O(1) single-page alloc and free. Every page on it is free in the free map; a free page need
- * not be on it. It is refilled lazily from the free map, a batch at a time, so building never
- * visits every page. Runs that take a stacked page evict it (stack_lo/stack_hi bound the pages on
- * it).
+ *    not be on it. It is refilled lazily from the free map, a batch at a time, so building never
+ *    visits every page. Every stacked page's counts page is initialised (refill sees to it; a
+ *    freed page was handed out before), so a pop writes no counts. Runs that take a stacked page
+ *    evict it (stack_lo/stack_hi bound the pages on it).
  *  - reference counts: one uint16_t per page holding count - 1 for an allocated page and 0 for a
  *    free one, so a page or a run is handed out without writing its counts, and a run is freed
  *    after reading them a word at a time. The array is never written at build: a page of counts
@@ -295,7 +296,6 @@ uint64_t bits_next_set(const uint64_t *w, uint64_t from, uint64_t limit);
 void bits_fill(uint64_t *w, uint64_t from, uint64_t to, int value);
 uint64_t bits_count(const uint64_t *w, uint64_t from, uint64_t to);
 void blk_note_full(const struct pmm *p, uint64_t block); /* block bit is clear: set if full */
-void blk_rebuild(const struct pmm *p);
 void fm_fill(struct pmm *p, uint64_t from, uint64_t to, int value);
 uint64_t fm_find_run(struct pmm *p, uint64_t n, uint64_t align, uint64_t lo, uint64_t hi);
 

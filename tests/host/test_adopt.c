@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "common.h"
+#include "lockcount.h"
 #include "state.h"
 
 HARNESS_GLOBALS
@@ -237,20 +238,6 @@ TEST(good_header_is_adopted_after_refusals)
     CHECK(f.what && strstr(f.what, "of no kind"));
     r[0].kind = kind;
     CHECK_OK(k);
-}
-
-/* Lock hooks that count calls and nesting. */
-static int lock_depth, lock_calls;
-static void lk(void *ctx)
-{
-    (void)ctx;
-    lock_depth++;
-    lock_calls++;
-}
-static void ulk(void *ctx)
-{
-    (void)ctx;
-    lock_depth--;
 }
 
 /* Reader `call` takes the lock exactly once and leaves it released. */
