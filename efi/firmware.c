@@ -30,14 +30,15 @@ EFI_STATUS fw_get_map(struct fwmap *m)
     return EFI_SUCCESS;
 }
 
-EFI_STATUS fw_build_pmm(struct pmm **out, const CHAR16 *who)
+EFI_STATUS fw_build_quiet(struct pmm **out, struct fw_build_info *info)
 {
+    *info = (struct fw_build_info){0, 0, PMM_OK, {0, 0}};
     struct fwmap m;
     EFI_STATUS st = fw_get_map(&m);
-    if (EFI_ERROR(st)) {
-        Print(L"%s: GetMemoryMap failed: %r\n", who, st);
+    if (EFI_ERROR(st))
         return st;
-    }
+    info->ndesc = m.size / m.desc_size;
+    info->desc_size = m.desc_size;
     struct pmm_build pb = {0};
     pb.map = (struct pmm_map){m.buf, m.size, m.desc_size};
     pb.scratch_size = pmm_map_scratch_size(&pb.map);
@@ -46,23 +47,33 @@ EFI_STATUS fw_build_pmm(struct pmm **out, const CHAR16 *who)
     st = uefi_call_wrapper(BS->AllocatePool, 3, EfiLoaderData, pb.scratch_size, &pb.scratch);
     if (EFI_ERROR(st)) {
         FreePool(m.buf);
+        info->rc = PMM_ENOMEM;
         return st;
     }
-    struct pmm_map_error err = {0, 0};
-    int rc = pmm_build(&pb, out, &err);
+    info->rc = pmm_build(&pb, out, &info->err);
     FreePool(pb.scratch);
-    if (rc) {
-        Print(L"%s: cannot build the allocator: %a", who, pmm_strerror(rc));
-        if (err.why)
-            Print(L": %a (descriptor %ld)", err.why, err.index);
+    FreePool(m.buf);
+    return info->rc ? EFI_LOAD_ERROR : EFI_SUCCESS;
+}
+
+EFI_STATUS fw_build_pmm(struct pmm **out, const CHAR16 *who)
+{
+    struct fw_build_info info;
+    EFI_STATUS st = fw_build_quiet(out, &info);
+    if (EFI_ERROR(st) && info.rc == PMM_OK) {
+        Print(L"%s: GetMemoryMap failed: %r\n", who, st);
+        return st;
+    }
+    if (info.rc) {
+        Print(L"%s: cannot build the allocator: %a", who, pmm_strerror(info.rc));
+        if (info.err.why)
+            Print(L": %a (descriptor %ld)", info.err.why, info.err.index);
         Print(L"\n");
-        FreePool(m.buf);
-        return EFI_LOAD_ERROR;
+        return st;
     }
     char line[200];
     pmm_summary(*out, line, sizeof line);
-    Print(L"%s: %d descriptors of %d bytes; %a\n", who, m.size / m.desc_size, m.desc_size, line);
-    FreePool(m.buf);
+    Print(L"%s: %d descriptors of %d bytes; %a\n", who, info.ndesc, info.desc_size, line);
     return EFI_SUCCESS;
 }
 

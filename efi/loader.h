@@ -20,6 +20,14 @@
 EFI_STATUS fw_get_map(struct fwmap *m); /* allocates with slack; fills m */
 /* Build the allocator from the firmware's current map, printing the reason if it cannot. */
 EFI_STATUS fw_build_pmm(struct pmm **out, const CHAR16 *who); /* who: prefix of its lines */
+/* The same, saying nothing: the map's size and, on a refused build, pmm_build's code and reason
+ * come back in *info (rc == PMM_OK with an error status: the map could not be read). */
+struct fw_build_info {
+    UINTN ndesc, desc_size;
+    int rc;
+    struct pmm_map_error err;
+};
+EFI_STATUS fw_build_quiet(struct pmm **out, struct fw_build_info *info);
 /* Give back to the firmware every page the allocator claimed, metadata included. */
 void fw_release_pmm(struct pmm *p);
 extern struct pmm_firmware fw_hooks; /* AllocatePages/FreePages at an address */

@@ -284,38 +284,26 @@ static const struct subcommand subcommands[] = {
 #undef SFO
 
 /*
- * The allocator from the firmware's current map. Like fw_build_pmm, but its one line of news is
- * an ordinary line of this command's output, left out under -sfo (where only records belong).
+ * The allocator from the firmware's current map (fw_build_quiet, as the loader builds it); its one
+ * line of news is an ordinary line of this command's output, left out under -sfo (records only).
  */
 static SHELL_STATUS build(struct cmd *c, struct pmm **out)
 {
-    struct fwmap m;
-    EFI_STATUS st = fw_get_map(&m);
-    if (EFI_ERROR(st)) {
+    struct fw_build_info info;
+    EFI_STATUS st = fw_build_quiet(out, &info);
+    if (EFI_ERROR(st) && info.rc == PMM_OK) {
         say(c, L"pmm: cannot read the memory map: %r\n", st);
         return SHELL_DEVICE_ERROR;
     }
-    struct pmm_build pb = {0};
-    pb.map = (struct pmm_map){m.buf, m.size, m.desc_size};
-    pb.scratch_size = pmm_map_scratch_size(&pb.map);
-    pb.fw = fw_hooks;
-    pb.extra_descriptors = 256;
-    pb.scratch = AllocatePool(pb.scratch_size);
-    struct pmm_map_error err = {0, 0};
-    int rc = pb.scratch ? pmm_build(&pb, out, &err) : PMM_ENOMEM;
-    if (pb.scratch)
-        FreePool(pb.scratch);
-    FreePool(m.buf);
-    if (rc) {
-        say(c, L"pmm: cannot build the allocator: %a", pmm_strerror(rc));
-        if (err.why)
-            say(c, L": %a (descriptor %ld)", err.why, err.index);
+    if (info.rc) {
+        say(c, L"pmm: cannot build the allocator: %a", pmm_strerror(info.rc));
+        if (info.err.why)
+            say(c, L": %a (descriptor %ld)", info.err.why, info.err.index);
         say(c, L"\n");
-        return rc == PMM_ENOMEM ? SHELL_OUT_OF_RESOURCES : SHELL_DEVICE_ERROR;
+        return info.rc == PMM_ENOMEM ? SHELL_OUT_OF_RESOURCES : SHELL_DEVICE_ERROR;
     }
     if (!(c->flags & ARG_FLAG_SFO))
-        say(c, L"pmm: allocator built from the firmware's map (%ld descriptors)\n",
-            m.size / m.desc_size);
+        say(c, L"pmm: allocator built from the firmware's map (%ld descriptors)\n", info.ndesc);
     return SHELL_SUCCESS;
 }
 
