@@ -1,5 +1,5 @@
 /*
- * handoff.h - the block the uefi-pmm loader hands to the kernel. Version 2.
+ * handoff.h - the block the uefi-pmm loader hands to the kernel. Version 3.
  *
  * Fixed-width types only; the block is little-endian x86_64 and the same from any compiler.
  *
@@ -40,7 +40,7 @@
 
 #define PMM_HANDOFF_MAGIC 0x46464f444e414850ull /* "PHANDOFF" */
 #ifndef PMM_HANDOFF_VERSION    /* only a test kernel sets it: build/esp-oldkernel.img */
-#define PMM_HANDOFF_VERSION 2u /* 2: memmap_buf_pages, scratch, kept[] */
+#define PMM_HANDOFF_VERSION 3u /* 2: memmap_buf_pages, scratch, kept[]; 3: the CPUs */
 #endif
 
 /*
@@ -69,6 +69,14 @@ enum {
     PMM_KEPT_EARLIER = 7,      /* allocated before the boot path ran (the shell's `pmm alloc`) */
 };
 #define PMM_HANDOFF_MAX_KEPT 48
+
+/* Where the CPU list came from. */
+enum {
+    PMM_CPUS_MP_SERVICES = 1, /* EFI_MP_SERVICES_PROTOCOL */
+    PMM_CPUS_MADT = 2,        /* the ACPI MADT's enabled (or online-capable) local APICs */
+    PMM_CPUS_BSP_ONLY = 3,    /* neither was there: the boot CPU alone */
+};
+#define PMM_HANDOFF_MAX_CPUS 256
 
 struct pmm_handoff_kept {
     uint64_t phys;    /* first byte */
@@ -123,6 +131,19 @@ struct pmm_handoff {
     uint32_t nkept; /* entries of kept[] in use */
     uint32_t pad2;
     struct pmm_handoff_kept kept[PMM_HANDOFF_MAX_KEPT];
+
+    /*
+     * Version 3: the CPUs, as the firmware knew them before ExitBootServices. cpu_apic_id[i] is
+     * CPU i's initial APIC ID (the x2APIC ID where it needs more than 8 bits); index i is also
+     * its per-CPU cache in the allocator, which has at least ncpus of them (pmm_cpus). The APs
+     * are parked by the firmware in memory the allocator never hands out; the kernel starts them
+     * with INIT-SIPI-SIPI.
+     */
+    uint32_t ncpus;      /* entries of cpu_apic_id[], 1 .. PMM_HANDOFF_MAX_CPUS */
+    uint32_t cpus_found; /* enabled CPUs the firmware reported; above ncpus if some did not fit */
+    uint32_t bsp;        /* index of the CPU running the kernel */
+    uint32_t cpu_source; /* PMM_CPUS_* */
+    uint32_t cpu_apic_id[PMM_HANDOFF_MAX_CPUS];
 };
 _Static_assert(sizeof(struct pmm_handoff) <= 4096, "the block fits its one page");
 

@@ -153,6 +153,8 @@ struct pmm_build {
     uint64_t virt_offset;       /* virtual = physical + virt_offset for the builder */
     struct pmm_firmware fw;     /* boot-phase hooks, see above */
     uint64_t extra_descriptors; /* room for a final map this many descriptors longer */
+    uint32_t max_cpus;          /* per-CPU page caches to reserve (0: none), see "Many CPUs" */
+    uint32_t pad;
 };
 
 /*
@@ -275,6 +277,65 @@ int pmm_ref_dec(struct pmm *p, uint64_t phys);
 int pmm_refcount(const struct pmm *p, uint64_t phys, uint32_t *count);
 
 /*
+ * Many CPUs.
+ *
+ * A state built with max_cpus > 0 has that many per-CPU page caches in its metadata, one per CPU
+ * index [0, pmm_cpus()). The kernel provides two things: a CPU index, stable while the caller runs
+ * (its own numbering, e.g. the position in the handoff block's CPU list), and the lock
+ * (pmm_set_lock, a spinlock). The cache of CPU i is used only by code running on CPU i, with
+ * preemption and interrupts that could call the allocator off (as any per-CPU data in a kernel).
+ *
+ * pmm_cpu_alloc and pmm_cpu_free are the fast path: a single page from or to the calling CPU's
+ * cache, touching only that cache's lines and the page's reference count (the maps are read,
+ * never written); no lock, no atomic read-modify-write. When the cache is empty or full, a batch
+ * of PMM_CPU_BATCH pages moves between it and the shared pool under the lock. They keep every
+ * check of pmm_alloc and pmm_free: a page on a cache is free, so freeing it again is
+ * PMM_EDOUBLE, and a page freed on one CPU may have been allocated on another. Pages below
+ * 1 MiB never enter a cache (pmm_cpu_free gives them to the pool).
+ *
+ * No false out-of-memory: when the pool cannot satisfy a request (these, pmm_alloc,
+ * pmm_alloc_run) while other CPUs' caches hold pages, the caller asks those CPUs to drain and
+ * waits, with the lock released, for up to PMM_DRAIN_SPINS pause loops; a CPU answers at its next
+ * allocator call (or while it waits itself). A CPU that makes no allocator call for that long
+ * keeps its pages out of reach of that request: drain before a CPU idles for long or goes
+ * offline (pmm_cpu_drain).
+ *
+ * Everything else takes the lock and may run on any CPU at the same time as the fast path.
+ * pmm_ref_inc and pmm_ref_dec change a count with one atomic compare-and-swap; ref_inc on one
+ * CPU and ref_dec on another are safe, and overflow and double free are refused with nothing
+ * changed. Double frees are caught when the two frees are ordered (one returns before the other
+ * starts, as on one CPU or through any synchronisation); two frees of one page racing on two
+ * CPUs are a caller bug the fast path, which has no atomic read-modify-write, may not catch.
+ * pmm_stats and pmm_summary count cached pages as free (free + alloc stay exact: both use the
+ * same cached count); largest, below4g and below16m count the shared pool only. pmm_check needs
+ * a quiet moment: no fast-path call on any CPU while it runs. pmm_adopt refuses a state whose
+ * caches are not empty: drain every CPU before handing the state on.
+ */
+#define PMM_CPU_CACHE   62    /* pages one CPU's cache holds */
+#define PMM_CPU_BATCH   31    /* pages moved between a cache and the pool at a time */
+#define PMM_MAX_CPUS    4096  /* caches a state may have */
+#define PMM_DRAIN_SPINS 2000000u
+
+/* Per-CPU caches this state has (0: built without; the pmm_cpu_* calls then fail PMM_EINVAL). */
+uint32_t pmm_cpus(const struct pmm *p);
+
+/* One page for CPU cpu, from its cache; O(1). Same guarantees as pmm_alloc. */
+int pmm_cpu_alloc(struct pmm *p, uint32_t cpu, uint64_t *phys);
+
+/* Free one page (reference count 1) to CPU cpu's cache; O(1). Same checks as pmm_free. */
+int pmm_cpu_free(struct pmm *p, uint32_t cpu, uint64_t phys);
+
+/*
+ * Give every page on CPU cpu's cache back to the pool; *drained (may be NULL) gets how many. Made
+ * on CPU cpu itself, or for a CPU that makes no allocator call until it is done (offline). A
+ * drained cache refills at the CPU's next pmm_cpu_alloc.
+ */
+int pmm_cpu_drain(struct pmm *p, uint32_t cpu, uint64_t *drained);
+
+/* Pages on CPU cpu's cache now (a snapshot; for reports). */
+uint64_t pmm_cpu_cached(const struct pmm *p, uint32_t cpu);
+
+/*
  * Inspection.
  */
 struct pmm_stats {
@@ -292,6 +353,8 @@ struct pmm_stats {
     uint64_t sections;               /* 128 MiB sections of [0, span) */
     uint64_t present_sections;       /* those with usable RAM: the only ones with metadata */
     uint64_t unmanaged;  /* usable pages the final map showed outside them (reported, not used) */
+    uint64_t cached;     /* free pages on per-CPU caches (counted in free) */
+    uint64_t cpus;       /* per-CPU caches */
     uint64_t meta_phys;  /* where the metadata run starts */
     uint32_t reconciled; /* 1 once pmm_reconcile has run */
     uint32_t boot_held;  /* 1 while boot memory is held back (PMM_HOLD_BOOT_MEMORY) */
