@@ -24,7 +24,7 @@ HOST_DEPS := tools/deps.sh
 
 HOST_TESTS := test_memmap test_bitmap test_alloc test_phases test_check test_adopt test_realmaps \
               test_random test_handoff test_sha256 test_mapfile test_exit test_preflight test_claims test_handover test_pe \
-              test_shell_args
+              test_shell_args test_cpus
 TEST_COMMON := tests/host/sim.c tools/mapfile.c handoff/elf.c handoff/verify.c handoff/sha256.c
 
 # The UEFI loader: gnu-efi, PE32+ built from an ELF shared object. The allocator is compiled again
@@ -399,6 +399,17 @@ build/host/test_preflight: tests/host/test_preflight.c efi/preflight.c efi/prefl
 build/asan/test_preflight: tests/host/test_preflight.c efi/preflight.c efi/preflight.h $(TEST_HDRS)
 	@echo "  CC      $@"
 	@$(CC) $(HOST_CFLAGS) $(ASAN_FLAGS) -Iefi -o $@ $< efi/preflight.c
+
+# The loader's CPU list and ACPI reading (efi/cpulist.c): freestanding, over hand-built tables.
+CPUS_TEST := tests/host/test_cpus.c efi/cpulist.c efi/cpulist.h include/handoff.h tests/host/harness.h
+build/host/test_cpus: $(CPUS_TEST)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	@$(CC) $(HOST_CFLAGS) -Iefi -o $@ $< efi/cpulist.c
+build/asan/test_cpus: $(CPUS_TEST)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	@$(CC) $(HOST_CFLAGS) $(ASAN_FLAGS) -Iefi -o $@ $< efi/cpulist.c
 
 # Handover: reconcile in hold mode, configuration tables kept (efi/cfgtables.c), the kernel's
 # check of what it was handed (handoff/kernel/handed.c).

@@ -39,6 +39,8 @@ run "test_preflight (options file, kernel addresses, paging mode)" build/host/te
 run "test_preflight (asan+ubsan)" build/asan/test_preflight
 run "test_claims (firmware refuses claims across its descriptors)" build/host/test_claims
 run "test_claims (asan+ubsan)" build/asan/test_claims
+run "test_cpus (CPU list, MADT and ACPI tables, broken ones refused)" build/host/test_cpus
+run "test_cpus (asan+ubsan)" build/asan/test_cpus
 run "test_handover (held boot memory holds)" build/host/test_handover
 run "test_handover (asan+ubsan)" build/asan/test_handover
 run "test_handoff" build/host/test_handoff build/kernel.elf
