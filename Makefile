@@ -168,6 +168,17 @@ build/efi-stalekey/BOOTX64.EFI: build/efi-stalekey/loader.so
 build/esp-stalekey.img: build/efi-stalekey/BOOTX64.EFI build/kernel.elf
 	$(call boot_volume,build/efi-stalekey/BOOTX64.EFI)
 
+# A loader that finds no MP services protocol, so the CPU list comes from the ACPI MADT (boot.sh
+# with CPU_SOURCE=madt).
+build/efi-nomp/efi/cpus.o: efi/cpus.c $(EFI_HDR)
+	@mkdir -p $(@D)
+	@$(CC) $(EFI_CFLAGS) -DPMM_TEST_NO_MP_SERVICES -c -o $@ $<
+build/efi-nomp/loader.so: $(filter-out build/efi/efi/cpus.o,$(EFI_OBJ)) build/efi-nomp/efi/cpus.o
+build/efi-nomp/BOOTX64.EFI: build/efi-nomp/loader.so
+	@$(EFI_APP) $< $@ && $(NX_COMPAT) $@
+build/esp-nomp.img: build/efi-nomp/BOOTX64.EFI build/kernel.elf
+	$(call boot_volume,build/efi-nomp/BOOTX64.EFI)
+
 build/esp-hold.img: build/esp.img
 	@printf '# tests/qemu/hold.sh\nhold-boot-memory = on\n' >build/options-hold
 	@cp $< $@ && mcopy -o -i $@ build/options-hold ::/EFI/pmm/options
@@ -177,7 +188,7 @@ build/esp-badoptions.img: build/esp.img
 	@printf '# options\nhold-boot-memory = off\nhold-boot-mem = on\n' >build/options-bad
 	@cp $< $@ && mcopy -o -i $@ build/options-bad ::/EFI/pmm/options
 
-TEST_IMAGES := build/esp-oldscreen.img build/esp-wxtext.img build/esp-wxexec.img build/esp-stalekey.img build/esp-oldkernel.img build/esp-badoptions.img build/usb-plainsigned-tampered.img build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/esp-hold.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
+TEST_IMAGES := build/esp-nomp.img build/esp-oldscreen.img build/esp-wxtext.img build/esp-wxexec.img build/esp-stalekey.img build/esp-oldkernel.img build/esp-badoptions.img build/usb-plainsigned-tampered.img build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/esp-hold.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
                build/debug/esp.img
 
 # `make debug`: the same loader built -O0 -g with a wait for GDB, on its own image.

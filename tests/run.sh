@@ -88,6 +88,8 @@ if [ "$what" = all ]; then
         run "qemu boot $mem smp=$smp $machine OVMF-$fw" tests/qemu/boot.sh "$mem" "$smp" "$machine" "$fw"
     done <"$log.matrix"
     rm -f "$log.matrix"
+    CPU_SOURCE=madt run "qemu boot, CPUs from the ACPI MADT (a loader without MP services), 4 CPUs pc" \
+        tests/qemu/boot.sh 1G 4 pc 4M build/esp-nomp.img
     run "EFI binaries are NX-compatible (4 KiB sections, no W+X, NX_COMPAT)" \
         build/host/test_pe build/BOOTX64.EFI build/pmmcmd.efi build/pmm.efi
     run "qemu boot of the GPT image as a USB stick, q35 OVMF-4M" tests/qemu/boot.sh 512M 1 q35 4M build/usb.img usb
