@@ -360,7 +360,7 @@ deps:
 host: deps-host $(addprefix build/host/,$(HOST_TESTS)) $(addprefix build/asan/,$(HOST_TESTS)) \
       build/host/bench build/pmmsim
 
-TEST_HDRS    := $(wildcard tests/host/*.h) tools/mapfile.h
+TEST_HDRS    := $(wildcard tests/host/*.h) tools/mapfile.h include/handoff.h
 
 build/host/pmm/%.o: pmm/%.c $(PMM_HDR)
 	@mkdir -p $(@D)
