@@ -39,6 +39,7 @@ enum {
     PMM_ESTATE = -9,     /* not an allocator state, or one of another version */
     PMM_ECONFLICT = -10, /* final map takes back memory the allocator handed out or uses */
     PMM_ECHECK = -11,    /* consistency check failed (see struct pmm_check_fail) */
+    PMM_EBUSY = -12,     /* page is free on another CPU's cache: that CPU must drain it first */
 };
 
 const char *pmm_strerror(int err);
@@ -191,6 +192,7 @@ int pmm_release_boot(struct pmm *p, uint64_t *released);
  * firmware left there that the kernel still needs (configuration tables in boot-services memory);
  * the kernel frees them when it is done. Pages already allocated stay as they are (two tables may
  * share a page). PMM_ENOTOWNED, changing nothing, if a page is not usable RAM, metadata or page 0;
+ * PMM_EBUSY if one is on a per-CPU cache;
  * PMM_ESTATE before reconcile. *taken (may be NULL) gets the pages newly allocated.
  */
 int pmm_keep_range(struct pmm *p, uint64_t phys, uint64_t npages, uint64_t *taken);
@@ -311,9 +313,9 @@ int pmm_refcount(const struct pmm *p, uint64_t phys, uint32_t *count);
  * a quiet moment: no fast-path call on any CPU while it runs. pmm_adopt refuses a state whose
  * caches are not empty: drain every CPU before handing the state on.
  */
-#define PMM_CPU_CACHE   62    /* pages one CPU's cache holds */
-#define PMM_CPU_BATCH   31    /* pages moved between a cache and the pool at a time */
-#define PMM_MAX_CPUS    4096  /* caches a state may have */
+#define PMM_CPU_CACHE   62   /* pages one CPU's cache holds */
+#define PMM_CPU_BATCH   31   /* pages moved between a cache and the pool at a time */
+#define PMM_MAX_CPUS    4096 /* caches a state may have */
 #define PMM_DRAIN_SPINS 2000000u
 
 /* Per-CPU caches this state has (0: built without; the pmm_cpu_* calls then fail PMM_EINVAL). */

@@ -26,7 +26,7 @@
 /*
  * A hash of everything a refused call must leave alone: the header with the free-page stack, the
  * range table, the section table and slots, the free map with its summary levels, the owned map,
- * the refs-init map and every reference count. The
+ * the refs-init map, every reference count and the per-CPU caches. The
  * 2 MiB block map is left out: it is a hint that a search may correct on its way (state.h).
  */
 static inline uint64_t state_hash(const struct pmm *p)
@@ -48,6 +48,7 @@ static inline uint64_t state_hash(const struct pmm *p)
     HASH_BYTES(pmm_rinit(p), rinit_words(p) * 8);
     HASH_BYTES(pmm_shared(p), shared_words(p) * 8);
     HASH_BYTES(pmm_refs(p), p->cspan * sizeof(uint16_t));
+    HASH_BYTES(pmm_pcpu(p, 0), p->ncpus * sizeof(struct pmm_pcpu));
 #undef HASH_BYTES
     return h;
 }
