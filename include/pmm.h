@@ -237,8 +237,9 @@ uint64_t pmm_virt_offset(const struct pmm *p);
  * on one CPU and are not reentrant; there is nothing to lock against before ExitBootServices.)
  * pmm_adopt clears the lock: each owner installs its own.
  *
- * Under the lock: every call that changes the state (alloc, free, ref, reconcile's update,
- * release_boot) and the readers pmm_stats, pmm_summary, pmm_refcount, pmm_page_state,
+ * Under the lock: every call that changes the state (alloc, free, reconcile's update,
+ * release_boot, a reference count becoming or ceasing to be shared; the per-CPU fast path and
+ * other reference-count changes need none, see "Many CPUs") and the readers pmm_stats, pmm_summary, pmm_refcount, pmm_page_state,
  * pmm_next_free_range, pmm_next_alloc_range and pmm_check, so that each answer is one consistent
  * snapshot (pmm_check holds it for its whole O(RAM pages / 64) pass). Without it, and safe so:
  * pmm_ranges (the table changes only in pmm_reconcile, which precedes any other user),
@@ -378,7 +379,8 @@ const struct pmm_range *pmm_ranges(const struct pmm *p, uint64_t *n);
 /*
  * The first run of free (or allocated) pages at or after page `from`: returns 1 with the run in
  * [*start, *start + *n), or 0 if there is none. Word at a time; for listings and for giving
- * everything back.
+ * everything back. Pages on per-CPU caches are out of the shared pool and are listed with the
+ * allocated ones (pmm_page_state tells them apart): drain the caches first for an exact listing.
  */
 int pmm_next_free_range(const struct pmm *p, uint64_t from, uint64_t *start, uint64_t *n);
 int pmm_next_alloc_range(const struct pmm *p, uint64_t from, uint64_t *start, uint64_t *n);

@@ -68,8 +68,8 @@ static inline uint64_t state_hash(const struct pmm *p)
  * drawing, not from build.c, so a test notices a layout that grows (tests/memmaps_expect.py does
  * the same in Python).
  */
-static inline uint64_t layout_meta_pages(uint64_t span, uint64_t nslots, uint64_t ndesc,
-                                         uint64_t extra)
+static inline uint64_t layout_meta_pages_cpus(uint64_t span, uint64_t nslots, uint64_t ndesc,
+                                              uint64_t extra, uint64_t cpus)
 {
 #define R64(x) (((x) + 63) & ~63ull)
     uint64_t cspan = nslots << 15, nsec = (span + 32767) >> 15;
@@ -89,9 +89,16 @@ static inline uint64_t layout_meta_pages(uint64_t span, uint64_t nslots, uint64_
     at = R64(at + (cspan + 63) / 64 * 8);                 /* owned */
     at = R64(at + ((cspan + 2047) / 2048 + 63) / 64 * 8); /* refs-init */
     at = R64(at + (cspan / 64 + 63) / 64 * 8);            /* shared */
+    at += cpus * 512;                                     /* per-CPU caches */
     at = (at + 4095) / 4096 * 4096 + cspan * 2;
 #undef R64
     return (at + 4095) / 4096;
+}
+
+static inline uint64_t layout_meta_pages(uint64_t span, uint64_t nslots, uint64_t ndesc,
+                                         uint64_t extra)
+{
+    return layout_meta_pages_cpus(span, nslots, ndesc, extra, 0);
 }
 
 #endif

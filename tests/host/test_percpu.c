@@ -46,9 +46,10 @@ TEST(metadata_holds_the_caches)
     CHECK_EQ(pmm_cpus(p0), 0);
     CHECK_EQ(pmm_cpus(p4), NCPUS);
     /* 512 bytes per CPU, after the shared map: the layout drawn in state.h */
-    uint64_t bytes0 = pmm_meta_pages(p0) * PG;
-    CHECK(pmm_meta_pages(p4) * PG >= bytes0 + NCPUS * 512 - PG);
-    CHECK(pmm_meta_pages(p4) * PG <= bytes0 + NCPUS * 512 + PG);
+    uint64_t span = (GIB + 64 * MIB) / PG; /* 9 sections; 3 descriptors */
+    CHECK_EQ(pmm_meta_pages(p0), layout_meta_pages_cpus(span, 9, 3, 64, 0));
+    CHECK_EQ(pmm_meta_pages(p4), layout_meta_pages_cpus(span, 9, 3, 64, NCPUS));
+
     uint64_t x;
     CHECK_EQ(pmm_cpu_alloc(p0, 0, &x), PMM_EINVAL); /* no caches */
     CHECK_EQ(pmm_cpu_alloc(p4, NCPUS, &x), PMM_EINVAL);
