@@ -173,7 +173,7 @@ FAULTS = [
      "the fast free caches a page in a group the shared map does not mark"),
     ("pmm/percpu.c", "        shared_mark(p, c); /* before the count says cached", "        (void)0; /* before the count says cached",
      "a cache fill leaves its pages' groups unmarked"),
-    ("pmm/percpu.c", "        st16(&refs[c], 0); /* a free page counts 0", "        (void)c; /* a free page counts 0",
+    ("pmm/percpu.c", "        st16(&refs[c], 0); /* a free page counts 0", "        (void)refs; /* a free page counts 0",
      "a drained page keeps the cached count"),
     ("pmm/percpu.c", "if (ok & (n < PMM_CPU_CACHE) &", "if (ok & (n <= PMM_CPU_CACHE) &",
      "the fast free writes one page past a full cache"),
