@@ -187,12 +187,29 @@ static inline void cpu_relax(void)
 #endif
 }
 
+int pmm_set_cpu_self(struct pmm *p, uint32_t (*self)(void *ctx), void *ctx)
+{
+    p->cpu_self = self;
+    p->cpu_ctx = ctx;
+    return PMM_OK;
+}
+
 int caches_reclaim(struct pmm *p, uint64_t self)
 {
     if (!p->cpus_live)
         return 0;
-    uint64_t asked = 0;
+    if (self == PMM_NONE && p->cpu_self) {
+        uint32_t s = p->cpu_self(p->cpu_ctx);
+        self = s < p->ncpus ? s : PMM_NONE;
+    }
+    uint64_t asked = 0, own = 0;
     pmm_lock(p);
+    if (self != PMM_NONE) { /* the caller's own cache needs no asking */
+        struct pmm_pcpu *pc = pmm_pcpu(p, self);
+        own = pc->n;
+        cache_drain(p, pc, own);
+        __atomic_store_n(&pc->drain_req, 0, __ATOMIC_RELEASE);
+    }
     for (uint32_t i = 0; i < p->ncpus; i++) {
         struct pmm_pcpu *pc = pmm_pcpu(p, i);
         if (i != self && ld64(&pc->n)) {
@@ -202,7 +219,7 @@ int caches_reclaim(struct pmm *p, uint64_t self)
     }
     pmm_unlock(p);
     if (!asked)
-        return 0;
+        return own != 0;
     /*
      * Wait with the lock released, so the CPUs asked can drain. One pass over the caches costs
      * ncpus of the budget, so the bound is in loads, whatever the CPU count. While waiting, answer
@@ -220,5 +237,5 @@ int caches_reclaim(struct pmm *p, uint64_t self)
         }
         cpu_relax();
     }
-    return waiting < asked; /* some pages came back: worth another try */
+    return own || waiting < asked; /* some pages came back: worth another try */
 }

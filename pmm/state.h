@@ -186,6 +186,8 @@ struct pmm {
     void (*lock)(void *);
     void (*unlock)(void *);
     void *lock_ctx;
+    uint32_t (*cpu_self)(void *); /* pmm_set_cpu_self: the calling CPU's index, or none */
+    void *cpu_ctx;
 
     uint64_t stack[PMM_STACK_CAP];
 };
