@@ -54,6 +54,17 @@ static void cache_fill(struct pmm *p, struct pmm_pcpu *pc, uint64_t k)
     st64(&pc->n, n);
 }
 
+/*
+ * Under the lock: how many pages a cache takes from the pool at once. A batch, unless the pool is
+ * short: then no more than a quarter of its pages shared among the CPUs, at least one. A CPU
+ * that had to drain for another must not take its pages straight back in one refill.
+ */
+static uint64_t batch_for(const struct pmm *p)
+{
+    uint64_t share = p->nfree / (4 * (uint64_t)p->ncpus);
+    return share < 1 ? 1 : share < PMM_CPU_BATCH ? share : PMM_CPU_BATCH;
+}
+
 /* Under the lock: if another CPU asked this one to drain, drain and say so. 1 if it had asked. */
 static int answer_drain(struct pmm *p, struct pmm_pcpu *pc)
 {
@@ -84,7 +95,7 @@ __attribute__((noinline, cold)) static int cpu_alloc_slow(struct pmm *p, uint32_
     for (int round = 0;; round++) {
         pmm_lock(p);
         /* Asked to give pages back because memory is short: take one page, not a batch. */
-        uint64_t want = answer_drain(p, pc) ? 1 : PMM_CPU_BATCH;
+        uint64_t want = answer_drain(p, pc) ? 1 : batch_for(p);
         if (!pc->n)
             cache_fill(p, pc, want);
         if (pc->n) {
