@@ -177,7 +177,7 @@ static int check(const struct pmm *p, struct pmm_check_fail *f)
             if (c == PMM_NONE || c < p->c_low || !bit_test(own, c) || bit_test(l0, c))
                 return fail(f, "cached page is not owned and out of the pool (or is below 1 MiB)",
                             pc->page[k]);
-            if (!bit_test(init, c >> PMM_RINIT_SHIFT) || refs[c] != PMM_REF_CACHED)
+            if (!bit_test(init, c >> PMM_RINIT_SHIFT) || ld16(&refs[c]) != PMM_REF_CACHED)
                 return fail(f, "cached page's reference count does not say cached", cpfn(p, c));
         }
         ncached += pc->n;
@@ -197,9 +197,10 @@ static int check(const struct pmm *p, struct pmm_check_fail *f)
         }
         for (uint64_t k = 0; k < 64; k++) {
             int is_alloc = (own[wi] >> k & 1) && !(l0[wi] >> k & 1);
-            if (!is_alloc && refs[c0 + k])
+            uint16_t count = ld16(&refs[c0 + k]); /* lock-free ref_inc/dec may run */
+            if (!is_alloc && count)
                 return fail(f, "page that is not allocated has a reference count", cpfn(p, c0 + k));
-            if (is_alloc && refs[c0 + k] == PMM_REF_CACHED) {
+            if (is_alloc && count == PMM_REF_CACHED) {
                 if (cache_holders(p, cpfn(p, c0 + k)) != 1)
                     return fail(f, "page counted as cached is not on exactly one per-CPU cache",
                                 cpfn(p, c0 + k));
@@ -214,7 +215,7 @@ static int check(const struct pmm *p, struct pmm_check_fail *f)
         int any = 0;
         if (g < p->cspan / 64 && bit_test(init, (g << 6) >> PMM_RINIT_SHIFT))
             for (int k = 0; k < 64; k++)
-                any |= refs[(g << 6) + (uint64_t)k] != 0;
+                any |= ld16(&refs[(g << 6) + (uint64_t)k]) != 0;
         if (any && !bit_test(sh, g)) /* set bits may be stale; clear ones may not */
             return fail(f, "shared map misses a shared or cached page", cpfn(p, g << 6));
         if (g >= p->cspan / 64 && bit_test(sh, g))

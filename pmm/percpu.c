@@ -156,6 +156,7 @@ int pmm_cpu_free(struct pmm *p, uint32_t cpu, uint64_t phys)
         struct pmm_pcpu *pc = pmm_pcpu(p, cpu);
         uint64_t n = ld64(&pc->n), wi = c >> 6;
         uint16_t *ref = pmm_refs(p) + c;
+        uint16_t count = __atomic_load_n(ref, __ATOMIC_ACQUIRE); /* after the others' releases */
         /*
          * Allocated (owned, not free), its group marked, one reference: then nothing can be wrong
          * with the free, and the count was readable (state.h). Anything else is settled, with its
@@ -164,7 +165,7 @@ int pmm_cpu_free(struct pmm *p, uint32_t cpu, uint64_t phys)
         uint64_t ok = (ld64(&pmm_own(p)[wi]) & ~ld64(&pmm_free_l0(p)[wi])) >> (c & 63) &
                       ld64(&pmm_shared(p)[c >> 12]) >> (wi & 63) & 1;
         if (ok & (n < PMM_CPU_CACHE) &
-            !(__atomic_load_n(&pc->drain_req, __ATOMIC_RELAXED) | ld16(ref))) {
+            !(__atomic_load_n(&pc->drain_req, __ATOMIC_RELAXED) | count)) {
             pc->page[n] = pfn;
             st16(ref, PMM_REF_CACHED);
             st64(&pc->n, n + 1);
@@ -209,41 +210,44 @@ int caches_reclaim(struct pmm *p, uint64_t self)
 {
     if (!p->cpus_live)
         return 0;
-    if (self == PMM_NONE && p->cpu_self) {
-        uint32_t s = p->cpu_self(p->cpu_ctx);
-        self = s < p->ncpus ? s : PMM_NONE;
+    if (self == PMM_NONE) {
+        /* Without the caller's index its own cache cannot be told from the others, and asking
+         * it would mean waiting for ourselves: no reclaim (pmm.h, pmm_set_cpu_self). */
+        uint32_t s = p->cpu_self ? p->cpu_self(p->cpu_ctx) : PMM_MAX_CPUS;
+        if (s >= p->ncpus)
+            return 0;
+        self = s;
     }
-    uint64_t asked = 0, own = 0;
+    uint64_t asked_map[PMM_MAX_CPUS / 64] = {0}, asked = 0, own;
     pmm_lock(p);
-    if (self != PMM_NONE) { /* the caller's own cache needs no asking */
-        struct pmm_pcpu *pc = pmm_pcpu(p, self);
-        own = pc->n;
-        cache_drain(p, pc, own);
-        __atomic_store_n(&pc->drain_req, 0, __ATOMIC_RELEASE);
-    }
+    struct pmm_pcpu *mine = pmm_pcpu(p, self); /* needs no asking */
+    own = mine->n;
+    cache_drain(p, mine, own);
+    __atomic_store_n(&mine->drain_req, 0, __ATOMIC_RELEASE);
     for (uint32_t i = 0; i < p->ncpus; i++) {
         struct pmm_pcpu *pc = pmm_pcpu(p, i);
         if (i != self && ld64(&pc->n)) {
             __atomic_store_n(&pc->drain_req, 1, __ATOMIC_RELEASE);
+            asked_map[i >> 6] |= bit_mask(i);
             asked++;
         }
     }
     pmm_unlock(p);
-    if (!asked)
-        return own != 0;
     /*
-     * Wait with the lock released, so the CPUs asked can drain. One pass over the caches costs
-     * ncpus of the budget, so the bound is in loads, whatever the CPU count. While waiting, answer
-     * requests to this CPU too: two CPUs short of memory at once must not wait for each other.
+     * Wait with the lock released, so the CPUs asked can drain; count only those (another CPU's
+     * request may be pending on a CPU with nothing cached). One pass costs ncpus of the budget,
+     * so the bound is in loads whatever the CPU count. While waiting, answer requests to this CPU
+     * too: two CPUs short of memory at once must not wait for each other.
      */
     uint64_t waiting = asked;
     for (uint64_t budget = 0; waiting && budget < PMM_DRAIN_SPINS; budget += p->ncpus) {
         waiting = 0;
         for (uint32_t i = 0; i < p->ncpus; i++)
-            waiting += i != self && drain_asked(pmm_pcpu(p, i));
-        if (self != PMM_NONE && drain_asked(pmm_pcpu(p, self))) {
+            if (asked_map[i >> 6] & bit_mask(i))
+                waiting += drain_asked(pmm_pcpu(p, i));
+        if (drain_asked(mine)) {
             pmm_lock(p);
-            answer_drain(p, pmm_pcpu(p, self));
+            answer_drain(p, mine);
             pmm_unlock(p);
         }
         cpu_relax();

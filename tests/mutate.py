@@ -166,7 +166,7 @@ FAULTS = [
     ("pmm/percpu.c", "uint64_t ok = (ld64(&pmm_own(p)[wi]) & ~ld64(&pmm_free_l0(p)[wi])) >> (c & 63) &",
      "uint64_t ok = ld64(&pmm_own(p)[wi]) >> (c & 63) &",
      "the fast free takes a page that is free in the pool"),
-    ("pmm/percpu.c", "!(__atomic_load_n(&pc->drain_req, __ATOMIC_RELAXED) | ld16(ref))",
+    ("pmm/percpu.c", "!(__atomic_load_n(&pc->drain_req, __ATOMIC_RELAXED) | count)",
      "!__atomic_load_n(&pc->drain_req, __ATOMIC_RELAXED)",
      "the fast free takes a shared or cached page"),
     ("pmm/percpu.c", "ld64(&pmm_shared(p)[c >> 12]) >> (wi & 63) & 1;", "1;",
