@@ -77,6 +77,7 @@ K_CFLAGS := $(WARN) -O2 -g -ffreestanding -fno-pic -fno-pie -mcmodel=kernel -mno
             -fomit-frame-pointer -Iinclude -Ipmm -Ihandoff -Ihandoff/kernel
 K_SRC    := $(wildcard handoff/kernel/*.c) handoff/verify.c
 K_OBJ    := $(K_SRC:%.c=build/kernel/%.o) build/kernel/handoff/kernel/entry.o \
+            build/kernel/handoff/kernel/trampoline.o \
             $(PMM_SRC:%.c=build/kernel/%.o)
 K_HDR    := $(wildcard handoff/kernel/*.h) include/handoff.h handoff/x86.h $(PMM_HDR)
 
@@ -85,7 +86,7 @@ build/kernel/%.o: %.c $(K_HDR)
 	@echo "  K CC    $@"
 	@$(CC) $(K_CFLAGS) -c -o $@ $<
 
-build/kernel/%.o: %.S
+build/kernel/%.o: %.S $(K_HDR)
 	@mkdir -p $(@D)
 	@echo "  K AS    $@"
 	@$(CC) $(K_CFLAGS) -c -o $@ $<
