@@ -24,7 +24,7 @@ HOST_DEPS := tools/deps.sh
 
 HOST_TESTS := test_memmap test_bitmap test_alloc test_phases test_check test_adopt test_realmaps \
               test_random test_handoff test_sha256 test_mapfile test_exit test_preflight test_claims test_handover test_pe \
-              test_shell_args
+              test_shell_args test_cpus
 TEST_COMMON := tests/host/sim.c tools/mapfile.c handoff/elf.c handoff/verify.c handoff/sha256.c
 
 # The UEFI loader: gnu-efi, PE32+ built from an ELF shared object. The allocator is compiled again
@@ -135,20 +135,27 @@ $(eval $(call kernel_variant,fault,PMM_FAULT_TEST,main))
 # write to their own text, execute from the direct map (W^X: tests/qemu/wx.sh)
 $(eval $(call kernel_variant,wxtext,PMM_WX_TEST_TEXT,main))
 $(eval $(call kernel_variant,wxexec,PMM_WX_TEST_EXEC,main))
-# built for handoff version 1 and staying on its verdict: the refusal must be on screen too
-# (tests/qemu/panicscreen.sh); main.c and console.c rebuilt with both defines
+# The handoff version the loader writes (include/handoff.h); the refusal tests' kernels are built
+# for the one before it, as a kernel left on the disk by the previous build would be.
+HANDOFF_VERSION := $(shell sed -n 's/^\#define PMM_HANDOFF_VERSION \([0-9]*\)u.*/\1/p' include/handoff.h)
+ifeq ($(HANDOFF_VERSION),)
+$(error cannot read PMM_HANDOFF_VERSION from include/handoff.h)
+endif
+OLD_HANDOFF := $(shell expr $(HANDOFF_VERSION) - 1)
+# built for the previous handoff version and staying on its verdict: the refusal must be on screen
+# too (tests/qemu/panicscreen.sh); main.c and console.c rebuilt with both defines
 OLDSCREEN_OBJ := build/kernel-oldscreen/handoff/kernel/main.o \
                  build/kernel-oldscreen/handoff/kernel/console.o
 build/kernel-oldscreen/%.o: %.c $(K_HDR)
 	@mkdir -p $(@D)
-	@$(CC) $(K_CFLAGS) -DPMM_HANDOFF_VERSION=1u -DPMM_STAY_ON_VERDICT -c -o $@ $<
+	@$(CC) $(K_CFLAGS) -DPMM_HANDOFF_VERSION=$(OLD_HANDOFF)u -DPMM_STAY_ON_VERDICT -c -o $@ $<
 build/kernel-oldscreen.elf: $(K_OBJ) $(OLDSCREEN_OBJ)
 	@ld -nostdlib -static -z max-page-size=4096 -T handoff/kernel/kernel.ld -o $@ \
 	    $(filter-out $(subst kernel-oldscreen,kernel,$(OLDSCREEN_OBJ)),$(K_OBJ)) $(OLDSCREEN_OBJ)
 build/esp-oldscreen.img: build/esp.img build/kernel-oldscreen.elf
 	@cp $< $@ && mcopy -o -i $@ build/kernel-oldscreen.elf ::/EFI/pmm/kernel.elf
-# built for handoff version 1: must refuse this loader's block, naming both versions
-$(eval $(call kernel_variant,oldkernel,PMM_HANDOFF_VERSION=1u,main))
+# built for the previous handoff version: must refuse this loader's block, naming both versions
+$(eval $(call kernel_variant,oldkernel,PMM_HANDOFF_VERSION=$(OLD_HANDOFF)u,main))
 # stays on its verdict, no isa-debug-exit (the framebuffer screendump test)
 $(eval $(call kernel_variant,screen,PMM_STAY_ON_VERDICT,console))
 
@@ -206,7 +213,7 @@ run: image
 # The shell command: the same objects as a resident driver (pmmcmd.efi, subsystem 11) and as a
 # plain shell application (pmm.efi, subsystem 10, built with PMM_SHELL_APP).
 SH_SRC   := $(wildcard efi/shell/*.c) efi/boot.c efi/firmware.c efi/transition.c efi/serial.c \
-            efi/digest.c efi/exit.c efi/fatal.c efi/preflight.c efi/cfgtables.c handoff/elf.c handoff/verify.c handoff/sha256.c \
+            efi/digest.c efi/exit.c efi/fatal.c efi/preflight.c efi/cfgtables.c efi/cpus.c efi/cpulist.c handoff/elf.c handoff/verify.c handoff/sha256.c \
             handoff/kernel/fbcon.c handoff/kernel/font.c
 SH_HDR   := $(EFI_HDR) efi/shell/shell.h efi/shell/args.h build/efi/efi/shell/man.inc
 SH_OBJ   := $(SH_SRC:%.c=build/efi/%.o) $(PMM_SRC:%.c=build/efi/%.o)
@@ -393,6 +400,17 @@ build/host/test_preflight: tests/host/test_preflight.c efi/preflight.c efi/prefl
 build/asan/test_preflight: tests/host/test_preflight.c efi/preflight.c efi/preflight.h $(TEST_HDRS)
 	@echo "  CC      $@"
 	@$(CC) $(HOST_CFLAGS) $(ASAN_FLAGS) -Iefi -o $@ $< efi/preflight.c
+
+# The loader's CPU list and ACPI reading (efi/cpulist.c): freestanding, over hand-built tables.
+CPUS_TEST := tests/host/test_cpus.c efi/cpulist.c efi/cpulist.h include/handoff.h tests/host/harness.h
+build/host/test_cpus: $(CPUS_TEST)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	@$(CC) $(HOST_CFLAGS) -Iefi -o $@ $< efi/cpulist.c
+build/asan/test_cpus: $(CPUS_TEST)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	@$(CC) $(HOST_CFLAGS) $(ASAN_FLAGS) -Iefi -o $@ $< efi/cpulist.c
 
 # Handover: reconcile in hold mode, configuration tables kept (efi/cfgtables.c), the kernel's
 # check of what it was handed (handoff/kernel/handed.c).

@@ -188,6 +188,14 @@ EFI_STATUS boot_kernel(EFI_HANDLE image, struct pmm *p, const void *file, UINT64
     ho->flags = reconcile_flags & PMM_HOLD_BOOT_MEMORY ? PMM_HANDOFF_BOOT_HELD : 0;
     for (UINT32 i = 0; i < nearly; i++)
         ho->kept[ho->nkept++] = early[i];
+    /* The CPUs the allocator was built for: index i is CPU i's cache. */
+    const struct cpu_list *cl = &boot_cpus.list;
+    ho->ncpus = cl->n;
+    ho->cpus_found = cl->found;
+    ho->bsp = cl->bsp;
+    ho->cpu_source = cl->source;
+    CopyMem(ho->cpu_apic_id, (void *)cl->apic_id, cl->n * sizeof cl->apic_id[0]);
+    cpus_print(&boot_cpus);
     b.h = ho;
     b.final.buf = (void *)(UINTN)h[3].phys;
     b.final.cap = fcap;

@@ -33,6 +33,7 @@ EFI_STATUS fw_get_map(struct fwmap *m)
 EFI_STATUS fw_build_quiet(struct pmm **out, struct fw_build_info *info)
 {
     *info = (struct fw_build_info){0, 0, PMM_OK, {0, 0}};
+    cpus_find(&boot_cpus); /* first, so whatever the firmware does for it precedes the map */
     struct fwmap m;
     EFI_STATUS st = fw_get_map(&m);
     if (EFI_ERROR(st))
@@ -44,6 +45,7 @@ EFI_STATUS fw_build_quiet(struct pmm **out, struct fw_build_info *info)
     pb.scratch_size = pmm_map_scratch_size(&pb.map);
     pb.fw = fw_hooks;
     pb.extra_descriptors = 256;
+    pb.max_cpus = boot_cpus.list.n;
     st = uefi_call_wrapper(BS->AllocatePool, 3, EfiLoaderData, pb.scratch_size, &pb.scratch);
     if (EFI_ERROR(st)) {
         FreePool(m.buf);

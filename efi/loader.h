@@ -8,6 +8,7 @@
 #include <efilib.h>
 
 #include "cfgtables.h"
+#include "cpulist.h"
 #include "elf_image.h"
 #include "exit.h"
 #include "handoff.h"
@@ -34,6 +35,19 @@ extern struct pmm_firmware fw_hooks; /* AllocatePages/FreePages at an address */
 void fw_graphics(struct pmm_handoff *h);
 UINT64 fw_rsdp(void);
 void fw_disable_watchdog(void);
+
+/* cpus.c: the CPUs, found by every allocator build (fw_build_quiet) for its per-CPU caches and
+ * the handoff block */
+struct cpus {
+    struct cpu_list list;
+    const char *no_mp;   /* why MP services gave no list (0: the list is theirs) */
+    const char *no_madt; /* why the ACPI MADT could not be read (0: it was) */
+    uint32_t madt_n;     /* enabled CPUs the MADT lists, when it was read */
+    int madt_agrees;     /* it lists the same APIC IDs as the list */
+};
+extern struct cpus boot_cpus; /* what the last build found */
+void cpus_find(struct cpus *c);
+void cpus_print(const struct cpus *c); /* "loader: 4 CPUs (MP services), BSP APIC ID 0; ..." */
 
 /* kernel_file.c: read \EFI\pmm\kernel.elf from the volume the loader came from */
 EFI_STATUS kernel_read(EFI_HANDLE image, void **data, UINT64 *size);

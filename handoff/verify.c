@@ -50,6 +50,26 @@ static int range_end(uint64_t phys, uint64_t pages, uint64_t *end)
     return 1;
 }
 
+/* The CPU list (version 3): a kernel indexes its per-CPU data by position in it. */
+static const char *cpus_check(const struct pmm_handoff *h)
+{
+    if (!h->ncpus)
+        return "ncpus: no CPU listed";
+    if (h->ncpus > PMM_HANDOFF_MAX_CPUS)
+        return "ncpus: more CPUs than cpu_apic_id[] holds";
+    if (h->bsp >= h->ncpus)
+        return "bsp: not the index of a listed CPU";
+    if (h->cpus_found < h->ncpus)
+        return "cpus_found: fewer CPUs found than listed";
+    if (h->cpu_source < PMM_CPUS_MP_SERVICES || h->cpu_source > PMM_CPUS_BSP_ONLY)
+        return "cpu_source: unknown source of the CPU list";
+    for (uint32_t i = 1; i < h->ncpus; i++)
+        for (uint32_t j = 0; j < i; j++)
+            if (h->cpu_apic_id[i] == h->cpu_apic_id[j])
+                return "cpu_apic_id: an APIC ID is listed twice";
+    return 0;
+}
+
 const char *pmm_handoff_verify(const struct pmm_handoff *h, const void *map)
 {
     if (h->magic != PMM_HANDOFF_MAGIC)
@@ -83,6 +103,9 @@ const char *pmm_handoff_verify(const struct pmm_handoff *h, const void *map)
         for (int j = i + 1; j < NRANGES; j++, k++)
             if (r[i][1] && r[j][1] && r[i][0] < end[j] && r[j][0] < end[i])
                 return overlaps[k];
+    const char *why = cpus_check(h);
+    if (why)
+        return why;
     /* Read the map only once its extent is known to be a real range. */
     if (map && pmm_fnv1a(map, h->memmap_size, PMM_FNV_INIT) != h->memmap_checksum)
         return "memory map checksum mismatch";

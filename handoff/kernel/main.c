@@ -54,6 +54,12 @@ void kmain(uint64_t handoff_phys)
         panic("handoff block refused: %s", why);
     hb = *h;
     kprintf("kernel: started, handoff block at 0x%lx\n", handoff_phys);
+    kprintf("kernel: handoff lists %u CPU%s (%s), BSP APIC ID %u\n", hb.ncpus,
+            hb.ncpus == 1 ? "" : "s",
+            hb.cpu_source == PMM_CPUS_MP_SERVICES ? "MP services"
+            : hb.cpu_source == PMM_CPUS_MADT      ? "ACPI MADT"
+                                                  : "the boot CPU alone",
+            hb.cpu_apic_id[hb.bsp]);
     cpu_init();
 
     int err;

@@ -14,8 +14,9 @@
  * addresses page aligned; a descriptor size of at least 40 dividing the map size; kernel, stack
  * and page tables not empty; no range (block, kernel, stack, page tables, map) whose end is not
  * a 64-bit number (ending at 2^64 is refused too) or that overlaps another; the map's checksum when
- * the map is given. It reads nothing but the block and memmap_size bytes of the map (exact-size
- * copies, so ASan sees an overrun).
+ * the map is given; the CPU list: 1 to PMM_HANDOFF_MAX_CPUS entries, the BSP one of them, no
+ * fewer found than listed, a known source, no APIC ID twice. It reads nothing but the block and
+ * memmap_size bytes of the map (exact-size copies, so ASan sees an overrun).
  */
 #include "fuzz.h"
 #include "handoff.h"
@@ -47,6 +48,14 @@ static int acceptable(const struct pmm_handoff *h, const void *map)
     for (int i = 0; i < 5; i++)
         for (int j = i + 1; j < 5; j++)
             if (len[i] && len[j] && addr[i] < addr[j] + len[j] && addr[j] < addr[i] + len[i])
+                return 0;
+    if (h->ncpus < 1 || h->ncpus > PMM_HANDOFF_MAX_CPUS || h->bsp >= h->ncpus ||
+        h->cpus_found < h->ncpus || h->cpu_source < PMM_CPUS_MP_SERVICES ||
+        h->cpu_source > PMM_CPUS_BSP_ONLY)
+        return 0;
+    for (uint32_t i = 0; i < h->ncpus; i++)
+        for (uint32_t j = i + 1; j < h->ncpus; j++)
+            if (h->cpu_apic_id[i] == h->cpu_apic_id[j])
                 return 0;
     return !map || pmm_fnv1a(map, h->memmap_size, PMM_FNV_INIT) == h->memmap_checksum;
 }

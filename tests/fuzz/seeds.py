@@ -249,13 +249,18 @@ def elf_seeds():
 
 def handoff_seeds():
     """fuzz_handoff: flags, the block (fields as in include/handoff.h; the rest zero), the map."""
-    BLOCK = 2160  # sizeof(struct pmm_handoff) when written; the target copies its own size
+    BLOCK = 3200  # sizeof(struct pmm_handoff) when written; the target copies its own size
+    CPUS = 2160  # offset of ncpus (version 3)
 
     def block(self=0x1000, state=0x1F000000, mphys=0x2000, msize=480, dsize=48, kphys=0x200000,
-              kpages=13, sphys=0x300000, spages=4, pphys=0x400000, ppages=8):
+              kpages=13, sphys=0x300000, spages=4, pphys=0x400000, ppages=8, cpus=(0, 1, 2, 3), found=None,
+              bsp=0, source=1):
         b = struct.pack("<QIIII", 0x46464F444E414850, 1, BLOCK, 0, 0)
         b += struct.pack("<QQQQQQII", self, state, 0, mphys, msize, dsize, 1, 0)
         b += struct.pack("<QQQQQQQQ", kphys, kpages, 0xFFFFFFFF80000000, sphys, spages, pphys, ppages, 1 << 32)
+        b = b.ljust(CPUS, b"\0")
+        b += struct.pack("<IIII", len(cpus), len(cpus) if found is None else found, bsp, source)
+        b += b"".join(struct.pack("<I", c) for c in cpus)
         return b.ljust(BLOCK, b"\0")
 
     m = emap(SMALL_PC + [(LDATA, 0x200000, 13), (BDATA, 20 * MIB, 16)])
@@ -267,6 +272,37 @@ def handoff_seeds():
     write("handoff", "bad-desc-size", b"\x0f" + block(dsize=39, msize=39 * 4) + m[: 39 * 4])
     write("handoff", "unaligned", b"\x0f" + block(pphys=0x400800) + m[:480])
     write("handoff", "raw", block())
+    write("handoff", "cpus-x2apic-more-found", b"\x0f" + block(msize=len(m), cpus=(0, 300, 2, 70000), found=9,
+                                                               bsp=3, source=2) + m)
+    write("handoff", "cpus-one", b"\x03" + block(msize=len(m), cpus=(5,), source=3))
+    write("handoff", "cpus-twice", b"\x03" + block(msize=len(m), cpus=(0, 1, 2, 1)))
+    write("handoff", "cpus-bsp-out", b"\x03" + block(msize=len(m), bsp=4))
+    write("handoff", "cpus-full", b"\x03" + block(msize=len(m), cpus=tuple(range(256)), bsp=255))
+
+
+def madt_seeds():
+    """fuzz_madt: flags (7: signature, length and checksum fixed), then an MADT."""
+
+    def madt(*entries):
+        return b"APIC" + struct.pack("<IBB6s8sI4sI", 0, 5, 0, b"PMMTST", b"SEEDS", 1, b"PMM ", 1) + \
+            struct.pack("<II", 0xFEE00000, 1) + b"".join(entries)
+
+    def lapic(uid, apic, flags):
+        return struct.pack("<BBBBI", 0, 8, uid, apic, flags)
+
+    def x2apic(apic, flags, uid):
+        return struct.pack("<BBHIII", 9, 16, 0, apic, flags, uid)
+
+    ioapic = struct.pack("<BBBBII", 1, 12, 0, 0, 0xFEC00000, 0)
+    iso = struct.pack("<BBBBIH", 2, 10, 0, 0, 2, 0)
+    nmi = struct.pack("<BBBHB", 4, 6, 0xFF, 0, 1)
+    write("madt", "qemu-like-4", b"\x07" + madt(*[lapic(i, i, 1) for i in range(4)], ioapic, iso, nmi))
+    write("madt", "x2apic-mixed", b"\x07" + madt(lapic(0, 0, 1), x2apic(300, 1, 1), x2apic(0, 1, 0),
+                                                 lapic(2, 2, 0), lapic(3, 3, 2), x2apic(301, 2, 3)))
+    write("madt", "empty", b"\x07" + madt())
+    write("madt", "short-entry", b"\x07" + madt(lapic(0, 0, 1), b"\x00\x06\x01\x01\x01\x00"))
+    write("madt", "entry-past-end", b"\x07" + madt(lapic(0, 0, 1), x2apic(5, 1, 5)[:12]))
+    write("madt", "raw", madt(lapic(0, 0, 1)))
 
 
 if __name__ == "__main__":
@@ -277,3 +313,4 @@ if __name__ == "__main__":
     mapfile_seeds()
     elf_seeds()
     handoff_seeds()
+    madt_seeds()

@@ -117,6 +117,12 @@ static struct pmm_handoff good(unsigned char *map, size_t mapsize)
     h.stack_pages = 16;
     h.boot_pt_phys = 0x400000;
     h.boot_pt_pages = 9;
+    h.ncpus = 4; /* as QEMU -smp 4,threads=2 numbers them: APIC IDs need not be contiguous */
+    h.cpus_found = 4;
+    h.bsp = 1;
+    h.cpu_source = PMM_CPUS_MP_SERVICES;
+    const uint32_t ids[4] = {2, 0, 1, 3};
+    memcpy(h.cpu_apic_id, ids, sizeof ids);
     h.checksum = pmm_handoff_checksum(&h);
     return h;
 }
@@ -207,6 +213,59 @@ TEST(handoff_range_ends_do_not_wrap)
     CHECK(pmm_handoff_verify(&h, map) == 0);
 }
 
+/* Version 3's CPU list: each inconsistency refused, named by its field. */
+TEST(handoff_cpu_list_checks)
+{
+    unsigned char map[48 * 3];
+    memset(map, 7, sizeof map);
+    struct pmm_handoff h = good(map, sizeof map), b;
+    CHECK(pmm_handoff_verify(&h, map) == 0);
+
+    b = h;
+    b.ncpus = 0;
+    CHECK(says(verify_with(b, map), "ncpus: no CPU listed"));
+    b = h;
+    b.ncpus = b.cpus_found = PMM_HANDOFF_MAX_CPUS + 1;
+    CHECK(says(verify_with(b, map), "ncpus: more CPUs than cpu_apic_id[] holds"));
+    b = h;
+    b.bsp = 4; /* one past the last */
+    CHECK(says(verify_with(b, map), "bsp: not the index of a listed CPU"));
+    b = h;
+    b.cpus_found = 3;
+    CHECK(says(verify_with(b, map), "cpus_found: fewer CPUs found than listed"));
+    b = h;
+    b.cpu_source = 0;
+    CHECK(says(verify_with(b, map), "cpu_source: unknown"));
+    b.cpu_source = PMM_CPUS_BSP_ONLY + 1;
+    CHECK(says(verify_with(b, map), "cpu_source: unknown"));
+    b = h;
+    b.cpu_apic_id[3] = 2; /* the first and the last */
+    CHECK(says(verify_with(b, map), "cpu_apic_id: an APIC ID is listed twice"));
+
+    /* what is allowed: more found than listed (a full list), every source, a full list of
+     * distinct IDs with the BSP last, an ID past 255 (x2APIC) */
+    b = h;
+    b.cpus_found = 1000;
+    CHECK(*verify_with(b, map) == 0);
+    for (uint32_t s = PMM_CPUS_MP_SERVICES; s <= PMM_CPUS_BSP_ONLY; s++) {
+        b = h;
+        b.cpu_source = s;
+        CHECK(*verify_with(b, map) == 0);
+    }
+    b = h;
+    b.ncpus = b.cpus_found = PMM_HANDOFF_MAX_CPUS;
+    for (uint32_t i = 0; i < PMM_HANDOFF_MAX_CPUS; i++)
+        b.cpu_apic_id[i] = i * 3 + 1000;
+    b.bsp = PMM_HANDOFF_MAX_CPUS - 1;
+    CHECK(*verify_with(b, map) == 0);
+    b.cpu_apic_id[7] = b.cpu_apic_id[PMM_HANDOFF_MAX_CPUS - 1];
+    CHECK(says(verify_with(b, map), "listed twice"));
+    /* IDs beyond ncpus are not part of the list: equal ones there are no duplicate */
+    b = h;
+    b.cpu_apic_id[4] = b.cpu_apic_id[5] = 2;
+    CHECK(*verify_with(b, map) == 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -225,6 +284,7 @@ int main(int argc, char **argv)
     RUN(corrupt_kernels_are_refused_by_name);
     RUN(handoff_block_checks);
     RUN(handoff_range_ends_do_not_wrap);
+    RUN(handoff_cpu_list_checks);
     free(kernel);
     HARNESS_MAIN_END();
 }

@@ -36,6 +36,15 @@ fi
 grep -q "kernel: verdict: PASS" "$log" || fail "no PASS verdict"
 grep -q "loader: firmware watchdog off" "$log" || fail "the loader did not disable the watchdog"
 grep -q "pmm_check ok" "$log" || fail "kernel's pmm_check did not pass"
+# QEMU was given $smp CPUs, the first (APIC ID 0) boots: the firmware's list, the ACPI MADT and
+# the list the kernel received must all say so.
+cpus="$smp CPUs"
+[ "$smp" = 1 ] && cpus="1 CPU"
+text=$(tr -d '\r' <"$log" | sed 's/\x1b\[[0-9;=]*[a-zA-Z]//g')
+echo "$text" | grep -q "^loader: $cpus (MP services), BSP APIC ID 0; the ACPI MADT lists the same $smp$" ||
+    fail "the loader did not find the $smp CPUs in both MP services and the MADT"
+echo "$text" | grep -q "^kernel: handoff lists $cpus (MP services), BSP APIC ID 0$" ||
+    fail "the kernel did not receive a list of $smp CPUs"
 line=$(grep -a "^pmm: total=" "$log" | tail -n 1 | tr -d '\r')
 [ -n "$line" ] || fail "no summary line"
 get() { echo "$line" | sed -n "s/.* $1=\([0-9]*\).*/\1/p;s/^pmm: $1=\([0-9]*\).*/\1/p" | head -n 1; }

@@ -1,0 +1,150 @@
+/*
+ * cpulist.c - build the CPU list; find and read the ACPI MADT.
+ *
+ * Facts from the ACPI specification (6.5, sections 5.2.5-5.2.12): every table starts with a
+ * 36-byte header (signature, length at 4, checksum: all `length` bytes sum to 0 modulo 256). The
+ * RSDP ("RSD PTR ", 20 bytes checksummed; revision 2 and later add the XSDT address at 24 and
+ * a checksum over all 36 bytes) names the RSDT (32-bit entries) or the XSDT (64-bit entries).
+ * The MADT ("APIC") has 8 more header bytes, then entries of (type, length, ...): type 0 is a
+ * Processor Local APIC (APIC ID at 3, flags at 4), type 9 a Processor Local x2APIC (x2APIC ID at
+ * 4, flags at 8); flag bit 0 is Enabled, bit 1 Online Capable.
+ */
+#include "cpulist.h"
+
+#define MADT_HEADER  44
+#define SDT_HEADER   36
+#define TABLE_MAX    (1u << 20) /* no MADT or XSDT is near this: a larger length is garbage */
+#define LAPIC        0
+#define X2APIC       9
+#define FLAG_ENABLED 1u
+
+void cpu_list_add(struct cpu_list *l, uint32_t apic_id)
+{
+    for (uint32_t i = 0; i < l->n; i++)
+        if (l->apic_id[i] == apic_id)
+            return;
+    l->found++;
+    if (l->n < PMM_HANDOFF_MAX_CPUS)
+        l->apic_id[l->n++] = apic_id;
+}
+
+const char *cpu_list_set_bsp(struct cpu_list *l, uint32_t apic_id)
+{
+    for (uint32_t i = 0; i < l->n; i++)
+        if (l->apic_id[i] == apic_id) {
+            l->bsp = i;
+            return 0;
+        }
+    if (l->n == 0 || l->n == l->found)
+        return "the boot CPU's APIC ID is not among the CPUs listed";
+    l->bsp = l->n - 1;
+    l->apic_id[l->bsp] = apic_id;
+    return 0;
+}
+
+static uint32_t le(const uint8_t *p, int bytes)
+{
+    uint32_t v = 0;
+    for (int i = bytes - 1; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static uint8_t sum(const uint8_t *p, uint64_t n)
+{
+    uint8_t s = 0;
+    for (uint64_t i = 0; i < n; i++)
+        s = (uint8_t)(s + p[i]);
+    return s;
+}
+
+static int sig(const uint8_t *p, const char *s)
+{
+    for (int i = 0; s[i]; i++)
+        if (p[i] != (uint8_t)s[i])
+            return 0;
+    return 1;
+}
+
+const char *madt_cpus(const uint8_t *t, uint64_t avail, struct cpu_list *l, uint64_t *at)
+{
+    *at = 0;
+    if (avail < MADT_HEADER)
+        return "MADT: shorter than its 44-byte header";
+    if (!sig(t, "APIC"))
+        return "MADT: signature is not APIC";
+    uint32_t len = le(t + 4, 4);
+    if (len < MADT_HEADER)
+        return "MADT: its length is shorter than its 44-byte header";
+    if (len > avail || len > TABLE_MAX)
+        return "MADT: its length runs past the table";
+    if (sum(t, len))
+        return "MADT: checksum mismatch";
+    /* Every entry checked before the first is listed: a bad table lists nothing. */
+    for (int pass = 0; pass < 2; pass++)
+        for (uint32_t off = MADT_HEADER; off < len; off += t[off + 1]) {
+            *at = off;
+            if (len - off < 2 || t[off + 1] < 2)
+                return "MADT: an entry shorter than its 2-byte header";
+            if (t[off + 1] > len - off)
+                return "MADT: an entry runs past the end of the table";
+            const uint8_t *e = t + off;
+            if (e[0] == LAPIC && e[1] < 8)
+                return "MADT: a local APIC entry shorter than 8 bytes";
+            if (e[0] == X2APIC && e[1] < 16)
+                return "MADT: an x2APIC entry shorter than 16 bytes";
+            if (pass == 0)
+                continue;
+            if (e[0] == LAPIC && (le(e + 4, 4) & FLAG_ENABLED))
+                cpu_list_add(l, e[3]);
+            if (e[0] == X2APIC && (le(e + 8, 4) & FLAG_ENABLED))
+                cpu_list_add(l, le(e + 4, 4));
+        }
+    *at = 0;
+    return 0;
+}
+
+static const uint8_t *at_phys(uint64_t phys, uint64_t off)
+{
+    return (const uint8_t *)(uintptr_t)(phys + off);
+}
+
+const char *acpi_find_madt(uint64_t rsdp, uint64_t off, uint64_t *madt)
+{
+    if (!rsdp)
+        return "the firmware gave no ACPI RSDP";
+    const uint8_t *r = at_phys(rsdp, off);
+    if (!sig(r, "RSD PTR "))
+        return "RSDP: bad signature";
+    if (sum(r, 20))
+        return "RSDP: checksum mismatch";
+    uint64_t root = le(r + 16, 4);
+    int wide = 0;
+    if (r[15] >= 2 && sum(r, 36))
+        return "RSDP: extended checksum mismatch";
+    if (r[15] >= 2 && (le(r + 24, 4) | le(r + 28, 4))) {
+        root = (uint64_t)le(r + 28, 4) << 32 | le(r + 24, 4);
+        wide = 1;
+    }
+    if (!root)
+        return "RSDP: names no RSDT or XSDT";
+    const uint8_t *s = at_phys(root, off);
+    if (!sig(s, wide ? "XSDT" : "RSDT"))
+        return wide ? "XSDT: bad signature" : "RSDT: bad signature";
+    uint32_t len = le(s + 4, 4);
+    if (len < SDT_HEADER || len > TABLE_MAX)
+        return wide ? "XSDT: implausible length" : "RSDT: implausible length";
+    if (sum(s, len))
+        return wide ? "XSDT: checksum mismatch" : "RSDT: checksum mismatch";
+    int w = wide ? 8 : 4;
+    for (uint32_t i = SDT_HEADER; i + w <= len; i += w) {
+        uint64_t a = le(s + i, 4);
+        if (wide)
+            a |= (uint64_t)le(s + i + 4, 4) << 32;
+        if (a && sig(at_phys(a, off), "APIC")) {
+            *madt = a;
+            return 0;
+        }
+    }
+    return "no MADT (APIC table) among the ACPI tables";
+}
