@@ -39,6 +39,7 @@ enum {
     PMM_ESTATE = -9,     /* not an allocator state, or one of another version */
     PMM_ECONFLICT = -10, /* final map takes back memory the allocator handed out or uses */
     PMM_ECHECK = -11,    /* consistency check failed (see struct pmm_check_fail) */
+    PMM_EBUSY = -12,     /* page is free on another CPU's cache: that CPU must drain it first */
 };
 
 const char *pmm_strerror(int err);
@@ -191,6 +192,7 @@ int pmm_release_boot(struct pmm *p, uint64_t *released);
  * firmware left there that the kernel still needs (configuration tables in boot-services memory);
  * the kernel frees them when it is done. Pages already allocated stay as they are (two tables may
  * share a page). PMM_ENOTOWNED, changing nothing, if a page is not usable RAM, metadata or page 0;
+ * PMM_EBUSY if one is on a per-CPU cache;
  * PMM_ESTATE before reconcile. *taken (may be NULL) gets the pages newly allocated.
  */
 int pmm_keep_range(struct pmm *p, uint64_t phys, uint64_t npages, uint64_t *taken);
@@ -235,8 +237,9 @@ uint64_t pmm_virt_offset(const struct pmm *p);
  * on one CPU and are not reentrant; there is nothing to lock against before ExitBootServices.)
  * pmm_adopt clears the lock: each owner installs its own.
  *
- * Under the lock: every call that changes the state (alloc, free, ref, reconcile's update,
- * release_boot) and the readers pmm_stats, pmm_summary, pmm_refcount, pmm_page_state,
+ * Under the lock: every call that changes the state (alloc, free, reconcile's update,
+ * release_boot, a reference count becoming or ceasing to be shared; the per-CPU fast path and
+ * other reference-count changes need none, see "Many CPUs") and the readers pmm_stats, pmm_summary, pmm_refcount, pmm_page_state,
  * pmm_next_free_range, pmm_next_alloc_range and pmm_check, so that each answer is one consistent
  * snapshot (pmm_check holds it for its whole O(RAM pages / 64) pass). Without it, and safe so:
  * pmm_ranges (the table changes only in pmm_reconcile, which precedes any other user),
@@ -311,9 +314,9 @@ int pmm_refcount(const struct pmm *p, uint64_t phys, uint32_t *count);
  * a quiet moment: no fast-path call on any CPU while it runs. pmm_adopt refuses a state whose
  * caches are not empty: drain every CPU before handing the state on.
  */
-#define PMM_CPU_CACHE   62    /* pages one CPU's cache holds */
-#define PMM_CPU_BATCH   31    /* pages moved between a cache and the pool at a time */
-#define PMM_MAX_CPUS    4096  /* caches a state may have */
+#define PMM_CPU_CACHE   62   /* pages one CPU's cache holds */
+#define PMM_CPU_BATCH   31   /* pages moved between a cache and the pool at a time */
+#define PMM_MAX_CPUS    4096 /* caches a state may have */
 #define PMM_DRAIN_SPINS 2000000u
 
 /* Per-CPU caches this state has (0: built without; the pmm_cpu_* calls then fail PMM_EINVAL). */
@@ -376,7 +379,8 @@ const struct pmm_range *pmm_ranges(const struct pmm *p, uint64_t *n);
 /*
  * The first run of free (or allocated) pages at or after page `from`: returns 1 with the run in
  * [*start, *start + *n), or 0 if there is none. Word at a time; for listings and for giving
- * everything back.
+ * everything back. Pages on per-CPU caches are out of the shared pool and are listed with the
+ * allocated ones (pmm_page_state tells them apart): drain the caches first for an exact listing.
  */
 int pmm_next_free_range(const struct pmm *p, uint64_t from, uint64_t *start, uint64_t *n);
 int pmm_next_alloc_range(const struct pmm *p, uint64_t from, uint64_t *start, uint64_t *n);

@@ -108,7 +108,7 @@ void refs_ready(struct pmm *p, uint64_t c, uint64_t n)
 static inline void take1(struct pmm *p, uint64_t c)
 {
     uint64_t *l0 = pmm_free_l0(p), wi = c >> 6, old = l0[wi], new = old & ~bit_mask(c);
-    l0[wi] = new;
+    st64(&l0[wi], new);
     fm_word_changed(p, wi, old, new); /* its counts page is ready: refill saw to it (state.h) */
     p->nfree--;
     p->nalloc++;
@@ -124,7 +124,7 @@ static inline void fw_release(struct pmm *p, uint64_t c, uint64_t n)
 static inline void give1(struct pmm *p, uint64_t c)
 {
     uint64_t *l0 = pmm_free_l0(p), wi = c >> 6, old = l0[wi], new = old | bit_mask(c);
-    l0[wi] = new;
+    st64(&l0[wi], new);
     fm_word_changed(p, wi, old, new);
     if (p->top < PMM_STACK_CAP && c >= p->c_low)
         push(p, c);
@@ -133,13 +133,49 @@ static inline void give1(struct pmm *p, uint64_t c)
     fw_release(p, c, 1);
 }
 
-/* Mark free pages [c, c + n) allocated: their counts already say one reference (state.h). */
+/*
+ * Mark free pages [c, c + n) allocated: their counts already say one reference (state.h). The
+ * shared-map bits of the 64-page groups wholly inside the run were possibly stale (all 64 pages
+ * were free, so their counts are 0) and are cleared, so that freeing the run reads no counts.
+ */
 static void take(struct pmm *p, uint64_t c, uint64_t n)
 {
     fm_fill(p, c, c + n, 0);
     refs_ready(p, c, n);
     p->nfree -= n;
     p->nalloc += n;
+    uint64_t *sh = pmm_shared(p);
+    for (uint64_t g = (c + 63) >> 6, g1 = (c + n) >> 6; g < g1; g = (g & ~63ull) + 64) {
+        uint64_t m = word_mask(g, g1), w = ld64(&sh[g >> 6]);
+        if (w & m)
+            st64(&sh[g >> 6], w & ~m);
+    }
+}
+
+/* Under the lock: the pool hands one page out (compact index in *c), or 0 if it has none. */
+int pool_take1(struct pmm *p, uint64_t *c)
+{
+    if (!p->top && !refill(p))
+        return 0;
+    *c = p->stack[--p->top];
+    if (!p->top)
+        stack_reset_bounds(p);
+    take1(p, *c);
+    return 1;
+}
+
+/* Under the lock, after reconcile: allocated page c (count 0) goes back to the pool. */
+void pool_give1(struct pmm *p, uint64_t c)
+{
+    give1(p, c);
+}
+
+/* Under the lock: mark group c / 64 in the shared map (state.h). */
+void shared_mark(struct pmm *p, uint64_t c)
+{
+    uint64_t *w = &pmm_shared(p)[c >> 12], m = bit_mask(c >> 6), v = ld64(w);
+    if (!(v & m))
+        st64(w, v | m);
 }
 
 /* Return allocated pages [c, c + n) to the free map (and, in the boot phase, the firmware). */
@@ -155,24 +191,33 @@ static void give(struct pmm *p, uint64_t c, uint64_t n)
     fw_release(p, c, n);
 }
 
-/* 0 if compact page c (PMM_NONE: in no present section) is allocated; otherwise why it is not. */
+/*
+ * 0 if compact page c (PMM_NONE: in no present section) is allocated; otherwise why it is not. A
+ * page on a per-CPU cache is free. Owned and not free means its counts page is initialised
+ * (state.h), so the count may be read; only a marked group can hold a cached page.
+ */
 static inline int allocated(const struct pmm *p, uint64_t c)
 {
-    if (c == PMM_NONE || !bit_test(pmm_own(p), c))
+    if (c == PMM_NONE || !(ld64(&pmm_own(p)[c >> 6]) & bit_mask(c)))
         return PMM_ENOTOWNED;
-    if (bit_test(pmm_free_l0(p), c))
+    if (ld64(&pmm_free_l0(p)[c >> 6]) & bit_mask(c))
+        return PMM_EDOUBLE;
+    if ((ld64(&pmm_shared(p)[c >> 12]) & bit_mask(c >> 6)) &&
+        ld16(&pmm_refs(p)[c]) == PMM_REF_CACHED)
         return PMM_EDOUBLE;
     return PMM_OK;
 }
 
 /*
  * 0 if c may be freed outright: allocated and not shared. The shared map answers for 64 pages at
- * once and stays in cache; the page's own count is read only when its group has a shared page.
+ * once and stays in cache; the page's own count is read only when its group is marked.
  */
-static inline int sole_owner(const struct pmm *p, uint64_t c)
+int sole_owner(const struct pmm *p, uint64_t c)
 {
     int rc = allocated(p, c);
-    return !rc && bit_test(pmm_shared(p), c >> 6) && pmm_refs(p)[c] != 0 ? PMM_ESHARED : rc;
+    return !rc && (ld64(&pmm_shared(p)[c >> 12]) & bit_mask(c >> 6)) && ld16(&pmm_refs(p)[c]) != 0
+               ? PMM_ESHARED
+               : rc;
 }
 
 static inline uint64_t cidx_of(const struct pmm *p, uint64_t phys)
@@ -180,7 +225,18 @@ static inline uint64_t cidx_of(const struct pmm *p, uint64_t phys)
     return cidx(p, phys >> PMM_PAGE_SHIFT);
 }
 
+static int alloc_locked(struct pmm *p, uint64_t *phys);
+
 int pmm_alloc(struct pmm *p, uint64_t *phys)
+{
+    int rc = alloc_locked(p, phys);
+    for (int round = 0;
+         rc == PMM_ENOMEM && round < PMM_RECLAIM_ROUNDS && caches_reclaim(p, PMM_NONE); round++)
+        rc = alloc_locked(p, phys);
+    return rc;
+}
+
+static int alloc_locked(struct pmm *p, uint64_t *phys)
 {
     pmm_lock(p);
     for (;;) {
@@ -280,6 +336,9 @@ static uint64_t find_run(struct pmm *p, uint64_t n, uint64_t apages, uint64_t lo
     return fm_find_run(p, n, apages, lo, hi); /* a run across a zone's edge */
 }
 
+static int alloc_run_locked(struct pmm *p, uint64_t npages, uint64_t apages, uint64_t lo,
+                            uint64_t hi, uint64_t *phys);
+
 int pmm_alloc_run(struct pmm *p, uint64_t npages, uint64_t align, uint64_t limit, uint64_t *phys)
 {
     if (!npages || (align & (align - 1)))
@@ -292,6 +351,16 @@ int pmm_alloc_run(struct pmm *p, uint64_t npages, uint64_t align, uint64_t limit
     if (hi <= lo || npages > hi - lo || npages > p->total)
         return PMM_ERANGE;
 
+    int rc = alloc_run_locked(p, npages, apages, lo, hi, phys);
+    for (int round = 0;
+         rc == PMM_ENOMEM && round < PMM_RECLAIM_ROUNDS && caches_reclaim(p, PMM_NONE); round++)
+        rc = alloc_run_locked(p, npages, apages, lo, hi, phys);
+    return rc;
+}
+
+static int alloc_run_locked(struct pmm *p, uint64_t npages, uint64_t apages, uint64_t lo,
+                            uint64_t hi, uint64_t *phys)
+{
     pmm_lock(p);
     uint64_t clo = c_ceil(p, lo), chi = c_ceil(p, hi);
     for (;;) {
@@ -334,7 +403,7 @@ int pmm_free(struct pmm *p, uint64_t phys)
  */
 static uint64_t first_unfreeable(const struct pmm *p, uint64_t c, uint64_t n)
 {
-    const uint64_t *own = pmm_own(p), *l0 = pmm_free_l0(p), *sh = pmm_shared(p);
+    const uint64_t *own = pmm_own(p), *l0 = pmm_free_l0(p), *sh = pmm_shared(p); /* lock held */
     uint64_t bad = PMM_NONE, end = c + n;
     for (uint64_t i = c; i < end; i = (i & ~63ull) + 64) {
         uint64_t x = ~(own[i >> 6] & ~l0[i >> 6]) & word_mask(i, end);
@@ -352,7 +421,7 @@ static uint64_t first_unfreeable(const struct pmm *p, uint64_t c, uint64_t n)
             uint64_t grp = (g & ~63ull) | (uint64_t)__builtin_ctzll(x);
             const uint16_t *refs = pmm_refs(p);
             for (uint64_t i = grp << 6 > c ? grp << 6 : c; i < ((grp + 1) << 6) && i < end; i++)
-                if (refs[i])
+                if (ld16(&refs[i])) /* shared, or on a cache: sole_owner says which */
                     return i;
         }
     }
@@ -390,17 +459,42 @@ int pmm_free_run(struct pmm *p, uint64_t phys, uint64_t npages)
     return rc;
 }
 
+/*
+ * Reference counts change with a compare-and-swap, without the lock, while the page keeps two or
+ * more references. Going from one reference to two takes the lock, which marks the page's group
+ * in the shared map before the count can be read as shared (state.h); so does dropping the last
+ * reference, which frees the page. So under the lock no count becomes, or stops being, 0.
+ */
 int pmm_ref_inc(struct pmm *p, uint64_t phys)
 {
     if (phys & (PMM_PAGE_SIZE - 1))
         return PMM_EINVAL;
-    pmm_lock(p);
     uint64_t c = cidx_of(p, phys);
     int rc = allocated(p, c);
-    if (!rc && pmm_refs(p)[c] == PMM_REF_MAX - 1)
-        rc = PMM_EOVERFLOW;
-    if (!rc && !pmm_refs(p)[c]++)
-        pmm_shared(p)[c >> 12] |= bit_mask(c >> 6);
+    if (rc)
+        return rc;
+    uint16_t *ref = pmm_refs(p) + c;
+    for (uint16_t v; (v = ld16(ref)) != 0;) {
+        if (v == PMM_REF_CACHED)
+            return PMM_EDOUBLE;
+        if (v == PMM_REF_MAX - 1)
+            return PMM_EOVERFLOW;
+        if (cas16(ref, v, v + 1))
+            return PMM_OK;
+    }
+    pmm_lock(p);
+    rc = allocated(p, c);
+    while (!rc) {
+        uint16_t v = ld16(ref);
+        if (v == PMM_REF_MAX - 1) {
+            rc = PMM_EOVERFLOW;
+        } else {
+            if (!v)
+                shared_mark(p, c);
+            if (cas16(ref, v, v + 1))
+                break;
+        }
+    }
     pmm_unlock(p);
     return rc;
 }
@@ -409,21 +503,27 @@ int pmm_ref_dec(struct pmm *p, uint64_t phys)
 {
     if (phys & (PMM_PAGE_SIZE - 1))
         return PMM_EINVAL;
-    pmm_lock(p);
     uint64_t c = cidx_of(p, phys);
     int rc = allocated(p, c);
-    if (!rc) {
-        uint16_t *ref = pmm_refs(p) + c;
-        if (*ref == 0) {
+    if (rc)
+        return rc;
+    uint16_t *ref = pmm_refs(p) + c;
+    for (uint16_t v; (v = ld16(ref)) >= 2;) {
+        if (v == PMM_REF_CACHED)
+            return PMM_EDOUBLE;
+        if (cas16(ref, v, v - 1))
+            return PMM_OK;
+    }
+    pmm_lock(p);
+    rc = allocated(p, c);
+    while (!rc) {
+        uint16_t v = ld16(ref);
+        if (!v) { /* the last reference: the page is free */
             give1(p, c);
-        } else if (!--*ref) { /* the group may have no shared page left */
-            const uint64_t *g = (const uint64_t *)(pmm_refs(p) + (c & ~63ull));
-            uint64_t any = 0;
-            for (int i = 0; i < 16; i++)
-                any |= g[i];
-            if (!any)
-                pmm_shared(p)[c >> 12] &= ~bit_mask(c >> 6);
+            break;
         }
+        if (cas16(ref, v, v - 1)) /* the group's bit stays: a stale one is allowed */
+            break;
     }
     pmm_unlock(p);
     return rc;
@@ -438,7 +538,7 @@ int pmm_refcount(const struct pmm *p, uint64_t phys, uint32_t *count)
     uint64_t c = cidx_of(p, phys);
     int rc = allocated(p, c);
     if (!rc)
-        *count = (uint32_t)pmm_refs(p)[c] + 1;
+        *count = (uint32_t)ld16(&pmm_refs(p)[c]) + 1;
     pmm_unlock(p);
     return rc;
 }

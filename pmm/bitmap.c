@@ -182,7 +182,7 @@ static void fm_fill_word(struct pmm *p, uint64_t from, uint64_t to, int value)
 {
     uint64_t *l0 = pmm_free_l0(p), wi = from >> 6, m = word_mask(from, to);
     uint64_t old = l0[wi], new = value ? old | m : old & ~m;
-    l0[wi] = new;
+    st64(&l0[wi], new);
     fm_word_changed(p, wi, old, new);
 }
 
@@ -202,11 +202,8 @@ void fm_fill(struct pmm *p, uint64_t from, uint64_t to, int value)
     uint64_t w0 = from >> 6, w1 = to >> 6;
     if (w0 < w1) {
         uint64_t *l0 = pmm_free_l0(p), fill = value ? ~0ull : 0;
-        if (w1 - w0 <= 64)
-            for (uint64_t w = w0; w < w1; w++)
-                l0[w] = fill;
-        else
-            pmm_memset(l0 + w0, value ? 0xff : 0, (w1 - w0) * 8);
+        for (uint64_t w = w0; w < w1; w++) /* word stores: other CPUs' fast paths read these */
+            st64(&l0[w], fill);
         const struct pmm_hbits *h = &p->freemap;
         if (h->nlevels > 1) {
             uint64_t *l1 = pmm_words(p, h, 1);

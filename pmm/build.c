@@ -14,7 +14,8 @@ static uint64_t round64(uint64_t x)
  * and returns its size in pages. Reference counts start on a page boundary so that the pages of
  * counts nobody allocates from are never touched.
  */
-static uint64_t layout(struct pmm *p, uint64_t span, uint64_t nslots, uint64_t range_cap)
+static uint64_t layout(struct pmm *p, uint64_t span, uint64_t nslots, uint64_t range_cap,
+                       uint32_t ncpus)
 {
     uint64_t at = PMM_PAGE_SIZE; /* header + stack */
     p->ranges_phys = at;
@@ -45,6 +46,9 @@ static uint64_t layout(struct pmm *p, uint64_t span, uint64_t nslots, uint64_t r
     at = round64(at + rinit_words(p) * 8);
     p->shared_phys = at;
     at = round64(at + shared_words(p) * 8);
+    p->ncpus = ncpus;
+    p->pcpu_phys = at;
+    at += (uint64_t)ncpus * sizeof(struct pmm_pcpu);
 
     at = (at + PMM_PAGE_SIZE - 1) & ~(PMM_PAGE_SIZE - 1);
     p->refs_phys = at;
@@ -65,6 +69,7 @@ static void relocate(struct pmm *p, uint64_t base)
     p->own_phys += base;
     p->rinit_phys += base;
     p->shared_phys += base;
+    p->pcpu_phys += base;
     p->refs_phys += base;
 }
 
@@ -156,10 +161,15 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
         return PMM_EMAP;
     }
 
+    if (b->max_cpus > PMM_MAX_CPUS) {
+        if (err)
+            *err = (struct pmm_map_error){-1, "max_cpus above PMM_MAX_CPUS"};
+        return PMM_EINVAL;
+    }
     struct pmm t;
     pmm_memset(&t, 0, sizeof t);
     uint64_t range_cap = 2 * (ndesc + b->extra_descriptors) + 1;
-    uint64_t pages = layout(&t, span, present_sections(r, n, 0), range_cap);
+    uint64_t pages = layout(&t, span, present_sections(r, n, 0), range_cap, b->max_cpus);
     uint64_t meta = place(b, r, n, pages);
     if (meta == PMM_NONE)
         return PMM_ENOMEM;
@@ -228,6 +238,7 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
     hb_rebuild_above(p, &p->blkmap, 1);
     pmm_memset(pmm_rinit(p), 0, rinit_words(p) * 8);
     pmm_memset(pmm_shared(p), 0, shared_words(p) * 8);
+    pmm_memset(pmm_pcpu(p, 0), 0, p->ncpus * sizeof(struct pmm_pcpu));
 
     /* Page 0 is never handed out (a null physical address means failure); nor is the metadata. */
     p->nfree = nfree;
@@ -270,6 +281,9 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
  *    structures aliased onto each other inside the run;
  *  - sections: the slots ascend, name sections below nsec, and the section table names each back
  *    and no other (O(sections), 4 bytes per 128 MiB): every compact index then lies below cspan;
+ *  - the per-CPU caches: ncpus <= PMM_MAX_CPUS and every cache empty with no drain request
+ *    (O(CPUs)): a state is handed on only with its caches drained, and an empty cache is one the
+ *    new owner's CPUs can trust without reading a page index from it;
  *  - the free-page stack: top <= capacity, and each stacked page is at or above 1 MiB (c_low),
  *    below cspan, within [stack_lo, stack_hi], owned and free (at most PMM_STACK_CAP bit tests): a
  *    page popped from it is handed out without further checks;
@@ -402,7 +416,11 @@ static int adopt_check(const struct pmm *p, uint64_t state_phys, uint64_t virt_o
     if (p->nranges > p->range_cap)
         return refuse(e, "nranges", "above range_cap");
     struct pmm t; /* where build put everything, relative to the run (spans checked above) */
-    uint64_t pages = layout(&t, p->span, p->nslots, p->range_cap);
+    if (p->ncpus > PMM_MAX_CPUS)
+        return refuse(e, "ncpus", "above PMM_MAX_CPUS");
+    if (p->cpus_live != p->ncpus)
+        return refuse(e, "cpus_live", "differs from ncpus in a reconciled state");
+    uint64_t pages = layout(&t, p->span, p->nslots, p->range_cap, p->ncpus);
     if (p->meta_pages != pages)
         return refuse(e, "meta_pages", "differs from the layout's size for span and range_cap");
     if (meta_first(p) >= p->span || p->meta_pages > p->span - meta_first(p))
@@ -429,6 +447,9 @@ static int adopt_check(const struct pmm *p, uint64_t state_phys, uint64_t virt_o
     if (!rc)
         rc = check_place(p->shared_phys, shared_words(p) * 8, t.shared_phys, lo, len, "shared_phys",
                          e);
+    if (!rc)
+        rc = check_place(p->pcpu_phys, p->ncpus * sizeof(struct pmm_pcpu), t.pcpu_phys, lo, len,
+                         "pcpu_phys", e);
     if (!rc)
         rc = check_place(p->refs_phys, p->cspan * sizeof(uint16_t), t.refs_phys, lo, len,
                          "refs_phys", e);
@@ -470,6 +491,10 @@ static int adopt_check(const struct pmm *p, uint64_t state_phys, uint64_t virt_o
     }
     if (p->cursor >= p->cspan)
         return refuse(e, "cursor", "past the present sections");
+    const struct pmm_pcpu *pc = (const struct pmm_pcpu *)(uintptr_t)(p->pcpu_phys + virt_offset);
+    for (uint32_t i = 0; i < p->ncpus; i++)
+        if (pc[i].n || pc[i].drain_req)
+            return refuse(e, "pcpu_phys", "a per-CPU cache is not empty: drain every CPU first");
 
     if (p->total > p->cspan)
         return refuse(e, "total", "more pages than the present sections hold");

@@ -1,8 +1,9 @@
 /*
  * check.c - pmm_check(): every invariant listed in state.h, verified from scratch.
  *
- * Costs O(sections + present pages / 64 + pages of counts in use * 2048 + stack^2). Reads only,
- * under the owner's lock.
+ * Costs O(sections + present pages / 64 + pages of counts in use * 2048 + stack^2 + cached pages *
+ * cache entries). Reads only, under the owner's lock, at a quiet moment for the per-CPU caches
+ * (pmm.h "Many CPUs").
  */
 #include "state.h"
 
@@ -59,6 +60,18 @@ static int check_levels(const struct pmm *p, const struct pmm_hbits *h, struct p
         }
     }
     return PMM_OK;
+}
+
+/* How many entries of all per-CPU caches name compact page c. O(CPUs * PMM_CPU_CACHE). */
+static uint64_t cache_holders(const struct pmm *p, uint64_t c)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < p->ncpus; i++) {
+        const struct pmm_pcpu *pc = pmm_pcpu(p, i);
+        for (uint64_t k = 0; k < pc->n; k++)
+            n += pc->page[k] == c;
+    }
+    return n;
 }
 
 static int check(const struct pmm *p, struct pmm_check_fail *f)
@@ -148,10 +161,31 @@ static int check(const struct pmm *p, struct pmm_check_fail *f)
                 return fail(f, "page is on the stack twice", cpfn(p, c));
     }
 
-    /* Counts hold count - 1: any value is a count for an allocated page, but its page of counts
-     * must have been initialised; in an initialised page a free page's count is 0. */
+    /* The caches: each entry a page that is owned, out of the free map, at or above 1 MiB,
+     * counted as cached; that it is on no other cache is checked from the counts below. */
     const uint16_t *refs = pmm_refs(p);
     const uint64_t *init = pmm_rinit(p);
+    uint64_t ncached = 0, cached = 0;
+    if (p->cpus_live != (p->reconciled ? p->ncpus : 0))
+        return fail(f, "per-CPU caches in use before reconcile, or not after", p->cpus_live);
+    for (uint32_t i = 0; i < p->ncpus; i++) {
+        const struct pmm_pcpu *pc = pmm_pcpu(p, i);
+        if (pc->n > PMM_CPU_CACHE || (pc->n && !p->cpus_live))
+            return fail(f, "per-CPU cache count out of range", i);
+        for (uint64_t k = 0; k < pc->n; k++) {
+            uint64_t c = pc->page[k];
+            if (c >= p->cspan || c < p->c_low || !bit_test(own, c) || bit_test(l0, c))
+                return fail(f, "cached page is not owned and out of the pool (or is below 1 MiB)",
+                            c < p->cspan ? cpfn(p, c) : c);
+            if (!bit_test(init, c >> PMM_RINIT_SHIFT) || refs[c] != PMM_REF_CACHED)
+                return fail(f, "cached page's reference count does not say cached", cpfn(p, c));
+        }
+        ncached += pc->n;
+    }
+
+    /* Counts hold count - 1: any value below PMM_REF_CACHED is a count for an allocated page, but
+     * its page of counts must have been initialised; in an initialised page a free page's count
+     * is 0. */
     for (uint64_t wi = 0; wi < nw; wi++) {
         uint64_t c0 = wi * 64;
         if (!bit_test(init, c0 >> PMM_RINIT_SHIFT)) {
@@ -165,19 +199,26 @@ static int check(const struct pmm *p, struct pmm_check_fail *f)
             int is_alloc = (own[wi] >> k & 1) && !(l0[wi] >> k & 1);
             if (!is_alloc && refs[c0 + k])
                 return fail(f, "page that is not allocated has a reference count", cpfn(p, c0 + k));
-            if (is_alloc && refs[c0 + k] >= PMM_REF_MAX)
-                return fail(f, "reference count above PMM_REF_MAX", cpfn(p, c0 + k));
+            if (is_alloc && refs[c0 + k] == PMM_REF_CACHED) {
+                if (cache_holders(p, c0 + k) != 1)
+                    return fail(f, "page counted as cached is not on exactly one per-CPU cache",
+                                cpfn(p, c0 + k));
+                cached++;
+            }
         }
     }
+    if (cached != ncached)
+        return fail(f, "per-CPU caches hold a page not counted as cached", ncached);
     const uint64_t *sh = pmm_shared(p);
     for (uint64_t g = 0; g < shared_words(p) * 64; g++) {
         int any = 0;
         if (g < p->cspan / 64 && bit_test(init, (g << 6) >> PMM_RINIT_SHIFT))
             for (int k = 0; k < 64; k++)
                 any |= refs[(g << 6) + (uint64_t)k] != 0;
-        if (any != bit_test(sh, g))
-            return fail(f, "shared map disagrees with the reference counts",
-                        g < p->cspan / 64 ? cpfn(p, g << 6) : g);
+        if (any && !bit_test(sh, g)) /* set bits may be stale; clear ones may not */
+            return fail(f, "shared map misses a shared or cached page", cpfn(p, g << 6));
+        if (g >= p->cspan / 64 && bit_test(sh, g))
+            return fail(f, "shared map bit past the last page", g);
     }
     if (bits_next_set(init, (p->cspan + (1ull << PMM_RINIT_SHIFT) - 1) >> PMM_RINIT_SHIFT,
                       rinit_words(p) * 64) != PMM_NONE)

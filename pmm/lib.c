@@ -58,6 +58,8 @@ const char *pmm_strerror(int err)
         return "final memory map takes back memory the allocator handed out or uses";
     case PMM_ECHECK:
         return "allocator consistency check failed";
+    case PMM_EBUSY:
+        return "page is free on a per-CPU cache: drain that CPU first";
     }
     return "unknown error";
 }

@@ -142,19 +142,19 @@ static void apply(uint64_t from, uint64_t to, const struct pmm_range *r, int was
                     m &= ~word_mask(a->meta > wlo ? a->meta : wlo, a->mend);
                 if (wi == 0 && page0)
                     m &= ~1ull;
-                own[wi] |= m;
+                st64(&own[wi], own[wi] | m);
                 new = old | m;
                 p->nfree += popcount64(m);
                 a->joined += popcount64(m);
             } else {
                 m &=
                     own[wi] & old; /* owned free pages (outside usable memory all owned are free) */
-                own[wi] &= ~m;
+                st64(&own[wi], own[wi] & ~m);
                 new = old & ~m;
                 p->nfree -= popcount64(m);
             }
             if (new != old) {
-                l0[wi] = new;
+                st64(&l0[wi], new); /* release_boot may run beside other CPUs' fast paths */
                 fm_word_changed(p, wi, old, new);
             }
         }
@@ -259,6 +259,7 @@ int pmm_reconcile(struct pmm *p, const struct pmm_map *final, void *scratch, uin
     p->unmanaged = a.unmanaged;
     p->fw = (struct pmm_firmware){0, 0, 0};
     p->reconciled = 1;
+    p->cpus_live = p->ncpus; /* the caches may fill from now on */
     pmm_unlock(p);
     return PMM_OK;
 }
@@ -311,6 +312,15 @@ int pmm_keep_range(struct pmm *p, uint64_t phys, uint64_t npages, uint64_t *take
         return PMM_ENOTOWNED;
     pmm_lock(p);
     uint64_t *own = pmm_own(p), *l0 = pmm_free_l0(p), n = 0;
+    /* A page on a per-CPU cache is free but only its CPU can take it off. */
+    for (uint64_t pf = s, c, len; (len = c_seg(p, &pf, s + npages, &c));) {
+        for (uint64_t i = c; i < c + len; i++) {
+            if (bit_test(own, i) && !bit_test(l0, i) && ld16(&pmm_refs(p)[i]) == PMM_REF_CACHED) {
+                pmm_unlock(p);
+                return PMM_EBUSY;
+            }
+        }
+    }
     for (uint64_t pf = s, c, len; (len = c_seg(p, &pf, s + npages, &c));) {
         stack_evict(p, c, len);
         refs_ready(p, c, len); /* a page not handed out counts 0: one reference once it is */
@@ -319,11 +329,11 @@ int pmm_keep_range(struct pmm *p, uint64_t phys, uint64_t npages, uint64_t *take
             if ((own[wi] & b) && !(old & b))
                 continue; /* allocated already */
             if (old & b) {
-                l0[wi] = old & ~b;
+                st64(&l0[wi], old & ~b);
                 fm_word_changed(p, wi, old, old & ~b);
                 p->nfree--;
             }
-            own[wi] |= b;
+            st64(&own[wi], own[wi] | b);
             p->nalloc++;
             n++;
         }

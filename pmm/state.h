@@ -18,11 +18,13 @@
  * (runs check this). All structures live in one run of metadata pages carved out of conventional
  * memory:
  *
- *   +--------+--------+---------+-------+----------+-----------+---------+-------+------+------+
+ *   +--------+--------+---------+-------+----------+-----------+---------+-------+------+------+-------+
  *   | header | ranges | section | slots | free map | free      | block   | owned | refs | sha- |
- *   | +stack |        | table   |       | 1 bit/pg | summaries | map     | 1b/pg | init | red  |
- *   +--------+--------+---------+-------+----------+-----------+---------+-------+------+------+
+ * CPU   | | +stack |        | table   |       | 1 bit/pg | summaries | map     | 1b/pg | init | red
+ * | caches|
+ *   +--------+--------+---------+-------+----------+-----------+---------+-------+------+------+-------+
  *   self_phys  per section | per slot |  per compact page ...                1b/2048pg 1b/64pg
+ * 512B/CPU
  *   +-------------------------------------------------------------------------------------------+
  *   | reference counts, 16 bits per compact page (page aligned, zeroed a page at a time on use)  |
  *   +-------------------------------------------------------------------------------------------+
@@ -31,8 +33,9 @@
  *    uint32 per present section, its section number, strictly increasing.
  *  - owned map: bit set = the page is in the pool (free or handed out). Page 0, metadata, memory
  *    not yet reconciled and everything that is not usable RAM are clear.
- *  - free map: bit set = the page is free. The source of truth: free implies owned. A page is
- *    "allocated" exactly when owned and not free.
+ *  - free map: bit set = the page is free in the shared pool. The source of truth: free implies
+ *    owned. A page that is owned and not free is either allocated or on a per-CPU cache, and its
+ *    stored count says which (PMM_REF_CACHED).
  *  - free summary: level k+1 has one bit per word of level k, set when that word is non-zero, up to
  *    a single top word. Finding the next free page from any point costs O(levels), not O(span).
  *  - block map: one bit per 2 MiB block (512 pages, 8 free-map words), with its own summary
@@ -46,22 +49,35 @@
  *    visits every page. Every stacked page's counts page is initialised (refill sees to it; a
  *    freed page was handed out before), so a pop writes no counts. Runs that take a stacked page
  *    evict it (stack_lo/stack_hi bound the pages on it).
- *  - reference counts: one uint16_t per page holding count - 1 for an allocated page and 0 for a
- *    free one, so a page or a run is handed out without writing its counts, and a run is freed
- *    after reading them a word at a time. The array is never written at build: a page of counts
- *    (2048 pages' worth) is zeroed the first time a page it describes is handed out, and its bit
- *    in the refs-init map is set. Invariant: a page whose counts page is not initialised was never
- *    handed out; in an initialised page, every free page's count is 0.
- *  - shared map: bit g set exactly when one of pages [64g, 64g + 64) holds more than one
- *    reference (a non-zero stored count). Freeing a run reads these bits, one word per 4096
- *    pages, instead of the counts; ref_inc sets a bit, the ref_dec that leaves a group with no
- *    shared page clears it.
+ *  - reference counts: one uint16_t per page holding count - 1 for an allocated page (at most
+ *    PMM_REF_MAX - 1), PMM_REF_CACHED for a page on a per-CPU cache and 0 for a free one, so a page
+ * or a run is handed out without writing its counts, and a run is freed after reading them a word
+ * at a time. The array is never written at build: a page of counts (2048 pages' worth) is zeroed
+ * the first time a page it describes is handed out, and its bit in the refs-init map is set.
+ * Invariant: a page whose counts page is not initialised was never handed out; in an initialised
+ * page, every free page's count is 0.
+ *  - shared map: bit g is set whenever one of pages [64g, 64g + 64) has a non-zero stored count
+ *    (more than one reference, or PMM_REF_CACHED). One-sided: a set bit may be stale. Freeing a
+ *    run reads these bits, one word per 4096 pages, and the counts only of marked groups; the
+ *    fast-path free reads the page's bit instead of taking the lock to set it. Bits are set under
+ *    the lock (ref_inc to two references, a page entering a cache) and cleared only where a run is
+ *    handed out, for the groups wholly inside it: all 64 pages were free, so all counts are 0 and
+ *    no CPU can be putting one of them on its cache.
+ *  - per-CPU caches (pmm.h "Many CPUs"): up to PMM_CPU_CACHE pages per CPU for the lock-free
+ *    single-page path. A cached page is free but out of the shared pool: owned, clear in the free
+ *    map, stored count PMM_REF_CACHED, its shared-map bit set, its counts page initialised, at or
+ *    above 1 MiB, and on exactly one cache (so never on the free-page stack, whose pages are in
+ *    the free map). Taking it off the cache writes its count to 0 (one reference); putting an
+ *    allocated page on it writes PMM_REF_CACHED: the count is the only shared word the fast path
+ *    writes, and the page's own. Pages move between a cache and the pool in batches, under the
+ *    lock.
  *  - range table: the classified memory map (sorted, non-overlapping), for checks and stats.
  *
- * Counters: nfree = popcount(free map), nalloc = popcount(owned & ~free), total = usable pages in
- * present sections. Usable pages the final map shows outside present sections (memory the build
- * never saw) are counted in `unmanaged` and reported, not lost silently. pmm_check() verifies all
- * of the above.
+ * Counters: nfree = popcount(free map), nalloc = popcount(owned & ~free) (cached pages included:
+ * the fast path changes no shared counter; statistics subtract the caches' counts from alloc and
+ * add them to free), total = usable pages in present sections. Usable pages the final map shows
+ * outside present sections (memory the build never saw) are counted in `unmanaged` and reported,
+ * not lost silently. pmm_check() verifies all of the above.
  *
  * OWNERSHIP BY BOOT PHASE
  *
@@ -74,7 +90,9 @@
  *     pmm_release_boot), the firmware hooks are dropped. The state is now self-contained.
  *  3. Kernel: pmm_adopt() validates the header and takes it in place; pmm_set_offset() moves it to
  *     the kernel's own direct map. Pages allocated in phase 1 (kernel image, stack, handoff block)
- *     stay allocated throughout.
+ *     stay allocated throughout. The per-CPU caches come into use here (empty until reconcile,
+ *     and they must be empty again before the state goes to another owner): each CPU owns its
+ *     cache, the lock holder the rest of the mutable state.
  *
  * MOVABILITY
  *
@@ -88,7 +106,7 @@
 #include "pmm.h"
 
 #define PMM_MAGIC       0x4d4d502d49464555ull /* "UEFI-PMM" */
-#define PMM_VERSION     2u
+#define PMM_VERSION     3u
 #define PMM_LEVELS      8            /* summary levels: 64^7 pages is far past 2^52 */
 #define PMM_STACK_CAP   384          /* header + stack fit one page */
 #define PMM_REFILL      192          /* pages pulled from the free map per refill */
@@ -99,7 +117,21 @@
 #define PMM_SEC_SHIFT   15 /* 2^15 pages = 128 MiB per section */
 #define PMM_SEC_PAGES   (1ull << PMM_SEC_SHIFT)
 #define PMM_SEC_ABSENT  0xffffffffu
-#define PMM_RINIT_SHIFT 11 /* 2048 reference counts fill one page */
+#define PMM_RINIT_SHIFT 11      /* 2048 reference counts fill one page */
+#define PMM_REF_CACHED  0xffffu /* stored count of a page on a per-CPU cache (state.h) */
+
+/*
+ * One CPU's page cache (pmm.h "Many CPUs"). Only its CPU writes it, but for pmm_cpu_drain on a
+ * CPU that is offline and the lock holder's drain of a cache whose CPU asked it to; others read n
+ * (statistics) and write drain_req. 512 bytes, so no two CPUs' caches share a cache line.
+ */
+struct pmm_pcpu {
+    uint64_t n;         /* pages on page[], the newest last */
+    uint32_t drain_req; /* set by a CPU the pool could not serve: drain at the next call */
+    uint32_t pad;
+    uint64_t page[PMM_CPU_CACHE]; /* compact indices */
+};
+_Static_assert(sizeof(struct pmm_pcpu) == 512, "a cache is eight whole cache lines");
 
 /* A bitmap with summary levels: level 0 is the bitmap, level k+1 summarises level k's words. */
 struct pmm_hbits {
@@ -131,12 +163,17 @@ struct pmm {
     uint64_t shared_phys; /* one bit per 64 pages: one of them has more than one reference */
     uint64_t refs_phys;
     uint64_t ranges_phys, nranges, range_cap;
-
-    uint64_t nfree, nalloc, total;
-    uint64_t unmanaged; /* usable pages in the final map outside present sections */
-    uint64_t dropped;   /* pages the firmware took behind our back during the boot phase */
+    uint64_t pcpu_phys; /* per-CPU caches: ncpus struct pmm_pcpu */
+    uint32_t ncpus;     /* caches in the layout, fixed at build */
+    uint32_t cpus_live; /* ncpus once reconciled (caches in use), 0 before */
     uint64_t c_low;     /* compact index of the first page at or above 1 MiB */
     uint64_t c_high;    /* ... at or above 4 GiB (cspan if none) */
+
+    /* Everything above is read-mostly (the fast path reads it); below, lock holders write. */
+    _Alignas(64) uint64_t nfree;
+    uint64_t nalloc, total;
+    uint64_t unmanaged; /* usable pages in the final map outside present sections */
+    uint64_t dropped;   /* pages the firmware took behind our back during the boot phase */
     uint64_t cursor;    /* where the next stack refill starts looking (compact) */
     uint32_t reconciled;
     uint32_t boot_held; /* boot memory withheld until pmm_release_boot */
@@ -205,6 +242,10 @@ static inline uint64_t *pmm_shared(const struct pmm *p)
 {
     return (uint64_t *)pmm_va(p, p->shared_phys);
 }
+static inline struct pmm_pcpu *pmm_pcpu(const struct pmm *p, uint64_t cpu)
+{
+    return (struct pmm_pcpu *)pmm_va(p, p->pcpu_phys) + cpu;
+}
 static inline uint64_t shared_words(const struct pmm *p)
 {
     return p->cspan ? (p->cspan / 64 + 63) / 64 : 1;
@@ -257,6 +298,33 @@ static inline int bit_test(const uint64_t *w, uint64_t i)
 static inline uint64_t bit_mask(uint64_t i)
 {
     return 1ull << (i & 63);
+}
+
+/*
+ * Words the fast path reads without the lock (free map, owned map, shared map, counts, a cache's
+ * count) are read and written with relaxed atomics: on x86 the same plain moves, but the compiler
+ * may neither tear nor cache them, and ThreadSanitizer sees the protocol. Ordering comes from the
+ * lock and from the caller's own synchronisation of a page it hands between CPUs.
+ */
+static inline uint64_t ld64(const uint64_t *w)
+{
+    return __atomic_load_n(w, __ATOMIC_RELAXED);
+}
+static inline void st64(uint64_t *w, uint64_t v)
+{
+    __atomic_store_n(w, v, __ATOMIC_RELAXED);
+}
+static inline uint16_t ld16(const uint16_t *r)
+{
+    return __atomic_load_n(r, __ATOMIC_RELAXED);
+}
+static inline void st16(uint16_t *r, uint16_t v)
+{
+    __atomic_store_n(r, v, __ATOMIC_RELAXED);
+}
+static inline int cas16(uint16_t *r, uint16_t old, uint16_t new)
+{
+    return __atomic_compare_exchange_n(r, &old, new, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
 }
 
 /* Mask of bits [from, to) within the word holding bit from; to is clipped to that word. */
@@ -347,9 +415,21 @@ int map_parse(const struct pmm_map *map, void *events, struct pmm_range *out, ui
 uint64_t map_events_size(uint64_t ndesc);
 
 /* alloc.c */
+int pool_take1(struct pmm *p, uint64_t *c);
+void pool_give1(struct pmm *p, uint64_t c);
+void shared_mark(struct pmm *p, uint64_t c);
+int sole_owner(const struct pmm *p, uint64_t c);
 void stack_evict(struct pmm *p, uint64_t start, uint64_t n);
 void pool_drop(struct pmm *p, uint64_t c, uint64_t n);
 void refs_ready(struct pmm *p, uint64_t c, uint64_t n);
+
+/*
+ * percpu.c: ask every CPU but self (PMM_NONE: the caller is no cache's CPU) whose cache holds
+ * pages to drain it, and wait for them (pmm.h "Many CPUs"). 0 if no cache held pages, so that
+ * retrying cannot help; the caller retries at most PMM_RECLAIM_ROUNDS times.
+ */
+#define PMM_RECLAIM_ROUNDS 3
+int caches_reclaim(struct pmm *p, uint64_t self);
 
 /*
  * reconcile.c: call fn on consecutive segments tiling [0, span), each with the range of r that

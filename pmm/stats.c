@@ -34,15 +34,31 @@ static uint64_t largest_run(const struct pmm *p)
     return cur > best ? cur : best;
 }
 
+/*
+ * Pages on the per-CPU caches. Their CPUs change the counts without the lock, so the sum is of
+ * counts read at slightly different moments; but every cached page is in nalloc (state.h), so
+ * free = nfree + cached and alloc = nalloc - cached add up to the same total whatever it is.
+ */
+static uint64_t cached_pages(const struct pmm *p)
+{
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < p->ncpus; i++)
+        sum += ld64(&pmm_pcpu(p, i)->n);
+    return sum < p->nalloc ? sum : p->nalloc;
+}
+
 void pmm_stats(const struct pmm *p, struct pmm_stats *s)
 {
     pmm_lock(p);
     pmm_memset(s, 0, sizeof *s);
+    uint64_t cached = cached_pages(p);
     s->total = p->total;
-    s->free = p->nfree;
-    s->used = p->total - p->nfree;
+    s->free = p->nfree + cached;
+    s->used = p->total - s->free;
     s->meta = p->meta_pages;
-    s->alloc = p->nalloc;
+    s->alloc = p->nalloc - cached;
+    s->cached = cached;
+    s->cpus = p->ncpus;
     s->withheld = p->total - p->nfree - p->nalloc - p->meta_pages;
     s->largest = largest_run(p);
     s->below4g = bits_count(pmm_free_l0(p), 0, c_ceil(p, 1ull << 20));
@@ -117,7 +133,9 @@ static enum pmm_page_state page_state(const struct pmm *p, uint64_t pfn)
         return PMM_PAGE_META;
     uint64_t c = cidx(p, pfn);
     if (c != PMM_NONE && bit_test(pmm_own(p), c))
-        return bit_test(pmm_free_l0(p), c) ? PMM_PAGE_FREE : PMM_PAGE_ALLOC;
+        return bit_test(pmm_free_l0(p), c) || ld16(&pmm_refs(p)[c]) == PMM_REF_CACHED
+                   ? PMM_PAGE_FREE
+                   : PMM_PAGE_ALLOC;
     const struct pmm_range *r = pmm_rtab(p);
     uint64_t lo = 0, hi = p->nranges;
     while (lo < hi) { /* first range ending after pfn */

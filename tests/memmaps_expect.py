@@ -50,13 +50,14 @@ def descriptors(text):
 EXTRA = 64  # tests/host/sim.c: sim_build's extra_descriptors
 
 
-def meta_pages(span, nslots, ndesc, extra=EXTRA):
+def meta_pages(span, nslots, ndesc, extra=EXTRA, cpus=0):
     """Pages of the metadata run, from pmm/state.h's drawing: a header+stack page, the range table
     (2 * (ndesc + extra) + 1 entries of 24 bytes), the section table (4 bytes per 128 MiB section
     of the span) and the slots (4 bytes per present section), then, over the present sections'
     pages only, the free map and the 2 MiB block map each with summary levels (one bit per word
     below, up to one word), the owned map (one bit per page), the refs-init map (one bit per 2048
-    pages), the shared map (one bit per 64 pages), each piece 64-byte aligned; then, page aligned, 16-bit reference counts per page."""
+    pages), the shared map (one bit per 64 pages), each piece 64-byte aligned, and 512 bytes of
+    cache per CPU; then, page aligned, 16-bit reference counts per page."""
     r64 = lambda x: (x + 63) & ~63
     cspan, nsec = nslots << 15, -(-span // (1 << 15))
     at = r64(4096 + (2 * (ndesc + extra) + 1) * 24)
@@ -72,6 +73,7 @@ def meta_pages(span, nslots, ndesc, extra=EXTRA):
     at = r64(at + -(-cspan // 64) * 8)
     at = r64(at + -(-(-(-cspan // 2048)) // 64) * 8)
     at = r64(at + -(-(cspan // 64) // 64) * 8)
+    at += cpus * 512
     at = -(-at // 4096) * 4096 + cspan * 2
     return -(-at // 4096)
 

@@ -26,7 +26,7 @@
 /*
  * A hash of everything a refused call must leave alone: the header with the free-page stack, the
  * range table, the section table and slots, the free map with its summary levels, the owned map,
- * the refs-init map and every reference count. The
+ * the refs-init map, every reference count and the per-CPU caches. The
  * 2 MiB block map is left out: it is a hint that a search may correct on its way (state.h).
  */
 static inline uint64_t state_hash(const struct pmm *p)
@@ -48,6 +48,7 @@ static inline uint64_t state_hash(const struct pmm *p)
     HASH_BYTES(pmm_rinit(p), rinit_words(p) * 8);
     HASH_BYTES(pmm_shared(p), shared_words(p) * 8);
     HASH_BYTES(pmm_refs(p), p->cspan * sizeof(uint16_t));
+    HASH_BYTES(pmm_pcpu(p, 0), p->ncpus * sizeof(struct pmm_pcpu));
 #undef HASH_BYTES
     return h;
 }
@@ -67,8 +68,8 @@ static inline uint64_t state_hash(const struct pmm *p)
  * drawing, not from build.c, so a test notices a layout that grows (tests/memmaps_expect.py does
  * the same in Python).
  */
-static inline uint64_t layout_meta_pages(uint64_t span, uint64_t nslots, uint64_t ndesc,
-                                         uint64_t extra)
+static inline uint64_t layout_meta_pages_cpus(uint64_t span, uint64_t nslots, uint64_t ndesc,
+                                              uint64_t extra, uint64_t cpus)
 {
 #define R64(x) (((x) + 63) & ~63ull)
     uint64_t cspan = nslots << 15, nsec = (span + 32767) >> 15;
@@ -88,9 +89,16 @@ static inline uint64_t layout_meta_pages(uint64_t span, uint64_t nslots, uint64_
     at = R64(at + (cspan + 63) / 64 * 8);                 /* owned */
     at = R64(at + ((cspan + 2047) / 2048 + 63) / 64 * 8); /* refs-init */
     at = R64(at + (cspan / 64 + 63) / 64 * 8);            /* shared */
+    at += cpus * 512;                                     /* per-CPU caches */
     at = (at + 4095) / 4096 * 4096 + cspan * 2;
 #undef R64
     return (at + 4095) / 4096;
+}
+
+static inline uint64_t layout_meta_pages(uint64_t span, uint64_t nslots, uint64_t ndesc,
+                                         uint64_t extra)
+{
+    return layout_meta_pages_cpus(span, nslots, ndesc, extra, 0);
 }
 
 #endif

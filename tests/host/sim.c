@@ -140,6 +140,7 @@ int sim_build(struct sim *s, int fw, struct pmm **out)
     b.scratch = scratch_for(s, &b.map, &b.scratch_size);
     b.virt_offset = (uint64_t)(uintptr_t)s->mem;
     b.extra_descriptors = 64;
+    b.max_cpus = s->max_cpus;
     if (fw)
         b.fw = (struct pmm_firmware){fw_claim, fw_release, s};
     struct pmm_map_error err;

@@ -30,6 +30,7 @@ struct sim {
     int refuse_every;         /* refuse every Nth claim (0: never) */
     int one_descriptor;       /* refuse a claim across two descriptors, as EDK2 does */
     unsigned reconcile_flags; /* passed to pmm_reconcile by sim_reconcile */
+    uint32_t max_cpus;        /* per-CPU caches sim_build reserves (pmm_build's max_cpus) */
     void *scratch;
 };
 

@@ -74,9 +74,9 @@ TEST(corruptions_are_caught)
     expect("block map misses a free block");
     b0[0] |= 4;
 
-    /* counts hold count - 1 (state.h): 0xffff would be a count past PMM_REF_MAX */
+    /* counts hold count - 1 (state.h): 0xffff is no count but a page on a per-CPU cache */
     pmm_refs(p)[allocated_pfn] = 0xffff;
-    expect("reference count above PMM_REF_MAX");
+    expect("page counted as cached is not on exactly one per-CPU cache");
     pmm_refs(p)[allocated_pfn] = 0;
     pmm_refs(p)[freed_pfn] = 3; /* a free page must hand out with one reference */
     expect("not allocated has a reference count");

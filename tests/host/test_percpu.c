@@ -1,0 +1,329 @@
+/*
+ * test_percpu.c - the per-CPU page caches on one thread: what a cached page is, that every check of
+ * pmm_free holds on the fast path, that a refused call changes nothing (caches included), that
+ * batches, drains and adoption keep every page accounted for. tests/host/test_smp.c drives the same
+ * calls from many threads.
+ */
+#include "common.h"
+
+HARNESS_GLOBALS
+
+#define NCPUS 4
+
+/* 1 GiB of conventional memory from 1 MiB, 64 MiB of boot data, reconciled, with NCPUS caches. */
+static struct sim *machine(struct pmm **p, uint32_t cpus)
+{
+    struct sim *s = sim_new(2 * GIB);
+    s->max_cpus = cpus;
+    sim_add(s, PMM_EFI_CONVENTIONAL, 0, 1, 0);
+    sim_add(s, PMM_EFI_CONVENTIONAL, MIB / 2, (GIB - MIB / 2) / PG, 0);
+    sim_add(s, PMM_EFI_BOOT_DATA, GIB, 64 * MIB / PG, 0);
+    CHECK_EQ(sim_build(s, 1, p), PMM_OK);
+    CHECK_EQ(sim_reconcile(s, *p), PMM_OK);
+    CHECK_OK(*p);
+    return s;
+}
+
+static struct pmm_stats stats(const struct pmm *p)
+{
+    struct pmm_stats st;
+    pmm_stats(p, &st);
+    return st;
+}
+
+static uint64_t cached_total(const struct pmm *p)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < pmm_cpus(p); i++)
+        n += pmm_cpu_cached(p, i);
+    return n;
+}
+
+TEST(metadata_holds_the_caches)
+{
+    struct pmm *p0, *p4;
+    struct sim *a = machine(&p0, 0), *b = machine(&p4, NCPUS);
+    CHECK_EQ(pmm_cpus(p0), 0);
+    CHECK_EQ(pmm_cpus(p4), NCPUS);
+    /* 512 bytes per CPU, after the shared map: the layout drawn in state.h */
+    uint64_t span = (GIB + 64 * MIB) / PG; /* 9 sections; 3 descriptors */
+    CHECK_EQ(pmm_meta_pages(p0), layout_meta_pages_cpus(span, 9, 3, 64, 0));
+    CHECK_EQ(pmm_meta_pages(p4), layout_meta_pages_cpus(span, 9, 3, 64, NCPUS));
+
+    uint64_t x;
+    CHECK_EQ(pmm_cpu_alloc(p0, 0, &x), PMM_EINVAL); /* no caches */
+    CHECK_EQ(pmm_cpu_alloc(p4, NCPUS, &x), PMM_EINVAL);
+    CHECK_EQ(pmm_cpu_free(p4, NCPUS, 2 * MIB), PMM_EINVAL);
+    CHECK_EQ(pmm_cpu_drain(p4, NCPUS, 0), PMM_EINVAL);
+    CHECK_EQ(pmm_cpu_cached(p4, NCPUS), 0);
+    sim_free(a);
+    sim_free(b);
+
+    struct sim *s = sim_new(GIB);
+    sim_add(s, PMM_EFI_CONVENTIONAL, MIB, 16 * MIB / PG, 0);
+    s->max_cpus = PMM_MAX_CPUS + 1;
+    struct pmm *p;
+    CHECK_EQ(sim_build(s, 0, &p), PMM_EINVAL);
+    sim_free(s);
+}
+
+/* Before reconcile the firmware still owns memory: the per-CPU calls take the claiming path. */
+TEST(before_reconcile_no_cache_fills)
+{
+    struct sim *s = sim_new(GIB);
+    s->max_cpus = 2;
+    sim_add(s, PMM_EFI_CONVENTIONAL, MIB, 64 * MIB / PG, 0);
+    struct pmm *p;
+    CHECK_EQ(sim_build(s, 1, &p), PMM_OK);
+    uint64_t a;
+    CHECK_EQ(pmm_cpu_alloc(p, 1, &a), PMM_OK);
+    CHECK(sim_fw_used(s, a >> 12)); /* claimed from the firmware, as pmm_alloc does */
+    CHECK_EQ(pmm_cpu_cached(p, 1), 0);
+    CHECK_EQ(pmm_cpu_free(p, 1, a), PMM_OK);
+    CHECK(!sim_fw_used(s, a >> 12)); /* and released to it */
+    CHECK_EQ(pmm_cpu_cached(p, 1), 0);
+    CHECK_OK(p);
+    sim_free(s);
+}
+
+TEST(a_cached_page_is_free)
+{
+    struct pmm *p;
+    struct sim *s = machine(&p, NCPUS);
+    struct pmm_stats before = stats(p);
+    uint64_t a, b;
+    CHECK_EQ(pmm_cpu_alloc(p, 0, &a), PMM_OK);
+    CHECK(a >= MIB);
+    CHECK_EQ(pmm_cpu_cached(p, 0), PMM_CPU_BATCH - 1); /* a batch came, one went out */
+    struct pmm_stats st = stats(p);
+    CHECK_EQ(st.free, before.free - 1);
+    CHECK_EQ(st.alloc, before.alloc + 1);
+    CHECK_EQ(st.cached, PMM_CPU_BATCH - 1);
+    CHECK_EQ(st.cpus, NCPUS);
+    CHECK_EQ(pmm_page_state(p, a >> 12), PMM_PAGE_ALLOC);
+    uint32_t count;
+    CHECK_EQ(pmm_refcount(p, a, &count), PMM_OK);
+    CHECK_EQ(count, 1);
+    CHECK_OK(p);
+
+    /* freed on another CPU than the one that allocated it: on that CPU's cache, and free */
+    CHECK_EQ(pmm_cpu_free(p, 2, a), PMM_OK);
+    CHECK_EQ(pmm_cpu_cached(p, 2), 1);
+    CHECK_EQ(pmm_page_state(p, a >> 12), PMM_PAGE_FREE);
+    CHECK_EQ(stats(p).free, before.free);
+    CHECK_OK(p);
+
+    /* every way of freeing or sharing it again is a double free, refused with nothing changed */
+    CHECK_REJECTS(p, pmm_cpu_free(p, 2, a), PMM_EDOUBLE);
+    CHECK_REJECTS(p, pmm_cpu_free(p, 1, a), PMM_EDOUBLE);
+    CHECK_REJECTS(p, pmm_free(p, a), PMM_EDOUBLE);
+    CHECK_REJECTS(p, pmm_ref_inc(p, a), PMM_EDOUBLE);
+    CHECK_REJECTS(p, pmm_ref_dec(p, a), PMM_EDOUBLE);
+    CHECK_REJECTS(p, pmm_refcount(p, a, &count), PMM_EDOUBLE);
+    CHECK_REJECTS(p, pmm_keep_range(p, a, 1, 0), PMM_EBUSY);
+
+    /* a run around it: its other pages allocated, the cached one makes the free a double free */
+    CHECK_EQ(pmm_cpu_drain(p, 2, 0), PMM_OK);
+    CHECK_EQ(pmm_alloc_run(p, 64, 64 * PG, 0, &b), PMM_OK);
+    CHECK_EQ(pmm_cpu_free(p, 3, b + 10 * PG), PMM_OK);
+    CHECK_EQ(pmm_cpu_cached(p, 3), 1);
+    CHECK_REJECTS(p, pmm_free_run(p, b, 64), PMM_EDOUBLE);
+    CHECK_REJECTS(p, pmm_free_run(p, b + 10 * PG, 1), PMM_EDOUBLE);
+    /* taking it back through the cache makes the run whole again */
+    uint64_t again;
+    CHECK_EQ(pmm_cpu_alloc(p, 3, &again), PMM_OK);
+    CHECK_EQ(again, b + 10 * PG);
+    CHECK_EQ(pmm_free_run(p, b, 64), PMM_OK);
+    CHECK_OK(p);
+    sim_free(s);
+}
+
+TEST(fast_path_keeps_every_check)
+{
+    struct pmm *p;
+    struct sim *s = machine(&p, NCPUS);
+    uint64_t a;
+    CHECK_EQ(pmm_cpu_alloc(p, 1, &a), PMM_OK);
+    CHECK_EQ(pmm_ref_inc(p, a), PMM_OK);
+    CHECK_REJECTS(p, pmm_cpu_free(p, 1, a), PMM_ESHARED);
+    CHECK_REJECTS(p, pmm_cpu_free(p, 1, a + 1), PMM_EINVAL);
+    CHECK_EQ(pmm_ref_dec(p, a), PMM_OK);
+    CHECK_EQ(pmm_cpu_free(p, 1, a), PMM_OK);
+
+    CHECK_REJECTS(p, pmm_cpu_free(p, 0, 0), PMM_ENOTOWNED);                 /* page 0 */
+    CHECK_REJECTS(p, pmm_cpu_free(p, 0, pmm_state_phys(p)), PMM_ENOTOWNED); /* metadata */
+    CHECK_REJECTS(p, pmm_cpu_free(p, 0, GIB + 128 * MIB), PMM_ENOTOWNED);   /* a hole */
+    CHECK_REJECTS(p, pmm_cpu_free(p, 0, 1ull << 50), PMM_ENOTOWNED);        /* past span */
+    uint64_t never = 0, at, n;
+    CHECK(pmm_next_free_range(p, 300 * MIB >> 12, &at, &n));
+    never = at << 12; /* free in the pool: never handed out */
+    CHECK_REJECTS(p, pmm_cpu_free(p, 0, never), PMM_EDOUBLE);
+    CHECK_OK(p);
+    sim_free(s);
+}
+
+/* Low memory is for callers that ask for it: a page below 1 MiB freed on a CPU goes to the pool. */
+TEST(low_pages_skip_the_cache)
+{
+    struct pmm *p;
+    struct sim *s = machine(&p, NCPUS);
+    uint64_t low;
+    CHECK_EQ(pmm_alloc_run(p, 1, PG, MIB, &low), PMM_OK);
+    CHECK(low < MIB);
+    CHECK_EQ(pmm_cpu_free(p, 0, low), PMM_OK);
+    CHECK_EQ(pmm_cpu_cached(p, 0), 0);
+    CHECK_EQ(pmm_page_state(p, low >> 12), PMM_PAGE_FREE);
+    for (int i = 0; i < 1000; i++) {
+        uint64_t x;
+        CHECK_EQ(pmm_cpu_alloc(p, 0, &x), PMM_OK);
+        CHECK(x >= MIB);
+    }
+    CHECK_OK(p);
+    sim_free(s);
+}
+
+/* A cache never exceeds its size; batches go back to the pool; drains give everything back. */
+TEST(batches_and_drains)
+{
+    struct pmm *p;
+    struct sim *s = machine(&p, NCPUS);
+    struct pmm_stats before = stats(p);
+    enum { N = 1000 };
+    static uint64_t pg[N];
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ(pmm_cpu_alloc(p, (uint32_t)i % NCPUS, &pg[i]), PMM_OK);
+        for (int j = 0; j < i; j += 97)
+            CHECK(pg[j] != pg[i]);
+        CHECK(pmm_cpu_cached(p, (uint32_t)i % NCPUS) <= PMM_CPU_CACHE);
+    }
+    CHECK_EQ(stats(p).alloc, before.alloc + N);
+    CHECK_OK(p);
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ(pmm_cpu_free(p, 0, pg[i]), PMM_OK); /* all on one CPU: it overflows, batch out */
+        CHECK(pmm_cpu_cached(p, 0) <= PMM_CPU_CACHE);
+    }
+    CHECK_EQ(stats(p).free, before.free);
+    CHECK_OK(p);
+    uint64_t had = cached_total(p), drained = 0, sum = 0;
+    CHECK(had > 0);
+    for (uint32_t i = 0; i < NCPUS; i++) {
+        CHECK_EQ(pmm_cpu_drain(p, i, &drained), PMM_OK);
+        sum += drained;
+    }
+    CHECK_EQ(sum, had);
+    CHECK_EQ(cached_total(p), 0);
+    struct pmm_stats after = stats(p);
+    CHECK_EQ(after.free, before.free);
+    CHECK_EQ(after.cached, 0);
+    CHECK_OK(p);
+    sim_free(s);
+}
+
+/* The pool runs dry only when no page is left anywhere: one CPU takes everything. */
+TEST(exhaustion_is_exact_on_one_cpu)
+{
+    struct sim *s = sim_new(GIB);
+    s->max_cpus = 2;
+    sim_add(s, PMM_EFI_CONVENTIONAL, MIB, 8 * MIB / PG, 0);
+    struct pmm *p;
+    CHECK_EQ(sim_build(s, 0, &p), PMM_OK);
+    CHECK_EQ(sim_reconcile(s, p), PMM_OK);
+    uint64_t free0 = stats(p).free, got = 0, x;
+    while (pmm_cpu_alloc(p, 1, &x) == PMM_OK)
+        got++;
+    CHECK_EQ(got, free0);
+    CHECK_EQ(stats(p).free, 0);
+    CHECK_OK(p);
+    sim_free(s);
+}
+
+/* A state goes to its next owner only with empty caches: adopt names the field otherwise. */
+TEST(adopt_wants_drained_caches)
+{
+    struct pmm *p;
+    struct sim *s = machine(&p, NCPUS);
+    uint64_t a;
+    CHECK_EQ(pmm_cpu_alloc(p, 3, &a), PMM_OK);
+    int err = 0;
+    struct pmm_adopt_error why = {0, 0};
+    uint64_t off = pmm_virt_offset(p);
+    CHECK(pmm_adopt_why(pmm_state_phys(p), off, &err, &why) == 0);
+    CHECK_EQ(err, PMM_ESTATE);
+    CHECK(why.field && !strcmp(why.field, "pcpu_phys"));
+    CHECK_EQ(pmm_cpu_drain(p, 3, 0), PMM_OK);
+    struct pmm *q = pmm_adopt(pmm_state_phys(p), off, &err);
+    CHECK(q != 0);
+    CHECK_EQ(pmm_cpus(q), NCPUS);
+    /* the new owner's CPUs use the caches at once */
+    CHECK_EQ(pmm_cpu_free(q, 0, a), PMM_OK);
+    CHECK_EQ(pmm_cpu_cached(q, 0), 1);
+    CHECK_OK(q);
+    sim_free(s);
+}
+
+/*
+ * Random single-page and run operations spread over the CPUs, against a model of what is held;
+ * pmm_check at intervals, and at the end every page is given back and the free count is what it
+ * was.
+ */
+TEST(random_against_a_model)
+{
+    struct pmm *p;
+    struct sim *s = machine(&p, NCPUS);
+    struct pmm_stats before = stats(p);
+    enum { HELD = 4096 };
+    static uint64_t held[HELD], len[HELD];
+    uint64_t n = 0, seed = 12345;
+    for (int op = 0; op < 200000; op++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t r = (uint32_t)(seed >> 33), cpu = r % NCPUS;
+        if (n < HELD && (r & 0x300) != 0x300) {
+            uint64_t x;
+            if ((r & 0xf000) == 0) {
+                uint64_t k = 1 + (r >> 20) % 40;
+                CHECK_EQ(pmm_alloc_run(p, k, PG << ((r >> 26) % 4), 0, &x), PMM_OK);
+                len[n] = k;
+            } else {
+                CHECK_EQ(pmm_cpu_alloc(p, cpu, &x), PMM_OK);
+                len[n] = 1;
+            }
+            *(uint64_t *)(s->mem + x) = x ^ 0x5a5a; /* a tag, checked when it goes back */
+            held[n++] = x;
+        } else if (n) {
+            uint64_t i = (r >> 12) % n, x = held[i];
+            CHECK_EQ(*(uint64_t *)(s->mem + x), x ^ 0x5a5a);
+            if (len[i] == 1)
+                CHECK_EQ(pmm_cpu_free(p, cpu, x), PMM_OK);
+            else
+                CHECK_EQ(pmm_free_run(p, x, len[i]), PMM_OK);
+            held[i] = held[--n];
+            len[i] = len[n];
+        }
+        if (op % 20000 == 0)
+            CHECK_OK(p);
+    }
+    while (n--)
+        CHECK_EQ(len[n] == 1 ? pmm_cpu_free(p, 0, held[n]) : pmm_free_run(p, held[n], len[n]),
+                 PMM_OK);
+    CHECK_OK(p);
+    CHECK_EQ(stats(p).free, before.free);
+    for (uint32_t i = 0; i < NCPUS; i++)
+        CHECK_EQ(pmm_cpu_drain(p, i, 0), PMM_OK);
+    CHECK_EQ(stats(p).free, before.free);
+    CHECK_OK(p);
+    sim_free(s);
+}
+
+int main(void)
+{
+    RUN(metadata_holds_the_caches);
+    RUN(before_reconcile_no_cache_fills);
+    RUN(a_cached_page_is_free);
+    RUN(fast_path_keeps_every_check);
+    RUN(low_pages_skip_the_cache);
+    RUN(batches_and_drains);
+    RUN(exhaustion_is_exact_on_one_cpu);
+    RUN(adopt_wants_drained_caches);
+    RUN(random_against_a_model);
+    HARNESS_MAIN_END();
+}
