@@ -156,6 +156,9 @@ build/esp-oldscreen.img: build/esp.img build/kernel-oldscreen.elf
 	@cp $< $@ && mcopy -o -i $@ build/kernel-oldscreen.elf ::/EFI/pmm/kernel.elf
 # built for the previous handoff version: must refuse this loader's block, naming both versions
 $(eval $(call kernel_variant,oldkernel,PMM_HANDOFF_VERSION=$(OLD_HANDOFF)u,main))
+# two listed CPUs that never come up: one with an APIC ID no CPU has, one sent another CPU's
+# start-up parameters (tests/qemu/smpmissing.sh)
+$(eval $(call kernel_variant,smpmissing,PMM_SMP_TEST_MISSING,smp))
 # stays on its verdict, no isa-debug-exit (the framebuffer screendump test)
 $(eval $(call kernel_variant,screen,PMM_STAY_ON_VERDICT,console))
 
@@ -178,7 +181,7 @@ build/esp-badoptions.img: build/esp.img
 	@printf '# options\nhold-boot-memory = off\nhold-boot-mem = on\n' >build/options-bad
 	@cp $< $@ && mcopy -o -i $@ build/options-bad ::/EFI/pmm/options
 
-TEST_IMAGES := build/esp-oldscreen.img build/esp-wxtext.img build/esp-wxexec.img build/esp-stalekey.img build/esp-oldkernel.img build/esp-badoptions.img build/usb-plainsigned-tampered.img build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/esp-hold.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
+TEST_IMAGES := build/esp-smpmissing.img build/esp-oldscreen.img build/esp-wxtext.img build/esp-wxexec.img build/esp-stalekey.img build/esp-oldkernel.img build/esp-badoptions.img build/usb-plainsigned-tampered.img build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/esp-hold.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
                build/debug/esp.img
 
 # `make debug`: the same loader built -O0 -g with a wait for GDB, on its own image.

@@ -83,8 +83,8 @@ uint32_t apic_id(void)
 const char *apic_ipi(uint32_t dest, uint32_t icr)
 {
     if (x2) {
-        /* WRMSR to the x2APIC is not serializing: without the fence, the IPI could overtake
-         * the stores that prepared what the target will read (SDM 10.12.3). */
+        /* WRMSR to an x2APIC register is not serializing (Intel SDM): without the fence the
+         * IPI could overtake the stores that prepared what the target will read. */
         __asm__ volatile("mfence" ::: "memory");
         wrmsr(MSR_X2APIC + REG_ICR_LO / 16, (uint64_t)dest << 32 | icr);
         return 0;

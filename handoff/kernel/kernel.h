@@ -103,5 +103,7 @@ uint32_t smp_apic_id(uint32_t index);
 
 /* selftest.c: 0 if the allocator passed */
 int selftest(struct pmm *p, const struct pmm_handoff *h);
+/* selftest_smp.c: the same on every CPU that is up, at once; 0 if it passed */
+int selftest_smp(struct pmm *p);
 
 #endif

@@ -120,6 +120,7 @@ static void direct_mapped(struct pmm *p)
     smp_lock_allocator(p); /* before any other CPU can reach the allocator */
     int failed = selftest(p, &hb);
     uint32_t up = smp_start(p, &hb);
+    failed += selftest_smp(p);
     smp_park();
     kprintf("kernel: %u of %u CPUs took part\n", up, smp_cpus_listed());
 

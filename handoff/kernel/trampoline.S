@@ -9,7 +9,7 @@
  *                GDT loaded; CR0.PE; far jump to 32-bit code.
  *   protected    flat segments; is this CPU the one the parameters name (CPUID's initial APIC
  *                ID)? A CPU that answers a STARTUP meant for another (one given up on, waking
- *                late) parks here instead of sharing a stack. CR4.PAE; CR3 = the start-up PML4
+ *                late) says so in the parameters and parks here instead of sharing a stack. CR4.PAE; CR3 = the start-up PML4
  *                (below 4 GiB, so a 32-bit load reaches it); EFER.LME and NXE (the kernel's
  *                tables have no-execute bits, reserved without NXE); CR0.PG and WP; far jump to
  *                the 64-bit code segment.
@@ -83,9 +83,10 @@ pm32:
     mov %eax, %cr0
     ljmp *OFF(far64)(%esi)
 park:
-    cli
+    lock incl OFF(tramp_params) + TP_PARKED(%esi)
+1:  cli
     hlt
-    jmp park
+    jmp 1b
 
     .code64
 lm64:

@@ -12,6 +12,7 @@
 #define TP_ENTRY      32 /* ap_entry64, in the kernel's text */
 #define TP_ARG        40 /* the AP's struct cpu, in the direct map */
 #define TP_APIC_ID    48 /* the CPU these are for; any other CPU parks */
+#define TP_PARKED     52 /* a CPU that parked adds 1 (then the BSP can say so) */
 #define TP_SIZE       56
 
 #ifndef __ASSEMBLER__
@@ -20,7 +21,7 @@
 
 struct tramp_params {
     uint64_t low_cr3, efer, kernel_cr3, stack, entry, arg;
-    uint32_t apic_id, pad;
+    uint32_t apic_id, parked;
 };
 _Static_assert(offsetof(struct tramp_params, low_cr3) == TP_LOW_CR3, "trampoline.S offsets");
 _Static_assert(offsetof(struct tramp_params, efer) == TP_EFER, "trampoline.S offsets");
@@ -29,6 +30,7 @@ _Static_assert(offsetof(struct tramp_params, stack) == TP_STACK, "trampoline.S o
 _Static_assert(offsetof(struct tramp_params, entry) == TP_ENTRY, "trampoline.S offsets");
 _Static_assert(offsetof(struct tramp_params, arg) == TP_ARG, "trampoline.S offsets");
 _Static_assert(offsetof(struct tramp_params, apic_id) == TP_APIC_ID, "trampoline.S offsets");
+_Static_assert(offsetof(struct tramp_params, parked) == TP_PARKED, "trampoline.S offsets");
 _Static_assert(sizeof(struct tramp_params) == TP_SIZE, "trampoline.S offsets");
 
 /* trampoline.S: the code to copy (position independent: it finds its page from CS) */
