@@ -24,7 +24,7 @@ HOST_DEPS := tools/deps.sh
 
 HOST_TESTS := test_memmap test_bitmap test_alloc test_phases test_check test_adopt test_realmaps \
               test_random test_handoff test_sha256 test_mapfile test_exit test_preflight test_claims test_handover test_pe \
-              test_shell_args test_cpus test_percpu
+              test_shell_args test_percpu test_cpus
 TEST_COMMON := tests/host/sim.c tools/mapfile.c handoff/elf.c handoff/verify.c handoff/sha256.c
 
 # The UEFI loader: gnu-efi, PE32+ built from an ELF shared object. The allocator is compiled again
@@ -172,6 +172,17 @@ build/efi-stalekey/BOOTX64.EFI: build/efi-stalekey/loader.so
 build/esp-stalekey.img: build/efi-stalekey/BOOTX64.EFI build/kernel.elf
 	$(call boot_volume,build/efi-stalekey/BOOTX64.EFI)
 
+# A loader that finds no MP services protocol, so the CPU list comes from the ACPI MADT (boot.sh
+# with CPU_SOURCE=madt).
+build/efi-nomp/efi/cpus.o: efi/cpus.c $(EFI_HDR)
+	@mkdir -p $(@D)
+	@$(CC) $(EFI_CFLAGS) -DPMM_TEST_NO_MP_SERVICES -c -o $@ $<
+build/efi-nomp/loader.so: $(filter-out build/efi/efi/cpus.o,$(EFI_OBJ)) build/efi-nomp/efi/cpus.o
+build/efi-nomp/BOOTX64.EFI: build/efi-nomp/loader.so
+	@$(EFI_APP) $< $@ && $(NX_COMPAT) $@
+build/esp-nomp.img: build/efi-nomp/BOOTX64.EFI build/kernel.elf
+	$(call boot_volume,build/efi-nomp/BOOTX64.EFI)
+
 build/esp-hold.img: build/esp.img
 	@printf '# tests/qemu/hold.sh\nhold-boot-memory = on\n' >build/options-hold
 	@cp $< $@ && mcopy -o -i $@ build/options-hold ::/EFI/pmm/options
@@ -181,7 +192,7 @@ build/esp-badoptions.img: build/esp.img
 	@printf '# options\nhold-boot-memory = off\nhold-boot-mem = on\n' >build/options-bad
 	@cp $< $@ && mcopy -o -i $@ build/options-bad ::/EFI/pmm/options
 
-TEST_IMAGES := build/esp-smpmissing.img build/esp-oldscreen.img build/esp-wxtext.img build/esp-wxexec.img build/esp-stalekey.img build/esp-oldkernel.img build/esp-badoptions.img build/usb-plainsigned-tampered.img build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/esp-hold.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
+TEST_IMAGES := build/esp-smpmissing.img build/esp-nomp.img build/esp-oldscreen.img build/esp-wxtext.img build/esp-wxexec.img build/esp-stalekey.img build/esp-oldkernel.img build/esp-badoptions.img build/usb-plainsigned-tampered.img build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/esp-hold.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
                build/debug/esp.img
 
 # `make debug`: the same loader built -O0 -g with a wait for GDB, on its own image.
@@ -353,7 +364,7 @@ deps:
 host: deps-host $(addprefix build/host/,$(HOST_TESTS)) $(addprefix build/asan/,$(HOST_TESTS)) \
       build/host/bench build/pmmsim
 
-TEST_HDRS    := $(wildcard tests/host/*.h) tools/mapfile.h
+TEST_HDRS    := $(wildcard tests/host/*.h) tools/mapfile.h include/handoff.h
 
 build/host/pmm/%.o: pmm/%.c $(PMM_HDR)
 	@mkdir -p $(@D)

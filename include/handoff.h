@@ -73,7 +73,7 @@ enum {
 /* Where the CPU list came from. */
 enum {
     PMM_CPUS_MP_SERVICES = 1, /* EFI_MP_SERVICES_PROTOCOL */
-    PMM_CPUS_MADT = 2,        /* the ACPI MADT's enabled (or online-capable) local APICs */
+    PMM_CPUS_MADT = 2,        /* the ACPI MADT's enabled local APICs and x2APICs */
     PMM_CPUS_BSP_ONLY = 3,    /* neither was there: the boot CPU alone */
 };
 #define PMM_HANDOFF_MAX_CPUS 256

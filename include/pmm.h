@@ -239,14 +239,14 @@ uint64_t pmm_virt_offset(const struct pmm *p);
  *
  * Under the lock: every call that changes the state (alloc, free, reconcile's update,
  * release_boot, a reference count becoming or ceasing to be shared; the per-CPU fast path and
- * other reference-count changes need none, see "Many CPUs") and the readers pmm_stats, pmm_summary, pmm_refcount, pmm_page_state,
- * pmm_next_free_range, pmm_next_alloc_range and pmm_check, so that each answer is one consistent
- * snapshot (pmm_check holds it for its whole O(RAM pages / 64) pass). Without it, and safe so:
- * pmm_ranges (the table changes only in pmm_reconcile, which precedes any other user),
- * pmm_state_phys, pmm_meta_pages (fixed at build), and the owner-only calls pmm_virt_offset,
- * pmm_set_offset and pmm_set_lock, made with no other CPU in the allocator. No locked call makes
- * another, so the lock need not be recursive. A panic handler that may have interrupted a holder
- * removes the lock (pmm_set_lock(p, 0, 0, 0)) before it reads.
+ * other reference-count changes need none, see "Many CPUs") and the readers pmm_stats, pmm_summary,
+ * pmm_refcount, pmm_page_state, pmm_next_free_range, pmm_next_alloc_range and pmm_check, so that
+ * each answer is one consistent snapshot (pmm_check holds it for its whole O(RAM pages / 64) pass).
+ * Without it, and safe so: pmm_ranges (the table changes only in pmm_reconcile, which precedes any
+ * other user), pmm_state_phys, pmm_meta_pages (fixed at build), and the owner-only calls
+ * pmm_virt_offset, pmm_set_offset and pmm_set_lock, made with no other CPU in the allocator. No
+ * locked call makes another, so the lock need not be recursive. A panic handler that may have
+ * interrupted a holder removes the lock (pmm_set_lock(p, 0, 0, 0)) before it reads.
  */
 int pmm_set_lock(struct pmm *p, void (*lock)(void *), void (*unlock)(void *), void *ctx);
 

@@ -62,14 +62,14 @@ static int check_levels(const struct pmm *p, const struct pmm_hbits *h, struct p
     return PMM_OK;
 }
 
-/* How many entries of all per-CPU caches name compact page c. O(CPUs * PMM_CPU_CACHE). */
-static uint64_t cache_holders(const struct pmm *p, uint64_t c)
+/* How many entries of all per-CPU caches name page pfn. O(CPUs * PMM_CPU_CACHE). */
+static uint64_t cache_holders(const struct pmm *p, uint64_t pfn)
 {
     uint64_t n = 0;
     for (uint32_t i = 0; i < p->ncpus; i++) {
         const struct pmm_pcpu *pc = pmm_pcpu(p, i);
         for (uint64_t k = 0; k < pc->n; k++)
-            n += pc->page[k] == c;
+            n += pc->page[k] == pfn;
     }
     return n;
 }
@@ -173,10 +173,10 @@ static int check(const struct pmm *p, struct pmm_check_fail *f)
         if (pc->n > PMM_CPU_CACHE || (pc->n && !p->cpus_live))
             return fail(f, "per-CPU cache count out of range", i);
         for (uint64_t k = 0; k < pc->n; k++) {
-            uint64_t c = pc->page[k];
-            if (c >= p->cspan || c < p->c_low || !bit_test(own, c) || bit_test(l0, c))
+            uint64_t c = cidx(p, pc->page[k]);
+            if (c == PMM_NONE || c < p->c_low || !bit_test(own, c) || bit_test(l0, c))
                 return fail(f, "cached page is not owned and out of the pool (or is below 1 MiB)",
-                            c < p->cspan ? cpfn(p, c) : c);
+                            pc->page[k]);
             if (!bit_test(init, c >> PMM_RINIT_SHIFT) || refs[c] != PMM_REF_CACHED)
                 return fail(f, "cached page's reference count does not say cached", cpfn(p, c));
         }
@@ -200,7 +200,7 @@ static int check(const struct pmm *p, struct pmm_check_fail *f)
             if (!is_alloc && refs[c0 + k])
                 return fail(f, "page that is not allocated has a reference count", cpfn(p, c0 + k));
             if (is_alloc && refs[c0 + k] == PMM_REF_CACHED) {
-                if (cache_holders(p, c0 + k) != 1)
+                if (cache_holders(p, cpfn(p, c0 + k)) != 1)
                     return fail(f, "page counted as cached is not on exactly one per-CPU cache",
                                 cpfn(p, c0 + k));
                 cached++;

@@ -32,8 +32,9 @@ static void cache_drain(struct pmm *p, struct pmm_pcpu *pc, uint64_t k)
     uint16_t *refs = pmm_refs(p);
     k = k < n ? k : n;
     for (uint64_t i = 0; i < k; i++) {
-        st16(&refs[pc->page[i]], 0); /* a free page counts 0 (state.h) */
-        pool_give1(p, pc->page[i]);
+        uint64_t c = cidx(p, pc->page[i]);
+        st16(&refs[c], 0); /* a free page counts 0 (state.h) */
+        pool_give1(p, c);
     }
     for (uint64_t i = k; i < n; i++)
         pc->page[i - k] = pc->page[i];
@@ -48,7 +49,7 @@ static void cache_fill(struct pmm *p, struct pmm_pcpu *pc, uint64_t k)
     for (; k && n < PMM_CPU_CACHE && pool_take1(p, &c); k--) {
         shared_mark(p, c); /* before the count says cached: free_run must see the mark */
         st16(&refs[c], PMM_REF_CACHED);
-        pc->page[n++] = c;
+        pc->page[n++] = cpfn(p, c);
     }
     st64(&pc->n, n);
 }
@@ -66,13 +67,14 @@ static int answer_drain(struct pmm *p, struct pmm_pcpu *pc)
 /* The page on top of pc, now allocated. The caller made sure there is one. */
 static inline uint64_t cache_pop(struct pmm *p, struct pmm_pcpu *pc, uint64_t n)
 {
-    uint64_t c = pc->page[n - 1];
+    uint64_t pfn = pc->page[n - 1];
     st64(&pc->n, n - 1);
-    st16(&pmm_refs(p)[c], 0); /* one reference */
-    return cpfn(p, c) << PMM_PAGE_SHIFT;
+    st16(&pmm_refs(p)[cidx(p, pfn)], 0); /* one reference */
+    return pfn << PMM_PAGE_SHIFT;
 }
 
-static int cpu_alloc_slow(struct pmm *p, uint32_t cpu, uint64_t *phys)
+__attribute__((noinline, cold)) static int cpu_alloc_slow(struct pmm *p, uint32_t cpu,
+                                                          uint64_t *phys)
 {
     if (cpu >= p->ncpus)
         return PMM_EINVAL;
@@ -109,7 +111,7 @@ int pmm_cpu_alloc(struct pmm *p, uint32_t cpu, uint64_t *phys)
     return cpu_alloc_slow(p, cpu, phys);
 }
 
-static int cpu_free_slow(struct pmm *p, uint32_t cpu, uint64_t phys)
+__attribute__((noinline, cold)) static int cpu_free_slow(struct pmm *p, uint32_t cpu, uint64_t phys)
 {
     if (cpu >= p->ncpus || (phys & (PMM_PAGE_SIZE - 1)))
         return PMM_EINVAL;
@@ -127,7 +129,7 @@ static int cpu_free_slow(struct pmm *p, uint32_t cpu, uint64_t phys)
                 cache_drain(p, pc, PMM_CPU_BATCH);
             shared_mark(p, c);
             st16(&pmm_refs(p)[c], PMM_REF_CACHED);
-            pc->page[pc->n] = c;
+            pc->page[pc->n] = phys >> PMM_PAGE_SHIFT;
             st64(&pc->n, pc->n + 1);
         }
     }
@@ -137,19 +139,22 @@ static int cpu_free_slow(struct pmm *p, uint32_t cpu, uint64_t phys)
 
 int pmm_cpu_free(struct pmm *p, uint32_t cpu, uint64_t phys)
 {
-    uint64_t c;
-    if (cpu < p->cpus_live && !(phys & (PMM_PAGE_SIZE - 1)) &&
-        (c = cidx(p, phys >> PMM_PAGE_SHIFT)) != PMM_NONE && c >= p->c_low) {
+    uint64_t pfn = phys >> PMM_PAGE_SHIFT, c;
+    if (cpu < p->cpus_live && !(phys & (PMM_PAGE_SIZE - 1)) && pfn >= PMM_LOW_PFN &&
+        (c = cidx(p, pfn)) != PMM_NONE) {
         struct pmm_pcpu *pc = pmm_pcpu(p, cpu);
-        uint64_t n = ld64(&pc->n), wi = c >> 6, m = bit_mask(c);
+        uint64_t n = ld64(&pc->n), wi = c >> 6;
         uint16_t *ref = pmm_refs(p) + c;
-        /* Allocated (owned, not free), its group marked, one reference: then nothing can be
-         * wrong with the free, and the count was readable (state.h). Anything else is settled,
-         * with its error code, under the lock. */
-        if (n < PMM_CPU_CACHE && !__atomic_load_n(&pc->drain_req, __ATOMIC_RELAXED) &&
-            (ld64(&pmm_own(p)[wi]) & ~ld64(&pmm_free_l0(p)[wi]) & m) &&
-            (ld64(&pmm_shared(p)[c >> 12]) & bit_mask(c >> 6)) && ld16(ref) == 0) {
-            pc->page[n] = c;
+        /*
+         * Allocated (owned, not free), its group marked, one reference: then nothing can be wrong
+         * with the free, and the count was readable (state.h). Anything else is settled, with its
+         * error code, under the lock. One branch for all of it: the loads are safe to make.
+         */
+        uint64_t ok = (ld64(&pmm_own(p)[wi]) & ~ld64(&pmm_free_l0(p)[wi])) >> (c & 63) &
+                      ld64(&pmm_shared(p)[c >> 12]) >> (wi & 63) & 1;
+        if (ok & (n < PMM_CPU_CACHE) &
+            !(__atomic_load_n(&pc->drain_req, __ATOMIC_RELAXED) | ld16(ref))) {
+            pc->page[n] = pfn;
             st16(ref, PMM_REF_CACHED);
             st64(&pc->n, n + 1);
             return PMM_OK;

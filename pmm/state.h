@@ -129,7 +129,7 @@ struct pmm_pcpu {
     uint64_t n;         /* pages on page[], the newest last */
     uint32_t drain_req; /* set by a CPU the pool could not serve: drain at the next call */
     uint32_t pad;
-    uint64_t page[PMM_CPU_CACHE]; /* compact indices */
+    uint64_t page[PMM_CPU_CACHE]; /* page frame numbers (not compact: the fast path returns them) */
 };
 _Static_assert(sizeof(struct pmm_pcpu) == 512, "a cache is eight whole cache lines");
 

@@ -88,6 +88,8 @@ if [ "$what" = all ]; then
         run "qemu boot $mem smp=$smp $machine OVMF-$fw" tests/qemu/boot.sh "$mem" "$smp" "$machine" "$fw"
     done <"$log.matrix"
     rm -f "$log.matrix"
+    CPU_SOURCE=madt run "qemu boot, CPUs from the ACPI MADT (a loader without MP services), 4 CPUs pc" \
+        tests/qemu/boot.sh 1G 4 pc 4M build/esp-nomp.img
     grep -v '^#' tests/qemu/smpmatrix >"$log.matrix"
     while read -r machine smp mem; do
         run "qemu smp=$smp $machine $mem: every CPU started, all in the self-test at once" \

@@ -158,6 +158,11 @@ TEST(fast_path_keeps_every_check)
     CHECK(pmm_next_free_range(p, 300 * MIB >> 12, &at, &n));
     never = at << 12; /* free in the pool: never handed out */
     CHECK_REJECTS(p, pmm_cpu_free(p, 0, never), PMM_EDOUBLE);
+    /* free in the pool again after a drain, in a group a cache marked: still a double free */
+    CHECK_EQ(pmm_cpu_drain(p, 1, 0), PMM_OK);
+    CHECK_EQ(pmm_page_state(p, a >> 12), PMM_PAGE_FREE);
+    CHECK_REJECTS(p, pmm_cpu_free(p, 0, a), PMM_EDOUBLE);
+    CHECK_REJECTS(p, pmm_cpu_free(p, 1, a), PMM_EDOUBLE);
     CHECK_OK(p);
     sim_free(s);
 }
@@ -261,6 +266,92 @@ TEST(adopt_wants_drained_caches)
     sim_free(s);
 }
 
+static void expect_check(const struct pmm *p, const char *needle)
+{
+    struct pmm_check_fail f = {0, 0};
+    CHECK_EQ(pmm_check(p, &f), PMM_ECHECK);
+    int named = f.what && strstr(f.what, needle);
+    if (!named)
+        fprintf(stderr, "  wanted '%s', checker said '%s'\n", needle, f.what ? f.what : "");
+    CHECK(named);
+}
+
+/* pmm_check verifies what state.h says of a cached page: each broken by hand, then put back. */
+TEST(checker_catches_broken_caches)
+{
+    struct pmm *p;
+    struct sim *s = machine(&p, NCPUS);
+    uint64_t a, b;
+    CHECK_EQ(pmm_cpu_alloc(p, 0, &a), PMM_OK);
+    CHECK_EQ(pmm_cpu_alloc(p, 1, &b), PMM_OK);
+    CHECK_EQ(pmm_cpu_free(p, 1, a), PMM_OK); /* a is cached on CPU 1, b allocated */
+    struct pmm_pcpu *c1 = pmm_pcpu(p, 1), *c2 = pmm_pcpu(p, 2);
+    uint64_t ca = cidx(p, a >> 12), cb = cidx(p, b >> 12);
+    CHECK_EQ(c1->page[c1->n - 1], a >> 12);
+    CHECK_OK(p);
+
+    c2->page[0] = a >> 12; /* on two caches */
+    c2->n = 1;
+    expect_check(p, "not on exactly one per-CPU cache");
+    c2->n = 0;
+    CHECK_OK(p);
+
+    c2->page[0] = b >> 12; /* an allocated page listed on a cache */
+    c2->n = 1;
+    expect_check(p, "does not say cached");
+    c2->n = 0;
+
+    pmm_refs(p)[cb] = PMM_REF_CACHED; /* counted cached, on no cache */
+    expect_check(p, "not on exactly one per-CPU cache");
+    pmm_refs(p)[cb] = 0;
+    CHECK_OK(p);
+
+    c1->n = PMM_CPU_CACHE + 1;
+    expect_check(p, "cache count out of range");
+    c1->n = 0; /* a cached page dropped from its cache: counted cached, on none */
+    expect_check(p, "not on exactly one per-CPU cache");
+    c1->n = PMM_CPU_BATCH; /* back: the batch minus b, plus a */
+    CHECK_OK(p);
+
+    uint64_t *sh = pmm_shared(p);
+    sh[ca >> 12] &= ~bit_mask(ca >> 6); /* a cached page in an unmarked group */
+    expect_check(p, "shared map misses");
+    sh[ca >> 12] |= bit_mask(ca >> 6);
+
+    p->cpus_live = 0;
+    expect_check(p, "in use before reconcile");
+    p->cpus_live = NCPUS;
+    CHECK_OK(p);
+    sim_free(s);
+}
+
+/*
+ * A run handed out clears the shared marks of the 64-page groups wholly inside it, and only those:
+ * a neighbour in a group the run shares keeps its mark, so it still cannot be freed while shared.
+ */
+TEST(runs_keep_their_neighbours_marks)
+{
+    struct pmm *p;
+    struct sim *s = machine(&p, NCPUS);
+    uint64_t r, x;
+    CHECK_EQ(pmm_alloc_run(p, 256, 256 * PG, 0, &r), PMM_OK);
+    CHECK_EQ(pmm_free_run(p, r, 256), PMM_OK); /* [r, r + 256 pages) is free now */
+    x = r + 255 * PG;                          /* the run's last group: x shares it */
+    CHECK_EQ(pmm_alloc_run(p, 1, PG, r + 256 * PG, &x), PMM_OK);
+    CHECK(x >= r && x < r + 256 * PG);
+    CHECK_EQ(pmm_ref_inc(p, x), PMM_OK); /* marks x's group */
+    /* runs beside x inside its group, and across the groups around it */
+    uint64_t y;
+    for (int i = 0; i < 20 && pmm_alloc_run(p, 3, PG, r + 256 * PG, &y) == PMM_OK; i++)
+        ;
+    CHECK_REJECTS(p, pmm_free(p, x), PMM_ESHARED);
+    CHECK_REJECTS(p, pmm_cpu_free(p, 0, x), PMM_ESHARED);
+    CHECK_EQ(pmm_ref_dec(p, x), PMM_OK);
+    CHECK_EQ(pmm_cpu_free(p, 0, x), PMM_OK);
+    CHECK_OK(p);
+    sim_free(s);
+}
+
 /*
  * Random single-page and run operations spread over the CPUs, against a model of what is held;
  * pmm_check at intervals, and at the end every page is given back and the free count is what it
@@ -324,6 +415,8 @@ int main(void)
     RUN(batches_and_drains);
     RUN(exhaustion_is_exact_on_one_cpu);
     RUN(adopt_wants_drained_caches);
+    RUN(checker_catches_broken_caches);
+    RUN(runs_keep_their_neighbours_marks);
     RUN(random_against_a_model);
     HARNESS_MAIN_END();
 }
