@@ -109,9 +109,9 @@ uint32_t smp_apic_id(uint32_t index)
 void __attribute__((noreturn)) ap_main(struct cpu *c)
 {
     cpu_tables_load(&c->tables); /* first: the GDTR still names the start-up page */
+    uint32_t seen = __atomic_load_n(&work_gen, __ATOMIC_ACQUIRE); /* work from before is not ours */
     c->up_tsc = rdtsc();
     __atomic_store_n(&c->state, CPU_UP, __ATOMIC_RELEASE);
-    uint32_t seen = 0;
     for (;;) {
         uint32_t gen = __atomic_load_n(&work_gen, __ATOMIC_ACQUIRE);
         if (gen == seen) {
