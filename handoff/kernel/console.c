@@ -2,7 +2,8 @@
  * console.c - output on COM1, polled, and on the framebuffer (fbcon.c). Where no UART answers
  * (most PCs), serial output is dropped and nothing waits forever.
  *
- * Many CPUs print: each kprintf holds the console lock for its whole text, so lines do not mix.
+ * Many CPUs print: each kprintf holds the console lock for its whole text, so lines do not mix;
+ * con_hold and con_release keep it across several kprintf calls that make one line.
  * A CPU that fails (panic, exception) takes the console for good: it waits a bounded time for
  * the lock (the holder may be itself, interrupted inside kprintf), and from then on any other
  * CPU that tries to print stops where it is, so the failure is the last thing on the console.
@@ -15,6 +16,7 @@
 
 static struct spinlock lock;
 static uint64_t panicking; /* 0, or 1 + the APIC ID of the CPU that took the console for good */
+static uint64_t holder;    /* 0, or 1 + the APIC ID of the CPU between con_hold and con_release */
 
 void con_init(void)
 {
@@ -126,12 +128,26 @@ void kprintf(const char *fmt, ...)
         if (owner != me())
             stop();
         kvprintf(fmt, ap);
+    } else if (__atomic_load_n(&holder, __ATOMIC_RELAXED) && holder == me()) {
+        kvprintf(fmt, ap); /* inside this CPU's con_hold */
     } else {
         spin_lock(&lock);
         kvprintf(fmt, ap);
         spin_unlock(&lock);
     }
     va_end(ap);
+}
+
+void con_hold(void)
+{
+    spin_lock(&lock);
+    holder = me();
+}
+
+void con_release(void)
+{
+    holder = 0;
+    spin_unlock(&lock);
 }
 
 void con_panic_lock(void)

@@ -22,6 +22,9 @@ void __attribute__((noreturn)) kexit(int ok);
 void __attribute__((noreturn)) panic(const char *fmt, ...);
 /* Take the console for a failure report: other CPUs that print from now on stop. */
 void con_panic_lock(void);
+/* Keep the console across several kprintf calls (one line of many pieces), then let it go. */
+void con_hold(void);
+void con_release(void);
 
 /* fbcon.c: the same console on the GOP framebuffer, reached at fb_base + offset */
 void fbcon_init(const struct pmm_handoff *h, uint64_t offset);

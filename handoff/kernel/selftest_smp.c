@@ -80,9 +80,11 @@ static uint64_t deadline; /* TSC: no new round after it (once MIN_ROUNDS are don
 #define FAIL(r, ...)                                                                               \
     do {                                                                                           \
         (r)->failures++;                                                                           \
+        con_hold(); /* one line, whatever the other CPUs print */                                  \
         kprintf("kernel: smp selftest: FAILED on CPU %u: ", cpu);                                  \
         kprintf(__VA_ARGS__);                                                                      \
         kprintf("\n");                                                                             \
+        con_release();                                                                             \
     } while (0)
 
 static uint64_t *words(uint64_t phys)
