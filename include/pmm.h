@@ -299,9 +299,10 @@ int pmm_refcount(const struct pmm *p, uint64_t phys, uint32_t *count);
  * No false out-of-memory: when the pool cannot satisfy a request (these, pmm_alloc,
  * pmm_alloc_run) while other CPUs' caches hold pages, the caller asks those CPUs to drain and
  * waits, with the lock released, for up to PMM_DRAIN_SPINS pause loops; a CPU answers at its next
- * allocator call (or while it waits itself). A CPU that makes no allocator call for that long
- * keeps its pages out of reach of that request: drain before a CPU idles for long or goes
- * offline (pmm_cpu_drain).
+ * allocator call (or while it waits itself). The caller's own cache is drained at once: the
+ * pmm_cpu_* calls know their CPU, pmm_alloc and pmm_alloc_run learn it from pmm_set_cpu_self. A CPU
+ * that makes no allocator call for that long keeps its pages out of reach of that request: drain
+ * before a CPU idles for long or goes offline (pmm_cpu_drain).
  *
  * Everything else takes the lock and may run on any CPU at the same time as the fast path.
  * pmm_ref_inc and pmm_ref_dec change a count with one atomic compare-and-swap; ref_inc on one
@@ -334,6 +335,14 @@ int pmm_cpu_free(struct pmm *p, uint32_t cpu, uint64_t phys);
  * drained cache refills at the CPU's next pmm_cpu_alloc.
  */
 int pmm_cpu_drain(struct pmm *p, uint32_t cpu, uint64_t *drained);
+
+/*
+ * Optional: how pmm_alloc and pmm_alloc_run, which take no CPU index, learn the caller's. When
+ * the pool cannot serve them they then give the caller's own cache back at once, instead of
+ * asking its CPU (themselves) and waiting out the bound. self(ctx) returns the calling CPU's
+ * index (>= pmm_cpus(): none). Owner-local like the lock: pmm_adopt clears it.
+ */
+int pmm_set_cpu_self(struct pmm *p, uint32_t (*self)(void *ctx), void *ctx);
 
 /* Pages on CPU cpu's cache now (a snapshot; for reports). */
 uint64_t pmm_cpu_cached(const struct pmm *p, uint32_t cpu);

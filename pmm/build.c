@@ -524,6 +524,8 @@ struct pmm *pmm_adopt_why(uint64_t state_phys, uint64_t virt_offset, int *err,
     p->fw = (struct pmm_firmware){0, 0, 0};
     p->lock = p->unlock = 0;
     p->lock_ctx = 0;
+    p->cpu_self = 0;
+    p->cpu_ctx = 0;
     return p;
 }
 

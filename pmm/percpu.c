@@ -54,6 +54,17 @@ static void cache_fill(struct pmm *p, struct pmm_pcpu *pc, uint64_t k)
     st64(&pc->n, n);
 }
 
+/*
+ * Under the lock: how many pages a cache takes from the pool at once. A batch, unless the pool is
+ * short: then no more than a quarter of its pages shared among the CPUs, at least one. A CPU
+ * that had to drain for another must not take its pages straight back in one refill.
+ */
+static uint64_t batch_for(const struct pmm *p)
+{
+    uint64_t share = p->nfree / (4 * (uint64_t)p->ncpus);
+    return share < 1 ? 1 : share < PMM_CPU_BATCH ? share : PMM_CPU_BATCH;
+}
+
 /* Under the lock: if another CPU asked this one to drain, drain and say so. 1 if it had asked. */
 static int answer_drain(struct pmm *p, struct pmm_pcpu *pc)
 {
@@ -84,7 +95,7 @@ __attribute__((noinline, cold)) static int cpu_alloc_slow(struct pmm *p, uint32_
     for (int round = 0;; round++) {
         pmm_lock(p);
         /* Asked to give pages back because memory is short: take one page, not a batch. */
-        uint64_t want = answer_drain(p, pc) ? 1 : PMM_CPU_BATCH;
+        uint64_t want = answer_drain(p, pc) ? 1 : batch_for(p);
         if (!pc->n)
             cache_fill(p, pc, want);
         if (pc->n) {
@@ -187,12 +198,29 @@ static inline void cpu_relax(void)
 #endif
 }
 
+int pmm_set_cpu_self(struct pmm *p, uint32_t (*self)(void *ctx), void *ctx)
+{
+    p->cpu_self = self;
+    p->cpu_ctx = ctx;
+    return PMM_OK;
+}
+
 int caches_reclaim(struct pmm *p, uint64_t self)
 {
     if (!p->cpus_live)
         return 0;
-    uint64_t asked = 0;
+    if (self == PMM_NONE && p->cpu_self) {
+        uint32_t s = p->cpu_self(p->cpu_ctx);
+        self = s < p->ncpus ? s : PMM_NONE;
+    }
+    uint64_t asked = 0, own = 0;
     pmm_lock(p);
+    if (self != PMM_NONE) { /* the caller's own cache needs no asking */
+        struct pmm_pcpu *pc = pmm_pcpu(p, self);
+        own = pc->n;
+        cache_drain(p, pc, own);
+        __atomic_store_n(&pc->drain_req, 0, __ATOMIC_RELEASE);
+    }
     for (uint32_t i = 0; i < p->ncpus; i++) {
         struct pmm_pcpu *pc = pmm_pcpu(p, i);
         if (i != self && ld64(&pc->n)) {
@@ -202,7 +230,7 @@ int caches_reclaim(struct pmm *p, uint64_t self)
     }
     pmm_unlock(p);
     if (!asked)
-        return 0;
+        return own != 0;
     /*
      * Wait with the lock released, so the CPUs asked can drain. One pass over the caches costs
      * ncpus of the budget, so the bound is in loads, whatever the CPU count. While waiting, answer
@@ -220,5 +248,5 @@ int caches_reclaim(struct pmm *p, uint64_t self)
         }
         cpu_relax();
     }
-    return waiting < asked; /* some pages came back: worth another try */
+    return own || waiting < asked; /* some pages came back: worth another try */
 }

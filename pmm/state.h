@@ -186,6 +186,8 @@ struct pmm {
     void (*lock)(void *);
     void (*unlock)(void *);
     void *lock_ctx;
+    uint32_t (*cpu_self)(void *); /* pmm_set_cpu_self: the calling CPU's index, or none */
+    void *cpu_ctx;
 
     uint64_t stack[PMM_STACK_CAP];
 };
@@ -322,9 +324,14 @@ static inline void st16(uint16_t *r, uint16_t v)
 {
     __atomic_store_n(r, v, __ATOMIC_RELAXED);
 }
+/*
+ * A reference count's compare-and-swap orders like any reference count: what a holder did with
+ * the page happens before its release is seen, and the holder that frees the page (under the lock,
+ * which orders it before the next owner) has seen every earlier holder's release.
+ */
 static inline int cas16(uint16_t *r, uint16_t old, uint16_t new)
 {
-    return __atomic_compare_exchange_n(r, &old, new, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    return __atomic_compare_exchange_n(r, &old, new, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
 /* Mask of bits [from, to) within the word holding bit from; to is clipped to that word. */

@@ -242,6 +242,46 @@ TEST(exhaustion_is_exact_on_one_cpu)
     sim_free(s);
 }
 
+static uint32_t self_is_1(void *ctx)
+{
+    (void)ctx;
+    return 1;
+}
+
+/*
+ * pmm_alloc and pmm_alloc_run take no CPU index: told the caller's (pmm_set_cpu_self), they give
+ * its own cache back when the pool runs dry, so a CPU never runs out while its cache holds pages.
+ */
+TEST(global_calls_take_back_their_own_cache)
+{
+    struct sim *s = sim_new(GIB);
+    s->max_cpus = 2;
+    sim_add(s, PMM_EFI_CONVENTIONAL, MIB, 8 * MIB / PG, 0);
+    struct pmm *p;
+    CHECK_EQ(sim_build(s, 0, &p), PMM_OK);
+    CHECK_EQ(sim_reconcile(s, p), PMM_OK);
+    CHECK_EQ(pmm_set_cpu_self(p, self_is_1, 0), PMM_OK);
+    uint64_t free0 = stats(p).free, x, got = 0;
+    CHECK_EQ(pmm_cpu_alloc(p, 1, &x), PMM_OK); /* CPU 1's cache fills */
+    CHECK(pmm_cpu_cached(p, 1) > 0);
+    got = 1;
+    while (pmm_alloc(p, &x) == PMM_OK)
+        got++;
+    CHECK_EQ(got, free0); /* every page, the cached ones too */
+    CHECK_EQ(pmm_cpu_cached(p, 1), 0);
+    CHECK_OK(p);
+    /* and a run: free 8 pages in a row onto the cache, then ask for them as a run */
+    uint64_t base;
+    CHECK(pmm_next_alloc_range(p, 0, &base, &x));
+    for (uint64_t i = 0; i < 8; i++)
+        CHECK_EQ(pmm_cpu_free(p, 1, (base + i) << 12), PMM_OK);
+    CHECK(pmm_cpu_cached(p, 1) > 0);
+    CHECK_EQ(pmm_alloc_run(p, 8, PG, 0, &x), PMM_OK);
+    CHECK_EQ(x, base << 12);
+    CHECK_OK(p);
+    sim_free(s);
+}
+
 /* A state goes to its next owner only with empty caches: adopt names the field otherwise. */
 TEST(adopt_wants_drained_caches)
 {
@@ -414,6 +454,7 @@ int main(void)
     RUN(low_pages_skip_the_cache);
     RUN(batches_and_drains);
     RUN(exhaustion_is_exact_on_one_cpu);
+    RUN(global_calls_take_back_their_own_cache);
     RUN(adopt_wants_drained_caches);
     RUN(checker_catches_broken_caches);
     RUN(runs_keep_their_neighbours_marks);
