@@ -90,12 +90,13 @@ void *paging_map_mmio(struct pmm *p, uint64_t phys);
 const char *handoff_allocated_check(const struct pmm *p, const struct pmm_handoff *h, uint64_t *at);
 
 /*
- * smp.c: the other CPUs. smp_lock_allocator installs the allocator's spinlock (before any AP
- * starts); smp_start starts every AP the handoff block lists and returns how many CPUs are up
- * (the BSP included); smp_run runs fn(index, arg) on every CPU that is up, the BSP too, and
- * returns how many finished; smp_park stops the APs (cli; hlt). Indexes are the handoff list's.
+ * smp.c: the other CPUs. smp_init gives the allocator its spinlock and the caller's CPU index
+ * (pmm_set_lock, pmm_set_cpu_self; before any AP starts); smp_start starts every AP the handoff
+ * block lists and returns how many CPUs are up (the BSP included); smp_run runs fn(index, arg)
+ * on every CPU that is up, the BSP too, and returns how many finished; smp_park stops the APs
+ * (cli; hlt). Indexes are the handoff list's.
  */
-void smp_lock_allocator(struct pmm *p);
+void smp_init(struct pmm *p, const struct pmm_handoff *h);
 uint32_t smp_start(struct pmm *p, const struct pmm_handoff *h);
 uint32_t smp_run(void (*fn)(uint32_t cpu, void *arg), void *arg);
 void smp_park(void);
@@ -103,6 +104,7 @@ uint32_t smp_cpus_listed(void);
 uint32_t smp_cpus_up(void);
 int smp_cpu_up(uint32_t index);
 uint32_t smp_apic_id(uint32_t index);
+uint32_t smp_this_cpu(void); /* the calling CPU's index (what pmm_set_cpu_self is given) */
 
 /* selftest.c: 0 if the allocator passed */
 int selftest(struct pmm *p, const struct pmm_handoff *h);

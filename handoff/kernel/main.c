@@ -117,7 +117,7 @@ static void direct_mapped(struct pmm *p)
             panic("cannot release boot memory: %s", pmm_strerror(rc));
         kprintf("kernel: released %lu pages of boot-services memory held until now\n", n);
     }
-    smp_lock_allocator(p); /* before any other CPU can reach the allocator */
+    smp_init(p, &hb); /* the allocator's lock, before any other CPU can reach it */
     int failed = selftest(p, &hb);
     uint32_t up = smp_start(p, &hb);
     failed += selftest_smp(p);

@@ -339,6 +339,8 @@ static void on_each_cpu(uint32_t cpu, void *arg)
     struct entry mine[SHARE], e;
     int nmine = 0;
     r->started = rdtsc();
+    if (smp_this_cpu() != cpu)
+        FAIL(r, "the allocator would be told it runs on CPU %u", smp_this_cpu());
     while (r->rounds < MAX_ROUNDS && (r->rounds < MIN_ROUNDS || rdtsc() < deadline)) {
         singles(r, cpu, &seq);
         runs(r, cpu, (uint32_t)r->rounds, &seq);

@@ -26,6 +26,8 @@
  * Once up, an AP waits for work (smp_run) with PAUSE in its loop, and stops (cli; hlt) when told
  * to park. Interrupts stay off on every CPU.
  */
+#include <stddef.h>
+
 #include "kernel.h"
 #include "spinlock.h"
 #include "trampoline.h"
@@ -39,15 +41,20 @@
 #define RUN_TIMEOUT_S 120   /* smp_run: a CPU that has not finished by then is reported */
 #define EFER          0xc0000080u
 #define EFER_NXE      (1u << 11)
+#define MSR_GS_BASE   0xc0000101u
 #define STR_(x)       #x
 #define STR(x)        STR_(x)
 
 enum { CPU_ABSENT, CPU_STARTING, CPU_UP, CPU_PARKED };
 
-/* One page per AP (the BSP's is static): its tables and its place in smp_run. */
+/*
+ * One page per AP (the BSP's is static): its tables and its place in smp_run. GS base points at
+ * the running CPU's own (set after its GDT is loaded: loading GS resets the base), so the index
+ * is one load away (cpu_self).
+ */
 struct cpu {
-    struct cpu_tables tables;
     uint32_t index, apic_id;
+    struct cpu_tables tables;
     uint32_t state;   /* CPU_* */
     uint32_t done;    /* the last smp_run generation it finished */
     uint64_t stack;   /* physical, STACK_PAGES */
@@ -77,11 +84,31 @@ static void pmm_unlock_hook(void *l)
     spin_unlock(l);
 }
 
-void smp_lock_allocator(struct pmm *p)
+/* The calling CPU's index in the handoff list. */
+static uint32_t cpu_self(void *ctx)
 {
+    (void)ctx;
+    uint32_t index;
+    __asm__ volatile("movl %%gs:%c1, %0" : "=r"(index) : "i"(offsetof(struct cpu, index)));
+    return index;
+}
+
+uint32_t smp_this_cpu(void)
+{
+    return cpu_self(0);
+}
+
+void smp_init(struct pmm *p, const struct pmm_handoff *h)
+{
+    bsp_cpu.index = h->bsp;
+    bsp_cpu.apic_id = h->cpu_apic_id[h->bsp];
+    bsp_cpu.state = CPU_UP;
+    wrmsr(MSR_GS_BASE, (uint64_t)(uintptr_t)&bsp_cpu);
     int rc = pmm_set_lock(p, pmm_lock_hook, pmm_unlock_hook, &pmm_lock);
+    if (!rc)
+        rc = pmm_set_cpu_self(p, cpu_self, 0);
     if (rc)
-        panic("cannot install the allocator's lock: %s", pmm_strerror(rc));
+        panic("cannot install the allocator's lock and CPU index: %s", pmm_strerror(rc));
 }
 
 uint32_t smp_cpus_listed(void)
@@ -109,6 +136,7 @@ uint32_t smp_apic_id(uint32_t index)
 void __attribute__((noreturn)) ap_main(struct cpu *c)
 {
     cpu_tables_load(&c->tables); /* first: the GDTR still names the start-up page */
+    wrmsr(MSR_GS_BASE, (uint64_t)(uintptr_t)c);
     uint32_t seen = __atomic_load_n(&work_gen, __ATOMIC_ACQUIRE); /* work from before is not ours */
     c->up_tsc = rdtsc();
     __atomic_store_n(&c->state, CPU_UP, __ATOMIC_RELEASE);
@@ -273,9 +301,6 @@ uint32_t smp_start(struct pmm *p, const struct pmm_handoff *h)
 {
     /* pmm_handoff_verify has checked the list: 1 .. 256 CPUs, bsp one of them, no ID twice */
     ncpus = h->ncpus;
-    bsp_cpu.index = h->bsp;
-    bsp_cpu.apic_id = h->cpu_apic_id[h->bsp];
-    bsp_cpu.state = CPU_UP;
     cpus[h->bsp] = &bsp_cpu;
     nup = 1;
 
