@@ -200,6 +200,8 @@ static const char *startup_prepare(struct startup *s)
     }
     s->vector = (uint8_t)(s->page >> 12);
     uint64_t n = (uint64_t)(tramp_end - tramp_start);
+    if (n > PG)
+        panic("the start-up code is %lu bytes, more than its one page", n);
     const uint8_t *from = (const uint8_t *)tramp_start;
     uint8_t *to = zeroed(s->page);
     for (uint64_t i = 0; i < n; i++)
