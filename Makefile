@@ -77,6 +77,7 @@ K_CFLAGS := $(WARN) -O2 -g -ffreestanding -fno-pic -fno-pie -mcmodel=kernel -mno
             -fomit-frame-pointer -Iinclude -Ipmm -Ihandoff -Ihandoff/kernel
 K_SRC    := $(wildcard handoff/kernel/*.c) handoff/verify.c
 K_OBJ    := $(K_SRC:%.c=build/kernel/%.o) build/kernel/handoff/kernel/entry.o \
+            build/kernel/handoff/kernel/trampoline.o \
             $(PMM_SRC:%.c=build/kernel/%.o)
 K_HDR    := $(wildcard handoff/kernel/*.h) include/handoff.h handoff/x86.h $(PMM_HDR)
 
@@ -85,7 +86,7 @@ build/kernel/%.o: %.c $(K_HDR)
 	@echo "  K CC    $@"
 	@$(CC) $(K_CFLAGS) -c -o $@ $<
 
-build/kernel/%.o: %.S
+build/kernel/%.o: %.S $(K_HDR)
 	@mkdir -p $(@D)
 	@echo "  K AS    $@"
 	@$(CC) $(K_CFLAGS) -c -o $@ $<
@@ -155,6 +156,9 @@ build/esp-oldscreen.img: build/esp.img build/kernel-oldscreen.elf
 	@cp $< $@ && mcopy -o -i $@ build/kernel-oldscreen.elf ::/EFI/pmm/kernel.elf
 # built for the previous handoff version: must refuse this loader's block, naming both versions
 $(eval $(call kernel_variant,oldkernel,PMM_HANDOFF_VERSION=$(OLD_HANDOFF)u,main))
+# two listed CPUs that never come up: one with an APIC ID no CPU has, one sent another CPU's
+# start-up parameters (tests/qemu/smpmissing.sh)
+$(eval $(call kernel_variant,smpmissing,PMM_SMP_TEST_MISSING,smp))
 # stays on its verdict, no isa-debug-exit (the framebuffer screendump test)
 $(eval $(call kernel_variant,screen,PMM_STAY_ON_VERDICT,console))
 
@@ -188,7 +192,7 @@ build/esp-badoptions.img: build/esp.img
 	@printf '# options\nhold-boot-memory = off\nhold-boot-mem = on\n' >build/options-bad
 	@cp $< $@ && mcopy -o -i $@ build/options-bad ::/EFI/pmm/options
 
-TEST_IMAGES := build/esp-nomp.img build/esp-oldscreen.img build/esp-wxtext.img build/esp-wxexec.img build/esp-stalekey.img build/esp-oldkernel.img build/esp-badoptions.img build/usb-plainsigned-tampered.img build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/esp-hold.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
+TEST_IMAGES := build/esp-smpmissing.img build/esp-nomp.img build/esp-oldscreen.img build/esp-wxtext.img build/esp-wxexec.img build/esp-stalekey.img build/esp-oldkernel.img build/esp-badoptions.img build/usb-plainsigned-tampered.img build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/esp-hold.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
                build/debug/esp.img
 
 # `make debug`: the same loader built -O0 -g with a wait for GDB, on its own image.

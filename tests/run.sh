@@ -90,6 +90,14 @@ if [ "$what" = all ]; then
     rm -f "$log.matrix"
     CPU_SOURCE=madt run "qemu boot, CPUs from the ACPI MADT (a loader without MP services), 4 CPUs pc" \
         tests/qemu/boot.sh 1G 4 pc 4M build/esp-nomp.img
+    grep -v '^#' tests/qemu/smpmatrix >"$log.matrix"
+    while read -r machine smp mem; do
+        run "qemu smp=$smp $machine $mem: every CPU started, all in the self-test at once" \
+            tests/qemu/smp.sh "$machine" "$smp" "$mem"
+    done <"$log.matrix"
+    rm -f "$log.matrix"
+    run "CPUs that never come up are reported by APIC ID; the run goes on without them" \
+        tests/qemu/smpmissing.sh
     run "EFI binaries are NX-compatible (4 KiB sections, no W+X, NX_COMPAT)" \
         build/host/test_pe build/BOOTX64.EFI build/pmmcmd.efi build/pmm.efi
     run "qemu boot of the GPT image as a USB stick, q35 OVMF-4M" tests/qemu/boot.sh 512M 1 q35 4M build/usb.img usb

@@ -1,10 +1,22 @@
 /*
  * console.c - output on COM1, polled, and on the framebuffer (fbcon.c). Where no UART answers
  * (most PCs), serial output is dropped and nothing waits forever.
+ *
+ * Many CPUs print: each kprintf holds the console lock for its whole text, so lines do not mix;
+ * con_hold and con_release keep it across several kprintf calls that make one line.
+ * A CPU that fails (panic, exception) takes the console for good: it waits a bounded time for
+ * the lock (the holder may be itself, interrupted inside kprintf), and from then on any other
+ * CPU that tries to print stops where it is, so the failure is the last thing on the console.
  */
 #include "kernel.h"
+#include "spinlock.h"
 
-#define COM1 0x3f8
+#define COM1          0x3f8
+#define PANIC_WAIT_US 500000
+
+static struct spinlock lock;
+static uint64_t panicking; /* 0, or 1 + the APIC ID of the CPU that took the console for good */
+static uint64_t holder;    /* 0, or 1 + the APIC ID of the CPU between con_hold and con_release */
 
 void con_init(void)
 {
@@ -96,12 +108,59 @@ void kvprintf(const char *fmt, va_list ap)
     }
 }
 
+static uint64_t me(void)
+{
+    return 1 + (apic_ready() ? apic_id() : 0);
+}
+
+static void __attribute__((noreturn)) stop(void)
+{
+    for (;;)
+        __asm__ volatile("cli; hlt");
+}
+
 void kprintf(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    kvprintf(fmt, ap);
+    uint64_t owner = __atomic_load_n(&panicking, __ATOMIC_ACQUIRE);
+    if (owner) {
+        if (owner != me())
+            stop();
+        kvprintf(fmt, ap);
+    } else if (__atomic_load_n(&holder, __ATOMIC_RELAXED) && holder == me()) {
+        kvprintf(fmt, ap); /* inside this CPU's con_hold */
+    } else {
+        spin_lock(&lock);
+        kvprintf(fmt, ap);
+        spin_unlock(&lock);
+    }
     va_end(ap);
+}
+
+void con_hold(void)
+{
+    spin_lock(&lock);
+    holder = me();
+}
+
+void con_release(void)
+{
+    holder = 0;
+    spin_unlock(&lock);
+}
+
+void con_panic_lock(void)
+{
+    uint64_t expect = 0, id = me();
+    if (__atomic_load_n(&panicking, __ATOMIC_ACQUIRE) == id)
+        return; /* a failure while reporting one */
+    uint64_t end = rdtsc() + tsc_from_us(PANIC_WAIT_US);
+    while (!spin_trylock(&lock) && rdtsc() < end)
+        cpu_relax();
+    if (!__atomic_compare_exchange_n(&panicking, &expect, id, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE))
+        stop(); /* another CPU is reporting its failure */
 }
 
 void kexit(int ok)
@@ -121,6 +180,7 @@ void panic(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
+    con_panic_lock();
     kprintf("kernel: panic: ");
     kvprintf(fmt, ap);
     kprintf("\n");

@@ -1,6 +1,8 @@
 /*
- * cpu.c - the kernel's own GDT and IDT. The firmware's tables live in boot-services memory that
- * the allocator already counts as free, so these are installed before the first allocation.
+ * cpu.c - a CPU's own GDT and IDT. The firmware's tables live in boot-services memory that the
+ * allocator already counts as free, so the boot CPU installs its tables (static ones) before
+ * the first allocation; each AP installs its own, in an allocator page (smp.c), as the first
+ * thing it does in C.
  */
 #include "kernel.h"
 
@@ -11,14 +13,8 @@ static const uint64_t gdt[3] = {
     0x00cf92000000ffffull, /* 0x10: data */
 };
 /* clang-format on */
+_Static_assert(sizeof gdt == sizeof((struct cpu_tables *)0)->gdt, "GDT size");
 
-struct idt_entry {
-    uint16_t off0, sel;
-    uint8_t ist, flags;
-    uint16_t off1;
-    uint32_t off2, zero;
-};
-static struct idt_entry idt[32];
 extern const uint64_t isr_table[32];
 
 struct __attribute__((packed)) table_ptr {
@@ -44,14 +40,33 @@ void exception(const struct frame *f)
 {
     uint64_t cr2;
     __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
-    kprintf("kernel: exception %lu (%s) error=0x%lx rip=0x%016lx cr2=0x%016lx rsp=0x%lx\n",
-            f->vector, names[f->vector & 31], f->error, f->rip, cr2, f->rsp);
+    con_panic_lock();
+    kprintf("kernel: exception %lu (%s) error=0x%lx rip=0x%016lx cr2=0x%016lx rsp=0x%lx", f->vector,
+            names[f->vector & 31], f->error, f->rip, cr2, f->rsp);
+    if (apic_ready())
+        kprintf(" on the CPU with APIC ID %u", apic_id());
+    kprintf("\n");
     kexit(0);
 }
 
-void cpu_init(void)
+/* A 64-bit interrupt gate: present, ring 0, to handler in the kernel's code segment. */
+static void gate(uint64_t *e, uint64_t handler)
 {
-    struct table_ptr g = {sizeof gdt - 1, (uint64_t)(uintptr_t)gdt};
+    e[0] = (handler & 0xffff) | 0x08ull << 16 | 0x8eull << 40 | (handler >> 16 & 0xffff) << 48;
+    e[1] = handler >> 32;
+}
+
+void cpu_tables_init(struct cpu_tables *t)
+{
+    for (int i = 0; i < 3; i++)
+        t->gdt[i] = gdt[i];
+    for (int i = 0; i < 32; i++)
+        gate(&t->idt[2 * i], isr_table[i]);
+}
+
+void cpu_tables_load(const struct cpu_tables *t)
+{
+    struct table_ptr g = {sizeof t->gdt - 1, (uint64_t)(uintptr_t)t->gdt};
     __asm__ volatile("lgdt %0\n\t"
                      "mov $0x10, %%ax\n\t"
                      "mov %%ax, %%ds\n\t"
@@ -67,11 +82,13 @@ void cpu_init(void)
                      :
                      : "m"(g)
                      : "rax", "memory");
-    for (int i = 0; i < 32; i++) {
-        uint64_t a = isr_table[i];
-        idt[i] = (struct idt_entry){(uint16_t)a,         0x08, 0, 0x8e, (uint16_t)(a >> 16),
-                                    (uint32_t)(a >> 32), 0};
-    }
-    struct table_ptr t = {sizeof idt - 1, (uint64_t)(uintptr_t)idt};
-    __asm__ volatile("lidt %0" : : "m"(t));
+    struct table_ptr i = {sizeof t->idt - 1, (uint64_t)(uintptr_t)t->idt};
+    __asm__ volatile("lidt %0" : : "m"(i));
+}
+
+void cpu_init(void)
+{
+    static struct cpu_tables bsp;
+    cpu_tables_init(&bsp);
+    cpu_tables_load(&bsp);
 }

@@ -2,8 +2,9 @@
  * main.c - the kernel stub: take the loader's allocator, use it, and say whether it worked.
  *
  *   validate the handoff block -> own GDT/IDT -> adopt the allocator in place (O(1), no rebuild)
- *   -> own page tables from allocator pages, offset moved to the direct map -> self-test ->
- *   summary line and verdict on COM1 -> isa-debug-exit.
+ *   -> own page tables from allocator pages, offset moved to the direct map -> the allocator's
+ *   spinlock -> self-test on this CPU -> the other CPUs started (smp.c) -> self-test on every
+ *   CPU at once -> the APs parked -> summary line and verdict on COM1 -> isa-debug-exit.
  */
 #include <stddef.h>
 
@@ -116,7 +117,12 @@ static void direct_mapped(struct pmm *p)
             panic("cannot release boot memory: %s", pmm_strerror(rc));
         kprintf("kernel: released %lu pages of boot-services memory held until now\n", n);
     }
+    smp_init(p, &hb); /* the allocator's lock, before any other CPU can reach it */
     int failed = selftest(p, &hb);
+    uint32_t up = smp_start(p, &hb);
+    failed += selftest_smp(p);
+    smp_park();
+    kprintf("kernel: %u of %u CPUs took part\n", up, smp_cpus_listed());
 
     struct pmm_stats s;
     pmm_stats(p, &s);

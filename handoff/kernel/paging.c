@@ -7,6 +7,8 @@
  *   kernel_virt                 the kernel image, 4 KiB pages by its ELF segments: text
  *                               read-execute, rodata read-only no-execute, data and bss
  *                               read-write no-execute (bounds from kernel.ld)
+ *   0xffff800000000000 + phys   later, device pages (the local APIC) remapped uncached in
+ *                               place: paging_map_mmio
  *
  * W^X holds from the switch on: EFER.NXE enables the no-execute bit and CR0.WP makes read-only
  * pages read-only for the kernel too. (The loader's transition tables, used only until here, map
@@ -17,11 +19,13 @@
  */
 #include "kernel.h"
 
-#define P  0x1ull
-#define W  0x2ull
-#define PS 0x80ull
-#define NX (1ull << 63)
-#define PG 4096ull
+#define P   0x1ull
+#define W   0x2ull
+#define PS  0x80ull
+#define PWT 0x8ull
+#define PCD 0x10ull
+#define NX  (1ull << 63)
+#define PG  4096ull
 
 extern const char __text_end[], __rodata_end[]; /* kernel.ld */
 
@@ -29,6 +33,7 @@ static uint64_t nx; /* NX, or 0 on a CPU without no-execute pages */
 
 static struct pmm *pm;
 static uint64_t tables; /* page-table pages allocated */
+static uint64_t root;   /* the kernel's PML4, physical */
 
 /* A zeroed table page, reached through whatever mapping is in force (offset `off`). */
 static uint64_t new_table(uint64_t off)
@@ -98,7 +103,7 @@ void paging_init(struct pmm *p, const struct pmm_handoff *h, void (*next)(struct
 {
     pm = p;
     enable_wx(); /* NXE before any table with NX bits is live */
-    uint64_t root = new_table(0);
+    root = new_table(0);
     uint64_t *pml4 = (uint64_t *)(uintptr_t)root;
     for (uint64_t pa = 0; pa < h->identity_top; pa += 2ull << 20)
         map(pml4, HHDM + pa, pa, 1, W | nx);
@@ -135,4 +140,39 @@ void paging_done(struct pmm *p, const struct pmm_handoff *h)
     kprintf("kernel: W^X: text read-execute, rodata read-only, data/bss/direct map read-write%s; "
             "CR0.WP on\n",
             nx ? " no-execute (EFER.NXE on)" : " (this CPU has no NX bit)");
+}
+
+uint64_t paging_root(void)
+{
+    return root;
+}
+
+/*
+ * Device registers at phys: its 4 KiB page in the direct map becomes uncached (PCD and PWT: UC
+ * whatever the PAT and MTRRs say), so each access reaches the device, in order. The page keeps
+ * its direct-map address, so it has one mapping and one memory type (two mappings of one page
+ * with different types are what the SDM warns against). A 2 MiB direct-map page around it is
+ * split into 4 KiB pages first (a page-table page from the allocator). Called on one CPU, before
+ * any other CPU runs on these tables.
+ */
+void *paging_map_mmio(struct pmm *p, uint64_t phys)
+{
+    pm = p; /* table pages come from the allocator as the caller reaches it now */
+    uint64_t va = HHDM + (phys & ~(PG - 1));
+    uint64_t *pml4 = (uint64_t *)(uintptr_t)(root + HHDM);
+    uint64_t *pdpt = next(pml4, (va >> 39) & 511, HHDM);
+    uint64_t *pd = next(pdpt, (va >> 30) & 511, HHDM);
+    uint64_t *pde = &pd[(va >> 21) & 511];
+    if ((*pde & P) && (*pde & PS)) {
+        uint64_t big = *pde & 0x000fffffffe00000ull, perm = *pde & (W | NX);
+        uint64_t pt = new_table(HHDM);
+        uint64_t *t = (uint64_t *)(uintptr_t)(pt + HHDM);
+        for (int i = 0; i < 512; i++)
+            t[i] = (big + (uint64_t)i * PG) | P | perm;
+        *pde = pt | P | W;
+    }
+    uint64_t *pt = next(pd, (va >> 21) & 511, HHDM);
+    pt[(va >> 12) & 511] = (phys & ~(PG - 1)) | P | W | PCD | PWT | nx;
+    __asm__ volatile("mov %0, %%cr3" : : "r"(root) : "memory"); /* drop the old translation */
+    return (void *)(uintptr_t)(va + (phys & (PG - 1)));
 }
