@@ -97,7 +97,7 @@ to=""
 set +e
 # shellcheck disable=SC2086
 run_qemu() { # exec: in the background, $! is QEMU (or the timeout watching it) itself
-    exec $to qemu-system-x86_64 -machine "$machine" $cpu -smp "$smp" $memargs -accel tcg \
+    exec $to qemu-system-x86_64 -machine "$machine" $cpu -smp "$smp" $memargs -accel tcg,thread=multi \
         -drive if=pflash,format=raw,unit=0,readonly=on,file="$code" \
         -drive if=pflash,format=raw,unit=1,file="$vars" \
         $disk \
