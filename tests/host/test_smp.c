@@ -61,10 +61,10 @@ HARNESS_GLOBALS
 #define RUN_MAX   32  /* pages in a run */
 #define CHECKS    4   /* quiet points in the stress phase */
 
-/* The simulated machine: low memory, a hole, 192 MiB from 1 MiB, 64 MiB above 4 GiB. */
+/* The simulated machine: low memory, a hole, 128 MiB from 1 MiB, 32 MiB above 4 GiB. */
 #define RAM_LOW  (640 * 1024)
-#define RAM_MAIN (192 * MIB)
-#define RAM_HIGH (64 * MIB)
+#define RAM_MAIN (128 * MIB)
+#define RAM_HIGH (32 * MIB)
 
 static struct sim *s;
 static struct pmm *p;
