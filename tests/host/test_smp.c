@@ -267,7 +267,13 @@ static int send(struct cpu *from, uint32_t to, struct msg m)
     return ok;
 }
 
-/* Drop one reference to a shared page: the last test holder clears owner[] first. */
+/*
+ * Drop one reference to a shared page: the last test holder clears owner[] first. Nothing but
+ * pmm_ref_dec orders this holder's read of the page before whatever the page's next owner writes
+ * (the test never tells the others it let go), so a TSan race between verify_pages here and
+ * tag_pages in a later hold() means pmm_ref_dec did not publish the release to the CPU that
+ * freed the page.
+ */
 static void let_go_shared(struct cpu *c, uint64_t phys, uint64_t tag)
 {
     verify_pages(phys, 1, tag);
