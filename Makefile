@@ -1,7 +1,8 @@
 # uefi-pmm - see README.md. `make run` boots it, `make test` runs every test.
 #
 # Layout of the build: build/host (tests, benchmarks, tools), build/asan (the same tests under
-# AddressSanitizer + UndefinedBehaviorSanitizer).
+# AddressSanitizer + UndefinedBehaviorSanitizer), build/tsan (the multi-threaded test under
+# ThreadSanitizer).
 
 CC       ?= gcc
 WARN     := -std=c11 -Wall -Wextra -Werror
@@ -24,7 +25,7 @@ HOST_DEPS := tools/deps.sh
 
 HOST_TESTS := test_memmap test_bitmap test_alloc test_phases test_check test_adopt test_realmaps \
               test_random test_handoff test_sha256 test_mapfile test_exit test_preflight test_claims test_handover test_pe \
-              test_shell_args test_percpu test_cpus
+              test_shell_args test_percpu test_cpus test_smp
 TEST_COMMON := tests/host/sim.c tools/mapfile.c handoff/elf.c handoff/verify.c handoff/sha256.c
 
 # The UEFI loader: gnu-efi, PE32+ built from an ELF shared object. The allocator is compiled again
@@ -362,7 +363,7 @@ deps:
 	    clang libclang-rt-dev
 
 host: deps-host $(addprefix build/host/,$(HOST_TESTS)) $(addprefix build/asan/,$(HOST_TESTS)) \
-      build/host/bench build/pmmsim
+      build/tsan/test_smp build/host/bench build/pmmsim
 
 TEST_HDRS    := $(wildcard tests/host/*.h) tools/mapfile.h include/handoff.h
 
@@ -383,6 +384,19 @@ build/host/%: tests/host/%.c $(PMM_HOST_OBJ) $(PMM_HDR) $(TEST_COMMON) $(TEST_HD
 build/asan/%: tests/host/%.c $(PMM_ASAN_OBJ) $(PMM_HDR) $(TEST_COMMON) $(TEST_HDRS)
 	@echo "  CC      $@"
 	@$(CC) $(HOST_CFLAGS) $(ASAN_FLAGS) -o $@ $< $(TEST_COMMON) $(PMM_ASAN_OBJ)
+
+# ThreadSanitizer (clang's): the allocator and test_smp, whose threads share it as CPUs do.
+TSAN_CC      := clang
+TSAN_CFLAGS  := $(WARN) -O1 -g -Iinclude -Ipmm -Itests/host -D_DEFAULT_SOURCE -fsanitize=thread \
+                -fno-omit-frame-pointer
+PMM_TSAN_OBJ := $(PMM_SRC:pmm/%.c=build/tsan/pmm/%.o)
+build/tsan/pmm/%.o: pmm/%.c $(PMM_HDR) | deps-host
+	@mkdir -p $(@D)
+	@echo "  TSAN CC $@"
+	@$(TSAN_CC) $(TSAN_CFLAGS) -ffreestanding -fno-builtin -c -o $@ $<
+build/tsan/test_smp: tests/host/test_smp.c tests/host/sim.c $(PMM_TSAN_OBJ) $(PMM_HDR) $(TEST_HDRS)
+	@echo "  TSAN    $@"
+	@$(TSAN_CC) $(TSAN_CFLAGS) -o $@ $< tests/host/sim.c $(PMM_TSAN_OBJ)
 
 # The shell command's argument syntax (efi/shell/args.c): plain C over 16-bit characters.
 SH_ARGS_TEST := tests/host/test_shell_args.c efi/shell/args.c efi/shell/args.h tests/host/harness.h

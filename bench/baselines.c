@@ -76,3 +76,36 @@ void fl_free(struct fl *l, uint64_t phys)
     memcpy(l->mem + phys, &l->head, 8);
     l->head = phys;
 }
+
+static uint64_t *pbs_words(const struct pbs *s, uint64_t phys)
+{
+    return (uint64_t *)(s->mem + phys);
+}
+
+void pbs_init(struct pbs *s, unsigned char *mem)
+{
+    s->mem = mem;
+    s->top = 0;
+    s->n = 0;
+}
+
+uint64_t pbs_alloc(struct pbs *s)
+{
+    uint64_t top = s->top;
+    if (!top || s->n)
+        return top ? pbs_words(s, top)[s->n--] : 0;
+    s->top = pbs_words(s, top)[0];
+    s->n = PBS_SLOTS; /* the buffer below filled up before this one was started */
+    return top;
+}
+
+void pbs_free(struct pbs *s, uint64_t phys)
+{
+    if (s->top && s->n < PBS_SLOTS) {
+        pbs_words(s, s->top)[++s->n] = phys;
+        return;
+    }
+    pbs_words(s, phys)[0] = s->top;
+    s->top = phys;
+    s->n = 0;
+}

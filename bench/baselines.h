@@ -8,6 +8,9 @@
  *    single pages, no contiguous runs, and building it writes into every page.
  *  - binary buddy (buddy.c): free lists of naturally aligned 2^k-page blocks, split on allocation
  *    and merged with their buddy on free; the classic design for runs.
+ *  - page-buffer stack (PatchworkOS's single-page allocator): a stack of free page addresses kept
+ *    in free pages themselves. O(1), no metadata, and no check of any kind: the floor for a
+ *    single-page alloc+free pair.
  */
 #ifndef BASELINES_H
 #define BASELINES_H
@@ -31,6 +34,21 @@ struct fl {
 void fl_init(struct fl *l, unsigned char *mem, uint64_t first_pfn, uint64_t end_pfn);
 uint64_t fl_alloc(struct fl *l); /* phys, or 0 */
 void fl_free(struct fl *l, uint64_t phys);
+
+/*
+ * The top buffer is a free page: word 0 links the buffer below (0: none), words 1..PBS_SLOTS hold
+ * free pages' addresses, n of them used. A free into a full buffer makes the freed page the new
+ * top buffer; an allocation from an empty one hands out the buffer page itself.
+ */
+#define PBS_SLOTS 511
+struct pbs {
+    unsigned char *mem; /* phys 0 */
+    uint64_t top;       /* phys of the top buffer, 0 = no free page */
+    uint64_t n;         /* addresses in it */
+};
+void pbs_init(struct pbs *s, unsigned char *mem);
+uint64_t pbs_alloc(struct pbs *s); /* phys, or 0 */
+void pbs_free(struct pbs *s, uint64_t phys);
 
 #define BUDDY_MAX_ORDER 18 /* 1 GiB blocks */
 struct buddy {

@@ -13,17 +13,13 @@
 #include <time.h>
 
 #include "baselines.h"
+#include "bench.h"
 #include "pmm.h"
 #include "state.h"
 #include "rng.h"
 #include "sim.h"
 
-#define RUNS 5
-#define PG   4096ull
-#define MIB  (1ull << 20)
-#define GIB  (1ull << 30)
-
-static double now_ns(void)
+double now_ns(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -36,7 +32,7 @@ static int cmp_d(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static double median(double *v, int n)
+double median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, cmp_d);
     return v[n / 2];
@@ -44,7 +40,7 @@ static double median(double *v, int n)
 
 /* A PC-like map: low memory, a hole below 1 MiB, RAM to 2 GiB, a 2 GiB PCI hole, RAM above 4 GiB.
  */
-static struct sim *machine(uint64_t ram)
+struct sim *machine(uint64_t ram)
 {
     uint64_t top = ram <= 2 * GIB ? ram : ram + 2 * GIB;
     struct sim *s = sim_new(top);
@@ -58,7 +54,7 @@ static struct sim *machine(uint64_t ram)
     return s;
 }
 
-static struct pmm *built(struct sim *s)
+struct pmm *built(struct sim *s)
 {
     struct pmm *p;
     if (sim_build(s, 0, &p) || sim_reconcile(s, p)) {
@@ -137,7 +133,7 @@ static void bench_pair(void)
         ours, ff, fl, ff / ours, fl / ours);
 }
 
-static void shuffle(uint64_t *v, uint64_t n)
+void shuffle(uint64_t *v, uint64_t n)
 {
     for (uint64_t i = n; i > 1; i--) {
         uint64_t j = rnd() % i, t = v[i - 1];
@@ -438,6 +434,11 @@ int main(int argc, char **argv)
         bench_runs();
         bench_run_pairs(1);
         bench_run_pairs(0);
+    }
+    if (!*only || !strcmp(only, "percpu")) {
+        bench_percpu_pair();
+        bench_threads();
+        bench_cross_cpu();
     }
     if (!*only || !strcmp(only, "build")) {
         bench_build(16 * GIB, "16g");

@@ -1,7 +1,8 @@
 #!/bin/sh
 # run.sh host|all - run the test suites and end with one line "N passed, N failed".
 #
-#   host: unit tests (plain and under ASan+UBSan), real PCs' maps, the randomized differential test
+#   host: unit tests (plain and under ASan+UBSan; test_smp under TSan too), real PCs' maps, the
+#         randomized differential test
 #   all:  host, then the QEMU boot tests (tests/qemu/*.sh) when the boot path is built
 #
 # Each test is one program run; its output is shown only when it fails.
@@ -33,6 +34,14 @@ for t in test_memmap test_bitmap test_alloc test_phases test_check test_adopt te
     run "$t" "build/host/$t"
     run "$t (asan+ubsan)" "build/asan/$t"
 done
+# The per-CPU caches from many threads at once (tests/host/test_smp.c): more threads than this
+# machine has cores, the allocator's lock a spinlock or a mutex; then under ThreadSanitizer, which
+# must report nothing (it exits 66 if it does).
+run "test_smp: 4 CPUs, spinlock" build/host/test_smp 4 200000 spin
+run "test_smp: 8 CPUs on 2 cores, mutex" build/host/test_smp 8 100000 mutex
+run "test_smp (asan+ubsan)" build/asan/test_smp 4 20000 spin 64
+run "test_smp (tsan): 4 CPUs, spinlock" build/tsan/test_smp 4 20000 spin 64
+run "test_smp (tsan): 8 CPUs, mutex" build/tsan/test_smp 8 10000 mutex 64
 run "test_exit (ExitBootServices refused, map grows)" build/host/test_exit
 run "test_exit (asan+ubsan)" build/asan/test_exit
 run "test_preflight (options file, kernel addresses, paging mode)" build/host/test_preflight
