@@ -231,8 +231,10 @@ int pmm_alloc(struct pmm *p, uint64_t *phys)
 {
     int rc = alloc_locked(p, phys);
     for (int round = 0;
-         rc == PMM_ENOMEM && round < PMM_RECLAIM_ROUNDS && caches_reclaim(p, PMM_NONE); round++)
+         rc == PMM_ENOMEM && round < PMM_RECLAIM_ROUNDS && caches_reclaim(p, PMM_NONE); round++) {
         rc = alloc_locked(p, phys);
+        reclaim_done(p);
+    }
     return rc;
 }
 
@@ -352,9 +354,13 @@ int pmm_alloc_run(struct pmm *p, uint64_t npages, uint64_t align, uint64_t limit
         return PMM_ERANGE;
 
     int rc = alloc_run_locked(p, npages, apages, lo, hi, phys);
-    for (int round = 0;
-         rc == PMM_ENOMEM && round < PMM_RECLAIM_ROUNDS && caches_reclaim(p, PMM_NONE); round++)
+    /* No cache holds a page below 1 MiB: a run bounded there has nothing to reclaim. */
+    for (int round = 0; rc == PMM_ENOMEM && lo >= PMM_LOW_PFN && round < PMM_RECLAIM_ROUNDS &&
+                        caches_reclaim(p, PMM_NONE);
+         round++) {
         rc = alloc_run_locked(p, npages, apages, lo, hi, phys);
+        reclaim_done(p);
+    }
     return rc;
 }
 

@@ -492,6 +492,8 @@ static int adopt_check(const struct pmm *p, uint64_t state_phys, uint64_t virt_o
     if (p->cursor >= p->cspan)
         return refuse(e, "cursor", "past the present sections");
     const struct pmm_pcpu *pc = (const struct pmm_pcpu *)(uintptr_t)(p->pcpu_phys + virt_offset);
+    if (p->reclaimers)
+        return refuse(e, "reclaimers", "a CPU was waiting for the caches to drain");
     for (uint32_t i = 0; i < p->ncpus; i++)
         if (pc[i].n || pc[i].drain_req)
             return refuse(e, "pcpu_phys", "a per-CPU cache is not empty: drain every CPU first");

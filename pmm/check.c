@@ -166,6 +166,8 @@ static int check(const struct pmm *p, struct pmm_check_fail *f)
     const uint16_t *refs = pmm_refs(p);
     const uint64_t *init = pmm_rinit(p);
     uint64_t ncached = 0, cached = 0;
+    if (p->reclaimers > p->ncpus)
+        return fail(f, "more CPUs reclaiming than there are", p->reclaimers);
     if (p->cpus_live != (p->reconciled ? p->ncpus : 0))
         return fail(f, "per-CPU caches in use before reconcile, or not after", p->cpus_live);
     for (uint32_t i = 0; i < p->ncpus; i++) {

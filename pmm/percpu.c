@@ -54,17 +54,6 @@ static void cache_fill(struct pmm *p, struct pmm_pcpu *pc, uint64_t k)
     st64(&pc->n, n);
 }
 
-/*
- * Under the lock: how many pages a cache takes from the pool at once. A batch, unless the pool is
- * short: then no more than a quarter of its pages shared among the CPUs, at least one. A CPU
- * that had to drain for another must not take its pages straight back in one refill.
- */
-static uint64_t batch_for(const struct pmm *p)
-{
-    uint64_t share = p->nfree / (4 * (uint64_t)p->ncpus);
-    return share < 1 ? 1 : share < PMM_CPU_BATCH ? share : PMM_CPU_BATCH;
-}
-
 /* Under the lock: if another CPU asked this one to drain, drain and say so. 1 if it had asked. */
 static int answer_drain(struct pmm *p, struct pmm_pcpu *pc)
 {
@@ -92,19 +81,22 @@ __attribute__((noinline, cold)) static int cpu_alloc_slow(struct pmm *p, uint32_
     if (!p->cpus_live) /* before reconcile every page is claimed from the firmware */
         return pmm_alloc(p, phys);
     struct pmm_pcpu *pc = pmm_pcpu(p, cpu);
-    for (int round = 0;; round++) {
+    for (int round = 0, retry = 0;; round++) {
         pmm_lock(p);
-        /* Asked to give pages back because memory is short: take one page, not a batch. */
-        uint64_t want = answer_drain(p, pc) ? 1 : batch_for(p);
+        /* Memory is short (this CPU was asked to drain, or a CPU waits for pages after asking):
+         * take one page, not a batch, or the pages drained for it come straight back here. */
+        uint64_t want = answer_drain(p, pc) || p->reclaimers ? 1 : PMM_CPU_BATCH;
         if (!pc->n)
             cache_fill(p, pc, want);
+        if (retry) /* this was the retry a reclaim allowed */
+            p->reclaimers--, retry = 0;
         if (pc->n) {
             *phys = cache_pop(p, pc, pc->n);
             pmm_unlock(p);
             return PMM_OK;
         }
         pmm_unlock(p);
-        if (round == PMM_RECLAIM_ROUNDS || !caches_reclaim(p, cpu))
+        if (round == PMM_RECLAIM_ROUNDS || !(retry = caches_reclaim(p, cpu)))
             return PMM_ENOMEM;
     }
 }
@@ -220,6 +212,7 @@ int caches_reclaim(struct pmm *p, uint64_t self)
     }
     uint64_t asked_map[PMM_MAX_CPUS / 64] = {0}, asked = 0, own;
     pmm_lock(p);
+    p->reclaimers++;
     struct pmm_pcpu *mine = pmm_pcpu(p, self); /* needs no asking */
     own = mine->n;
     cache_drain(p, mine, own);
@@ -233,6 +226,10 @@ int caches_reclaim(struct pmm *p, uint64_t self)
         }
     }
     pmm_unlock(p);
+    if (!asked && !own) {
+        reclaim_done(p);
+        return 0;
+    }
     /*
      * Wait with the lock released, so the CPUs asked can drain; count only those (another CPU's
      * request may be pending on a CPU with nothing cached). One pass costs ncpus of the budget,
@@ -252,5 +249,15 @@ int caches_reclaim(struct pmm *p, uint64_t self)
         }
         cpu_relax();
     }
-    return own || waiting < asked; /* some pages came back: worth another try */
+    if (own || waiting < asked)
+        return 1; /* some pages came back: worth another try */
+    reclaim_done(p);
+    return 0;
+}
+
+void reclaim_done(struct pmm *p)
+{
+    pmm_lock(p);
+    p->reclaimers--;
+    pmm_unlock(p);
 }

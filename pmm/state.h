@@ -176,9 +176,9 @@ struct pmm {
     uint64_t dropped;   /* pages the firmware took behind our back during the boot phase */
     uint64_t cursor;    /* where the next stack refill starts looking (compact) */
     uint32_t reconciled;
-    uint32_t boot_held; /* boot memory withheld until pmm_release_boot */
-    uint32_t top;       /* entries on the stack */
-    uint32_t pad;
+    uint32_t boot_held;          /* boot memory withheld until pmm_release_boot */
+    uint32_t top;                /* entries on the stack */
+    uint32_t reclaimers;         /* CPUs that asked the others to drain and have yet to retry */
     uint64_t stack_lo, stack_hi; /* every stacked page lies in [stack_lo, stack_hi] (compact) */
 
     /* Owner-local: cleared by pmm_adopt and (fw) by pmm_reconcile. */
@@ -431,12 +431,16 @@ void pool_drop(struct pmm *p, uint64_t c, uint64_t n);
 void refs_ready(struct pmm *p, uint64_t c, uint64_t n);
 
 /*
- * percpu.c: ask every CPU but self (PMM_NONE: the caller is no cache's CPU) whose cache holds
- * pages to drain it, and wait for them (pmm.h "Many CPUs"). 0 if no cache held pages, so that
- * retrying cannot help; the caller retries at most PMM_RECLAIM_ROUNDS times.
+ * percpu.c: give back self's cache and ask every other CPU whose cache holds pages to drain it,
+ * and wait for them (pmm.h "Many CPUs"); self PMM_NONE: pmm_set_cpu_self's answer. 0 if nothing
+ * came back, so that retrying cannot help; 1 if it did: the caller retries (at most
+ * PMM_RECLAIM_ROUNDS times) and then calls reclaim_done. Until then reclaimers counts it, and
+ * every cache refills a page at a time, so that the pages it freed up are there for its retry.
  */
 #define PMM_RECLAIM_ROUNDS 3
 int caches_reclaim(struct pmm *p, uint64_t self);
+/* After the retry that a caches_reclaim returning 1 allowed: the caller no longer waits. */
+void reclaim_done(struct pmm *p);
 
 /*
  * reconcile.c: call fn on consecutive segments tiling [0, span), each with the range of r that
