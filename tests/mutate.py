@@ -181,6 +181,14 @@ FAULTS = [
      "a page below 1 MiB goes on a cache"),
     ("pmm/build.c", "        if (pc[i].n || pc[i].drain_req)", "        if (pc[i].n & 0)",
      "adopt takes a state with pages on a cache"),
+    ("pmm/percpu.c", "uint64_t want = answer_drain(p, pc) || p->reclaimers ? 1 : PMM_CPU_BATCH;",
+     "uint64_t want = answer_drain(p, pc) ? 1 : PMM_CPU_BATCH;",
+     "a cache refills a whole batch while another CPU waits for the pages it had drained"),
+    ("pmm/percpu.c", "            if (asked_map[i >> 6] & bit_mask(i))\n",
+     "            if (asked_map[i >> 6] & bit_mask(i) || 1)\n",
+     "reclaim waits on drain requests it did not make"),
+    ("pmm/percpu.c", "        if (i != self && ld64(&pc->n)) {", "        if (i != self && ld64(&pc->n) && 0) {",
+     "reclaim asks no other CPU to drain (false out-of-memory)"),
     ("pmm/stats.c", "    s->free = p->nfree + cached;", "    s->free = p->nfree;",
      "statistics leave the cached pages out of free"),
     ("pmm/check.c", "                if (cache_holders(p, cpfn(p, c0 + k)) != 1)", "                if (cache_holders(p, cpfn(p, c0 + k)) < 1)",
@@ -250,6 +258,9 @@ def suite(tree, maps):
             rc, _ = run([f"build/host/{t}"], tree, 120)
             if rc != 0:
                 return t
+    rc, _ = run(["build/host/test_smp", "4", "20000", "spin", "64"], tree, 120)
+    if rc != 0:
+        return "test_smp (4 threads)"
     rc, _ = run(["build/host/test_random", "300000", "3"], tree, 120)
     if rc != 0:
         return "test_random"
