@@ -284,7 +284,7 @@ def main():
     base = os.path.join(work, "base")
     os.mkdir(base)
     subprocess.run(f"git archive HEAD | tar -x -C {base}", shell=True, cwd=ROOT, check=True)
-    targets = [f"build/host/{t}" for t in TESTS + ["test_random", "test_realmaps"]
+    targets = [f"build/host/{t}" for t in TESTS + ["test_random", "test_realmaps", "test_smp"]
                if os.path.exists(os.path.join(base, "tests/host", t + ".c"))] + ["build/pmmsim"]
     subprocess.run(["make", "-s", "-j", args.j] + targets, cwd=base, check=True,
                    stdout=subprocess.DEVNULL)
