@@ -167,7 +167,7 @@ FAULTS = [
      "uint64_t ok = ld64(&pmm_own(p)[wi]) >> (c & 63) &",
      "the fast free takes a page that is free in the pool"),
     ("pmm/percpu.c", "!(__atomic_load_n(&pc->drain_req, __ATOMIC_RELAXED) | count)",
-     "!__atomic_load_n(&pc->drain_req, __ATOMIC_RELAXED)",
+     "!(__atomic_load_n(&pc->drain_req, __ATOMIC_RELAXED) | (count & 0))",
      "the fast free takes a shared or cached page"),
     ("pmm/percpu.c", "ld64(&pmm_shared(p)[c >> 12]) >> (wi & 63) & 1;", "1;",
      "the fast free caches a page in a group the shared map does not mark"),

@@ -588,6 +588,46 @@ TEST(an_answered_drain_leaves_the_pages_to_the_asker)
     sim_free(m);
 }
 
+/*
+ * A drain request can be pending on a CPU whose cache is empty (it read its request flag clear,
+ * then emptied its cache with an allocation while another CPU was asking it). A reclaim must not
+ * wait for that request, which it did not make: CPU 3 has one; CPU 1 finds the pool dry and asks
+ * CPU 0, which answers; CPU 1 must then get CPU 0's pages, not run out.
+ */
+TEST(reclaim_waits_only_for_the_cpus_it_asked)
+{
+    static uint32_t word;
+    struct sim *m = sim_new(GIB);
+    m->max_cpus = 4;
+    sim_add(m, PMM_EFI_CONVENTIONAL, MIB, 4 * MIB / PG, 0);
+    struct pmm *q;
+    CHECK_EQ(sim_build(m, 0, &q), PMM_OK);
+    CHECK_EQ(sim_reconcile(m, q), PMM_OK);
+    CHECK_EQ(pmm_set_lock(q, spin_lock, spin_unlock, &word), PMM_OK);
+    uint64_t w, y;
+    CHECK_EQ(pmm_cpu_alloc(q, 0, &w), PMM_OK); /* CPU 0 uses a page, 30 on its cache */
+    struct pmm_stats st;
+    pmm_stats(q, &st);
+    for (uint64_t n = st.free - st.cached; n; n--) /* the pool runs dry */
+        CHECK_EQ(pmm_alloc(q, &y), PMM_OK);
+    __atomic_store_n(&pmm_pcpu(q, 3)->drain_req, 1, __ATOMIC_RELEASE); /* someone else's */
+
+    struct asker a = {q, 0, 1, 0};
+    pthread_t th;
+    pthread_create(&th, 0, ask, &a);
+    while (!__atomic_load_n(&pmm_pcpu(q, 0)->drain_req, __ATOMIC_ACQUIRE))
+        sched_yield();
+    CHECK_EQ(pmm_cpu_free(q, 0, w), PMM_OK); /* CPU 0 answers, and makes no further call */
+    pthread_join(th, 0);
+    if (a.rc != PMM_OK)
+        fprintf(stderr, "  CPU 1: %s after %.0f ms, %llu pages on CPU 1's cache\n",
+                pmm_strerror(a.rc), a.ms, (unsigned long long)pmm_cpu_cached(q, 1));
+    CHECK_EQ(a.rc, PMM_OK);
+    CHECK_EQ(pmm_cpu_drain(q, 3, 0), PMM_OK);
+    CHECK_OK(q);
+    sim_free(m);
+}
+
 /* At a quiet point: every page not free is held by the test, exactly as owner[] says. */
 static void quiet_check(const char *when)
 {
@@ -795,6 +835,7 @@ int main(int argc, char **argv)
     }
     int spin = !strcmp(argv[3], "spin");
     RUN(an_answered_drain_leaves_the_pages_to_the_asker);
+    RUN(reclaim_waits_only_for_the_cpus_it_asked);
     h_test = "stress";
 
     s = sim_new(4 * GIB + RAM_HIGH);
