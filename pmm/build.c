@@ -257,6 +257,7 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
     p->c_high = c_ceil(p, PMM_HIGH_PFN);
     p->cursor = p->c_high < p->cspan ? p->c_high : p->c_low; /* see refill() */
     p->stack_lo = PMM_NONE;
+    fast_ptrs(p);
     *out = p;
     return PMM_OK;
 }
@@ -528,6 +529,7 @@ struct pmm *pmm_adopt_why(uint64_t state_phys, uint64_t virt_offset, int *err,
     p->lock_ctx = 0;
     p->cpu_self = 0;
     p->cpu_ctx = 0;
+    fast_ptrs(p);
     return p;
 }
 
@@ -539,6 +541,7 @@ struct pmm *pmm_adopt(uint64_t state_phys, uint64_t virt_offset, int *err)
 struct pmm *pmm_set_offset(struct pmm *p, uint64_t virt_offset)
 {
     p->off = virt_offset;
+    fast_ptrs(p);
     return (struct pmm *)(uintptr_t)(p->self_phys + virt_offset);
 }
 

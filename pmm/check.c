@@ -166,6 +166,9 @@ static int check(const struct pmm *p, struct pmm_check_fail *f)
     const uint16_t *refs = pmm_refs(p);
     const uint64_t *init = pmm_rinit(p);
     uint64_t ncached = 0, cached = 0;
+    if (p->fast.own != pmm_own(p) || p->fast.free != l0 || p->fast.shared != pmm_shared(p) ||
+        p->fast.refs != refs || p->fast.sectab != pmm_sectab(p) || p->fast.pcpu != pmm_pcpu(p, 0))
+        return fail(f, "fast-path pointers disagree with the current mapping", p->off);
     if (p->reclaimers > p->ncpus)
         return fail(f, "more CPUs reclaiming than there are", p->reclaimers);
     if (p->cpus_live != (p->reconciled ? p->ncpus : 0))

@@ -168,6 +168,18 @@ struct pmm {
     uint32_t cpus_live; /* ncpus once reconciled (caches in use), 0 before */
     uint64_t c_low;     /* compact index of the first page at or above 1 MiB */
     uint64_t c_high;    /* ... at or above 4 GiB (cspan if none) */
+    /*
+     * Owner-local: where the fast path finds its arrays in the current mapping (*_phys + off),
+     * so that it adds no offsets. Derived, never trusted: build, adopt and set_offset write them
+     * from the checked *_phys fields.
+     */
+    struct {
+        uint64_t *own, *free;
+        uint64_t *shared;
+        uint16_t *refs;
+        uint32_t *sectab;
+        struct pmm_pcpu *pcpu;
+    } fast;
 
     /* Everything above is read-mostly (the fast path reads it); below, lock holders write. */
     _Alignas(64) uint64_t nfree;
@@ -256,6 +268,17 @@ static inline uint64_t rinit_words(const struct pmm *p)
 {
     uint64_t pages = (p->cspan + (1ull << PMM_RINIT_SHIFT) - 1) >> PMM_RINIT_SHIFT;
     return pages ? (pages + 63) / 64 : 1;
+}
+
+/* Point the fast path's pointers at the current mapping (after build, adopt, set_offset). */
+static inline void fast_ptrs(struct pmm *p)
+{
+    p->fast.own = (uint64_t *)pmm_va(p, p->own_phys);
+    p->fast.free = (uint64_t *)pmm_va(p, p->freemap.phys[0]);
+    p->fast.shared = (uint64_t *)pmm_va(p, p->shared_phys);
+    p->fast.refs = (uint16_t *)pmm_va(p, p->refs_phys);
+    p->fast.sectab = (uint32_t *)pmm_va(p, p->sec_phys);
+    p->fast.pcpu = (struct pmm_pcpu *)pmm_va(p, p->pcpu_phys);
 }
 
 /* The compact index of page pfn, or PMM_NONE if no present section holds it. */
