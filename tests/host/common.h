@@ -53,6 +53,33 @@ static inline uint64_t state_hash(const struct pmm *p)
     return h;
 }
 
+/* pmm_check must fail, naming the broken invariant with a message that contains `needle`. */
+static inline void check_fails_with(const struct pmm *p, const char *needle)
+{
+    struct pmm_check_fail f = {0, 0};
+    CHECK_EQ(pmm_check(p, &f), PMM_ECHECK);
+    int named = f.what && strstr(f.what, needle);
+    if (!named)
+        fprintf(stderr, "  wanted '%s', checker said '%s'\n", needle, f.what ? f.what : "");
+    CHECK(named);
+}
+
+/*
+ * A small machine: `mib` MiB of conventional memory at 1 MiB in a 1 GiB space, `cpus` per-CPU
+ * caches, built with the simulated firmware's hooks (and not reconciled) if fw, else built and
+ * reconciled.
+ */
+static inline struct sim *small_machine(uint32_t cpus, uint64_t mib, int fw, struct pmm **p)
+{
+    struct sim *s = sim_new(GIB);
+    s->max_cpus = cpus;
+    sim_add(s, PMM_EFI_CONVENTIONAL, MIB, mib * MIB / PG, 0);
+    CHECK_EQ(sim_build(s, fw, p), PMM_OK);
+    if (!fw)
+        CHECK_EQ(sim_reconcile(s, *p), PMM_OK);
+    return s;
+}
+
 /* A call that must fail with `err` and leave the allocator exactly as it was. */
 #define CHECK_REJECTS(p, call, err)                                                                \
     do {                                                                                           \

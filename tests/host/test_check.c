@@ -13,12 +13,7 @@ static uint64_t allocated_pfn, freed_pfn;
 
 static void expect(const char *needle)
 {
-    struct pmm_check_fail f = {0, 0};
-    CHECK_EQ(pmm_check(p, &f), PMM_ECHECK);
-    int named = f.what && strstr(f.what, needle);
-    if (!named)
-        fprintf(stderr, "  wanted '%s', checker said '%s'\n", needle, f.what ? f.what : "");
-    CHECK(named);
+    check_fails_with(p, needle);
 }
 
 static void flip(uint64_t *w, uint64_t bit)

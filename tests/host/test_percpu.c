@@ -70,11 +70,8 @@ TEST(metadata_holds_the_caches)
 /* Before reconcile the firmware still owns memory: the per-CPU calls take the claiming path. */
 TEST(before_reconcile_no_cache_fills)
 {
-    struct sim *s = sim_new(GIB);
-    s->max_cpus = 2;
-    sim_add(s, PMM_EFI_CONVENTIONAL, MIB, 64 * MIB / PG, 0);
     struct pmm *p;
-    CHECK_EQ(sim_build(s, 1, &p), PMM_OK);
+    struct sim *s = small_machine(2, 64, 1, &p);
     uint64_t a;
     CHECK_EQ(pmm_cpu_alloc(p, 1, &a), PMM_OK);
     CHECK(sim_fw_used(s, a >> 12)); /* claimed from the firmware, as pmm_alloc does */
@@ -227,12 +224,8 @@ TEST(batches_and_drains)
 /* The pool runs dry only when no page is left anywhere: one CPU takes everything. */
 TEST(exhaustion_is_exact_on_one_cpu)
 {
-    struct sim *s = sim_new(GIB);
-    s->max_cpus = 2;
-    sim_add(s, PMM_EFI_CONVENTIONAL, MIB, 8 * MIB / PG, 0);
     struct pmm *p;
-    CHECK_EQ(sim_build(s, 0, &p), PMM_OK);
-    CHECK_EQ(sim_reconcile(s, p), PMM_OK);
+    struct sim *s = small_machine(2, 8, 0, &p);
     uint64_t free0 = stats(p).free, got = 0, x;
     while (pmm_cpu_alloc(p, 1, &x) == PMM_OK)
         got++;
@@ -254,12 +247,8 @@ static uint32_t self_is_1(void *ctx)
  */
 TEST(global_calls_take_back_their_own_cache)
 {
-    struct sim *s = sim_new(GIB);
-    s->max_cpus = 2;
-    sim_add(s, PMM_EFI_CONVENTIONAL, MIB, 8 * MIB / PG, 0);
     struct pmm *p;
-    CHECK_EQ(sim_build(s, 0, &p), PMM_OK);
-    CHECK_EQ(sim_reconcile(s, p), PMM_OK);
+    struct sim *s = small_machine(2, 8, 0, &p);
     CHECK_EQ(pmm_set_cpu_self(p, self_is_1, 0), PMM_OK);
     uint64_t free0 = stats(p).free, x, got = 0;
     CHECK_EQ(pmm_cpu_alloc(p, 1, &x), PMM_OK); /* CPU 1's cache fills */
@@ -306,16 +295,6 @@ TEST(adopt_wants_drained_caches)
     sim_free(s);
 }
 
-static void expect_check(const struct pmm *p, const char *needle)
-{
-    struct pmm_check_fail f = {0, 0};
-    CHECK_EQ(pmm_check(p, &f), PMM_ECHECK);
-    int named = f.what && strstr(f.what, needle);
-    if (!named)
-        fprintf(stderr, "  wanted '%s', checker said '%s'\n", needle, f.what ? f.what : "");
-    CHECK(named);
-}
-
 /* pmm_check verifies what state.h says of a cached page: each broken by hand, then put back. */
 TEST(checker_catches_broken_caches)
 {
@@ -332,34 +311,34 @@ TEST(checker_catches_broken_caches)
 
     c2->page[0] = a >> 12; /* on two caches */
     c2->n = 1;
-    expect_check(p, "not on exactly one per-CPU cache");
+    check_fails_with(p, "not on exactly one per-CPU cache");
     c2->n = 0;
     CHECK_OK(p);
 
     c2->page[0] = b >> 12; /* an allocated page listed on a cache */
     c2->n = 1;
-    expect_check(p, "does not say cached");
+    check_fails_with(p, "does not say cached");
     c2->n = 0;
 
     pmm_refs(p)[cb] = PMM_REF_CACHED; /* counted cached, on no cache */
-    expect_check(p, "not on exactly one per-CPU cache");
+    check_fails_with(p, "not on exactly one per-CPU cache");
     pmm_refs(p)[cb] = 0;
     CHECK_OK(p);
 
     c1->n = PMM_CPU_CACHE + 1;
-    expect_check(p, "cache count out of range");
+    check_fails_with(p, "cache count out of range");
     c1->n = 0; /* a cached page dropped from its cache: counted cached, on none */
-    expect_check(p, "not on exactly one per-CPU cache");
+    check_fails_with(p, "not on exactly one per-CPU cache");
     c1->n = PMM_CPU_BATCH; /* back: the batch minus b, plus a */
     CHECK_OK(p);
 
     uint64_t *sh = pmm_shared(p);
     sh[ca >> 12] &= ~bit_mask(ca >> 6); /* a cached page in an unmarked group */
-    expect_check(p, "shared map misses");
+    check_fails_with(p, "shared map misses");
     sh[ca >> 12] |= bit_mask(ca >> 6);
 
     p->cpus_live = 0;
-    expect_check(p, "in use before reconcile");
+    check_fails_with(p, "in use before reconcile");
     p->cpus_live = NCPUS;
     CHECK_OK(p);
     sim_free(s);

@@ -550,12 +550,8 @@ static void *ask(void *arg)
 TEST(an_answered_drain_leaves_the_pages_to_the_asker)
 {
     static uint32_t word;
-    struct sim *m = sim_new(GIB);
-    m->max_cpus = 3;
-    sim_add(m, PMM_EFI_CONVENTIONAL, MIB, 4 * MIB / PG, 0);
     struct pmm *q;
-    CHECK_EQ(sim_build(m, 0, &q), PMM_OK);
-    CHECK_EQ(sim_reconcile(m, q), PMM_OK);
+    struct sim *m = small_machine(3, 4, 0, &q);
     CHECK_EQ(pmm_set_lock(q, spin_lock, spin_unlock, &word), PMM_OK);
     uint64_t w, y, x[PMM_CPU_BATCH];
     CHECK_EQ(pmm_cpu_alloc(q, 0, &w), PMM_OK);   /* CPU 0 uses a page, 30 on its cache */
@@ -597,12 +593,8 @@ TEST(an_answered_drain_leaves_the_pages_to_the_asker)
 TEST(reclaim_waits_only_for_the_cpus_it_asked)
 {
     static uint32_t word;
-    struct sim *m = sim_new(GIB);
-    m->max_cpus = 4;
-    sim_add(m, PMM_EFI_CONVENTIONAL, MIB, 4 * MIB / PG, 0);
     struct pmm *q;
-    CHECK_EQ(sim_build(m, 0, &q), PMM_OK);
-    CHECK_EQ(sim_reconcile(m, q), PMM_OK);
+    struct sim *m = small_machine(4, 4, 0, &q);
     CHECK_EQ(pmm_set_lock(q, spin_lock, spin_unlock, &word), PMM_OK);
     uint64_t w, y;
     CHECK_EQ(pmm_cpu_alloc(q, 0, &w), PMM_OK); /* CPU 0 uses a page, 30 on its cache */
