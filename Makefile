@@ -163,26 +163,22 @@ $(eval $(call kernel_variant,smpmissing,PMM_SMP_TEST_MISSING,smp))
 # stays on its verdict, no isa-debug-exit (the framebuffer screendump test)
 $(eval $(call kernel_variant,screen,PMM_STAY_ON_VERDICT,console))
 
-# A loader whose every ExitBootServices key is stale: the failure after exit (tests/qemu/exitfail.sh).
-build/efi-stalekey/efi/exit.o: efi/exit.c $(EFI_HDR)
-	@mkdir -p $(@D)
-	@$(CC) $(EFI_CFLAGS) -DPMM_TEST_STALE_KEY -c -o $@ $<
-build/efi-stalekey/loader.so: $(filter-out build/efi/efi/exit.o,$(EFI_OBJ)) build/efi-stalekey/efi/exit.o
-build/efi-stalekey/BOOTX64.EFI: build/efi-stalekey/loader.so
-	@$(EFI_APP) $< $@ && $(NX_COMPAT) $@
-build/esp-stalekey.img: build/efi-stalekey/BOOTX64.EFI build/kernel.elf
-	$(call boot_volume,build/efi-stalekey/BOOTX64.EFI)
-
-# A loader that finds no MP services protocol, so the CPU list comes from the ACPI MADT (boot.sh
-# with CPU_SOURCE=madt).
-build/efi-nomp/efi/cpus.o: efi/cpus.c $(EFI_HDR)
-	@mkdir -p $(@D)
-	@$(CC) $(EFI_CFLAGS) -DPMM_TEST_NO_MP_SERVICES -c -o $@ $<
-build/efi-nomp/loader.so: $(filter-out build/efi/efi/cpus.o,$(EFI_OBJ)) build/efi-nomp/efi/cpus.o
-build/efi-nomp/BOOTX64.EFI: build/efi-nomp/loader.so
-	@$(EFI_APP) $< $@ && $(NX_COMPAT) $@
-build/esp-nomp.img: build/efi-nomp/BOOTX64.EFI build/kernel.elf
-	$(call boot_volume,build/efi-nomp/BOOTX64.EFI)
+# A test loader: NAME, the define, and the one file of efi/ it changes (built with the define into
+# build/efi-NAME/, linked in place of the normal object); its boot volume is build/esp-NAME.img.
+define loader_variant
+build/efi-$(1)/efi/$(3).o: efi/$(3).c $$(EFI_HDR)
+	@mkdir -p $$(@D)
+	@$$(CC) $$(EFI_CFLAGS) -D$(2) -c -o $$@ $$<
+build/efi-$(1)/loader.so: $$(filter-out build/efi/efi/$(3).o,$$(EFI_OBJ)) build/efi-$(1)/efi/$(3).o
+build/efi-$(1)/BOOTX64.EFI: build/efi-$(1)/loader.so
+	@$$(EFI_APP) $$< $$@ && $$(NX_COMPAT) $$@
+build/esp-$(1).img: build/efi-$(1)/BOOTX64.EFI build/kernel.elf
+	$$(call boot_volume,build/efi-$(1)/BOOTX64.EFI)
+endef
+# every ExitBootServices key is stale: the failure after exit (tests/qemu/exitfail.sh)
+$(eval $(call loader_variant,stalekey,PMM_TEST_STALE_KEY,exit))
+# no MP services protocol, so the CPU list comes from the ACPI MADT (boot.sh, CPU_SOURCE=madt)
+$(eval $(call loader_variant,nomp,PMM_TEST_NO_MP_SERVICES,cpus))
 
 build/esp-hold.img: build/esp.img
 	@printf '# tests/qemu/hold.sh\nhold-boot-memory = on\n' >build/options-hold

@@ -185,6 +185,7 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
     p->span = span;
     p->fw = b->fw;
     relocate(p, p->self_phys);
+    fast_ptrs(p);
 
     pmm_memcpy(pmm_rtab(p), r, n * sizeof *r);
     p->nranges = n;
@@ -257,7 +258,6 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
     p->c_high = c_ceil(p, PMM_HIGH_PFN);
     p->cursor = p->c_high < p->cspan ? p->c_high : p->c_low; /* see refill() */
     p->stack_lo = PMM_NONE;
-    fast_ptrs(p);
     *out = p;
     return PMM_OK;
 }

@@ -68,10 +68,7 @@ static int answer_drain(struct pmm *p, struct pmm_pcpu *pc)
 static inline uint64_t cache_pop(struct pmm *p, struct pmm_pcpu *pc, uint64_t n)
 {
     uint64_t pfn = pc->page[n - 1];
-    /* A cached page is present (state.h): its compact index needs no bounds check. */
-    uint64_t c = (uint64_t)p->fast.sectab[pfn >> PMM_SEC_SHIFT] << PMM_SEC_SHIFT |
-                 (pfn & (PMM_SEC_PAGES - 1));
-    uint16_t *ref = p->fast.refs + c;
+    uint16_t *ref = pmm_refs(p) + cidx_present(p, pfn); /* a cached page is present */
     st64(&pc->n, n - 1);
     st16(ref, 0); /* one reference */
     return pfn << PMM_PAGE_SHIFT;
@@ -108,7 +105,7 @@ __attribute__((noinline, cold)) static int cpu_alloc_slow(struct pmm *p, uint32_
 int pmm_cpu_alloc(struct pmm *p, uint32_t cpu, uint64_t *phys)
 {
     if (cpu < p->cpus_live) {
-        struct pmm_pcpu *pc = p->fast.pcpu + cpu;
+        struct pmm_pcpu *pc = pmm_pcpu(p, cpu);
         uint64_t n = ld64(&pc->n);
         if (n && !__atomic_load_n(&pc->drain_req, __ATOMIC_RELAXED)) {
             *phys = cache_pop(p, pc, n);
@@ -146,21 +143,20 @@ __attribute__((noinline, cold)) static int cpu_free_slow(struct pmm *p, uint32_t
 
 int pmm_cpu_free(struct pmm *p, uint32_t cpu, uint64_t phys)
 {
-    uint64_t pfn = phys >> PMM_PAGE_SHIFT, sec = pfn >> PMM_SEC_SHIFT;
+    uint64_t pfn = phys >> PMM_PAGE_SHIFT, c;
     if (cpu < p->cpus_live && !(phys & (PMM_PAGE_SIZE - 1)) && pfn >= PMM_LOW_PFN &&
-        pfn < p->span && p->fast.sectab[sec] != PMM_SEC_ABSENT) {
-        uint64_t c = (uint64_t)p->fast.sectab[sec] << PMM_SEC_SHIFT | (pfn & (PMM_SEC_PAGES - 1));
-        struct pmm_pcpu *pc = p->fast.pcpu + cpu;
+        (c = cidx(p, pfn)) != PMM_NONE) {
+        struct pmm_pcpu *pc = pmm_pcpu(p, cpu);
         uint64_t n = ld64(&pc->n), wi = c >> 6;
-        uint16_t *ref = p->fast.refs + c;
+        uint16_t *ref = pmm_refs(p) + c;
         uint16_t count = __atomic_load_n(ref, __ATOMIC_ACQUIRE); /* after the others' releases */
         /*
          * Allocated (owned, not free), its group marked, one reference: then nothing can be wrong
          * with the free, and the count was readable (state.h). Anything else is settled, with its
          * error code, under the lock. One branch for all of it: the loads are safe to make.
          */
-        uint64_t ok = (ld64(&p->fast.own[wi]) & ~ld64(&p->fast.free[wi])) >> (c & 63) &
-                      ld64(&p->fast.shared[c >> 12]) >> (wi & 63) & 1;
+        uint64_t ok = (ld64(&pmm_own(p)[wi]) & ~ld64(&pmm_free_l0(p)[wi])) >> (c & 63) &
+                      ld64(&pmm_shared(p)[c >> 12]) >> (wi & 63) & 1;
         if (ok & (n < PMM_CPU_CACHE) &
             !(__atomic_load_n(&pc->drain_req, __ATOMIC_RELAXED) | count)) {
             pc->page[n] = pfn;

@@ -169,9 +169,9 @@ struct pmm {
     uint64_t c_low;     /* compact index of the first page at or above 1 MiB */
     uint64_t c_high;    /* ... at or above 4 GiB (cspan if none) */
     /*
-     * Owner-local: where the fast path finds its arrays in the current mapping (*_phys + off),
-     * so that it adds no offsets. Derived, never trusted: build, adopt and set_offset write them
-     * from the checked *_phys fields.
+     * Owner-local: where the per-page arrays are in the current mapping (*_phys + off), so that
+     * reaching one adds no offset (the accessors below read these). Derived, never trusted:
+     * build, adopt and set_offset write them from the checked *_phys fields.
      */
     struct {
         uint64_t *own, *free;
@@ -224,17 +224,18 @@ static inline uint64_t *pmm_words(const struct pmm *p, const struct pmm_hbits *h
 {
     return (uint64_t *)pmm_va(p, h->phys[level]);
 }
+/* The arrays every page operation reaches, through the fast-path pointers (fast_ptrs). */
 static inline uint64_t *pmm_free_l0(const struct pmm *p)
 {
-    return pmm_words(p, &p->freemap, 0);
+    return p->fast.free;
 }
 static inline uint64_t *pmm_own(const struct pmm *p)
 {
-    return (uint64_t *)pmm_va(p, p->own_phys);
+    return p->fast.own;
 }
 static inline uint16_t *pmm_refs(const struct pmm *p)
 {
-    return (uint16_t *)pmm_va(p, p->refs_phys);
+    return p->fast.refs;
 }
 static inline struct pmm_range *pmm_rtab(const struct pmm *p)
 {
@@ -242,7 +243,7 @@ static inline struct pmm_range *pmm_rtab(const struct pmm *p)
 }
 static inline uint32_t *pmm_sectab(const struct pmm *p)
 {
-    return (uint32_t *)pmm_va(p, p->sec_phys);
+    return p->fast.sectab;
 }
 static inline uint32_t *pmm_slots(const struct pmm *p)
 {
@@ -254,11 +255,11 @@ static inline uint64_t *pmm_rinit(const struct pmm *p)
 }
 static inline uint64_t *pmm_shared(const struct pmm *p)
 {
-    return (uint64_t *)pmm_va(p, p->shared_phys);
+    return p->fast.shared;
 }
 static inline struct pmm_pcpu *pmm_pcpu(const struct pmm *p, uint64_t cpu)
 {
-    return (struct pmm_pcpu *)pmm_va(p, p->pcpu_phys) + cpu;
+    return p->fast.pcpu + cpu;
 }
 static inline uint64_t shared_words(const struct pmm *p)
 {
@@ -281,14 +282,19 @@ static inline void fast_ptrs(struct pmm *p)
     p->fast.pcpu = (struct pmm_pcpu *)pmm_va(p, p->pcpu_phys);
 }
 
+/* The compact index of page pfn, which a present section holds (a cached page, say). */
+static inline uint64_t cidx_present(const struct pmm *p, uint64_t pfn)
+{
+    return ((uint64_t)pmm_sectab(p)[pfn >> PMM_SEC_SHIFT] << PMM_SEC_SHIFT) |
+           (pfn & (PMM_SEC_PAGES - 1));
+}
+
 /* The compact index of page pfn, or PMM_NONE if no present section holds it. */
 static inline uint64_t cidx(const struct pmm *p, uint64_t pfn)
 {
-    if (pfn >= p->span)
+    if (pfn >= p->span || pmm_sectab(p)[pfn >> PMM_SEC_SHIFT] == PMM_SEC_ABSENT)
         return PMM_NONE;
-    uint32_t s = pmm_sectab(p)[pfn >> PMM_SEC_SHIFT];
-    return s == PMM_SEC_ABSENT ? PMM_NONE
-                               : ((uint64_t)s << PMM_SEC_SHIFT) | (pfn & (PMM_SEC_PAGES - 1));
+    return cidx_present(p, pfn);
 }
 
 /* The page frame of compact index c (c < cspan). */

@@ -49,6 +49,13 @@ TEST(metadata_holds_the_caches)
     uint64_t span = (GIB + 64 * MIB) / PG; /* 9 sections; 3 descriptors */
     CHECK_EQ(pmm_meta_pages(p0), layout_meta_pages_cpus(span, 9, 3, 64, 0));
     CHECK_EQ(pmm_meta_pages(p4), layout_meta_pages_cpus(span, 9, 3, 64, NCPUS));
+    /* 4 caches may fit in the last page's slack: 64 (32 KiB) cannot, so a layout that left the
+     * caches out would show here */
+    struct pmm *p64;
+    struct sim *c = machine(&p64, 64);
+    CHECK_EQ(pmm_meta_pages(p64), layout_meta_pages_cpus(span, 9, 3, 64, 64));
+    CHECK(pmm_meta_pages(p64) >= pmm_meta_pages(p0) + 64 * 512 / PG);
+    sim_free(c);
 
     uint64_t x;
     CHECK_EQ(pmm_cpu_alloc(p0, 0, &x), PMM_EINVAL); /* no caches */
