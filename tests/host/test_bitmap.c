@@ -31,6 +31,7 @@ static struct pmm *bare(uint64_t nbits)
         for (uint32_t k = 0; k < maps[m]->nlevels; k++)
             maps[m]->phys[k] = (uint64_t)(uintptr_t)calloc(maps[m]->nwords[k], 8);
     }
+    fast_ptrs(p); /* as build does once the arrays are placed */
     return p;
 }
 
