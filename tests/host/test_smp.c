@@ -746,7 +746,7 @@ static void *exhaustion(void *arg)
             __atomic_store_n(&c->calls, c->calls + 1, __ATOMIC_RELAXED);
         }
     }
-    pthread_barrier_wait(&bar); /* main looks at what is left */
+    pthread_barrier_wait(&bar); /* stopped: main reads every counter */
     pthread_barrier_wait(&bar);
     for (uint64_t i = 0; i < c->ngot; i++) {
         T_CHECK((page(c->got[i])[0] ^ c->got[i]) == pattern(c->id, 0), "exhaustion page tag");
@@ -779,6 +779,9 @@ static void exhaustion_verdict(void)
         }
     }
     __atomic_store_n(&live_stop, 1, __ATOMIC_RELEASE);
+    /* The live CPUs write their own counters until they see live_stop: read them only after
+     * every CPU has reached the barrier. */
+    pthread_barrier_wait(&bar);
     uint64_t got = 0, early = 0, recovered = 0, unanswered = 0, live_enomem = 0;
     for (unsigned i = 0; i < ncpu; i++) {
         got += cpus[i].ngot;
@@ -905,8 +908,7 @@ int main(int argc, char **argv)
         pthread_barrier_init(&bar, 0, ncpu + 1);
         start(exhaustion);
         pthread_barrier_wait(&bar);
-        exhaustion_verdict();
-        pthread_barrier_wait(&bar);
+        exhaustion_verdict(); /* passes the barrier where every CPU has stopped */
         quiet_check("exhausted");
         pthread_barrier_wait(&bar);
         join();
