@@ -264,7 +264,9 @@ int pmm_alloc(struct pmm *p, uint64_t *phys);
  * Within the bounds, from the most plentiful memory first: at and above 4 GiB, then [16 MiB,
  * 4 GiB), then [1 MiB, 16 MiB), first fit in each; so what 32-bit and ISA DMA can reach lasts.
  * O(fragments in the way); a run of whole 2 MiB blocks is found through the block map, and is
- * handed out and freed a word of each map at a time (no per-page work).
+ * handed out and freed a word of each map at a time (no per-page work). One unbounded 2 MiB block
+ * (npages 512, align at most 2 MiB, no limit below the top of RAM) is O(1): the block freed whole
+ * last is handed out again if it is still whole (the free-block stack, pmm/blocks.c).
  */
 int pmm_alloc_run(struct pmm *p, uint64_t npages, uint64_t align, uint64_t limit, uint64_t *phys);
 

@@ -368,10 +368,19 @@ static int alloc_run_locked(struct pmm *p, uint64_t npages, uint64_t apages, uin
                             uint64_t hi, uint64_t *phys)
 {
     pmm_lock(p);
+    /* One unbounded 2 MiB block: the block freed last, if it is still whole (blocks.c). */
+    uint64_t s = npages == 512 && apages <= 512 && lo == PMM_LOW_PFN && hi == p->span && p->btop
+                     ? blk_take(p)
+                     : PMM_NONE;
+    if (s != PMM_NONE) {
+        *phys = cpfn(p, s) << PMM_PAGE_SHIFT;
+        pmm_unlock(p);
+        return PMM_OK;
+    }
     uint64_t clo = c_ceil(p, lo), chi = c_ceil(p, hi);
     for (;;) {
-        uint64_t s = lo < PMM_LOW_PFN ? fm_find_run(p, npages, apages, clo, chi)
-                                      : find_run(p, npages, apages, clo, chi);
+        s = lo < PMM_LOW_PFN ? fm_find_run(p, npages, apages, clo, chi)
+                             : find_run(p, npages, apages, clo, chi);
         if (s == PMM_NONE) {
             pmm_unlock(p);
             return PMM_ENOMEM;
@@ -442,11 +451,15 @@ int pmm_free_run(struct pmm *p, uint64_t phys, uint64_t npages)
     if (s >= p->span || npages > p->span - s)
         return PMM_ENOTOWNED;
     pmm_lock(p);
+    uint64_t c = cidx(p, s), ok = 0;
+    if (npages == 512 && !(s & 511) && c != PMM_NONE && blk_give(p, c)) { /* blocks.c */
+        pmm_unlock(p);
+        return PMM_OK;
+    }
     /*
      * Present sections in a row get consecutive slots, so the part of the run before its first
      * absent section is one compact run; a page in an absent section is not ours.
      */
-    uint64_t c = cidx(p, s), ok = 0;
     while (ok < npages && pmm_sectab(p)[(s + ok) >> PMM_SEC_SHIFT] != PMM_SEC_ABSENT) {
         uint64_t next = (((s + ok) >> PMM_SEC_SHIFT) + 1) << PMM_SEC_SHIFT;
         ok = next - s < npages ? next - s : npages;

@@ -288,6 +288,8 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
  *  - the free-page stack: top <= capacity, and each stacked page is at or above 1 MiB (c_low),
  *    below cspan, within [stack_lo, stack_hi], owned and free (at most PMM_STACK_CAP bit tests): a
  *    page popped from it is handed out without further checks;
+ *  - the free-block stack: btop <= capacity, each block at or above 1 MiB and below cspan (a pop
+ *    confirms the rest in the free map);
  *  - the zone bounds and the cursor below cspan; counters bounded by the present pages and free +
  *    allocated + metadata <= total.
  *
@@ -490,6 +492,12 @@ static int adopt_check(const struct pmm *p, uint64_t state_phys, uint64_t virt_o
         if (c > p->stack_hi)
             return refuse(e, "stack_hi", "below a stacked page");
     }
+    /* The free-block stack is a hint (a pop reads the free map first), so only its range counts. */
+    if (p->btop > PMM_BSTACK_CAP)
+        return refuse(e, "btop", "above PMM_BSTACK_CAP");
+    for (uint32_t i = 0; i < p->btop; i++)
+        if (p->bstack[i] >= p->blkmap.nbits || p->bstack[i] << PMM_BLOCK_SHIFT < p->c_low)
+            return refuse(e, "bstack", "holds a block below 1 MiB or past the present sections");
     if (p->cursor >= p->cspan)
         return refuse(e, "cursor", "past the present sections");
     const struct pmm_pcpu *pc = (const struct pmm_pcpu *)(uintptr_t)(p->pcpu_phys + virt_offset);

@@ -161,6 +161,13 @@ static int check(const struct pmm *p, struct pmm_check_fail *f)
                 return fail(f, "page is on the stack twice", cpfn(p, c));
     }
 
+    if (p->btop > PMM_BSTACK_CAP)
+        return fail(f, "free-block stack holds more than PMM_BSTACK_CAP blocks", p->btop);
+    for (uint32_t i = 0; i < p->btop; i++)
+        if (p->bstack[i] >= p->blkmap.nbits || p->bstack[i] << PMM_BLOCK_SHIFT < p->c_low)
+            return fail(f, "stacked block is below 1 MiB or past the present sections",
+                        p->bstack[i] << PMM_BLOCK_SHIFT);
+
     /* The caches: each entry a page that is owned, out of the free map, at or above 1 MiB,
      * counted as cached; that it is on no other cache is checked from the counts below. */
     const uint16_t *refs = pmm_refs(p);

@@ -49,6 +49,9 @@
  *    visits every page. Every stacked page's counts page is initialised (refill sees to it; a
  *    freed page was handed out before), so a pop writes no counts. Runs that take a stacked page
  *    evict it (stack_lo/stack_hi bound the pages on it).
+ *  - free-block stack (in the header page): up to PMM_BSTACK_CAP 2 MiB blocks freed whole, for
+ *    O(1) one-block runs (blocks.c). A hint, like the block map: a pop confirms the block is still
+ *    wholly free in the free map and drops it if not.
  *  - reference counts: one uint16_t per page holding count - 1 for an allocated page (at most
  *    PMM_REF_MAX - 1), PMM_REF_CACHED for a page on a per-CPU cache and 0 for a free one, so a page
  * or a run is handed out without writing its counts, and a run is freed after reading them a word
@@ -106,9 +109,10 @@
 #include "pmm.h"
 
 #define PMM_MAGIC       0x4d4d502d49464555ull /* "UEFI-PMM" */
-#define PMM_VERSION     3u
+#define PMM_VERSION     4u
 #define PMM_LEVELS      8            /* summary levels: 64^7 pages is far past 2^52 */
-#define PMM_STACK_CAP   384          /* header + stack fit one page */
+#define PMM_STACK_CAP   384          /* header + stacks fit one page */
+#define PMM_BSTACK_CAP  32           /* free-block stack: 64 MiB of 2 MiB blocks */
 #define PMM_REFILL      192          /* pages pulled from the free map per refill */
 #define PMM_BLOCK_SHIFT 9            /* 512 pages = 2 MiB per block */
 #define PMM_LOW_PFN     256          /* below 1 MiB: only for requests bounded there */
@@ -202,9 +206,12 @@ struct pmm {
     void *cpu_ctx;
 
     uint64_t stack[PMM_STACK_CAP];
+    uint32_t btop; /* entries on the free-block stack */
+    uint32_t pad2;
+    uint64_t bstack[PMM_BSTACK_CAP]; /* 2 MiB blocks (compact page / 512), a hint: blocks.c */
 };
 
-_Static_assert(sizeof(struct pmm) <= PMM_PAGE_SIZE, "header and stack must fit one page");
+_Static_assert(sizeof(struct pmm) <= PMM_PAGE_SIZE, "header and stacks must fit one page");
 
 /* First page of the metadata run (the header is its first page) and one past its last. */
 static inline uint64_t meta_first(const struct pmm *p)
@@ -458,6 +465,10 @@ int sole_owner(const struct pmm *p, uint64_t c);
 void stack_evict(struct pmm *p, uint64_t start, uint64_t n);
 void pool_drop(struct pmm *p, uint64_t c, uint64_t n);
 void refs_ready(struct pmm *p, uint64_t c, uint64_t n);
+
+/* blocks.c: the free-block stack */
+uint64_t blk_take(struct pmm *p);
+int blk_give(struct pmm *p, uint64_t c);
 
 /*
  * percpu.c: give back self's cache and ask every other CPU whose cache holds pages to drain it,

@@ -193,6 +193,10 @@ TEST(stack_cursor_and_counter_fields)
     REFUSED("stack", h->stack[0] = cidx(h, allocated / PG));    /* handed out already */
     REFUSED("stack", h->stack[0] = cidx(h, h->self_phys / PG)); /* metadata: never owned */
     REFUSED("stack_lo", h->stack_lo = h->stack_hi + 1);
+    /* the free-block stack: only its range is trusted (a pop reads the free map first) */
+    REFUSED("btop", h->btop = PMM_BSTACK_CAP + 1);
+    REFUSED("bstack", (h->btop = 1, h->bstack[0] = h->blkmap.nbits)); /* past the last block */
+    REFUSED("bstack", (h->btop = 1, h->bstack[0] = 0));               /* below 1 MiB */
     REFUSED("stack_hi", h->stack_hi = h->stack_lo - 1);
     REFUSED("cursor", h->cursor = h->cspan);
     REFUSED("c_low", h->c_low = h->cspan + 1);
