@@ -295,7 +295,9 @@ static void bench_run_pairs(int half_used)
 
     const uint64_t npages = (ram + 2 * GIB) / PG;
     struct buddy b;
-    buddy_init(&b, npages, MIB / PG, npages);
+    /* Empty: free memory from 1 GiB, so that all of it is 1 GiB blocks and an order-9 request
+     * splits one; from 1 MiB, the unaligned start would leave an order-9 block at 2 MiB to pop. */
+    buddy_init(&b, npages, half_used ? MIB / PG : GIB / PG, npages);
     uint64_t *bb = malloc(cap * sizeof *bb), nbb = 0;
     while (half_used && nbb < cap && (bb[nbb] = buddy_alloc(&b, 9)) != ~0ull)
         nbb++;
