@@ -193,6 +193,40 @@ FAULTS = [
      "statistics leave the cached pages out of free"),
     ("pmm/check.c", "                if (cache_holders(p, cpfn(p, c0 + k)) != 1)", "                if (cache_holders(p, cpfn(p, c0 + k)) < 1)",
      "the checker misses a page on two caches"),
+    # blocks.c: the free-block stack
+    ("pmm/blocks.c", "        if (all != ~0ull)\n            continue;", "        if (all != ~0ull && 0)\n            continue;",
+     "a stacked block that lost a page since is handed out again"),
+    ("pmm/blocks.c", "        stack_evict(p, c, 512);\n", "",
+     "a stacked block is handed out with its pages still on the free-page stack"),
+    ("pmm/blocks.c", "        if (v & m)\n            st64(sh, v & ~m);", "        (void)v;",
+     "a block handed out keeps its stale shared bits (its free takes the general path)"),
+    ("pmm/blocks.c", "        p->nalloc += 512;", "        p->nalloc += 511;",
+     "a block handed out is counted one page short"),
+    ("pmm/blocks.c", "        all &= own[i] & ~l0[i];", "        all &= own[i];",
+     "a block with a free page is freed whole (double free not refused)"),
+    ("pmm/blocks.c", "        all &= own[i] & ~l0[i];", "        all &= ~l0[i];",
+     "a block that is not ours is freed on the fast path"),
+    ("pmm/blocks.c", "((c >> 6) & 63)) & 0xff) ||", "((c >> 6) & 63)) & 0x7f) ||",
+     "a block whose last 64 pages are shared is freed on the fast path"),
+    ("pmm/blocks.c", " || p->fw.claim)\n        return 0;", ")\n        return 0;",
+     "a block freed before reconcile is not given back to the firmware"),
+    ("pmm/blocks.c", "    if (!bit_test(bl0, c >> PMM_BLOCK_SHIFT))\n        blk_note_full(p, c >> PMM_BLOCK_SHIFT);\n", "",
+     "a block freed whole leaves its 2 MiB hint clear"),
+    ("pmm/blocks.c", "if (p->btop < PMM_BSTACK_CAP && c >= first_zone(p))", "if (p->btop < PMM_BSTACK_CAP)",
+     "blocks below the first zone go on the stack"),
+    ("pmm/blocks.c", "if (p->btop < PMM_BSTACK_CAP && c >= first_zone(p))", "if (p->btop <= PMM_BSTACK_CAP && c >= first_zone(p))",
+     "the stack takes one block past its capacity"),
+    ("pmm/blocks.c", "        *l1 = fill ? old | m : old & ~m;", "        *l1 = fill ? old | m : old;",
+     "a block handed out leaves its summary bits set"),
+    ("pmm/alloc.c", "lo == PMM_LOW_PFN && hi == p->span && p->btop", "lo == PMM_LOW_PFN && p->btop",
+     "a request bounded below the top of RAM takes a stacked block above its bound"),
+    ("pmm/alloc.c", "npages == 512 && apages <= 512 && lo", "npages == 512 && lo",
+     "a request for a stricter alignment takes a stacked block"),
+    ("pmm/build.c", "    if (p->btop > PMM_BSTACK_CAP)\n        return refuse", "    if (0)\n        return refuse",
+     "adopt takes a free-block stack past its capacity"),
+    ("pmm/check.c", "        if (p->bstack[i] >= p->blkmap.nbits || p->bstack[i] << PMM_BLOCK_SHIFT < p->c_low)\n            return fail",
+     "        if (p->bstack[i] >= p->blkmap.nbits)\n            return fail",
+     "the checker misses a stacked block below 1 MiB"),
     # reconcile.c
     ("pmm/reconcile.c", "    if (from < meta_end(p) && meta < to) {\n        k->bad",
      "    if (0) {\n        k->bad",
@@ -239,7 +273,7 @@ EQUIVALENT = [
 ]
 
 TESTS = ["test_bitmap", "test_memmap", "test_check", "test_alloc", "test_phases", "test_adopt",
-         "test_percpu"]
+         "test_percpu", "test_blocks"]
 
 
 def run(cmd, cwd, timeout):
