@@ -164,7 +164,7 @@ struct cpu {
     pthread_mutex_t qlock; /* the queue's own lock: handing a page on is the caller's sync */
     struct msg q[QCAP];
     unsigned qn;
-    uint64_t ops, remote, shares, runs, low_enomem, calls;
+    uint64_t ops, remote, shares, runs, blocks, low_enomem, block_enomem, calls;
     /* exhaustion */
     int role;
     uint64_t *got, ngot, early, recovered, unanswered, live_enomem;
@@ -423,10 +423,15 @@ static void one_round(struct cpu *c)
             align = PG << (align % 3);
         } else if (pick < 3) {
             lim = 16 * MIB;
+        } else if (pick == 3) { /* one 2 MiB block: the free-block stack (pmm/blocks.c) */
+            n = 512;
+            align = 2 * MIB;
         }
         int rc = pmm_alloc_run(p, n, align, lim, &x);
         if (rc == PMM_ENOMEM && lim == MIB) {
             c->low_enomem++;
+        } else if (rc == PMM_ENOMEM && n == 512) { /* the others' pages may split every block */
+            c->block_enomem++;
         } else {
             T_CHECK(rc == PMM_OK, "pmm_alloc_run(%llu, %#llx, %#llx): %s", (unsigned long long)n,
                     (unsigned long long)align, (unsigned long long)lim, pmm_strerror(rc));
@@ -435,6 +440,7 @@ static void one_round(struct cpu *c)
                         "run at %#llx breaks its bounds", (unsigned long long)x);
                 hold(c, x, n, RUN);
                 c->runs++;
+                c->blocks += n == 512;
             }
         }
     } else if (r < 96) {
@@ -878,19 +884,24 @@ int main(int argc, char **argv)
     quiet_check("after the stress phase");
     CHECK_EQ(stats().free, free0);
     CHECK_EQ(stats().cached, 0);
-    uint64_t ops = 0, remote = 0, shares = 0, runs = 0, low = 0;
+    uint64_t ops = 0, remote = 0, shares = 0, runs = 0, low = 0, blocks = 0, block_enomem = 0;
     for (unsigned i = 0; i < ncpu; i++) {
         ops += cpus[i].ops;
         remote += cpus[i].remote;
         shares += cpus[i].shares;
         runs += cpus[i].runs;
         low += cpus[i].low_enomem;
+        blocks += cpus[i].blocks;
+        block_enomem += cpus[i].block_enomem;
     }
     printf("stress: %u CPUs (%s lock), %llu rounds in %.2f s: %llu remote frees, %llu shared "
-           "pages, %llu runs, %llu reader passes, %llu low-memory PMM_ENOMEM\n",
+           "pages, %llu runs (%llu of them 2 MiB blocks, %llu PMM_ENOMEM), %llu reader passes, "
+           "%llu low-memory PMM_ENOMEM\n",
            ncpu, argv[3], (unsigned long long)ops, seconds() - t0, (unsigned long long)remote,
-           (unsigned long long)shares, (unsigned long long)runs, (unsigned long long)reader_reads,
+           (unsigned long long)shares, (unsigned long long)runs, (unsigned long long)blocks,
+           (unsigned long long)block_enomem, (unsigned long long)reader_reads,
            (unsigned long long)low);
+    CHECK(blocks > 0); /* the block path was taken, under contention */
     for (unsigned i = 0; i < ncpu; i++)
         printf("  CPU %u: %llu allocator calls\n", i, (unsigned long long)cpus[i].calls);
 
