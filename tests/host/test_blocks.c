@@ -121,11 +121,19 @@ TEST(a_block_that_cannot_be_freed_is_refused_with_nothing_changed)
 {
     struct pmm *p;
     struct sim *s = machine(&p, 1);
-    uint64_t a = block(p, 0), h;
-    CHECK_EQ(pmm_ref_inc(p, a + 7 * PG), PMM_OK); /* shared */
-    h = state_hash(p);
-    CHECK_EQ(pmm_free_run(p, a, 512), PMM_ESHARED);
-    CHECK_EQ(state_hash(p), h);
+    uint64_t h;
+    static const uint64_t shared[] = {7, 500}; /* in its first and in its last 64 pages */
+    for (int i = 0; i < 2; i++) { /* a fresh block each time: no stale shared bit elsewhere */
+        uint64_t b = block(p, 0);
+        CHECK_EQ(pmm_ref_inc(p, b + shared[i] * PG), PMM_OK);
+        h = state_hash(p);
+        CHECK_EQ(pmm_free_run(p, b, 512), PMM_ESHARED);
+        CHECK_EQ(state_hash(p), h);
+        CHECK_EQ(pmm_ref_dec(p, b + shared[i] * PG), PMM_OK);
+        CHECK_EQ(pmm_free_run(p, b, 512), PMM_OK);
+    }
+    uint64_t a = block(p, 0);
+    CHECK_EQ(pmm_ref_inc(p, a + 7 * PG), PMM_OK);
     CHECK_EQ(pmm_ref_dec(p, a + 7 * PG), PMM_OK);
 
     CHECK_EQ(pmm_cpu_free(p, 1, a + 9 * PG), PMM_OK); /* on CPU 1's cache: free already */
