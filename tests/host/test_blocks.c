@@ -175,6 +175,25 @@ TEST(a_block_that_cannot_be_freed_is_refused_with_nothing_changed)
     sim_free(s);
 }
 
+/* A set shared bit may be stale (state.h); handing a block out clears its eight, so that its free
+ * reads no counts and takes the fast path back onto the stack. */
+TEST(a_block_handed_out_drops_its_stale_shared_bits)
+{
+    struct pmm *p;
+    struct sim *s = machine(&p, 1);
+    uint64_t a = block(p, 0), c = cidx(p, a / PG);
+    CHECK_EQ(pmm_free_run(p, a, 512), PMM_OK);
+    CHECK_EQ(p->btop, 1);
+    pmm_shared(p)[c >> 12] |= 0xffull << ((c >> 6) & 63);
+    CHECK_OK(p);
+    CHECK_EQ(block(p, 0), a);
+    CHECK_EQ((pmm_shared(p)[c >> 12] >> ((c >> 6) & 63)) & 0xff, 0);
+    CHECK_EQ(pmm_free_run(p, a, 512), PMM_OK);
+    CHECK_EQ(p->btop, 1);
+    CHECK_OK(p);
+    sim_free(s);
+}
+
 TEST(low_blocks_stay_off_the_stack)
 {
     struct pmm *p;
@@ -281,6 +300,7 @@ int main(void)
     RUN(a_stacked_block_that_lost_a_page_is_passed_over);
     RUN(a_stacked_block_leaves_the_page_stack);
     RUN(a_block_that_cannot_be_freed_is_refused_with_nothing_changed);
+    RUN(a_block_handed_out_drops_its_stale_shared_bits);
     RUN(low_blocks_stay_off_the_stack);
     RUN(a_bounded_request_never_takes_a_stacked_block);
     RUN(the_boot_phase_stacks_nothing);
