@@ -31,6 +31,15 @@ static uint64_t block(struct pmm *p, uint64_t limit)
     return x;
 }
 
+/* A block handed out and freed whole again: on the stack after reconcile. */
+static uint64_t freed_block(struct pmm *p)
+{
+    uint64_t a = block(p, 0), n = p->btop;
+    CHECK_EQ(pmm_free_run(p, a, 512), PMM_OK);
+    CHECK_EQ(p->btop, p->reconciled ? n + 1 : 0);
+    return a;
+}
+
 static uint64_t nfree(const struct pmm *p)
 {
     struct pmm_stats st;
@@ -73,9 +82,7 @@ TEST(a_stacked_block_that_lost_a_page_is_passed_over)
 {
     struct pmm *p;
     struct sim *s = machine(&p, 1);
-    uint64_t a = block(p, 0), taken = 0;
-    CHECK_EQ(pmm_free_run(p, a, 512), PMM_OK);
-    CHECK_EQ(p->btop, 1);
+    uint64_t a = freed_block(p), taken = 0;
     CHECK_EQ(pmm_keep_range(p, a + 77 * PG, 1, &taken), PMM_OK); /* one page of it is in use */
     CHECK_EQ(taken, 1);
     CHECK_OK(p);
@@ -96,8 +103,7 @@ TEST(a_stacked_block_leaves_the_page_stack)
 {
     struct pmm *p;
     struct sim *s = machine(&p, 1);
-    uint64_t a = block(p, 0), c = cidx(p, a / PG) + 300;
-    CHECK_EQ(pmm_free_run(p, a, 512), PMM_OK);
+    uint64_t a = freed_block(p), c = cidx(p, a / PG) + 300;
     p->stack[p->top++] = c; /* as a refill would put it there */
     if (c < p->stack_lo)
         p->stack_lo = c;
@@ -181,9 +187,7 @@ TEST(a_block_handed_out_drops_its_stale_shared_bits)
 {
     struct pmm *p;
     struct sim *s = machine(&p, 1);
-    uint64_t a = block(p, 0), c = cidx(p, a / PG);
-    CHECK_EQ(pmm_free_run(p, a, 512), PMM_OK);
-    CHECK_EQ(p->btop, 1);
+    uint64_t a = freed_block(p), c = cidx(p, a / PG);
     pmm_shared(p)[c >> 12] |= 0xffull << ((c >> 6) & 63);
     CHECK_OK(p);
     CHECK_EQ(block(p, 0), a);
@@ -224,9 +228,8 @@ TEST(a_bounded_request_never_takes_a_stacked_block)
 {
     struct pmm *p;
     struct sim *s = machine(&p, 1);
-    uint64_t a = block(p, 0);
-    CHECK_EQ(pmm_free_run(p, a, 512), PMM_OK);
-    uint64_t x = block(p, 4 * GIB); /* a is above its limit */
+    freed_block(p);
+    uint64_t x = block(p, 4 * GIB); /* the stacked block is above its limit */
     CHECK(x < 4 * GIB);
     CHECK_EQ(p->btop, 1);
     uint64_t y = 0;
@@ -244,9 +247,7 @@ TEST(the_boot_phase_stacks_nothing)
 {
     struct pmm *p;
     struct sim *s = machine(&p, 0);
-    uint64_t a = block(p, 0);
-    CHECK_EQ(pmm_free_run(p, a, 512), PMM_OK);
-    CHECK_EQ(p->btop, 0);
+    uint64_t a = freed_block(p); /* not stacked */
     CHECK_OK(p);
     CHECK_EQ(sim_reconcile(s, p), PMM_OK); /* the simulated firmware has all of a back */
     CHECK_OK(p);
@@ -258,8 +259,7 @@ TEST(the_checker_names_a_stacked_block_out_of_range)
 {
     struct pmm *p;
     struct sim *s = machine(&p, 1);
-    uint64_t a = block(p, 0);
-    CHECK_EQ(pmm_free_run(p, a, 512), PMM_OK);
+    uint64_t a = freed_block(p);
     p->bstack[0] = p->blkmap.nbits;
     check_fails_with(p, "stacked block");
     p->bstack[0] = 0;
