@@ -19,7 +19,7 @@
 #include "state.h"
 
 /* The first compact page of the zone unbounded runs are taken from first. */
-static uint64_t first_zone(const struct pmm *p)
+uint64_t blk_first_zone(const struct pmm *p)
 {
     return p->c_high < p->cspan ? p->c_high : c_ceil(p, (16ull << 20) >> PMM_PAGE_SHIFT);
 }
@@ -51,11 +51,12 @@ static void fill(struct pmm *p, uint64_t c, uint64_t fill)
 uint64_t blk_take(struct pmm *p)
 {
     const uint64_t *l0 = pmm_free_l0(p);
+    uint64_t zone = blk_first_zone(p); /* an adopted header's entries are only range-checked */
     while (p->btop) {
         uint64_t b = p->bstack[--p->btop], c = b << PMM_BLOCK_SHIFT, all = ~0ull;
         for (int i = 0; i < 8; i++) /* plain loads: the lock holder is the only writer */
             all &= l0[b * 8 + i];
-        if (all != ~0ull)
+        if (all != ~0ull || c < zone)
             continue;
         stack_evict(p, c, 512);
         fill(p, c, 0);
@@ -82,7 +83,7 @@ int blk_give(struct pmm *p, uint64_t c)
     uint64_t all = ~0ull;
     for (int i = 0; i < 8; i++)
         all &= own[i] & ~l0[i]; /* plain loads: the lock holder is the only writer */
-    if (all != ~0ull || ((pmm_shared(p)[c >> 12] >> ((c >> 6) & 63)) & 0xff) || p->fw.claim)
+    if (all != ~0ull || ((pmm_shared(p)[c >> 12] >> ((c >> 6) & 63)) & 0xff) || !p->reconciled)
         return 0;
     fill(p, c, ~0ull);
     uint64_t *bl0 = pmm_words(p, &p->blkmap, 0); /* the block is whole: its hint must be set */
@@ -90,7 +91,7 @@ int blk_give(struct pmm *p, uint64_t c)
         blk_note_full(p, c >> PMM_BLOCK_SHIFT);
     p->nfree += 512;
     p->nalloc -= 512;
-    if (p->btop < PMM_BSTACK_CAP && c >= first_zone(p))
+    if (p->btop < PMM_BSTACK_CAP && c >= blk_first_zone(p))
         p->bstack[p->btop++] = c >> PMM_BLOCK_SHIFT;
     return 1;
 }

@@ -167,6 +167,9 @@ static int check(const struct pmm *p, struct pmm_check_fail *f)
         if (p->bstack[i] >= p->blkmap.nbits || p->bstack[i] << PMM_BLOCK_SHIFT < p->c_low)
             return fail(f, "stacked block is below 1 MiB or past the present sections",
                         p->bstack[i] << PMM_BLOCK_SHIFT);
+        else if (p->bstack[i] << PMM_BLOCK_SHIFT < blk_first_zone(p))
+            return fail(f, "stacked block lies below the zone unbounded runs come from first",
+                        cpfn(p, p->bstack[i] << PMM_BLOCK_SHIFT));
 
     /* The caches: each entry a page that is owned, out of the free map, at or above 1 MiB,
      * counted as cached; that it is on no other cache is checked from the counts below. */

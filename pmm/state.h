@@ -468,6 +468,7 @@ void refs_ready(struct pmm *p, uint64_t c, uint64_t n);
 
 /* blocks.c: the free-block stack */
 uint64_t blk_take(struct pmm *p);
+uint64_t blk_first_zone(const struct pmm *p);
 int blk_give(struct pmm *p, uint64_t c);
 
 /*
