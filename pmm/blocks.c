@@ -5,8 +5,8 @@
  * huge page, a DMA ring, a slab. The general path finds one through the block map and checks and
  * frees it a word at a time. This file gives those runs what the free-page stack gives single
  * pages: the block freed last is handed out next (LIFO, so its metadata is still in cache), and
- * each direction reads or writes one cache line of the free map, one of the owned map and one
- * word each of the first summary level and the shared map, and no search.
+ * each direction reads or writes one cache line of the free map (and, to free, one of the owned
+ * map) and one word each of the first summary level and the shared map, and no search.
  *
  * The stack is a hint, as the block map is: a stacked block was wholly free when it was pushed,
  * and a pop confirms that in the free map (the cache line it is about to clear) before handing it
@@ -25,18 +25,18 @@ uint64_t blk_first_zone(const struct pmm *p)
 }
 
 /*
- * The block's eight free-map words become `fill`, and its byte of the first summary level with
+ * The block's eight free-map words become `value`, and its byte of the first summary level with
  * them (eight words sit in one summary word, so one climb of the levels at most).
  */
-static void fill(struct pmm *p, uint64_t c, uint64_t fill)
+static void fill(struct pmm *p, uint64_t c, uint64_t value)
 {
     uint64_t *w = pmm_free_l0(p) + (c >> 6);
     for (int i = 0; i < 8; i++) /* word stores: other CPUs' fast paths read these */
-        st64(&w[i], fill);
+        st64(&w[i], value);
     const struct pmm_hbits *h = &p->freemap;
     if (h->nlevels > 1) {
         uint64_t *l1 = pmm_words(p, h, 1) + (c >> 12), m = 0xffull << ((c >> 6) & 63), old = *l1;
-        *l1 = fill ? old | m : old & ~m;
+        *l1 = value ? old | m : old & ~m;
         if (!old != !*l1)
             hb_propagate_from(p, h, 2, c >> 12);
     }

@@ -222,7 +222,7 @@ FAULTS = [
      "blocks below the first zone go on the stack"),
     ("pmm/blocks.c", "if (p->btop < PMM_BSTACK_CAP && c >= blk_first_zone(p))", "if (p->btop <= PMM_BSTACK_CAP && c >= blk_first_zone(p))",
      "the stack takes one block past its capacity"),
-    ("pmm/blocks.c", "        *l1 = fill ? old | m : old & ~m;", "        *l1 = fill ? old | m : old;",
+    ("pmm/blocks.c", "        *l1 = value ? old | m : old & ~m;", "        *l1 = value ? old | m : old;",
      "a block handed out leaves its summary bits set"),
     ("pmm/alloc.c", "lo == PMM_LOW_PFN && hi == p->span && p->btop", "lo == PMM_LOW_PFN && p->btop",
      "a request bounded below the top of RAM takes a stacked block above its bound"),
