@@ -164,8 +164,8 @@ static int check(const struct pmm *p, struct pmm_check_fail *f)
     if (p->btop > PMM_BSTACK_CAP)
         return fail(f, "free-block stack holds more than PMM_BSTACK_CAP blocks", p->btop);
     for (uint32_t i = 0; i < p->btop; i++)
-        if (p->bstack[i] >= p->blkmap.nbits || p->bstack[i] << PMM_BLOCK_SHIFT < p->c_low)
-            return fail(f, "stacked block is below 1 MiB or past the present sections",
+        if (p->bstack[i] >= p->blkmap.nbits)
+            return fail(f, "stacked block lies past the present sections",
                         p->bstack[i] << PMM_BLOCK_SHIFT);
         else if (p->bstack[i] << PMM_BLOCK_SHIFT < blk_first_zone(p))
             return fail(f, "stacked block lies below the zone unbounded runs come from first",

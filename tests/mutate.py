@@ -194,7 +194,7 @@ FAULTS = [
     ("pmm/check.c", "                if (cache_holders(p, cpfn(p, c0 + k)) != 1)", "                if (cache_holders(p, cpfn(p, c0 + k)) < 1)",
      "the checker misses a page on two caches"),
     # blocks.c: the free-block stack
-    ("pmm/blocks.c", "        if (all != ~0ull)\n            continue;", "        if (all != ~0ull && 0)\n            continue;",
+    ("pmm/blocks.c", "        if (all != ~0ull || c < zone)", "        if ((all != ~0ull && 0) || c < zone)",
      "a stacked block that lost a page since is handed out again"),
     ("pmm/blocks.c", "        stack_evict(p, c, 512);\n", "",
      "a stacked block is handed out with its pages still on the free-page stack"),
@@ -230,9 +230,9 @@ FAULTS = [
      "a request for a stricter alignment takes a stacked block"),
     ("pmm/build.c", "    if (p->btop > PMM_BSTACK_CAP)\n        return refuse", "    if (0)\n        return refuse",
      "adopt takes a free-block stack past its capacity"),
-    ("pmm/check.c", "        if (p->bstack[i] >= p->blkmap.nbits || p->bstack[i] << PMM_BLOCK_SHIFT < p->c_low)\n            return fail",
-     "        if (p->bstack[i] >= p->blkmap.nbits)\n            return fail",
-     "the checker misses a stacked block below 1 MiB"),
+    ("pmm/check.c", "        if (p->bstack[i] >= p->blkmap.nbits)\n            return fail",
+     "        if (p->bstack[i] > p->blkmap.nbits)\n            return fail",
+     "the checker misses a stacked block one past the last"),
     # reconcile.c
     ("pmm/reconcile.c", "    if (from < meta_end(p) && meta < to) {\n        k->bad",
      "    if (0) {\n        k->bad",

@@ -270,9 +270,9 @@ TEST(the_checker_names_a_stacked_block_out_of_range)
     struct sim *s = machine(&p, 1);
     uint64_t a = freed_block(p);
     p->bstack[0] = p->blkmap.nbits;
-    check_fails_with(p, "stacked block");
+    check_fails_with(p, "stacked block lies past the present sections");
     p->bstack[0] = 0;
-    check_fails_with(p, "stacked block");
+    check_fails_with(p, "below the zone");
     p->bstack[0] = cidx(p, (2 * GIB - 2 * MIB) / PG) >> PMM_BLOCK_SHIFT; /* free, but below 4 GiB */
     check_fails_with(p, "below the zone");
     p->bstack[0] = cidx(p, a / PG) >> PMM_BLOCK_SHIFT;
