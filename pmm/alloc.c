@@ -370,9 +370,11 @@ static int alloc_run_locked(struct pmm *p, uint64_t npages, uint64_t apages, uin
     pmm_lock(p);
     /* One unbounded 2 MiB block: the block freed last, if it is still whole (blocks.c). */
     uint64_t s = npages == 512 && apages <= 512 && lo == PMM_LOW_PFN && hi == p->span && p->btop
-                     ? blk_take(p)
+                     ? blk_pop(p)
                      : PMM_NONE;
     if (s != PMM_NONE) {
+        stack_evict(p, s, npages);
+        take(p, s, npages);
         *phys = cpfn(p, s) << PMM_PAGE_SHIFT;
         pmm_unlock(p);
         return PMM_OK;
@@ -452,7 +454,9 @@ int pmm_free_run(struct pmm *p, uint64_t phys, uint64_t npages)
         return PMM_ENOTOWNED;
     pmm_lock(p);
     uint64_t c = cidx(p, s), ok = 0;
-    if (npages == 512 && !(s & 511) && c != PMM_NONE && blk_give(p, c)) { /* blocks.c */
+    if (npages == 512 && !(s & 511) && c != PMM_NONE && blk_freeable(p, c)) { /* blocks.c */
+        give(p, c, npages);
+        blk_push(p, c);
         pmm_unlock(p);
         return PMM_OK;
     }

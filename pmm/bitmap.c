@@ -187,6 +187,24 @@ static void fm_fill_word(struct pmm *p, uint64_t from, uint64_t to, int value)
 }
 
 /*
+ * One whole 2 MiB block (the commonest run, and the free-block stack's): its eight words are one
+ * cache line and its first-level summary bits one byte of one word, so at most one climb.
+ */
+static void fm_fill_block(struct pmm *p, uint64_t c, int value)
+{
+    uint64_t *w = pmm_free_l0(p) + (c >> 6), fill = value ? ~0ull : 0;
+    for (int i = 0; i < 8; i++) /* word stores: other CPUs' fast paths read these */
+        st64(&w[i], fill);
+    const struct pmm_hbits *h = &p->freemap;
+    uint64_t *l1 = pmm_words(p, h, 1) + (c >> 12), m = 0xffull << ((c >> 6) & 63), old = *l1;
+    *l1 = value ? old | m : old & ~m;
+    if (!old != !*l1)
+        hb_propagate_from(p, h, 2, c >> 12);
+    if (value && !bit_test(pmm_words(p, &p->blkmap, 0), c >> PMM_BLOCK_SHIFT))
+        blk_set(p, c >> PMM_BLOCK_SHIFT, 1); /* whole and free: its hint must be set */
+}
+
+/*
  * Set or clear free-map bits [from, to), keeping the summaries and the block map true. Whole
  * words are written in a row and their first summary level is set or cleared as a range, so a
  * 512-page run costs a few word writes and one climb of the levels, not eight; blocks the range
@@ -194,6 +212,10 @@ static void fm_fill_word(struct pmm *p, uint64_t from, uint64_t to, int value)
  */
 void fm_fill(struct pmm *p, uint64_t from, uint64_t to, int value)
 {
+    if (!(from & 511) && to - from == 512 && p->freemap.nlevels > 1) {
+        fm_fill_block(p, from, value);
+        return;
+    }
     if (from & 63) {
         uint64_t end = (from | 63) + 1 < to ? (from | 63) + 1 : to;
         fm_fill_word(p, from, end, value);

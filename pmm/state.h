@@ -467,9 +467,10 @@ void pool_drop(struct pmm *p, uint64_t c, uint64_t n);
 void refs_ready(struct pmm *p, uint64_t c, uint64_t n);
 
 /* blocks.c: the free-block stack */
-uint64_t blk_take(struct pmm *p);
+uint64_t blk_pop(struct pmm *p);
+int blk_freeable(const struct pmm *p, uint64_t c);
+void blk_push(struct pmm *p, uint64_t c);
 uint64_t blk_first_zone(const struct pmm *p);
-int blk_give(struct pmm *p, uint64_t c);
 
 /*
  * percpu.c: give back self's cache and ask every other CPU whose cache holds pages to drain it,
