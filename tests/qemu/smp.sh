@@ -34,14 +34,8 @@ while [ "$threads" = 0 ] && [ $i -lt 600 ] && kill -0 "$runner" 2>/dev/null; do
 done
 wait "$runner"
 rc=$?
-text=$(tr -d '\r' <"$log" | sed 's/\x1b\[[0-9;=]*[a-zA-Z]//g')
-fail() {
-    echo "smp=$smp $machine $mem: $*"
-    echo "---- boot log (exit status $rc) ----"
-    echo "$text" | grep -v "^kernel: map:"
-    exit 1
-}
-has() { echo "$text" | grep -q "$1"; }
+. tests/qemu/bootlog.sh
+boot_log "$log" "$rc" "smp=$smp $machine $mem"
 [ "$rc" = 33 ] || fail "QEMU exited $rc, want 33 (kernel PASS)"
 [ "$threads" = "$smp" ] || fail "QEMU ran $threads vCPU threads, want $smp (multi-threaded TCG)"
 has "^kernel: verdict: PASS$" || fail "no PASS verdict"

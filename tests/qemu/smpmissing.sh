@@ -11,14 +11,8 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 ovmf/run.sh --smp 4 --image build/esp-smpmissing.img --timeout 300 --log "$log" >/dev/null 2>&1
 rc=$?
-text=$(tr -d '\r' <"$log" | sed 's/\x1b\[[0-9;=]*[a-zA-Z]//g')
-fail() {
-    echo "$*"
-    echo "---- boot log (exit status $rc) ----"
-    echo "$text" | grep -v "^kernel: map:"
-    exit 1
-}
-has() { echo "$text" | grep -q "$1"; }
+. tests/qemu/bootlog.sh
+boot_log "$log" "$rc" "smp=4, two CPUs missing"
 [ "$rc" = 33 ] || fail "QEMU exited $rc, want 33 (kernel PASS)"
 has "^kernel: smp: CPU 2 (APIC ID 2) did not come up: it ran the start-up code, found parameters meant for another CPU and parked; going on without it$" ||
     fail "CPU 2 was not reported as parked by the trampoline"
