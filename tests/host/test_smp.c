@@ -171,6 +171,16 @@ struct cpu {
 };
 static struct cpu cpus[MAX_CPUS];
 
+/* A uint64_t counter of struct cpu summed over the CPUs, read once they have stopped. */
+static uint64_t sum_at(size_t off)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0; i < ncpu; i++)
+        n += *(const uint64_t *)(const void *)((const char *)&cpus[i] + off);
+    return n;
+}
+#define SUM(field) sum_at(offsetof(struct cpu, field) + 0 * _Generic(cpus[0].field, uint64_t : 0))
+
 static uint64_t rnd_c(struct cpu *c)
 {
     c->rng ^= c->rng << 13;
@@ -788,14 +798,8 @@ static void exhaustion_verdict(void)
     /* The live CPUs write their own counters until they see live_stop: read them only after
      * every CPU has reached the barrier. */
     pthread_barrier_wait(&bar);
-    uint64_t got = 0, early = 0, recovered = 0, unanswered = 0, live_enomem = 0;
-    for (unsigned i = 0; i < ncpu; i++) {
-        got += cpus[i].ngot;
-        early += cpus[i].early;
-        recovered += cpus[i].recovered;
-        unanswered += cpus[i].unanswered;
-        live_enomem += cpus[i].live_enomem;
-    }
+    uint64_t got = SUM(ngot), early = SUM(early), recovered = SUM(recovered);
+    uint64_t unanswered = SUM(unanswered), live_enomem = SUM(live_enomem);
     printf("exhaustion: %llu pages allocated of %llu free; then free %llu: %llu below 1 MiB, %llu "
            "on ended CPUs' caches, %llu on live ones'; early PMM_ENOMEM %llu (then %llu pages), "
            "live CPUs not answering in time %llu, live CPUs' PMM_ENOMEM %llu\n",
@@ -884,16 +888,8 @@ int main(int argc, char **argv)
     quiet_check("after the stress phase");
     CHECK_EQ(stats().free, free0);
     CHECK_EQ(stats().cached, 0);
-    uint64_t ops = 0, remote = 0, shares = 0, runs = 0, low = 0, blocks = 0, block_enomem = 0;
-    for (unsigned i = 0; i < ncpu; i++) {
-        ops += cpus[i].ops;
-        remote += cpus[i].remote;
-        shares += cpus[i].shares;
-        runs += cpus[i].runs;
-        low += cpus[i].low_enomem;
-        blocks += cpus[i].blocks;
-        block_enomem += cpus[i].block_enomem;
-    }
+    uint64_t ops = SUM(ops), remote = SUM(remote), shares = SUM(shares), runs = SUM(runs);
+    uint64_t low = SUM(low_enomem), blocks = SUM(blocks), block_enomem = SUM(block_enomem);
     printf("stress: %u CPUs (%s lock), %llu rounds in %.2f s: %llu remote frees, %llu shared "
            "pages, %llu runs (%llu of them 2 MiB blocks, %llu PMM_ENOMEM), %llu reader passes, "
            "%llu low-memory PMM_ENOMEM\n",
