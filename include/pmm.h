@@ -372,6 +372,7 @@ struct pmm_stats {
     uint64_t present_sections;       /* those with usable RAM: the only ones with metadata */
     uint64_t unmanaged;  /* usable pages the final map showed outside them (reported, not used) */
     uint64_t cached;     /* free pages on per-CPU caches (counted in free) */
+    uint64_t stacked;    /* free pages in 2 MiB blocks on the free-block stack (counted in free) */
     uint64_t cpus;       /* per-CPU caches */
     uint64_t meta_phys;  /* where the metadata run starts */
     uint32_t reconciled; /* 1 once pmm_reconcile has run */

@@ -5,7 +5,7 @@
  * state exactly as it was. Boot-phase claims (p->fw.claim) are the one exception that can shrink
  * the pool: a page the firmware took behind our back was never ours to give.
  */
-#include "state.h"
+#include "blocks.h"
 
 static inline void push(struct pmm *p, uint64_t c)
 {
@@ -45,6 +45,8 @@ static uint64_t refill(struct pmm *p)
         from[n] = p->c_low, to[n++] = at;
     }
     for (int k = 0; k < n && !p->top; k++) {
+        if (from[k] < pref && p->btop)
+            break; /* the stacked blocks (in the high zone) before low memory */
         for (cur = from[k]; p->top < PMM_REFILL;) {
             uint64_t i = hb_next_set(p, &p->freemap, cur, to[k]);
             if (i == PMM_NONE) {
@@ -64,6 +66,10 @@ static uint64_t refill(struct pmm *p)
         }
     }
     p->cursor = cur < p->cspan ? cur : pref;
+    if (!p->top && p->btop) { /* blocks.c: the pool takes the stacked blocks back */
+        blk_flush(p);
+        return refill(p);
+    }
     return p->top;
 }
 
@@ -123,6 +129,7 @@ static inline void fw_release(struct pmm *p, uint64_t c, uint64_t n)
 /* Its reference count is back at 0 (one reference): the page is free again. */
 static inline void give1(struct pmm *p, uint64_t c)
 {
+    blk_touch1(p, c);
     uint64_t *l0 = pmm_free_l0(p), wi = c >> 6, old = l0[wi], new = old | bit_mask(c);
     st64(&l0[wi], new);
     fm_word_changed(p, wi, old, new);
@@ -174,6 +181,7 @@ void pool_give1(struct pmm *p, uint64_t c)
 void shared_mark(struct pmm *p, uint64_t c)
 {
     uint64_t *w = &pmm_shared(p)[c >> 12], m = bit_mask(c >> 6), v = ld64(w);
+    blk_touch1(p, c);
     if (!(v & m))
         st64(w, v | m);
 }
@@ -185,6 +193,7 @@ static void give(struct pmm *p, uint64_t c, uint64_t n)
         give1(p, c);
         return;
     }
+    blk_touched(p, c, n);
     fm_fill(p, c, c + n, 1);
     p->nfree += n;
     p->nalloc -= n;
@@ -201,6 +210,8 @@ static inline int allocated(const struct pmm *p, uint64_t c)
     if (c == PMM_NONE || !(ld64(&pmm_own(p)[c >> 6]) & bit_mask(c)))
         return PMM_ENOTOWNED;
     if (ld64(&pmm_free_l0(p)[c >> 6]) & bit_mask(c))
+        return PMM_EDOUBLE;
+    if (ld8(&pmm_bst(p)[c >> PMM_BLOCK_SHIFT]) == PMM_BLK_STACKED) /* blocks.c */
         return PMM_EDOUBLE;
     if ((ld64(&pmm_shared(p)[c >> 12]) & bit_mask(c >> 6)) &&
         ld16(&pmm_refs(p)[c]) == PMM_REF_CACHED)
@@ -332,6 +343,10 @@ static uint64_t find_run(struct pmm *p, uint64_t n, uint64_t apages, uint64_t lo
         if (zlo >= zhi || zhi - zlo < n)
             continue;
         uint64_t s = fm_find_run(p, n, apages, zlo, zhi);
+        if (s == PMM_NONE && p->btop && zhi > blk_first_zone(p)) {
+            blk_flush(p); /* the stacked blocks are in this zone: the pool takes them back */
+            s = fm_find_run(p, n, apages, zlo, zhi);
+        }
         if (s != PMM_NONE)
             return s;
     }
@@ -341,7 +356,47 @@ static uint64_t find_run(struct pmm *p, uint64_t n, uint64_t apages, uint64_t lo
 static int alloc_run_locked(struct pmm *p, uint64_t npages, uint64_t apages, uint64_t lo,
                             uint64_t hi, uint64_t *phys);
 
+/* Out of line, so that the fast paths above them save no registers. */
+__attribute__((noinline)) static int alloc_run_slow(struct pmm *p, uint64_t npages, uint64_t align,
+                                                    uint64_t limit, uint64_t *phys);
+
+/* pmm_alloc_run when a lock is installed: blk_pop under it if the stack looks non-empty. */
+__attribute__((noinline)) static int alloc_block_locked(struct pmm *p, uint64_t align,
+                                                        uint64_t limit, uint64_t *phys)
+{
+    uint64_t a = 0;
+    if (blk_any(p)) {
+        pmm_lock(p);
+        a = blk_pop(p);
+        pmm_unlock(p);
+    }
+    if (!a)
+        return alloc_run_slow(p, 1ull << PMM_BLOCK_SHIFT, align, limit, phys);
+    *phys = a;
+    return PMM_OK;
+}
+
+/*
+ * One unbounded 2 MiB block comes off the free-block stack (blocks.c); anything else searches.
+ * Without a lock (one CPU, or a caller that serialises) the pop is inline and calls nothing.
+ */
 int pmm_alloc_run(struct pmm *p, uint64_t npages, uint64_t align, uint64_t limit, uint64_t *phys)
+{
+    if (npages == 1ull << PMM_BLOCK_SHIFT && align <= npages << PMM_PAGE_SHIFT &&
+        !(align & (align - 1)) && (!limit || limit >> PMM_PAGE_SHIFT >= p->span)) {
+        if (p->lock)
+            return alloc_block_locked(p, align, limit, phys);
+        uint64_t a = blk_pop(p);
+        if (a) {
+            *phys = a;
+            return PMM_OK;
+        }
+    }
+    return alloc_run_slow(p, npages, align, limit, phys);
+}
+
+static int alloc_run_slow(struct pmm *p, uint64_t npages, uint64_t align, uint64_t limit,
+                          uint64_t *phys)
 {
     if (!npages || (align & (align - 1)))
         return PMM_EINVAL;
@@ -368,18 +423,7 @@ static int alloc_run_locked(struct pmm *p, uint64_t npages, uint64_t apages, uin
                             uint64_t hi, uint64_t *phys)
 {
     pmm_lock(p);
-    /* One unbounded 2 MiB block: the block freed last, if it is still whole (blocks.c). */
-    uint64_t s = npages == 512 && apages <= 512 && lo == PMM_LOW_PFN && hi == p->span && p->btop
-                     ? blk_pop(p)
-                     : PMM_NONE;
-    if (s != PMM_NONE) {
-        stack_evict(p, s, npages);
-        take(p, s, npages);
-        *phys = cpfn(p, s) << PMM_PAGE_SHIFT;
-        pmm_unlock(p);
-        return PMM_OK;
-    }
-    uint64_t clo = c_ceil(p, lo), chi = c_ceil(p, hi);
+    uint64_t clo = c_ceil(p, lo), chi = c_ceil(p, hi), s;
     for (;;) {
         s = lo < PMM_LOW_PFN ? fm_find_run(p, npages, apages, clo, chi)
                              : find_run(p, npages, apages, clo, chi);
@@ -394,6 +438,7 @@ static int alloc_run_locked(struct pmm *p, uint64_t npages, uint64_t apages, uin
             (drop_claimed(p, s, npages) || claim_split(p, s, npages)))
             continue;
         take(p, s, npages);
+        blk_taken(p, s, npages);
         *phys = cpfn(p, s) << PMM_PAGE_SHIFT;
         pmm_unlock(p);
         return PMM_OK;
@@ -432,6 +477,9 @@ static uint64_t first_unfreeable(const struct pmm *p, uint64_t c, uint64_t n)
     }
     if (c >= end)
         return bad;
+    uint64_t st = blk_stacked_in(p, c, end - c); /* looks allocated, is free: blocks.c */
+    if (st != PMM_NONE)
+        return st;
     uint64_t g0 = c >> 6, g1 = ((end - 1) >> 6) + 1; /* groups of 64 pages */
     for (uint64_t g = g0; g < g1; g = (g & ~63ull) + 64) {
         for (uint64_t x = sh[g >> 6] & word_mask(g, g1); x; x &= x - 1) {
@@ -445,7 +493,32 @@ static uint64_t first_unfreeable(const struct pmm *p, uint64_t c, uint64_t n)
     return bad;
 }
 
+__attribute__((noinline)) static int free_run_slow(struct pmm *p, uint64_t phys, uint64_t npages);
+
+/* pmm_free_run when a lock is installed: blk_push under it if block b is still whole. */
+__attribute__((noinline)) static int free_block_locked(struct pmm *p, uint64_t phys, uint64_t b)
+{
+    pmm_lock(p);
+    int stacked = blk_whole(p, b) && blk_push(p, phys >> (PMM_BLOCK_SHIFT + PMM_PAGE_SHIFT), b);
+    pmm_unlock(p);
+    return stacked ? PMM_OK : free_run_slow(p, phys, 1ull << PMM_BLOCK_SHIFT);
+}
+
+/* A block handed out whole and untouched since goes back on the block stack as it is (blocks.c). */
 int pmm_free_run(struct pmm *p, uint64_t phys, uint64_t npages)
+{
+    uint64_t s = phys >> PMM_PAGE_SHIFT, c;
+    if (npages == 1ull << PMM_BLOCK_SHIFT && !(phys & ((npages << PMM_PAGE_SHIFT) - 1)) &&
+        (c = cidx(p, s)) != PMM_NONE && blk_whole(p, c >> PMM_BLOCK_SHIFT)) {
+        if (p->lock)
+            return free_block_locked(p, phys, c >> PMM_BLOCK_SHIFT);
+        if (blk_push(p, s >> PMM_BLOCK_SHIFT, c >> PMM_BLOCK_SHIFT))
+            return PMM_OK;
+    }
+    return free_run_slow(p, phys, npages);
+}
+
+static int free_run_slow(struct pmm *p, uint64_t phys, uint64_t npages)
 {
     if (!npages || (phys & (PMM_PAGE_SIZE - 1)))
         return PMM_EINVAL;
@@ -454,12 +527,6 @@ int pmm_free_run(struct pmm *p, uint64_t phys, uint64_t npages)
         return PMM_ENOTOWNED;
     pmm_lock(p);
     uint64_t c = cidx(p, s), ok = 0;
-    if (npages == 512 && !(s & 511) && c != PMM_NONE && blk_freeable(p, c)) { /* blocks.c */
-        give(p, c, npages);
-        blk_push(p, c);
-        pmm_unlock(p);
-        return PMM_OK;
-    }
     /*
      * Present sections in a row get consecutive slots, so the part of the run before its first
      * absent section is one compact run; a page in an absent section is not ours.

@@ -46,6 +46,8 @@ static uint64_t layout(struct pmm *p, uint64_t span, uint64_t nslots, uint64_t r
     at = round64(at + rinit_words(p) * 8);
     p->shared_phys = at;
     at = round64(at + shared_words(p) * 8);
+    p->bst_phys = at;
+    at = round64(at + p->blkmap.nbits);
     p->ncpus = ncpus;
     p->pcpu_phys = at;
     at += (uint64_t)ncpus * sizeof(struct pmm_pcpu);
@@ -69,6 +71,7 @@ static void relocate(struct pmm *p, uint64_t base)
     p->own_phys += base;
     p->rinit_phys += base;
     p->shared_phys += base;
+    p->bst_phys += base;
     p->pcpu_phys += base;
     p->refs_phys += base;
 }
@@ -239,6 +242,7 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
     hb_rebuild_above(p, &p->blkmap, 1);
     pmm_memset(pmm_rinit(p), 0, rinit_words(p) * 8);
     pmm_memset(pmm_shared(p), 0, shared_words(p) * 8);
+    pmm_memset(pmm_bst(p), PMM_BLK_NORMAL, p->blkmap.nbits);
     pmm_memset(pmm_pcpu(p, 0), 0, p->ncpus * sizeof(struct pmm_pcpu));
 
     /* Page 0 is never handed out (a null physical address means failure); nor is the metadata. */
@@ -288,8 +292,9 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
  *  - the free-page stack: top <= capacity, and each stacked page is at or above 1 MiB (c_low),
  *    below cspan, within [stack_lo, stack_hi], owned and free (at most PMM_STACK_CAP bit tests): a
  *    page popped from it is handed out without further checks;
- *  - the free-block stack: btop <= capacity, each block at or above 1 MiB and below cspan (a pop
- *    confirms the rest in the free map);
+ *  - the free-block stack: btop <= capacity, each frame at or above 1 MiB in a present section,
+ *    its compact block (bblk) the one the section table gives, on the stack once and marked
+ *    stacked in the block states (O(capacity^2)): a popped block is handed out as it is;
  *  - the zone bounds and the cursor below cspan; counters bounded by the present pages and free +
  *    allocated + metadata <= total.
  *
@@ -451,6 +456,8 @@ static int adopt_check(const struct pmm *p, uint64_t state_phys, uint64_t virt_o
         rc = check_place(p->shared_phys, shared_words(p) * 8, t.shared_phys, lo, len, "shared_phys",
                          e);
     if (!rc)
+        rc = check_place(p->bst_phys, p->blkmap.nbits, t.bst_phys, lo, len, "bst_phys", e);
+    if (!rc)
         rc = check_place(p->pcpu_phys, p->ncpus * sizeof(struct pmm_pcpu), t.pcpu_phys, lo, len,
                          "pcpu_phys", e);
     if (!rc)
@@ -492,12 +499,26 @@ static int adopt_check(const struct pmm *p, uint64_t state_phys, uint64_t virt_o
         if (c > p->stack_hi)
             return refuse(e, "stack_hi", "below a stacked page");
     }
-    /* The free-block stack is a hint (a pop reads the free map first), so only its range counts. */
+    /* The free-block stack: a popped block is handed out as it is. */
     if (p->btop > PMM_BSTACK_CAP)
         return refuse(e, "btop", "above PMM_BSTACK_CAP");
-    for (uint32_t i = 0; i < p->btop; i++)
-        if (p->bstack[i] >= p->blkmap.nbits || p->bstack[i] << PMM_BLOCK_SHIFT < p->c_low)
-            return refuse(e, "bstack", "holds a block below 1 MiB or past the present sections");
+    const uint8_t *bst = (const uint8_t *)(uintptr_t)(p->bst_phys + virt_offset);
+    for (uint32_t i = 0; i < p->btop; i++) {
+        uint64_t f = p->bstack[i], pf = f << PMM_BLOCK_SHIFT; /* span < 2^52: no wrap below */
+        if (f >= p->span || pf >= p->span || sec[pf >> PMM_SEC_SHIFT] == PMM_SEC_ABSENT ||
+            pf < PMM_LOW_PFN)
+            return refuse(e, "bstack", "holds a block below 1 MiB or in no present section");
+        uint64_t b =
+            (((uint64_t)sec[pf >> PMM_SEC_SHIFT] << PMM_SEC_SHIFT) | (pf & (PMM_SEC_PAGES - 1))) >>
+            PMM_BLOCK_SHIFT;
+        if (p->bblk[i] != b)
+            return refuse(e, "bblk", "differs from the compact block of the stacked frame");
+        if (bst[b] != PMM_BLK_STACKED)
+            return refuse(e, "bstack", "holds a block its state byte does not say is stacked");
+        for (uint32_t j = 0; j < i; j++)
+            if (p->bstack[j] == f)
+                return refuse(e, "bstack", "holds a block twice");
+    }
     if (p->cursor >= p->cspan)
         return refuse(e, "cursor", "past the present sections");
     const struct pmm_pcpu *pc = (const struct pmm_pcpu *)(uintptr_t)(p->pcpu_phys + virt_offset);

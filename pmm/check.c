@@ -48,6 +48,56 @@ static int fail(struct pmm_check_fail *f, const char *what, uint64_t pfn)
     return PMM_ECHECK;
 }
 
+/*
+ * The block states and the free-block stack (blocks.c): each stacked entry names a block marked
+ * stacked, and as many blocks are marked as there are entries, so none is on it twice or lost
+ * from it; a block that is whole or stacked lies in the first zone after reconcile and reads as
+ * allocated and unshared in the maps (its counts are then 0: the shared-map check below).
+ */
+static int check_blocks(const struct pmm *p, struct pmm_check_fail *f)
+{
+    const uint8_t *st = pmm_bst(p);
+    const uint64_t *own = pmm_own(p), *l0 = pmm_free_l0(p), *sh = pmm_shared(p);
+    if (p->fast.bst != st || st != pmm_va(p, p->bst_phys))
+        return fail(f, "fast-path pointers disagree with the current mapping", p->off);
+    if (p->btop > PMM_BSTACK_CAP)
+        return fail(f, "free-block stack holds more than PMM_BSTACK_CAP blocks", p->btop);
+    for (uint32_t i = 0; i < p->btop; i++) {
+        uint64_t pf = p->bstack[i] << PMM_BLOCK_SHIFT, c = cidx(p, pf);
+        if (p->bstack[i] >= p->span || c == PMM_NONE)
+            return fail(f, "stacked block lies in no present section", pf);
+        if (p->bblk[i] != c >> PMM_BLOCK_SHIFT)
+            return fail(f, "stacked block's compact number differs from its frame's", pf);
+        if (st[c >> PMM_BLOCK_SHIFT] != PMM_BLK_STACKED)
+            return fail(f, "block on the free-block stack is not marked stacked", pf);
+    }
+    uint64_t nstacked = 0, first = blk_first_zone(p);
+    for (uint64_t b = 0; b < p->blkmap.nbits; b++) {
+        if (st[b] == PMM_BLK_NORMAL)
+            continue;
+        uint64_t c = b << PMM_BLOCK_SHIFT, all = ~0ull;
+        if (st[b] != PMM_BLK_WHOLE && st[b] != PMM_BLK_STACKED)
+            return fail(f, "block state byte is not a block state", cpfn(p, c));
+        if (c < first || !p->reconciled)
+            return fail(f,
+                        "whole or stacked block lies below the zone unbounded runs come from "
+                        "first, or before reconcile",
+                        cpfn(p, c));
+        for (int i = 0; i < 8; i++)
+            all &= own[(c >> 6) + i] & ~l0[(c >> 6) + i];
+        if (all != ~0ull)
+            return fail(f, "whole or stacked block has a page that is free or not owned",
+                        cpfn(p, c));
+        if ((sh[c >> 12] >> ((c >> 6) & 63)) & 0xff)
+            return fail(f, "whole or stacked block has a page marked shared or cached", cpfn(p, c));
+        nstacked += st[b] == PMM_BLK_STACKED;
+    }
+    if (nstacked != p->btop)
+        return fail(f, "blocks marked stacked differ from the free-block stack's entries",
+                    nstacked);
+    return PMM_OK;
+}
+
 /* Summary levels of h agree with the level below; bits past the end are clear. */
 static int check_levels(const struct pmm *p, const struct pmm_hbits *h, struct pmm_check_fail *f)
 {
@@ -161,15 +211,9 @@ static int check(const struct pmm *p, struct pmm_check_fail *f)
                 return fail(f, "page is on the stack twice", cpfn(p, c));
     }
 
-    if (p->btop > PMM_BSTACK_CAP)
-        return fail(f, "free-block stack holds more than PMM_BSTACK_CAP blocks", p->btop);
-    for (uint32_t i = 0; i < p->btop; i++)
-        if (p->bstack[i] >= p->blkmap.nbits)
-            return fail(f, "stacked block lies past the present sections",
-                        p->bstack[i] << PMM_BLOCK_SHIFT);
-        else if (p->bstack[i] << PMM_BLOCK_SHIFT < blk_first_zone(p))
-            return fail(f, "stacked block lies below the zone unbounded runs come from first",
-                        cpfn(p, p->bstack[i] << PMM_BLOCK_SHIFT));
+    rc = check_blocks(p, f);
+    if (rc)
+        return rc;
 
     /* The caches: each entry a page that is owned, out of the free map, at or above 1 MiB,
      * counted as cached; that it is on no other cache is checked from the counts below. */

@@ -321,6 +321,7 @@ int pmm_keep_range(struct pmm *p, uint64_t phys, uint64_t npages, uint64_t *take
             }
         }
     }
+    blk_flush(p); /* a stacked block is free but looks allocated: back to the pool first */
     for (uint64_t pf = s, c, len; (len = c_seg(p, &pf, s + npages, &c));) {
         stack_evict(p, c, len);
         refs_ready(p, c, len); /* a page not handed out counts 0: one reference once it is */

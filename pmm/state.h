@@ -18,16 +18,19 @@
  * (runs check this). All structures live in one run of metadata pages carved out of conventional
  * memory:
  *
- *   +--------+--------+---------+-------+----------+-----------+---------+-------+------+------+-------+
- *   | header | ranges | section | slots | free map | free      | block   | owned | refs | sha- |
- * CPU   | | +stack |        | table   |       | 1 bit/pg | summaries | map     | 1b/pg | init | red
- * | caches|
- *   +--------+--------+---------+-------+----------+-----------+---------+-------+------+------+-------+
- *   self_phys  per section | per slot |  per compact page ...                1b/2048pg 1b/64pg
- * 512B/CPU
- *   +-------------------------------------------------------------------------------------------+
- *   | reference counts, 16 bits per compact page (page aligned, zeroed a page at a time on use)  |
- *   +-------------------------------------------------------------------------------------------+
+ *   +--------+--------+---------+-------+----------+-----------+-------+-------+
+ *   | header | ranges | section | slots | free map | free      | block | owned |
+ *   | +stack |        | table   |       | 1 bit/pg | summaries | map   | 1b/pg |
+ *   +--------+--------+---------+-------+----------+-----------+-------+-------+
+ *   self_phys  per section | per slot | per compact page ............. 1b/2MiB
+ *   +-------+--------+--------+----------+
+ *   | refs  | shared | block  | CPU      |
+ *   | init  |        | states | caches   |
+ *   +-------+--------+--------+----------+
+ *   1b/2048pg 1b/64pg 1B/2MiB  512B/CPU
+ *   +--------------------------------------------------------------------------------------+
+ *   | reference counts, 16 bits per compact page (page aligned, zeroed a page at a time on use)|
+ *   +--------------------------------------------------------------------------------------+
  *
  *  - section table: one uint32 per section of [0, span): its slot, or PMM_SEC_ABSENT. Slots: one
  *    uint32 per present section, its section number, strictly increasing.
@@ -49,9 +52,19 @@
  *    visits every page. Every stacked page's counts page is initialised (refill sees to it; a
  *    freed page was handed out before), so a pop writes no counts. Runs that take a stacked page
  *    evict it (stack_lo/stack_hi bound the pages on it).
- *  - free-block stack (in the header page): up to PMM_BSTACK_CAP 2 MiB blocks freed whole, for
- *    O(1) one-block runs (blocks.c). A hint, like the block map: a pop confirms the block is still
- *    wholly free in the free map and drops it if not.
+ *  - block states: one byte per 2 MiB block (blocks.c). PMM_BLK_NORMAL: the per-page maps and
+ *    counts are the whole truth. PMM_BLK_WHOLE: handed out as one block after reconcile and not
+ *    touched page by page since: every page owned, out of the free map, count 0, its eight
+ *    shared-map bits clear. PMM_BLK_STACKED: free, on the free-block stack, and out of the pool:
+ *    the maps and counts read as for WHOLE, but the state byte says free. Only the lock holder
+ *    reads or writes them; whatever changes a page of a WHOLE block (freeing it, sharing it,
+ *    caching it) makes the block NORMAL first. Both non-normal states lie at or above the zone
+ *    unbounded runs come from first (blk_first_zone).
+ *  - free-block stack (in the header page): the PMM_BLK_STACKED blocks, each once, for O(1)
+ *    one-block runs: a pop makes the block WHOLE, a free of a WHOLE block stacks it again, and
+ *    neither touches a page's metadata. The pool takes the stack back (blk_flush) before it would
+ *    go without: before single pages or runs come from below the zone the blocks are in, and
+ *    before pmm_keep_range.
  *  - reference counts: one uint16_t per page holding count - 1 for an allocated page (at most
  *    PMM_REF_MAX - 1), PMM_REF_CACHED for a page on a per-CPU cache and 0 for a free one, so a page
  * or a run is handed out without writing its counts, and a run is freed after reading them a word
@@ -76,11 +89,11 @@
  *    lock.
  *  - range table: the classified memory map (sorted, non-overlapping), for checks and stats.
  *
- * Counters: nfree = popcount(free map), nalloc = popcount(owned & ~free) (cached pages included:
- * the fast path changes no shared counter; statistics subtract the caches' counts from alloc and
- * add them to free), total = usable pages in present sections. Usable pages the final map shows
- * outside present sections (memory the build never saw) are counted in `unmanaged` and reported,
- * not lost silently. pmm_check() verifies all of the above.
+ * Counters: nfree = popcount(free map), nalloc = popcount(owned & ~free) (cached pages and stacked
+ * blocks included: neither the fast path nor the block stack changes a counter; statistics move
+ * them from alloc to free), total = usable pages in present sections. Usable pages the final map
+ * shows outside present sections (memory the build never saw) are counted in `unmanaged` and
+ * reported, not lost silently. pmm_check() verifies all of the above.
  *
  * OWNERSHIP BY BOOT PHASE
  *
@@ -109,9 +122,9 @@
 #include "pmm.h"
 
 #define PMM_MAGIC       0x4d4d502d49464555ull /* "UEFI-PMM" */
-#define PMM_VERSION     4u
+#define PMM_VERSION     5u
 #define PMM_LEVELS      8            /* summary levels: 64^7 pages is far past 2^52 */
-#define PMM_STACK_CAP   384          /* header + stacks fit one page */
+#define PMM_STACK_CAP   352          /* header + stacks fit one page */
 #define PMM_BSTACK_CAP  32           /* free-block stack: 64 MiB of 2 MiB blocks */
 #define PMM_REFILL      192          /* pages pulled from the free map per refill */
 #define PMM_BLOCK_SHIFT 9            /* 512 pages = 2 MiB per block */
@@ -123,6 +136,9 @@
 #define PMM_SEC_ABSENT  0xffffffffu
 #define PMM_RINIT_SHIFT 11      /* 2048 reference counts fill one page */
 #define PMM_REF_CACHED  0xffffu /* stored count of a page on a per-CPU cache (state.h) */
+#define PMM_BLK_NORMAL  0       /* block states (one byte per 2 MiB block): see the overview */
+#define PMM_BLK_WHOLE   1
+#define PMM_BLK_STACKED 2
 
 /*
  * One CPU's page cache (pmm.h "Many CPUs"). Only its CPU writes it, but for pmm_cpu_drain on a
@@ -166,6 +182,7 @@ struct pmm {
     uint64_t rinit_phys;  /* one bit per page of reference counts: zeroed yet */
     uint64_t shared_phys; /* one bit per 64 pages: one of them has more than one reference */
     uint64_t refs_phys;
+    uint64_t bst_phys; /* one byte per 2 MiB block: PMM_BLK_* */
     uint64_t ranges_phys, nranges, range_cap;
     uint64_t pcpu_phys; /* per-CPU caches: ncpus struct pmm_pcpu */
     uint32_t ncpus;     /* caches in the layout, fixed at build */
@@ -181,6 +198,7 @@ struct pmm {
         uint64_t *own, *free;
         uint64_t *shared;
         uint16_t *refs;
+        uint8_t *bst;
         uint32_t *sectab;
         struct pmm_pcpu *pcpu;
     } fast;
@@ -208,7 +226,8 @@ struct pmm {
     uint64_t stack[PMM_STACK_CAP];
     uint32_t btop; /* entries on the free-block stack */
     uint32_t pad2;
-    uint64_t bstack[PMM_BSTACK_CAP]; /* 2 MiB blocks (compact page / 512), a hint: blocks.c */
+    uint64_t bstack[PMM_BSTACK_CAP]; /* PMM_BLK_STACKED blocks: 2 MiB frames (phys >> 21) */
+    uint64_t bblk[PMM_BSTACK_CAP];   /* ... and the same blocks' compact numbers (page / 512) */
 };
 
 _Static_assert(sizeof(struct pmm) <= PMM_PAGE_SIZE, "header and stacks must fit one page");
@@ -243,6 +262,10 @@ static inline uint64_t *pmm_own(const struct pmm *p)
 static inline uint16_t *pmm_refs(const struct pmm *p)
 {
     return p->fast.refs;
+}
+static inline uint8_t *pmm_bst(const struct pmm *p)
+{
+    return p->fast.bst;
 }
 static inline struct pmm_range *pmm_rtab(const struct pmm *p)
 {
@@ -285,6 +308,7 @@ static inline void fast_ptrs(struct pmm *p)
     p->fast.free = (uint64_t *)pmm_va(p, p->freemap.phys[0]);
     p->fast.shared = (uint64_t *)pmm_va(p, p->shared_phys);
     p->fast.refs = (uint16_t *)pmm_va(p, p->refs_phys);
+    p->fast.bst = (uint8_t *)pmm_va(p, p->bst_phys);
     p->fast.sectab = (uint32_t *)pmm_va(p, p->sec_phys);
     p->fast.pcpu = (struct pmm_pcpu *)pmm_va(p, p->pcpu_phys);
 }
@@ -359,6 +383,14 @@ static inline uint16_t ld16(const uint16_t *r)
 static inline void st16(uint16_t *r, uint16_t v)
 {
     __atomic_store_n(r, v, __ATOMIC_RELAXED);
+}
+static inline uint8_t ld8(const uint8_t *b)
+{
+    return __atomic_load_n(b, __ATOMIC_RELAXED);
+}
+static inline void st8(uint8_t *b, uint8_t v)
+{
+    __atomic_store_n(b, v, __ATOMIC_RELAXED);
 }
 /*
  * A reference count's compare-and-swap orders like any reference count: what a holder did with
@@ -466,11 +498,12 @@ void stack_evict(struct pmm *p, uint64_t start, uint64_t n);
 void pool_drop(struct pmm *p, uint64_t c, uint64_t n);
 void refs_ready(struct pmm *p, uint64_t c, uint64_t n);
 
-/* blocks.c: the free-block stack */
-uint64_t blk_pop(struct pmm *p);
-int blk_freeable(const struct pmm *p, uint64_t c);
-void blk_push(struct pmm *p, uint64_t c);
+/* blocks.c: the free-block stack (its O(1) halves are in blocks.h) */
 uint64_t blk_first_zone(const struct pmm *p);
+void blk_flush(struct pmm *p);
+void blk_taken(struct pmm *p, uint64_t c, uint64_t n);
+void blk_touched(struct pmm *p, uint64_t c, uint64_t n);
+uint64_t blk_stacked_in(const struct pmm *p, uint64_t c, uint64_t n);
 
 /*
  * percpu.c: give back self's cache and ask every other CPU whose cache holds pages to drain it,

@@ -7,17 +7,21 @@
  */
 #include "state.h"
 
-/* Longest free run: contiguous in compact order, and broken where two slots are not neighbours. */
+/*
+ * Longest free run: contiguous in compact order, and broken where two slots are not neighbours. A
+ * stacked block is free (blocks.c): the pool takes it back before a run would fail.
+ */
 static uint64_t largest_run(const struct pmm *p)
 {
     const uint64_t *l0 = pmm_free_l0(p);
+    const uint8_t *st = pmm_bst(p);
     uint64_t best = 0, cur = 0;
     for (uint64_t wi = 0; wi < p->freemap.nwords[0]; wi++) {
         if (wi && !((wi << 6) & (PMM_SEC_PAGES - 1)) && !c_adjacent(p, (wi << 6) - 1)) {
             best = cur > best ? cur : best;
             cur = 0;
         }
-        uint64_t w = l0[wi];
+        uint64_t w = st[wi >> 3] == PMM_BLK_STACKED ? ~0ull : l0[wi];
         if (w == ~0ull) {
             cur += 64;
             continue;
@@ -51,18 +55,23 @@ void pmm_stats(const struct pmm *p, struct pmm_stats *s)
 {
     pmm_lock(p);
     pmm_memset(s, 0, sizeof *s);
-    uint64_t cached = cached_pages(p);
+    uint64_t cached = cached_pages(p), stacked = (uint64_t)p->btop << PMM_BLOCK_SHIFT;
     s->total = p->total;
-    s->free = p->nfree + cached;
+    s->free = p->nfree + cached + stacked; /* stacked blocks are free, out of the free map */
     s->used = p->total - s->free;
     s->meta = p->meta_pages;
-    s->alloc = p->nalloc - cached;
+    s->alloc = p->nalloc - cached - stacked;
     s->cached = cached;
     s->cpus = p->ncpus;
     s->withheld = p->total - p->nfree - p->nalloc - p->meta_pages;
     s->largest = largest_run(p);
     s->below4g = bits_count(pmm_free_l0(p), 0, c_ceil(p, 1ull << 20));
     s->below16m = bits_count(pmm_free_l0(p), 0, c_ceil(p, 1ull << 12));
+    for (uint32_t i = 0; i < p->btop; i++) { /* entries are 2 MiB frames */
+        s->below4g += p->bstack[i] < 2048 ? 1ull << PMM_BLOCK_SHIFT : 0;
+        s->below16m += p->bstack[i] < 8 ? 1ull << PMM_BLOCK_SHIFT : 0;
+    }
+    s->stacked = stacked;
     const struct pmm_range *r = pmm_rtab(p);
     for (uint64_t i = 0; i < p->nranges; i++)
         if (r[i].kind < PMM_NKINDS) /* pmm_adopt does not read the table; pmm_check refuses it */
@@ -133,7 +142,8 @@ static enum pmm_page_state page_state(const struct pmm *p, uint64_t pfn)
         return PMM_PAGE_META;
     uint64_t c = cidx(p, pfn);
     if (c != PMM_NONE && bit_test(pmm_own(p), c))
-        return bit_test(pmm_free_l0(p), c) || ld16(&pmm_refs(p)[c]) == PMM_REF_CACHED
+        return bit_test(pmm_free_l0(p), c) || ld16(&pmm_refs(p)[c]) == PMM_REF_CACHED ||
+                       pmm_bst(p)[c >> PMM_BLOCK_SHIFT] == PMM_BLK_STACKED
                    ? PMM_PAGE_FREE
                    : PMM_PAGE_ALLOC;
     const struct pmm_range *r = pmm_rtab(p);
@@ -158,10 +168,10 @@ enum pmm_page_state pmm_page_state(const struct pmm *p, uint64_t pfn)
     return st;
 }
 
-/* Word w of the map asked for: free pages, or allocated ones (owned and not free). */
+/* Word w of the map asked for: free pages (a stacked block's included), or allocated ones. */
 static uint64_t state_word(const struct pmm *p, uint64_t wi, int alloc)
 {
-    uint64_t f = pmm_free_l0(p)[wi];
+    uint64_t f = pmm_bst(p)[wi >> 3] == PMM_BLK_STACKED ? ~0ull : pmm_free_l0(p)[wi];
     return alloc ? pmm_own(p)[wi] & ~f : f;
 }
 

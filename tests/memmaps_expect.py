@@ -56,8 +56,8 @@ def meta_pages(span, nslots, ndesc, extra=EXTRA, cpus=0):
     of the span) and the slots (4 bytes per present section), then, over the present sections'
     pages only, the free map and the 2 MiB block map each with summary levels (one bit per word
     below, up to one word), the owned map (one bit per page), the refs-init map (one bit per 2048
-    pages), the shared map (one bit per 64 pages), each piece 64-byte aligned, and 512 bytes of
-    cache per CPU; then, page aligned, 16-bit reference counts per page."""
+    pages), the shared map (one bit per 64 pages), the block states (one byte per 2 MiB), each
+    piece 64-byte aligned, and 512 bytes of cache per CPU; then, page aligned, 16-bit reference counts per page."""
     r64 = lambda x: (x + 63) & ~63
     cspan, nsec = nslots << 15, -(-span // (1 << 15))
     at = r64(4096 + (2 * (ndesc + extra) + 1) * 24)
@@ -73,6 +73,7 @@ def meta_pages(span, nslots, ndesc, extra=EXTRA, cpus=0):
     at = r64(at + -(-cspan // 64) * 8)
     at = r64(at + -(-(-(-cspan // 2048)) // 64) * 8)
     at = r64(at + -(-(cspan // 64) // 64) * 8)
+    at = r64(at + (cspan >> 9))
     at += cpus * 512
     at = -(-at // 4096) * 4096 + cspan * 2
     return -(-at // 4096)

@@ -26,7 +26,7 @@
 /*
  * A hash of everything a refused call must leave alone: the header with the free-page stack, the
  * range table, the section table and slots, the free map with its summary levels, the owned map,
- * the refs-init map, every reference count and the per-CPU caches. The
+ * the refs-init map, every reference count, the block states and the per-CPU caches. The
  * 2 MiB block map is left out: it is a hint that a search may correct on its way (state.h).
  */
 static inline uint64_t state_hash(const struct pmm *p)
@@ -48,6 +48,7 @@ static inline uint64_t state_hash(const struct pmm *p)
     HASH_BYTES(pmm_rinit(p), rinit_words(p) * 8);
     HASH_BYTES(pmm_shared(p), shared_words(p) * 8);
     HASH_BYTES(pmm_refs(p), p->cspan * sizeof(uint16_t));
+    HASH_BYTES(pmm_bst(p), p->blkmap.nbits);
     HASH_BYTES(pmm_pcpu(p, 0), p->ncpus * sizeof(struct pmm_pcpu));
 #undef HASH_BYTES
     return h;
@@ -116,6 +117,7 @@ static inline uint64_t layout_meta_pages_cpus(uint64_t span, uint64_t nslots, ui
     at = R64(at + (cspan + 63) / 64 * 8);                 /* owned */
     at = R64(at + ((cspan + 2047) / 2048 + 63) / 64 * 8); /* refs-init */
     at = R64(at + (cspan / 64 + 63) / 64 * 8);            /* shared */
+    at = R64(at + (cspan >> 9));                          /* block states, a byte each */
     at += cpus * 512;                                     /* per-CPU caches */
     at = (at + 4095) / 4096 * 4096 + cspan * 2;
 #undef R64

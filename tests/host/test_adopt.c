@@ -76,6 +76,11 @@ static void setup(void)
     CHECK_EQ(pmm_alloc_run(p, 600, 2 * MIB, 0, &x), PMM_OK);
     CHECK_EQ(sim_reconcile(s, p), PMM_OK);
     CHECK_EQ(pmm_alloc(p, &allocated), PMM_OK);
+    uint64_t b0, b1; /* two 2 MiB blocks on the free-block stack (pmm/blocks.c) */
+    CHECK_EQ(pmm_alloc_run(p, 512, 2 * MIB, 0, &b0), PMM_OK);
+    CHECK_EQ(pmm_alloc_run(p, 512, 2 * MIB, 0, &b1), PMM_OK);
+    CHECK_EQ(pmm_free_run(p, b0, 512), PMM_OK);
+    CHECK_EQ(pmm_free_run(p, b1, 512), PMM_OK);
     CHECK_OK(p);
     h = p;
     phys = pmm_state_phys(p);
@@ -83,6 +88,7 @@ static void setup(void)
     memcpy(good, h, PG);
     /* the cases below rely on this shape */
     CHECK(h->top > 1);
+    CHECK_EQ(h->btop, 2);
     CHECK_EQ(h->freemap.nlevels, 4);
     CHECK_EQ(h->blkmap.nlevels, 2);
 }
@@ -193,10 +199,17 @@ TEST(stack_cursor_and_counter_fields)
     REFUSED("stack", h->stack[0] = cidx(h, allocated / PG));    /* handed out already */
     REFUSED("stack", h->stack[0] = cidx(h, h->self_phys / PG)); /* metadata: never owned */
     REFUSED("stack_lo", h->stack_lo = h->stack_hi + 1);
-    /* the free-block stack: only its range is trusted (a pop reads the free map first) */
+    /* the free-block stack: a popped block is handed out as it is. Entries are 2 MiB frames
+     * (phys >> 21) with their compact block numbers beside them (bblk). */
     REFUSED("btop", h->btop = PMM_BSTACK_CAP + 1);
-    REFUSED("bstack", (h->btop = 1, h->bstack[0] = h->blkmap.nbits)); /* past the last block */
-    REFUSED("bstack", (h->btop = 1, h->bstack[0] = 0));               /* below 1 MiB */
+    REFUSED("bstack", h->bstack[0] = h->span >> 9);  /* past the last page */
+    REFUSED("bstack", h->bstack[0] = 1ull << 50);    /* far past it, shifted left */
+    REFUSED("bstack", h->bstack[0] = 0);             /* below 1 MiB */
+    REFUSED("bstack", h->bstack[0] = 3 * GIB >> 21); /* the reserved hole: no section */
+    REFUSED("bblk", h->bblk[1] ^= 1);
+    REFUSED("bstack", (h->bstack[1] = h->bstack[0], h->bblk[1] = h->bblk[0])); /* twice */
+    /* a block in the pool, not stacked: its state byte says so */
+    REFUSED("bstack", (h->bstack[0] = 5 * GIB >> 21, h->bblk[0] = cidx(h, 5 * GIB / PG) >> 9));
     REFUSED("stack_hi", h->stack_hi = h->stack_lo - 1);
     REFUSED("cursor", h->cursor = h->cspan);
     REFUSED("c_low", h->c_low = h->cspan + 1);
