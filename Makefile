@@ -12,7 +12,7 @@ PMM_CFLAGS  := -ffreestanding -fno-builtin -fno-tree-loop-distribute-patterns
 ASAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 PMM_SRC   := $(wildcard pmm/*.c)
-PMM_HDR   := include/pmm.h pmm/state.h
+PMM_HDR   := include/pmm.h $(wildcard pmm/*.h)
 # Every host binary names the allocator objects it links (and through them pmm/'s headers), so a
 # change in pmm/ rebuilds every test, the benchmark and pmmsim before `make test` runs them.
 PMM_HOST_OBJ := $(PMM_SRC:pmm/%.c=build/host/pmm/%.o)

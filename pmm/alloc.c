@@ -427,6 +427,10 @@ static int alloc_run_locked(struct pmm *p, uint64_t npages, uint64_t apages, uin
     for (;;) {
         s = lo < PMM_LOW_PFN ? fm_find_run(p, npages, apages, clo, chi)
                              : find_run(p, npages, apages, clo, chi);
+        if (s == PMM_NONE && p->btop) { /* a run across zones may need the stacked blocks */
+            blk_flush(p);
+            continue;
+        }
         if (s == PMM_NONE) {
             pmm_unlock(p);
             return PMM_ENOMEM;

@@ -334,6 +334,24 @@ TEST(the_pool_takes_the_stack_back_before_low_memory)
     CHECK_EQ(nfree(p), 0);
     CHECK_OK(p);
     sim_free(s);
+
+    /* A run that fits only across 4 GiB, through the stacked blocks: the search's last resort
+     * (no zone alone holds it, so no zone's search takes the stack back). */
+    s = sim_new(6 * GIB);
+    sim_add(s, PMM_EFI_CONVENTIONAL, 2 * GIB, 4 * GIB / PG, 0);
+    CHECK_EQ(sim_build(s, 0, &p), PMM_OK);
+    CHECK_EQ(sim_reconcile(s, p), PMM_OK);
+    b0 = block(p, 0);
+    b1 = block(p, 0);
+    CHECK_EQ(b0, 4 * GIB);
+    CHECK_EQ(pmm_free_run(p, b0, 512), PMM_OK);
+    CHECK_EQ(pmm_free_run(p, b1, 512), PMM_OK);
+    CHECK_EQ(p->btop, 2);
+    CHECK_EQ(pmm_alloc_run(p, 3 * GIB / PG, PG, 0, &x), PMM_OK);
+    CHECK_EQ(p->btop, 0);
+    CHECK(x < b0 && x + 3 * GIB > b1);
+    CHECK_OK(p);
+    sim_free(s);
 }
 
 /* Before reconcile every page handed out was claimed from the firmware and goes back to it. */
