@@ -200,7 +200,7 @@ FAULTS = [
      "a pushed block stays marked whole (a second free is taken)"),
     ("pmm/blocks.h", "    if (top == PMM_BSTACK_CAP)\n        return 0;", "",
      "the stack takes a block past its capacity"),
-    ("pmm/blocks.h", "    st8(&pmm_bst(p)[c >> PMM_BLOCK_SHIFT], PMM_BLK_NORMAL);", "    (void)c;",
+    ("pmm/blocks.h", "    st8(&pmm_bst(p)[c >> PMM_BLOCK_SHIFT], PMM_BLK_NORMAL);", "    (void)p, (void)c;",
      "freeing, sharing or caching one page leaves its block whole"),
     ("pmm/blocks.c", "        if (ld8(&st[b]) == PMM_BLK_WHOLE)\n            st8(&st[b], PMM_BLK_NORMAL);",
      "        if (0)\n            st8(&st[b], PMM_BLK_NORMAL);",
