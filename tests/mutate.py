@@ -322,12 +322,16 @@ TESTS = ["test_bitmap", "test_memmap", "test_check", "test_alloc", "test_phases"
 
 
 def run(cmd, cwd, timeout):
-    try:
-        r = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           timeout=timeout, text=True, errors="replace")
-        return r.returncode, r.stdout
-    except subprocess.TimeoutExpired:
-        return "timeout", ""
+    """Exit status and the last 4 KiB of output: kept in a file, since a test that fails in a
+    loop under a fault can print without end."""
+    with tempfile.TemporaryFile() as out:
+        try:
+            r = subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, timeout=timeout)
+            rc = r.returncode
+        except subprocess.TimeoutExpired:
+            return "timeout", ""
+        out.seek(max(0, out.seek(0, 2) - 4096))
+        return rc, out.read().decode(errors="replace")
 
 
 def suite(tree, maps):
