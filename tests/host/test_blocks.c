@@ -107,6 +107,9 @@ TEST(with_a_lock_the_stack_is_used_under_it)
 {
     struct pmm *p;
     struct sim *s = machine(&p, 1);
+    uint64_t one = 0; /* the first free page above 4 GiB is no longer 2 MiB-aligned */
+    CHECK_EQ(pmm_alloc(p, &one), PMM_OK);
+    CHECK_EQ(one, 4 * GIB);
     CHECK_EQ(pmm_set_lock(p, lk, ulk, 0), PMM_OK);
     for (uint64_t align = 0; align <= 2 * MIB; align = align ? align * 2 : PG) {
         uint64_t x = 0, y = 0;
