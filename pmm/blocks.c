@@ -43,6 +43,7 @@ uint64_t blk_first_zone(const struct pmm *p)
 /* Every stacked block goes back to the pool as free pages. */
 void blk_flush(struct pmm *p)
 {
+    p->bfront = 0;
     for (uint32_t top = p->btop; top; __atomic_store_n(&p->btop, --top, __ATOMIC_RELAXED)) {
         uint64_t b = p->bblk[top - 1], c = b << PMM_BLOCK_SHIFT;
         st8(&pmm_bst(p)[b], PMM_BLK_NORMAL);

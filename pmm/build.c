@@ -292,9 +292,9 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
  *  - the free-page stack: top <= capacity, and each stacked page is at or above 1 MiB (c_low),
  *    below cspan, within [stack_lo, stack_hi], owned and free (at most PMM_STACK_CAP bit tests): a
  *    page popped from it is handed out without further checks;
- *  - the free-block stack: btop <= capacity, each frame at or above 1 MiB in a present section,
- *    its compact block (bblk) the one the section table gives, on the stack once and marked
- *    stacked in the block states (O(capacity^2)): a popped block is handed out as it is;
+ *  - the free-block stack: btop <= capacity, bfront its top entry, each frame at or above 1 MiB in
+ * a present section, its compact block (bblk) the one the section table gives, on the stack once
+ * and marked stacked in the block states (O(capacity^2)): a popped block is handed out as it is;
  *  - the zone bounds and the cursor below cspan; counters bounded by the present pages and free +
  *    allocated + metadata <= total.
  *
@@ -502,6 +502,8 @@ static int adopt_check(const struct pmm *p, uint64_t state_phys, uint64_t virt_o
     /* The free-block stack: a popped block is handed out as it is. */
     if (p->btop > PMM_BSTACK_CAP)
         return refuse(e, "btop", "above PMM_BSTACK_CAP");
+    if (p->bfront != (p->btop ? p->bstack[p->btop - 1] : 0))
+        return refuse(e, "bfront", "differs from the free-block stack's top entry");
     const uint8_t *bst = (const uint8_t *)(uintptr_t)(p->bst_phys + virt_offset);
     for (uint32_t i = 0; i < p->btop; i++) {
         uint64_t f = p->bstack[i], pf = f << PMM_BLOCK_SHIFT; /* span < 2^52: no wrap below */

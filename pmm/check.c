@@ -62,6 +62,8 @@ static int check_blocks(const struct pmm *p, struct pmm_check_fail *f)
         return fail(f, "fast-path pointers disagree with the current mapping", p->off);
     if (p->btop > PMM_BSTACK_CAP)
         return fail(f, "free-block stack holds more than PMM_BSTACK_CAP blocks", p->btop);
+    if (p->bfront != (p->btop ? p->bstack[p->btop - 1] : 0))
+        return fail(f, "free-block stack's front differs from its top entry", p->bfront);
     for (uint32_t i = 0; i < p->btop; i++) {
         uint64_t pf = p->bstack[i] << PMM_BLOCK_SHIFT, c = cidx(p, pf);
         if (p->bstack[i] >= p->span || c == PMM_NONE)

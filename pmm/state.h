@@ -226,6 +226,7 @@ struct pmm {
     uint64_t stack[PMM_STACK_CAP];
     uint32_t btop; /* entries on the free-block stack */
     uint32_t pad2;
+    uint64_t bfront; /* bstack[btop - 1], or 0 if empty: a pop's answer without reading btop */
     uint64_t bstack[PMM_BSTACK_CAP]; /* PMM_BLK_STACKED blocks: 2 MiB frames (phys >> 21) */
     uint64_t bblk[PMM_BSTACK_CAP];   /* ... and the same blocks' compact numbers (page / 512) */
 };

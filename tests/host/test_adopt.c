@@ -207,7 +207,9 @@ TEST(stack_cursor_and_counter_fields)
     REFUSED("bstack", h->bstack[0] = 0);             /* below 1 MiB */
     REFUSED("bstack", h->bstack[0] = 3 * GIB >> 21); /* the reserved hole: no section */
     REFUSED("bblk", h->bblk[1] ^= 1);
-    REFUSED("bstack", (h->bstack[1] = h->bstack[0], h->bblk[1] = h->bblk[0])); /* twice */
+    REFUSED("bfront", h->bfront = h->bstack[0]);
+    REFUSED("bstack", (h->bstack[1] = h->bstack[0], h->bblk[1] = h->bblk[0],
+                       h->bfront = h->bstack[0])); /* twice */
     /* a block in the pool, not stacked: its state byte says so */
     REFUSED("bstack", (h->bstack[0] = 5 * GIB >> 21, h->bblk[0] = cidx(h, 5 * GIB / PG) >> 9));
     REFUSED("stack_hi", h->stack_hi = h->stack_lo - 1);

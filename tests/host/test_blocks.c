@@ -389,13 +389,15 @@ TEST(the_checker_names_each_broken_block_invariant)
         *p = good;                                                                                 \
         CHECK_OK(p);                                                                               \
     } while (0)
-    BROKEN(p->bstack[0] = p->span, (void)0, "stacked block lies in no present section");
-    BROKEN(p->bstack[0] = 3 * GIB >> 21, (void)0, "stacked block lies in no present section");
+    BROKEN(p->bfront = p->bstack[0] = p->span, (void)0, "stacked block lies in no present section");
+    BROKEN(p->bfront = p->bstack[0] = 3 * GIB >> 21, (void)0,
+           "stacked block lies in no present section");
     BROKEN(p->bblk[0] ^= 1, (void)0, "compact number differs from its frame's");
     BROKEN(st[ba] = PMM_BLK_WHOLE, st[ba] = PMM_BLK_STACKED, "not marked stacked");
     BROKEN(st[bw] = PMM_BLK_STACKED, st[bw] = PMM_BLK_WHOLE, "blocks marked stacked differ");
     BROKEN((p->btop = 2, p->bstack[1] = p->bstack[0], p->bblk[1] = p->bblk[0]), (void)0,
            "blocks marked stacked differ");
+    BROKEN(p->bfront = 0, (void)0, "front differs from its top entry");
     BROKEN(p->btop = PMM_BSTACK_CAP + 1, (void)0, "free-block stack holds more");
     BROKEN(st[bfree] = 7, st[bfree] = PMM_BLK_NORMAL, "not a block state");
     BROKEN(st[bfree] = PMM_BLK_WHOLE, st[bfree] = PMM_BLK_NORMAL, "has a page that is free");
