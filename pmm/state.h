@@ -60,18 +60,19 @@
  *    reads or writes them; whatever changes a page of a WHOLE block (freeing it, sharing it,
  *    caching it) makes the block NORMAL first. Both non-normal states lie at or above the zone
  *    unbounded runs come from first (blk_first_zone).
- *  - free-block stack (in the header page): the PMM_BLK_STACKED blocks, each once, for O(1)
- *    one-block runs: a pop makes the block WHOLE, a free of a WHOLE block stacks it again, and
- *    neither touches a page's metadata. The pool takes the stack back (blk_flush) before it would
- *    go without: before single pages or runs come from below the zone the blocks are in, and
- *    before pmm_keep_range.
+ *  - free-block stack (in the header page): the PMM_BLK_STACKED blocks, each once, as physical
+ *    2 MiB frames (bstack) beside their compact numbers (bblk), the top frame also in bfront, for
+ *    O(1) one-block runs: a pop makes the block WHOLE, a free of a WHOLE block stacks it again,
+ *    and neither touches a page's metadata. The pool takes the stack back (blk_flush) before
+ *    it would go without: before single pages or runs come from below the zone the blocks are
+ *    in, when a run finds no room otherwise, and before pmm_keep_range.
  *  - reference counts: one uint16_t per page holding count - 1 for an allocated page (at most
- *    PMM_REF_MAX - 1), PMM_REF_CACHED for a page on a per-CPU cache and 0 for a free one, so a page
- * or a run is handed out without writing its counts, and a run is freed after reading them a word
- * at a time. The array is never written at build: a page of counts (2048 pages' worth) is zeroed
- * the first time a page it describes is handed out, and its bit in the refs-init map is set.
- * Invariant: a page whose counts page is not initialised was never handed out; in an initialised
- * page, every free page's count is 0.
+ *    PMM_REF_MAX - 1), PMM_REF_CACHED for a page on a per-CPU cache and 0 for a free one, so a
+ *    page or a run is handed out without writing its counts, and a run is freed after reading
+ *    them a word at a time. The array is never written at build: a page of counts (2048 pages'
+ *    worth) is zeroed the first time a page it describes is handed out, and its bit in the
+ *    refs-init map is set. Invariant: a page whose counts page is not initialised was never
+ *    handed out; in an initialised page, every free page's count is 0.
  *  - shared map: bit g is set whenever one of pages [64g, 64g + 64) has a non-zero stored count
  *    (more than one reference, or PMM_REF_CACHED). One-sided: a set bit may be stale. Freeing a
  *    run reads these bits, one word per 4096 pages, and the counts only of marked groups; the
