@@ -343,10 +343,8 @@ static uint64_t find_run(struct pmm *p, uint64_t n, uint64_t apages, uint64_t lo
         if (zlo >= zhi || zhi - zlo < n)
             continue;
         uint64_t s = fm_find_run(p, n, apages, zlo, zhi);
-        if (s == PMM_NONE && p->btop && zhi > blk_first_zone(p)) {
-            blk_flush(p); /* the stacked blocks are in this zone: the pool takes them back */
+        if (s == PMM_NONE && blk_flush_in(p, zlo, zhi)) /* stacked blocks in this zone */
             s = fm_find_run(p, n, apages, zlo, zhi);
-        }
         if (s != PMM_NONE)
             return s;
     }
@@ -427,10 +425,8 @@ static int alloc_run_locked(struct pmm *p, uint64_t npages, uint64_t apages, uin
     for (;;) {
         s = lo < PMM_LOW_PFN ? fm_find_run(p, npages, apages, clo, chi)
                              : find_run(p, npages, apages, clo, chi);
-        if (s == PMM_NONE && p->btop) { /* a run across zones may need the stacked blocks */
-            blk_flush(p);
+        if (s == PMM_NONE && blk_flush_in(p, clo, chi)) /* a run across zones may need them */
             continue;
-        }
         if (s == PMM_NONE) {
             pmm_unlock(p);
             return PMM_ENOMEM;

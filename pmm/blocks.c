@@ -54,6 +54,23 @@ void blk_flush(struct pmm *p)
 }
 
 /*
+ * A search of compact [lo, hi) found nothing: if a stacked block lies there, every stacked block
+ * goes back to the pool and 1 says search again; 0 if none does (a bounded request that the
+ * blocks cannot help keeps the stack).
+ */
+int blk_flush_in(struct pmm *p, uint64_t lo, uint64_t hi)
+{
+    for (uint32_t i = 0; i < p->btop; i++) {
+        uint64_t c = p->bblk[i] << PMM_BLOCK_SHIFT;
+        if (c >= lo && c + (1ull << PMM_BLOCK_SHIFT) <= hi) {
+            blk_flush(p);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
  * Run [c, c + n) was just taken from the pool (its shared-map bits cleared): if it is one block
  * in the zone, after reconcile, it is WHOLE, so that its free is O(1) too.
  */

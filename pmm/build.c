@@ -292,9 +292,11 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
  *  - the free-page stack: top <= capacity, and each stacked page is at or above 1 MiB (c_low),
  *    below cspan, within [stack_lo, stack_hi], owned and free (at most PMM_STACK_CAP bit tests): a
  *    page popped from it is handed out without further checks;
- *  - the free-block stack: btop <= capacity, bfront its top entry, each frame at or above 1 MiB in
- * a present section, its compact block (bblk) the one the section table gives, on the stack once
- * and marked stacked in the block states (O(capacity^2)): a popped block is handed out as it is;
+ *  - the free-block stack: btop <= capacity, bfront its top entry, each frame in a present
+ *    section below span, in the first zone and outside the metadata, its compact block (bblk) the
+ *    one the section table gives, on the stack once, marked stacked in the block states and its
+ *    pages owned and out of the free map (O(capacity^2 + capacity * 16 words)): a popped block is
+ *    handed out as it is;
  *  - the zone bounds and the cursor below cspan; counters bounded by the present pages and free +
  *    allocated + metadata <= total.
  *
@@ -507,9 +509,14 @@ static int adopt_check(const struct pmm *p, uint64_t state_phys, uint64_t virt_o
     const uint8_t *bst = (const uint8_t *)(uintptr_t)(p->bst_phys + virt_offset);
     for (uint32_t i = 0; i < p->btop; i++) {
         uint64_t f = p->bstack[i], pf = f << PMM_BLOCK_SHIFT; /* span < 2^52: no wrap below */
-        if (f >= p->span || pf >= p->span || sec[pf >> PMM_SEC_SHIFT] == PMM_SEC_ABSENT ||
-            pf < PMM_LOW_PFN)
-            return refuse(e, "bstack", "holds a block below 1 MiB or in no present section");
+        if (f >= p->span || pf + (1ull << PMM_BLOCK_SHIFT) > p->span ||
+            sec[pf >> PMM_SEC_SHIFT] == PMM_SEC_ABSENT)
+            return refuse(e, "bstack", "holds a block in no present section, or past span");
+        if (pf < (p->c_high < p->cspan ? PMM_HIGH_PFN : (16ull << 20) >> PMM_PAGE_SHIFT))
+            return refuse(e, "bstack",
+                          "holds a block below the zone unbounded runs come from first");
+        if (pf < meta_end(p) && meta_first(p) < pf + (1ull << PMM_BLOCK_SHIFT))
+            return refuse(e, "bstack", "holds a block of the metadata");
         uint64_t b =
             (((uint64_t)sec[pf >> PMM_SEC_SHIFT] << PMM_SEC_SHIFT) | (pf & (PMM_SEC_PAGES - 1))) >>
             PMM_BLOCK_SHIFT;
@@ -517,6 +524,11 @@ static int adopt_check(const struct pmm *p, uint64_t state_phys, uint64_t virt_o
             return refuse(e, "bblk", "differs from the compact block of the stacked frame");
         if (bst[b] != PMM_BLK_STACKED)
             return refuse(e, "bstack", "holds a block its state byte does not say is stacked");
+        for (uint64_t w = b << 3; w < (b + 1) << 3; w++) /* 8 words each: cheap at 32 entries */
+            if (own[w] != ~0ull || l0[w])
+                return refuse(e, "bstack",
+                              "holds a block whose pages are not owned and out of "
+                              "the free map");
         for (uint32_t j = 0; j < i; j++)
             if (p->bstack[j] == f)
                 return refuse(e, "bstack", "holds a block twice");

@@ -50,7 +50,7 @@ static int fail(struct pmm_check_fail *f, const char *what, uint64_t pfn)
 
 /*
  * The block states and the free-block stack (blocks.c): each stacked entry names a block marked
- * stacked, and as many blocks are marked as there are entries, so none is on it twice or lost
+ * stacked, no block twice, and as many blocks are marked as there are entries, so none is lost
  * from it; a block that is whole or stacked lies in the first zone after reconcile and reads as
  * allocated and unshared in the maps (its counts are then 0: the shared-map check below).
  */
@@ -72,6 +72,9 @@ static int check_blocks(const struct pmm *p, struct pmm_check_fail *f)
             return fail(f, "stacked block's compact number differs from its frame's", pf);
         if (st[c >> PMM_BLOCK_SHIFT] != PMM_BLK_STACKED)
             return fail(f, "block on the free-block stack is not marked stacked", pf);
+        for (uint32_t j = 0; j < i; j++)
+            if (p->bstack[j] == p->bstack[i])
+                return fail(f, "block is on the free-block stack twice", pf);
     }
     uint64_t nstacked = 0, first = blk_first_zone(p);
     for (uint64_t b = 0; b < p->blkmap.nbits; b++) {

@@ -506,6 +506,7 @@ void blk_flush(struct pmm *p);
 void blk_taken(struct pmm *p, uint64_t c, uint64_t n);
 void blk_touched(struct pmm *p, uint64_t c, uint64_t n);
 uint64_t blk_stacked_in(const struct pmm *p, uint64_t c, uint64_t n);
+int blk_flush_in(struct pmm *p, uint64_t lo, uint64_t hi);
 
 /*
  * percpu.c: give back self's cache and ask every other CPU whose cache holds pages to drain it,

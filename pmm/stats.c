@@ -45,10 +45,10 @@ static uint64_t largest_run(const struct pmm *p)
  */
 static uint64_t cached_pages(const struct pmm *p)
 {
-    uint64_t sum = 0;
+    uint64_t sum = 0, most = p->nalloc - ((uint64_t)p->btop << PMM_BLOCK_SHIFT);
     for (uint32_t i = 0; i < p->ncpus; i++)
         sum += ld64(&pmm_pcpu(p, i)->n);
-    return sum < p->nalloc ? sum : p->nalloc;
+    return sum < most ? sum : most; /* stacked blocks are in nalloc too */
 }
 
 void pmm_stats(const struct pmm *p, struct pmm_stats *s)

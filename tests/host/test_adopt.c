@@ -202,9 +202,13 @@ TEST(stack_cursor_and_counter_fields)
     /* the free-block stack: a popped block is handed out as it is. Entries are 2 MiB frames
      * (phys >> 21) with their compact block numbers beside them (bblk). */
     REFUSED("btop", h->btop = PMM_BSTACK_CAP + 1);
-    REFUSED("bstack", h->bstack[0] = h->span >> 9);  /* past the last page */
-    REFUSED("bstack", h->bstack[0] = 1ull << 50);    /* far past it, shifted left */
-    REFUSED("bstack", h->bstack[0] = 0);             /* below 1 MiB */
+    REFUSED("bstack", h->bstack[0] = h->span >> 9); /* past the last page */
+    REFUSED("bstack", h->bstack[0] = 1ull << 50);   /* far past it, shifted left */
+    REFUSED("bstack", h->bstack[0] = 0);            /* below 1 MiB */
+    /* below 4 GiB (a present block of the pool there), and the metadata's own first block */
+    REFUSED("bstack", (h->bstack[0] = 2 * GIB >> 21, h->bblk[0] = cidx(h, 2 * GIB / PG) >> 9));
+    REFUSED("bstack", (h->bstack[0] = h->self_phys >> 21,
+                       h->bblk[0] = cidx(h, (h->self_phys >> 21) << 9) >> 9));
     REFUSED("bstack", h->bstack[0] = 3 * GIB >> 21); /* the reserved hole: no section */
     REFUSED("bblk", h->bblk[1] ^= 1);
     REFUSED("bfront", h->bfront = h->bstack[0]);

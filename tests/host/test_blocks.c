@@ -286,6 +286,10 @@ TEST(a_bounded_request_never_takes_a_stacked_block)
     CHECK_EQ(p->btop, 1);
     CHECK_EQ(pmm_alloc_run(p, 511, 2 * MIB, 0, &y), PMM_OK); /* another size */
     CHECK_EQ(p->btop, 1);
+    /* a bounded request that fails keeps the stack: the blocks could not have helped */
+    CHECK_EQ(pmm_alloc_run(p, 200, PG, MIB, &y), PMM_ENOMEM);
+    CHECK_EQ(pmm_alloc_run(p, (2 * GIB - MIB) / PG, PG, 4 * GIB, &y), PMM_ENOMEM); /* x is there */
+    CHECK_EQ(p->btop, 1);
     CHECK_OK(p);
     sim_free(s);
 }
@@ -396,7 +400,10 @@ TEST(the_checker_names_each_broken_block_invariant)
     BROKEN(st[ba] = PMM_BLK_WHOLE, st[ba] = PMM_BLK_STACKED, "not marked stacked");
     BROKEN(st[bw] = PMM_BLK_STACKED, st[bw] = PMM_BLK_WHOLE, "blocks marked stacked differ");
     BROKEN((p->btop = 2, p->bstack[1] = p->bstack[0], p->bblk[1] = p->bblk[0]), (void)0,
-           "blocks marked stacked differ");
+           "on the free-block stack twice");
+    BROKEN((p->btop = 2, p->bstack[1] = p->bstack[0], p->bblk[1] = p->bblk[0],
+            st[bw] = PMM_BLK_STACKED), /* the count of marks agrees: only the entries tell */
+           st[bw] = PMM_BLK_WHOLE, "on the free-block stack twice");
     BROKEN(p->bfront = 0, (void)0, "front differs from its top entry");
     BROKEN(p->btop = PMM_BSTACK_CAP + 1, (void)0, "free-block stack holds more");
     BROKEN(st[bfree] = 7, st[bfree] = PMM_BLK_NORMAL, "not a block state");
