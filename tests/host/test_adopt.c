@@ -28,15 +28,19 @@ static void restore(void)
     memcpy(h, good, PG);
 }
 
-/* Adopting the header as it is now must fail, name `field`, and write nothing. */
-static void refused(int line, const char *field)
+/*
+ * Adopting the header as it is now must fail, name `field` (and, where several checks name one
+ * field, give a reason containing `reason`), and write nothing.
+ */
+static void refused_why(int line, const char *field, const char *reason)
 {
     unsigned char before[PG];
     memcpy(before, h, PG);
     struct pmm_adopt_error why = {0, 0};
     int err = 0;
     struct pmm *k = pmm_adopt_why(phys, off, &err, &why);
-    int named = why.field && strcmp(why.field, field) == 0;
+    int named = why.field && strcmp(why.field, field) == 0 &&
+                (!reason || (why.why && strstr(why.why, reason)));
     if (k || err != PMM_ESTATE || !named)
         fprintf(stderr, "  line %d: wanted %s refused, got %s (field %s: %s)\n", line, field,
                 k ? "accepted" : pmm_strerror(err), why.field ? why.field : "-",
@@ -51,12 +55,23 @@ static void refused(int line, const char *field)
     restore();
 }
 
+static void refused(int line, const char *field)
+{
+    refused_why(line, field, 0);
+}
+
 /* Put the good header back, apply one change, expect `field` named. */
 #define REFUSED(field, change)                                                                     \
     do {                                                                                           \
         restore();                                                                                 \
         change;                                                                                    \
         refused(__LINE__, field);                                                                  \
+    } while (0)
+#define REFUSED_WHY(field, reason, change)                                                         \
+    do {                                                                                           \
+        restore();                                                                                 \
+        change;                                                                                    \
+        refused_why(__LINE__, field, reason);                                                      \
     } while (0)
 
 static void setup(void)
@@ -207,15 +222,17 @@ TEST(stack_cursor_and_counter_fields)
     REFUSED("bstack", h->bstack[0] = 0);            /* below 1 MiB */
     /* below 4 GiB (a present block of the pool there), and the metadata's own first block */
     REFUSED("bstack", (h->bstack[0] = 2 * GIB >> 21, h->bblk[0] = cidx(h, 2 * GIB / PG) >> 9));
-    REFUSED("bstack", (h->bstack[0] = h->self_phys >> 21,
-                       h->bblk[0] = cidx(h, (h->self_phys >> 21) << 9) >> 9));
+    REFUSED_WHY(
+        "bstack", "metadata",
+        (h->bstack[0] = h->self_phys >> 21, h->bblk[0] = cidx(h, (h->self_phys >> 21) << 9) >> 9));
     REFUSED("bstack", h->bstack[0] = 3 * GIB >> 21); /* the reserved hole: no section */
     REFUSED("bblk", h->bblk[1] ^= 1);
     REFUSED("bfront", h->bfront = h->bstack[0]);
     REFUSED("bstack", (h->bstack[1] = h->bstack[0], h->bblk[1] = h->bblk[0],
                        h->bfront = h->bstack[0])); /* twice */
     /* a block in the pool, not stacked: its state byte says so */
-    REFUSED("bstack", (h->bstack[0] = 5 * GIB >> 21, h->bblk[0] = cidx(h, 5 * GIB / PG) >> 9));
+    REFUSED_WHY("bstack", "state byte",
+                (h->bstack[0] = 5 * GIB >> 21, h->bblk[0] = cidx(h, 5 * GIB / PG) >> 9));
     REFUSED("stack_hi", h->stack_hi = h->stack_lo - 1);
     REFUSED("cursor", h->cursor = h->cspan);
     REFUSED("c_low", h->c_low = h->cspan + 1);
