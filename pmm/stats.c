@@ -67,9 +67,10 @@ void pmm_stats(const struct pmm *p, struct pmm_stats *s)
     s->largest = largest_run(p);
     s->below4g = bits_count(pmm_free_l0(p), 0, c_ceil(p, 1ull << 20));
     s->below16m = bits_count(pmm_free_l0(p), 0, c_ceil(p, 1ull << 12));
-    for (uint32_t i = 0; i < p->btop; i++) { /* entries are 2 MiB frames */
-        s->below4g += p->bstack[i] < 2048 ? 1ull << PMM_BLOCK_SHIFT : 0;
-        s->below16m += p->bstack[i] < 8 ? 1ull << PMM_BLOCK_SHIFT : 0;
+    for (uint32_t i = 0; i < p->btop; i++) { /* entries are 2 MiB frames: pfn >> 9 */
+        uint64_t pf = p->bstack[i] << PMM_BLOCK_SHIFT;
+        s->below4g += pf < PMM_HIGH_PFN ? 1ull << PMM_BLOCK_SHIFT : 0;
+        s->below16m += pf < (16ull << 20) >> PMM_PAGE_SHIFT ? 1ull << PMM_BLOCK_SHIFT : 0;
     }
     s->stacked = stacked;
     const struct pmm_range *r = pmm_rtab(p);

@@ -211,17 +211,20 @@ TEST(touching_one_page_ends_a_blocks_wholeness)
 
     /* Two whole blocks freed as one run: both become normal, nothing stacked. */
     uint64_t c0 = block(p, 0), c1 = block(p, 0);
-    if (c1 == c0 + 2 * MIB) {
-        CHECK_EQ(pmm_free_run(p, c0, 1024), PMM_OK);
-        CHECK_EQ(state(p, c0), PMM_BLK_NORMAL);
-        CHECK_EQ(state(p, c1), PMM_BLK_NORMAL);
-    }
+    CHECK_EQ(p->btop, 0);
+    CHECK_EQ(c1, c0 + 2 * MIB); /* the general path, lowest first */
+    CHECK_EQ(state(p, c0), PMM_BLK_WHOLE);
+    CHECK_EQ(state(p, c1), PMM_BLK_WHOLE);
+    CHECK_EQ(pmm_free_run(p, c0, 1024), PMM_OK);
+    CHECK_EQ(state(p, c0), PMM_BLK_NORMAL);
+    CHECK_EQ(state(p, c1), PMM_BLK_NORMAL);
+    CHECK_EQ(p->btop, 0);
     CHECK_OK(p);
 
     /* Never handed out: the metadata's first block, and a block in no present section. */
     uint64_t meta = (p->self_phys + 2 * MIB - 1) & ~(2 * MIB - 1);
-    if (meta + 2 * MIB <= p->self_phys + pmm_meta_pages(p) * PG)
-        CHECK_REJECTS(p, pmm_free_run(p, meta, 512), PMM_ENOTOWNED);
+    CHECK(meta + 2 * MIB <= p->self_phys + pmm_meta_pages(p) * PG); /* 6 GiB: > 3 MiB of it */
+    CHECK_REJECTS(p, pmm_free_run(p, meta, 512), PMM_ENOTOWNED);
     CHECK_REJECTS(p, pmm_free_run(p, 2 * GIB, 512), PMM_ENOTOWNED);
     sim_free(s);
 }
@@ -267,6 +270,10 @@ TEST(low_blocks_stay_off_the_stack)
     CHECK_EQ(p->btop, 0);
     CHECK_EQ(pmm_free_run(p, mid, 512), PMM_OK);
     CHECK_EQ(p->btop, 1);
+    struct pmm_stats st; /* all of this machine is below 4 GiB, the stacked block too */
+    pmm_stats(p, &st);
+    CHECK_EQ(st.stacked, 512);
+    CHECK_EQ(st.below4g, st.free);
     CHECK_EQ(block(p, 0), mid);
     CHECK_OK(p);
     sim_free(s);
