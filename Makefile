@@ -33,19 +33,24 @@ TEST_COMMON := tests/host/sim.c tools/mapfile.c handoff/elf.c handoff/verify.c h
 EFI_INC    := -I/usr/include/efi -I/usr/include/efi/x86_64
 EFI_CFLAGS := $(WARN) -O2 -fpic -fshort-wchar -mno-red-zone -ffreestanding -fno-stack-protector \
               -fno-strict-aliasing -fno-builtin -DGNU_EFI_USE_MS_ABI $(EFI_INC) \
-              -Iinclude -Ipmm -Ihandoff -Iefi -Ihandoff/kernel
+              -Iinclude -Ipmm -Ihandoff -Iefi -Iefi/limine -Ihandoff/kernel
 EFI_LDS    := /usr/lib/elf_x86_64_efi.lds
 EFI_CRT0   := /usr/lib/crt0-efi-x86_64.o
 # The framebuffer console is the kernel stub's, reused for the loader's failures after exit.
-EFI_SRC    := $(wildcard efi/*.c) handoff/elf.c handoff/verify.c handoff/sha256.c \
+EFI_SRC    := $(wildcard efi/*.c efi/limine/*.c) handoff/elf.c handoff/verify.c \
               handoff/kernel/fbcon.c handoff/kernel/font.c
-EFI_OBJ    := $(EFI_SRC:%.c=build/efi/%.o) $(PMM_SRC:%.c=build/efi/%.o)
-EFI_HDR    := $(wildcard efi/*.h) include/handoff.h handoff/elf_image.h handoff/x86.h handoff/sha256.h \
-              handoff/kernel/kernel.h handoff/kernel/font.h $(PMM_HDR)
+EFI_OBJ    := $(EFI_SRC:%.c=build/efi/%.o) build/efi/efi/limine/stubs.o $(PMM_SRC:%.c=build/efi/%.o)
+EFI_HDR    := $(wildcard efi/*.h efi/limine/*.h) include/handoff.h include/limine.h \
+              handoff/elf_image.h handoff/x86.h handoff/kernel/fbcon.h handoff/kernel/font.h $(PMM_HDR)
 
 build/efi/%.o: %.c $(EFI_HDR)
 	@mkdir -p $(@D)
 	@echo "  EFI CC  $@"
+	@$(CC) $(EFI_CFLAGS) -c -o $@ $<
+
+build/efi/%.o: %.S $(EFI_HDR)
+	@mkdir -p $(@D)
+	@echo "  EFI AS  $@"
 	@$(CC) $(EFI_CFLAGS) -c -o $@ $<
 
 # Every EFI binary: an ELF shared object linked against gnu-efi (its prerequisites are the
@@ -78,9 +83,9 @@ K_CFLAGS := $(WARN) -O2 -g -ffreestanding -fno-pic -fno-pie -mcmodel=kernel -mno
             -fomit-frame-pointer -Iinclude -Ipmm -Ihandoff -Ihandoff/kernel
 K_SRC    := $(wildcard handoff/kernel/*.c) handoff/verify.c
 K_OBJ    := $(K_SRC:%.c=build/kernel/%.o) build/kernel/handoff/kernel/entry.o \
-            build/kernel/handoff/kernel/trampoline.o \
             $(PMM_SRC:%.c=build/kernel/%.o)
-K_HDR    := $(wildcard handoff/kernel/*.h) include/handoff.h handoff/x86.h $(PMM_HDR)
+K_HDR    := $(wildcard handoff/kernel/*.h) include/handoff.h include/limine.h handoff/x86.h \
+            $(PMM_HDR)
 
 build/kernel/%.o: %.c $(K_HDR)
 	@mkdir -p $(@D)
@@ -136,27 +141,6 @@ $(eval $(call kernel_variant,fault,PMM_FAULT_TEST,main))
 # write to their own text, execute from the direct map (W^X: tests/qemu/wx.sh)
 $(eval $(call kernel_variant,wxtext,PMM_WX_TEST_TEXT,main))
 $(eval $(call kernel_variant,wxexec,PMM_WX_TEST_EXEC,main))
-# The handoff version the loader writes (include/handoff.h); the refusal tests' kernels are built
-# for the one before it, as a kernel left on the disk by the previous build would be.
-HANDOFF_VERSION := $(shell sed -n 's/^\#define PMM_HANDOFF_VERSION \([0-9]*\)u.*/\1/p' include/handoff.h)
-ifeq ($(HANDOFF_VERSION),)
-$(error cannot read PMM_HANDOFF_VERSION from include/handoff.h)
-endif
-OLD_HANDOFF := $(shell expr $(HANDOFF_VERSION) - 1)
-# built for the previous handoff version and staying on its verdict: the refusal must be on screen
-# too (tests/qemu/panicscreen.sh); main.c and console.c rebuilt with both defines
-OLDSCREEN_OBJ := build/kernel-oldscreen/handoff/kernel/main.o \
-                 build/kernel-oldscreen/handoff/kernel/console.o
-build/kernel-oldscreen/%.o: %.c $(K_HDR)
-	@mkdir -p $(@D)
-	@$(CC) $(K_CFLAGS) -DPMM_HANDOFF_VERSION=$(OLD_HANDOFF)u -DPMM_STAY_ON_VERDICT -c -o $@ $<
-build/kernel-oldscreen.elf: $(K_OBJ) $(OLDSCREEN_OBJ)
-	@ld -nostdlib -static -z max-page-size=4096 -T handoff/kernel/kernel.ld -o $@ \
-	    $(filter-out $(subst kernel-oldscreen,kernel,$(OLDSCREEN_OBJ)),$(K_OBJ)) $(OLDSCREEN_OBJ)
-build/esp-oldscreen.img: build/esp.img build/kernel-oldscreen.elf
-	@cp $< $@ && mcopy -o -i $@ build/kernel-oldscreen.elf ::/EFI/pmm/kernel.elf
-# built for the previous handoff version: must refuse this loader's block, naming both versions
-$(eval $(call kernel_variant,oldkernel,PMM_HANDOFF_VERSION=$(OLD_HANDOFF)u,main))
 # two listed CPUs that never come up: one with an APIC ID no CPU has, one sent another CPU's
 # start-up parameters (tests/qemu/smpmissing.sh)
 $(eval $(call kernel_variant,smpmissing,PMM_SMP_TEST_MISSING,smp))
@@ -180,16 +164,7 @@ $(eval $(call loader_variant,stalekey,PMM_TEST_STALE_KEY,exit))
 # no MP services protocol, so the CPU list comes from the ACPI MADT (boot.sh, CPU_SOURCE=madt)
 $(eval $(call loader_variant,nomp,PMM_TEST_NO_MP_SERVICES,cpus))
 
-build/esp-hold.img: build/esp.img
-	@printf '# tests/qemu/hold.sh\nhold-boot-memory = on\n' >build/options-hold
-	@cp $< $@ && mcopy -o -i $@ build/options-hold ::/EFI/pmm/options
-
-# An options file with an unknown key on line 3: the loader must refuse it.
-build/esp-badoptions.img: build/esp.img
-	@printf '# options\nhold-boot-memory = off\nhold-boot-mem = on\n' >build/options-bad
-	@cp $< $@ && mcopy -o -i $@ build/options-bad ::/EFI/pmm/options
-
-TEST_IMAGES := build/esp-smpmissing.img build/esp-nomp.img build/esp-oldscreen.img build/esp-wxtext.img build/esp-wxexec.img build/esp-stalekey.img build/esp-oldkernel.img build/esp-badoptions.img build/usb-plainsigned-tampered.img build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/esp-hold.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
+TEST_IMAGES := build/esp-smpmissing.img build/esp-nomp.img build/esp-wxtext.img build/esp-wxexec.img build/esp-stalekey.img build/usb-plainsigned-tampered.img build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
                build/debug/esp.img
 
 # `make debug`: the same loader built -O0 -g with a wait for GDB, on its own image.

@@ -1,220 +1,1190 @@
 /*
- * boot.c - from a built allocator and a kernel file to the kernel: check the image, allocate its
- * memory from the allocator, fill the handoff block, build the transition tables, exit boot
- * services and jump (transition.c). Shared by the loader and the shell's `pmm boot`.
+ * boot.c - the Limine boot path: from a chosen entry and a built allocator to the kernel.
+ *
+ *   before ExitBootServices (any failure is reported and everything given back):
+ *     the kernel file -> ELF check -> its image placed (KASLR slide for position-independent
+ *     kernels), relocated -> its requests found -> modules read -> what only the firmware can
+ *     tell (screen, clock, tables, randomness, TSC rate) gathered -> exit
+ *   after (a failure is fatal, on the screen and COM1):
+ *     reconcile (boot memory held) -> configuration tables kept -> stacks, page tables, the
+ *     parking page and the response arena from the allocator -> page tables -> APs parked ->
+ *     responses -> boot memory released (unless the kernel holds it) -> memory map -> the
+ *     allocator checked against what is handed over -> machine state -> jump (stubs.S)
+ *
+ * Every page the kernel receives allocated is in `handed`, and at the end the allocator's
+ * allocated pages must be exactly those: the live-allocator response (include/handoff.h) lists
+ * them and the memory map calls them bootloader-reclaimable.
  */
+#include "blake2b.h"
 #include "loader.h"
+#include "machine.h"
+#include "memmap.h"
+#include "mp.h"
+#include "paging.h"
+#include "stubs.h"
 
-#define STACK_PAGES 16
+#define PG            4096ull
+#define MIB           (1ull << 20)
+#define GIB           (1ull << 30)
+#define HHDM_4LEVEL   0xffff800000000000ull
+#define HHDM_5LEVEL   0xff00000000000000ull
+#define MIN_STACK     (64ull << 10)
+#define MAX_HANDED    256
+#define MAX_KEPT      48
+#define MAX_MODULES   (LCONF_MAX_MODULES + 32)
+#define MAX_ENTROPY   4096
+#define GDT_FIXED     7 /* null, 16-bit code/data, 32-bit code/data, 64-bit code/data */
 
-static UINT64 pages_for(UINT64 bytes)
-{
-    return (bytes + 4095) / 4096;
-}
+UINT64 boot_tsc_start;
 
-/* Top of what the kernel must reach through the identity map: RAM, the framebuffer, 4 GiB. */
-static UINT64 identity_top(struct pmm *p, const struct pmm_handoff *h)
-{
-    UINT64 top = 4ull << 30, n;
-    const struct pmm_range *r = pmm_ranges(p, &n);
-    for (UINT64 i = 0; i < n; i++) {
-        UINT64 end = (r[i].start + r[i].npages) << 12;
-        if (r[i].kind != PMM_KIND_NEVER && end > top)
-            top = end;
-    }
-    if (h->fb_base + h->fb_size > top)
-        top = h->fb_base + h->fb_size;
-    return top;
-}
-
-static UINT64 read_cr0(void)
-{
-    UINT64 v;
-    __asm__ volatile("mov %%cr0, %0" : "=r"(v));
-    return v;
-}
-
-static UINT64 read_cr4(void)
-{
-    UINT64 v;
-    __asm__ volatile("mov %%cr4, %0" : "=r"(v));
-    return v;
-}
-
-static UINT64 read_efer(void)
-{
-    UINT32 lo, hi;
-    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(0xc0000080u));
-    return ((UINT64)hi << 32) | lo;
-}
-
-/* A signed build carries 64 lower-case hex digits where unsigned builds have the placeholder. */
-static int digest_set(void)
-{
-    for (int i = 0; i < 64; i++) {
-        char c = pmm_kernel_sha256[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return 0;
-    }
-    return 1;
-}
-
-/*
- * 1 if the firmware enforces Secure Boot. A variable that cannot be read for any reason but its
- * absence counts as on: the check exists to fail closed.
- */
-static int secure_boot_on(void)
-{
-    UINT8 v = 0;
-    UINTN n = sizeof v;
-    UINT32 attr;
-    EFI_STATUS st =
-        uefi_call_wrapper(RT->GetVariable, 5, L"SecureBoot", &EfiGlobalVariable, &attr, &n, &v);
-    if (st == EFI_NOT_FOUND)
-        return 0;
-    return EFI_ERROR(st) || v != 0;
-}
-
-struct held {
-    UINT64 phys, pages;
+struct module {
+    UINT64 phys, pages, size;
+    const char *path, *cmdline;
+    struct volume vol;
 };
 
-static EFI_STATUS give_back(struct pmm *p, struct held *h, int n, EFI_STATUS st)
+struct boot {
+    EFI_HANDLE image;
+    struct pmm *pmm;
+    struct boot_choice *c;
+    struct lconf_entry *e;
+    int secure;
+    /* the kernel */
+    UINT64 kfile, kfile_pages, kfile_size; /* the file, kept for the Executable File response */
+    struct elf_image elf;
+    UINT64 slide, kphys, kpages, entry;
+    struct lreq_found req;
+    UINT64 revision;
+    unsigned levels;
+    UINT64 hhdm, stack_size;
+    UINT32 pmm_flags;
+    struct module mods[MAX_MODULES];
+    UINT32 nmods;
+    /* the firmware's facts */
+    struct fbinfo fb;
+    int have_fb;
+    UINT8 *edid; /* pool copy */
+    UINT64 rsdp, smbios32, smbios64;
+    INT64 date;
+    UINT64 tsc_hz;
+    UINT64 *entropy, nentropy;
+    struct machine m;
+    const struct cfg_entry *cfg;
+    UINT64 ncfg;
+    UINT64 loader_lo, loader_hi; /* our own image, identity-mapped while APs start */
+    uint32_t huge1g;             /* the CPU has 1 GiB pages */
+    /* handed over */
+    struct pmm_handed handed[MAX_HANDED];
+    UINT32 nhanded;
+    struct pmm_kept kept[MAX_KEPT];
+    UINT32 nkept;
+    /* exit */
+    struct fwmap final;
+    void *scratch;
+    UINT64 scratch_size;
+    /* after exit */
+    UINT64 stack, park, tramp, ptpool, ptpool_pages, ptpool_used, arena, arena_pages, arena_used;
+    UINT64 apstacks;
+    struct pt pt;
+    struct ap_ctx *apctx;
+    UINT64 tsc_exit;
+};
+
+static void hand(struct boot *b, UINT64 phys, UINT64 pages, UINT32 kind)
 {
-    while (n-- > 0)
-        pmm_free_run(p, h[n].phys, h[n].pages);
+    if (pages && b->nhanded < MAX_HANDED)
+        b->handed[b->nhanded++] = (struct pmm_handed){phys, pages, kind, 0};
+}
+
+/* Give back what was allocated for this boot (before exit only). */
+static EFI_STATUS give_back(struct boot *b, EFI_STATUS st)
+{
+    for (UINT32 i = b->nhanded; i-- > 0;)
+        if (b->handed[i].kind != PMM_HANDED_EARLIER)
+            pmm_free_run(b->pmm, b->handed[i].phys, b->handed[i].pages);
+    b->nhanded = 0;
     return st;
 }
 
-EFI_STATUS boot_kernel(EFI_HANDLE image, struct pmm *p, const void *file, UINT64 fsize,
-                       unsigned reconcile_flags)
+/* A file named by the configuration: read into allocator pages, its hash checked. */
+static EFI_STATUS read_checked(struct boot *b, const struct volume *vol, const char *path,
+                               const uint8_t *hash, UINT64 *phys, UINT64 *pages, UINT64 *size)
 {
-    struct boot b = {0};
-    b.image = image;
-    b.pmm = p;
-    b.reconcile_flags = reconcile_flags;
-    if (digest_set()) {
-        uint8_t d[32];
-        char hex[65];
-        sha256(file, fsize, d);
-        sha256_hex(d, hex);
-        if (CompareMem(hex, pmm_kernel_sha256, 64)) {
-            Print(L"loader: kernel rejected: its SHA-256 %a is not the %a this signed loader "
-                  L"was built for\n",
-                  hex, pmm_kernel_sha256);
-            return EFI_SECURITY_VIOLATION;
-        }
-        Print(L"loader: kernel SHA-256 matches the digest in this signed loader\n");
-    } else if (secure_boot_on()) {
-        /* Signed by some other pipeline (plain sbsign, a signing service): the firmware vouched
-         * for this loader, and the loader could vouch for no kernel. */
-        Print(
-            L"loader: Secure Boot is on, but this loader carries no kernel digest, so it cannot "
-            L"check the kernel, and will not boot. Sign it with tools/sign.sh (make usb SIGN_KEY= "
-            L"SIGN_CERT=), which writes the kernel's SHA-256 into the loader before signing\n");
+    if (b->secure && !hash) {
+        Print(L"loader: Secure Boot: %a has no #hash in limine.conf; every file must carry "
+              L"one\n",
+              path);
         return EFI_SECURITY_VIOLATION;
     }
-    const char *why = elf_check(file, fsize, &b.elf);
-    if (!why)
-        why = kernel_addresses_check(&b.elf);
+    EFI_STATUS st = vol_read_pages(vol, b->pmm, path, phys, pages, size);
+    if (EFI_ERROR(st))
+        return st;
+    const char *why = hash ? hash_check((void *)(UINTN)*phys, *size, hash) : 0;
     if (why) {
-        Print(L"loader: kernel rejected: %a\n", why);
+        if (b->secure || !b->c->conf || b->c->conf->hash_mismatch_panic) {
+            Print(L"loader: %a rejected: %a\n", path, why);
+            pmm_free_run(b->pmm, *phys, *pages);
+            return EFI_SECURITY_VIOLATION;
+        }
+        Print(L"loader: warning: %a: %a (hash_mismatch_panic: no)\n", path, why);
+    }
+    return EFI_SUCCESS;
+}
+
+static EFI_STATUS volume_for(struct boot *b, UINT32 partition, const char *path,
+                             struct volume *v)
+{
+    EFI_STATUS st = vol_partition(&b->c->vol, partition, v);
+    if (EFI_ERROR(st))
+        Print(L"loader: boot(%d): no such partition on the boot disk, for %a (%r)\n", partition,
+              path, st);
+    return st;
+}
+
+/* Check the image and place it: the slide, the run it is loaded into, relocations. */
+static EFI_STATUS place_kernel(struct boot *b)
+{
+    const char *why = elf_check((void *)(UINTN)b->kfile, b->kfile_size, &b->elf);
+    if (why) {
+        Print(L"loader: kernel rejected: %a%a%a\n", why, b->elf.bad_reloc ? ": " : "",
+              b->elf.bad_reloc ? elf_reloc_name(b->elf.bad_reloc) : "");
         return EFI_LOAD_ERROR;
     }
-    /* What was allocated before this boot path (the shell's `pmm alloc`) is handed over too. */
-    struct pmm_handoff_kept early[PMM_HANDOFF_MAX_KEPT / 2];
-    UINT32 nearly = 0;
-    UINT64 start, n;
-    for (UINT64 pfn = 0; pmm_next_alloc_range(p, pfn, &start, &n); pfn = start + n) {
-        if (nearly == PMM_HANDOFF_MAX_KEPT / 2) {
-            Print(L"loader: more than %d separate allocations made before boot; free some\n",
-                  PMM_HANDOFF_MAX_KEPT / 2);
-            return EFI_OUT_OF_RESOURCES;
-        }
-        early[nearly++] = (struct pmm_handoff_kept){start << 12, n << 12, {0}, PMM_KEPT_EARLIER, 0};
-    }
-    _Static_assert(sizeof(struct cfg_entry) == sizeof(EFI_CONFIGURATION_TABLE),
-                   "struct cfg_entry is EFI_CONFIGURATION_TABLE");
-    b.cfg = (const struct cfg_entry *)ST->ConfigurationTable;
-    b.ncfg = ST->NumberOfTableEntries;
-    why = paging_mode_check(read_cr0(), read_cr4(), read_efer());
+    UINT64 size = b->elf.vhi - b->elf.vlo, align = b->elf.align > 2 * MIB ? b->elf.align : 2 * MIB;
+    UINT64 random = 0;
+    if (b->elf.pie && b->e->kaslr)
+        fw_random(&random, 1);
+    why = kernel_slide(&b->elf, b->e->kaslr, random, &b->slide);
     if (why) {
-        Print(L"loader: cannot start the kernel: %a\n", why);
+        Print(L"loader: kernel rejected: %a (linked at 0x%lx)\n", why, b->elf.vlo);
+        return EFI_LOAD_ERROR;
+    }
+    b->kpages = size / PG;
+    int rc = pmm_alloc_run(b->pmm, b->kpages, align, 0, &b->kphys);
+    if (rc) {
+        Print(L"loader: out of memory for the kernel image: %a\n", pmm_strerror(rc));
+        return EFI_OUT_OF_RESOURCES;
+    }
+    hand(b, b->kphys, b->kpages, PMM_HANDED_EXECUTABLE);
+    elf_load((void *)(UINTN)b->kfile, &b->elf, (void *)(UINTN)b->kphys);
+    if (b->elf.pie)
+        elf_relocate((void *)(UINTN)b->kfile, (void *)(UINTN)b->kphys, &b->elf, b->slide);
+    b->entry = b->elf.entry + b->slide;
+    Print(L"loader: kernel %a at 0x%lx (%ld pages), linked at 0x%lx%a, slide 0x%lx\n",
+          b->e->kernel.path, b->kphys, b->kpages, b->elf.vlo,
+          b->elf.pie ? (b->e->kaslr ? ", relocated with KASLR" : ", relocated") : "", b->slide);
+    return EFI_SUCCESS;
+}
+
+/* Loaded-image pointer of a kernel virtual address (inside the image), or 0. */
+static void *kptr(struct boot *b, UINT64 va, UINT64 n)
+{
+    UINT64 lo = b->elf.vlo + b->slide;
+    if (va < lo || va - lo > b->kpages * PG || n > b->kpages * PG - (va - lo))
+        return 0;
+    return (void *)(UINTN)(b->kphys + (va - lo));
+}
+
+/* A NUL-terminated string in the kernel image at va, of at most 1023 characters; 0 if not. */
+static const char *kstr(struct boot *b, UINT64 va)
+{
+    const char *s = kptr(b, va, 1);
+    for (UINT64 i = 0; s && i < 1024 && kptr(b, va + i, 1); i++)
+        if (!s[i])
+            return s;
+    return 0;
+}
+
+static EFI_STATUS find_requests(struct boot *b)
+{
+    int which;
+    UINT64 vbase = b->elf.vlo + b->slide;
+    UINT64 reqs = b->elf.reqs_size ? b->elf.reqs + b->slide : 0;
+    const char *why = lreq_scan((void *)(UINTN)b->kphys, b->kpages * PG, vbase, reqs,
+                                b->elf.reqs_size, &b->req, &which);
+    if (why) {
+        Print(L"loader: kernel rejected: %a%a%a\n", why, which >= 0 ? ": " : "",
+              which >= 0 ? lreq_name(which) : "");
+        return EFI_LOAD_ERROR;
+    }
+    UINT64 want = b->req.wanted_revision;
+    b->revision = revision_used(want);
+    Print(L"loader: base revision %ld%a", b->revision,
+          want > MAX_REVISION ? " (the kernel asks for a later one; it is told so)" : "");
+    Print(L"; requests:");
+    for (int r = 0; r < LREQ_COUNT; r++)
+        if (b->req.req[r])
+            Print(L" %a;", lreq_name(r));
+    Print(L"\n");
+    if (b->req.nunknown)
+        Print(L"loader: %d request(s) this loader does not know are left unanswered\n",
+              b->req.nunknown);
+    struct limine_entry_point_request *ep = b->req.req[LREQ_ENTRY_POINT];
+    if (ep) {
+        UINT64 e = (UINT64)(UINTN)ep->entry;
+        int ok = 0;
+        for (UINT32 i = 0; i < b->elf.nload; i++) {
+            const struct elf_load *l = &b->elf.load[i];
+            ok |= (l->flags & 1) && e >= l->vaddr + b->slide && e < l->vaddr + l->memsz + b->slide;
+        }
+        if (!ok) {
+            Print(L"loader: kernel rejected: the Entry Point request's entry 0x%lx is not in an "
+                  L"executable segment\n",
+                  e);
+            return EFI_LOAD_ERROR;
+        }
+        b->entry = e;
+    }
+    struct limine_stack_size_request *ss = b->req.req[LREQ_STACK_SIZE];
+    b->stack_size = ss && ss->stack_size > MIN_STACK ? (ss->stack_size + PG - 1) & ~(PG - 1)
+                                                      : MIN_STACK;
+    if (b->stack_size > 256 * MIB) {
+        Print(L"loader: kernel rejected: it asks for a stack of %ld bytes\n", ss->stack_size);
+        return EFI_LOAD_ERROR;
+    }
+    struct pmm_request *pr = b->req.req[LREQ_PMM];
+    b->pmm_flags = pr ? (UINT32)pr->flags : 0;
+    return EFI_SUCCESS;
+}
+
+static UINT64 read_cr(int n)
+{
+    UINT64 v;
+    if (n == 0)
+        __asm__ volatile("mov %%cr0, %0" : "=r"(v));
+    else
+        __asm__ volatile("mov %%cr4, %0" : "=r"(v));
+    return v;
+}
+
+/* The paging mode: what the kernel and limine.conf allow, in the mode the firmware runs. */
+static EFI_STATUS paging_mode(struct boot *b)
+{
+    UINT64 cr4 = read_cr(4), mode;
+    const char *why = long_mode_check(read_cr(0), cr4, rdmsr(0xc0000080u));
+    struct limine_paging_mode_request *pm = b->req.req[LREQ_PAGING_MODE];
+    int rev1 = pm && pm->revision >= 1;
+    if (!why)
+        why = paging_choice(pm != 0, pm ? pm->mode : 0, pm ? (rev1 ? pm->max_mode : pm->mode) : 0,
+                            rev1 ? pm->min_mode : LIMINE_PAGING_MODE_X86_64_MIN,
+                            b->e->paging_mode, b->e->max_paging_mode, b->e->min_paging_mode,
+                            (cr4 & CR4_LA57) != 0, &mode);
+    if (why) {
+        Print(L"loader: kernel rejected: %a\n", why);
         return EFI_UNSUPPORTED;
     }
-    Print(L"loader: 4-level paging (CR4.LA57 clear)\n");
-    UINTN size = 0, key, dsize = 0; /* only the sizes: the final map is taken at exit */
+    b->levels = (unsigned)mode + 4;
+    b->hhdm = b->levels == 5 ? HHDM_5LEVEL : HHDM_4LEVEL;
+    Print(L"loader: %d-level paging, HHDM at 0x%lx\n", b->levels, b->hhdm);
+    return EFI_SUCCESS;
+}
+
+/* Config modules, then the kernel's internal ones (paths relative to the kernel's directory). */
+static EFI_STATUS read_modules(struct boot *b)
+{
+    struct limine_module_request *mr = b->req.req[LREQ_MODULE];
+    if (!mr)
+        return EFI_SUCCESS; /* no request: modules named in limine.conf are not loaded */
+    for (UINT32 i = 0; i < b->e->nmodules; i++) {
+        const struct lconf_module *cm = &b->e->modules[i];
+        struct module *m = &b->mods[b->nmods];
+        EFI_STATUS st = volume_for(b, cm->file.partition, cm->file.path, &m->vol);
+        if (!EFI_ERROR(st))
+            st = read_checked(b, &m->vol, cm->file.path, cm->file.has_hash ? cm->file.hash : 0,
+                              &m->phys, &m->pages, &m->size);
+        if (EFI_ERROR(st)) {
+            Print(L"loader: module %a (limine.conf line %d) cannot be loaded\n", cm->file.path,
+                  cm->file.line);
+            return st;
+        }
+        m->path = cm->file.path;
+        m->cmdline = cm->cmdline;
+        hand(b, m->phys, m->pages, PMM_HANDED_MODULE);
+        b->nmods++;
+    }
+    if (mr->revision < 1 || !mr->internal_module_count)
+        return EFI_SUCCESS;
+    if (mr->internal_module_count > MAX_MODULES - b->nmods) {
+        Print(L"loader: kernel rejected: %ld internal modules, more than %d\n",
+              mr->internal_module_count, MAX_MODULES - b->nmods);
+        return EFI_LOAD_ERROR;
+    }
+    UINT64 *list = kptr(b, (UINT64)(UINTN)mr->internal_modules, mr->internal_module_count * 8);
+    if (!list) {
+        Print(L"loader: kernel rejected: its internal module list is not in its image\n");
+        return EFI_LOAD_ERROR;
+    }
+    const char *kp = b->e->kernel.path;
+    UINTN dirlen = 0;
+    for (UINTN i = 0; kp[i]; i++)
+        if (kp[i] == '/')
+            dirlen = i + 1;
+    for (UINT64 i = 0; i < mr->internal_module_count; i++) {
+        struct limine_internal_module *im = kptr(b, list[i], sizeof *im);
+        const char *rel = im ? kstr(b, (UINT64)(UINTN)im->path) : 0;
+        const char *str = im ? kstr(b, (UINT64)(UINTN)im->string) : 0;
+        if (!rel || !str) {
+            Print(L"loader: kernel rejected: internal module %ld is not a valid structure\n", i);
+            return EFI_LOAD_ERROR;
+        }
+        if (im->flags & LIMINE_INTERNAL_MODULE_COMPRESSED) {
+            Print(L"loader: kernel rejected: internal module %a is compressed; this loader does "
+                  L"not decompress\n",
+                  rel);
+            return EFI_LOAD_ERROR;
+        }
+        /* "<dir of the kernel>/<rel>", and a "#hash" suffix split off */
+        UINTN rl = 0, hashat = 0;
+        while (rel[rl])
+            rl++;
+        for (UINTN k = 0; k < rl; k++)
+            if (rel[k] == '#')
+                hashat = k;
+        UINTN plen = hashat ? hashat : rl;
+        char *path = AllocatePool(dirlen + plen + 2);
+        uint8_t *hash = 0;
+        if (!path)
+            return EFI_OUT_OF_RESOURCES;
+        CopyMem(path, (void *)kp, dirlen);
+        CopyMem(path + dirlen, (void *)rel, plen);
+        path[dirlen + plen] = 0;
+        if (hashat) {
+            hash = AllocatePool(64);
+            int ok = hash && rl - hashat - 1 == 128;
+            for (int k = 0; ok && k < 128; k++) {
+                char ch = rel[hashat + 1 + k];
+                int v = ch >= '0' && ch <= '9'   ? ch - '0'
+                        : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                        : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                                 : -1;
+                ok = v >= 0;
+                hash[k / 2] = (uint8_t)(k & 1 ? hash[k / 2] | v : v << 4);
+            }
+            if (!ok) {
+                Print(L"loader: kernel rejected: internal module %a: the hash after '#' is not "
+                      L"128 hex digits\n",
+                      rel);
+                return EFI_LOAD_ERROR;
+            }
+        }
+        struct module *m = &b->mods[b->nmods];
+        m->vol = b->c->vol; /* the kernel's own volume */
+        EFI_FILE_HANDLE probe;
+        CHAR16 p16[512];
+        UINTN k = 0;
+        for (; path[k] && k < 511; k++)
+            p16[k] = path[k] == '/' ? L'\\' : (CHAR16)path[k];
+        p16[k] = 0;
+        if (EFI_ERROR(uefi_call_wrapper(m->vol.root->Open, 5, m->vol.root, &probe, p16,
+                                        EFI_FILE_MODE_READ, 0))) {
+            if (im->flags & LIMINE_INTERNAL_MODULE_REQUIRED) {
+                Print(L"loader: the kernel requires internal module %a, which is not there\n",
+                      path);
+                return EFI_NOT_FOUND;
+            }
+            Print(L"loader: internal module %a not found; it was optional\n", path);
+            continue;
+        }
+        uefi_call_wrapper(probe->Close, 1, probe);
+        EFI_STATUS st = read_checked(b, &m->vol, path, hash, &m->phys, &m->pages, &m->size);
+        if (EFI_ERROR(st))
+            return st;
+        /* Internal modules come before the configuration's: move them up front. */
+        struct module t = *m;
+        for (UINT32 j = b->nmods; j > i; j--)
+            b->mods[j] = b->mods[j - 1];
+        t.path = path;
+        t.cmdline = str;
+        b->mods[i] = t;
+        hand(b, t.phys, t.pages, PMM_HANDED_MODULE);
+        b->nmods++;
+    }
+    return EFI_SUCCESS;
+}
+
+static const EFI_GUID smbios2_guid = SMBIOS_TABLE_GUID;
+static const EFI_GUID smbios3_guid = SMBIOS3_TABLE_GUID;
+
+/* A table's signature and length, to find the MADT, DMAR and IVRS through the RSDP. */
+static const UINT8 *acpi_table(UINT64 rsdp, const char *sig, UINT32 *len)
+{
+    if (!rsdp)
+        return 0;
+    const UINT8 *r = (const UINT8 *)(UINTN)rsdp;
+    int x = r[15] >= 2;
+    UINT64 sdt = x ? *(const UINT64 *)(r + 24) : *(const UINT32 *)(r + 16);
+    if (!sdt)
+        return 0;
+    const UINT8 *t = (const UINT8 *)(UINTN)sdt;
+    UINT32 tl = *(const UINT32 *)(t + 4), es = x ? 8 : 4;
+    if (tl < 36 || tl > (1u << 20))
+        return 0;
+    for (UINT32 at = 36; at + es <= tl; at += es) {
+        UINT64 a = x ? *(const UINT64 *)(t + at) : *(const UINT32 *)(t + at);
+        const UINT8 *h = (const UINT8 *)(UINTN)a;
+        if (a && h[0] == sig[0] && h[1] == sig[1] && h[2] == sig[2] && h[3] == sig[3]) {
+            *len = *(const UINT32 *)(h + 4);
+            return *len >= 36 && *len <= (1u << 20) ? h : 0;
+        }
+    }
+    return 0;
+}
+
+/* What only the firmware can say, read while boot services are alive. */
+static void gather(struct boot *b)
+{
+    b->have_fb = fw_framebuffer(&b->fb, b->e->res_width, b->e->res_height, b->e->res_bpp);
+    if (b->have_fb && b->fb.edid_size) {
+        b->edid = AllocatePool(b->fb.edid_size);
+        if (b->edid)
+            CopyMem(b->edid, (void *)b->fb.edid, b->fb.edid_size);
+    }
+    fatal_screen(b->have_fb ? &b->fb : 0);
+    b->rsdp = fw_rsdp();
+    b->smbios32 = fw_config_table(&smbios2_guid);
+    b->smbios64 = fw_config_table(&smbios3_guid);
+    b->date = fw_unix_time();
+    b->tsc_hz = fw_tsc_hz();
+    struct limine_entropy_request *er = b->req.req[LREQ_ENTROPY];
+    if (er) {
+        b->nentropy = er->value_count < MAX_ENTROPY ? er->value_count : MAX_ENTROPY;
+        b->entropy = AllocatePool((b->nentropy ? b->nentropy : 1) * 8);
+        if (b->entropy)
+            Print(L"loader: %ld random values from %a\n", b->nentropy,
+                  fw_random(b->entropy, b->nentropy));
+    }
+    struct limine_mp_request *mp = b->req.req[LREQ_MP];
+    machine_init(&b->m, b->revision, b->levels, mp && (mp->flags & LIMINE_MP_REQUEST_X86_64_X2APIC));
+    b->m.madt = acpi_table(b->rsdp, "APIC", &b->m.madt_len);
+    b->m.dmar = acpi_table(b->rsdp, "DMAR", &b->m.dmar_len);
+    b->m.ivrs = acpi_table(b->rsdp, "IVRS", &b->m.ivrs_len);
+    uint32_t r[4];
+    cpuid(0x80000000u, 0, r);
+    if (r[0] >= 0x80000001u) {
+        cpuid(0x80000001u, 0, r);
+        b->huge1g = (r[3] >> 26) & 1;
+    }
+    b->cfg = (const struct cfg_entry *)ST->ConfigurationTable;
+    b->ncfg = ST->NumberOfTableEntries;
+    EFI_LOADED_IMAGE *li = NULL;
+    uefi_call_wrapper(BS->HandleProtocol, 3, b->image, &LoadedImageProtocol, (void **)&li);
+    if (li) {
+        b->loader_lo = (UINT64)(UINTN)li->ImageBase & ~(2 * MIB - 1);
+        b->loader_hi = ((UINT64)(UINTN)li->ImageBase + li->ImageSize + 2 * MIB - 1) & ~(2 * MIB - 1);
+    }
+}
+
+/* Every allocation after exit: failure there is fatal. */
+static UINT64 must_alloc(struct boot *b, UINT64 pages, UINT64 align, UINT64 limit, UINT32 kind,
+                         const char *what)
+{
+    UINT64 phys;
+    int rc = pmm_alloc_run(b->pmm, pages, align, limit, &phys);
+    if (rc)
+        loader_fatal(what, pmm_strerror(rc), 0);
+    SetMem((void *)(UINTN)phys, pages * PG, 0);
+    if (kind)
+        hand(b, phys, pages, kind);
+    return phys;
+}
+
+static UINT64 pt_page(void *ctx)
+{
+    struct boot *b = ctx;
+    if (b->ptpool_used == b->ptpool_pages)
+        return 0;
+    return b->ptpool + PG * b->ptpool_used++;
+}
+
+/* The response arena: bump allocation, 16-byte aligned, zeroed; returns the loader's pointer. */
+static void *arena(struct boot *b, UINT64 bytes)
+{
+    bytes = (bytes + 15) & ~15ull;
+    if (bytes > b->arena_pages * PG - b->arena_used)
+        loader_fatal("the response area is too small", "a loader bug: its estimate was short", 0);
+    void *p = (void *)(UINTN)(b->arena + b->arena_used);
+    b->arena_used += bytes;
+    return p;
+}
+
+/* The kernel's pointer for a loader pointer into memory the HHDM maps. */
+static void *virt(struct boot *b, const void *p)
+{
+    return p ? (void *)((UINTN)p + b->hhdm) : 0;
+}
+
+static char *arena_str(struct boot *b, const char *s)
+{
+    UINTN n = 0;
+    while (s && s[n])
+        n++;
+    char *d = arena(b, n + 1);
+    CopyMem(d, (void *)s, n);
+    return d;
+}
+
+/* Bytes the responses may take (the memory map's entries counted by the caller). */
+static UINT64 arena_estimate(struct boot *b, UINT64 memmap_entries, UINT32 ncpus)
+{
+    UINT64 n = 64 * 1024 + memmap_entries * 40 + (UINT64)ncpus * (64 + 16 + 24 + 24) + b->nmods * 2600 +
+               (UINT64)b->fb.nmodes * 64 + b->fb.edid_size + b->nentropy * 8 +
+               (GDT_FIXED + 2 * (UINT64)ncpus) * 8 + MAX_HANDED * 24 + MAX_KEPT * 40 + 4096;
+    return (n + PG - 1) / PG;
+}
+
+/* Which memory map types the HHDM covers at this base revision (beyond the first 4 GiB rule). */
+static int hhdm_maps(UINT64 type, UINT64 rev)
+{
+    switch (type) {
+    case LIMINE_MEMMAP_USABLE:
+    case LIMINE_MEMMAP_BOOTLOADER_RECLAIMABLE:
+    case LIMINE_MEMMAP_EXECUTABLE_AND_MODULES:
+    case LIMINE_MEMMAP_FRAMEBUFFER:
+        return 1;
+    case LIMINE_MEMMAP_ACPI_RECLAIMABLE:
+    case LIMINE_MEMMAP_ACPI_NVS:
+    case LIMINE_MEMMAP_RESERVED_MAPPED:
+        return rev >= 4 || rev <= 2;
+    default: /* reserved, bad memory */
+        return rev == 0;
+    }
+}
+
+static void map_or_die(struct boot *b, UINT64 va, UINT64 pa, UINT64 len, unsigned f)
+{
+    if (pt_map(&b->pt, va, pa, len, f))
+        loader_fatal("cannot build the kernel's page tables", "out of table pages", 0);
+}
+
+/* The extras of the memory map: the framebuffer and, per revision, tables kept mapped. */
+static UINT32 extras(struct boot *b, struct lmm_extra *x)
+{
+    UINT32 n = 0;
+    if (b->have_fb)
+        x[n++] = (struct lmm_extra){b->fb.base, b->fb.size, LIMINE_MEMMAP_FRAMEBUFFER, 0};
+    if (b->revision >= 5) {
+        for (UINT32 i = 0; i < b->nkept && n < 48; i++)
+            if (b->kept[i].kind >= PMM_KEPT_SMBIOS && b->kept[i].kind <= PMM_KEPT_SMBIOS_TABLE)
+                x[n++] = (struct lmm_extra){b->kept[i].phys, b->kept[i].bytes,
+                                            LIMINE_MEMMAP_RESERVED_MAPPED, 0};
+        x[n++] = (struct lmm_extra){(UINT64)(UINTN)ST, sizeof *ST, LIMINE_MEMMAP_RESERVED_MAPPED, 0};
+        x[n++] = (struct lmm_extra){(UINT64)(UINTN)ST->RuntimeServices, sizeof *RT,
+                                    LIMINE_MEMMAP_RESERVED_MAPPED, 0};
+        x[n++] = (struct lmm_extra){(UINT64)(UINTN)ST->ConfigurationTable,
+                                    ST->NumberOfTableEntries * sizeof(EFI_CONFIGURATION_TABLE),
+                                    LIMINE_MEMMAP_RESERVED_MAPPED, 0};
+    }
+    return n;
+}
+
+/* The kernel's page tables: HHDM per revision, the image by its segments' permissions, and the
+ * identity map (revision 0) or a temporary one the last instructions drop. */
+static void build_tables(struct boot *b, const struct limine_memmap_entry *mm, UINT64 nmm)
+{
+    b->pt = (struct pt){0, b->levels, b->huge1g, (b->m.efer & (1ull << 11)) ? 1ull << 63 : 0,
+                        pt_page, b, 0, 0};
+    if (pt_init(&b->pt))
+        loader_fatal("cannot build the kernel's page tables", "no table page", 0);
+    unsigned rwx = PT_WRITE | PT_EXEC;
+    if (b->revision <= 2) { /* the first 4 GiB whole; revision 0's identity map from 0x1000 */
+        map_or_die(b, b->hhdm, 0, 4 * GIB, rwx);
+        if (b->revision == 0)
+            map_or_die(b, PG, PG, 4 * GIB - PG, rwx);
+    }
+    for (UINT64 i = 0; i < nmm; i++) {
+        UINT64 lo = mm[i].base & ~(PG - 1), hi = (mm[i].base + mm[i].length + PG - 1) & ~(PG - 1);
+        int fb = mm[i].type == LIMINE_MEMMAP_FRAMEBUFFER;
+        if (b->revision <= 2 && !fb && lo < 4 * GIB)
+            lo = 4 * GIB; /* below: mapped whole already */
+        if (lo >= hi || !hhdm_maps(mm[i].type, b->revision))
+            continue;
+        unsigned f = fb ? rwx | PT_WC : rwx;
+        map_or_die(b, b->hhdm + lo, lo, hi - lo, f);
+        if (b->revision == 0 && lo)
+            map_or_die(b, lo, lo, hi - lo, f);
+    }
+    /* the kernel image: each page with the union of the permissions of the segments on it */
+    UINT64 vlo = b->elf.vlo + b->slide;
+    for (UINT64 pg = 0; pg < b->kpages;) {
+        unsigned f = 0;
+        int used = 0;
+        UINT64 va = vlo + pg * PG, run = 1;
+        for (UINT32 i = 0; i < b->elf.nload; i++) {
+            const struct elf_load *l = &b->elf.load[i];
+            UINT64 s = (l->vaddr + b->slide) & ~(PG - 1), e = l->vaddr + b->slide + l->memsz;
+            if (va >= s && va < e) {
+                used = 1;
+                f |= (l->flags & 2 ? PT_WRITE : 0) | (l->flags & 1 ? PT_EXEC : 0);
+            }
+        }
+        if (used)
+            map_or_die(b, va, b->kphys + pg * PG, run * PG, f);
+        pg += run;
+    }
+    /* temporary: the loader and the pages below 4 GiB it runs the last steps and the APs from */
+    if (b->revision >= 1) {
+        map_or_die(b, 0, 0, 4 * GIB, rwx);
+        if (b->loader_hi > 4 * GIB)
+            map_or_die(b, b->loader_lo, b->loader_lo, b->loader_hi - b->loader_lo, rwx);
+    }
+}
+
+static struct boot state; /* static: the APs reach it through the loader's identity map */
+static struct mp_setup mps;
+
+/* ACPI processor UID of the CPU with this APIC ID, from the MADT; fallback if not listed. */
+static UINT32 madt_uid(const struct machine *m, UINT32 apic, UINT32 fallback)
+{
+    for (UINT32 at = 44; m->madt && at + 2 <= m->madt_len;) {
+        const UINT8 *e = m->madt + at;
+        if (e[1] < 2 || at + e[1] > m->madt_len)
+            break;
+        if (e[0] == 0 && e[1] >= 8 && e[3] == apic)
+            return e[2];
+        if (e[0] == 9 && e[1] >= 16 && *(const UINT32 *)(e + 4) == apic)
+            return *(const UINT32 *)(e + 12);
+        at += e[1];
+    }
+    return fallback;
+}
+
+static void fatal_exit(void *ctx, const char *what, EFI_STATUS st)
+{
+    (void)ctx;
+    loader_fatal("cannot exit boot services", what, st);
+}
+
+static void uuid_of(struct limine_uuid *u, const UINT8 *g)
+{
+    CopyMem(u, (void *)g, 16); /* an EFI GUID is laid out as a limine_uuid */
+}
+
+static struct limine_file *file_response(struct boot *b, UINT64 phys, UINT64 size,
+                                         const char *path, char *string, const struct volume *v)
+{
+    struct limine_file *f = arena(b, sizeof *f);
+    f->address = (void *)(UINTN)(phys + b->hhdm);
+    f->size = size;
+    f->path = virt(b, arena_str(b, path));
+    f->string = virt(b, string);
+    f->media_type = LIMINE_MEDIA_TYPE_GENERIC;
+    f->partition_index = v->partition;
+    f->mbr_disk_id = v->mbr_id;
+    uuid_of(&f->gpt_part_uuid, v->part_guid);
+    uuid_of(&f->gpt_disk_uuid, v->disk_guid);
+    return virt(b, f);
+}
+
+static void respond(struct boot *b, int r, void *resp)
+{
+    struct limine_request_header *h = b->req.req[r];
+    if (h && resp)
+        h->response = virt(b, resp);
+}
+
+static void framebuffer_response(struct boot *b)
+{
+    if (!b->have_fb)
+        return;
+    struct limine_framebuffer_response *r = arena(b, sizeof *r);
+    struct limine_framebuffer *f = arena(b, sizeof *f);
+    struct limine_framebuffer **list = arena(b, sizeof *list);
+    static const UINT32 rgb[4] = {0xff, 0xff00, 0xff0000, 0}, bgr[4] = {0xff0000, 0xff00, 0xff, 0};
+    const UINT32 *k = b->fb.format == PixelRedGreenBlueReserved8BitPerColor   ? rgb
+                      : b->fb.format == PixelBlueGreenRedReserved8BitPerColor ? bgr
+                                                                                : b->fb.masks;
+    f->address = (void *)(UINTN)(b->fb.base + b->hhdm);
+    f->width = b->fb.width;
+    f->height = b->fb.height;
+    f->pitch = (UINT64)b->fb.stride * 4;
+    f->bpp = 32;
+    f->memory_model = LIMINE_FRAMEBUFFER_RGB;
+    for (int c = 0; c < 3; c++) {
+        UINT32 m = k[c];
+        UINT8 shift = 0, size = 0;
+        while (m && !(m & 1))
+            m >>= 1, shift++;
+        while (m & 1)
+            m >>= 1, size++;
+        UINT8 *dst = &f->red_mask_size + 2 * c;
+        dst[0] = size;
+        dst[1] = shift;
+    }
+    if (b->edid) {
+        void *e = arena(b, b->fb.edid_size);
+        CopyMem(e, b->edid, b->fb.edid_size);
+        f->edid = virt(b, e);
+        f->edid_size = b->fb.edid_size;
+    }
+    f->mode_count = b->fb.nmodes;
+    struct limine_video_mode **modes = arena(b, b->fb.nmodes * sizeof *modes + 8);
+    for (UINT32 i = 0; i < b->fb.nmodes; i++) {
+        struct limine_video_mode *m = arena(b, sizeof *m);
+        *m = b->fb.modes[i];
+        modes[i] = virt(b, m);
+    }
+    f->modes = virt(b, modes);
+    list[0] = virt(b, f);
+    r->revision = 1;
+    r->framebuffer_count = 1;
+    r->framebuffers = virt(b, list);
+    respond(b, LREQ_FRAMEBUFFER, r);
+}
+
+/* Everything but the memory map and the live allocator, which wait for the allocator's end state. */
+static void responses(struct boot *b, struct limine_mp_info *info, UINT32 *in_mp)
+{
+    char *cmdline = arena_str(b, b->e->cmdline ? b->e->cmdline : "");
+    if (b->req.req[LREQ_BOOTLOADER_INFO]) {
+        struct limine_bootloader_info_response *r = arena(b, sizeof *r);
+        r->name = virt(b, arena_str(b, LOADER_NAME));
+        r->version = virt(b, arena_str(b, LOADER_VERSION));
+        respond(b, LREQ_BOOTLOADER_INFO, r);
+    }
+    if (b->req.req[LREQ_EXECUTABLE_CMDLINE]) {
+        struct limine_executable_cmdline_response *r = arena(b, sizeof *r);
+        r->cmdline = virt(b, cmdline);
+        respond(b, LREQ_EXECUTABLE_CMDLINE, r);
+    }
+    if (b->req.req[LREQ_FIRMWARE_TYPE]) {
+        struct limine_firmware_type_response *r = arena(b, sizeof *r);
+        r->firmware_type = LIMINE_FIRMWARE_TYPE_EFI64;
+        respond(b, LREQ_FIRMWARE_TYPE, r);
+    }
+    respond(b, LREQ_STACK_SIZE, b->req.req[LREQ_STACK_SIZE] ? arena(b, 8) : 0);
+    if (b->req.req[LREQ_HHDM]) {
+        struct limine_hhdm_response *r = arena(b, sizeof *r);
+        r->offset = b->hhdm;
+        respond(b, LREQ_HHDM, r);
+    }
+    if (b->req.req[LREQ_FRAMEBUFFER])
+        framebuffer_response(b);
+    if (b->req.req[LREQ_PAGING_MODE]) {
+        struct limine_paging_mode_response *r = arena(b, sizeof *r);
+        r->mode = b->levels == 5 ? LIMINE_PAGING_MODE_X86_64_5LVL : LIMINE_PAGING_MODE_X86_64_4LVL;
+        respond(b, LREQ_PAGING_MODE, r);
+    }
+    if (b->req.req[LREQ_MP]) {
+        const struct cpu_list *l = &boot_cpus.list;
+        struct limine_mp_response *r = arena(b, sizeof *r);
+        struct limine_mp_info **list = arena(b, (UINT64)l->n * sizeof *list);
+        for (UINT32 i = 0; i < l->n; i++)
+            if (in_mp[i])
+                list[r->cpu_count++] = virt(b, &info[i]);
+        r->flags = machine_x2apic() ? LIMINE_MP_RESPONSE_X86_64_X2APIC : 0;
+        r->bsp_lapic_id = l->apic_id[l->bsp];
+        r->cpus = virt(b, list);
+        respond(b, LREQ_MP, r);
+    }
+    respond(b, LREQ_ENTRY_POINT, b->req.req[LREQ_ENTRY_POINT] ? arena(b, 8) : 0);
+    if (b->req.req[LREQ_EXECUTABLE_FILE]) {
+        struct limine_executable_file_response *r = arena(b, sizeof *r);
+        struct volume kv;
+        if (EFI_ERROR(vol_partition(&b->c->vol, b->e->kernel.partition, &kv)))
+            kv = b->c->vol;
+        r->executable_file = file_response(b, b->kfile, b->kfile_size, b->e->kernel.path, cmdline, &kv);
+        respond(b, LREQ_EXECUTABLE_FILE, r);
+    }
+    if (b->req.req[LREQ_MODULE] && b->nmods) {
+        struct limine_module_response *r = arena(b, sizeof *r);
+        struct limine_file **list = arena(b, b->nmods * sizeof *list);
+        for (UINT32 i = 0; i < b->nmods; i++)
+            list[i] = file_response(b, b->mods[i].phys, b->mods[i].size, b->mods[i].path,
+                                    arena_str(b, b->mods[i].cmdline), &b->mods[i].vol);
+        r->revision = 1;
+        r->module_count = b->nmods;
+        r->modules = virt(b, list);
+        respond(b, LREQ_MODULE, r);
+    }
+    if (b->req.req[LREQ_RSDP] && b->rsdp) {
+        struct limine_rsdp_response *r = arena(b, sizeof *r);
+        r->address = b->revision == 3 ? b->rsdp : b->rsdp + b->hhdm;
+        respond(b, LREQ_RSDP, r);
+    }
+    int phys34 = b->revision == 3 || b->revision == 4;
+    if (b->req.req[LREQ_SMBIOS] && (b->smbios32 || b->smbios64)) {
+        struct limine_smbios_response *r = arena(b, sizeof *r);
+        r->entry_32 = b->smbios32 && !phys34 ? b->smbios32 + b->hhdm : b->smbios32;
+        r->entry_64 = b->smbios64 && !phys34 ? b->smbios64 + b->hhdm : b->smbios64;
+        respond(b, LREQ_SMBIOS, r);
+    }
+    if (b->req.req[LREQ_EFI_SYSTEM_TABLE]) {
+        struct limine_efi_system_table_response *r = arena(b, sizeof *r);
+        r->address = (UINT64)(UINTN)ST + (phys34 ? 0 : b->hhdm);
+        respond(b, LREQ_EFI_SYSTEM_TABLE, r);
+    }
+    if (b->req.req[LREQ_EFI_MEMMAP]) {
+        struct limine_efi_memmap_response *r = arena(b, sizeof *r);
+        r->memmap = (void *)((UINTN)b->final.buf + b->hhdm);
+        r->memmap_size = b->final.size;
+        r->desc_size = b->final.desc_size;
+        r->desc_version = b->final.desc_version;
+        respond(b, LREQ_EFI_MEMMAP, r);
+    }
+    if (b->req.req[LREQ_DATE_AT_BOOT]) {
+        struct limine_date_at_boot_response *r = arena(b, sizeof *r);
+        r->timestamp = b->date;
+        respond(b, LREQ_DATE_AT_BOOT, r);
+    }
+    if (b->req.req[LREQ_EXECUTABLE_ADDRESS]) {
+        struct limine_executable_address_response *r = arena(b, sizeof *r);
+        r->physical_base = b->kphys;
+        r->virtual_base = b->elf.vlo + b->slide;
+        respond(b, LREQ_EXECUTABLE_ADDRESS, r);
+    }
+    respond(b, LREQ_KEEP_IOMMU, b->req.req[LREQ_KEEP_IOMMU] ? arena(b, 8) : 0);
+    if (b->req.req[LREQ_TSC_FREQUENCY] && b->tsc_hz) {
+        struct limine_tsc_frequency_response *r = arena(b, sizeof *r);
+        r->frequency = b->tsc_hz;
+        respond(b, LREQ_TSC_FREQUENCY, r);
+    }
+    if (b->req.req[LREQ_ENTROPY] && b->entropy) {
+        struct limine_entropy_response *r = arena(b, sizeof *r);
+        UINT64 *v = arena(b, b->nentropy * 8 + 8);
+        CopyMem(v, b->entropy, b->nentropy * 8);
+        r->value_count = b->nentropy;
+        r->values = b->nentropy ? virt(b, v) : 0;
+        respond(b, LREQ_ENTROPY, r);
+    }
+}
+
+/* Sort handed runs by address and merge overlapping ones (tables kept may share pages). */
+static void normalize_handed(struct boot *b)
+{
+    for (UINT32 i = 1; i < b->nhanded; i++)
+        for (UINT32 j = i; j > 0 && b->handed[j].phys < b->handed[j - 1].phys; j--) {
+            struct pmm_handed t = b->handed[j];
+            b->handed[j] = b->handed[j - 1];
+            b->handed[j - 1] = t;
+        }
+    UINT32 m = 0;
+    for (UINT32 i = 0; i < b->nhanded; i++) {
+        struct pmm_handed *h = &b->handed[i], *last = m ? &b->handed[m - 1] : 0;
+        if (last && h->phys < last->phys + last->pages * PG) {
+            UINT64 end = h->phys + h->pages * PG, lend = last->phys + last->pages * PG;
+            if (end > lend)
+                last->pages = (end - last->phys) / PG;
+            continue;
+        }
+        b->handed[m++] = *h;
+    }
+    b->nhanded = m;
+}
+
+/* The allocator's allocated pages must be exactly the handed runs: else a loader bug. */
+static void check_handed(struct boot *b)
+{
+    UINT64 s, n, pfn = 0;
+    UINT32 i = 0;
+    UINT64 lo = 0, hi = 0; /* the handed union's current maximal run, pages */
+    for (;;) {
+        if (i < b->nhanded && hi == 0) {
+            lo = b->handed[i].phys / PG, hi = lo + b->handed[i].pages;
+            for (i++; i < b->nhanded && b->handed[i].phys / PG == hi; i++)
+                hi += b->handed[i].pages;
+        }
+        int more = pmm_next_alloc_range(b->pmm, pfn, &s, &n);
+        if (!more && !hi)
+            return;
+        if (!more || s != lo || s + n != hi) {
+            char msg[80] = "allocated run at 0x";
+            UINT64 at = more ? s << 12 : lo << 12;
+            for (int k = 0; k < 16; k++)
+                msg[19 + k] = "0123456789abcdef"[(at >> (60 - 4 * k)) & 15];
+            msg[35] = 0;
+            loader_fatal("the allocator's allocated pages differ from the list handed over",
+                         msg, 0);
+        }
+        pfn = s + n;
+        hi = 0;
+    }
+}
+
+static void __attribute__((noreturn)) after_exit(struct boot *b)
+{
+    b->tsc_exit = rdtsc();
+    struct pmm *p = b->pmm;
+    struct pmm_map fm = {b->final.buf, b->final.size, b->final.desc_size};
+    struct pmm_map_error err = {0, 0};
+    /* Boot memory stays held while the loader runs from it (its code, stack and pool). */
+    int rc = pmm_reconcile(p, &fm, b->scratch, b->scratch_size, PMM_HOLD_BOOT_MEMORY, &err);
+    if (rc)
+        loader_fatal("cannot reconcile the allocator with the final memory map",
+                     err.why ? err.why : pmm_strerror(rc), 0);
+    pmm_free_run(p, (UINT64)(UINTN)b->scratch, (b->scratch_size + PG - 1) / PG);
+    hand(b, (UINT64)(UINTN)b->final.buf, (b->final.cap + PG - 1) / PG, PMM_HANDED_EFI_MEMMAP);
+    struct kept_list kl = {b->kept, 0, MAX_KEPT};
+    if (keep_config_tables(p, &kl, b->cfg, b->ncfg, 0))
+        serial_puts("loader: too many configuration tables in boot-services memory to keep\r\n");
+    b->nkept = kl.n;
+    for (UINT32 i = 0; i < b->nkept; i++) {
+        UINT64 first = b->kept[i].phys & ~(PG - 1);
+        hand(b, first, (b->kept[i].phys + b->kept[i].bytes - first + PG - 1) / PG, PMM_HANDED_KEPT);
+    }
+
+    const struct cpu_list *l = &boot_cpus.list;
+    int mp = b->req.req[LREQ_MP] != 0 && l->n > 1;
+    b->stack = must_alloc(b, b->stack_size / PG, PG, 0, PMM_HANDED_STACK, "no memory for the stack");
+    b->park = must_alloc(b, 1, PG, 4 * GIB, PMM_HANDED_MP, "no page below 4 GiB to park the APs");
+    if (mp) {
+        b->apstacks = must_alloc(b, (l->n - 1) * (b->stack_size / PG), PG, 0, PMM_HANDED_MP,
+                                 "no memory for the APs' stacks");
+        b->tramp = must_alloc(b, 1, PG, MIB, 0, "no page below 1 MiB for the APs' start-up code");
+    }
+    /* the memory map's size now, for the page tables and the response area */
+    struct lmm_extra x[64];
+    struct lmm_input in = {p, b->handed, b->nhanded, x, extras(b, x), b->revision};
+    normalize_handed(b);
+    in.nhanded = b->nhanded;
+    UINT64 entries = lmm_build(&in, 0, 0) + 64;
+    b->ptpool_pages = 64 + 16 * entries + (b->kpages + 511) / 512 * 2 + 4 * (b->levels == 5 ? 2 : 1);
+    if (!b->huge1g)
+        b->ptpool_pages += 8 * 1024; /* 2 MiB pages: one table per GiB, up to 8 TiB */
+    b->ptpool = must_alloc(b, b->ptpool_pages, PG, 4 * GIB, 0, "no memory below 4 GiB for page tables");
+    b->arena_pages = arena_estimate(b, entries + 16, l->n);
+    b->arena = must_alloc(b, b->arena_pages, PG, 0, PMM_HANDED_RESPONSES, "no memory for the responses");
+    UINT64 tmp_pages = (entries * sizeof(struct limine_memmap_entry) + PG - 1) / PG;
+    UINT64 tmp = must_alloc(b, tmp_pages, PG, 0, 0, "no memory for the memory map");
+    normalize_handed(b);
+    in.handed = b->handed, in.nhanded = b->nhanded;
+    struct limine_memmap_entry *mm = (void *)(UINTN)tmp;
+    UINT64 nmm = lmm_build(&in, mm, entries);
+    if (nmm == ~0ull)
+        loader_fatal("the memory map has more entries than its buffer", "a loader bug", 0);
+    build_tables(b, mm, nmm);
+    pmm_free_run(p, tmp, tmp_pages);
+    UINT64 apic = rdmsr(0x1b) & 0x000ffffffffff000ull;
+    map_or_die(b, apic, apic, PG, PT_WRITE | PT_UC); /* the APs' own APIC, in the identity map */
+
+    /* GDT: the seven descriptors the protocol names, then one TSS per CPU (revision 5) */
+    UINT32 tss = b->revision >= 5;
+    UINT64 ngdt = GDT_FIXED + (tss ? 2 * (UINT64)l->n : 0);
+    UINT64 *gdt = arena(b, ngdt * 8);
+    static const UINT64 fixed[GDT_FIXED] = {0,
+                                            0x00009a000000ffffull,
+                                            0x000092000000ffffull,
+                                            0x00cf9a000000ffffull,
+                                            0x00cf92000000ffffull,
+                                            0x00af9a000000ffffull,
+                                            0x00cf92000000ffffull};
+    CopyMem(gdt, (void *)fixed, sizeof fixed);
+    for (UINT64 i = GDT_FIXED; i < ngdt; i += 2)
+        gdt[i] = 0x0000890000000000ull, gdt[i + 1] = 0; /* available 64-bit TSS, base 0, limit 0 */
+    UINT16 gdtr_limit = (UINT16)(ngdt * 8 - 1);
+    UINT64 gdt_virt = (UINT64)(UINTN)gdt + b->hhdm;
+
+    /* the APs, parked */
+    struct limine_mp_info *info = arena(b, (UINT64)l->n * sizeof *info);
+    UINT32 *in_mp = arena(b, (UINT64)l->n * 4);
+    struct ap_ctx *ctx = arena(b, (UINT64)l->n * sizeof *ctx);
+    void *slots = arena(b, mp_slots_size(l->n));
+    for (UINT32 i = 0; i < l->n; i++) {
+        info[i].lapic_id = l->apic_id[i];
+        info[i].processor_id = madt_uid(&b->m, l->apic_id[i], i);
+        UINT64 k = i < l->bsp ? i : i - 1; /* the BSP has no AP stack */
+        ctx[i] = (struct ap_ctx){&mps, l->apic_id[i], info[i].processor_id,
+                                 (UINT64)(UINTN)&info[i] + b->hhdm, 0,
+                                 tss ? 0x38 + 16ull * i : 0, 0, 0};
+        if (mp && i != l->bsp) {
+            ctx[i].stack = b->apstacks + (k + 1) * b->stack_size + b->hhdm;
+            info[i].reserved = ctx[i].stack;
+        }
+    }
+    in_mp[l->bsp] = 1;
+    const char *park_code = park_start;
+    CopyMem((void *)(UINTN)b->park, (void *)park_code, park_end - park_start);
+    UINT64 enter_at = (((UINT64)(park_end - park_start)) + 63) & ~63ull;
+    CopyMem((void *)(UINTN)(b->park + enter_at), (void *)enter_start, enter_end - enter_start);
+    machine_cpu(&b->m, 1, info[l->bsp].processor_id);
+    UINT32 iommus = machine_platform(&b->m, b->req.req[LREQ_KEEP_IOMMU] != 0);
+    if (mp) {
+        mps = (struct mp_setup){&b->m, b->tsc_hz, b->hhdm, b->pt.root, {0, 0}, b->park + b->hhdm,
+                                b->tramp, l->n, l->bsp, ctx, 0};
+        ((UINT16 *)mps.gdtr)[0] = gdtr_limit;
+        CopyMem((UINT8 *)mps.gdtr + 2, &gdt_virt, 8);
+        /* the trampoline and ap_main run on the kernel's tables: ctx and the slots through the
+         * HHDM (the arena may lie above 4 GiB), the loader through the identity map */
+        for (UINT32 i = 0; i < l->n; i++)
+            ctx[i].s = &mps;
+        mps.ctx = ctx;
+        UINT32 up = mp_start(&mps, slots);
+        if (mps.why)
+            serial_puts("loader: the APs could not be started; the kernel gets the BSP alone\r\n");
+        for (UINT32 i = 0; i < l->n; i++)
+            in_mp[i] |= __atomic_load_n(&ctx[i].up, __ATOMIC_ACQUIRE);
+        (void)up;
+        pmm_free(p, b->tramp);
+    }
+    (void)iommus;
+    responses(b, info, in_mp);
+
+    /* the page-table pool: what was used is handed over, the rest goes back */
+    if (b->ptpool_used < b->ptpool_pages)
+        pmm_free_run(p, b->ptpool + b->ptpool_used * PG, b->ptpool_pages - b->ptpool_used);
+    hand(b, b->ptpool, b->ptpool_used, PMM_HANDED_PAGE_TABLES);
+
+    /* the live allocator */
+    struct pmm_response *pr = 0;
+    struct pmm_cpu *pc = 0;
+    struct pmm_handed *ph = 0;
+    struct pmm_kept *pk = 0;
+    if (b->req.req[LREQ_PMM]) {
+        pr = arena(b, sizeof *pr);
+        pc = arena(b, (UINT64)l->n * sizeof *pc);
+        ph = arena(b, MAX_HANDED * sizeof *ph);
+        pk = arena(b, (b->nkept + 1) * sizeof *pk);
+    }
+    struct limine_memmap_response *mr = 0;
+    struct limine_memmap_entry *ents = 0, **eptr = 0;
+    if (b->req.req[LREQ_MEMMAP]) {
+        mr = arena(b, sizeof *mr);
+        ents = arena(b, entries * sizeof *ents);
+        eptr = arena(b, entries * sizeof *eptr);
+    }
+    normalize_handed(b);
+    /* the allocator's end state: boot memory freed unless the kernel holds it */
+    int hold = (b->pmm_flags & PMM_REQUEST_HOLD_BOOT_MEMORY) != 0;
+    if (!hold && pmm_release_boot(p, 0))
+        loader_fatal("cannot release boot memory to the allocator", 0, 0);
+    check_handed(b);
+    if (mr) {
+        in.handed = b->handed, in.nhanded = b->nhanded;
+        UINT64 n = lmm_build(&in, ents, entries);
+        if (n == ~0ull)
+            loader_fatal("the memory map has more entries than its response holds", 0, 0);
+        for (UINT64 i = 0; i < n; i++)
+            eptr[i] = virt(b, &ents[i]);
+        mr->entry_count = n;
+        mr->entries = virt(b, eptr);
+        respond(b, LREQ_MEMMAP, mr);
+    }
+    if (pr) {
+        for (UINT32 i = 0; i < l->n; i++)
+            pc[i] = (struct pmm_cpu){l->apic_id[i], info[i].processor_id,
+                                     in_mp[i] && mp ? PMM_CPU_IN_MP : 0, 0};
+        CopyMem(ph, b->handed, b->nhanded * sizeof *ph);
+        CopyMem(pk, b->kept, b->nkept * sizeof *pk);
+        pr->state_phys = pmm_state_phys(p);
+        pr->virt_offset = b->hhdm;
+        pr->abi = PMM_ABI_VERSION;
+        pr->flags = hold ? PMM_RESPONSE_BOOT_HELD : 0;
+        pr->bsp = l->bsp;
+        pr->cpu_source = l->source;
+        pr->cpus_found = l->found;
+        pr->cpu_count = l->n;
+        pr->cpus = virt(b, pc);
+        pr->handed_count = b->nhanded;
+        pr->handed = virt(b, ph);
+        pr->kept_count = b->nkept;
+        pr->kept = b->nkept ? virt(b, pk) : 0;
+        pr->tsc_start = boot_tsc_start;
+        pr->tsc_exit = b->tsc_exit;
+        pr->checksum = pmm_response_checksum_at(pr, pc, ph, pk);
+        respond(b, LREQ_PMM, pr);
+    }
+    if (b->req.req[LREQ_BOOTLOADER_PERFORMANCE] && b->tsc_hz) {
+        struct limine_bootloader_performance_response *r = arena(b, sizeof *r);
+        r->init_usec = boot_tsc_start / (b->tsc_hz / 1000000);
+        r->exec_usec = rdtsc() / (b->tsc_hz / 1000000);
+        respond(b, LREQ_BOOTLOADER_PERFORMANCE, r);
+    }
+    if (b->req.base_tag) {
+        if (b->req.wanted_revision <= MAX_REVISION)
+            b->req.base_tag[2] = 0;
+        b->req.base_tag[1] = b->revision;
+    }
+
+    /* the last steps, from the parking page */
+    struct enter_args *a = (struct enter_args *)(UINTN)(b->park + PG - sizeof *a);
+    *a = (struct enter_args){0};
+    a->cr3 = b->pt.root;
+    a->hhdm = b->hhdm;
+    a->gdtr_limit = gdtr_limit;
+    a->gdtr_base = gdt_virt;
+    a->stack = b->stack + b->stack_size + b->hhdm;
+    a->entry = b->entry;
+    a->lower = b->revision >= 1;
+    a->cr0 = b->m.cr0;
+    a->cr4 = b->m.cr4;
+    a->efer = b->m.efer;
+    a->tss = tss ? 0x38 + 16ull * l->bsp : 0;
+    a->top = b->pt.root + b->hhdm;
+    void (*enter)(struct enter_args *) = (void (*)(struct enter_args *))(UINTN)(b->park + enter_at);
+    enter(a);
+    __builtin_unreachable();
+}
+
+EFI_STATUS limine_boot(EFI_HANDLE image, struct pmm *p, struct boot_choice *c)
+{
+    struct boot *b = &state;
+    SetMem(b, sizeof *b, 0);
+    b->image = image;
+    b->pmm = p;
+    b->c = c;
+    b->e = &c->entry;
+    b->secure = secure_boot_on();
+    /* What was allocated before this boot path (the shell's `pmm alloc`) is handed over too. */
+    UINT64 s, n;
+    for (UINT64 pfn = 0; pmm_next_alloc_range(p, pfn, &s, &n); pfn = s + n) {
+        if (b->nhanded == MAX_HANDED / 2) {
+            Print(L"loader: more than %d separate allocations made before boot; free some\n",
+                  MAX_HANDED / 2);
+            return EFI_OUT_OF_RESOURCES;
+        }
+        hand(b, s << 12, n, PMM_HANDED_EARLIER);
+    }
+    struct volume kv;
+    EFI_STATUS st = volume_for(b, b->e->kernel.partition, b->e->kernel.path, &kv);
+    if (!EFI_ERROR(st))
+        st = read_checked(b, &kv, b->e->kernel.path, b->e->kernel.has_hash ? b->e->kernel.hash : 0,
+                          &b->kfile, &b->kfile_pages, &b->kfile_size);
+    if (EFI_ERROR(st))
+        return give_back(b, st);
+    hand(b, b->kfile, b->kfile_pages, PMM_HANDED_EXECUTABLE);
+    st = place_kernel(b);
+    if (!EFI_ERROR(st))
+        st = find_requests(b);
+    if (!EFI_ERROR(st))
+        st = paging_mode(b);
+    if (!EFI_ERROR(st))
+        st = read_modules(b);
+    if (EFI_ERROR(st))
+        return give_back(b, st);
+    if (!b->req.req[LREQ_EXECUTABLE_FILE]) { /* the file is not asked for: not handed over */
+        pmm_free_run(p, b->kfile, b->kfile_pages);
+        for (UINT32 i = 0; i < b->nhanded; i++)
+            if (b->handed[i].phys == b->kfile)
+                b->handed[i] = b->handed[--b->nhanded];
+    }
+    gather(b);
+    cpus_print(&boot_cpus);
+
+    /* the final map's buffer and reconcile's scratch, from the allocator */
+    UINTN size = 0, key, dsize = 0;
     UINT32 dver;
     uefi_call_wrapper(BS->GetMemoryMap, 5, &size, NULL, &key, &dsize, &dver);
     if (dsize < 40)
-        return EFI_DEVICE_ERROR;
-    UINT64 fcap = pages_for(size + 128 * dsize) * 4096; /* exit.c grows it if need be */
+        return give_back(b, EFI_DEVICE_ERROR);
+    UINT64 fcap = ((size + 128 * dsize + PG - 1) / PG) * PG;
     struct pmm_map fmap = {NULL, fcap - fcap % dsize, dsize};
-    UINT64 xsize = pmm_map_scratch_size(&fmap);
-
-    /* kernel image, stack, handoff block, final-map buffer, reconcile scratch */
-    struct held h[5] = {{0, (b.elf.vhi - b.elf.vlo) / 4096},
-                        {0, STACK_PAGES},
-                        {0, 1},
-                        {0, pages_for(fcap)},
-                        {0, pages_for(xsize)}};
-    const UINT64 align[5] = {2ull << 20, 4096, 4096, 4096, 4096};
-    for (int i = 0; i < 5; i++) {
-        int rc = pmm_alloc_run(p, h[i].pages, align[i], 0, &h[i].phys);
-        if (rc) {
-            Print(L"loader: out of memory for the kernel: %a\n", pmm_strerror(rc));
-            return give_back(p, h, i, EFI_OUT_OF_RESOURCES);
-        }
+    b->scratch_size = pmm_map_scratch_size(&fmap);
+    UINT64 fbuf, sbuf;
+    if (pmm_alloc_run(p, fcap / PG, PG, 0, &fbuf))
+        return give_back(b, EFI_OUT_OF_RESOURCES);
+    if (pmm_alloc_run(p, (b->scratch_size + PG - 1) / PG, PG, 0, &sbuf)) {
+        pmm_free_run(p, fbuf, fcap / PG);
+        return give_back(b, EFI_OUT_OF_RESOURCES);
     }
-    elf_load(file, &b.elf, (void *)(UINTN)h[0].phys);
-
-    struct pmm_handoff *ho = (struct pmm_handoff *)(UINTN)h[2].phys;
-    SetMem(ho, 4096, 0);
-    ho->magic = PMM_HANDOFF_MAGIC;
-    ho->version = PMM_HANDOFF_VERSION;
-    ho->size = sizeof *ho;
-    ho->self_phys = h[2].phys;
-    ho->pmm_state_phys = pmm_state_phys(p);
-    ho->pmm_virt_offset = 0;
-    ho->kernel_phys = h[0].phys;
-    ho->kernel_pages = h[0].pages;
-    ho->kernel_virt = b.elf.vlo;
-    ho->stack_phys = h[1].phys;
-    ho->stack_pages = STACK_PAGES;
-    fw_graphics(ho);
-    ho->acpi_rsdp = fw_rsdp();
-    ho->efi_system_table = (UINT64)(UINTN)ST;
-    ho->tsc_efi_main = boot_tsc_start;
-    ho->flags = reconcile_flags & PMM_HOLD_BOOT_MEMORY ? PMM_HANDOFF_BOOT_HELD : 0;
-    for (UINT32 i = 0; i < nearly; i++)
-        ho->kept[ho->nkept++] = early[i];
-    /* The CPUs the allocator was built for: index i is CPU i's cache. */
-    const struct cpu_list *cl = &boot_cpus.list;
-    ho->ncpus = cl->n;
-    ho->cpus_found = cl->found;
-    ho->bsp = cl->bsp;
-    ho->cpu_source = cl->source;
-    CopyMem(ho->cpu_apic_id, (void *)cl->apic_id, cl->n * sizeof cl->apic_id[0]);
-    cpus_print(&boot_cpus);
-    b.h = ho;
-    b.final.buf = (void *)(UINTN)h[3].phys;
-    b.final.cap = fcap;
-    b.final.desc_size = dsize;
-    b.scratch = (void *)(UINTN)h[4].phys;
-    b.scratch_size = xsize;
-    EFI_STATUS st = transition_tables(&b, identity_top(p, ho));
-    if (EFI_ERROR(st))
-        return give_back(p, h, 5, st);
-
-    Print(L"loader: kernel at 0x%lx (%ld pages), entry 0x%lx; exiting boot services\n", h[0].phys,
-          h[0].pages, b.elf.entry);
-    st = exit_and_jump(&b);
-    /* Back here only if ExitBootServices was never called (GetMemoryMap failed, or the map
-     * outgrew every buffer we could get): boot services are intact, so say so and give back. The
-     * map buffer and scratch may have been replaced by larger ones. */
-    h[3] = (struct held){(UINT64)(UINTN)b.final.buf, pages_for(b.final.cap)};
-    h[4] = (struct held){(UINT64)(UINTN)b.scratch, pages_for(b.scratch_size)};
-    pmm_free_run(p, ho->boot_pt_phys, ho->boot_pt_pages);
-    Print(L"loader: cannot take the final memory map: %r\n", st);
-    return give_back(p, h, 5, st);
+    b->final = (struct fwmap){(void *)(UINTN)fbuf, 0, fcap, 0, dsize, 0};
+    b->scratch = (void *)(UINTN)sbuf;
+    Print(L"loader: entry 0x%lx; exiting boot services\n", b->entry);
+    struct exit_ctx x = {BS, image, p, 0, &b->final, &b->scratch, &b->scratch_size, fatal_exit, b};
+    st = exit_boot_services(&x);
+    if (EFI_ERROR(st)) { /* ExitBootServices never called: everything can go back */
+        pmm_free_run(p, (UINT64)(UINTN)b->final.buf, b->final.cap / PG);
+        pmm_free_run(p, (UINT64)(UINTN)b->scratch, (b->scratch_size + PG - 1) / PG);
+        Print(L"loader: cannot take the final memory map: %r\n", st);
+        return give_back(b, st);
+    }
+    after_exit(b);
 }

@@ -44,17 +44,17 @@ static int ram(const struct pmm *p, uint64_t phys)
 }
 
 /* Keep [phys, phys + bytes) and list it; 0 if listed or not ours to keep, 1 if kept[] was full. */
-static int keep(struct pmm *p, struct pmm_handoff *h, const uint8_t *guid, uint32_t kind,
+static int keep(struct pmm *p, struct kept_list *h, const uint8_t *guid, uint32_t kind,
                 uint64_t phys, uint64_t bytes)
 {
     if (!phys || !bytes || phys + bytes < phys)
         return 0;
     uint64_t first = phys & ~4095ull, pages = (phys + bytes - first + 4095) / 4096;
-    if (h->nkept == PMM_HANDOFF_MAX_KEPT)
+    if (h->n == h->cap)
         return 1;
     if (pmm_keep_range(p, first, pages, 0) != PMM_OK)
         return 0; /* runtime, ACPI, reserved: never handed out anyway */
-    struct pmm_handoff_kept *k = &h->kept[h->nkept++];
+    struct pmm_kept *k = &h->kept[h->n++];
     k->phys = phys;
     k->bytes = bytes;
     for (int i = 0; i < 16; i++)
@@ -64,7 +64,7 @@ static int keep(struct pmm *p, struct pmm_handoff *h, const uint8_t *guid, uint3
     return 0;
 }
 
-uint64_t keep_config_tables(struct pmm *p, struct pmm_handoff *h, const struct cfg_entry *t,
+uint64_t keep_config_tables(struct pmm *p, struct kept_list *h, const struct cfg_entry *t,
                             uint64_t n, uint64_t off)
 {
     uint64_t full = 0;

@@ -24,7 +24,7 @@ void cpu_list_add(struct cpu_list *l, uint32_t apic_id)
         if (l->apic_id[i] == apic_id)
             return;
     l->found++;
-    if (l->n < PMM_HANDOFF_MAX_CPUS)
+    if (l->n < CPU_LIST_MAX)
         l->apic_id[l->n++] = apic_id;
 }
 

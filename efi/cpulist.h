@@ -10,13 +10,15 @@
 
 #include "handoff.h"
 
-/* What goes into the handoff block's version 3 fields (include/handoff.h). */
+#define CPU_LIST_MAX 256
+
+/* The CPUs the allocator gets per-CPU supplies for and the kernel receives (include/handoff.h). */
 struct cpu_list {
     uint32_t n;      /* entries of apic_id[] in use */
     uint32_t found;  /* enabled CPUs reported, listed or not (n < found: the list was full) */
     uint32_t bsp;    /* index of the boot CPU, once cpu_list_set_bsp succeeded */
     uint32_t source; /* PMM_CPUS_* */
-    uint32_t apic_id[PMM_HANDOFF_MAX_CPUS];
+    uint32_t apic_id[CPU_LIST_MAX];
 };
 
 /* Add one enabled CPU. An APIC ID already listed is ignored (firmware may describe a CPU in both

@@ -12,22 +12,17 @@
 
 struct cpus boot_cpus;
 
-static void cpuid(uint32_t leaf, uint32_t r[4])
-{
-    __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(0));
-}
-
 /* The running CPU's initial APIC ID: the x2APIC ID (leaf 0xB) where the CPU has it. */
 static uint32_t my_apic_id(void)
 {
     uint32_t r[4];
-    cpuid(0, r);
+    cpuid(0, 0, r);
     if (r[0] >= 0xb) {
-        cpuid(0xb, r);
+        cpuid(0xb, 0, r);
         if (r[1] & 0xffff)
             return r[3];
     }
-    cpuid(1, r);
+    cpuid(1, 0, r);
     return r[1] >> 24;
 }
 

@@ -7,7 +7,17 @@
  */
 #include "loader.h"
 
-#include "kernel.h"
+#include "fbcon.h"
+
+static struct fbinfo screen; /* set before exit, while GOP can still be asked */
+static int have_screen;
+
+void fatal_screen(const struct fbinfo *fb)
+{
+    have_screen = fb != 0;
+    if (fb)
+        screen = *fb;
+}
 
 static void put(const char *s)
 {
@@ -16,12 +26,13 @@ static void put(const char *s)
         fbcon_putc(*s);
 }
 
-void __attribute__((noreturn))
-loader_fatal(const struct pmm_handoff *h, const char *what, const char *detail, UINT64 status)
+void __attribute__((noreturn)) loader_fatal(const char *what, const char *detail, UINT64 status)
 {
     __asm__ volatile("cli");
-    if (h)
-        fbcon_init(h, 0); /* the firmware's page tables map the framebuffer one to one */
+    if (have_screen && (screen.format == PixelRedGreenBlueReserved8BitPerColor ||
+                        screen.format == PixelBlueGreenRedReserved8BitPerColor))
+        fbcon_init(screen.base, screen.width, screen.height, screen.stride,
+                   screen.format == PixelRedGreenBlueReserved8BitPerColor);
     put("loader: ");
     put(what);
     if (detail) {

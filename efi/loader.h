@@ -8,16 +8,22 @@
 #include <efilib.h>
 
 #include "cfgtables.h"
+#include "conf.h"
 #include "cpulist.h"
 #include "elf_image.h"
 #include "exit.h"
 #include "handoff.h"
+#include "limine.h"
 #include "pmm.h"
 #include "preflight.h"
-#include "sha256.h"
+#include "requests.h"
+#include "serial.h"
 #include "x86.h"
 
-/* firmware.c: memory map, the allocator's claim hooks, GOP, ACPI, console over serial */
+#define LOADER_NAME    "uefi-pmm"
+#define LOADER_VERSION "2.0"
+
+/* firmware.c: memory map, the allocator's claim hooks, GOP, ACPI, clock, randomness */
 EFI_STATUS fw_get_map(struct fwmap *m); /* allocates with slack; fills m */
 /* Build the allocator from the firmware's current map, printing the reason if it cannot. */
 EFI_STATUS fw_build_pmm(struct pmm **out, const CHAR16 *who); /* who: prefix of its lines */
@@ -32,12 +38,32 @@ EFI_STATUS fw_build_quiet(struct pmm **out, struct fw_build_info *info);
 /* Give back to the firmware every page the allocator claimed, metadata included. */
 void fw_release_pmm(struct pmm *p);
 extern struct pmm_firmware fw_hooks; /* AllocatePages/FreePages at an address */
-void fw_graphics(struct pmm_handoff *h);
 UINT64 fw_rsdp(void);
 void fw_disable_watchdog(void);
+/* A configuration table by GUID (16 bytes as stored), or 0. */
+UINT64 fw_config_table(const EFI_GUID *guid);
+/* Seconds since 1970 from the RTC (GetTime), or 0 if it cannot be read. */
+INT64 fw_unix_time(void);
+/* n random 64-bit values: RDSEED, RDRAND, EFI_RNG_PROTOCOL, or the TSC mixed (the weakest). */
+const char *fw_random(UINT64 *out, UINT64 n); /* returns the source's name */
+/* TSC ticks per second, measured against the firmware's Stall(). */
+UINT64 fw_tsc_hz(void);
 
-/* cpus.c: the CPUs, found by every allocator build (fw_build_quiet) for its per-CPU caches and
- * the handoff block */
+/* The screen: the GOP mode in use (after a `resolution:` asked for another), its modes, EDID. */
+struct fbinfo {
+    UINT64 base, size;
+    UINT32 width, height, stride; /* stride in pixels */
+    UINT32 format;                /* EFI_GRAPHICS_PIXEL_FORMAT; PixelBitMask masks below */
+    UINT32 masks[4];              /* red, green, blue, reserved (PixelBitMask) */
+    UINT32 nmodes;
+    struct limine_video_mode *modes; /* AllocatePool'ed, nmodes of them */
+    const UINT8 *edid;               /* firmware memory, copied before exit; 0 if none */
+    UINT32 edid_size;
+};
+/* 0 (and no framebuffer) if there is no linear GOP framebuffer. Sets the mode first if w. */
+int fw_framebuffer(struct fbinfo *fb, UINT32 w, UINT32 h, UINT32 bpp);
+
+/* cpus.c: the CPUs, found by every allocator build (fw_build_quiet) for its per-CPU supplies */
 struct cpus {
     struct cpu_list list;
     const char *no_mp;   /* why MP services gave no list (0: the list is theirs) */
@@ -49,45 +75,58 @@ extern struct cpus boot_cpus; /* what the last build found */
 void cpus_find(struct cpus *c);
 void cpus_print(const struct cpus *c); /* "loader: 4 CPUs (MP services), BSP APIC ID 0; ..." */
 
-/* kernel_file.c: read \EFI\pmm\kernel.elf from the volume the loader came from */
-EFI_STATUS kernel_read(EFI_HANDLE image, void **data, UINT64 *size);
-/* *flags: PMM_HOLD_BOOT_MEMORY from \EFI\pmm\options; an error (printed) for a bad file */
-EFI_STATUS options_read(EFI_HANDLE image, unsigned *flags);
+/* files.c: files on a volume, by '/'-separated ASCII path */
+struct volume {
+    EFI_HANDLE handle;    /* the partition's handle (SimpleFileSystem on it) */
+    EFI_FILE_HANDLE root; /* its root directory */
+    UINT32 partition;     /* 1-based partition number on its disk, 0 if unknown */
+    UINT8 part_guid[16];  /* GPT partition GUID, zero if none */
+    UINT8 disk_guid[16];  /* GPT disk GUID, zero if none */
+    UINT32 mbr_id;        /* MBR disk signature, 0 if none */
+};
+/* The volume an image was loaded from. */
+EFI_STATUS vol_of_image(EFI_HANDLE image, struct volume *v);
+/* Partition n of the disk v is on (n == 0: v itself), for boot(n):. */
+EFI_STATUS vol_partition(const struct volume *v, UINT32 n, struct volume *out);
+/* Read a whole file into AllocatePool'ed memory. quiet: no message when it does not exist. */
+EFI_STATUS vol_read(const struct volume *v, const char *path, int quiet, void **data,
+                    UINT64 *size);
+/* Read a whole file into pages from the allocator (its run in *phys, pages, size). */
+EFI_STATUS vol_read_pages(const struct volume *v, struct pmm *p, const char *path,
+                          UINT64 *phys, UINT64 *pages, UINT64 *size);
 
-/* boot.c: check, place and start a kernel with this allocator; returns only on failure */
-EFI_STATUS boot_kernel(EFI_HANDLE image, struct pmm *p, const void *file, UINT64 fsize,
-                       unsigned reconcile_flags);
+/* config.c: limine.conf found on the volume (Limine's locations), and the entry to boot */
+#define DEFAULT_KERNEL "/EFI/pmm/kernel.elf"
+struct boot_choice {
+    struct volume vol;       /* boot(): where the configuration (or the default kernel) is */
+    struct lconf *conf;      /* 0 without limine.conf */
+    const char *conf_path;   /* where it was found */
+    const void *conf_text;   /* its bytes, for the Secure Boot check */
+    UINT64 conf_size;
+    struct lconf_entry entry; /* what to boot (a limine.conf entry, or the default kernel) */
+};
+/* Find limine.conf on vol (or take DEFAULT_KERNEL), show the menu, pick. Prints why not. */
+EFI_STATUS config_choose(const struct volume *vol, struct boot_choice *c);
+
+/* boot.c: start the chosen entry with this allocator; returns only on failure before exit */
+EFI_STATUS limine_boot(EFI_HANDLE image, struct pmm *p, struct boot_choice *c);
 extern UINT64 boot_tsc_start; /* TSC when the loader (or the shell command) started */
 
-/* digest.c: the kernel digest a signed loader checks (the placeholder in unsigned builds) */
-#define PMM_DIGEST_PLACEHOLDER "uefi-pmm:kernel-sha256:unsigned-build:no-kernel-digest-to-check."
-extern char pmm_kernel_sha256[65];
-
-/* transition.c: page tables for the jump, ExitBootServices, reconcile, the jump */
-struct boot {
-    EFI_HANDLE image;
-    struct pmm *pmm;
-    struct pmm_handoff *h;
-    struct elf_image elf;
-    struct fwmap final; /* buffer from the allocator, filled at exit */
-    void *scratch;      /* reconcile scratch, from the allocator */
-    UINT64 scratch_size;
-    UINT64 pml4;
-    unsigned reconcile_flags;    /* PMM_HOLD_BOOT_MEMORY from \EFI\pmm\options */
-    const struct cfg_entry *cfg; /* the system table's configuration tables, read before exit */
-    UINT64 ncfg;
-};
-EFI_STATUS transition_tables(struct boot *b, UINT64 top);
-/* Exits boot services and jumps. Returns only if ExitBootServices was never called (an error
- * while filling the map first); any later failure ends in loader_fatal. */
-EFI_STATUS exit_and_jump(struct boot *b);
-
-/* serial.c: COM1 for the moments when the firmware console is gone */
-void serial_puts(const char *s);
+/* secure.c: Secure Boot's chain of trust into the configuration and the files it names */
+#define PMM_CONF_HASH_PLACEHOLDER                                                                  \
+    "uefi-pmm:limine.conf-blake2b:unsigned-build:no-configuration-enrolled-in-this-loader-"       \
+    "placeholder:tools/sign.sh-writes-here:....."
+extern char pmm_conf_blake2b[129];
+int secure_boot_on(void);
+int conf_enrolled(void); /* the loader carries a configuration hash (tools/sign.sh wrote one) */
+/* 0 if data hashes to hash (64 bytes); else a message. */
+const char *hash_check(const void *data, UINT64 n, const uint8_t *hash);
+/* Before any use: the configuration against the enrolled hash (Secure Boot). 0 or why not. */
+const char *secure_check_conf(const struct boot_choice *c);
 
 /* fatal.c: after the first ExitBootServices call: "loader: what: detail (EFI status)" on COM1 and
- * the framebuffer h describes (if any), a red banner, halt. No boot service is called. */
-void __attribute__((noreturn))
-loader_fatal(const struct pmm_handoff *h, const char *what, const char *detail, UINT64 status);
+ * the framebuffer (if any), a red banner, halt. No boot service is called. */
+void fatal_screen(const struct fbinfo *fb);
+void __attribute__((noreturn)) loader_fatal(const char *what, const char *detail, UINT64 status);
 
 #endif

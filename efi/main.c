@@ -1,9 +1,10 @@
 /*
- * main.c - the uefi-pmm loader (\EFI\BOOT\BOOTX64.EFI).
+ * main.c - the uefi-pmm loader (\EFI\BOOT\BOOTX64.EFI): a Limine-protocol boot loader whose page
+ * allocator the kernel can take over live.
  *
- *   GetMemoryMap -> pmm_build (metadata claimed as EfiLoaderData) -> read \EFI\pmm\kernel.elf ->
- *   boot_kernel (boot.c): check it, allocate its memory from the allocator, ExitBootServices,
- *   pmm_reconcile, jump (transition.c).
+ *   GetMemoryMap -> pmm_build (metadata claimed as EfiLoaderData) -> limine.conf found and an
+ *   entry chosen (config.c) -> limine_boot (boot.c): the kernel and its modules read, placed and
+ *   answered from the allocator, ExitBootServices, pmm_reconcile, the jump.
  *
  * Any failure before ExitBootServices prints what went wrong, gives back what the allocator
  * claimed, and returns an error status to the firmware.
@@ -15,8 +16,6 @@
 volatile int pmm_debug_wait = 1;
 #endif
 
-UINT64 boot_tsc_start;
-
 /* Called by gnu-efi's crt0 with the System V convention, after self-relocation. */
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 {
@@ -25,7 +24,8 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
     fw_disable_watchdog();
     EFI_LOADED_IMAGE *li = NULL;
     uefi_call_wrapper(BS->HandleProtocol, 3, image, &LoadedImageProtocol, (void **)&li);
-    Print(L"loader: uefi-pmm, image base 0x%lx\n", li ? (UINT64)(UINTN)li->ImageBase : 0);
+    Print(L"loader: %a %a, image base 0x%lx\n", LOADER_NAME, LOADER_VERSION,
+          li ? (UINT64)(UINTN)li->ImageBase : 0);
 #ifdef PMM_DEBUG_WAIT
     Print(L"loader: waiting for the debugger (tools/debug.sh)\n");
     while (pmm_debug_wait)
@@ -36,16 +36,13 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
     EFI_STATUS st = fw_build_pmm(&p, L"loader");
     if (EFI_ERROR(st))
         return st;
-    void *file;
-    UINT64 fsize;
-    unsigned flags;
-    st = options_read(image, &flags);
+    struct volume vol;
+    static struct boot_choice choice;
+    st = vol_of_image(image, &vol);
     if (!EFI_ERROR(st))
-        st = kernel_read(image, &file, &fsize);
-    if (!EFI_ERROR(st)) {
-        st = boot_kernel(image, p, file, fsize, flags);
-        FreePool(file);
-    }
+        st = config_choose(&vol, &choice);
+    if (!EFI_ERROR(st))
+        st = limine_boot(image, p, &choice);
     fw_release_pmm(p);
     return st;
 }

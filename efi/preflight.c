@@ -1,98 +1,64 @@
 /*
- * preflight.c - the loader's refusals before ExitBootServices (preflight.h): options file, kernel
- * addresses, paging mode. Freestanding, no firmware calls.
+ * preflight.c - see preflight.h. Freestanding, no firmware calls.
  */
 #include "preflight.h"
 
-#include "pmm.h"
+#include "limine.h"
 
-static int space(char c)
+const char *kernel_slide(const struct elf_image *img, int kaslr, uint64_t random,
+                         uint64_t *slide)
 {
-    return c == ' ' || c == '\t' || c == '\r';
+    uint64_t size = img->vhi - img->vlo, align = img->align > (2ull << 20) ? img->align : 2ull << 20;
+    *slide = 0;
+    if (!img->pie)
+        return img->vlo < KERNEL_BASE ? "the kernel is linked below 0xffffffff80000000 and is not "
+                                        "position independent (the Limine protocol loads kernels "
+                                        "in the top 2 GiB)"
+                                      : 0;
+    uint64_t base = img->vlo < KERNEL_BASE ? KERNEL_BASE : img->vlo;
+    if (base > ~0ull - (align - 1))
+        return "the kernel does not fit below the top of the address space";
+    base = (base + align - 1) & ~(align - 1);
+    if (kaslr && base == KERNEL_BASE && size < KASLR_SPAN)
+        base += random % ((KASLR_SPAN - size) / align + 1) * align;
+    if (base + size < base || base + size > ~0ull - (2ull << 20))
+        return "the kernel does not fit below the top of the address space";
+    *slide = base - img->vlo;
+    return 0;
 }
 
-/* [*b, *e) without white space at either end. */
-static void trim(const char **b, const char **e)
+uint64_t revision_used(uint64_t wanted)
 {
-    while (*b < *e && space(**b))
-        (*b)++;
-    while (*e > *b && space((*e)[-1]))
-        (*e)--;
+    return wanted > MAX_REVISION ? MAX_REVISION : wanted;
 }
 
-static int is(const char *b, const char *e, const char *word)
+const char *paging_choice(int has_request, uint64_t mode, uint64_t max, uint64_t min,
+                          int conf_mode, int conf_max, int conf_min, int fw5, uint64_t *out)
 {
-    for (; b < e; b++, word++)
-        if (*b != *word)
-            return 0;
-    return !*word;
-}
-
-const char *options_parse(const char *text, uint64_t size, unsigned *flags, uint64_t *line)
-{
-    unsigned f = 0;
-    const char *t = text, *end = text + size;
-    for (*line = 1; t < end; (*line)++) {
-        const char *b = t, *e = t;
-        while (e < end && *e != '\n')
-            e++;
-        t = e < end ? e + 1 : e;
-        for (const char *c = b; c < e; c++)
-            if (*c == '#') {
-                e = c;
-                break;
-            }
-        trim(&b, &e);
-        if (b == e)
-            continue;
-        for (const char *c = b; c < e; c++)
-            if (!*c || (unsigned char)*c > 0x7e)
-                return "only printable ASCII is allowed";
-        const char *eq = b;
-        while (eq < e && *eq != '=')
-            eq++;
-        if (eq == e)
-            return "expected key = value";
-        const char *kb = b, *ke = eq, *vb = eq + 1, *ve = e;
-        trim(&kb, &ke);
-        trim(&vb, &ve);
-        if (!is(kb, ke, "hold-boot-memory"))
-            return "unknown key (the one key is hold-boot-memory)";
-        if (is(vb, ve, "on"))
-            f |= PMM_HOLD_BOOT_MEMORY;
-        else if (is(vb, ve, "off"))
-            f &= ~PMM_HOLD_BOOT_MEMORY;
-        else
-            return "hold-boot-memory takes on or off";
+    if (!has_request) {
+        mode = max = LIMINE_PAGING_MODE_X86_64_DEFAULT;
+        min = LIMINE_PAGING_MODE_X86_64_MIN;
     }
-    *line = 0;
-    *flags = f;
+    if (conf_max >= 0 && (uint64_t)conf_max < max)
+        max = (uint64_t)conf_max;
+    if (conf_min >= 0 && (uint64_t)conf_min > min)
+        min = (uint64_t)conf_min;
+    if (conf_mode >= 0)
+        mode = (uint64_t)conf_mode;
+    (void)mode; /* the preference: this loader can serve only the firmware's mode anyway */
+    uint64_t can = fw5 ? LIMINE_PAGING_MODE_X86_64_5LVL : LIMINE_PAGING_MODE_X86_64_4LVL;
+    if (min > max)
+        return "no paging mode is both at least the minimum and at most the maximum asked for";
+    if (can < min || can > max)
+        return fw5 ? "the kernel cannot run 5-level paging, which the firmware runs"
+                   : "the kernel needs 5-level paging; the firmware runs 4-level";
+    *out = can;
     return 0;
 }
 
-static int canonical(uint64_t va)
-{
-    uint64_t top = va >> 47; /* bits 63..47: all zero or all one */
-    return top == 0 || top == 0x1ffff;
-}
-
-const char *kernel_addresses_check(const struct elf_image *img)
-{
-    if (!canonical(img->vlo) || !canonical(img->vhi - 1) ||
-        (img->vlo >> 63) != ((img->vhi - 1) >> 63))
-        return "kernel segment addresses are not canonical (bits 63..47 must be equal) or cross "
-               "the non-canonical hole";
-    if (!canonical(img->entry))
-        return "kernel entry point is not a canonical address";
-    return 0;
-}
-
-const char *paging_mode_check(uint64_t cr0, uint64_t cr4, uint64_t efer)
+const char *long_mode_check(uint64_t cr0, uint64_t cr4, uint64_t efer)
 {
     if (!(cr0 & CR0_PG) || !(cr4 & CR4_PAE) || !(efer & EFER_LMA))
         return "the firmware left the CPU outside 64-bit long mode with paging";
-    if (cr4 & CR4_LA57)
-        return "the firmware runs 5-level paging (CR4.LA57); this loader and kernel build "
-               "4-level tables only. Turn 5-level paging off in the firmware setup";
     return 0;
 }

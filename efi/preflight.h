@@ -1,6 +1,7 @@
 /*
- * preflight.h - what the loader refuses before ExitBootServices, as pure functions (preflight.c):
- * no firmware calls, so tests/host/test_preflight.c checks every decision on the host.
+ * preflight.h - the loader's decisions before ExitBootServices that need no firmware, as pure
+ * functions (preflight.c), so tests/host/test_preflight.c checks each on the host: where a kernel
+ * goes, which base revision and paging mode it gets.
  */
 #ifndef PMM_PREFLIGHT_H
 #define PMM_PREFLIGHT_H
@@ -9,28 +10,36 @@
 
 #include "elf_image.h"
 
-/*
- * The options file, \EFI\pmm\options: lines of `key = value`, `#` starts a comment, blank lines
- * and white space around key and value are ignored. Keys:
- *   hold-boot-memory = on | off    (PMM_HOLD_BOOT_MEMORY; default off)
- * Returns 0 and sets *flags, or a message naming the problem with *line its line number (1-based);
- * *flags is then unchanged.
- */
-const char *options_parse(const char *text, uint64_t size, unsigned *flags, uint64_t *line);
+#define KERNEL_BASE  0xffffffff80000000ull /* the Limine protocol's floor for kernels */
+#define KASLR_SPAN   (1ull << 30)          /* slides are drawn from [KERNEL_BASE, + 1 GiB) */
+#define MAX_REVISION 6                     /* base revision 6 adds nothing on x86_64 to 5 */
 
 /*
- * The kernel's virtual extent and entry (from elf_check) in canonical 48-bit addresses, not
- * crossing the non-canonical hole: 0, or why not. Under 4-level paging bits 63..47 of an address
- * must be equal; a page table index computed from any other address maps somewhere else.
+ * The slide of an image (virtual = link address + slide): 0 for an executable, which must lie at
+ * or above KERNEL_BASE; for a position-independent one the least that lifts it to KERNEL_BASE,
+ * plus, with kaslr, `random` reduced to a multiple of the image's alignment (at least 2 MiB)
+ * within KASLR_SPAN. 0 and *slide, or why the image cannot be placed.
  */
-const char *kernel_addresses_check(const struct elf_image *img);
+const char *kernel_slide(const struct elf_image *img, int kaslr, uint64_t random,
+                         uint64_t *slide);
+
+/* The base revision to boot with for a wanted one (6 at most: a later wish is told it was not). */
+uint64_t revision_used(uint64_t wanted);
 
 /*
- * The paging mode the firmware left, from CR0, CR4 and EFER: 0 if the loader's 4-level transition
- * tables can be loaded into CR3 as they are, or why not. Under 5-level paging (CR4.LA57) CR3 must
- * point to a PML5, and LA57 cannot be turned off in long mode.
+ * The paging mode (LIMINE_PAGING_MODE_X86_64_*): the kernel's request (has_request, mode, its
+ * max and min: request revision 0 has max = mode, min = 4-level), narrowed by limine.conf (-1:
+ * not set), served in the mode the firmware runs (fw5: CR4.LA57), which this loader keeps.
+ * 0 and *out, or why the kernel cannot be booted.
  */
-const char *paging_mode_check(uint64_t cr0, uint64_t cr4, uint64_t efer);
+const char *paging_choice(int has_request, uint64_t mode, uint64_t max, uint64_t min,
+                          int conf_mode, int conf_max, int conf_min, int fw5, uint64_t *out);
+
+/*
+ * The paging mode the firmware left, from CR0, CR4 and EFER: 0 if the CPU is in 64-bit long mode
+ * with paging, as the loader needs, or why not.
+ */
+const char *long_mode_check(uint64_t cr0, uint64_t cr4, uint64_t efer);
 
 #define CR0_PG   (1ull << 31)
 #define CR4_PAE  (1ull << 5)

@@ -1,113 +1,101 @@
 /*
- * verify.c - the kernel's side of the handoff contract (include/handoff.h): is this block what the
- * loader promised? Freestanding; the host tests run it against corrupted blocks.
+ * verify.c - the kernel's side of the live-allocator contract (include/handoff.h): is this
+ * response what the loader promised? Freestanding; the host tests and a fuzz target run it
+ * against corrupted responses.
  */
 #include "handoff.h"
+#include "pmm.h"
 
-#define PAGE 4096ull
+#define PAGE       4096ull
+#define MAX_CPUS   4096u    /* pmm.h's PMM_MAX_CPUS: the allocator has no more supplies */
+#define MAX_ARRAY  65536ull /* handed or kept entries: far beyond any machine's */
+#define PHYS_LIMIT (1ull << 52)
 
-uint32_t pmm_handoff_checksum(const struct pmm_handoff *h)
+uint32_t pmm_response_checksum_at(const struct pmm_response *r, const void *cpus,
+                                  const void *handed, const void *kept)
 {
-    struct pmm_handoff copy = *h;
+    struct pmm_response copy = *r;
     copy.checksum = 0;
-    uint64_t n = h->size < sizeof copy ? h->size : sizeof copy;
-    return pmm_fnv1a(&copy, n, PMM_FNV_INIT);
+    uint32_t h = pmm_fnv1a(&copy, sizeof copy, PMM_FNV_INIT);
+    h = pmm_fnv1a(cpus, r->cpu_count * sizeof(struct pmm_cpu), h);
+    h = pmm_fnv1a(handed, r->handed_count * sizeof(struct pmm_handed), h);
+    return pmm_fnv1a(kept, r->kept_count * sizeof(struct pmm_kept), h);
 }
 
-/*
- * The ranges the block names, each [phys, phys + pages * 4K). Every end is computed without
- * wrapping: a size that would carry past 2^64 is refused as such, before any overlap test, so a
- * huge count can never shrink a range to nothing and hide it from the overlap check.
- */
-enum { R_SELF, R_KERNEL, R_STACK, R_PT, R_MAP, NRANGES };
-static const char *const past_2_64[NRANGES] = {
-    "self_phys: the handoff block runs past 2^64",
-    "kernel_pages: the kernel image runs past 2^64",
-    "stack_pages: the stack runs past 2^64",
-    "boot_pt_pages: the transition page tables run past 2^64",
-    "memmap_size: the memory map runs past 2^64",
-};
-/* One message per pair (i, j), i < j, in the order the loop below visits them. */
-static const char *const overlaps[NRANGES * (NRANGES - 1) / 2] = {
-    "handoff ranges overlap: the block and the kernel image",
-    "handoff ranges overlap: the block and the stack",
-    "handoff ranges overlap: the block and the page tables",
-    "handoff ranges overlap: the block and the memory map",
-    "handoff ranges overlap: the kernel image and the stack",
-    "handoff ranges overlap: the kernel image and the page tables",
-    "handoff ranges overlap: the kernel image and the memory map",
-    "handoff ranges overlap: the stack and the page tables",
-    "handoff ranges overlap: the stack and the memory map",
-    "handoff ranges overlap: the page tables and the memory map",
-};
-
-/* *end = phys + pages * PAGE; 0 if that is not below 2^64. */
-static int range_end(uint64_t phys, uint64_t pages, uint64_t *end)
+uint32_t pmm_response_checksum(const struct pmm_response *r)
 {
-    if (pages > (~0ull - phys) / PAGE)
-        return 0;
-    *end = phys + pages * PAGE;
-    return 1;
+    return pmm_response_checksum_at(r, r->cpus, r->handed, r->kept);
 }
 
-/* The CPU list (version 3): a kernel indexes its per-CPU data by position in it. */
-static const char *cpus_check(const struct pmm_handoff *h)
+/* An array of n entries of `size` bytes at virtual address a, inside the HHDM's 2^52 bytes. */
+static int array_ok(const void *a, uint64_t n, uint64_t size, uint64_t hhdm)
 {
-    if (!h->ncpus)
-        return "ncpus: no CPU listed";
-    if (h->ncpus > PMM_HANDOFF_MAX_CPUS)
-        return "ncpus: more CPUs than cpu_apic_id[] holds";
-    if (h->bsp >= h->ncpus)
+    uint64_t v = (uint64_t)(uintptr_t)a;
+    if (!n)
+        return 1;
+    return v >= hhdm && !(v & 7) && v - hhdm < PHYS_LIMIT && n * size <= PHYS_LIMIT - (v - hhdm);
+}
+
+const char *pmm_response_verify(const struct pmm_response *r, uint64_t hhdm)
+{
+    if (r->abi != PMM_ABI_VERSION)
+        return "abi: the allocator state's layout is not the one this kernel's pmm/ reads; "
+               "install the loader and the kernel from one build";
+    if (!r->state_phys || (r->state_phys & (PAGE - 1)) || r->state_phys >= PHYS_LIMIT)
+        return "state_phys: zero, not page aligned, or beyond physical memory";
+    if (r->virt_offset != hhdm)
+        return "virt_offset: differs from the HHDM offset";
+    if (r->flags & ~PMM_RESPONSE_BOOT_HELD)
+        return "flags: bits this kernel does not know";
+    if (!r->cpu_count || r->cpu_count > MAX_CPUS)
+        return "cpu_count: zero, or more CPUs than the allocator can serve";
+    if (r->bsp >= r->cpu_count)
         return "bsp: not the index of a listed CPU";
-    if (h->cpus_found < h->ncpus)
+    if (r->cpus_found < r->cpu_count)
         return "cpus_found: fewer CPUs found than listed";
-    if (h->cpu_source < PMM_CPUS_MP_SERVICES || h->cpu_source > PMM_CPUS_BSP_ONLY)
+    if (r->cpu_source < PMM_CPUS_MP_SERVICES || r->cpu_source > PMM_CPUS_BSP_ONLY)
         return "cpu_source: unknown source of the CPU list";
-    for (uint32_t i = 1; i < h->ncpus; i++)
-        for (uint32_t j = 0; j < i; j++)
-            if (h->cpu_apic_id[i] == h->cpu_apic_id[j])
-                return "cpu_apic_id: an APIC ID is listed twice";
-    return 0;
-}
-
-const char *pmm_handoff_verify(const struct pmm_handoff *h, const void *map)
-{
-    if (h->magic != PMM_HANDOFF_MAGIC)
-        return "bad magic: not a uefi-pmm handoff block";
-    if (h->version != PMM_HANDOFF_VERSION)
-        return "unsupported handoff version";
-    if (h->size != sizeof *h)
-        return "handoff size does not match this kernel's struct";
-    if (pmm_handoff_checksum(h) != h->checksum)
-        return "handoff checksum mismatch: block is corrupt";
-    if ((h->self_phys | h->pmm_state_phys | h->memmap_phys | h->kernel_phys | h->stack_phys |
-         h->boot_pt_phys) &
-        (PAGE - 1))
-        return "a handoff address is not page aligned";
-    if (!h->memmap_desc_size || h->memmap_desc_size < 40 || h->memmap_size % h->memmap_desc_size)
-        return "memory map size is not a multiple of a valid descriptor size";
-    if (!h->kernel_pages || !h->stack_pages || !h->boot_pt_pages)
-        return "kernel, stack or page-table range is empty";
-    const uint64_t r[NRANGES][2] = {
-        [R_SELF] = {h->self_phys, 1},
-        [R_KERNEL] = {h->kernel_phys, h->kernel_pages},
-        [R_STACK] = {h->stack_phys, h->stack_pages},
-        [R_PT] = {h->boot_pt_phys, h->boot_pt_pages},
-        [R_MAP] = {h->memmap_phys, h->memmap_size / PAGE + (h->memmap_size % PAGE != 0)},
-    };
-    uint64_t end[NRANGES];
-    for (int i = 0; i < NRANGES; i++)
-        if (!range_end(r[i][0], r[i][1], &end[i]))
-            return past_2_64[i];
-    for (int i = 0, k = 0; i < NRANGES; i++)
-        for (int j = i + 1; j < NRANGES; j++, k++)
-            if (r[i][1] && r[j][1] && r[i][0] < end[j] && r[j][0] < end[i])
-                return overlaps[k];
-    const char *why = cpus_check(h);
-    if (why)
-        return why;
-    /* Read the map only once its extent is known to be a real range. */
-    if (map && pmm_fnv1a(map, h->memmap_size, PMM_FNV_INIT) != h->memmap_checksum)
-        return "memory map checksum mismatch";
+    if (!array_ok(r->cpus, r->cpu_count, sizeof *r->cpus, hhdm))
+        return "cpus: not an array in the HHDM";
+    if (r->handed_count > MAX_ARRAY || !array_ok(r->handed, r->handed_count, sizeof *r->handed, hhdm))
+        return "handed: not an array in the HHDM";
+    if (r->kept_count > MAX_ARRAY || !array_ok(r->kept, r->kept_count, sizeof *r->kept, hhdm))
+        return "kept: not an array in the HHDM";
+    if (pmm_response_checksum(r) != r->checksum)
+        return "checksum: the response or its arrays are corrupt";
+    for (uint64_t i = 0; i < r->cpu_count; i++) {
+        if (r->cpus[i].flags & ~PMM_CPU_IN_MP)
+            return "cpus: flags this kernel does not know";
+        for (uint64_t j = 0; j < i; j++)
+            if (r->cpus[i].lapic_id == r->cpus[j].lapic_id)
+                return "cpus: an APIC ID is listed twice";
+    }
+    uint64_t end = 0;
+    for (uint64_t i = 0; i < r->handed_count; i++) {
+        const struct pmm_handed *h = &r->handed[i];
+        if ((h->phys & (PAGE - 1)) || !h->pages || h->phys >= PHYS_LIMIT ||
+            h->pages > (PHYS_LIMIT - h->phys) / PAGE)
+            return "handed: a run that is empty, unaligned or past physical memory";
+        if (h->kind < PMM_HANDED_EXECUTABLE || h->kind > PMM_HANDED_EARLIER)
+            return "handed: a run of unknown kind";
+        if (i && h->phys < end)
+            return "handed: runs not sorted, or overlapping";
+        end = h->phys + h->pages * PAGE;
+    }
+    for (uint64_t i = 0; i < r->kept_count; i++) {
+        const struct pmm_kept *k = &r->kept[i];
+        if (k->kind < PMM_KEPT_ESRT || k->kind > PMM_KEPT_TABLE)
+            return "kept: an entry of unknown kind";
+        if (!k->bytes || k->phys >= PHYS_LIMIT || k->bytes > PHYS_LIMIT - k->phys)
+            return "kept: an empty table, or one past physical memory";
+        uint64_t lo = k->phys & ~(PAGE - 1), hi = (k->phys + k->bytes + PAGE - 1) & ~(PAGE - 1);
+        int covered = 0;
+        for (uint64_t j = 0; j < r->handed_count && !covered; j++) {
+            const struct pmm_handed *h = &r->handed[j];
+            covered = lo >= h->phys && hi <= h->phys + h->pages * PAGE;
+        }
+        if (!covered)
+            return "kept: a table whose pages no handed run covers";
+    }
     return 0;
 }

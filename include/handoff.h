@@ -1,61 +1,80 @@
 /*
- * handoff.h - the block the uefi-pmm loader hands to the kernel. Version 3.
+ * handoff.h - the live allocator, one Limine request away.
  *
- * Fixed-width types only; the block is little-endian x86_64 and the same from any compiler.
+ * uefi-pmm boots kernels with the Limine boot protocol (include/limine.h). A kernel that also
+ * places the request below in its image receives the page allocator the loader built and used,
+ * already live: it adopts it in place (pmm_adopt) instead of rebuilding one from the memory map.
+ * A kernel that does not ask simply uses the memory map; nothing leaks either way.
  *
- * ENTRY STATE. The loader jumps to the kernel's ELF entry point with:
- *  - boot services exited, interrupts off (RFLAGS.IF = 0), the firmware watchdog disabled;
- *  - RDI = physical address of this block (System V calling convention, one argument);
- *  - RSP = top of a stack of `stack_pages` pages allocated from the allocator, 16-byte aligned;
- *  - CR3 = the loader's transition page tables (4-level, from allocator pages listed below):
- *    physical memory identity-mapped from 0 to `identity_top` with 2 MiB pages, and the kernel
- *    image mapped at its link addresses;
- *  - GDT and IDT still the firmware's, in memory the allocator now counts as free: the kernel
- *    must load its own GDT and IDT before it allocates a page.
+ *   static volatile struct pmm_request pmm_req = {PMM_REQUEST_ID, 0, 0, 0};
+ *   ...
+ *   struct pmm_response *r = pmm_req.response;
+ *   struct pmm *p = pmm_adopt(r->state_phys, r->virt_offset, &err);
  *
- * GUARANTEES.
- *  - The block lies in one allocated page; `checksum` is FNV-1a (32-bit) over `size` bytes with
- *    the checksum field taken as zero; `memmap_checksum` the same over the memory map.
- *  - `pmm_state_phys` is a reconciled allocator state (pmm.h, pmm_adopt) reachable at physical +
- *    `pmm_virt_offset` (0: identity) under the transition tables.
- *  - The memory map is the one ExitBootServices accepted, raw: `memmap_size` bytes of descriptors,
- *    `memmap_desc_size` bytes apart (not sizeof), version `memmap_desc_version`. It is not sorted;
- *    the allocator's own range table (pmm_ranges) is sorted and non-overlapping.
- *  - Allocated (reference count 1) and owned by the kernel, and nothing else: the kernel image,
- *    its stack, this block, the memory map buffer (memmap_buf_pages), the transition page tables,
- *    the reconcile scratch buffer, and the pages covering the kept[] entries (configuration tables
- *    the firmware left in boot-services memory, allocations made before the boot path ran). The
- *    kernel stub checks this at entry, before its first allocation. The kernel frees what it no
- *    longer needs with pmm_free / pmm_free_run; kept[] entries may share pages, so it frees the
- *    union of their pages once it needs none of them. Everything else that was boot-services or
- *    loader memory is already free in the allocator, unless PMM_HANDOFF_BOOT_HELD says it is held
- *    back; runtime-services, ACPI, MMIO and reserved memory is never handed out.
- *  - All ranges are page aligned and end below 2^64; no two of the ranges above overlap each
- *    other or the metadata.
+ * THE RULES
+ *
+ *  - Usable entries of the Limine memory map are exactly the allocator's free pages at entry.
+ *    Every page the kernel receives allocated (reference count 1) is in handed[]: its image and
+ *    modules (EXECUTABLE_AND_MODULES in the memory map), the loader's page tables, the entry and
+ *    AP stacks, the responses, the EFI memory map copy, the configuration tables kept in
+ *    boot-services memory (also in kept[]) and allocations made before the boot (the shell's
+ *    `pmm alloc`). The kernel frees them (pmm_free_run) once it needs them no more. The
+ *    allocator's own metadata, [state_phys, + pmm_meta_pages() pages), lies inside a
+ *    BOOTLOADER_RECLAIMABLE entry and is never freed. All other BOOTLOADER_RECLAIMABLE pages are
+ *    boot-services and loader memory held back (flags: PMM_RESPONSE_BOOT_HELD, until
+ *    pmm_release_boot) or pages the allocator does not manage (page 0 is RESERVED).
+ *  - Before its first allocation the kernel calls pmm_adopt(state_phys, virt_offset) (the
+ *    offset is the HHDM offset: the state is reachable through the HHDM at entry), and, before it
+ *    moves the state to another mapping, pmm_set_offset. On many CPUs it gives the allocator the
+ *    calling CPU's index (pmm_set_cpu_self); see include/pmm.h for what each call guarantees.
+ *  - CPU index i of the allocator's per-CPU supplies is cpus[i]. With a Limine MP request the MP
+ *    response lists the BSP and the APs that started (PMM_CPU_IN_MP), in the same order: when every one
+ *    did, as on a healthy machine, MP cpus[i] is index i; a CPU finds its index by its APIC ID
+ *    either way. Without an MP request the APs are not started and cpus[] still lists them.
+ *  - Everything here is written once by the loader: checksum covers this response and the arrays
+ *    it points to (pmm_response_verify checks it, and every count and address).
  */
 #ifndef PMM_HANDOFF_H
 #define PMM_HANDOFF_H
 
 #include <stdint.h>
 
-#define PMM_HANDOFF_MAGIC 0x46464f444e414850ull /* "PHANDOFF" */
-#ifndef PMM_HANDOFF_VERSION    /* only a test kernel sets it: build/esp-oldkernel.img */
-#define PMM_HANDOFF_VERSION 3u /* 2: memmap_buf_pages, scratch, kept[]; 3: the CPUs */
+#ifndef LIMINE_COMMON_MAGIC
+#define LIMINE_COMMON_MAGIC 0xc7b1dd30df4c8b88ull, 0x0a82e883a194f07bull
 #endif
 
-/*
- * flags: boot-services and loader memory is withheld from the allocator (PMM_HOLD_BOOT_MEMORY);
- * the kernel gives it to the pool with pmm_release_boot() once nothing needs it (after
- * SetVirtualAddressMap, if it calls that). Without the flag that memory is free at entry.
- */
-#define PMM_HANDOFF_BOOT_HELD 1u
+#define PMM_REQUEST_ID {LIMINE_COMMON_MAGIC, 0x9164e45de5f2bd13ull, 0x3f932289e820cf48ull}
 
-/* Framebuffer pixel formats (EFI_GRAPHICS_PIXEL_FORMAT). */
+/* Request flags. */
+#define PMM_REQUEST_HOLD_BOOT_MEMORY (1u << 0) /* keep boot-services and loader memory out of the
+                                                  pool until pmm_release_boot (some firmware
+                                                  touches it in SetVirtualAddressMap) */
+
+struct pmm_request {
+    uint64_t id[4];
+    uint64_t revision; /* 0 */
+    struct pmm_response *response;
+    uint64_t flags; /* PMM_REQUEST_* */
+};
+
+/* What a handed[] run holds. */
 enum {
-    PMM_FB_RGBX = 0, /* PixelRedGreenBlueReserved8BitPerColor */
-    PMM_FB_BGRX = 1, /* PixelBlueGreenRedReserved8BitPerColor */
-    PMM_FB_BITMASK = 2,
-    PMM_FB_NONE = 3, /* PixelBltOnly or no GOP: fb_base is 0 */
+    PMM_HANDED_EXECUTABLE = 1, /* the kernel image */
+    PMM_HANDED_MODULE = 2,     /* a module's file */
+    PMM_HANDED_RESPONSES = 3,  /* Limine responses and this one, with their strings and arrays */
+    PMM_HANDED_PAGE_TABLES = 4,
+    PMM_HANDED_STACK = 5,      /* the entry stack */
+    PMM_HANDED_MP = 6,         /* where the APs are parked, and their stacks */
+    PMM_HANDED_EFI_MEMMAP = 7, /* the final EFI memory map */
+    PMM_HANDED_KEPT = 8,       /* configuration tables in boot-services memory (kept[]) */
+    PMM_HANDED_EARLIER = 9,    /* allocated before the boot path ran (the shell's `pmm alloc`) */
+};
+
+struct pmm_handed {
+    uint64_t phys;  /* page aligned */
+    uint64_t pages; /* allocated, reference count 1 */
+    uint32_t kind;  /* PMM_HANDED_* */
+    uint32_t pad;
 };
 
 /* What a kept[] entry is. */
@@ -66,9 +85,16 @@ enum {
     PMM_KEPT_SMBIOS3 = 4,      /* SMBIOS 3.x entry point */
     PMM_KEPT_SMBIOS_TABLE = 5, /* the SMBIOS structure table an entry point names */
     PMM_KEPT_TABLE = 6,        /* another configuration table: its first page (size unknown) */
-    PMM_KEPT_EARLIER = 7,      /* allocated before the boot path ran (the shell's `pmm alloc`) */
 };
-#define PMM_HANDOFF_MAX_KEPT 48
+
+/* A configuration table the firmware left in boot-services memory, kept allocated. */
+struct pmm_kept {
+    uint64_t phys;  /* first byte */
+    uint64_t bytes; /* its pages are in handed[] (PMM_HANDED_KEPT); tables may share a page */
+    uint8_t guid[16];
+    uint32_t kind; /* PMM_KEPT_* */
+    uint32_t pad;
+};
 
 /* Where the CPU list came from. */
 enum {
@@ -76,76 +102,39 @@ enum {
     PMM_CPUS_MADT = 2,        /* the ACPI MADT's enabled local APICs and x2APICs */
     PMM_CPUS_BSP_ONLY = 3,    /* neither was there: the boot CPU alone */
 };
-#define PMM_HANDOFF_MAX_CPUS 256
 
-struct pmm_handoff_kept {
-    uint64_t phys;    /* first byte */
-    uint64_t bytes;   /* the allocated pages are [phys & ~4095, round up(phys + bytes)) */
-    uint8_t guid[16]; /* the configuration table's VendorGuid as stored; zero for EARLIER */
-    uint32_t kind;    /* PMM_KEPT_* */
+/* CPU flags. */
+#define PMM_CPU_IN_MP (1u << 0) /* listed in the MP response: the BSP, each AP that parked */
+
+struct pmm_cpu {
+    uint32_t lapic_id;     /* initial APIC ID, 32 bits (x2APIC) */
+    uint32_t processor_id; /* ACPI processor UID, or the index if the MADT was not read */
+    uint32_t flags;        /* PMM_CPU_* */
     uint32_t pad;
 };
 
-struct pmm_handoff {
-    uint64_t magic;
-    uint32_t version;
-    uint32_t size;     /* sizeof(struct pmm_handoff) as the loader knew it */
-    uint32_t checksum; /* FNV-1a over size bytes, this field as zero */
-    uint32_t flags;    /* PMM_HANDOFF_* */
+/* Response flags. */
+#define PMM_RESPONSE_BOOT_HELD (1u << 0) /* boot memory is held back: pmm_release_boot frees it */
 
-    uint64_t self_phys;       /* where this block is */
-    uint64_t pmm_state_phys;  /* the allocator */
-    uint64_t pmm_virt_offset; /* offset in force at entry */
-
-    uint64_t memmap_phys;
-    uint64_t memmap_size;
-    uint64_t memmap_desc_size;
-    uint32_t memmap_desc_version;
-    uint32_t memmap_checksum;
-
-    uint64_t kernel_phys; /* image: [kernel_phys, + kernel_pages * 4K) mapped at kernel_virt */
-    uint64_t kernel_pages;
-    uint64_t kernel_virt;
-    uint64_t stack_phys;
-    uint64_t stack_pages;
-    uint64_t boot_pt_phys; /* transition page tables: one run of boot_pt_pages pages */
-    uint64_t boot_pt_pages;
-    uint64_t identity_top;
-
-    uint64_t fb_base; /* GOP framebuffer, 0 if none */
-    uint64_t fb_size;
-    uint32_t fb_width, fb_height;
-    uint32_t fb_stride; /* pixels per scan line */
-    uint32_t fb_format; /* PMM_FB_* */
-
-    uint64_t acpi_rsdp;        /* 0 if the firmware gave none */
-    uint64_t efi_system_table; /* for runtime services; physical */
-
-    uint64_t tsc_efi_main; /* TSC when the loader started, for boot-time figures */
-    uint64_t tsc_exit;     /* TSC just after ExitBootServices */
-
-    /* Version 2. */
-    uint64_t memmap_buf_pages; /* the map buffer: [memmap_phys, + memmap_buf_pages * 4K) */
-    uint64_t scratch_phys;     /* reconcile's scratch buffer, the kernel's to reuse or free */
-    uint64_t scratch_pages;
-    uint32_t nkept; /* entries of kept[] in use */
-    uint32_t pad2;
-    struct pmm_handoff_kept kept[PMM_HANDOFF_MAX_KEPT];
-
-    /*
-     * Version 3: the CPUs, as the firmware knew them before ExitBootServices. cpu_apic_id[i] is
-     * CPU i's initial APIC ID (the x2APIC ID where it needs more than 8 bits); index i is also
-     * its per-CPU cache in the allocator, which has at least ncpus of them (pmm_cpus). The APs
-     * are parked by the firmware in memory the allocator never hands out; the kernel starts them
-     * with INIT-SIPI-SIPI.
-     */
-    uint32_t ncpus;      /* entries of cpu_apic_id[], 1 .. PMM_HANDOFF_MAX_CPUS */
-    uint32_t cpus_found; /* enabled CPUs the firmware reported; above ncpus if some did not fit */
-    uint32_t bsp;        /* index of the CPU running the kernel */
-    uint32_t cpu_source; /* PMM_CPUS_* */
-    uint32_t cpu_apic_id[PMM_HANDOFF_MAX_CPUS];
+struct pmm_response {
+    uint64_t revision;    /* 0 */
+    uint64_t state_phys;  /* the allocator: pmm_adopt(state_phys, virt_offset, ...) */
+    uint64_t virt_offset; /* the HHDM offset: adopt the state there */
+    uint32_t abi;         /* PMM_ABI_VERSION of the state's layout (pmm_adopt refuses others) */
+    uint32_t flags;       /* PMM_RESPONSE_* */
+    uint32_t checksum;    /* FNV-1a: this response with checksum 0, then cpus, handed, kept */
+    uint32_t bsp;         /* index in cpus[] of the CPU that runs the entry point */
+    uint32_t cpu_source;  /* PMM_CPUS_* */
+    uint32_t cpus_found;  /* enabled CPUs the firmware reported (cpu_count of them listed) */
+    uint64_t cpu_count;
+    struct pmm_cpu *cpus; /* virtual (HHDM) */
+    uint64_t handed_count;
+    struct pmm_handed *handed; /* virtual; sorted by phys, disjoint, not adjacent */
+    uint64_t kept_count;
+    struct pmm_kept *kept; /* virtual */
+    uint64_t tsc_start;    /* TSC when the loader started, and just after ExitBootServices */
+    uint64_t tsc_exit;
 };
-_Static_assert(sizeof(struct pmm_handoff) <= 4096, "the block fits its one page");
 
 /* FNV-1a, 32 bits. */
 static inline uint32_t pmm_fnv1a(const void *data, uint64_t n, uint32_t h)
@@ -159,13 +148,18 @@ static inline uint32_t pmm_fnv1a(const void *data, uint64_t n, uint32_t h)
 }
 #define PMM_FNV_INIT 2166136261u
 
-/* Checksum of a block as stored (its own checksum field counted as zero). */
-uint32_t pmm_handoff_checksum(const struct pmm_handoff *h);
+/* The checksum a response should carry (its own checksum field counted as zero), its arrays
+ * read at the addresses given (the loader reaches them at their physical addresses). */
+uint32_t pmm_response_checksum_at(const struct pmm_response *r, const void *cpus,
+                                  const void *handed, const void *kept);
+/* The same, the arrays read through the response's own pointers. */
+uint32_t pmm_response_checksum(const struct pmm_response *r);
 
 /*
- * Validate a block the kernel received: 0, or a static message naming what is wrong. `map` is the
- * memory map as the kernel can reach it (the block holds only its physical address).
+ * A kernel's check of the response before it trusts it: 0, or a static message naming the field
+ * and what is wrong with it. hhdm is the kernel's HHDM offset (every pointer must lie above it).
+ * The arrays are read only once their counts and addresses are known to be sane.
  */
-const char *pmm_handoff_verify(const struct pmm_handoff *h, const void *map);
+const char *pmm_response_verify(const struct pmm_response *r, uint64_t hhdm);
 
 #endif

@@ -135,6 +135,9 @@ int pmm_map_ranges(const struct pmm_map *map, void *scratch, uint64_t scratch_si
  */
 struct pmm;
 
+/* The version of the state's layout: pmm_adopt takes only states of this one. */
+#define PMM_ABI_VERSION 5u
+
 /*
  * The owner's hooks while boot services are alive. claim() must take [phys, phys + npages*4K) from
  * the firmware (AllocatePages at that address, as EfiLoaderData) and return 0, or non-zero if the

@@ -123,7 +123,7 @@
 #include "pmm.h"
 
 #define PMM_MAGIC       0x4d4d502d49464555ull /* "UEFI-PMM" */
-#define PMM_VERSION     5u
+#define PMM_VERSION     PMM_ABI_VERSION
 #define PMM_LEVELS      8            /* summary levels: 64^7 pages is far past 2^52 */
 #define PMM_STACK_CAP   352          /* header + stacks fit one page */
 #define PMM_BSTACK_CAP  32           /* free-block stack: 64 MiB of 2 MiB blocks */

@@ -43,9 +43,9 @@ void exception(const struct frame *f)
     con_panic_lock();
     kprintf("kernel: exception %lu (%s) error=0x%lx rip=0x%016lx cr2=0x%016lx rsp=0x%lx", f->vector,
             names[f->vector & 31], f->error, f->rip, cr2, f->rsp);
-    if (apic_ready())
-        kprintf(" on the CPU with APIC ID %u", apic_id());
-    kprintf("\n");
+    uint32_t r[4];
+    cpuid(1, 0, r);
+    kprintf(" on the CPU with initial APIC ID %u\n", r[1] >> 24);
     kexit(0);
 }
 

@@ -1,8 +1,8 @@
 /*
  * entry.S - the kernel's first instruction, and the CPU exception stubs.
  *
- * The loader jumps here with RDI = handoff block (physical, identity-mapped), RSP = top of the
- * kernel stack, interrupts off (include/handoff.h).
+ * A Limine-protocol loader jumps here on its stack (a return address of 0 pushed), interrupts
+ * off, the responses filled in (include/limine.h).
  */
     .section .text.entry, "ax"
     .globl _start

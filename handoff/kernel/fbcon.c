@@ -6,8 +6,8 @@
  * same place so a person (or tests/qemu/screen.py) finds it. Only 32-bit RGB and BGR formats are
  * drawn; anything else leaves the console on serial alone.
  */
+#include "fbcon.h"
 #include "font.h"
-#include "kernel.h"
 
 #define SCALE  2
 #define CELL_W ((FONT_W + 1) * SCALE)
@@ -42,25 +42,24 @@ static void glyph(uint32_t x, uint32_t y, char ch, uint32_t scale, uint32_t fg, 
             fill(x + c * scale, y + r * scale, scale, scale, font_5x7[idx][r][c] == '#' ? fg : bg);
 }
 
-void fbcon_init(const struct pmm_handoff *h, uint64_t offset)
+void fbcon_init(uint64_t px, uint32_t width, uint32_t height, uint32_t stride, int rgb)
 {
-    if (!h->fb_base || (h->fb_format != PMM_FB_RGBX && h->fb_format != PMM_FB_BGRX) ||
-        h->fb_width < 200 || h->fb_height < 100)
+    if (!px || width < 200 || height < 100 || stride < width)
         return;
-    fb.px = (volatile uint32_t *)(uintptr_t)(h->fb_base + offset);
-    fb.w = h->fb_width;
-    fb.h = h->fb_height;
-    fb.stride = h->fb_stride;
-    fb.rgb = h->fb_format == PMM_FB_RGBX;
+    fb.px = (volatile uint32_t *)(uintptr_t)px;
+    fb.w = width;
+    fb.h = height;
+    fb.stride = stride;
+    fb.rgb = rgb;
     fb.cols = fb.w / CELL_W;
     fb.rows = (fb.h - BANNER) / CELL_H;
     fill(0, 0, fb.w, fb.h, color(0x101418));
 }
 
-void fbcon_move(const struct pmm_handoff *h, uint64_t offset)
+void fbcon_move(uint64_t px)
 {
     if (fb.px)
-        fb.px = (volatile uint32_t *)(uintptr_t)(h->fb_base + offset);
+        fb.px = (volatile uint32_t *)(uintptr_t)px;
 }
 
 static void scroll(void)

@@ -1,74 +1,56 @@
 /*
  * handed.c - at entry, before the kernel's first allocation: are the allocator's allocated pages
- * exactly the ones the handoff block lists (include/handoff.h)? A page allocated but not listed is
- * one the kernel could never free; a listed page that is free is one its first allocation could
- * overwrite (a configuration table, its own image). Freestanding; the host tests run it.
+ * exactly the runs the live-allocator response hands over (include/handoff.h)? A page allocated
+ * but not listed is one the kernel could never free; a listed page that is free is one its first
+ * allocation could overwrite (a response, its own image). Freestanding; the host tests run it.
  */
 #include "kernel.h"
 
-struct span {
-    uint64_t lo, hi; /* pages [lo, hi) */
-};
-
-#define MAX_SPANS (6 + PMM_HANDOFF_MAX_KEPT)
-
-static void add(struct span *s, int *n, uint64_t phys, uint64_t bytes)
+const char *handoff_allocated_check(const struct pmm *p, const struct pmm_response *r,
+                                    uint64_t *at)
 {
-    if (!bytes)
-        return;
-    s[(*n)++] = (struct span){phys >> 12, (phys + bytes + 4095) >> 12};
-}
-
-const char *handoff_allocated_check(const struct pmm *p, const struct pmm_handoff *h, uint64_t *at)
-{
-    struct span s[MAX_SPANS];
-    int n = 0;
+    /* handed[] is sorted and disjoint (pmm_response_verify): adjacent runs make one maximal
+     * run, as the allocator's listing has them */
+    uint64_t start, len, pfn = 0, i = 0;
     *at = 0;
-    if (h->nkept > PMM_HANDOFF_MAX_KEPT)
-        return "nkept is larger than kept[]";
-    add(s, &n, h->self_phys, 4096);
-    add(s, &n, h->kernel_phys, h->kernel_pages * 4096);
-    add(s, &n, h->stack_phys, h->stack_pages * 4096);
-    add(s, &n, h->boot_pt_phys, h->boot_pt_pages * 4096);
-    add(s, &n, h->memmap_phys, h->memmap_buf_pages * 4096);
-    add(s, &n, h->scratch_phys, h->scratch_pages * 4096);
-    for (uint32_t i = 0; i < h->nkept; i++)
-        add(s, &n, h->kept[i].phys & ~4095ull, h->kept[i].bytes + (h->kept[i].phys & 4095));
-    /* sort by start, then merge what overlaps or touches: maximal runs, as the allocator's are */
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && s[j].lo < s[j - 1].lo; j--) {
-            struct span t = s[j];
-            s[j] = s[j - 1];
-            s[j - 1] = t;
-        }
-    int m = 0;
-    for (int i = 0; i < n; i++) {
-        if (m && s[i].lo <= s[m - 1].hi) {
-            if (s[i].hi > s[m - 1].hi)
-                s[m - 1].hi = s[i].hi;
-        } else {
-            s[m++] = s[i];
-        }
-    }
-    uint64_t start, len, pfn = 0;
-    int i = 0;
-    for (; pmm_next_alloc_range(p, pfn, &start, &len); pfn = start + len, i++) {
-        if (i == m || start < s[i].lo) {
+    while (pmm_next_alloc_range(p, pfn, &start, &len)) {
+        if (i == r->handed_count) {
             *at = start << 12;
-            return "allocated pages that the handoff block does not list";
+            return "allocated pages that the response does not hand over";
         }
-        if (start > s[i].lo || start + len < s[i].hi) {
-            *at = (start > s[i].lo ? s[i].lo : start + len) << 12;
-            return "listed pages that are not allocated";
+        uint64_t lo = r->handed[i].phys >> 12, hi = lo + r->handed[i].pages;
+        for (i++; i < r->handed_count && r->handed[i].phys >> 12 == hi; i++)
+            hi += r->handed[i].pages;
+        if (start != lo) {
+            *at = (start < lo ? start : lo) << 12;
+            return start < lo ? "allocated pages that the response does not hand over"
+                              : "handed-over pages that are not allocated";
         }
-        if (start + len > s[i].hi) {
-            *at = s[i].hi << 12;
-            return "allocated pages that the handoff block does not list";
+        if (start + len != hi) {
+            *at = (start + len < hi ? start + len : hi) << 12;
+            return start + len < hi ? "handed-over pages that are not allocated"
+                                    : "allocated pages that the response does not hand over";
         }
+        pfn = start + len;
     }
-    if (i < m) {
-        *at = s[i].lo << 12;
-        return "listed pages that are not allocated";
+    if (i < r->handed_count) {
+        *at = r->handed[i].phys;
+        return "handed-over pages that are not allocated";
     }
     return 0;
+}
+
+uint64_t handed_free(struct pmm *p, const struct pmm_response *r, uint32_t kind)
+{
+    uint64_t n = 0;
+    for (uint64_t i = 0; i < r->handed_count; i++) {
+        if (r->handed[i].kind != kind)
+            continue;
+        int rc = pmm_free_run(p, r->handed[i].phys, r->handed[i].pages);
+        if (rc)
+            panic("cannot free handed-over run 0x%lx (%lu pages): %s", r->handed[i].phys,
+                  r->handed[i].pages, pmm_strerror(rc));
+        n += r->handed[i].pages;
+    }
+    return n;
 }

@@ -1,94 +1,118 @@
 /*
  * main.c - the kernel stub: take the loader's allocator, use it, and say whether it worked.
  *
- *   validate the handoff block -> own GDT/IDT -> adopt the allocator in place (O(1), no rebuild)
- *   -> own page tables from allocator pages, offset moved to the direct map -> the allocator's
- *   spinlock -> self-test on this CPU -> the other CPUs started (smp.c) -> self-test on every
- *   CPU at once -> the APs parked -> summary line and verdict on COM1 -> isa-debug-exit.
+ *   Limine responses checked -> own GDT/IDT -> the allocator adopted in place (O(1), no rebuild)
+ *   -> the allocated pages checked against what the response hands over -> own page tables from
+ *   allocator pages -> self-test on this CPU -> the parked CPUs released onto the kernel's tables
+ *   -> the loader's tables and AP stacks freed -> self-test on every CPU at once -> the APs
+ *   parked -> summary line and verdict on COM1 -> isa-debug-exit.
  */
-#include <stddef.h>
-
 #include "kernel.h"
 
-static struct pmm_handoff hb; /* our copy: the block itself is reached through the identity map */
+extern volatile uint64_t base_revision[3];
+extern volatile struct limine_request_header hhdm_req, memmap_req, efi_memmap_req, fb_req,
+    kaddr_req, tsc_req, info_req;
+extern volatile struct limine_mp_request mp_req;
+extern volatile struct pmm_request pmm_req;
+extern const char __image_start[], __image_end[];
+
+struct boot_info boot;
 static uint64_t t0;
 
-static void __attribute__((noreturn)) direct_mapped(struct pmm *p);
-
-/*
- * Whether the framebuffer fields can be trusted before the block is verified, so that a refusal
- * is on screen too (most PCs have no COM1): magic, a size that covers them, and the block's own
- * checksum over its own size, which holds whatever version wrote it (every version keeps the
- * fields up to fb_format where version 1 had them).
- */
-static int fb_fields_intact(const struct pmm_handoff *h)
+/* The framebuffer, if the loader gave one the console can draw on (32-bit RGB or BGR). */
+static void screen(void)
 {
-    uint64_t at = offsetof(struct pmm_handoff, checksum);
-    if (h->magic != PMM_HANDOFF_MAGIC || h->size > 4096 ||
-        h->size < offsetof(struct pmm_handoff, fb_format) + sizeof h->fb_format)
-        return 0;
-    static const uint8_t zero[4];
-    uint32_t c = pmm_fnv1a(h, at, PMM_FNV_INIT);
-    c = pmm_fnv1a(zero, sizeof zero, c);
-    c = pmm_fnv1a((const uint8_t *)h + at + 4, h->size - at - 4, c);
-    return c == h->checksum;
+    struct limine_framebuffer_response *r = fb_req.response;
+    if (!r || !r->framebuffer_count)
+        return;
+    struct limine_framebuffer *f = r->framebuffers[0];
+    if (f->bpp != 32 || f->memory_model != LIMINE_FRAMEBUFFER_RGB || f->pitch % 4)
+        return;
+    int rgb = f->red_mask_shift == 0 && f->blue_mask_shift == 16;
+    int bgr = f->red_mask_shift == 16 && f->blue_mask_shift == 0;
+    if (rgb || bgr)
+        fbcon_init((uint64_t)(uintptr_t)f->address, (uint32_t)f->width, (uint32_t)f->height,
+                   (uint32_t)(f->pitch / 4), rgb);
 }
 
-void kmain(uint64_t handoff_phys)
+/* Every response the stub relies on, before it trusts any. */
+static void responses(void)
+{
+    if (!LIMINE_BASE_REVISION_SUPPORTED(base_revision))
+        panic("the loader does not support base revision 6 (the tag still says %lu)",
+              base_revision[2]);
+    boot.revision = LIMINE_LOADED_BASE_REVISION_VALID(base_revision)
+                        ? LIMINE_LOADED_BASE_REVISION(base_revision)
+                        : 6;
+    struct limine_hhdm_response *h = hhdm_req.response;
+    struct limine_memmap_response *m = memmap_req.response;
+    struct limine_executable_address_response *k = kaddr_req.response;
+    if (!h || !m || !k)
+        panic("the loader answered no %s request", !h ? "HHDM" : !m ? "memory map" : "executable "
+                                                                                      "address");
+    boot.hhdm = h->offset;
+    boot.memmap = m->entries;
+    boot.memmap_count = m->entry_count;
+    boot.kernel_phys = k->physical_base;
+    boot.kernel_virt = k->virtual_base;
+    boot.kernel_pages = (uint64_t)(__image_end - __image_start) / 4096;
+    boot.efi_memmap = efi_memmap_req.response;
+    boot.mp = mp_req.response;
+    struct limine_tsc_frequency_response *t = tsc_req.response;
+    boot.tsc_hz = t ? t->frequency : 0;
+    if (boot.kernel_virt != (uint64_t)(uintptr_t)__image_start)
+        panic("the Executable Address response says 0x%lx, the kernel runs at 0x%lx",
+              boot.kernel_virt, (uint64_t)(uintptr_t)__image_start);
+    const struct pmm_response *r = pmm_req.response;
+    if (!r)
+        panic("the loader did not answer the live-allocator request: not a uefi-pmm loader?");
+    const char *why = pmm_response_verify(r, boot.hhdm);
+    if (why)
+        panic("live-allocator response refused: %s", why);
+    boot.pmm = r;
+}
+
+void kmain(void)
 {
     t0 = rdtsc();
     con_init();
-    const struct pmm_handoff *h = (const struct pmm_handoff *)(uintptr_t)handoff_phys;
-    if (!handoff_phys || (handoff_phys & 4095))
-        panic("handoff block address 0x%lx is not a page address", handoff_phys);
-    if (fb_fields_intact(h))
-        fbcon_init(h, 0); /* identity-mapped for now */
-    if (h->magic == PMM_HANDOFF_MAGIC && h->version != PMM_HANDOFF_VERSION)
-        panic("handoff block version %u, but this kernel reads version %u: the loader and the "
-              "kernel come from different builds; install both from one build",
-              h->version, PMM_HANDOFF_VERSION);
-    const char *why = pmm_handoff_verify(h, h->magic == PMM_HANDOFF_MAGIC && h->size == sizeof *h
-                                                ? (const void *)(uintptr_t)h->memmap_phys
-                                                : 0);
-    if (why)
-        panic("handoff block refused: %s", why);
-    hb = *h;
-    kprintf("kernel: started, handoff block at 0x%lx\n", handoff_phys);
-    kprintf("kernel: handoff lists %u CPU%s (%s), BSP APIC ID %u\n", hb.ncpus,
-            hb.ncpus == 1 ? "" : "s",
-            hb.cpu_source == PMM_CPUS_MP_SERVICES ? "MP services"
-            : hb.cpu_source == PMM_CPUS_MADT      ? "ACPI MADT"
+    screen();
+    responses();
+    struct limine_bootloader_info_response *bi = info_req.response;
+    kprintf("kernel: started by %s %s, base revision %lu, HHDM at 0x%lx\n",
+            bi ? bi->name : "an unnamed loader", bi ? bi->version : "", boot.revision, boot.hhdm);
+    const struct pmm_response *r = boot.pmm;
+    kprintf("kernel: the loader lists %lu CPU%s (%s), BSP APIC ID %u\n", r->cpu_count,
+            r->cpu_count == 1 ? "" : "s",
+            r->cpu_source == PMM_CPUS_MP_SERVICES ? "MP services"
+            : r->cpu_source == PMM_CPUS_MADT      ? "ACPI MADT"
                                                   : "the boot CPU alone",
-            hb.cpu_apic_id[hb.bsp]);
+            r->cpus[r->bsp].lapic_id);
     cpu_init();
+    if (boot.tsc_hz)
+        tsc_set_hz(boot.tsc_hz);
 
     int err;
     struct pmm_adopt_error refused = {"", ""};
-    struct pmm *p = pmm_adopt_why(hb.pmm_state_phys, hb.pmm_virt_offset, &err, &refused);
+    struct pmm *p = pmm_adopt_why(r->state_phys, r->virt_offset, &err, &refused);
     if (!p)
-        panic("cannot adopt the allocator at 0x%lx: %s: %s: %s", hb.pmm_state_phys,
-              pmm_strerror(err), refused.field, refused.why);
+        panic("cannot adopt the allocator at 0x%lx: %s: %s: %s", r->state_phys, pmm_strerror(err),
+              refused.field, refused.why);
     char line[200];
     pmm_summary(p, line, sizeof line);
-    kprintf("kernel: adopted the allocator at 0x%lx in place\n%s\n", hb.pmm_state_phys, line);
+    kprintf("kernel: adopted the allocator at 0x%lx in place\n%s\n", r->state_phys, line);
     /* Before the first allocation: nothing allocated that we cannot free, nothing listed free. */
     uint64_t at;
-    why = handoff_allocated_check(p, &hb, &at);
+    const char *why = handoff_allocated_check(p, r, &at);
     if (why)
         panic("handed-over memory: %s, at 0x%lx", why, at);
-    for (uint32_t i = 0; i < hb.nkept; i++)
-        kprintf("kernel: kept for the kernel: kind %u at 0x%lx, %lu bytes\n", hb.kept[i].kind,
-                hb.kept[i].phys, hb.kept[i].bytes);
-    kprintf("kernel: allocated pages are exactly the %u ranges the handoff block lists\n",
-            6 + hb.nkept);
-    paging_init(p, &hb, direct_mapped);
-}
-
-/* The rest runs on the kernel's own page tables, on a fresh stack frame. */
-static void direct_mapped(struct pmm *p)
-{
-    fbcon_move(&hb, HHDM);
-    paging_done(p, &hb);
+    for (uint64_t i = 0; i < r->kept_count; i++)
+        kprintf("kernel: kept for the kernel: kind %u at 0x%lx, %lu bytes\n", r->kept[i].kind,
+                r->kept[i].phys, r->kept[i].bytes);
+    kprintf("kernel: allocated pages are exactly the %lu runs the response hands over\n",
+            r->handed_count);
+    int failed = selftest_entry(p);
+    paging_init(p);
 #ifdef PMM_WX_TEST_TEXT
     /* tests/qemu/wx.sh: text is read-only, so this must end in a page-fault report */
     kprintf("kernel: writing to its own text at 0x%lx\n", (uint64_t)(uintptr_t)kmain);
@@ -104,11 +128,11 @@ static void direct_mapped(struct pmm *p)
     ((void (*)(void))(uintptr_t)(HHDM + page))();
 #endif
 #ifdef PMM_FAULT_TEST
-    /* tests/qemu/fault.sh: the identity map is gone, so this must end in a page-fault report */
-    kprintf("kernel: reading physical 0x1000 through the dropped identity map\n");
+    /* tests/qemu/fault.sh: nothing is mapped at low addresses, so this must end in a page fault */
+    kprintf("kernel: reading physical 0x1000 through an identity map that is not there\n");
     (void)*(volatile uint64_t *)0x1000;
 #endif
-    if (hb.flags & PMM_HANDOFF_BOOT_HELD) {
+    if (r->flags & PMM_RESPONSE_BOOT_HELD) {
         /* Nothing of the firmware's is in use any more (our GDT, IDT and page tables are in
          * place, and this stub never calls SetVirtualAddressMap): the held memory can go. */
         uint64_t n = 0;
@@ -117,9 +141,10 @@ static void direct_mapped(struct pmm *p)
             panic("cannot release boot memory: %s", pmm_strerror(rc));
         kprintf("kernel: released %lu pages of boot-services memory held until now\n", n);
     }
-    smp_init(p, &hb); /* the allocator's lock, before any other CPU can reach it */
-    int failed = selftest(p, &hb);
-    uint32_t up = smp_start(p, &hb);
+    smp_init(p);
+    failed += selftest(p);
+    uint32_t up = smp_start(p);
+    paging_done(p); /* every CPU is on the kernel's tables now */
     failed += selftest_smp(p);
     smp_park();
     kprintf("kernel: %u of %u CPUs took part\n", up, smp_cpus_listed());
@@ -129,11 +154,9 @@ static void direct_mapped(struct pmm *p)
     kprintf("kernel: memory: %lu MiB usable, %lu MiB free, %lu KiB metadata at 0x%lx, "
             "largest free run %lu MiB\n",
             s.total >> 8, s.free >> 8, s.meta * 4, s.meta_phys, s.largest >> 8);
-    char line[200];
     pmm_summary(p, line, sizeof line);
     kprintf("%s\n", line);
     uint64_t t1 = rdtsc();
-    kprintf("kernel: tsc efi_main->kernel=%lu kernel->verdict=%lu\n", t0 - hb.tsc_efi_main,
-            t1 - t0);
+    kprintf("kernel: tsc loader->kernel=%lu kernel->verdict=%lu\n", t0 - r->tsc_start, t1 - t0);
     kexit(!failed);
 }

@@ -16,7 +16,6 @@
 #define MAXRUNS 8
 
 static struct pmm *pm;
-static const struct pmm_handoff *hb;
 static uint64_t meta_phys, meta_pages; /* read once: pmm_stats scans the whole bitmap */
 static int failures;
 
@@ -45,21 +44,18 @@ static const char *forbidden(uint64_t phys, uint64_t n)
 {
     if (hits(phys, n, meta_phys, meta_pages))
         return "allocator metadata";
-    if (hits(phys, n, hb->kernel_phys, hb->kernel_pages))
+    if (hits(phys, n, boot.kernel_phys, boot.kernel_pages))
         return "kernel image";
-    if (hits(phys, n, hb->self_phys, 1))
-        return "handoff block";
-    if (hits(phys, n, hb->memmap_phys, (hb->memmap_size + PG - 1) / PG))
-        return "memory map";
-    if (hits(phys, n, hb->stack_phys, hb->stack_pages))
-        return "kernel stack";
-    const unsigned char *m = (const unsigned char *)va(hb->memmap_phys);
-    for (uint64_t off = 0; off + hb->memmap_desc_size <= hb->memmap_size;
-         off += hb->memmap_desc_size) {
-        const struct pmm_efi_desc *d = (const struct pmm_efi_desc *)(m + off);
-        if (pmm_classify(d->type, d->attr) == PMM_KIND_NEVER &&
-            hits(phys, n, d->phys_start & ~(PG - 1), d->npages + !!(d->phys_start & (PG - 1))))
-            return "never-usable memory in the firmware map";
+    const struct pmm_response *r = boot.pmm;
+    for (uint64_t i = 0; i < r->handed_count; i++)
+        if (hits(phys, n, r->handed[i].phys, r->handed[i].pages))
+            return "a run the loader handed over";
+    for (uint64_t i = 0; i < boot.memmap_count; i++) {
+        const struct limine_memmap_entry *e = boot.memmap[i];
+        if (e->type != LIMINE_MEMMAP_USABLE && e->type != LIMINE_MEMMAP_BOOTLOADER_RECLAIMABLE &&
+            e->type != LIMINE_MEMMAP_EXECUTABLE_AND_MODULES &&
+            hits(phys, n, e->base & ~(PG - 1), (e->length + (e->base & (PG - 1)) + PG - 1) / PG))
+            return "memory the memory map does not call RAM";
     }
     return 0;
 }
@@ -210,16 +206,19 @@ static void refcount_limit(void)
  */
 static void against_the_map(void)
 {
-    const unsigned char *m = (const unsigned char *)va(hb->memmap_phys);
+    const struct limine_efi_memmap_response *em = boot.efi_memmap;
+    EXPECT(em != 0, "the loader answered no EFI memory map request");
+    if (!em)
+        return;
+    const unsigned char *m = (const unsigned char *)em->memmap;
     uint64_t usable = 0, meta_in_loader = 0, boot = 0, boot_in_pool = 0, page0 = 0;
     struct pmm_stats st;
     pmm_stats(pm, &st);
-    for (uint64_t off = 0; off + hb->memmap_desc_size <= hb->memmap_size;
-         off += hb->memmap_desc_size) {
+    for (uint64_t off = 0; off + em->desc_size <= em->memmap_size; off += em->desc_size) {
         const struct pmm_efi_desc *d = (const struct pmm_efi_desc *)(m + off);
         /* in Linux's numeric efi=debug form, for the boot test's own reader of the map */
         kprintf("kernel: map: mem%02lu: type=%u, attr=0x%lx, range=[0x%016lx-0x%016lx) (%luMB)\n",
-                off / hb->memmap_desc_size, d->type, d->attr, d->phys_start,
+                off / em->desc_size, d->type, d->attr, d->phys_start,
                 (uint64_t)(d->phys_start + d->npages * PG), d->npages >> 8);
         enum pmm_kind k = pmm_classify(d->type, d->attr);
         if (k == PMM_KIND_NEVER)
@@ -280,15 +279,13 @@ static void bad_calls(void)
     pmm_summary(pm, before, sizeof before);
     EXPECT(pmm_free(pm, p) == PMM_EDOUBLE, "double free must be refused");
     EXPECT(pmm_free(pm, meta_phys) == PMM_ENOTOWNED, "free of metadata must be refused");
-    EXPECT(pmm_free(pm, hb->kernel_phys + 1) == PMM_EINVAL, "unaligned free must be refused");
+    EXPECT(pmm_free(pm, boot.kernel_phys + 1) == PMM_EINVAL, "unaligned free must be refused");
     EXPECT(pmm_free_run(pm, p, 0) == PMM_EINVAL, "zero-page free must be refused");
-    const unsigned char *m = (const unsigned char *)va(hb->memmap_phys);
-    for (uint64_t off = 0; off + hb->memmap_desc_size <= hb->memmap_size;
-         off += hb->memmap_desc_size) {
-        const struct pmm_efi_desc *d = (const struct pmm_efi_desc *)(m + off);
-        if (pmm_classify(d->type, d->attr) == PMM_KIND_NEVER && d->npages) {
-            int rc = pmm_free(pm, d->phys_start & ~(PG - 1));
-            EXPECT(rc == PMM_ENOTOWNED, "free of reserved 0x%lx gave %s", d->phys_start,
+    for (uint64_t i = 0; i < boot.memmap_count; i++) {
+        const struct limine_memmap_entry *e = boot.memmap[i];
+        if (e->type == LIMINE_MEMMAP_RESERVED && e->length >= PG && !(e->base & (PG - 1))) {
+            int rc = pmm_free(pm, e->base);
+            EXPECT(rc == PMM_ENOTOWNED, "free of reserved 0x%lx gave %s", e->base,
                    pmm_strerror(rc));
             break;
         }
@@ -302,10 +299,47 @@ static void bad_calls(void)
             "nothing changed\n");
 }
 
-int selftest(struct pmm *p, const struct pmm_handoff *h)
+/*
+ * At entry, before any allocation: the Limine memory map's usable entries are exactly the
+ * allocator's free pages (what a kernel that ignores the live allocator would use), a range at a
+ * time from both sides.
+ */
+int selftest_entry(struct pmm *p)
 {
     pm = p;
-    hb = h;
+    uint64_t start, n, pfn = 0, i = 0, usable = 0, runs = 0;
+    while (pmm_next_free_range(pm, pfn, &start, &n)) {
+        uint64_t lo = start, hi = start + n; /* maximal: the allocator's runs may touch */
+        for (pfn = hi; pmm_next_free_range(pm, pfn, &start, &n) && start == hi; pfn = start + n)
+            hi = start + n;
+        while (i < boot.memmap_count && boot.memmap[i]->type != LIMINE_MEMMAP_USABLE)
+            i++;
+        EXPECT(i < boot.memmap_count, "free pages at 0x%lx that no usable entry lists", lo * PG);
+        if (i == boot.memmap_count)
+            break;
+        const struct limine_memmap_entry *e = boot.memmap[i++];
+        EXPECT(e->base == lo * PG && e->length == (hi - lo) * PG,
+               "usable entry [0x%lx, +0x%lx) but free pages [0x%lx, 0x%lx)", e->base, e->length,
+               lo * PG, hi * PG);
+        usable += hi - lo;
+        runs++;
+        pfn = hi;
+    }
+    for (; i < boot.memmap_count; i++)
+        EXPECT(boot.memmap[i]->type != LIMINE_MEMMAP_USABLE,
+               "usable entry at 0x%lx holds no free page", boot.memmap[i]->base);
+    struct pmm_stats st;
+    pmm_stats(pm, &st);
+    EXPECT(usable == st.free, "usable %lu pages, the allocator has %lu free", usable, st.free);
+    kprintf("kernel: selftest: memory map: %lu usable pages in %lu entries = the allocator's %lu "
+            "free pages\n",
+            usable, runs, st.free);
+    return failures;
+}
+
+int selftest(struct pmm *p)
+{
+    pm = p;
     struct pmm_stats s0, s1;
     pmm_stats(pm, &s0);
     meta_phys = s0.meta_phys;

@@ -70,9 +70,9 @@ struct result {
     uint32_t done;
 } __attribute__((aligned(64)));
 
-static struct result res[PMM_HANDOFF_MAX_CPUS];
-static uint32_t next_cpu[PMM_HANDOFF_MAX_CPUS]; /* where CPU i sends pages: the next one up */
-static uint32_t prev_cpu[PMM_HANDOFF_MAX_CPUS]; /* and who sends to it */
+static struct result res[KERNEL_MAX_CPUS];
+static uint32_t next_cpu[KERNEL_MAX_CPUS]; /* where CPU i sends pages: the next one up */
+static uint32_t prev_cpu[KERNEL_MAX_CPUS]; /* and who sends to it */
 static uint64_t inbox_phys;
 static uint32_t arrived;
 static uint64_t deadline; /* TSC: no new round after it (once MIN_ROUNDS are done) */

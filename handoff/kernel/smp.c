@@ -1,49 +1,26 @@
 /*
- * smp.c - start the other CPUs (APs) the handoff block lists, and run work on all of them.
+ * smp.c - the other CPUs (APs), which the loader started and parked (Limine MP feature).
  *
- * At ExitBootServices the firmware parks the APs in a loop in memory it reserves (EDK2: a
- * reserved buffer for its AP loop), which the allocator never hands out, so they can stay there
- * untouched until each gets its INIT. For each AP in turn, the boot CPU (BSP):
- *
- *   takes a page for the AP's struct cpu (its GDT and IDT) and a run for its stack from the
- *   allocator; writes the parameters into the start-up page; sends INIT, waits 10 ms, sends
- *   STARTUP, waits 200 us, and sends STARTUP again unless the AP already answered (the Intel
- *   SDM's INIT-SIPI-SIPI sequence, vol. 3A, multiple-processor initialization; a STARTUP reaches
- *   only a CPU waiting for one, so the second never restarts an AP the first started); then
- *   waits up to AP_TIMEOUT_MS for the AP to say it is up. Delays are TSC ticks calibrated
- *   against the PIT (tsc.c), never shorter than asked.
- *
- * One AP at a time, because the parameters live in one page. An AP that does not answer in time
- * is reported by APIC ID and sent INIT again, which holds it in wait-for-SIPI: it can never
- * wake later and run the trampoline with another AP's parameters (the trampoline also checks
- * the APIC ID, and parks a CPU it is not meant for). The run goes on with the others.
- *
- * The start-up page comes from the allocator, below 1 MiB (a STARTUP vector is a page number
- * below 256), as do the start-up page tables, below 4 GiB; both are freed once every AP is up or
- * given up on: from then on no CPU reads them (an AP stops using them before it says it is up,
- * and one given up on is held by INIT).
- *
- * Once up, an AP waits for work (smp_run) with PAUSE in its loop, and stops (cli; hlt) when told
- * to park. Interrupts stay off on every CPU.
+ * Each AP waits in the loader's parking loop, on the loader's page tables and its own loader
+ * stack, for its struct limine_mp_info's goto_address. For each listed AP the BSP takes a page
+ * for the AP's struct cpu (its GDT and IDT) and a run for its stack from the allocator, puts the
+ * struct's address in extra_argument and stores ap_entry into goto_address (a release store: the
+ * AP reads everything written before it). The AP arrives in ap_entry with RDI = its mp_info; it
+ * loads the kernel's page tables, then its own GDT, IDT and stack, says it is up and waits for
+ * work (smp_run) with PAUSE in its loop, and stops (cli; hlt) when told to park. Interrupts stay
+ * off on every CPU. Once every AP has answered (or AP_TIMEOUT_MS passed), no CPU runs on the
+ * loader's tables or stacks any more, and main.c frees them (paging_done).
  */
 #include <stddef.h>
 
 #include "kernel.h"
 #include "spinlock.h"
-#include "trampoline.h"
 
 #define PG            4096ull
-#define MIB           (1ull << 20)
 #define STACK_PAGES   4
-#define INIT_DELAY_US 10000 /* SDM: 10 ms between INIT and the first STARTUP */
-#define SIPI_DELAY_US 200   /* SDM: 200 us after each STARTUP */
-#define AP_TIMEOUT_MS 2000  /* then an AP that has not answered is given up on */
-#define RUN_TIMEOUT_S 120   /* smp_run: a CPU that has not finished by then is reported */
-#define EFER          0xc0000080u
-#define EFER_NXE      (1u << 11)
+#define AP_TIMEOUT_MS 2000 /* then an AP that has not answered is given up on */
+#define RUN_TIMEOUT_S 120  /* smp_run: a CPU that has not finished by then is reported */
 #define MSR_GS_BASE   0xc0000101u
-#define STR_(x)       #x
-#define STR(x)        STR_(x)
 
 enum { CPU_ABSENT, CPU_STARTING, CPU_UP, CPU_PARKED };
 
@@ -55,19 +32,17 @@ enum { CPU_ABSENT, CPU_STARTING, CPU_UP, CPU_PARKED };
 struct cpu {
     uint32_t index, apic_id;
     struct cpu_tables tables;
-    uint32_t state;   /* CPU_* */
-    uint32_t done;    /* the last smp_run generation it finished */
-    uint64_t stack;   /* physical, STACK_PAGES */
-    uint64_t up_tsc;  /* when it said it is up */
-    uint64_t started; /* TSC ticks from INIT to up */
+    uint32_t state;  /* CPU_* */
+    uint32_t done;   /* the last smp_run generation it finished */
+    uint64_t stack;  /* physical, STACK_PAGES */
+    uint64_t up_tsc; /* when it said it is up */
 };
 _Static_assert(sizeof(struct cpu) <= PG, "struct cpu fits its page");
 
 static struct cpu bsp_cpu;
-static struct cpu *cpus[PMM_HANDOFF_MAX_CPUS];
+static struct cpu *cpus[KERNEL_MAX_CPUS];
 static uint32_t ncpus, nup;
 
-/* smp_run's work: generation gen runs fn(index, arg) on every CPU that is up. */
 static void (*work_fn)(uint32_t, void *);
 static void *work_arg;
 static uint32_t work_gen;
@@ -84,7 +59,7 @@ static void pmm_unlock_hook(void *l)
     spin_unlock(l);
 }
 
-/* The calling CPU's index in the handoff list. */
+/* The calling CPU's index in the allocator's list. */
 static uint32_t cpu_self(void *ctx)
 {
     (void)ctx;
@@ -98,11 +73,15 @@ uint32_t smp_this_cpu(void)
     return cpu_self(0);
 }
 
-void smp_init(struct pmm *p, const struct pmm_handoff *h)
+void smp_init(struct pmm *p)
 {
-    bsp_cpu.index = h->bsp;
-    bsp_cpu.apic_id = h->cpu_apic_id[h->bsp];
+    const struct pmm_response *r = boot.pmm;
+    ncpus = r->cpu_count < KERNEL_MAX_CPUS ? (uint32_t)r->cpu_count : KERNEL_MAX_CPUS;
+    bsp_cpu.index = r->bsp;
+    bsp_cpu.apic_id = r->cpus[r->bsp].lapic_id;
     bsp_cpu.state = CPU_UP;
+    cpus[r->bsp] = &bsp_cpu;
+    nup = 1;
     wrmsr(MSR_GS_BASE, (uint64_t)(uintptr_t)&bsp_cpu);
     int rc = pmm_set_lock(p, pmm_lock_hook, pmm_unlock_hook, &pmm_lock);
     if (!rc)
@@ -132,10 +111,10 @@ uint32_t smp_apic_id(uint32_t index)
     return index < ncpus && cpus[index] ? cpus[index]->apic_id : 0;
 }
 
-/* The AP in C, on its own stack and the kernel's tables. */
+void __attribute__((noreturn)) ap_main(struct cpu *c);
 void __attribute__((noreturn)) ap_main(struct cpu *c)
 {
-    cpu_tables_load(&c->tables); /* first: the GDTR still names the start-up page */
+    cpu_tables_load(&c->tables);
     wrmsr(MSR_GS_BASE, (uint64_t)(uintptr_t)c);
     uint32_t seen = __atomic_load_n(&work_gen, __ATOMIC_ACQUIRE); /* work from before is not ours */
     c->up_tsc = rdtsc();
@@ -158,17 +137,19 @@ void __attribute__((noreturn)) ap_main(struct cpu *c)
         __asm__ volatile("cli; hlt");
 }
 
-struct startup {
-    struct pmm *p;
-    uint64_t page;  /* the start-up page, below 1 MiB */
-    uint64_t low;   /* the start-up PML4, PDPT and PD, below 4 GiB */
-    uint32_t efer;  /* EFER bits the APs set besides LME */
-    uint8_t vector; /* page >> 12 */
-};
-
-static struct tramp_params *params(const struct startup *s)
+/* Where goto_address sends an AP: on the loader's stack and tables; onto the kernel's, now. */
+static void __attribute__((noreturn)) ap_entry(struct limine_mp_info *info)
 {
-    return (struct tramp_params *)(uintptr_t)(HHDM + s->page + (tramp_params - tramp_start));
+    struct cpu *c = (struct cpu *)(uintptr_t)info->extra_argument;
+    __asm__ volatile("mov %0, %%cr3\n\t"
+                     "mov %1, %%rsp\n\t"
+                     "xor %%ebp, %%ebp\n\t"
+                     "call ap_main\n\t"
+                     "ud2"
+                     :
+                     : "r"(paging_root()), "r"(HHDM + c->stack + STACK_PAGES * PG), "D"(c)
+                     : "memory");
+    __builtin_unreachable();
 }
 
 static void *zeroed(uint64_t phys)
@@ -179,174 +160,73 @@ static void *zeroed(uint64_t phys)
     return t;
 }
 
-/*
- * The start-up page and tables. The page is the trampoline; the tables map [0, 2 MiB) to itself
- * (the page is in there) with one 2 MiB page, executable, and share the kernel's PML4 entries
- * 256..511 (direct map, kernel image), so the AP reaches its stack and ap_entry64 before it
- * loads the kernel's own CR3, which may be above 4 GiB.
- */
-static const char *startup_prepare(struct startup *s)
-{
-    int rc = pmm_alloc_run(s->p, 1, PG, MIB, &s->page);
-    if (rc)
-        return "no page below 1 MiB for the start-up code";
-    if (s->page >> 12 < 1 || s->page >> 12 > 0xff || (s->page >= 0xa0000 && s->page < 0xc0000))
-        panic("start-up page 0x%lx from a run bounded at 1 MiB cannot be a STARTUP vector",
-              s->page);
-    rc = pmm_alloc_run(s->p, 3, PG, 4ull << 30, &s->low);
-    if (rc) {
-        pmm_free(s->p, s->page);
-        return "no pages below 4 GiB for the start-up page tables";
-    }
-    s->vector = (uint8_t)(s->page >> 12);
-    uint64_t n = (uint64_t)(tramp_end - tramp_start);
-    if (n > PG)
-        panic("the start-up code is %lu bytes, more than its one page", n);
-    const uint8_t *from = (const uint8_t *)tramp_start;
-    uint8_t *to = zeroed(s->page);
-    for (uint64_t i = 0; i < n; i++)
-        to[i] = from[i];
-    uint64_t *pml4 = zeroed(s->low), *pdpt = zeroed(s->low + PG), *pd = zeroed(s->low + 2 * PG);
-    const uint64_t *kernel = (const uint64_t *)(uintptr_t)(HHDM + paging_root());
-    for (int i = 256; i < 512; i++)
-        pml4[i] = kernel[i];
-    pml4[0] = (s->low + PG) | 0x3; /* present, writable */
-    pdpt[0] = (s->low + 2 * PG) | 0x3;
-    pd[0] = 0 | 0x83; /* [0, 2 MiB): present, writable, 2 MiB page */
-    s->efer = (uint32_t)(rdmsr(EFER) & EFER_NXE);
-    return 0;
-}
-
-static void startup_done(struct startup *s)
-{
-    int rc = pmm_free(s->p, s->page);
-    if (!rc)
-        rc = pmm_free_run(s->p, s->low, 3);
-    if (rc)
-        panic("cannot free the start-up page or tables: %s", pmm_strerror(rc));
-}
-
 static int answered(const struct cpu *c)
 {
     return __atomic_load_n(&c->state, __ATOMIC_ACQUIRE) == CPU_UP;
 }
 
-/* Start CPU i; 1 if it came up. */
-static int start_ap(struct startup *s, const struct pmm_handoff *h, uint32_t i)
+uint32_t smp_start(struct pmm *p)
 {
-    uint32_t id = h->cpu_apic_id[i], meant = id;
-#ifdef PMM_SMP_TEST_MISSING
-    /* tests/qemu/smpmissing.sh: the last CPU listed has an APIC ID no CPU has (a CPU that never
-     * answers), and the one before it is sent parameters meant for another CPU (it must park in
-     * the trampoline); both must be reported and given up on, and the run go on without them */
-    if (i == ncpus - 1)
-        id = 0xf0;
-    if (i == ncpus - 2)
-        meant = id + 0x40;
-#endif
-    uint64_t page, stack;
-    if (pmm_alloc(s->p, &page) || pmm_alloc_run(s->p, STACK_PAGES, PG, 0, &stack)) {
-        kprintf("kernel: smp: no memory for CPU %u (APIC ID %u); going on without it\n", i, id);
-        return 0;
+    const struct pmm_response *r = boot.pmm;
+    struct limine_mp_response *mp = boot.mp;
+    if (!mp) {
+        kprintf("kernel: smp: the loader did not start the APs; the boot CPU alone\n");
+        return nup;
     }
-    struct cpu *c = zeroed(page);
-    cpu_tables_init(&c->tables);
-    c->index = i;
-    c->apic_id = id;
-    c->stack = stack;
-    c->state = CPU_STARTING;
-    cpus[i] = c;
-    struct tramp_params *tp = params(s);
-    *tp = (struct tramp_params){
-        .low_cr3 = s->low,
-        .efer = s->efer,
-        .kernel_cr3 = paging_root(),
-        .stack = HHDM + stack + STACK_PAGES * PG,
-        .entry = (uint64_t)(uintptr_t)ap_entry64,
-        .arg = (uint64_t)(uintptr_t)c,
-        .apic_id = meant,
-    };
+    kprintf("kernel: smp: %lu CPUs parked by the loader, BSP APIC ID %u%s\n", mp->cpu_count,
+            mp->bsp_lapic_id, mp->flags & LIMINE_MP_RESPONSE_X86_64_X2APIC ? ", x2APIC" : "");
     uint64_t t0 = rdtsc();
-    const char *why = apic_ipi(id, APIC_IPI_INIT);
-    if (!why) {
-        udelay(INIT_DELAY_US);
-        why = apic_ipi(id, APIC_IPI_STARTUP | s->vector);
-    }
-    if (!why) {
-        udelay(SIPI_DELAY_US);
-        if (!answered(c)) {
-            why = apic_ipi(id, APIC_IPI_STARTUP | s->vector);
-            udelay(SIPI_DELAY_US);
+    for (uint64_t k = 0; k < mp->cpu_count; k++) {
+        struct limine_mp_info *info = mp->cpus[k];
+        if (info->lapic_id == mp->bsp_lapic_id)
+            continue;
+        uint32_t i = 0; /* its index: the allocator's list has every CPU, by APIC ID */
+        while (i < ncpus && r->cpus[i].lapic_id != info->lapic_id)
+            i++;
+        if (i == ncpus) {
+            kprintf("kernel: smp: APIC ID %u is parked but not in the allocator's list\n",
+                    info->lapic_id);
+            continue;
         }
+        uint64_t page, stack;
+        if (pmm_alloc(p, &page) || pmm_alloc_run(p, STACK_PAGES, PG, 0, &stack)) {
+            kprintf("kernel: smp: no memory for CPU %u; going on without it\n", i);
+            continue;
+        }
+        struct cpu *c = zeroed(page);
+        cpu_tables_init(&c->tables);
+        c->index = i;
+        c->apic_id = info->lapic_id;
+        c->stack = stack;
+        c->state = CPU_STARTING;
+        cpus[i] = c;
+        info->extra_argument = (uint64_t)(uintptr_t)c;
+        __atomic_store_n(&info->goto_address, ap_entry, __ATOMIC_RELEASE);
     }
     uint64_t end = rdtsc() + tsc_from_us(AP_TIMEOUT_MS * 1000ull);
-    while (!why && !answered(c) && !__atomic_load_n(&tp->parked, __ATOMIC_ACQUIRE) && rdtsc() < end)
-        cpu_relax();
-    if (!why && answered(c)) {
-        c->started = c->up_tsc - t0;
-        return 1;
+    for (uint32_t i = 0; i < ncpus; i++) {
+        struct cpu *c = cpus[i];
+        if (!c || c == &bsp_cpu)
+            continue;
+        while (!answered(c) && rdtsc() < end)
+            cpu_relax();
+        if (answered(c)) {
+            nup++;
+            continue;
+        }
+        /* never seen alive: its page and stack stay allocated, it may still run one day */
+        cpus[i] = 0;
+        kprintf("kernel: smp: CPU %u (APIC ID %u) did not answer its goto_address within %u ms; "
+                "going on without it\n",
+                i, c->apic_id, AP_TIMEOUT_MS);
     }
-    if (!why && __atomic_load_n(&tp->parked, __ATOMIC_ACQUIRE))
-        why = "it ran the start-up code, found parameters meant for another CPU and parked";
-    if (!why)
-        why = "it did not answer within " STR(AP_TIMEOUT_MS) " ms of its STARTUP";
-    apic_ipi(id, APIC_IPI_INIT); /* hold it in wait-for-SIPI: it runs nothing of ours later */
-    cpus[i] = 0;
-    if (pmm_free(s->p, page) || pmm_free_run(s->p, stack, STACK_PAGES))
-        panic("cannot free the pages of CPU %u", i);
-    kprintf("kernel: smp: CPU %u (APIC ID %u) did not come up: %s; going on without it\n", i, id,
-            why);
-    return 0;
-}
-
-uint32_t smp_start(struct pmm *p, const struct pmm_handoff *h)
-{
-    /* pmm_handoff_verify has checked the list: 1 .. 256 CPUs, bsp one of them, no ID twice */
-    ncpus = h->ncpus;
-    cpus[h->bsp] = &bsp_cpu;
-    nup = 1;
-
-    uint64_t bracket;
-    tsc_calibrate(&bracket);
-    if (tsc_from_pit())
-        kprintf("kernel: smp: TSC %lu MHz (against the PIT over 20 ms; samples within %lu "
-                "ticks)\n",
-                tsc_hz() / 1000000, bracket);
-    else
-        kprintf("kernel: smp: the PIT did not answer: TSC assumed at 10 GHz, delays only "
-                "lengthen\n");
-    const char *why = apic_init(p);
-    if (why) {
-        kprintf("kernel: smp: %s; running on the boot CPU alone\n", why);
-        return nup;
-    }
-    kprintf("kernel: smp: local APIC in %s mode%s (CPUID: x2APIC %s)\n",
-            apic_x2() ? "x2APIC" : "xAPIC", apic_x2() ? "" : " at an uncached page",
-            apic_x2_supported() ? "supported" : "not supported");
-    if (apic_id() != bsp_cpu.apic_id)
-        panic("the handoff block says the boot CPU has APIC ID %u, but this CPU's is %u",
-              bsp_cpu.apic_id, apic_id());
-    if (ncpus == 1)
-        return nup;
-
-    struct startup s = {.p = p};
-    why = startup_prepare(&s);
-    if (why) {
-        kprintf("kernel: smp: %s; running on the boot CPU alone\n", why);
-        return nup;
-    }
-    uint64_t t0 = rdtsc();
-    for (uint32_t i = 0; i < ncpus; i++)
-        if (i != h->bsp)
-            nup += start_ap(&s, h, i);
     uint64_t t1 = rdtsc();
-    startup_done(&s);
-    kprintf("kernel: smp: %u of %u APs up in %lu ms (start-up page 0x%lx, vector 0x%x; freed)\n",
-            nup - 1, ncpus - 1, tsc_to_us(t1 - t0) / 1000, s.page, s.vector);
+    kprintf("kernel: smp: %u of %u CPUs up in %lu ms (released through goto_address)\n", nup,
+            ncpus, tsc_to_us(t1 - t0) / 1000);
     for (uint32_t i = 0; i < ncpus; i++)
-        if (cpus[i] && i != h->bsp)
-            kprintf("kernel: smp: CPU %u APIC ID %u up %lu us after its INIT, stack 0x%lx\n", i,
-                    cpus[i]->apic_id, tsc_to_us(cpus[i]->started), cpus[i]->stack);
+        if (cpus[i] && cpus[i] != &bsp_cpu)
+            kprintf("kernel: smp: CPU %u APIC ID %u up %lu us after its release, stack 0x%lx\n", i,
+                    cpus[i]->apic_id, tsc_to_us(cpus[i]->up_tsc - t0), cpus[i]->stack);
     return nup;
 }
 

@@ -11,15 +11,12 @@
 
 #include <stdint.h>
 
+#include "x86.h"
+
 struct spinlock {
     uint32_t next;  /* the next ticket to hand out */
     uint32_t owner; /* the ticket being served */
 };
-
-static inline void cpu_relax(void)
-{
-    __asm__ volatile("pause" ::: "memory");
-}
 
 static inline void spin_lock(struct spinlock *l)
 {

@@ -89,6 +89,13 @@ uint64_t tsc_hz(void)
     return hz;
 }
 
+/* The loader's TSC Frequency response: it measured the rate against the firmware's timer. */
+void tsc_set_hz(uint64_t rate)
+{
+    if (rate)
+        hz = rate;
+}
+
 int tsc_from_pit(void)
 {
     return from_pit;
