@@ -421,6 +421,7 @@ build/asan/$(1): tests/host/$(1).c efi/limine/$(2).c $$(LIMINE_TEST_HDR)
 host: build/host/$(1) build/asan/$(1)
 endef
 $(eval $(call limine_test,test_blake2b,blake2b))
+$(eval $(call limine_test,test_limine_conf,conf))
 
 # efi/exit.c against a fake boot-services table: gnu-efi's headers are plain C, and with the MS ABI
 # define a call through the table is a direct call on the host too.
