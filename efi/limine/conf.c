@@ -623,8 +623,8 @@ static int path_value(struct parser *p, struct span v, uint32_t line, struct lco
 {
     if (v.n && v.p[0] == '$')
         return fail(p, line, "compressed files ($ before the path) are not supported");
-    uint32_t paren = find(v, '(');
-    if (paren != 4 || !same((struct span){v.p, 4}, cspan("boot")))
+    uint32_t paren = find(v, '('); /* v.n if there is none: "boot" alone must not pass */
+    if (paren == v.n || paren != 4 || !same((struct span){v.p, 4}, cspan("boot")))
         return fail(p, line, not_boot(v, paren));
     struct span rest = {v.p + 5, v.n - 5};
     uint32_t close = find(rest, ')');
