@@ -30,7 +30,7 @@ run() { # name command...
 run "style (.clang-format)" tests/style.sh
 run "static rules (ExitBootServices loop, after exit, watchdog)" tests/static.sh
 for t in test_memmap test_bitmap test_alloc test_phases test_check test_adopt test_mapfile \
-    test_shell_args test_percpu test_blocks; do
+    test_shell_args test_percpu test_blocks test_limine_conf; do
     run "$t" "build/host/$t"
     run "$t (asan+ubsan)" "build/asan/$t"
 done
@@ -62,6 +62,19 @@ for n in list(range(0, 130)) + [1000, 4096, 1 << 20]:
 run "test_sha256 (against hashlib)" build/host/test_sha256 $sha_args
 # shellcheck disable=SC2086
 run "test_sha256 (asan+ubsan)" build/asan/test_sha256 $sha_args
+# BLAKE2b (efi/limine/blake2b.c): every length to 300 and a few large ones, each with a 64-byte
+# digest and one other size, the message the same as test_sha256's.
+b2_args=$(python3 -c '
+import hashlib
+sizes = [32, 1, 20, 48, 63, 17]
+for n in list(range(0, 301)) + [1000, 4096, 1 << 20]:
+    m = bytes((i * 31 + n) & 255 for i in range(n))
+    for o in (64, sizes[n % len(sizes)]):
+        print(f"{n}:{o}={hashlib.blake2b(m, digest_size=o).hexdigest()}")')
+# shellcheck disable=SC2086
+run "test_blake2b (against hashlib)" build/host/test_blake2b $b2_args
+# shellcheck disable=SC2086
+run "test_blake2b (asan+ubsan)" build/asan/test_blake2b $b2_args
 run "test_random 1000000 ops" build/host/test_random 1000000
 run "test_random 300000 ops (asan+ubsan)" build/asan/test_random 300000 7
 
