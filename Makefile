@@ -24,9 +24,9 @@ PMM_ASAN_OBJ := $(PMM_SRC:pmm/%.c=build/asan/pmm/%.o)
 HOST_DEPS := tools/deps.sh
 
 HOST_TESTS := test_memmap test_bitmap test_alloc test_phases test_check test_adopt test_realmaps \
-              test_random test_handoff test_sha256 test_mapfile test_exit test_preflight test_claims test_handover test_pe \
+              test_random test_handoff test_mapfile test_exit test_preflight test_claims test_handover test_pe \
               test_shell_args test_percpu test_cpus test_smp test_blocks
-TEST_COMMON := tests/host/sim.c tools/mapfile.c handoff/elf.c handoff/verify.c handoff/sha256.c
+TEST_COMMON := tests/host/sim.c tools/mapfile.c handoff/elf.c handoff/verify.c
 
 # The UEFI loader: gnu-efi, PE32+ built from an ELF shared object. The allocator is compiled again
 # with the loader's flags (position independent, no red zone).
@@ -141,9 +141,28 @@ $(eval $(call kernel_variant,fault,PMM_FAULT_TEST,main))
 # write to their own text, execute from the direct map (W^X: tests/qemu/wx.sh)
 $(eval $(call kernel_variant,wxtext,PMM_WX_TEST_TEXT,main))
 $(eval $(call kernel_variant,wxexec,PMM_WX_TEST_EXEC,main))
-# two listed CPUs that never come up: one with an APIC ID no CPU has, one sent another CPU's
-# start-up parameters (tests/qemu/smpmissing.sh)
-$(eval $(call kernel_variant,smpmissing,PMM_SMP_TEST_MISSING,smp))
+# The state layout the loader hands over (include/pmm.h); the refusal tests' kernels are built for
+# the one before it, as a kernel left on the disk by the previous build would be.
+ABI_VERSION := $(shell sed -n 's/^\#define PMM_ABI_VERSION \([0-9]*\)u.*/\1/p' include/pmm.h)
+ifeq ($(ABI_VERSION),)
+$(error cannot read PMM_ABI_VERSION from include/pmm.h)
+endif
+OLD_ABI := $(shell expr $(ABI_VERSION) - 1)
+# built for the previous layout: must refuse this loader's allocator, naming both versions
+$(eval $(call kernel_variant,oldkernel,PMM_ABI_VERSION=$(OLD_ABI)u,main))
+# the same, staying on its verdict: the refusal must be on screen too (tests/qemu/panicscreen.sh)
+OLDSCREEN_OBJ := build/kernel-oldscreen/handoff/kernel/main.o \
+                 build/kernel-oldscreen/handoff/kernel/console.o
+build/kernel-oldscreen/%.o: %.c $(K_HDR)
+	@mkdir -p $(@D)
+	@$(CC) $(K_CFLAGS) -DPMM_ABI_VERSION=$(OLD_ABI)u -DPMM_STAY_ON_VERDICT -c -o $@ $<
+build/kernel-oldscreen.elf: $(K_OBJ) $(OLDSCREEN_OBJ)
+	@ld -nostdlib -static -z max-page-size=4096 -T handoff/kernel/kernel.ld -o $@ \
+	    $(filter-out $(subst kernel-oldscreen,kernel,$(OLDSCREEN_OBJ)),$(K_OBJ)) $(OLDSCREEN_OBJ)
+build/esp-oldscreen.img: build/esp.img build/kernel-oldscreen.elf
+	@cp $< $@ && mcopy -o -i $@ build/kernel-oldscreen.elf ::/EFI/pmm/kernel.elf
+# asks the loader to hold boot memory until it releases it (tests/qemu/hold.sh)
+$(eval $(call kernel_variant,hold,PMM_HOLD_TEST,requests))
 # stays on its verdict, no isa-debug-exit (the framebuffer screendump test)
 $(eval $(call kernel_variant,screen,PMM_STAY_ON_VERDICT,console))
 
@@ -163,8 +182,11 @@ endef
 $(eval $(call loader_variant,stalekey,PMM_TEST_STALE_KEY,exit))
 # no MP services protocol, so the CPU list comes from the ACPI MADT (boot.sh, CPU_SOURCE=madt)
 $(eval $(call loader_variant,nomp,PMM_TEST_NO_MP_SERVICES,cpus))
+# two listed CPUs that never come up: one with an APIC ID no CPU has, one that finds no slot
+# in the start-up table (tests/qemu/smpmissing.sh)
+$(eval $(call loader_variant,smpmissing,PMM_TEST_MISSING_CPUS,limine/mp))
 
-TEST_IMAGES := build/esp-smpmissing.img build/esp-nomp.img build/esp-wxtext.img build/esp-wxexec.img build/esp-stalekey.img build/usb-plainsigned-tampered.img build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
+TEST_IMAGES := build/esp-oldkernel.img build/esp-oldscreen.img build/esp-hold.img build/esp-smpmissing.img build/esp-nomp.img build/esp-wxtext.img build/esp-wxexec.img build/esp-stalekey.img build/usb-plainsigned.img build/usb-snakeoil-tamperedmod.img build/usb-snakeoil-tamperedconf.img build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
                build/debug/esp.img
 
 # `make debug`: the same loader built -O0 -g with a wait for GDB, on its own image.
@@ -198,11 +220,9 @@ run: image
 
 # The shell command: the same objects as a resident driver (pmmcmd.efi, subsystem 11) and as a
 # plain shell application (pmm.efi, subsystem 10, built with PMM_SHELL_APP).
-SH_SRC   := $(wildcard efi/shell/*.c) efi/boot.c efi/firmware.c efi/transition.c efi/serial.c \
-            efi/digest.c efi/exit.c efi/fatal.c efi/preflight.c efi/cfgtables.c efi/cpus.c efi/cpulist.c handoff/elf.c handoff/verify.c handoff/sha256.c \
-            handoff/kernel/fbcon.c handoff/kernel/font.c
+SH_SRC   := $(wildcard efi/shell/*.c) $(filter-out efi/main.c,$(EFI_SRC))
 SH_HDR   := $(EFI_HDR) efi/shell/shell.h efi/shell/args.h build/efi/efi/shell/man.inc
-SH_OBJ   := $(SH_SRC:%.c=build/efi/%.o) $(PMM_SRC:%.c=build/efi/%.o)
+SH_OBJ   := $(SH_SRC:%.c=build/efi/%.o) build/efi/efi/limine/stubs.o $(PMM_SRC:%.c=build/efi/%.o)
 APP_OBJ  := $(filter-out build/efi/efi/shell/pmmcmd.o,$(SH_OBJ)) build/efi/app/pmmcmd.o
 
 build/efi/efi/shell/%.o: efi/shell/%.c $(SH_HDR)
@@ -242,9 +262,10 @@ build/shell.img: $(SHELL_FILES) efi/shell/startup.nsh
 	$(call shell_image,efi/shell/startup.nsh)
 
 # `make usb`: what goes on a USB stick. A GPT disk with one EFI System Partition (FAT32, from
-# sector 2048) holding the loader, the kernel and the shell command; no root, no loop devices:
-# sgdisk writes the partition table into the file, mtools writes the FAT at the partition's offset.
-# $(1): directory with BOOTX64.EFI, pmmcmd.efi and pmm.efi; $(2): the kernel.
+# sector 2048) holding the loader, limine.conf, the kernel, a module and the shell command; no root,
+# no loop devices: sgdisk writes the partition table into the file, mtools writes the FAT at the
+# partition's offset. $(1): directory with BOOTX64.EFI, pmmcmd.efi and pmm.efi; $(2): the kernel;
+# $(3): the limine.conf; $(4): the module (the kernel's manual page, any file would do).
 define usb_image
 	@echo "  USB     $@"
 	@rm -f $@ && truncate -s 64M $@
@@ -252,25 +273,33 @@ define usb_image
 	@mformat -i $@@@1M -F -v UEFIPMM ::
 	@mmd -i $@@@1M ::/EFI ::/EFI/BOOT ::/EFI/pmm
 	@mcopy -i $@@@1M $(1)/BOOTX64.EFI ::/EFI/BOOT/BOOTX64.EFI
-	@mcopy -i $@@@1M $(1)/pmmcmd.efi $(1)/pmm.efi build/pmm.man ::/EFI/pmm/
+	@mcopy -i $@@@1M $(1)/pmmcmd.efi $(1)/pmm.efi ::/EFI/pmm/
+	@mcopy -i $@@@1M $(4) ::/EFI/pmm/pmm.man
 	@mcopy -i $@@@1M $(2) ::/EFI/pmm/kernel.elf
+	@mcopy -i $@@@1M $(3) ::/limine.conf
 endef
-build/usb.img: build/BOOTX64.EFI build/kernel.elf build/pmmcmd.efi build/pmm.efi build/pmm.man
-	$(call usb_image,build,build/kernel.elf)
+# The stick's limine.conf: every file with its BLAKE2b, so one configuration serves Secure Boot.
+build/usb/limine.conf: build/kernel.elf build/pmm.man tools/limine-conf.py
+	@mkdir -p $(@D)
+	@tools/limine-conf.py $@ --hash --cmdline "booted from limine.conf" \
+	    build/kernel.elf=/EFI/pmm/kernel.elf --module "build/pmm.man=/EFI/pmm/pmm.man=manual"
+USB_FILES := build/kernel.elf build/usb/limine.conf build/pmm.man
+build/usb.img: build/BOOTX64.EFI build/pmmcmd.efi build/pmm.efi $(USB_FILES)
+	$(call usb_image,build,build/kernel.elf,build/usb/limine.conf,build/pmm.man)
 
 # Secure Boot: `make usb SIGN_KEY=key.pem SIGN_CERT=cert.pem` also builds build/usb-signed.img,
-# whose EFI binaries carry the kernel's SHA-256 and are signed with sbsign (tools/sign.sh). The key
-# must be an unencrypted PEM key.
+# whose EFI binaries carry the BLAKE2b of the stick's limine.conf and are signed with sbsign
+# (tools/sign.sh). The key must be an unencrypted PEM key.
 SIGN_KEY  ?=
 SIGN_CERT ?=
 ifneq ($(SIGN_KEY),)
-build/signed/%: build/% build/kernel.elf $(SIGN_KEY) $(SIGN_CERT)
+build/signed/%: build/% build/usb/limine.conf $(SIGN_KEY) $(SIGN_CERT)
 	@mkdir -p $(@D)
 	@echo "  SIGN    $@"
-	@tools/sign.sh $(SIGN_KEY) $(SIGN_CERT) build/kernel.elf $< $@
+	@tools/sign.sh $(SIGN_KEY) $(SIGN_CERT) build/usb/limine.conf $< $@
 build/usb-signed.img: build/signed/BOOTX64.EFI build/signed/pmmcmd.efi build/signed/pmm.efi \
-                     build/pmm.man
-	$(call usb_image,build/signed,build/kernel.elf)
+                      $(USB_FILES)
+	$(call usb_image,build/signed,build/kernel.elf,build/usb/limine.conf,build/pmm.man)
 SIGNED_USB := build/usb-signed.img
 endif
 
@@ -283,26 +312,36 @@ SNAKEOIL_KEY  := /usr/share/ovmf/PkKek-1-snakeoil.key
 SNAKEOIL_CERT := /usr/share/ovmf/PkKek-1-snakeoil.pem
 build/snakeoil.key: $(SNAKEOIL_KEY)
 	@openssl rsa -in $< -passin pass:snakeoil -out $@ 2>/dev/null
-build/snakeoil/%: build/% build/kernel.elf build/snakeoil.key
+build/snakeoil/%: build/% build/usb/limine.conf build/snakeoil.key
 	@mkdir -p $(@D)
-	@tools/sign.sh build/snakeoil.key $(SNAKEOIL_CERT) build/kernel.elf $< $@
-build/usb-snakeoil.img: build/snakeoil/BOOTX64.EFI build/snakeoil/pmmcmd.efi build/snakeoil/pmm.efi \
-                       build/pmm.man
-	$(call usb_image,build/snakeoil,build/kernel.elf)
-# The same signed image with one byte of the kernel's text changed: still a valid ELF.
-build/usb-snakeoil-tampered.img: build/usb-snakeoil.img
+	@tools/sign.sh build/snakeoil.key $(SNAKEOIL_CERT) build/usb/limine.conf $< $@
+SNAKEOIL_EFI := build/snakeoil/BOOTX64.EFI build/snakeoil/pmmcmd.efi build/snakeoil/pmm.efi
+build/usb-snakeoil.img: $(SNAKEOIL_EFI) $(USB_FILES)
+	$(call usb_image,build/snakeoil,build/kernel.elf,build/usb/limine.conf,build/pmm.man)
+# One file changed on the signed stick each: the kernel (one byte of its text: still a valid ELF),
+# the module, limine.conf (its command line). Each must be refused by name.
+build/usb/kernel-tampered.elf: build/kernel.elf
 	@python3 -c 'import sys; d = open(sys.argv[1], "rb").read(); i = d.index(b"verdict: %s"); \
-	    open(sys.argv[2], "wb").write(d[:i] + b"V" + d[i + 1:])' build/kernel.elf build/kernel-tampered.elf
-	@cp $< $@ && mcopy -o -i $@@@1M build/kernel-tampered.elf ::/EFI/pmm/kernel.elf
+	    open(sys.argv[2], "wb").write(d[:i] + b"V" + d[i + 1:])' $< $@
+build/usb/pmm-tampered.man: build/pmm.man
+	@sed 's/pmm/PMM/' $< >$@
+build/usb/limine-tampered.conf: build/usb/limine.conf
+	@sed 's/booted from limine.conf/booted from a changed limine.conf/' $< >$@
+build/usb-snakeoil-tampered.img: $(SNAKEOIL_EFI) $(USB_FILES) build/usb/kernel-tampered.elf
+	$(call usb_image,build/snakeoil,build/usb/kernel-tampered.elf,build/usb/limine.conf,build/pmm.man)
+build/usb-snakeoil-tamperedmod.img: $(SNAKEOIL_EFI) $(USB_FILES) build/usb/pmm-tampered.man
+	$(call usb_image,build/snakeoil,build/kernel.elf,build/usb/limine.conf,build/usb/pmm-tampered.man)
+build/usb-snakeoil-tamperedconf.img: $(SNAKEOIL_EFI) $(USB_FILES) build/usb/limine-tampered.conf
+	$(call usb_image,build/snakeoil,build/kernel.elf,build/usb/limine-tampered.conf,build/pmm.man)
 
-# The same tampered kernel beside a loader signed with plain sbsign, without tools/sign.sh's digest:
-# Secure Boot accepts the loader, which must then refuse to boot at all.
+# A loader signed with plain sbsign, without tools/sign.sh's enrolled configuration: Secure Boot
+# accepts the loader, which must then refuse to boot at all.
 build/plainsigned/%: build/% build/snakeoil.key
 	@mkdir -p $(@D)
 	@sbsign --key build/snakeoil.key --cert $(SNAKEOIL_CERT) --output $@ $< >/dev/null
-build/usb-plainsigned-tampered.img: build/plainsigned/BOOTX64.EFI build/plainsigned/pmmcmd.efi \
-                                    build/plainsigned/pmm.efi build/usb-snakeoil-tampered.img
-	$(call usb_image,build/plainsigned,build/kernel-tampered.elf)
+build/usb-plainsigned.img: build/plainsigned/BOOTX64.EFI build/plainsigned/pmmcmd.efi \
+                           build/plainsigned/pmm.efi $(USB_FILES)
+	$(call usb_image,build/plainsigned,build/kernel.elf,build/usb/limine.conf,build/pmm.man)
 
 # `make shell`: the UEFI shell with `pmm` loaded, on this terminal, multiplexed with QEMU's
 # monitor: Ctrl-A X (or `reset -s`) leaves, Ctrl-C goes to the shell. Succeeds when left that
@@ -313,13 +352,14 @@ shell: deps build/shell.img
 
 .SECONDARY:
 
-# The host simulator: the same pmm/ objects, the kernel's own self-test (through tools/kshim).
-build/pmmsim: tools/pmmsim.c tools/svg.c tools/svg.h tools/kshim/kernel.h handoff/kernel/selftest.c \
+# The host simulator: the same pmm/ objects, the loader's memory map, the kernel's own self-test.
+build/pmmsim: tools/pmmsim.c tools/svg.c tools/svg.h efi/limine/memmap.c handoff/kernel/selftest.c \
               $(PMM_HOST_OBJ) $(PMM_HDR) include/handoff.h tools/mapfile.c tools/mapfile.h \
               tests/host/sim.c tests/host/sim.h
 	@echo "  CC      $@"
-	@$(CC) $(WARN) -O2 -g -D_GNU_SOURCE -include tools/kshim/kernel.h -Itools/kshim -Iinclude -Ipmm -Itools -Itests/host \
-	    -Ihandoff -o $@ tools/pmmsim.c tools/svg.c handoff/kernel/selftest.c tools/mapfile.c \
+	@$(CC) $(WARN) -O2 -g -D_GNU_SOURCE -Iinclude -Ipmm -Itools -Itests/host -Ihandoff \
+	    -Ihandoff/kernel -Iefi/limine -o $@ tools/pmmsim.c tools/svg.c handoff/kernel/selftest.c \
+	    efi/limine/memmap.c tools/mapfile.c \
 	    tests/host/sim.c $(PMM_HOST_OBJ) -lm
 
 .PHONY: all deps deps-host test test-host bench mutate clean format image run debug shell usb

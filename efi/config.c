@@ -69,14 +69,14 @@ static UINT32 menu(const struct lconf *c)
     return sel;
 }
 
-static void default_entry(struct lconf_entry *e)
+static void default_entry(struct lconf_entry *e, const char *kernel)
 {
     SetMem(e, sizeof *e, 0);
     e->name = "default kernel";
     e->protocol = LCONF_PROTO_LIMINE;
     e->protocol_name = "limine";
     e->has_kernel = 1;
-    e->kernel.path = DEFAULT_KERNEL;
+    e->kernel.path = kernel;
     e->cmdline = "";
     e->comment = "";
     e->kaslr = 1;
@@ -85,21 +85,43 @@ static void default_entry(struct lconf_entry *e)
 
 EFI_STATUS config_choose(const struct volume *vol, struct boot_choice *c)
 {
+    for (UINTN i = 0; i < sizeof where / sizeof where[0]; i++) {
+        EFI_FILE_HANDLE f;
+        CHAR16 p16[32];
+        UINTN k = 0;
+        for (; where[i][k]; k++)
+            p16[k] = where[i][k] == '/' ? L'\\' : (CHAR16)where[i][k];
+        p16[k] = 0;
+        if (!EFI_ERROR(
+                uefi_call_wrapper(vol->root->Open, 5, vol->root, &f, p16, EFI_FILE_MODE_READ, 0))) {
+            uefi_call_wrapper(f->Close, 1, f);
+            return config_choose_from(vol, where[i], 0, c);
+        }
+    }
+    return config_choose_from(vol, 0, DEFAULT_KERNEL, c);
+}
+
+EFI_STATUS config_choose_from(const struct volume *vol, const char *conf, const char *kernel,
+                              struct boot_choice *c)
+{
     SetMem(c, sizeof *c, 0);
     c->vol = *vol;
     void *text = 0;
     UINT64 size = 0;
-    for (UINTN i = 0; i < sizeof where / sizeof where[0] && !text; i++)
-        if (!EFI_ERROR(vol_read(vol, where[i], 1, &text, &size)))
-            c->conf_path = where[i];
+    if (conf) {
+        EFI_STATUS st = vol_read(vol, conf, 0, &text, &size);
+        if (EFI_ERROR(st))
+            return st;
+        c->conf_path = conf;
+    }
     if (!text && secure_boot_on()) {
         Print(L"loader: Secure Boot is on and there is no limine.conf: a signed loader boots only "
               L"the configuration enrolled in it (tools/sign.sh)\n");
         return EFI_SECURITY_VIOLATION;
     }
     if (!text) {
-        Print(L"loader: no limine.conf on the boot volume; booting %a\n", DEFAULT_KERNEL);
-        default_entry(&c->entry);
+        Print(L"loader: no limine.conf; booting %a\n", kernel);
+        default_entry(&c->entry, kernel);
         return EFI_SUCCESS;
     }
     c->conf_text = text;
@@ -109,6 +131,10 @@ EFI_STATUS config_choose(const struct volume *vol, struct boot_choice *c)
         Print(L"loader: %a: %a\n", c->conf_path, why);
         return EFI_SECURITY_VIOLATION;
     }
+    if (secure_boot_on())
+        Print(L"loader: Secure Boot: %a matches the BLAKE2b enrolled in this loader; every file "
+              L"it names must match its own\n",
+              c->conf_path);
     char *arena = AllocatePool(ARENA_BYTES);
     c->conf = AllocatePool(sizeof *c->conf);
     if (!arena || !c->conf)

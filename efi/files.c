@@ -32,6 +32,33 @@ static EFI_STATUS vol_open(EFI_HANDLE h, struct volume *v)
     return EFI_SUCCESS;
 }
 
+EFI_STATUS vol_of_path(EFI_DEVICE_PATH *dp, struct volume *v, char *path, UINTN cap)
+{
+    EFI_HANDLE h;
+    EFI_DEVICE_PATH *rest = dp;
+    EFI_STATUS st = uefi_call_wrapper(BS->LocateDevicePath, 3, &FileSystemProtocol, &rest, &h);
+    if (EFI_ERROR(st))
+        return st;
+    UINTN n = 0;
+    for (; rest && !IsDevicePathEnd(rest); rest = NextDevicePathNode(rest)) {
+        if (DevicePathType(rest) != MEDIA_DEVICE_PATH ||
+            DevicePathSubType(rest) != MEDIA_FILEPATH_DP)
+            return EFI_UNSUPPORTED;
+        const CHAR16 *name = ((FILEPATH_DEVICE_PATH *)rest)->PathName;
+        if (n && path[n - 1] != '/' && name[0] != L'\\')
+            path[n++] = '/';
+        for (; *name && n + 1 < cap; name++) {
+            if (*name > 0x7e)
+                return EFI_UNSUPPORTED;
+            path[n++] = *name == L'\\' ? '/' : (char)*name;
+        }
+    }
+    if (!n || n + 1 >= cap)
+        return EFI_INVALID_PARAMETER;
+    path[n] = 0;
+    return vol_open(h, v);
+}
+
 EFI_STATUS vol_of_image(EFI_HANDLE image, struct volume *v)
 {
     EFI_LOADED_IMAGE *li = NULL;
@@ -71,7 +98,8 @@ EFI_STATUS vol_partition(const struct volume *v, UINT32 n, struct volume *out)
     for (UINTN i = 0; i < count; i++) {
         EFI_DEVICE_PATH *dp = DevicePathFromHandle(hs[i]);
         HARDDRIVE_DEVICE_PATH *hd = dp ? partition_node(dp) : 0;
-        if (hd && hd->PartitionNumber == n && disk_prefix(dp) == len && !CompareMem(dp, mine, len)) {
+        if (hd && hd->PartitionNumber == n && disk_prefix(dp) == len &&
+            !CompareMem(dp, mine, len)) {
             st = vol_open(hs[i], out);
             break;
         }
@@ -93,8 +121,8 @@ static int path16(const char *path, CHAR16 *out, UINTN cap)
     return 1;
 }
 
-static EFI_STATUS open_file(const struct volume *v, const char *path, int quiet,
-                            EFI_FILE_HANDLE *f, UINT64 *size)
+static EFI_STATUS open_file(const struct volume *v, const char *path, int quiet, EFI_FILE_HANDLE *f,
+                            UINT64 *size)
 {
     CHAR16 p16[512];
     if (!path16(path, p16, 512)) {
@@ -136,8 +164,7 @@ static EFI_STATUS read_into(EFI_FILE_HANDLE f, const char *path, void *buf, UINT
     return st;
 }
 
-EFI_STATUS vol_read(const struct volume *v, const char *path, int quiet, void **data,
-                    UINT64 *size)
+EFI_STATUS vol_read(const struct volume *v, const char *path, int quiet, void **data, UINT64 *size)
 {
     EFI_FILE_HANDLE f;
     EFI_STATUS st = open_file(v, path, quiet, &f, size);
@@ -155,8 +182,8 @@ EFI_STATUS vol_read(const struct volume *v, const char *path, int quiet, void **
     return st;
 }
 
-EFI_STATUS vol_read_pages(const struct volume *v, struct pmm *p, const char *path,
-                          UINT64 *phys, UINT64 *pages, UINT64 *size)
+EFI_STATUS vol_read_pages(const struct volume *v, struct pmm *p, const char *path, UINT64 *phys,
+                          UINT64 *pages, UINT64 *size)
 {
     EFI_FILE_HANDLE f;
     EFI_STATUS st = open_file(v, path, 0, &f, size);

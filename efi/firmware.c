@@ -158,8 +158,8 @@ INT64 fw_unix_time(void)
     if (EFI_ERROR(uefi_call_wrapper(RT->GetTime, 2, &t, NULL)) || t.Month < 1 || t.Month > 12 ||
         t.Day < 1 || t.Day > 31)
         return 0;
-    INT64 s = days_from_civil(t.Year, t.Month, t.Day) * 86400 + t.Hour * 3600 + t.Minute * 60 +
-              t.Second;
+    INT64 s =
+        days_from_civil(t.Year, t.Month, t.Day) * 86400 + t.Hour * 3600 + t.Minute * 60 + t.Second;
     if (t.TimeZone != EFI_UNSPECIFIED_TIMEZONE) /* UEFI: local time = UTC - TimeZone minutes */
         s += (INT64)t.TimeZone * 60;
     return s;
@@ -181,7 +181,12 @@ static int hw_random(int seed, UINT64 *v)
 }
 
 #define RNG_GUID                                                                                   \
-    {0x3152bca5, 0xeade, 0x433d, {0x86, 0x2e, 0xc0, 0x1c, 0xdc, 0x29, 0x1f, 0x44}}
+    {                                                                                              \
+        0x3152bca5, 0xeade, 0x433d,                                                                \
+        {                                                                                          \
+            0x86, 0x2e, 0xc0, 0x1c, 0xdc, 0x29, 0x1f, 0x44                                         \
+        }                                                                                          \
+    }
 typedef struct rng_protocol {
     EFI_STATUS(EFIAPI *GetInfo)(struct rng_protocol *, UINTN *, EFI_GUID *);
     EFI_STATUS(EFIAPI *GetRNG)(struct rng_protocol *, EFI_GUID *, UINTN, UINT8 *);
@@ -210,8 +215,8 @@ const char *fw_random(UINT64 *out, UINT64 n)
     static EFI_GUID guid = RNG_GUID;
     RNG_PROTOCOL *rng = NULL;
     if (!EFI_ERROR(LibLocateProtocol(&guid, (void **)&rng)) && rng &&
-        !EFI_ERROR(uefi_call_wrapper(rng->GetRNG, 4, rng, NULL, (UINTN)((n - i) * 8),
-                                     (UINT8 *)&out[i])))
+        !EFI_ERROR(
+            uefi_call_wrapper(rng->GetRNG, 4, rng, NULL, (UINTN)((n - i) * 8), (UINT8 *)&out[i])))
         return "EFI_RNG_PROTOCOL";
     /* Nothing stronger: the TSC, stirred (splitmix64). Enough for a slide, not for keys. */
     UINT64 x = rdtsc();
@@ -274,8 +279,10 @@ static int mode_of(EFI_GRAPHICS_OUTPUT_MODE_INFORMATION *i, struct limine_video_
     return 1;
 }
 
-static EFI_GUID edid_active = {0xbd8c1056, 0x9f36, 0x44ec, {0x92, 0xa8, 0xa6, 0x33, 0x7f, 0x81, 0x79, 0x86}};
-static EFI_GUID edid_found = {0x1c0c34f6, 0xd380, 0x41fa, {0xa0, 0x49, 0x8a, 0xd0, 0x6c, 0x1a, 0x66, 0xaa}};
+static EFI_GUID edid_active = {
+    0xbd8c1056, 0x9f36, 0x44ec, {0x92, 0xa8, 0xa6, 0x33, 0x7f, 0x81, 0x79, 0x86}};
+static EFI_GUID edid_found = {
+    0x1c0c34f6, 0xd380, 0x41fa, {0xa0, 0x49, 0x8a, 0xd0, 0x6c, 0x1a, 0x66, 0xaa}};
 struct edid_protocol {
     UINT32 size;
     UINT8 *edid;
@@ -321,7 +328,8 @@ int fw_framebuffer(struct fbinfo *fb, UINT32 w, UINT32 h, UINT32 bpp)
     fb->format = i->PixelFormat;
     CopyMem(fb->masks, &i->PixelInformation, sizeof fb->masks);
     struct edid_protocol *e = NULL;
-    if (EFI_ERROR(uefi_call_wrapper(BS->HandleProtocol, 3, handle, &edid_active, (void **)&e)) || !e || !e->size)
+    if (EFI_ERROR(uefi_call_wrapper(BS->HandleProtocol, 3, handle, &edid_active, (void **)&e)) ||
+        !e || !e->size)
         uefi_call_wrapper(BS->HandleProtocol, 3, handle, &edid_found, (void **)&e);
     if (e && e->size && e->edid) {
         fb->edid = e->edid;

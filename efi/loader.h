@@ -86,27 +86,31 @@ struct volume {
 };
 /* The volume an image was loaded from. */
 EFI_STATUS vol_of_image(EFI_HANDLE image, struct volume *v);
+/* The volume a file device path names, and the file's '/'-separated path on it (cap bytes). */
+EFI_STATUS vol_of_path(EFI_DEVICE_PATH *dp, struct volume *v, char *path, UINTN cap);
 /* Partition n of the disk v is on (n == 0: v itself), for boot(n):. */
 EFI_STATUS vol_partition(const struct volume *v, UINT32 n, struct volume *out);
 /* Read a whole file into AllocatePool'ed memory. quiet: no message when it does not exist. */
-EFI_STATUS vol_read(const struct volume *v, const char *path, int quiet, void **data,
-                    UINT64 *size);
+EFI_STATUS vol_read(const struct volume *v, const char *path, int quiet, void **data, UINT64 *size);
 /* Read a whole file into pages from the allocator (its run in *phys, pages, size). */
-EFI_STATUS vol_read_pages(const struct volume *v, struct pmm *p, const char *path,
-                          UINT64 *phys, UINT64 *pages, UINT64 *size);
+EFI_STATUS vol_read_pages(const struct volume *v, struct pmm *p, const char *path, UINT64 *phys,
+                          UINT64 *pages, UINT64 *size);
 
 /* config.c: limine.conf found on the volume (Limine's locations), and the entry to boot */
 #define DEFAULT_KERNEL "/EFI/pmm/kernel.elf"
 struct boot_choice {
-    struct volume vol;       /* boot(): where the configuration (or the default kernel) is */
-    struct lconf *conf;      /* 0 without limine.conf */
-    const char *conf_path;   /* where it was found */
-    const void *conf_text;   /* its bytes, for the Secure Boot check */
+    struct volume vol;     /* boot(): where the configuration (or the default kernel) is */
+    struct lconf *conf;    /* 0 without limine.conf */
+    const char *conf_path; /* where it was found */
+    const void *conf_text; /* its bytes, for the Secure Boot check */
     UINT64 conf_size;
     struct lconf_entry entry; /* what to boot (a limine.conf entry, or the default kernel) */
 };
 /* Find limine.conf on vol (or take DEFAULT_KERNEL), show the menu, pick. Prints why not. */
 EFI_STATUS config_choose(const struct volume *vol, struct boot_choice *c);
+/* The same from a given configuration file, or (conf 0) the given kernel with no configuration. */
+EFI_STATUS config_choose_from(const struct volume *vol, const char *conf, const char *kernel,
+                              struct boot_choice *c);
 
 /* boot.c: start the chosen entry with this allocator; returns only on failure before exit */
 EFI_STATUS limine_boot(EFI_HANDLE image, struct pmm *p, struct boot_choice *c);
@@ -114,7 +118,7 @@ extern UINT64 boot_tsc_start; /* TSC when the loader (or the shell command) star
 
 /* secure.c: Secure Boot's chain of trust into the configuration and the files it names */
 #define PMM_CONF_HASH_PLACEHOLDER                                                                  \
-    "uefi-pmm:limine.conf-blake2b:unsigned-build:no-configuration-enrolled-in-this-loader-"       \
+    "uefi-pmm:limine.conf-blake2b:unsigned-build:no-configuration-enrolled-in-this-loader-"        \
     "placeholder:tools/sign.sh-writes-here:....."
 extern char pmm_conf_blake2b[129];
 int secure_boot_on(void);

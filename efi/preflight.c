@@ -5,10 +5,10 @@
 
 #include "limine.h"
 
-const char *kernel_slide(const struct elf_image *img, int kaslr, uint64_t random,
-                         uint64_t *slide)
+const char *kernel_slide(const struct elf_image *img, int kaslr, uint64_t random, uint64_t *slide)
 {
-    uint64_t size = img->vhi - img->vlo, align = img->align > (2ull << 20) ? img->align : 2ull << 20;
+    uint64_t size = img->vhi - img->vlo,
+             align = img->align > (2ull << 20) ? img->align : 2ull << 20;
     *slide = 0;
     if (!img->pie)
         return img->vlo < KERNEL_BASE ? "the kernel is linked below 0xffffffff80000000 and is not "
@@ -32,8 +32,8 @@ uint64_t revision_used(uint64_t wanted)
     return wanted > MAX_REVISION ? MAX_REVISION : wanted;
 }
 
-const char *paging_choice(int has_request, uint64_t mode, uint64_t max, uint64_t min,
-                          int conf_mode, int conf_max, int conf_min, int fw5, uint64_t *out)
+const char *paging_choice(int has_request, uint64_t mode, uint64_t max, uint64_t min, int conf_mode,
+                          int conf_max, int conf_min, int fw5, uint64_t *out)
 {
     if (!has_request) {
         mode = max = LIMINE_PAGING_MODE_X86_64_DEFAULT;

@@ -20,8 +20,7 @@
  * plus, with kaslr, `random` reduced to a multiple of the image's alignment (at least 2 MiB)
  * within KASLR_SPAN. 0 and *slide, or why the image cannot be placed.
  */
-const char *kernel_slide(const struct elf_image *img, int kaslr, uint64_t random,
-                         uint64_t *slide);
+const char *kernel_slide(const struct elf_image *img, int kaslr, uint64_t random, uint64_t *slide);
 
 /* The base revision to boot with for a wanted one (6 at most: a later wish is told it was not). */
 uint64_t revision_used(uint64_t wanted);
@@ -32,8 +31,8 @@ uint64_t revision_used(uint64_t wanted);
  * not set), served in the mode the firmware runs (fw5: CR4.LA57), which this loader keeps.
  * 0 and *out, or why the kernel cannot be booted.
  */
-const char *paging_choice(int has_request, uint64_t mode, uint64_t max, uint64_t min,
-                          int conf_mode, int conf_max, int conf_min, int fw5, uint64_t *out);
+const char *paging_choice(int has_request, uint64_t mode, uint64_t max, uint64_t min, int conf_mode,
+                          int conf_max, int conf_min, int fw5, uint64_t *out);
 
 /*
  * The paging mode the firmware left, from CR0, CR4 and EFER: 0 if the CPU is in 64-bit long mode

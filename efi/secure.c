@@ -61,7 +61,8 @@ const char *secure_check_conf(const struct boot_choice *c)
                "enrolls the configuration's BLAKE2b before signing";
     uint8_t want[BLAKE2B_OUTBYTES];
     for (int i = 0; i < BLAKE2B_OUTBYTES; i++)
-        want[i] = (uint8_t)(hexval(pmm_conf_blake2b[2 * i]) << 4 | hexval(pmm_conf_blake2b[2 * i + 1]));
+        want[i] =
+            (uint8_t)(hexval(pmm_conf_blake2b[2 * i]) << 4 | hexval(pmm_conf_blake2b[2 * i + 1]));
     if (hash_check(c->conf_text, c->conf_size, want))
         return "Secure Boot: this configuration is not the one enrolled in the signed loader "
                "(its BLAKE2b differs); refused";

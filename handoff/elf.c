@@ -42,16 +42,45 @@ static void phdr_at(const void *file, const Elf64_Ehdr *e, uint32_t i, Elf64_Phd
 const char *elf_reloc_name(uint32_t type)
 {
     static const char *const names[] = {
-        "R_X86_64_NONE",      "R_X86_64_64",       "R_X86_64_PC32",     "R_X86_64_GOT32",
-        "R_X86_64_PLT32",     "R_X86_64_COPY",     "R_X86_64_GLOB_DAT", "R_X86_64_JUMP_SLOT",
-        "R_X86_64_RELATIVE",  "R_X86_64_GOTPCREL", "R_X86_64_32",       "R_X86_64_32S",
-        "R_X86_64_16",        "R_X86_64_PC16",     "R_X86_64_8",        "R_X86_64_PC8",
-        "R_X86_64_DTPMOD64",  "R_X86_64_DTPOFF64", "R_X86_64_TPOFF64",  "R_X86_64_TLSGD",
-        "R_X86_64_TLSLD",     "R_X86_64_DTPOFF32", "R_X86_64_GOTTPOFF", "R_X86_64_TPOFF32",
-        "R_X86_64_PC64",      "R_X86_64_GOTOFF64", "R_X86_64_GOTPC32",  "R_X86_64_GOT64",
-        "R_X86_64_GOTPCREL64", "R_X86_64_GOTPC64", "R_X86_64_GOTPLT64", "R_X86_64_PLTOFF64",
-        "R_X86_64_SIZE32",    "R_X86_64_SIZE64",   "R_X86_64_GOTPC32_TLSDESC",
-        "R_X86_64_TLSDESC_CALL", "R_X86_64_TLSDESC", "R_X86_64_IRELATIVE", "R_X86_64_RELATIVE64",
+        "R_X86_64_NONE",
+        "R_X86_64_64",
+        "R_X86_64_PC32",
+        "R_X86_64_GOT32",
+        "R_X86_64_PLT32",
+        "R_X86_64_COPY",
+        "R_X86_64_GLOB_DAT",
+        "R_X86_64_JUMP_SLOT",
+        "R_X86_64_RELATIVE",
+        "R_X86_64_GOTPCREL",
+        "R_X86_64_32",
+        "R_X86_64_32S",
+        "R_X86_64_16",
+        "R_X86_64_PC16",
+        "R_X86_64_8",
+        "R_X86_64_PC8",
+        "R_X86_64_DTPMOD64",
+        "R_X86_64_DTPOFF64",
+        "R_X86_64_TPOFF64",
+        "R_X86_64_TLSGD",
+        "R_X86_64_TLSLD",
+        "R_X86_64_DTPOFF32",
+        "R_X86_64_GOTTPOFF",
+        "R_X86_64_TPOFF32",
+        "R_X86_64_PC64",
+        "R_X86_64_GOTOFF64",
+        "R_X86_64_GOTPC32",
+        "R_X86_64_GOT64",
+        "R_X86_64_GOTPCREL64",
+        "R_X86_64_GOTPC64",
+        "R_X86_64_GOTPLT64",
+        "R_X86_64_PLTOFF64",
+        "R_X86_64_SIZE32",
+        "R_X86_64_SIZE64",
+        "R_X86_64_GOTPC32_TLSDESC",
+        "R_X86_64_TLSDESC_CALL",
+        "R_X86_64_TLSDESC",
+        "R_X86_64_IRELATIVE",
+        "R_X86_64_RELATIVE64",
     };
     return type < sizeof names / sizeof names[0] ? names[type] : "unknown";
 }
@@ -61,7 +90,8 @@ static uint64_t file_offset(const struct elf_image *img, uint64_t vaddr, uint64_
 {
     for (uint32_t i = 0; i < img->nload; i++) {
         const struct elf_load *l = &img->load[i];
-        if (vaddr >= l->vaddr && vaddr - l->vaddr <= l->filesz && n <= l->filesz - (vaddr - l->vaddr))
+        if (vaddr >= l->vaddr && vaddr - l->vaddr <= l->filesz &&
+            n <= l->filesz - (vaddr - l->vaddr))
             return l->offset + (vaddr - l->vaddr);
     }
     return ~0ull;
@@ -168,7 +198,8 @@ static const char *check_dynamic(const void *file, uint64_t size, const Elf64_Ph
     return 0;
 }
 
-/* The .limine_reqs section (base revision 0's list of requests), if the section headers are sane. */
+/* The .limine_reqs section (base revision 0's list of requests), if the section headers are sane.
+ */
 static void find_reqs_section(const void *file, uint64_t size, const Elf64_Ehdr *e,
                               struct elf_image *img)
 {
@@ -256,8 +287,8 @@ const char *elf_check(const void *file, uint64_t size, struct elf_image *img)
             if (ph.p_vaddr < q->vaddr + q->memsz && q->vaddr < ph.p_vaddr + ph.p_memsz)
                 return "loaded segments overlap";
         }
-        img->load[img->nload++] = (struct elf_load){ph.p_vaddr, ph.p_memsz, ph.p_offset,
-                                                    ph.p_filesz, ph.p_flags, 0};
+        img->load[img->nload++] =
+            (struct elf_load){ph.p_vaddr, ph.p_memsz, ph.p_offset, ph.p_filesz, ph.p_flags, 0};
         uint64_t lo = ph.p_vaddr & ~(PAGE - 1);
         uint64_t hi = (ph.p_vaddr + ph.p_memsz + PAGE - 1) & ~(PAGE - 1);
         img->vlo = lo < img->vlo ? lo : img->vlo;

@@ -57,7 +57,8 @@ const char *pmm_response_verify(const struct pmm_response *r, uint64_t hhdm)
         return "cpu_source: unknown source of the CPU list";
     if (!array_ok(r->cpus, r->cpu_count, sizeof *r->cpus, hhdm))
         return "cpus: not an array in the HHDM";
-    if (r->handed_count > MAX_ARRAY || !array_ok(r->handed, r->handed_count, sizeof *r->handed, hhdm))
+    if (r->handed_count > MAX_ARRAY ||
+        !array_ok(r->handed, r->handed_count, sizeof *r->handed, hhdm))
         return "handed: not an array in the HHDM";
     if (r->kept_count > MAX_ARRAY || !array_ok(r->kept, r->kept_count, sizeof *r->kept, hhdm))
         return "kept: not an array in the HHDM";

@@ -28,8 +28,8 @@
  *    moves the state to another mapping, pmm_set_offset. On many CPUs it gives the allocator the
  *    calling CPU's index (pmm_set_cpu_self); see include/pmm.h for what each call guarantees.
  *  - CPU index i of the allocator's per-CPU supplies is cpus[i]. With a Limine MP request the MP
- *    response lists the BSP and the APs that started (PMM_CPU_IN_MP), in the same order: when every one
- *    did, as on a healthy machine, MP cpus[i] is index i; a CPU finds its index by its APIC ID
+ *    response lists the BSP and the APs that started (PMM_CPU_IN_MP), in the same order: when every
+ * one did, as on a healthy machine, MP cpus[i] is index i; a CPU finds its index by its APIC ID
  *    either way. Without an MP request the APs are not started and cpus[] still lists them.
  *  - Everything here is written once by the loader: checksum covers this response and the arrays
  *    it points to (pmm_response_verify checks it, and every count and address).
@@ -43,12 +43,16 @@
 #define LIMINE_COMMON_MAGIC 0xc7b1dd30df4c8b88ull, 0x0a82e883a194f07bull
 #endif
 
-#define PMM_REQUEST_ID {LIMINE_COMMON_MAGIC, 0x9164e45de5f2bd13ull, 0x3f932289e820cf48ull}
+#define PMM_REQUEST_ID                                                                             \
+    {                                                                                              \
+        LIMINE_COMMON_MAGIC, 0x9164e45de5f2bd13ull, 0x3f932289e820cf48ull                          \
+    }
 
 /* Request flags. */
-#define PMM_REQUEST_HOLD_BOOT_MEMORY (1u << 0) /* keep boot-services and loader memory out of the
-                                                  pool until pmm_release_boot (some firmware
-                                                  touches it in SetVirtualAddressMap) */
+#define PMM_REQUEST_HOLD_BOOT_MEMORY                                                               \
+    (1u << 0) /* keep boot-services and loader memory out of the                                   \
+                 pool until pmm_release_boot (some firmware                                        \
+                 touches it in SetVirtualAddressMap) */
 
 struct pmm_request {
     uint64_t id[4];
@@ -140,7 +144,7 @@ struct pmm_response {
 static inline uint32_t pmm_fnv1a(const void *data, uint64_t n, uint32_t h)
 {
     const unsigned char *p = data;
-    for (uint64_t i = 0; i < n; i++) {
+    for (uint64_t i = 0; p && i < n; i++) {
         h ^= p[i];
         h *= 16777619u;
     }

@@ -25,14 +25,22 @@
  * when it honours the revision, and the revision it used into the second. */
 #define LIMINE_BASE_REVISION_MAGIC0 0xf9562b2d5c95a6c8ull
 #define LIMINE_BASE_REVISION_MAGIC1 0x6a7b384944536bdcull
-#define LIMINE_BASE_REVISION(n)     {LIMINE_BASE_REVISION_MAGIC0, LIMINE_BASE_REVISION_MAGIC1, (n)}
-#define LIMINE_BASE_REVISION_SUPPORTED(tag)  ((tag)[2] == 0)
+#define LIMINE_BASE_REVISION(n)                                                                    \
+    {                                                                                              \
+        LIMINE_BASE_REVISION_MAGIC0, LIMINE_BASE_REVISION_MAGIC1, (n)                              \
+    }
+#define LIMINE_BASE_REVISION_SUPPORTED(tag)    ((tag)[2] == 0)
 #define LIMINE_LOADED_BASE_REVISION_VALID(tag) ((tag)[1] != LIMINE_BASE_REVISION_MAGIC1)
-#define LIMINE_LOADED_BASE_REVISION(tag)     ((tag)[1])
+#define LIMINE_LOADED_BASE_REVISION(tag)       ((tag)[1])
 
 #define LIMINE_REQUESTS_START_MARKER                                                               \
-    {0xf6b8f4b39de7d1aeull, 0xfab91a6940fcb9cfull, 0x785c6ed015d3e316ull, 0x181e920a7852b9d9ull}
-#define LIMINE_REQUESTS_END_MARKER {0xadc0e0531bb10d03ull, 0x9572709f31764c62ull}
+    {                                                                                              \
+        0xf6b8f4b39de7d1aeull, 0xfab91a6940fcb9cfull, 0x785c6ed015d3e316ull, 0x181e920a7852b9d9ull \
+    }
+#define LIMINE_REQUESTS_END_MARKER                                                                 \
+    {                                                                                              \
+        0xadc0e0531bb10d03ull, 0x9572709f31764c62ull                                               \
+    }
 
 /* Every request starts like this; the rest depends on the ID. */
 struct limine_request_header {
@@ -48,49 +56,109 @@ struct limine_response_header {
 
 /* Request IDs: the common magic, then two words per feature. */
 #define LIMINE_BOOTLOADER_INFO_REQUEST_ID                                                          \
-    {LIMINE_COMMON_MAGIC, 0xf55038d8e2a1202full, 0x279426fcf5f59740ull}
+    {                                                                                              \
+        LIMINE_COMMON_MAGIC, 0xf55038d8e2a1202full, 0x279426fcf5f59740ull                          \
+    }
 #define LIMINE_EXECUTABLE_CMDLINE_REQUEST_ID                                                       \
-    {LIMINE_COMMON_MAGIC, 0x4b161536e598651eull, 0xb390ad4a2f1f303aull}
+    {                                                                                              \
+        LIMINE_COMMON_MAGIC, 0x4b161536e598651eull, 0xb390ad4a2f1f303aull                          \
+    }
 #define LIMINE_FIRMWARE_TYPE_REQUEST_ID                                                            \
-    {LIMINE_COMMON_MAGIC, 0x8c2f75d90bef28a8ull, 0x7045a4688eac00c3ull}
+    {                                                                                              \
+        LIMINE_COMMON_MAGIC, 0x8c2f75d90bef28a8ull, 0x7045a4688eac00c3ull                          \
+    }
 #define LIMINE_STACK_SIZE_REQUEST_ID                                                               \
-    {LIMINE_COMMON_MAGIC, 0x224ef0460a8e8926ull, 0xe1cb0fc25f46ea3dull}
-#define LIMINE_HHDM_REQUEST_ID {LIMINE_COMMON_MAGIC, 0x48dcf1cb8ad2b852ull, 0x63984e959a98244bull}
+    {                                                                                              \
+        LIMINE_COMMON_MAGIC, 0x224ef0460a8e8926ull, 0xe1cb0fc25f46ea3dull                          \
+    }
+#define LIMINE_HHDM_REQUEST_ID                                                                     \
+    {                                                                                              \
+        LIMINE_COMMON_MAGIC, 0x48dcf1cb8ad2b852ull, 0x63984e959a98244bull                          \
+    }
 #define LIMINE_FRAMEBUFFER_REQUEST_ID                                                              \
-    {LIMINE_COMMON_MAGIC, 0x9d5827dcd881dd75ull, 0xa3148604f6fab11bull}
+    {                                                                                              \
+        LIMINE_COMMON_MAGIC, 0x9d5827dcd881dd75ull, 0xa3148604f6fab11bull                          \
+    }
 #define LIMINE_PAGING_MODE_REQUEST_ID                                                              \
-    {LIMINE_COMMON_MAGIC, 0x95c1a0edab0944cbull, 0xa4e5cb3842f7488aull}
-#define LIMINE_MP_REQUEST_ID {LIMINE_COMMON_MAGIC, 0x95a67b819a1b857eull, 0xa0b61b723b6a73e0ull}
-#define LIMINE_MEMMAP_REQUEST_ID {LIMINE_COMMON_MAGIC, 0x67cf3d9d378a806full, 0xe304acdfc50c3c62ull}
+    {                                                                                              \
+        LIMINE_COMMON_MAGIC, 0x95c1a0edab0944cbull, 0xa4e5cb3842f7488aull                          \
+    }
+#define LIMINE_MP_REQUEST_ID                                                                       \
+    {                                                                                              \
+        LIMINE_COMMON_MAGIC, 0x95a67b819a1b857eull, 0xa0b61b723b6a73e0ull                          \
+    }
+#define LIMINE_MEMMAP_REQUEST_ID                                                                   \
+    {                                                                                              \
+        LIMINE_COMMON_MAGIC, 0x67cf3d9d378a806full, 0xe304acdfc50c3c62ull                          \
+    }
 #define LIMINE_ENTRY_POINT_REQUEST_ID                                                              \
-    {LIMINE_COMMON_MAGIC, 0x13d86c035a1cd3e1ull, 0x2b0caa89d8f3026aull}
+    {                                                                                              \
+        LIMINE_COMMON_MAGIC, 0x13d86c035a1cd3e1ull, 0x2b0caa89d8f3026aull                          \
+    }
 #define LIMINE_EXECUTABLE_FILE_REQUEST_ID                                                          \
-    {LIMINE_COMMON_MAGIC, 0xad97e90e83f1ed67ull, 0x31eb5d1c5ff23b69ull}
-#define LIMINE_MODULE_REQUEST_ID {LIMINE_COMMON_MAGIC, 0x3e7e279702be32afull, 0xca1c4f3bd1280ceeull}
-#define LIMINE_RSDP_REQUEST_ID   {LIMINE_COMMON_MAGIC, 0xc5e77b6b397e7b43ull, 0x27637845accdcf3cull}
-#define LIMINE_SMBIOS_REQUEST_ID {LIMINE_COMMON_MAGIC, 0x9e9046f11e095391ull, 0xaa4a520fefbde5eeull}
+    {                                                                                              \
+        LIMINE_COMMON_MAGIC, 0xad97e90e83f1ed67ull, 0x31eb5d1c5ff23b69ull                          \
+    }
+#define LIMINE_MODULE_REQUEST_ID                                                                   \
+    {                                                                                              \
+        LIMINE_COMMON_MAGIC, 0x3e7e279702be32afull, 0xca1c4f3bd1280ceeull                          \
+    }
+#define LIMINE_RSDP_REQUEST_ID                                                                     \
+    {                                                                                              \
+        LIMINE_COMMON_MAGIC, 0xc5e77b6b397e7b43ull, 0x27637845accdcf3cull                          \
+    }
+#define LIMINE_SMBIOS_REQUEST_ID                                                                   \
+    {                                                                                              \
+        LIMINE_COMMON_MAGIC, 0x9e9046f11e095391ull, 0xaa4a520fefbde5eeull                          \
+    }
 #define LIMINE_EFI_SYSTEM_TABLE_REQUEST_ID                                                         \
-    {LIMINE_COMMON_MAGIC, 0x5ceba5163eaaf6d6ull, 0x0a6981610cf65fccull}
+    {                                                                                              \
+        LIMINE_COMMON_MAGIC, 0x5ceba5163eaaf6d6ull, 0x0a6981610cf65fccull                          \
+    }
 #define LIMINE_EFI_MEMMAP_REQUEST_ID                                                               \
-    {LIMINE_COMMON_MAGIC, 0x7df62a431d6872d5ull, 0xa4fcdfb3e57306c8ull}
+    {                                                                                              \
+        LIMINE_COMMON_MAGIC, 0x7df62a431d6872d5ull, 0xa4fcdfb3e57306c8ull                          \
+    }
 #define LIMINE_DATE_AT_BOOT_REQUEST_ID                                                             \
-    {LIMINE_COMMON_MAGIC, 0x502746e184c088aaull, 0xfbc5ec83e6327893ull}
+    {                                                                                              \
+        LIMINE_COMMON_MAGIC, 0x502746e184c088aaull, 0xfbc5ec83e6327893ull                          \
+    }
 #define LIMINE_EXECUTABLE_ADDRESS_REQUEST_ID                                                       \
-    {LIMINE_COMMON_MAGIC, 0x71ba76863cc55f63ull, 0xb2644a48c516a487ull}
-#define LIMINE_DTB_REQUEST_ID {LIMINE_COMMON_MAGIC, 0xb40ddb48fb54bac7ull, 0x545081493f81ffb7ull}
+    {                                                                                              \
+        LIMINE_COMMON_MAGIC, 0x71ba76863cc55f63ull, 0xb2644a48c516a487ull                          \
+    }
+#define LIMINE_DTB_REQUEST_ID                                                                      \
+    {                                                                                              \
+        LIMINE_COMMON_MAGIC, 0xb40ddb48fb54bac7ull, 0x545081493f81ffb7ull                          \
+    }
 #define LIMINE_RISCV_BSP_HARTID_REQUEST_ID                                                         \
-    {LIMINE_COMMON_MAGIC, 0x1369359f025525f9ull, 0x2ff2a56178391bb6ull}
+    {                                                                                              \
+        LIMINE_COMMON_MAGIC, 0x1369359f025525f9ull, 0x2ff2a56178391bb6ull                          \
+    }
 #define LIMINE_BOOTLOADER_PERFORMANCE_REQUEST_ID                                                   \
-    {LIMINE_COMMON_MAGIC, 0x6b50ad9bf36d13adull, 0xdc4c7e88fc759e17ull}
+    {                                                                                              \
+        LIMINE_COMMON_MAGIC, 0x6b50ad9bf36d13adull, 0xdc4c7e88fc759e17ull                          \
+    }
 #define LIMINE_X86_64_KEEP_IOMMU_REQUEST_ID                                                        \
-    {LIMINE_COMMON_MAGIC, 0x8ebaabe51f490179ull, 0x2aa86a59ffb4ab0full}
+    {                                                                                              \
+        LIMINE_COMMON_MAGIC, 0x8ebaabe51f490179ull, 0x2aa86a59ffb4ab0full                          \
+    }
 #define LIMINE_TSC_FREQUENCY_REQUEST_ID                                                            \
-    {LIMINE_COMMON_MAGIC, 0x10f2ee1d87d195e4ull, 0xf747a2b78f6ddb31ull}
+    {                                                                                              \
+        LIMINE_COMMON_MAGIC, 0x10f2ee1d87d195e4ull, 0xf747a2b78f6ddb31ull                          \
+    }
 #define LIMINE_FLANTERM_FB_INIT_PARAMS_REQUEST_ID                                                  \
-    {LIMINE_COMMON_MAGIC, 0x3259399fe7c5f126ull, 0xe01c1c8c5db9d1a9ull}
-#define LIMINE_ENTROPY_REQUEST_ID {LIMINE_COMMON_MAGIC, 0x65ea80255d5682c5ull, 0x9117240723f493ebull}
+    {                                                                                              \
+        LIMINE_COMMON_MAGIC, 0x3259399fe7c5f126ull, 0xe01c1c8c5db9d1a9ull                          \
+    }
+#define LIMINE_ENTROPY_REQUEST_ID                                                                  \
+    {                                                                                              \
+        LIMINE_COMMON_MAGIC, 0x65ea80255d5682c5ull, 0x9117240723f493ebull                          \
+    }
 #define LIMINE_TPM_EVENT_LOG_REQUEST_ID                                                            \
-    {LIMINE_COMMON_MAGIC, 0x98e094fc7e76e979ull, 0xee8d8775c54e1d1full}
+    {                                                                                              \
+        LIMINE_COMMON_MAGIC, 0x98e094fc7e76e979ull, 0xee8d8775c54e1d1full                          \
+    }
 
 /* Bootloader info. */
 struct limine_bootloader_info_response {
@@ -292,7 +360,7 @@ struct limine_module_request {
     uint64_t id[4];
     uint64_t revision;
     struct limine_module_response *response;
-    uint64_t internal_module_count;                  /* request revision 1 */
+    uint64_t internal_module_count;                   /* request revision 1 */
     struct limine_internal_module **internal_modules; /* request revision 1 */
 };
 struct limine_module_response {

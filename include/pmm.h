@@ -135,8 +135,11 @@ int pmm_map_ranges(const struct pmm_map *map, void *scratch, uint64_t scratch_si
  */
 struct pmm;
 
-/* The version of the state's layout: pmm_adopt takes only states of this one. */
+/* The version of the state's layout: pmm_adopt takes only states of this one. (Only a test kernel
+ * defines it otherwise: build/esp-oldkernel.img.) */
+#ifndef PMM_ABI_VERSION
 #define PMM_ABI_VERSION 5u
+#endif
 
 /*
  * The owner's hooks while boot services are alive. claim() must take [phys, phys + npages*4K) from

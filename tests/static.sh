@@ -4,8 +4,9 @@
 #    ExitBootServices (memory allocation services only through the allocator's claim hooks), uses
 #    no gnu-efi library (nothing that prints) and no global table; tests/host/test_exit.c checks
 #    at run time that nothing allocates between GetMemoryMap and ExitBootServices;
-#  - after ExitBootServices (the rest of exit_and_jump in efi/transition.c, and efi/fatal.c) the
-#    loader calls no boot service, prints through no firmware console, uses no gnu-efi library;
+#  - after ExitBootServices (efi/handover.c, and what it calls: efi/limine/{machine,mp,memmap,
+#    paging}.c, efi/cfgtables.c, loader_fatal in efi/fatal.c) the loader calls no boot service,
+#    prints through no firmware console, uses no gnu-efi library;
 #  - the loader disables the firmware watchdog first thing.
 set -u
 cd "$(dirname "$0")/.."
@@ -24,11 +25,16 @@ other=$(echo "$exitc" | grep -o 'bs->[A-Za-z]*' | grep -v -x -e 'bs->GetMemoryMa
 lib=$(echo "$exitc" | grep -n -E '\<(Print|BS|ST|RT|efilib\.h|loader\.h|serial_puts|AllocatePool|FreePool)\>')
 [ -z "$lib" ] || bad "efi/exit.c uses the gnu-efi library, a global table or prints" "$lib"
 
-# exit_and_jump after exit_boot_services() succeeded, and the fatal report
-after=$(sed -n '/^EFI_STATUS exit_and_jump/,/^}/p' efi/transition.c | sed -n '/exit_boot_services(/,$p' | sed 1,3d)
-[ -n "$after" ] || bad "exit_and_jump is not where this check expects it" "(efi/transition.c)"
-fatalc=$(grep -v '^ \*\|^/\*' efi/fatal.c)
-for part in "exit_and_jump after ExitBootServices|$after" "efi/fatal.c|$fatalc"; do
+# What runs after exit_boot_services() succeeded: efi/boot.c from the response builders on (they
+# precede after_exit), the freestanding pieces, and the fatal report.
+after=$(grep -v '^ \*\|^/\*' efi/handover.c)
+grep -q "^void after_exit" efi/handover.c || bad "after_exit is not in efi/handover.c" "(efi/handover.c)"
+fatalc=$(sed -n '/^void __attribute__((noreturn)) loader_fatal/,/^}/p' efi/fatal.c)
+[ -n "$fatalc" ] || bad "loader_fatal is not where this check expects it" "(efi/fatal.c)"
+pieces=$(cat efi/limine/machine.c efi/limine/mp.c efi/limine/memmap.c efi/limine/paging.c \
+    efi/cfgtables.c | grep -v '^ \*\|^/\*')
+for part in "efi/handover.c|$after" "loader_fatal|$fatalc" \
+    "efi/limine pieces and cfgtables.c|$pieces"; do
     name=${part%%|*}
     text=${part#*|}
     hit=$(echo "$text" | grep -n -E '\<(Print|uefi_call_wrapper|BS|ST|RT|Lib[A-Za-z]*|AllocatePool|FreePool|CopyMem|SetMem)\>')

@@ -2,12 +2,14 @@
  * pmmsim [--json] [--svg FILE] [--hold] MAPFILE
  *
  * Replays a PC's memory map through what would run on it, with the same pmm/ code: the loader's
- * build (claiming from a simulated firmware), its allocations (kernel image, stack, handoff block,
- * final-map buffer), the reconcile at a simulated ExitBootServices, and the kernel stub's own
- * self-test (handoff/kernel/selftest.c, compiled for the host) through a second mapping of the
- * same memory, then pmm_check(). Prints the shared summary line (or a JSON object with --json),
- * optionally draws the layout as SVG, and exits 0 only if everything passed. Physical memory is a
- * sparse mapping: a 12 TiB server's map costs what is touched (metadata and the test's pages).
+ * build (claiming from a simulated firmware), its allocations (kernel image, stack, responses,
+ * final-map buffer), the reconcile at a simulated ExitBootServices, the Limine memory map it
+ * would hand over (efi/limine/memmap.c), and the kernel stub's own self-test (handoff/kernel/
+ * selftest.c, compiled for the host) through a second mapping of the same memory, the memory map
+ * checked against the allocator first, then pmm_check(). Prints the shared summary line (or a JSON
+ * object with --json), optionally draws the layout as SVG, and exits 0 only if everything passed.
+ * Physical memory is a sparse mapping: a 12 TiB server's map costs what is touched (metadata and
+ * the test's pages).
  *
  * Map formats: see tools/mapfile.h (Linux efi=debug logs, UEFI shell memmap, `pmm save`).
  */
@@ -17,14 +19,22 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "kernel.h" /* the shim: handoff.h, selftest() */
+#include "kernel.h" /* the stub's: struct boot_info, selftest() */
 #include "mapfile.h"
+#include "memmap.h"
 #include "pmm.h"
 #include "sim.h"
 #include "svg.h"
 
-uint64_t sim_direct_map;
 static int quiet;
+struct boot_info boot;
+
+/* selftest.c reports failures through kprintf; a panic would be a pmmsim bug. */
+void panic(const char *fmt, ...)
+{
+    fprintf(stderr, "pmmsim: panic: %s\n", fmt);
+    exit(1);
+}
 
 void kprintf(const char *fmt, ...)
 {
@@ -96,9 +106,10 @@ int main(int argc, char **argv)
     if (rc)
         fail("build", rc);
     uint64_t kernel, stack, ho, mapbuf, mapcap = (mf.n + 128) * s->desc_size;
+    uint64_t mappages = (mapcap + 4095) / 4096;
     if ((rc = pmm_alloc_run(p, 16, 2 << 20, 0, &kernel)) ||
         (rc = pmm_alloc_run(p, 16, 4096, 0, &stack)) || (rc = pmm_alloc(p, &ho)) ||
-        (rc = pmm_alloc_run(p, (mapcap + 4095) / 4096, 4096, 0, &mapbuf)))
+        (rc = pmm_alloc_run(p, mappages, 4096, 0, &mapbuf)))
         fail("loader allocations", rc);
 
     /* ExitBootServices: the final map goes into the buffer the loader allocated. */
@@ -119,15 +130,21 @@ int main(int argc, char **argv)
     if (rc)
         fail(err.why ? err.why : "reconcile", rc);
 
-    struct pmm_handoff h = {0};
-    h.self_phys = ho;
-    h.kernel_phys = kernel;
-    h.kernel_pages = 16;
-    h.stack_phys = stack;
-    h.stack_pages = 16;
-    h.memmap_phys = mapbuf;
-    h.memmap_size = fsize;
-    h.memmap_desc_size = s->desc_size;
+    /* What the loader hands over, in the order and kinds it records them. */
+    static struct pmm_handed handed[4];
+    struct pmm_handed runs[4] = {{kernel, 16, PMM_HANDED_EXECUTABLE, 0},
+                                 {stack, 16, PMM_HANDED_STACK, 0},
+                                 {ho, 1, PMM_HANDED_RESPONSES, 0},
+                                 {mapbuf, mappages, PMM_HANDED_EFI_MEMMAP, 0}};
+    for (int i = 0; i < 4; i++) { /* sorted by address, as the response has them */
+        int at = 0;
+        for (int j = 0; j < 4; j++)
+            at += runs[j].phys < runs[i].phys;
+        handed[at] = runs[i];
+    }
+    static struct pmm_response resp;
+    resp.handed = handed;
+    resp.handed_count = 4;
 
     /* The kernel: adopt through its own mapping of the same memory, release, self-test, check. */
     uint64_t state = pmm_state_phys(p);
@@ -136,10 +153,10 @@ int main(int argc, char **argv)
     munmap(s->mem, s->bytes);
     unsigned char *direct = sim_alias(s);
     s->mem = direct;
-    sim_direct_map = (uint64_t)(uintptr_t)direct;
+    boot.hhdm = (uint64_t)(uintptr_t)direct;
     int aerr;
     struct pmm_adopt_error why = {"", ""};
-    struct pmm *k = pmm_adopt_why(state, sim_direct_map, &aerr, &why);
+    struct pmm *k = pmm_adopt_why(state, boot.hhdm, &aerr, &why);
     if (!k) {
         fprintf(stderr, "pmmsim: adopt: %s: %s\n", why.field, why.why);
         exit(1);
@@ -147,7 +164,31 @@ int main(int argc, char **argv)
     uint64_t released = 0;
     if (hold && (rc = pmm_release_boot(k, &released)))
         fail("release boot memory", rc);
-    int failures = selftest(k, &h);
+    /* The Limine memory map the loader would hand over, and the rest of what the stub reads. */
+    struct lmm_input in = {k, handed, 4, 0, 0, 6};
+    uint64_t nmm = lmm_build(&in, 0, 0);
+    struct limine_memmap_entry *ents = calloc(nmm + 1, sizeof *ents);
+    struct limine_memmap_entry **eptr = calloc(nmm + 1, sizeof *eptr);
+    if (!ents || !eptr || lmm_build(&in, ents, nmm) != nmm) {
+        fprintf(stderr, "pmmsim: the memory map builder disagrees with itself\n");
+        return 1;
+    }
+    for (uint64_t i = 0; i < nmm; i++)
+        eptr[i] = &ents[i];
+    static struct limine_efi_memmap_response efimap;
+    efimap.memmap = direct + mapbuf;
+    efimap.memmap_size = fsize;
+    efimap.desc_size = s->desc_size;
+    boot.memmap = eptr;
+    boot.memmap_count = nmm;
+    boot.efi_memmap = &efimap;
+    boot.kernel_phys = kernel;
+    boot.kernel_pages = 16;
+    boot.pmm = &resp;
+    int failures = hold ? 0 : selftest_entry(k); /* held memory: usable entries are fewer */
+    failures += selftest(k);
+    free(ents);
+    free(eptr);
     struct pmm_check_fail cf = {0, 0};
     int check = pmm_check(k, &cf);
 

@@ -96,8 +96,8 @@ struct lconf_error {
  * Parse len bytes of text (not NUL-terminated; CR LF and LF line ends). Strings go into arena
  * (arena_size bytes). 0 with *out filled, or -1 with *err naming the first problem.
  */
-int lconf_parse(const char *text, uint64_t len, struct lconf *out, char *arena,
-                uint64_t arena_size, struct lconf_error *err);
+int lconf_parse(const char *text, uint64_t len, struct lconf *out, char *arena, uint64_t arena_size,
+                struct lconf_error *err);
 
 /*
  * The entry numbered n (1-based, as default_entry counts), if it can be booted here: a Limine-

@@ -8,24 +8,24 @@
 
 #include "x86.h"
 
-#define MSR_APIC_BASE   0x1bu
-#define MSR_MTRRCAP     0xfeu
-#define MSR_PAT         0x277u
-#define MSR_MTRR_DEF    0x2ffu
-#define APIC_X2         (1u << 10)
-#define APIC_EN         (1u << 11)
-#define CR0_PE          (1ull << 0)
-#define CR0_ET          (1ull << 4)
-#define CR0_NW          (1ull << 29)
-#define CR0_CD          (1ull << 30)
-#define CR0_WP          (1ull << 16)
-#define CR0_PG          (1ull << 31)
-#define CR4_PAE         (1ull << 5)
-#define CR4_PGE         (1ull << 7)
-#define CR4_LA57        (1ull << 12)
-#define EFER_LME        (1ull << 8)
-#define EFER_LMA        (1ull << 10)
-#define EFER_NXE        (1ull << 11)
+#define MSR_APIC_BASE 0x1bu
+#define MSR_MTRRCAP   0xfeu
+#define MSR_PAT       0x277u
+#define MSR_MTRR_DEF  0x2ffu
+#define APIC_X2       (1u << 10)
+#define APIC_EN       (1u << 11)
+#define CR0_PE        (1ull << 0)
+#define CR0_ET        (1ull << 4)
+#define CR0_NW        (1ull << 29)
+#define CR0_CD        (1ull << 30)
+#define CR0_WP        (1ull << 16)
+#define CR0_PG        (1ull << 31)
+#define CR4_PAE       (1ull << 5)
+#define CR4_PGE       (1ull << 7)
+#define CR4_LA57      (1ull << 12)
+#define EFER_LME      (1ull << 8)
+#define EFER_LMA      (1ull << 10)
+#define EFER_NXE      (1ull << 11)
 
 static uint64_t read_cr(int n)
 {
@@ -175,8 +175,8 @@ static uint32_t le(const uint8_t *p, int n)
 
 /* MADT entries (after its 44-byte header) of one type: fn(entry, length) for each. */
 #define MADT_EACH(m, t, e, len)                                                                    \
-    for (uint32_t at_ = 44; (m)->madt && at_ + 2 <= (m)->madt_len &&                               \
-                            (m)->madt[at_ + 1] >= 2 && at_ + (m)->madt[at_ + 1] <= (m)->madt_len;  \
+    for (uint32_t at_ = 44; (m)->madt && at_ + 2 <= (m)->madt_len && (m)->madt[at_ + 1] >= 2 &&    \
+                            at_ + (m)->madt[at_ + 1] <= (m)->madt_len;                             \
          at_ += (m)->madt[at_ + 1])                                                                \
         if ((e = (m)->madt + at_, len = e[1], e[0] == (t)))
 

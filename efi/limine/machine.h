@@ -15,9 +15,9 @@
 struct machine {
     uint64_t cr0, cr4, efer; /* what every CPU gets */
     uint64_t revision;
-    uint32_t pat;     /* the CPU has a PAT: program the Limine layout */
-    uint32_t x2apic;  /* run the local APICs in x2APIC mode */
-    uint32_t nmtrr;   /* the BSP's MTRRs, for the APs */
+    uint32_t pat;    /* the CPU has a PAT: program the Limine layout */
+    uint32_t x2apic; /* run the local APICs in x2APIC mode */
+    uint32_t nmtrr;  /* the BSP's MTRRs, for the APs */
     uint32_t mtrr_msr[MACHINE_MAX_MTRRS];
     uint64_t mtrr_val[MACHINE_MAX_MTRRS];
     const uint8_t *madt; /* for the I/O APICs and the LINT NMI entries; 0 if none */

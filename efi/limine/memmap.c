@@ -45,9 +45,9 @@ struct span {
 /* The layers' cursors: each returns the interval containing x, or else the next one after x. */
 struct walk {
     const struct lmm_input *in;
-    uint64_t r;        /* range table index */
-    struct span free;  /* the allocator's free run at or after the last x asked */
-    uint64_t h;        /* handed index */
+    uint64_t r;       /* range table index */
+    struct span free; /* the allocator's free run at or after the last x asked */
+    uint64_t h;       /* handed index */
 };
 
 static struct span layer_ranges(struct walk *w, uint64_t x)
@@ -60,7 +60,7 @@ static struct span layer_ranges(struct walk *w, uint64_t x)
         return (struct span){NONE, NONE, 0};
     const struct pmm_range *c = &r[w->r];
     uint32_t t = c->kind == PMM_KIND_NEVER ? lmm_efi_type(c->type, w->in->revision)
-                                            : LIMINE_MEMMAP_BOOTLOADER_RECLAIMABLE;
+                                           : LIMINE_MEMMAP_BOOTLOADER_RECLAIMABLE;
     return (struct span){c->start, c->start + c->npages, t};
 }
 
@@ -129,7 +129,7 @@ static uint32_t type_at(struct walk *w, uint64_t x, uint64_t *next)
         if (k == 3 && usable && l[k].type != LIMINE_MEMMAP_FRAMEBUFFER)
             continue; /* the allocator's free pages stay usable */
         if (k == 2 && type != LIMINE_MEMMAP_BOOTLOADER_RECLAIMABLE + 1)
-            continue; /* handed runs lie in allocated RAM */
+            continue;         /* handed runs lie in allocated RAM */
         type = l[k].type + 1; /* +1: 0 means "nothing here" */
         usable = k == 1;
     }

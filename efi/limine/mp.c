@@ -91,12 +91,23 @@ uint32_t mp_start(struct mp_setup *s, void *slots)
     unsigned char *page = (unsigned char *)(uintptr_t)s->tramp;
     for (uint64_t i = 0; i < n; i++)
         page[i] = (unsigned char)tramp_start[i];
+#ifdef PMM_TEST_MISSING_CPUS
+    /* tests/qemu/smpmissing.sh: the last CPU listed gets an APIC ID no CPU has (it never
+     * answers), the one before it has no slot (it wakes, finds none and halts) */
+    if (s->ncpus >= 3) {
+        s->ctx[s->ncpus - 1].lapic_id = 0xf0;
+    }
+#endif
     struct ap_slot *sl = slots;
     uint32_t k = 0;
     for (uint32_t i = 0; i < s->ncpus; i++)
         if (i != s->bsp)
             sl[k++] = (struct ap_slot){s->ctx[i].lapic_id, s->ctx[i].stack,
                                        (uint64_t)(uintptr_t)&s->ctx[i] + s->hhdm};
+#ifdef PMM_TEST_MISSING_CPUS
+    if (s->ncpus >= 3)
+        sl[k - 2].apic_id = 0xf1;
+#endif
     struct tramp_params *tp = (struct tramp_params *)(page + (tramp_params - tramp_start));
     *tp = (struct tramp_params){(uint32_t)s->cr3,
                                 (uint32_t)(s->m->cr4 & ((1u << 5) | (1u << 12))),
@@ -135,8 +146,8 @@ uint32_t mp_start(struct mp_setup *s, void *slots)
         if (i == s->bsp || __atomic_load_n(&s->ctx[i].up, __ATOMIC_ACQUIRE))
             continue;
         ipi(s->ctx[i].lapic_id, ICR_INIT); /* held in wait-for-SIPI: it runs nothing late */
-        say("loader: CPU with APIC ID ", s->ctx[i].lapic_id,
-            " did not come up; the kernel gets the others\r\n");
+        say("loader: CPU ", i, "");
+        say(" (APIC ID ", s->ctx[i].lapic_id, ") did not come up; the kernel gets the others\r\n");
     }
     return up;
 }

@@ -15,10 +15,10 @@ struct mp_setup {
     const struct machine *m;
     uint64_t tsc_hz;
     uint64_t hhdm;
-    uint64_t cr3;       /* the kernel's top table, below 4 GiB */
-    uint64_t gdtr[2];   /* 10 bytes: limit, virtual base */
-    uint64_t park;      /* the parking code's virtual address */
-    uint64_t tramp;     /* the start-up page, below 1 MiB */
+    uint64_t cr3;     /* the kernel's top table, below 4 GiB */
+    uint64_t gdtr[2]; /* 10 bytes: limit, virtual base */
+    uint64_t park;    /* the parking code's virtual address */
+    uint64_t tramp;   /* the start-up page, below 1 MiB */
     uint32_t ncpus, bsp;
     struct ap_ctx *ctx; /* ncpus of them, where the HHDM maps them (the APs reach them there) */
     const char *why;    /* after mp_start: why the APs were not started at all, or 0 */

@@ -8,16 +8,16 @@
  */
 #include "paging.h"
 
-#define P       0x1ull
-#define W       0x2ull
-#define PWT     0x8ull
-#define PCD     0x10ull
-#define PS      0x80ull
-#define PAT4K   0x80ull
-#define PATBIG  0x1000ull
-#define NXBIT   (1ull << 63)
-#define ADDR    0x000ffffffffff000ull
-#define KIB4    4096ull
+#define P      0x1ull
+#define W      0x2ull
+#define PWT    0x8ull
+#define PCD    0x10ull
+#define PS     0x80ull
+#define PAT4K  0x80ull
+#define PATBIG 0x1000ull
+#define NXBIT  (1ull << 63)
+#define ADDR   0x000ffffffffff000ull
+#define KIB4   4096ull
 
 static uint64_t *table(const struct pt *t, uint64_t phys)
 {
@@ -100,8 +100,7 @@ static uint64_t *down(struct pt *t, uint64_t *e, unsigned level)
         unsigned f = flags_of(t, big, 1);
         uint64_t base = big & ADDR & ~((1ull << shift_of(level)) - 1);
         for (int i = 0; i < 512; i++)
-            s[i] = (base + (uint64_t)i * step) | leaf_bits(t, f, small_big) |
-                   (small_big ? PS : 0);
+            s[i] = (base + (uint64_t)i * step) | leaf_bits(t, f, small_big) | (small_big ? PS : 0);
         *e = n | P | W;
     }
     return table(t, *e);

@@ -28,8 +28,7 @@ static const struct known known[LREQ_COUNT] = {
     [LREQ_MODULE] = {{0x3e7e279702be32afull, 0xca1c4f3bd1280ceeull}, "Module"},
     [LREQ_RSDP] = {{0xc5e77b6b397e7b43ull, 0x27637845accdcf3cull}, "RSDP"},
     [LREQ_SMBIOS] = {{0x9e9046f11e095391ull, 0xaa4a520fefbde5eeull}, "SMBIOS"},
-    [LREQ_EFI_SYSTEM_TABLE] = {{0x5ceba5163eaaf6d6ull, 0x0a6981610cf65fccull},
-                               "EFI System Table"},
+    [LREQ_EFI_SYSTEM_TABLE] = {{0x5ceba5163eaaf6d6ull, 0x0a6981610cf65fccull}, "EFI System Table"},
     [LREQ_EFI_MEMMAP] = {{0x7df62a431d6872d5ull, 0xa4fcdfb3e57306c8ull}, "EFI Memory Map"},
     [LREQ_DATE_AT_BOOT] = {{0x502746e184c088aaull, 0xfbc5ec83e6327893ull}, "Date at Boot"},
     [LREQ_EXECUTABLE_ADDRESS] = {{0x71ba76863cc55f63ull, 0xb2644a48c516a487ull},
@@ -125,7 +124,8 @@ static const char *from_section(uint64_t *w, uint64_t nwords, uint64_t vbase, ui
     out->from_section = 1;
     for (uint64_t k = 0; k < n && w[at + k]; k++) {
         uint64_t v = w[at + k];
-        if (v < vbase || (v - vbase) & 7 || (v - vbase) / 8 >= nwords || nwords - (v - vbase) / 8 < 4)
+        if (v < vbase || (v - vbase) & 7 || (v - vbase) / 8 >= nwords ||
+            nwords - (v - vbase) / 8 < 4)
             return ".limine_reqs lists a pointer that is not an aligned request in the image";
         uint64_t i = (v - vbase) / 8;
         if (!words_are(&w[i], magic, 2))
@@ -137,8 +137,8 @@ static const char *from_section(uint64_t *w, uint64_t nwords, uint64_t vbase, ui
     return 0;
 }
 
-const char *lreq_scan(void *image, uint64_t size, uint64_t vbase, uint64_t reqs,
-                      uint64_t reqs_size, struct lreq_found *out, int *which)
+const char *lreq_scan(void *image, uint64_t size, uint64_t vbase, uint64_t reqs, uint64_t reqs_size,
+                      struct lreq_found *out, int *which)
 {
     uint64_t *w = image, n = size / 8, lo = 0, hi = n;
     unsigned char *z = (unsigned char *)out;

@@ -62,8 +62,8 @@ struct lreq_found {
  * the same request twice, two base revision tags, a request that does not fit the image, an end
  * marker before the start marker, a .limine_reqs pointer outside the image.
  */
-const char *lreq_scan(void *image, uint64_t size, uint64_t vbase, uint64_t reqs,
-                      uint64_t reqs_size, struct lreq_found *out, int *which);
+const char *lreq_scan(void *image, uint64_t size, uint64_t vbase, uint64_t reqs, uint64_t reqs_size,
+                      struct lreq_found *out, int *which);
 
 /* The feature's name, as the specification's heading has it ("HHDM", "Memory Map"). */
 const char *lreq_name(int r);

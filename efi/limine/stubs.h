@@ -30,18 +30,18 @@
 #define SLOT_SIZE    24
 
 /* The BSP's enter parameters, at EN_ARGS in the parking page. */
-#define EN_CR3    0  /* the kernel tables */
-#define EN_HHDM   8  /* HHDM offset: the stub continues at its own address + this */
-#define EN_GDTR   16 /* 10 bytes: limit, base (virtual) */
-#define EN_STACK  32 /* top of the entry stack (virtual) */
-#define EN_ENTRY  40 /* the kernel's entry point */
-#define EN_LOWER  48 /* 1: empty top-table entries 0..255 (the temporary identity map) */
-#define EN_CR0    56
-#define EN_CR4    64
-#define EN_EFER   72
-#define EN_TSS    80 /* 0, or the BSP's TSS selector (base revision 5) */
-#define EN_TOP    88 /* the top table, virtual (to empty entries 0..255) */
-#define EN_SIZE   96
+#define EN_CR3   0  /* the kernel tables */
+#define EN_HHDM  8  /* HHDM offset: the stub continues at its own address + this */
+#define EN_GDTR  16 /* 10 bytes: limit, base (virtual) */
+#define EN_STACK 32 /* top of the entry stack (virtual) */
+#define EN_ENTRY 40 /* the kernel's entry point */
+#define EN_LOWER 48 /* 1: empty top-table entries 0..255 (the temporary identity map) */
+#define EN_CR0   56
+#define EN_CR4   64
+#define EN_EFER  72
+#define EN_TSS   80 /* 0, or the BSP's TSS selector (base revision 5) */
+#define EN_TOP   88 /* the top table, virtual (to empty entries 0..255) */
+#define EN_SIZE  96
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>

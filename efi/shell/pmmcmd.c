@@ -14,7 +14,6 @@
  */
 #include "shell.h"
 
-UINT64 boot_tsc_start;
 #ifndef PMM_SHELL_APP
 static struct pmm *live; /* the driver's allocator, kept between invocations */
 #endif
@@ -234,29 +233,38 @@ static SHELL_STATUS do_check(struct cmd *c)
     return SHELL_SUCCESS;
 }
 
+/*
+ * `pmm boot [FILE]`: a Limine-protocol kernel, with this allocator live. FILE may be a limine.conf
+ * (its entry chosen as the loader would) or a kernel; without it, the current volume is searched
+ * for limine.conf where Limine looks, then \EFI\pmm\kernel.elf.
+ */
 static SHELL_STATUS do_boot(struct cmd *c)
 {
-    const CHAR16 *path = c->argc > 0 ? c->argv[0] : L"\\EFI\\pmm\\kernel.elf";
-    SHELL_FILE_HANDLE fh;
-    UINT64 size = 0;
-    EFI_STATUS st = uefi_call_wrapper(c->shell->OpenFileByName, 3, path, &fh, EFI_FILE_MODE_READ);
-    if (EFI_ERROR(st)) {
-        say(c, L"pmm boot: cannot open kernel %s: %r\n", path, st);
+    const CHAR16 *arg = c->argc > 0 ? c->argv[0] : L"\\";
+    EFI_DEVICE_PATH *dp =
+        c->shell ? uefi_call_wrapper(c->shell->GetDevicePathFromFilePath, 1, arg) : 0;
+    struct volume vol;
+    static char path[512];
+    static struct boot_choice choice;
+    if (!dp || EFI_ERROR(vol_of_path(dp, &vol, path, sizeof path))) {
+        say(c, L"pmm boot: %s is not a file on a volume the firmware can read\n", arg);
         return SHELL_NOT_FOUND;
     }
-    uefi_call_wrapper(c->shell->GetFileSize, 2, fh, &size);
-    void *file = AllocatePool(size ? size : 1);
-    UINTN n = size;
-    st = file ? uefi_call_wrapper(c->shell->ReadFile, 3, fh, &n, file) : EFI_OUT_OF_RESOURCES;
-    uefi_call_wrapper(c->shell->CloseFile, 1, fh);
-    if (EFI_ERROR(st) || n != size) {
-        say(c, L"pmm boot: cannot read kernel %s: %r\n", path, st);
-        return SHELL_DEVICE_ERROR;
-    }
-    say(c, L"pmm: booting %s with this allocator\n", path);
+    UINTN n = 0;
+    while (path[n])
+        n++;
+    EFI_STATUS st;
+    if (c->argc == 0)
+        st = config_choose(&vol, &choice);
+    else if (n > 5 && !CompareMem(path + n - 5, ".conf", 5))
+        st = config_choose_from(&vol, path, 0, &choice);
+    else
+        st = config_choose_from(&vol, 0, path, &choice);
+    if (EFI_ERROR(st))
+        return SHELL_LOAD_ERROR;
+    say(c, L"pmm: booting with this allocator\n");
     boot_tsc_start = rdtsc();
-    boot_kernel(self, c->pmm, file, size, 0); /* returns only if the kernel could not start */
-    FreePool(file);
+    limine_boot(self, c->pmm, &choice); /* returns only if the kernel could not start */
     return SHELL_LOAD_ERROR;
 }
 

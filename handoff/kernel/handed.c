@@ -6,8 +6,7 @@
  */
 #include "kernel.h"
 
-const char *handoff_allocated_check(const struct pmm *p, const struct pmm_response *r,
-                                    uint64_t *at)
+const char *handoff_allocated_check(const struct pmm *p, const struct pmm_response *r, uint64_t *at)
 {
     /* handed[] is sorted and disjoint (pmm_response_verify): adjacent runs make one maximal
      * run, as the allocator's listing has them */

@@ -21,16 +21,16 @@
 
 /* What the loader answered, checked once in main.c and read everywhere after. */
 struct boot_info {
-    uint64_t hhdm;                         /* virtual = physical + hhdm */
-    uint64_t kernel_phys, kernel_virt;     /* Executable Address */
-    uint64_t kernel_pages;                 /* the image, from the linker's bounds */
-    struct limine_memmap_entry **memmap;   /* the Limine memory map */
+    uint64_t hhdm;                       /* virtual = physical + hhdm */
+    uint64_t kernel_phys, kernel_virt;   /* Executable Address */
+    uint64_t kernel_pages;               /* the image, from the linker's bounds */
+    struct limine_memmap_entry **memmap; /* the Limine memory map */
     uint64_t memmap_count;
     const struct limine_efi_memmap_response *efi_memmap;
-    struct limine_mp_response *mp;         /* 0 without APs */
-    const struct pmm_response *pmm;        /* checked: pmm_response_verify */
-    uint64_t revision;                     /* the base revision the loader used */
-    uint64_t tsc_hz;                       /* 0 if the loader could not tell */
+    struct limine_mp_response *mp;  /* 0 without APs */
+    const struct pmm_response *pmm; /* checked: pmm_response_verify */
+    uint64_t revision;              /* the base revision the loader used */
+    uint64_t tsc_hz;                /* 0 if the loader could not tell */
 };
 extern struct boot_info boot;
 #define HHDM (boot.hhdm)

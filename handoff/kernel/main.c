@@ -11,7 +11,7 @@
 
 extern volatile uint64_t base_revision[3];
 extern volatile struct limine_request_header hhdm_req, memmap_req, efi_memmap_req, fb_req,
-    kaddr_req, tsc_req, info_req;
+    kaddr_req, tsc_req, info_req, module_req, cmdline_req;
 extern volatile struct limine_mp_request mp_req;
 extern volatile struct pmm_request pmm_req;
 extern const char __image_start[], __image_end[];
@@ -48,8 +48,10 @@ static void responses(void)
     struct limine_memmap_response *m = memmap_req.response;
     struct limine_executable_address_response *k = kaddr_req.response;
     if (!h || !m || !k)
-        panic("the loader answered no %s request", !h ? "HHDM" : !m ? "memory map" : "executable "
-                                                                                      "address");
+        panic("the loader answered no %s request", !h   ? "HHDM"
+                                                   : !m ? "memory map"
+                                                        : "executable "
+                                                          "address");
     boot.hhdm = h->offset;
     boot.memmap = m->entries;
     boot.memmap_count = m->entry_count;
@@ -66,6 +68,10 @@ static void responses(void)
     const struct pmm_response *r = pmm_req.response;
     if (!r)
         panic("the loader did not answer the live-allocator request: not a uefi-pmm loader?");
+    if (r->abi != PMM_ABI_VERSION)
+        panic("the allocator's state has layout version %u, but this kernel reads version %u: the "
+              "loader and the kernel come from different builds; install both from one build",
+              r->abi, PMM_ABI_VERSION);
     const char *why = pmm_response_verify(r, boot.hhdm);
     if (why)
         panic("live-allocator response refused: %s", why);
@@ -81,6 +87,15 @@ void kmain(void)
     struct limine_bootloader_info_response *bi = info_req.response;
     kprintf("kernel: started by %s %s, base revision %lu, HHDM at 0x%lx\n",
             bi ? bi->name : "an unnamed loader", bi ? bi->version : "", boot.revision, boot.hhdm);
+    struct limine_executable_cmdline_response *cl = cmdline_req.response;
+    if (cl && cl->cmdline[0])
+        kprintf("kernel: command line: %s\n", cl->cmdline);
+    struct limine_module_response *mods = module_req.response;
+    for (uint64_t i = 0; mods && i < mods->module_count; i++)
+        kprintf("kernel: module %s, %lu bytes at 0x%lx, command line '%s'\n",
+                mods->modules[i]->path, mods->modules[i]->size,
+                (uint64_t)(uintptr_t)mods->modules[i]->address - boot.hhdm,
+                mods->modules[i]->string);
     const struct pmm_response *r = boot.pmm;
     kprintf("kernel: the loader lists %lu CPU%s (%s), BSP APIC ID %u\n", r->cpu_count,
             r->cpu_count == 1 ? "" : "s",

@@ -15,14 +15,14 @@
  */
 #include "kernel.h"
 
-#define P   0x1ull
-#define W   0x2ull
-#define PWT 0x8ull
-#define PS  0x80ull
+#define P       0x1ull
+#define W       0x2ull
+#define PWT     0x8ull
+#define PS      0x80ull
 #define PAT_BIG 0x1000ull
-#define NX  (1ull << 63)
-#define PG  4096ull
-#define MIB2 (2ull << 20)
+#define NX      (1ull << 63)
+#define PG      4096ull
+#define MIB2    (2ull << 20)
 
 extern const char __text_end[], __rodata_end[]; /* kernel.ld */
 

@@ -18,6 +18,9 @@ REQ volatile struct limine_request_header fb_req = {LIMINE_FRAMEBUFFER_REQUEST_I
 REQ volatile struct limine_request_header kaddr_req = {LIMINE_EXECUTABLE_ADDRESS_REQUEST_ID, 0, 0};
 REQ volatile struct limine_request_header tsc_req = {LIMINE_TSC_FREQUENCY_REQUEST_ID, 0, 0};
 REQ volatile struct limine_request_header info_req = {LIMINE_BOOTLOADER_INFO_REQUEST_ID, 0, 0};
+REQ volatile struct limine_request_header module_req = {LIMINE_MODULE_REQUEST_ID, 0, 0};
+REQ volatile struct limine_request_header cmdline_req = {LIMINE_EXECUTABLE_CMDLINE_REQUEST_ID, 0,
+                                                         0};
 REQ volatile struct limine_mp_request mp_req = {LIMINE_MP_REQUEST_ID, 0, 0, 0};
 REQ volatile struct pmm_request pmm_req = {PMM_REQUEST_ID, 0, 0,
 #ifdef PMM_HOLD_TEST /* tests/qemu/hold.sh: boot memory held until the kernel releases it */

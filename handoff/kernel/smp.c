@@ -221,8 +221,8 @@ uint32_t smp_start(struct pmm *p)
                 i, c->apic_id, AP_TIMEOUT_MS);
     }
     uint64_t t1 = rdtsc();
-    kprintf("kernel: smp: %u of %u CPUs up in %lu ms (released through goto_address)\n", nup,
-            ncpus, tsc_to_us(t1 - t0) / 1000);
+    kprintf("kernel: smp: %u of %u CPUs up in %lu ms (released through goto_address)\n", nup, ncpus,
+            tsc_to_us(t1 - t0) / 1000);
     for (uint32_t i = 0; i < ncpus; i++)
         if (cpus[i] && cpus[i] != &bsp_cpu)
             kprintf("kernel: smp: CPU %u APIC ID %u up %lu us after its release, stack 0x%lx\n", i,

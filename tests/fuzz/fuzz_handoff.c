@@ -1,93 +1,130 @@
 /*
- * fuzz_handoff.c - the kernel's check of the handoff block (handoff/verify.c, include/handoff.h).
+ * fuzz_handoff.c - the kernel's check of the live-allocator response (handoff/verify.c,
+ * include/handoff.h).
  *
  * FUZZ-LINK: handoff/verify.c
  *
- * Input: a flags byte, then the block's bytes (struct pmm_handoff), then memory map bytes.
- * Flags make the mutated block get past the first checks so the later ones are reached: bit 0
- * writes the right magic, version and size; bit 1 recomputes the block's checksum (after bit 3);
- * bit 2 passes the map (when the input holds memmap_size bytes of it); bit 3 recomputes the
- * map's checksum.
+ * Input: a flags byte, the response's bytes (struct pmm_response), then the arrays' bytes: cpus,
+ * handed, kept, each as many entries as the response's count says when that count is at most 64
+ * up to the counts verify allows (each array in an allocation of exactly its size, so ASan sees
+ * an overrun; bytes past the input read as zeros). A pointer the input gives is kept only for a
+ * count above those limits, which must be refused unread. hhdm is 0.
+ * Flags make a mutated response get past the first checks: bit 0 writes the right abi, bit 1
+ * recomputes the checksum, bit 2 sorts the handed runs.
  *
- * Property: pmm_handoff_verify accepts exactly the blocks an independent reading of the contract
- * accepts, with every range end computed in 128 bits: magic, version, size and checksum; the
- * addresses page aligned; a descriptor size of at least 40 dividing the map size; kernel, stack
- * and page tables not empty; no range (block, kernel, stack, page tables, map) whose end is not
- * a 64-bit number (ending at 2^64 is refused too) or that overlaps another; the map's checksum when
- * the map is given; the CPU list: 1 to PMM_HANDOFF_MAX_CPUS entries, the BSP one of them, no
- * fewer found than listed, a known source, no APIC ID twice. It reads nothing but the block and
- * memmap_size bytes of the map (exact-size copies, so ASan sees an overrun).
+ * Property: pmm_response_verify accepts exactly the responses an independent reading of the
+ * contract accepts (in 128-bit arithmetic), and reads nothing outside the response and arrays.
  */
 #include "fuzz.h"
 #include "handoff.h"
 
 typedef unsigned __int128 u128;
 
-static int acceptable(const struct pmm_handoff *h, const void *map)
+#define CPUS 4096
+#define ARR  65536
+#define LIM  ((u128)1 << 52)
+
+static int sane_array(const void *a, uint64_t n, uint64_t size)
 {
-    struct pmm_handoff c = *h;
-    c.checksum = 0;
-    if (h->magic != PMM_HANDOFF_MAGIC || h->version != PMM_HANDOFF_VERSION ||
-        h->size != sizeof *h || pmm_fnv1a(&c, sizeof c, PMM_FNV_INIT) != h->checksum)
+    uint64_t v = (uint64_t)(uintptr_t)a;
+    return !n || (!(v & 7) && v < LIM && (u128)n * size <= LIM - v);
+}
+
+/* The contract, read independently: 1 if the response is acceptable. */
+static int acceptable(const struct pmm_response *r)
+{
+    if (r->abi != PMM_ABI_VERSION || !r->state_phys || r->state_phys % 4096 ||
+        r->state_phys >= LIM || r->virt_offset != 0 || (r->flags & ~PMM_RESPONSE_BOOT_HELD))
         return 0;
-    const uint64_t addr[5] = {h->self_phys, h->kernel_phys, h->stack_phys, h->boot_pt_phys,
-                              h->memmap_phys};
-    for (int i = 0; i < 5; i++)
-        if (addr[i] % 4096 || h->pmm_state_phys % 4096)
+    if (!r->cpu_count || r->cpu_count > 4096 || r->bsp >= r->cpu_count ||
+        r->cpus_found < r->cpu_count || r->cpu_source < 1 || r->cpu_source > 3)
+        return 0;
+    if (!sane_array(r->cpus, r->cpu_count, sizeof *r->cpus) || r->handed_count > 65536 ||
+        !sane_array(r->handed, r->handed_count, sizeof *r->handed) || r->kept_count > 65536 ||
+        !sane_array(r->kept, r->kept_count, sizeof *r->kept))
+        return 0;
+    if (pmm_response_checksum(r) != r->checksum)
+        return 0;
+    for (uint64_t i = 0; i < r->cpu_count; i++) {
+        if (r->cpus[i].flags & ~PMM_CPU_IN_MP)
             return 0;
-    if (h->memmap_desc_size < 40 || h->memmap_size % h->memmap_desc_size)
-        return 0;
-    if (!h->kernel_pages || !h->stack_pages || !h->boot_pt_pages)
-        return 0;
-    const u128 len[5] = {4096, (u128)h->kernel_pages * 4096, (u128)h->stack_pages * 4096,
-                         (u128)h->boot_pt_pages * 4096,
-                         ((u128)h->memmap_size + 4095) / 4096 * 4096};
-    for (int i = 0; i < 5; i++)
-        if (addr[i] + len[i] > UINT64_MAX) /* its end must be a 64-bit address */
+        for (uint64_t j = i + 1; j < r->cpu_count; j++)
+            if (r->cpus[i].lapic_id == r->cpus[j].lapic_id)
+                return 0;
+    }
+    u128 end = 0;
+    for (uint64_t i = 0; i < r->handed_count; i++) {
+        const struct pmm_handed *h = &r->handed[i];
+        u128 e = (u128)h->phys + (u128)h->pages * 4096;
+        if (h->phys % 4096 || !h->pages || e > LIM || h->kind < 1 || h->kind > 9 ||
+            (i && h->phys < end))
             return 0;
-    for (int i = 0; i < 5; i++)
-        for (int j = i + 1; j < 5; j++)
-            if (len[i] && len[j] && addr[i] < addr[j] + len[j] && addr[j] < addr[i] + len[i])
-                return 0;
-    if (h->ncpus < 1 || h->ncpus > PMM_HANDOFF_MAX_CPUS || h->bsp >= h->ncpus ||
-        h->cpus_found < h->ncpus || h->cpu_source < PMM_CPUS_MP_SERVICES ||
-        h->cpu_source > PMM_CPUS_BSP_ONLY)
-        return 0;
-    for (uint32_t i = 0; i < h->ncpus; i++)
-        for (uint32_t j = i + 1; j < h->ncpus; j++)
-            if (h->cpu_apic_id[i] == h->cpu_apic_id[j])
-                return 0;
-    return !map || pmm_fnv1a(map, h->memmap_size, PMM_FNV_INIT) == h->memmap_checksum;
+        end = e;
+    }
+    for (uint64_t i = 0; i < r->kept_count; i++) {
+        const struct pmm_kept *k = &r->kept[i];
+        u128 e = (u128)k->phys + k->bytes;
+        if (k->kind < 1 || k->kind > 6 || !k->bytes || e > LIM)
+            return 0;
+        u128 lo = k->phys / 4096 * 4096, hi = (e + 4095) / 4096 * 4096;
+        int in = 0;
+        for (uint64_t j = 0; j < r->handed_count; j++)
+            in |= lo >= r->handed[j].phys &&
+                  hi <= (u128)r->handed[j].phys + (u128)r->handed[j].pages * 4096;
+        if (!in)
+            return 0;
+    }
+    return 1;
+}
+
+static void *take(struct fz_in *in, uint64_t count, size_t size)
+{
+    size_t n = count * size, k = n < in->n ? n : in->n;
+    uint8_t *a = calloc(1, n ? n : 1);
+    memcpy(a, in->p, k);
+    in->p += k, in->n -= k;
+    return a;
+}
+
+static int by_phys(const void *a, const void *b)
+{
+    const struct pmm_handed *x = a, *y = b;
+    return x->phys < y->phys ? -1 : x->phys > y->phys;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 1 + sizeof(struct pmm_handoff))
-        return 0;
-    uint8_t flags = data[0];
-    struct pmm_handoff *h = malloc(sizeof *h);
-    memcpy(h, data + 1, sizeof *h);
-    const uint8_t *rest = data + 1 + sizeof *h;
-    size_t nrest = size - 1 - sizeof *h;
-    if (flags & 1) {
-        h->magic = PMM_HANDOFF_MAGIC;
-        h->version = PMM_HANDOFF_VERSION;
-        h->size = sizeof *h;
+    struct fz_in in = {data, size};
+    uint8_t flags = fz_u8(&in);
+    struct pmm_response *r = malloc(sizeof *r);
+    for (size_t i = 0; i < sizeof *r; i++)
+        ((uint8_t *)r)[i] = fz_u8(&in);
+    void *cpus = 0, *handed = 0, *kept = 0;
+    int readable = r->cpu_count <= CPUS && r->handed_count <= ARR && r->kept_count <= ARR;
+    if (r->cpu_count <= CPUS)
+        r->cpus = cpus = take(&in, r->cpu_count, sizeof(struct pmm_cpu));
+    if (r->handed_count <= ARR) {
+        r->handed = handed = take(&in, r->handed_count, sizeof(struct pmm_handed));
+        if (flags & 4)
+            qsort(handed, r->handed_count, sizeof(struct pmm_handed), by_phys);
     }
-    void *map = 0;
-    if ((flags & 4) && h->memmap_size <= nrest) {
-        map = malloc(h->memmap_size ? h->memmap_size : 1);
-        memcpy(map, rest, h->memmap_size);
-        if (flags & 8)
-            h->memmap_checksum = pmm_fnv1a(map, h->memmap_size, PMM_FNV_INIT);
+    if (r->kept_count <= ARR)
+        r->kept = kept = take(&in, r->kept_count, sizeof(struct pmm_kept));
+    if (flags & 1)
+        r->abi = PMM_ABI_VERSION;
+    if ((flags & 2) && readable)
+        r->checksum = pmm_response_checksum(r);
+    const char *why = pmm_response_verify(r, 0);
+    if (readable) {
+        int want = acceptable(r);
+        FZ_ASSERT((why == 0) == want, "verify says '%s', the contract says %s", why ? why : "ok",
+                  want ? "acceptable" : "refuse");
+    } else {
+        FZ_ASSERT(why != 0, "a response with a count above the arrays it has was accepted");
     }
-    if (flags & 2)
-        h->checksum = pmm_handoff_checksum(h);
-    const char *why = pmm_handoff_verify(h, map);
-    int want = acceptable(h, map);
-    FZ_ASSERT((why == 0) == want, "verify says '%s', the contract says %s", why ? why : "ok",
-              want ? "acceptable" : "refuse");
-    free(map);
-    free(h);
+    free(cpus);
+    free(handed);
+    free(kept);
+    free(r);
     return 0;
 }

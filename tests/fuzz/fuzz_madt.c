@@ -59,7 +59,7 @@ static int reading(const uint8_t *t, size_t size, struct cpu_list *want)
             seen |= want->apic_id[i] == id;
         if (enabled && !seen) {
             want->found++;
-            if (want->n < PMM_HANDOFF_MAX_CPUS)
+            if (want->n < CPU_LIST_MAX)
                 want->apic_id[want->n++] = id;
         }
         p += p[1];

@@ -236,12 +236,12 @@ TEST(a_list_too_long_for_the_block_keeps_the_bsp)
     CHECK(says(cpu_list_set_bsp(&l, 0), "not among the CPUs listed"));
     for (uint32_t i = 0; i < 300; i++)
         cpu_list_add(&l, 1000 + i);
-    CHECK_EQ(l.n, PMM_HANDOFF_MAX_CPUS);
+    CHECK_EQ(l.n, CPU_LIST_MAX);
     CHECK_EQ(l.found, 300);
     CHECK(cpu_list_set_bsp(&l, 1010) == 0); /* listed: its own index */
     CHECK_EQ(l.bsp, 10);
     CHECK(cpu_list_set_bsp(&l, 1299) == 0); /* not listed: takes the last slot */
-    CHECK_EQ(l.bsp, PMM_HANDOFF_MAX_CPUS - 1);
+    CHECK_EQ(l.bsp, CPU_LIST_MAX - 1);
     CHECK_EQ(l.apic_id[l.bsp], 1299);
     CHECK_EQ(l.apic_id[10], 1010);
 

@@ -25,8 +25,8 @@ fail() {
 [ "$rc" = 33 ] || fail "QEMU exited $rc, want 33 (kernel PASS)"
 case $fw in
 *snakeoil*)
-    grep -q "kernel SHA-256 matches the digest in this signed loader" "$log" ||
-        fail "the signed loader did not check the kernel's digest"
+    grep -q "loader: Secure Boot: .* matches the BLAKE2b enrolled in this loader" "$log" ||
+        fail "the signed loader did not check limine.conf against its enrolled hash"
     ;;
 esac
 if [ "$how" = usb ]; then
@@ -51,7 +51,7 @@ else
         grep -q "^loader: $cpus (MP services), BSP APIC ID 0; the ACPI MADT lists the same $smp$" ||
         fail "the loader did not find the $smp CPUs in both MP services and the MADT"
 fi
-echo "$text" | grep -q "^kernel: handoff lists $cpus ($source), BSP APIC ID 0$" ||
+echo "$text" | grep -q "^kernel: the loader lists $cpus ($source), BSP APIC ID 0$" ||
     fail "the kernel did not receive a list of $smp CPUs from $source"
 line=$(grep -a "^pmm: total=" "$log" | tail -n 1 | tr -d '\r')
 [ -n "$line" ] || fail "no summary line"

@@ -1,7 +1,8 @@
 #!/bin/sh
-# hold.sh - with \EFI\pmm\options saying hold-boot-memory, the kernel must receive the allocator
-# with boot-services memory withheld (more than page 0 withheld at adoption), release it itself,
-# end with only page 0 withheld, and pass its self-test.
+# hold.sh - a kernel whose live-allocator request asks to hold boot memory
+# (PMM_REQUEST_HOLD_BOOT_MEMORY; build/esp-hold.img) must receive the allocator with
+# boot-services memory withheld (more than page 0 withheld at adoption), release it itself, end
+# with only page 0 withheld, and pass its self-test.
 set -u
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -15,7 +16,6 @@ fail() {
     exit 1
 }
 [ "$rc" = 33 ] || fail "QEMU exited $rc, want 33"
-echo "$clean" | grep -q "loader: options: hold-boot-memory" || fail "the loader did not read the option"
 held=$(echo "$clean" | grep -A1 "adopted the allocator" | sed -n 's/^pmm: .* withheld=\([0-9]*\) .*/\1/p')
 released=$(echo "$clean" | sed -n 's/^kernel: released \([0-9]*\) pages.*/\1/p')
 last=$(echo "$clean" | grep "^pmm: total=" | tail -n 1 | sed -n 's/.* withheld=\([0-9]*\) .*/\1/p')

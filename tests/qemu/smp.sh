@@ -41,13 +41,13 @@ boot_log "$log" "$rc" "smp=$smp $machine $mem"
 has "^kernel: verdict: PASS$" || fail "no PASS verdict"
 cpus="$smp CPUs"
 [ "$smp" = 1 ] && cpus="1 CPU"
-has "^kernel: handoff lists $cpus (MP services), BSP APIC ID 0$" || fail "the kernel did not receive $cpus"
+has "^kernel: the loader lists $cpus (MP services), BSP APIC ID 0$" || fail "the kernel did not receive $cpus"
 if [ "$smp" -gt 1 ]; then
-    has "^kernel: smp: $((smp - 1)) of $((smp - 1)) APs up in [0-9]* ms" || fail "not every AP came up"
+    has "^kernel: smp: $smp of $smp CPUs up in [0-9]* ms (released through goto_address)" || fail "not every AP came up"
 fi
 i=1
 while [ $i -lt "$smp" ]; do
-    has "^kernel: smp: CPU $i APIC ID $i up [0-9]* us after its INIT" || fail "CPU $i (APIC ID $i) did not come up"
+    has "^kernel: smp: CPU $i APIC ID $i up [0-9]* us after its release" || fail "CPU $i (APIC ID $i) did not come up"
     i=$((i + 1))
 done
 i=0
