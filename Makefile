@@ -194,7 +194,11 @@ build/debug/%.o: %.c $(EFI_HDR)
 	@mkdir -p $(@D)
 	@echo "  EFI CC  $@ (debug)"
 	@$(CC) $(EFI_CFLAGS) -O0 -g -DPMM_DEBUG_WAIT -c -o $@ $<
-EFI_DBG_OBJ := $(EFI_SRC:%.c=build/debug/%.o) $(PMM_SRC:%.c=build/debug/%.o)
+build/debug/%.o: %.S $(EFI_HDR)
+	@mkdir -p $(@D)
+	@$(CC) $(EFI_CFLAGS) -c -o $@ $<
+EFI_DBG_OBJ := $(EFI_SRC:%.c=build/debug/%.o) build/debug/efi/limine/stubs.o \
+               $(PMM_SRC:%.c=build/debug/%.o)
 build/debug/loader.so: $(EFI_DBG_OBJ)
 build/debug/BOOTX64.EFI: build/debug/loader.so
 	@$(EFI_APP) $< $@ && $(NX_COMPAT) $@
