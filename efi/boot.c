@@ -205,7 +205,8 @@ static EFI_STATUS paging_mode(struct boot *b)
     }
     b->levels = (unsigned)mode + 4;
     b->hhdm = b->levels == 5 ? HHDM_5LEVEL : HHDM_4LEVEL;
-    Print(L"loader: %d-level paging, HHDM at 0x%lx\n", b->levels, b->hhdm);
+    Print(L"loader: %d-level paging (CR4.LA57 %a), HHDM at 0x%lx\n", b->levels,
+          (cr4 & CR4_LA57) ? "set" : "clear", b->hhdm);
     return EFI_SUCCESS;
 }
 

@@ -10,17 +10,17 @@
 #include "mp.h"
 #include "paging.h"
 
-#define PG            4096ull
-#define MIB           (1ull << 20)
-#define GIB           (1ull << 30)
-#define HHDM_4LEVEL   0xffff800000000000ull
-#define HHDM_5LEVEL   0xff00000000000000ull
-#define MIN_STACK     (64ull << 10)
-#define MAX_HANDED    256
-#define MAX_KEPT      48
-#define MAX_MODULES   (LCONF_MAX_MODULES + 32)
-#define MAX_ENTROPY   4096
-#define GDT_FIXED     7 /* null, 16-bit code/data, 32-bit code/data, 64-bit code/data */
+#define PG          4096ull
+#define MIB         (1ull << 20)
+#define GIB         (1ull << 30)
+#define HHDM_4LEVEL 0xffff800000000000ull
+#define HHDM_5LEVEL 0xff00000000000000ull
+#define MIN_STACK   (64ull << 10)
+#define MAX_HANDED  256
+#define MAX_KEPT    48
+#define MAX_MODULES (LCONF_MAX_MODULES + 32)
+#define MAX_ENTROPY 4096
+#define GDT_FIXED   7 /* null, 16-bit code/data, 32-bit code/data, 64-bit code/data */
 
 struct module {
     UINT64 phys, pages, size;

@@ -26,7 +26,6 @@ static void zero(void *d, UINT64 n)
         *dd++ = 0;
 }
 
-
 /* Every allocation after exit: failure there is fatal. */
 static UINT64 must_alloc(struct boot *b, UINT64 pages, UINT64 align, UINT64 limit, UINT32 kind,
                          const char *what)
@@ -79,8 +78,8 @@ static char *arena_str(struct boot *b, const char *s)
 /* Bytes the responses may take (the memory map's entries counted by the caller). */
 static UINT64 arena_estimate(struct boot *b, UINT64 memmap_entries, UINT32 ncpus)
 {
-    UINT64 n = 64 * 1024 + memmap_entries * 40 + (UINT64)ncpus * (64 + 16 + 24 + 24) + b->nmods * 2600 +
-               (UINT64)b->fb.nmodes * 64 + b->fb.edid_size + b->nentropy * 8 +
+    UINT64 n = 64 * 1024 + memmap_entries * 40 + (UINT64)ncpus * (64 + 16 + 24 + 24) +
+               b->nmods * 2600 + (UINT64)b->fb.nmodes * 64 + b->fb.edid_size + b->nentropy * 8 +
                (GDT_FIXED + 2 * (UINT64)ncpus) * 8 + MAX_HANDED * 24 + MAX_KEPT * 40 + 4096;
     return (n + PG - 1) / PG;
 }
@@ -120,8 +119,8 @@ static UINT32 extras(struct boot *b, struct lmm_extra *x)
             if (b->kept[i].kind >= PMM_KEPT_SMBIOS && b->kept[i].kind <= PMM_KEPT_SMBIOS_TABLE)
                 x[n++] = (struct lmm_extra){b->kept[i].phys, b->kept[i].bytes,
                                             LIMINE_MEMMAP_RESERVED_MAPPED, 0};
-        x[n++] = (struct lmm_extra){b->st, sizeof(EFI_SYSTEM_TABLE), LIMINE_MEMMAP_RESERVED_MAPPED,
-                                    0};
+        x[n++] =
+            (struct lmm_extra){b->st, sizeof(EFI_SYSTEM_TABLE), LIMINE_MEMMAP_RESERVED_MAPPED, 0};
         x[n++] = (struct lmm_extra){b->rt, sizeof(EFI_RUNTIME_SERVICES),
                                     LIMINE_MEMMAP_RESERVED_MAPPED, 0};
         x[n++] = (struct lmm_extra){(UINT64)(UINTN)b->cfg, b->ncfg * sizeof(struct cfg_entry),
@@ -134,8 +133,8 @@ static UINT32 extras(struct boot *b, struct lmm_extra *x)
  * identity map (revision 0) or a temporary one the last instructions drop. */
 static void build_tables(struct boot *b, const struct limine_memmap_entry *mm, UINT64 nmm)
 {
-    b->pt = (struct pt){0, b->levels, b->huge1g, (b->m.efer & (1ull << 11)) ? 1ull << 63 : 0,
-                        pt_page, b, 0, 0};
+    b->pt = (struct pt){0,       b->levels, b->huge1g, (b->m.efer & (1ull << 11)) ? 1ull << 63 : 0,
+                        pt_page, b,         0,         0};
     if (pt_init(&b->pt))
         loader_fatal("cannot build the kernel's page tables", "no table page", 0);
     unsigned rwx = PT_WRITE | PT_EXEC;
@@ -205,8 +204,8 @@ static void uuid_of(struct limine_uuid *u, const UINT8 *g)
     copy(u, (void *)g, 16); /* an EFI GUID is laid out as a limine_uuid */
 }
 
-static struct limine_file *file_response(struct boot *b, UINT64 phys, UINT64 size,
-                                         const char *path, char *string, const struct volume *v)
+static struct limine_file *file_response(struct boot *b, UINT64 phys, UINT64 size, const char *path,
+                                         char *string, const struct volume *v)
 {
     struct limine_file *f = arena(b, sizeof *f);
     f->address = (void *)(UINTN)(phys + b->hhdm);
@@ -238,7 +237,7 @@ static void framebuffer_response(struct boot *b)
     static const UINT32 rgb[4] = {0xff, 0xff00, 0xff0000, 0}, bgr[4] = {0xff0000, 0xff00, 0xff, 0};
     const UINT32 *k = b->fb.format == PixelRedGreenBlueReserved8BitPerColor   ? rgb
                       : b->fb.format == PixelBlueGreenRedReserved8BitPerColor ? bgr
-                                                                                : b->fb.masks;
+                                                                              : b->fb.masks;
     f->address = (void *)(UINTN)(b->fb.base + b->hhdm);
     f->width = b->fb.width;
     f->height = b->fb.height;
@@ -277,7 +276,8 @@ static void framebuffer_response(struct boot *b)
     respond(b, LREQ_FRAMEBUFFER, r);
 }
 
-/* Everything but the memory map and the live allocator, which wait for the allocator's end state. */
+/* Everything but the memory map and the live allocator, which wait for the allocator's end state.
+ */
 static void responses(struct boot *b, struct limine_mp_info *info, UINT32 *in_mp)
 {
     char *cmdline = arena_str(b, b->e->cmdline ? b->e->cmdline : "");
@@ -328,7 +328,8 @@ static void responses(struct boot *b, struct limine_mp_info *info, UINT32 *in_mp
         struct volume kv;
         if (EFI_ERROR(vol_partition(&b->c->vol, b->e->kernel.partition, &kv)))
             kv = b->c->vol;
-        r->executable_file = file_response(b, b->kfile, b->kfile_size, b->e->kernel.path, cmdline, &kv);
+        r->executable_file =
+            file_response(b, b->kfile, b->kfile_size, b->e->kernel.path, cmdline, &kv);
         respond(b, LREQ_EXECUTABLE_FILE, r);
     }
     if (b->req.req[LREQ_MODULE] && b->nmods) {
@@ -438,8 +439,8 @@ static void check_handed(struct boot *b)
             for (int k = 0; k < 16; k++)
                 msg[19 + k] = "0123456789abcdef"[(at >> (60 - 4 * k)) & 15];
             msg[35] = 0;
-            loader_fatal("the allocator's allocated pages differ from the list handed over",
-                         msg, 0);
+            loader_fatal("the allocator's allocated pages differ from the list handed over", msg,
+                         0);
         }
         pfn = s + n;
         hi = 0;
@@ -470,7 +471,8 @@ void after_exit(struct boot *b)
 
     const struct cpu_list *l = &boot_cpus.list;
     int mp = b->req.req[LREQ_MP] != 0 && l->n > 1;
-    b->stack = must_alloc(b, b->stack_size / PG, PG, 0, PMM_HANDED_STACK, "no memory for the stack");
+    b->stack =
+        must_alloc(b, b->stack_size / PG, PG, 0, PMM_HANDED_STACK, "no memory for the stack");
     b->park = must_alloc(b, 1, PG, 4 * GIB, PMM_HANDED_MP, "no page below 4 GiB to park the APs");
     if (mp) {
         b->apstacks = must_alloc(b, (l->n - 1) * (b->stack_size / PG), PG, 0, PMM_HANDED_MP,
@@ -483,12 +485,15 @@ void after_exit(struct boot *b)
     normalize_handed(b);
     in.nhanded = b->nhanded;
     UINT64 entries = lmm_build(&in, 0, 0) + 64;
-    b->ptpool_pages = 64 + 16 * entries + (b->kpages + 511) / 512 * 2 + 4 * (b->levels == 5 ? 2 : 1);
+    b->ptpool_pages =
+        64 + 16 * entries + (b->kpages + 511) / 512 * 2 + 4 * (b->levels == 5 ? 2 : 1);
     if (!b->huge1g)
         b->ptpool_pages += 8 * 1024; /* 2 MiB pages: one table per GiB, up to 8 TiB */
-    b->ptpool = must_alloc(b, b->ptpool_pages, PG, 4 * GIB, 0, "no memory below 4 GiB for page tables");
+    b->ptpool =
+        must_alloc(b, b->ptpool_pages, PG, 4 * GIB, 0, "no memory below 4 GiB for page tables");
     b->arena_pages = arena_estimate(b, entries + 16, l->n);
-    b->arena = must_alloc(b, b->arena_pages, PG, 0, PMM_HANDED_RESPONSES, "no memory for the responses");
+    b->arena =
+        must_alloc(b, b->arena_pages, PG, 0, PMM_HANDED_RESPONSES, "no memory for the responses");
     UINT64 tmp_pages = (entries * sizeof(struct limine_memmap_entry) + PG - 1) / PG;
     UINT64 tmp = must_alloc(b, tmp_pages, PG, 0, 0, "no memory for the memory map");
     normalize_handed(b);
@@ -528,9 +533,14 @@ void after_exit(struct boot *b)
         info[i].lapic_id = l->apic_id[i];
         info[i].processor_id = madt_uid(&b->m, l->apic_id[i], i);
         UINT64 k = i < l->bsp ? i : i - 1; /* the BSP has no AP stack */
-        ctx[i] = (struct ap_ctx){&mps, l->apic_id[i], info[i].processor_id,
-                                 (UINT64)(UINTN)&info[i] + b->hhdm, 0,
-                                 tss ? 0x38 + 16ull * i : 0, 0, 0};
+        ctx[i] = (struct ap_ctx){&mps,
+                                 l->apic_id[i],
+                                 info[i].processor_id,
+                                 (UINT64)(UINTN)&info[i] + b->hhdm,
+                                 0,
+                                 tss ? 0x38 + 16ull * i : 0,
+                                 0,
+                                 0};
         if (mp && i != l->bsp) {
             ctx[i].stack = b->apstacks + (k + 1) * b->stack_size + b->hhdm;
             info[i].reserved = ctx[i].stack;
@@ -544,8 +554,8 @@ void after_exit(struct boot *b)
     machine_cpu(&b->m, 1, info[l->bsp].processor_id);
     UINT32 iommus = machine_platform(&b->m, b->req.req[LREQ_KEEP_IOMMU] != 0);
     if (mp) {
-        mps = (struct mp_setup){&b->m, b->tsc_hz, b->hhdm, b->pt.root, {0, 0}, b->park + b->hhdm,
-                                b->tramp, l->n, l->bsp, ctx, 0};
+        mps = (struct mp_setup){&b->m,    b->tsc_hz, b->hhdm, b->pt.root, {0, 0}, b->park + b->hhdm,
+                                b->tramp, l->n,      l->bsp,  ctx,        0};
         ((UINT16 *)mps.gdtr)[0] = gdtr_limit;
         copy((UINT8 *)mps.gdtr + 2, &gdt_virt, 8);
         /* the trampoline and ap_main run on the kernel's tables: ctx and the slots through the
@@ -659,4 +669,3 @@ void after_exit(struct boot *b)
     enter(a);
     __builtin_unreachable();
 }
-

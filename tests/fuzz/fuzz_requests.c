@@ -35,7 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(copy, img, n);
     struct lreq_found f;
     int which;
-    uint64_t reqs = section ? vbase + n / 2 / 8 * 8 : 0, reqs_size = section ? n - n / 2 / 8 * 8 : 0;
+    uint64_t reqs = section ? vbase + n / 2 / 8 * 8 : 0,
+             reqs_size = section ? n - n / 2 / 8 * 8 : 0;
     const char *why = lreq_scan(img, n, vbase, reqs, reqs_size, &f, &which);
     FZ_ASSERT(!memcmp(img, copy, n), "the scan wrote into the image");
     uint64_t words = n / 8, lo = 0, hi = words;
@@ -59,8 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                       "request %d is not a request in the image", r);
             FZ_ASSERT((at + 5) * 8 <= n && n - at * 8 >= lreq_size(r, q[4]),
                       "request %d does not fit the image", r);
-            FZ_ASSERT(f.from_section || (at >= lo && at < hi),
-                      "request %d outside the markers", r);
+            FZ_ASSERT(f.from_section || (at >= lo && at < hi), "request %d outside the markers", r);
         }
         if (f.base_tag) {
             FZ_ASSERT(f.base_tag[0] == LIMINE_BASE_REVISION_MAGIC0 &&

@@ -17,6 +17,6 @@ fail() {
     exit 1
 }
 [ "$rc" = 33 ] || fail "QEMU exited $rc, want 33 (kernel PASS)"
-grep -q "loader: 4-level paging (CR4.LA57 clear)" "$log" || fail "the loader did not check the paging mode"
+grep -q "loader: 4-level paging (CR4.LA57 clear), HHDM at" "$log" || fail "the loader did not check the paging mode"
 grep -q "kernel: verdict: PASS" "$log" || fail "no PASS verdict"
 echo "-cpu max,+la57 (OVMF in 4-level paging): loader checked CR4.LA57, kernel PASS"
