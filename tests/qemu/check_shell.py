@@ -249,7 +249,7 @@ one_message("free", "0x0", "freed 16 pages")
 check(summary("stats-sfo-freed") == s1, "free did not take the allocation back")
 
 # --- out of memory: one message with the numbers, one status, %pmm_last% cleared
-for name, want in (("oom-range", "17592186044416 pages"), ("oom-run", "120000 pages"),
+for name, want in (("oom-range", "1099511627776 pages"), ("oom-run", "120000 pages"),
                    ("oom-below", "600 pages")):
     body = sec(name)
     check(re.search(r"\d+ pages free, largest free run \d+ pages", body), f"{name}: no free/largest figures")
@@ -271,9 +271,13 @@ syntax_error("bad-below-0", "alloc", "0: must not be 0")
 syntax_error("bad-below-suffix", "alloc", "M: not a number")
 syntax_error("bad-count-overflow", "alloc", "99999999999999999999: too large", "64 bits")
 check("above 0" not in sec("bad-count-overflow"), "an overflowing count is called 0")
+# a count no machine could hold is refused with the limit named, printed unsigned, never -1
+syntax_error("bad-count-huge", "alloc", "0xFFFFFFFFFFFFFFFF", "2^40")
+check("-1" not in sec("bad-count-huge") and last("bad-count-huge") == "", "pmm alloc 2^64-1: -1 or %pmm_last% set")
+syntax_error("bad-count-bytes", "alloc", "6K", "4K")
 syntax_error("bad-option", "alloc", "-sideways: unknown option")
 syntax_error("bad-free-unaligned", "free", "0x1001: not a multiple of 4K")
-syntax_error("bad-free-wrap", "free", "2^64")
+syntax_error("bad-free-wrap", "free", "17", "2^64")
 check("-1 page" not in sec("bad-free-wrap"), "pmm free 0x1000 0xFFFFFFFFFFFFFFFF prints -1 pages")
 one_message("bad-ref-notowned", "0x2", "0x0 refused", "not the allocator's")
 one_message("bad-ref-free", "0x2", "0x2000 refused: the page is free", absent=("double free",))
@@ -310,6 +314,9 @@ app = statuses("app")
 check(app == ["0x0", "0x2"] and "pmm: total=" in sec("app"), f"pmm.efi as an application: {app}")
 check("allocator built from the firmware's map" in sec("app"), "pmm.efi: no build line")
 summary("app-sfo")  # starts with ShellCommand: the build line stays out of -sfo
+# a count with a unit is bytes: 4K is one page
+check(statuses("alloc-unit") == ["0x0", "0x0"] and "allocated 1 page at" in sec("alloc-unit")
+      and "freed 1 page at" in sec("alloc-unit"), f"pmm alloc 4K: {sec('alloc-unit')!r}")
 check("allocated 3 pages" in sec("keep"), "pmm alloc 3 failed")
 
 if failures:

@@ -67,7 +67,7 @@ echo "rc=%pmm_status%"
 echo "== stats-sfo-freed"
 pmm stats -sfo
 echo "== oom-range"
-pmm alloc 0x100000000000
+pmm alloc 0x10000000000
 echo "rc=%pmm_status% last=%pmm_last%"
 echo "== free-empty-last"
 pmm free %pmm_last%
@@ -107,6 +107,12 @@ echo "rc=%pmm_status%"
 echo "== bad-count-overflow"
 pmm alloc 99999999999999999999
 echo "rc=%pmm_status%"
+echo "== bad-count-huge"
+pmm alloc 0xFFFFFFFFFFFFFFFF
+echo "rc=%pmm_status% last=%pmm_last%"
+echo "== bad-count-bytes"
+pmm alloc 6K
+echo "rc=%pmm_status%"
 echo "== bad-option"
 pmm alloc 4 -sideways 2
 echo "rc=%pmm_status%"
@@ -114,7 +120,7 @@ echo "== bad-free-unaligned"
 pmm free 0x1001
 echo "rc=%pmm_status%"
 echo "== bad-free-wrap"
-pmm free 0x1000 0xFFFFFFFFFFFFFFFF
+pmm free 0xFFFFFFFFFFFF0000 17
 echo "rc=%pmm_status%"
 echo "== bad-ref-notowned"
 pmm ref 0 +
@@ -167,6 +173,11 @@ echo "== app-sfo"
 \EFI\pmm\pmm.efi stats -sfo
 echo "== app-help"
 \EFI\pmm\pmm.efi -?
+echo "== alloc-unit"
+pmm alloc 4K
+echo "rc=%pmm_status% last=%pmm_last%"
+pmm free %pmm_last% 4K
+echo "rc=%pmm_status%"
 echo "== keep"
 pmm alloc 3
 echo "== boot"
