@@ -5,7 +5,8 @@
  * with EFI_SHELL_DYNAMIC_COMMAND_PROTOCOL (`load fs0:\EFI\pmm\pmmcmd.efi`, then `pmm ...` and
  * `help pmm` work like built-in commands), and pmm.efi, a plain shell application. The driver
  * builds the allocator from the firmware's map on first use and keeps it while it stays loaded, so
- * allocations persist between invocations; the application builds a fresh one each run.
+ * allocations persist between invocations; the application builds a fresh one each run and gives
+ * it back when it returns.
  *
  * The manual page (pmm.man, compiled in as man.inc) is the one description of the syntax: `help
  * pmm` shows it, pmm.efi finds it as pmm.man next to itself, and a syntax error prints the
@@ -15,10 +16,16 @@
 #include "shell.h"
 
 UINT64 boot_tsc_start;
-#ifndef PMM_SHELL_APP
-static struct pmm *live; /* the driver's allocator, kept between invocations */
-#endif
 static EFI_HANDLE self;
+
+/* The allocator the command works on, and the size of the firmware map it was built from. */
+struct state {
+    struct pmm *pmm;
+    UINTN ndesc;
+};
+#ifndef PMM_SHELL_APP
+static struct state live; /* the driver's, kept between invocations */
+#endif
 
 static const CHAR16 man_page[] =
 #include "man.inc"
@@ -29,7 +36,7 @@ struct subcommand {
     SHELL_STATUS (*run)(struct cmd *c);
     unsigned flags; /* ARG_FLAG_* it accepts */
     int min, max;   /* how many words after its name */
-    int needs_pmm;  /* builds the allocator first */
+    int needs_pmm;  /* builds the allocator first (map and save show the firmware's map only) */
 };
 
 /* The next line of the page after *p (CR LF ended); 0 at the end. */
@@ -270,7 +277,7 @@ static SHELL_STATUS do_save(struct cmd *c)
 #define SFO ARG_FLAG_SFO
 static const struct subcommand subcommands[] = {
     {L"stats", view_stats, SFO, 0, 0, 1},
-    {L"map", view_map, B | SFO, 0, 0, 1},
+    {L"map", view_map, B | SFO, 0, 0, 0},
     {L"ranges", view_ranges, B | SFO, 0, 0, 1},
     {L"picture", view_picture, B, 0, 0, 1},
     {L"alloc", do_alloc, 0, 1, 5, 1},
@@ -284,31 +291,34 @@ static const struct subcommand subcommands[] = {
 #undef SFO
 
 /*
- * The allocator from the firmware's current map (fw_build_quiet, as the loader builds it); its one
+ * The allocator from the firmware's current map (map_build, as the loader builds it); its one
  * line of news is an ordinary line of this command's output, left out under -sfo (records only).
  */
-static SHELL_STATUS build(struct cmd *c, struct pmm **out)
+static SHELL_STATUS build(struct cmd *c, struct state *state)
 {
     struct fw_build_info info;
-    EFI_STATUS st = fw_build_quiet(out, &info);
+    EFI_STATUS st = map_build(&state->pmm, &info);
     if (EFI_ERROR(st) && info.rc == PMM_OK) {
         say(c, L"pmm: cannot read the memory map: %r\n", st);
         return SHELL_DEVICE_ERROR;
     }
     if (info.rc) {
+        state->pmm = NULL;
         say(c, L"pmm: cannot build the allocator: %a", pmm_strerror(info.rc));
         if (info.err.why)
             say(c, L": %a (descriptor %ld)", info.err.why, info.err.index);
         say(c, L"\n");
         return info.rc == PMM_ENOMEM ? SHELL_OUT_OF_RESOURCES : SHELL_DEVICE_ERROR;
     }
+    state->ndesc = info.ndesc;
     if (!(c->flags & ARG_FLAG_SFO))
-        say(c, L"pmm: allocator built from the firmware's map (%ld descriptors)\n", info.ndesc);
+        say(c, L"pmm: allocator built from the firmware's map (%ld descriptor%s)\n", info.ndesc,
+            plural(info.ndesc));
     return SHELL_SUCCESS;
 }
 
 static SHELL_STATUS dispatch(struct cmd *c, EFI_SHELL_PARAMETERS_PROTOCOL *params,
-                             struct pmm **state)
+                             struct state *state)
 {
     /* flags anywhere; the first other word names the subcommand ("stats" if there is none) */
     const CHAR16 *sub = NULL;
@@ -350,20 +360,25 @@ static SHELL_STATUS dispatch(struct cmd *c, EFI_SHELL_PARAMETERS_PROTOCOL *param
         say(c, L"pmm %s: needs the UEFI shell\n", c->sub->name);
         return SHELL_UNSUPPORTED;
     }
-    if (c->sub->needs_pmm && !*state) {
+    if (c->sub->needs_pmm && !state->pmm) {
         SHELL_STATUS rc = build(c, state);
         if (rc)
             return rc;
     }
-    c->pmm = *state;
+    c->pmm = state->pmm; /* map and save get it too, when there is one: map names its pages */
+    c->built_ndesc = state->ndesc;
     return c->sub->run(c);
 }
 
 static SHELL_STATUS run(EFI_SHELL_PARAMETERS_PROTOCOL *params, EFI_SHELL_PROTOCOL *shell,
-                        struct pmm **state)
+                        struct state *state, const EFI_LOADED_IMAGE *app)
 {
     struct cmd c = {0};
     c.shell = shell;
+    if (app) { /* pmm.efi: its image is in the maps it shows, and gone when it returns */
+        c.app_base = (UINT64)(UINTN)app->ImageBase;
+        c.app_end = c.app_base + ((app->ImageSize + 4095) & ~4095ull) - 1;
+    }
     if (!params)
         return SHELL_INVALID_PARAMETER;
     c.argv = AllocatePool(sizeof(CHAR16 *) * (params->Argc + 1));
@@ -399,7 +414,7 @@ static SHELL_STATUS EFIAPI handler(EFI_SHELL_DYNAMIC_COMMAND_PROTOCOL *this, EFI
 {
     (void)this;
     (void)st;
-    return run(params, shell, &live);
+    return run(params, shell, &live, NULL);
 }
 
 /* `help pmm` (and `pmm -?`, which the shell turns into it): the manual page; the shell frees it. */
@@ -440,15 +455,18 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
     self = image;
     EFI_GUID params_guid = EFI_SHELL_PARAMETERS_PROTOCOL_GUID, shell_guid = EFI_SHELL_PROTOCOL_GUID;
 #ifdef PMM_SHELL_APP
-    /* pmm.efi: run once, as a shell application. */
+    /* pmm.efi: run once, as a shell application, and give everything back. */
+    EFI_LOADED_IMAGE *li = NULL;
+    uefi_call_wrapper(BS->HandleProtocol, 3, image, &LoadedImageProtocol, (void **)&li);
     EFI_SHELL_PARAMETERS_PROTOCOL *params = NULL;
     uefi_call_wrapper(BS->HandleProtocol, 3, image, &params_guid, (void **)&params);
     EFI_SHELL_PROTOCOL *shell = NULL;
     LibLocateProtocol(&shell_guid, (void **)&shell);
-    struct pmm *state = NULL;
-    SHELL_STATUS rc = run(params, shell, &state);
-    if (state)
-        fw_release_pmm(state);
+    struct state state = {NULL, 0};
+    SHELL_STATUS rc = run(params, shell, &state, li);
+    if (state.pmm)
+        fw_release_pmm(state.pmm);
+    map_release();
     return rc == SHELL_SUCCESS ? EFI_SUCCESS : EFIERR(rc);
 #else
     (void)params_guid;

@@ -12,7 +12,7 @@
 static CHAR8 *map_text(UINTN *len, UINTN *ndesc)
 {
     struct fwmap m;
-    if (EFI_ERROR(fw_get_map(&m)))
+    if (EFI_ERROR(map_read(&m)))
         return NULL;
     UINTN n = m.size / m.desc_size, cap = 160 * (n + 2);
     CHAR8 *text = AllocatePool(cap);
@@ -35,7 +35,6 @@ static CHAR8 *map_text(UINTN *len, UINTN *ndesc)
         for (CHAR16 *q = line; *q && *len < cap; q++)
             text[(*len)++] = (CHAR8)*q;
     }
-    FreePool(m.buf);
     return text;
 }
 

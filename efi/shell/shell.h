@@ -12,7 +12,9 @@ struct subcommand;
 
 struct cmd {
     EFI_SHELL_PROTOCOL *shell; /* NULL when no shell is around (then nothing pages or saves) */
-    struct pmm *pmm;
+    struct pmm *pmm;           /* the allocator, if there is one yet (NULL for map and save) */
+    UINTN built_ndesc;         /* descriptors of the firmware map it was built from */
+    UINT64 app_base, app_end;  /* pmm.efi's own image, [base, end] (0, 0 in the driver) */
     const struct subcommand *sub;
     int argc; /* the subcommand's own words, after its name, flags taken out */
     CHAR16 **argv;
@@ -38,5 +40,10 @@ SHELL_STATUS view_picture(struct cmd *c);
 
 /* save.c */
 SHELL_STATUS save_map(struct cmd *c, const CHAR16 *path, int replace);
+
+/* map.c: the firmware's map in a buffer that is no change to it, and the allocator built from it */
+EFI_STATUS map_read(struct fwmap *m); /* m->buf stays ours: not to be freed */
+EFI_STATUS map_build(struct pmm **out, struct fw_build_info *info);
+void map_release(void); /* pmm.efi, on its way out */
 
 #endif

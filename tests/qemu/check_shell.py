@@ -196,6 +196,40 @@ check(re.search(rf"sections of 128 MiB: {span_secs}, {len(secs)} with RAM", sec(
 maplines = [l for l in sec("map").splitlines() if re.match(r"\w+ +[0-9A-F]{12}-", l)]
 check(abs(len(maplines) - len(ours)) <= 3, f"pmm map lists {len(maplines)} descriptors, -sfo {len(ours)}")
 fits_80("map", sec("map"))
+
+# pmm map shows what memmap shows right after it: no buffer of its own that is gone by then
+after = {tuple(r) for r in sfo_rows("memmap-after", "MemoryMap")}
+gone = [r for r in ours if r[0] in ("LoaderCode", "LoaderData") and tuple(r[:5]) not in after]
+check(not gone, f"pmm map -sfo lists loader memory that memmap right after does not: {gone}")
+
+# one source for each figure: the footer counts the rows above it; the map the allocator was
+# built from (pmm stats) differs from it by the allocator's own pages, which the footer names
+kind_of = {"free-now": 0, "after-exit": 1, "never": 2}
+sums = [0, 0, 0]
+for l in maplines:
+    f = l.split()
+    sums[kind_of.get(f[-1], 2)] += int(f[-3])
+foot = re.search(r"^(\d+) descriptors;\s+pages\s+free-now\s+(\d+),\s+after-exit\s+(\d+),\s+"
+                 r"never\s+(\d+)$", sec("map"), re.M)
+if check(foot, "pmm map: no footer"):
+    check(int(foot.group(1)) == len(maplines), f"pmm map: footer says {foot.group(1)} descriptors, "
+          f"lists {len(maplines)}")
+    check([int(x) for x in foot.groups()[1:]] == sums, f"pmm map: footer {foot.groups()[1:]}, rows add "
+          f"up to {sums}")
+own = re.search(r"after-exit includes the allocator's LoaderData:\s+metadata (\d+),\s+allocated (\d+)",
+                sec("map"))
+check(own and (int(own.group(1)), int(own.group(2))) == (s1.get("meta"), s1.get("alloc")),
+      f"pmm map does not name the allocator's own pages as stats does: {own and own.groups()}")
+kinds = {r[0]: int(r[1]) for r in sfo_rows("stats-sfo-1", "PmmKind")}
+built = re.search(r"the map it was built from:\s+(\d+)\s+descriptors;\s+pages\s+free-now\s+(\d+),\s+"
+                  r"after-exit\s+(\d+),\s+never\s+(\d+)", sec("stats"))
+if check(built, "pmm stats: does not say which map its kinds are from"):
+    check([int(x) for x in built.groups()[1:]] == [kinds.get(k) for k in ("free-now", "after-exit", "never")],
+          f"pmm stats: map kinds {built.groups()[1:]} disagree with -sfo {kinds}")
+    if foot:
+        # the firmware moves a few pages of its own between the two commands, never many
+        moved = int(built.group(2)) - s1.get("meta", 0) - s1.get("alloc", 0) - int(foot.group(2))
+        check(abs(moved) <= 16, f"free at build minus the allocator's pages is {moved} off free now")
 fits_80("map.txt", map_file.replace("\r", ""))
 
 free_rows = sfo_rows("ranges-sfo", "PmmFree")
@@ -306,6 +340,15 @@ one_message("save-replace", "0x0", "saved")
 one_message("save-full", "0x7", "cannot write", "volume full", "the old file is unchanged")
 check(readfile("old.txt", "ascii") == "the file a failed save must keep\n",
       "a failed pmm save -f lost the old file")
+# what save wrote is what memmap shows right after: no buffer of its own that is gone by then
+names = {1: "LoaderCode", 2: "LoaderData"}
+after_save = {(r[0], int(r[1], 16), int(r[2], 16) + 1) for r in sfo_rows("save-memmap", "MemoryMap")}
+lines = re.findall(r"type=(\d+), attr=0x[0-9A-F]+, range=\[0x([0-9A-F]+)-0x([0-9A-F]+)\)", saved, re.I)
+check(len(lines) == saved.count("efi: mem") > 0, "pmmmap.txt: lines not in the efi=debug format")
+for t, a, b in lines:
+    if int(t) in names:
+        check((names[int(t)], int(a, 16), int(b, 16)) in after_save,
+              f"pmm save wrote {names[int(t)]} [{a}-{b}) that memmap right after does not show")
 check("OLD.NEW" not in readfile("full.dir", "ascii").upper().replace(" ", "."),
       "a failed pmm save left its temporary file")
 
@@ -314,6 +357,21 @@ app = statuses("app")
 check(app == ["0x0", "0x2"] and "pmm: total=" in sec("app"), f"pmm.efi as an application: {app}")
 check("allocator built from the firmware's map" in sec("app"), "pmm.efi: no build line")
 summary("app-sfo")  # starts with ShellCommand: the build line stays out of -sfo
+# pmm.efi: the descriptor count of the map it built from is one figure, said the same way twice
+b = re.search(r"allocator built from the firmware's map \((\d+) descriptors\)", sec("app"))
+w = re.search(r"the map it was built from:\s+(\d+)\s+descriptors", sec("app"))
+check(b and w and b.group(1) == w.group(1), f"pmm.efi stats: build line {b and b.group(1)}, "
+      f"stats {w and w.group(1)}")
+am = sec("app-map")
+check("built from" not in am, "pmm.efi map builds an allocator it does not show")
+foot = re.search(r"^(\d+) descriptors;", am, re.M)
+rows = [l for l in am.splitlines() if re.match(r"\w+ +[0-9A-F]{12}-", l)]
+check(foot and int(foot.group(1)) == len(rows), f"pmm.efi map: footer {foot and foot.group(1)}, {len(rows)} rows")
+img = re.search(r"pmm.efi itself: 0x([0-9A-F]+)-0x([0-9A-F]+), freed when it returns", am)
+check(img and any(l.startswith("LoaderCode") and int(l.split()[1].split("-")[0], 16) <= int(img.group(1), 16)
+                  and int(img.group(2), 16) <= int(l.split()[1].split("-")[1], 16) for l in rows),
+      "pmm.efi map: does not name its own image, or not inside a LoaderCode row")
+fits_80("app-map", am)
 # a count with a unit is bytes: 4K is one page
 check(statuses("alloc-unit") == ["0x0", "0x0"] and "allocated 1 page at" in sec("alloc-unit")
       and "freed 1 page at" in sec("alloc-unit"), f"pmm alloc 4K: {sec('alloc-unit')!r}")

@@ -19,6 +19,8 @@ echo "== memmap-sfo"
 memmap -sfo
 echo "== pmm-map-sfo"
 pmm map -sfo
+echo "== memmap-after"
+memmap -sfo
 echo "== map"
 pmm map
 echo "rc=%pmm_status%"
@@ -159,6 +161,8 @@ echo "rc=%pmm_status%"
 echo "== save-replace"
 pmm save -f fs0:\pmmmap.txt
 echo "rc=%pmm_status%"
+echo "== save-memmap"
+memmap -sfo
 echo "== save-full"
 pmm save -f fs1:\old.txt
 echo "rc=%pmm_status%"
@@ -173,6 +177,8 @@ echo "== app-sfo"
 \EFI\pmm\pmm.efi stats -sfo
 echo "== app-help"
 \EFI\pmm\pmm.efi -?
+echo "== app-map"
+\EFI\pmm\pmm.efi map
 echo "== alloc-unit"
 pmm alloc 4K
 echo "rc=%pmm_status% last=%pmm_last%"

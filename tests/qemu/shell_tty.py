@@ -132,7 +132,7 @@ try:
         t.expect("FS0:\\>", 30)
         t.type("echo st=%pmm_status%\r")
         check(t.expect("st=0x15", 30), "Q at the page-break prompt: pmm_status is not 0x15")
-        check(" descriptors; pages free now" not in t.text(), "Q did not stop pmm map")
+        check(not re.search(r"\d+ descriptors?; pages", t.text()), "Q did not stop pmm map")
     if t.alive():
         t.type("pmm boot\r")
     st = t.wait(120)
