@@ -11,7 +11,8 @@
  * The manual page (pmm.man, compiled in as man.inc) is the one description of the syntax: `help
  * pmm` shows it, pmm.efi finds it as pmm.man next to itself, and a syntax error prints the
  * subcommand's line of its SYNOPSIS. A syntax error or a refused free/ref returns
- * SHELL_INVALID_PARAMETER and changes nothing; the other statuses are listed in the page.
+ * SHELL_INVALID_PARAMETER and changes nothing; the other statuses are listed in the page. Errors
+ * and usage go to standard error.
  */
 #include "shell.h"
 
@@ -70,7 +71,8 @@ static int synopsis_of(const CHAR16 *s, UINTN len, const CHAR16 *name)
     return i == len || s[i] == L' ';
 }
 
-/* Print the page's sections (no title line), or only sub's SYNOPSIS line after "usage: ". */
+/* Print the page's sections (no title line), or only sub's SYNOPSIS line after "usage: " on
+ * standard error (a syntax error's). */
 static void print_man(struct cmd *c, const CHAR16 *sub)
 {
     const CHAR16 *p = man_page, *line;
@@ -88,18 +90,20 @@ static void print_man(struct cmd *c, const CHAR16 *sub)
         } else if (StrnCmp(buf, L".TH ", 4) && !sub) {
             say(c, L"%s\n", buf);
         } else if (sub && in_synopsis && synopsis_of(buf, n, sub)) {
-            say(c, L"usage: %s\n", buf);
+            err(c, L"usage: %s\n", buf);
         }
     }
 }
 
-/* A syntax error: the word and what is wrong with it, then the subcommand's usage line. */
+/* A syntax error: the word (its first characters) and what is wrong with it, then the
+ * subcommand's usage line, all on standard error. */
 static SHELL_STATUS syntax(struct cmd *c, const CHAR16 *word, const char *why)
 {
+    CHAR16 w[ECHO_MAX + 1];
     if (word)
-        say(c, L"pmm %s: %s: %a\n", c->sub->name, word, why);
+        err(c, L"pmm %s: %s: %a\n", c->sub->name, clip(w, word), why);
     else
-        say(c, L"pmm %s: %a\n", c->sub->name, why);
+        err(c, L"pmm %s: %a\n", c->sub->name, why);
     print_man(c, c->sub->name);
     return SHELL_INVALID_PARAMETER;
 }
@@ -126,6 +130,7 @@ static SHELL_STATUS do_alloc(struct cmd *c)
     if (e)
         return arg_error(c, e, at);
     UINT64 phys;
+    CHAR16 n[21];
     int rc = pmm_alloc_run(c->pmm, a.pages, a.align, a.below, &phys);
     if (rc == PMM_ENOMEM || rc == PMM_ERANGE) {
         /* ERANGE (more than the memory it may use) and ENOMEM (no run fits now) alike */
@@ -134,20 +139,20 @@ static SHELL_STATUS do_alloc(struct cmd *c)
         CHAR16 lim[40] = L"";
         if (a.below)
             UnicodeSPrint(lim, sizeof lim, L", below 0x%lx", a.below);
-        say(c, L"pmm alloc: out of memory: %lu page%s requested (align 0x%lx%s)\n", a.pages,
+        err(c, L"pmm alloc: out of memory: %s page%s requested (align 0x%lx%s)\n", dec(n, a.pages),
             plural(a.pages), a.align < 4096 ? 4096 : a.align, lim);
-        say(c, L"pmm alloc: %lu page%s free, largest free run %lu page%s\n", s.free, plural(s.free),
+        err(c, L"pmm alloc: %ld page%s free, largest free run %ld page%s\n", s.free, plural(s.free),
             s.largest, plural(s.largest));
         return SHELL_OUT_OF_RESOURCES;
     }
     if (rc) {
-        say(c, L"pmm alloc: %a\n", pmm_strerror(rc));
+        err(c, L"pmm alloc: %a\n", pmm_strerror(rc));
         return SHELL_INVALID_PARAMETER;
     }
     CHAR16 v[24];
     UnicodeSPrint(v, sizeof v, L"0x%lx", phys);
     set_last(c, v);
-    say(c, L"pmm: allocated %lu page%s at 0x%lx-0x%lx; %%pmm_last%% = 0x%lx\n", a.pages,
+    say(c, L"pmm: allocated %s page%s at 0x%lx-0x%lx; %%pmm_last%% = 0x%lx\n", dec(n, a.pages),
         plural(a.pages), phys, phys + a.pages * 4096 - 1, phys);
     return SHELL_SUCCESS;
 }
@@ -155,8 +160,9 @@ static SHELL_STATUS do_alloc(struct cmd *c)
 /* reserved, runtime, MMIO, metadata, withheld (page 0, boot memory) or no memory at all */
 static const CHAR16 not_ours[] = L"not the allocator's to manage";
 
-/* Why the page at pfn cannot be freed or released, in words; 0 if it could be. */
-static int page_problem(struct cmd *c, UINT64 pfn, CHAR16 *buf, UINTN size)
+/* Why the page at pfn cannot be freed or released, in words; 0 if it could be. *shared gets its
+ * reference count when that is the reason (more than one). */
+static int page_problem(struct cmd *c, UINT64 pfn, CHAR16 *buf, UINTN size, UINT32 *shared)
 {
     UINT32 refs = 0;
     int rc = pmm_refcount(c->pmm, pfn << 12, &refs);
@@ -165,8 +171,7 @@ static int page_problem(struct cmd *c, UINT64 pfn, CHAR16 *buf, UINTN size)
     else if (rc)
         UnicodeSPrint(buf, size, L"page 0x%lx is %s", pfn << 12, not_ours);
     else if (refs > 1)
-        UnicodeSPrint(buf, size, L"page 0x%lx has %d references; `pmm ref 0x%lx -` releases one",
-                      pfn << 12, refs, pfn << 12);
+        UnicodeSPrint(buf, size, L"page 0x%lx has %d references", pfn << 12, *shared = refs);
     else
         return 0;
     return 1;
@@ -180,23 +185,27 @@ static SHELL_STATUS do_free(struct cmd *c)
     if (e)
         return arg_error(c, e, at);
     int rc = pmm_free_run(c->pmm, f.phys, f.pages);
+    CHAR16 n[21];
     if (rc) {
         /* name the first page of the run that stopped it */
         struct pmm_stats s;
         pmm_stats(c->pmm, &s);
         CHAR16 why[120] = L"";
         UINT64 first = f.phys >> 12, pfn = first;
+        UINT32 shared = 0;
         for (; pfn - first < f.pages && pfn < s.span; pfn++)
-            if (page_problem(c, pfn, why, sizeof why))
+            if (page_problem(c, pfn, why, sizeof why, &shared))
                 break;
         if (!why[0])
             UnicodeSPrint(why, sizeof why, L"the run ends past the allocator's memory (0x%lx)",
                           s.span << 12);
-        say(c, L"pmm free: 0x%lx (%lu page%s) refused: %s\n", f.phys, f.pages, plural(f.pages),
-            why);
+        err(c, L"pmm free: 0x%lx (%s page%s) refused: %s\n", f.phys, dec(n, f.pages),
+            plural(f.pages), why);
+        if (shared)
+            err(c, L"pmm free: each `pmm ref 0x%lx -` releases one of them\n", pfn << 12);
         return SHELL_INVALID_PARAMETER;
     }
-    say(c, L"pmm: freed %lu page%s at 0x%lx\n", f.pages, plural(f.pages), f.phys);
+    say(c, L"pmm: freed %s page%s at 0x%lx\n", dec(n, f.pages), plural(f.pages), f.phys);
     return SHELL_SUCCESS;
 }
 
@@ -211,13 +220,13 @@ static SHELL_STATUS do_ref(struct cmd *c)
     if (rc) {
         const CHAR16 *sign = r.inc ? L"+" : L"-";
         if (rc == PMM_EDOUBLE)
-            say(c, L"pmm ref %s: 0x%lx refused: the page is free%s\n", sign, r.phys,
+            err(c, L"pmm ref %s: 0x%lx refused: the page is free%s\n", sign, r.phys,
                 r.inc ? L"; only an allocated page can be shared" : L" (released already)");
         else if (rc == PMM_EOVERFLOW)
-            say(c, L"pmm ref +: 0x%lx refused: it has the most references a page can have (%d)\n",
+            err(c, L"pmm ref +: 0x%lx refused: it has the most references a page can have (%d)\n",
                 r.phys, PMM_REF_MAX);
         else
-            say(c, L"pmm ref %s: 0x%lx refused: %s\n", sign, r.phys, not_ours);
+            err(c, L"pmm ref %s: 0x%lx refused: %s\n", sign, r.phys, not_ours);
         return SHELL_INVALID_PARAMETER;
     }
     UINT32 count = 0;
@@ -232,12 +241,12 @@ static SHELL_STATUS do_check(struct cmd *c)
 {
     struct pmm_check_fail f = {0, 0};
     if (pmm_check(c->pmm, &f)) {
-        say(c, L"pmm check: FAILED: %a (page 0x%lx)\n", f.what, f.pfn);
+        err(c, L"pmm check: FAILED: %a (page 0x%lx)\n", f.what, f.pfn);
         return SHELL_DEVICE_ERROR;
     }
     struct pmm_stats s;
     pmm_stats(c->pmm, &s);
-    say(c, L"pmm: check ok: %lu page%s covered, every invariant holds\n", s.span, plural(s.span));
+    say(c, L"pmm: check ok: %ld page%s covered, every invariant holds\n", s.span, plural(s.span));
     return SHELL_SUCCESS;
 }
 
@@ -248,7 +257,7 @@ static SHELL_STATUS do_boot(struct cmd *c)
     UINT64 size = 0;
     EFI_STATUS st = uefi_call_wrapper(c->shell->OpenFileByName, 3, path, &fh, EFI_FILE_MODE_READ);
     if (EFI_ERROR(st)) {
-        say(c, L"pmm boot: cannot open kernel %s: %r\n", path, st);
+        err(c, L"pmm boot: cannot open kernel %s: %r\n", path, st);
         return SHELL_NOT_FOUND;
     }
     uefi_call_wrapper(c->shell->GetFileSize, 2, fh, &size);
@@ -257,7 +266,7 @@ static SHELL_STATUS do_boot(struct cmd *c)
     st = file ? uefi_call_wrapper(c->shell->ReadFile, 3, fh, &n, file) : EFI_OUT_OF_RESOURCES;
     uefi_call_wrapper(c->shell->CloseFile, 1, fh);
     if (EFI_ERROR(st) || n != size) {
-        say(c, L"pmm boot: cannot read kernel %s: %r\n", path, st);
+        err(c, L"pmm boot: cannot read kernel %s: %r\n", path, st);
         return SHELL_DEVICE_ERROR;
     }
     say(c, L"pmm: booting %s with this allocator\n", path);
@@ -299,15 +308,16 @@ static SHELL_STATUS build(struct cmd *c, struct state *state)
     struct fw_build_info info;
     EFI_STATUS st = map_build(&state->pmm, &info);
     if (EFI_ERROR(st) && info.rc == PMM_OK) {
-        say(c, L"pmm: cannot read the memory map: %r\n", st);
+        err(c, L"pmm: cannot read the memory map: %r\n", st);
         return SHELL_DEVICE_ERROR;
     }
     if (info.rc) {
         state->pmm = NULL;
-        say(c, L"pmm: cannot build the allocator: %a", pmm_strerror(info.rc));
         if (info.err.why)
-            say(c, L": %a (descriptor %ld)", info.err.why, info.err.index);
-        say(c, L"\n");
+            err(c, L"pmm: cannot build the allocator: %a: %a (descriptor %ld)\n",
+                pmm_strerror(info.rc), info.err.why, info.err.index);
+        else
+            err(c, L"pmm: cannot build the allocator: %a\n", pmm_strerror(info.rc));
         return info.rc == PMM_ENOMEM ? SHELL_OUT_OF_RESOURCES : SHELL_DEVICE_ERROR;
     }
     state->ndesc = info.ndesc;
@@ -340,9 +350,9 @@ static SHELL_STATUS dispatch(struct cmd *c, EFI_SHELL_PARAMETERS_PROTOCOL *param
         if (!StriCmp(sub ? sub : L"stats", subcommands[i].name))
             c->sub = &subcommands[i];
     if (!c->sub) {
-        say(c, L"pmm: unknown subcommand: %s\n", sub);
-        say(c, L"pmm: stats, map, ranges, picture, alloc, free, ref, check, save or boot;"
-               L" help pmm\n");
+        CHAR16 w[ECHO_MAX + 1];
+        err(c, L"pmm: unknown subcommand: %s; help pmm describes them\n", clip(w, sub));
+        err(c, L"pmm: stats, map, ranges, picture, alloc, free, ref, check, save or boot\n");
         return SHELL_INVALID_PARAMETER;
     }
     unsigned stray = c->flags & ~c->sub->flags;
@@ -357,7 +367,7 @@ static SHELL_STATUS dispatch(struct cmd *c, EFI_SHELL_PARAMETERS_PROTOCOL *param
     if (c->argc > c->sub->max)
         return syntax(c, c->argv[c->sub->max], arg_strerror(ARG_EXTRA));
     if ((c->sub->run == do_save || c->sub->run == do_boot) && !c->shell) {
-        say(c, L"pmm %s: needs the UEFI shell\n", c->sub->name);
+        err(c, L"pmm %s: needs the UEFI shell\n", c->sub->name);
         return SHELL_UNSUPPORTED;
     }
     if (c->sub->needs_pmm && !state->pmm) {

@@ -105,18 +105,18 @@ SHELL_STATUS save_map(struct cmd *c, const CHAR16 *path, int replace)
 {
     EFI_SHELL_PROTOCOL *sh = c->shell;
     if (!sh) {
-        say(c, L"pmm save: needs the UEFI shell's file access\n");
+        err(c, L"pmm save: needs the UEFI shell's file access\n");
         return SHELL_UNSUPPORTED;
     }
     int had = exists(sh, path);
     if (had && !replace) {
-        say(c, L"pmm save: %s exists; `pmm save -f %s` replaces it\n", path, path);
+        err(c, L"pmm save: %s exists; `pmm save -f %s` replaces it\n", path, path);
         return SHELL_ACCESS_DENIED;
     }
     UINTN len = 0, n = 0;
     CHAR8 *text = map_text(&len, &n);
     if (!text) {
-        say(c, L"pmm save: cannot read the memory map\n");
+        err(c, L"pmm save: cannot read the memory map\n");
         return SHELL_DEVICE_ERROR;
     }
     UINTN plen = StrLen(path);
@@ -129,7 +129,7 @@ SHELL_STATUS save_map(struct cmd *c, const CHAR16 *path, int replace)
     }
     FreePool(text);
     if (EFI_ERROR(st)) {
-        say(c, L"pmm save: cannot write %s: %r%s\n", tmp ? tmp : path, st,
+        err(c, L"pmm save: cannot write %s: %r%s\n", tmp ? tmp : path, st,
             had ? L"; the old file is unchanged" : L"");
         if (tmp)
             FreePool(tmp);
@@ -140,7 +140,7 @@ SHELL_STATUS save_map(struct cmd *c, const CHAR16 *path, int replace)
     if (!EFI_ERROR(st))
         st = rename_file(sh, tmp, path);
     if (EFI_ERROR(st)) {
-        say(c, L"pmm save: the map is in %s, but it could not become %s: %r\n", tmp, path, st);
+        err(c, L"pmm save: the map is in %s, but it could not become %s: %r\n", tmp, path, st);
         FreePool(tmp);
         return SHELL_DEVICE_ERROR;
     }

@@ -22,10 +22,18 @@ struct cmd {
     int quit;       /* Q at the page-break prompt or Ctrl-C: stop printing */
 };
 
-/* out.c: every line the command prints goes through say() (CR LF once, Ctrl-C and Q honoured) */
+/*
+ * out.c: every line the command prints goes through say() (standard output) or err() (standard
+ * error: syntax errors, usage, refusals, failures). Each writes CR LF once per line, honours
+ * Ctrl-C and Q, and wraps lines to fit 80 columns (say() not under -sfo, which is for scripts).
+ */
 void say(struct cmd *c, const CHAR16 *fmt, ...);
-void put(struct cmd *c, const CHAR16 *text); /* verbatim: text carries its own CR LF */
-const CHAR16 *type_name(UINT32 type);        /* memmap -sfo's names */
+void err(struct cmd *c, const CHAR16 *fmt, ...);
+void put(struct cmd *c, const CHAR16 *text); /* as say(), text as it is: it carries its own CR LF */
+const CHAR16 *dec(CHAR16 buf[21], UINT64 v); /* unsigned decimal (gnu-efi's %ld is signed) */
+#define ECHO_MAX 24                          /* characters of a bad argument an error echoes */
+const CHAR16 *clip(CHAR16 buf[ECHO_MAX + 1], const CHAR16 *word); /* its first ones, "..." */
+const CHAR16 *type_name(UINT32 type);                             /* memmap -sfo's names */
 const CHAR16 *short_type(UINT32 type);       /* at most 11 characters, for the listing */
 const CHAR16 *hex(CHAR16 buf[17], UINT64 v); /* upper-case hex, no padding (memmap's) */
 const CHAR16 *pad(CHAR16 *buf, UINTN width, const CHAR16 *s); /* left-justified in width */

@@ -1,7 +1,7 @@
 /*
  * views.c - what `pmm` shows: stats, the firmware map as the allocator classifies it, free
- * ranges and a picture of physical memory. Text lines fit an 80-column console, but for the
- * summary line every front end prints the same way (pmm_summary).
+ * ranges and a picture of physical memory. Text lines fit an 80-column console: the summary line
+ * every front end prints (pmm_summary) is wrapped there, as every longer line is (out.c).
  *
  * Two maps appear, each counted from one source: the one the allocator was built from (its range
  * table: pmm stats) and the firmware's map now (pmm map). They differ by the allocator's own pages,
@@ -82,7 +82,7 @@ SHELL_STATUS view_map(struct cmd *c)
     UINTN n;
     EFI_MEMORY_DESCRIPTOR *d = sorted_map(&n);
     if (!d) {
-        say(c, L"pmm: cannot read the memory map\n");
+        err(c, L"pmm map: cannot read the memory map\n");
         return SHELL_DEVICE_ERROR;
     }
     int sfo = c->flags & ARG_FLAG_SFO;

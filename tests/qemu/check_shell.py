@@ -2,7 +2,8 @@
 """Checks the serial log of tests/qemu/shell.nsh. Usage: check_shell.py LOG QEMU_STATUS FILES_DIR
 
 FILES_DIR holds what the guest left on its disks, copied out by shell.sh: pmmmap.txt (pmm save),
-stats.txt, memmap.txt, map.txt (output redirected to files), startup.nsh (which `pmm save` must
+stats.txt, memmap.txt, map.txt (output redirected to files), pf.txt, err.txt, oom.txt (standard
+output or standard error of refused commands, redirected), startup.nsh (which `pmm save` must
 not have replaced), old.txt (the file a failed `pmm save -f` must leave alone), and the directory
 listing of the full volume (full.dir).
 
@@ -84,6 +85,11 @@ def usage_of(sub):
     return [s for s in synopsis if re.match(rf"pmm \[?{sub}\b", s)]
 
 
+def flat(body):
+    """Body with wrapped lines joined again: a message is the same however it breaks."""
+    return re.sub(r"\n +", " ", body)
+
+
 def syntax_error(name, sub, *words):
     """A syntax error: 0x2, one message naming the problem, the subcommand's usage line only."""
     body = sec(name)
@@ -93,7 +99,7 @@ def syntax_error(name, sub, *words):
     check(len(want) == 1 and lines[1:] == want,
           f"{name}: want one message line, then only {want}; got {lines}")
     for w in words:
-        check(w.lower() in body.lower(), f"{name}: the message does not say {w!r}: {lines[:1]}")
+        check(w.lower() in flat(body).lower(), f"{name}: the message does not say {w!r}: {lines[:1]}")
     check(TITLE not in body, f"{name}: prints the whole manual instead of the usage line")
 
 
@@ -102,16 +108,28 @@ def one_message(name, status, *words, absent=()):
     check(statuses(name) == [status], f"{name}: status {statuses(name)}, want {status}")
     check("usage:" not in body, f"{name}: not a syntax error, but the usage is shown")
     for w in words:
-        check(w.lower() in body.lower(), f"{name}: does not say {w!r}: {body!r}")
+        check(w.lower() in flat(body).lower(), f"{name}: does not say {w!r}: {body!r}")
     for w in absent:
-        check(w.lower() not in body.lower(), f"{name}: says {w!r}: {body!r}")
+        check(w.lower() not in flat(body).lower(), f"{name}: says {w!r}: {body!r}")
     return body
 
 
-def fits_80(name, body, skip=r"pmm: total="):
+def fits_80(name, body):
     for line in body.splitlines():
-        if not re.match(skip, line):
-            check(len(line) < 80, f"{name}: line of {len(line)} columns: {line!r}")
+        check(len(line) < 80, f"{name}: line of {len(line)} columns: {line!r}")
+
+
+def summary_line(body):
+    """The summary line `pmm: total=...` with its continuation lines (indented 5) joined."""
+    lines = body.splitlines()
+    for i, l in enumerate(lines):
+        if l.startswith("pmm: total="):
+            for more in lines[i + 1:]:
+                if not re.match(r"     \S+=", more):
+                    break
+                l += " " + more.strip()
+            return l
+    return ""
 
 
 # --- the run as a whole
@@ -155,6 +173,10 @@ check(re.search(r"^pmm: total=\d+ free=\d+ used=\d+ meta=\d+", sec("stats"), re.
 check(statuses("stats") == ["0x0"], "pmm stats failed")
 fits_80("stats", sec("stats"))
 s1, s2, s3, s4 = (summary(f"stats-sfo-{i}") for i in range(1, 5))
+# the summary line, wrapped to fit, still says all the -sfo summary says (nothing changed between)
+said = dict(re.findall(r"(\w+)=(\d+)\b", summary_line(sec("stats"))))
+check({k: int(v) for k, v in said.items() if k in s1} == s1,
+      f"pmm stats summary line {said} disagrees with pmm stats -sfo {s1}")
 # (used is total - free by definition: nothing to check there; total is checked below against
 # the usable pages of the shell's own memmap)
 
@@ -309,6 +331,14 @@ check("above 0" not in sec("bad-count-overflow"), "an overflowing count is calle
 syntax_error("bad-count-huge", "alloc", "0xFFFFFFFFFFFFFFFF", "2^40")
 check("-1" not in sec("bad-count-huge") and last("bad-count-huge") == "", "pmm alloc 2^64-1: -1 or %pmm_last% set")
 syntax_error("bad-count-bytes", "alloc", "6K", "4K")
+# a bad argument is echoed as a bounded prefix, so the line fits
+for name in ("bad-long", "bad-long-sub"):
+    body = sec(name)
+    check(statuses(name) == ["0x2"], f"{name}: status {statuses(name)}")
+    check("1234567890123456789012345678901234567890" not in body and "mnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz" not in body,
+          f"{name}: echoes the whole bad argument")
+    check(re.search(r"12345678901234567890|abcdefghijklmnopqrst", body), f"{name}: does not show the argument")
+    fits_80(name, body)
 syntax_error("bad-option", "alloc", "-sideways: unknown option")
 syntax_error("bad-free-unaligned", "free", "0x1001: not a multiple of 4K")
 syntax_error("bad-free-wrap", "free", "17", "2^64")
@@ -320,6 +350,16 @@ syntax_error("bad-sfo", "picture", "-sfo: not supported")
 syntax_error("bad-extra", "check", "now: one argument too many")
 syntax_error("bad-save", "save", "missing")
 check(s4 == s3, f"a refused command changed the allocator: {s3} -> {s4}")
+
+# --- errors and usage go to standard error: a redirected standard output gets none of them
+check(statuses("err-redirect") == ["0x2", "0x2", "0x9"], f"err-redirect: {statuses('err-redirect')}")
+for f, what in (("pf.txt", "pmm free -sfo > pf.txt"), ("oom.txt", "pmm alloc 120000 > oom.txt")):
+    body = readfile(f, "utf-16").lstrip("\ufeff").strip()
+    check(body == "", f"{what}: the error went to standard output: {body!r}")
+check("-sfo: not supported" in sec("err-redirect") and "usage: pmm free" in sec("err-redirect"),
+      "pmm free -sfo > file: the error is not on the console")
+check("out of memory" in sec("err-redirect"), "pmm alloc 120000 > file: the error is not on the console")
+check("unknown subcommand: bogus" in readfile("err.txt", "utf-16"), "pmm bogus 2> err.txt: the file has no error")
 
 check("check ok" in sec("check") and statuses("check") == ["0x0"], "pmm check failed")
 paged = sec("paged")
@@ -376,6 +416,12 @@ fits_80("app-map", am)
 check(statuses("alloc-unit") == ["0x0", "0x0"] and "allocated 1 page at" in sec("alloc-unit")
       and "freed 1 page at" in sec("alloc-unit"), f"pmm alloc 4K: {sec('alloc-unit')!r}")
 check("allocated 3 pages" in sec("keep"), "pmm alloc 3 failed")
+
+# --- every line the command prints fits 80 columns (the shell's own listings and the kernel's
+# boot log aside; -sfo is for scripts)
+for name in sections:
+    if "sfo" not in name and name not in ("memmap-after", "save-memmap", "help-list", "boot"):
+        fits_80(name, sec(name))
 
 if failures:
     print("\n".join("FAIL: " + f for f in failures))

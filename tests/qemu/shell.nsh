@@ -115,6 +115,12 @@ echo "rc=%pmm_status% last=%pmm_last%"
 echo "== bad-count-bytes"
 pmm alloc 6K
 echo "rc=%pmm_status%"
+echo "== bad-long"
+pmm alloc 12345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890xyz
+echo "rc=%pmm_status%"
+echo "== bad-long-sub"
+pmm abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz
+echo "rc=%pmm_status%"
 echo "== bad-option"
 pmm alloc 4 -sideways 2
 echo "rc=%pmm_status%"
@@ -141,6 +147,13 @@ pmm check now
 echo "rc=%pmm_status%"
 echo "== bad-save"
 pmm save
+echo "rc=%pmm_status%"
+echo "== err-redirect"
+pmm free -sfo > fs0:\pf.txt
+echo "rc=%pmm_status%"
+pmm bogus 2> fs0:\err.txt
+echo "rc=%pmm_status%"
+pmm alloc 120000 > fs0:\oom.txt
 echo "rc=%pmm_status%"
 echo "== stats-sfo-4"
 pmm stats -sfo

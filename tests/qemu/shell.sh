@@ -27,7 +27,7 @@ rm -f "$out/old.txt" "$out/fill.bin"
 ovmf/run.sh --image "$img" --keys ' ' --keys-for 300 --timeout 300 --log "$log" \
     -- -drive format=raw,file="$full" >/dev/null 2>&1
 rc=$?
-for f in pmmmap.txt stats.txt memmap.txt map.txt startup.nsh; do
+for f in pmmmap.txt stats.txt memmap.txt map.txt startup.nsh pf.txt err.txt oom.txt; do
     mcopy -n -i "$img" "::/$f" "$out/$f" 2>/dev/null
 done
 mcopy -n -i "$full" ::/old.txt "$out/old.txt" 2>/dev/null
