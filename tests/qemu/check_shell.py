@@ -4,8 +4,9 @@
 FILES_DIR holds what the guest left on its disks, copied out by shell.sh: pmmmap.txt (pmm save),
 stats.txt, memmap.txt, map.txt (output redirected to files), pf.txt, err.txt, oom.txt (standard
 output or standard error of refused commands, redirected), startup.nsh (which `pmm save` must
-not have replaced), old.txt (the file a failed `pmm save -f` must leave alone), and the directory
-listing of the full volume (full.dir).
+not have replaced), old.txt (the file a failed `pmm save -f` must leave alone), keep.txt.new (a
+file of that name a save must not take), and the directory listings of both volumes (root.dir,
+full.dir).
 
 Each "== name" line in the log opens a section; the assertions below read the sections, and every
 failure is listed with the whole log after it.
@@ -380,6 +381,20 @@ one_message("save-replace", "0x0", "saved")
 one_message("save-full", "0x7", "cannot write", "volume full", "the old file is unchanged")
 check(readfile("old.txt", "ascii") == "the file a failed save must keep\n",
       "a failed pmm save -f lost the old file")
+check("fs1:\\old.txt:" in sec("save-full") and ".new" not in sec("save-full").lower(),
+      "save-full: the message does not name the user's file, or names the temporary one")
+# a directory is refused before anything is written, and -f does not change that
+check(statuses("save-dir") == ["0xF", "0xF"], f"save onto a directory: {statuses('save-dir')}")
+check(sec("save-dir").count("fs0:\\EFI is a directory") == 2 and "replaces it" not in sec("save-dir"),
+      f"save onto a directory: does not say it is one, or advises -f: {sec('save-dir')!r}")
+root = readfile("root.dir", "ascii")
+check(not re.search(r"EFI\.new|^EFI\s+NEW\s", root, re.I | re.M), f"a refused save left EFI.new: {root}")
+one_message("save-novol", "0x7", "cannot write fs9:\\x.txt:", absent=("x.txt.new",))
+# FILE.new is where save writes first; one the user made is theirs: refused, left alone
+one_message("save-tmp-exists", "0xF", "fs0:\\keep.txt.new exists")
+check(readfile("keep.txt.new", "utf-16").lstrip("\ufeff").strip() == "kept by the user",
+      "pmm save took the user's keep.txt.new")
+check(not os.path.exists(os.path.join(files, "keep.txt")), "a refused pmm save wrote keep.txt")
 # what save wrote is what memmap shows right after: no buffer of its own that is gone by then
 names = {1: "LoaderCode", 2: "LoaderData"}
 after_save = {(r[0], int(r[1], 16), int(r[2], 16) + 1) for r in sfo_rows("save-memmap", "MemoryMap")}

@@ -179,6 +179,18 @@ memmap -sfo
 echo "== save-full"
 pmm save -f fs1:\old.txt
 echo "rc=%pmm_status%"
+echo "== save-dir"
+pmm save fs0:\EFI
+echo "rc=%pmm_status%"
+pmm save -f fs0:\EFI
+echo "rc=%pmm_status%"
+echo "== save-novol"
+pmm save fs9:\x.txt
+echo "rc=%pmm_status%"
+echo "== save-tmp-exists"
+echo "kept by the user" > fs0:\keep.txt.new
+pmm save fs0:\keep.txt
+echo "rc=%pmm_status%"
 echo "== usage"
 pmm -?
 echo "== app"
