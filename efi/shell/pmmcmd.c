@@ -157,11 +157,38 @@ static SHELL_STATUS do_alloc(struct cmd *c)
     return SHELL_SUCCESS;
 }
 
-/* reserved, runtime, MMIO, metadata, withheld (page 0, boot memory) or no memory at all */
-static const CHAR16 not_ours[] = L"not the allocator's to manage";
+/* Why the allocator will not free or release a page that is not an allocated one of its own. */
+static void not_ours(struct cmd *c, UINT64 pfn, CHAR16 *buf, UINTN size)
+{
+    const struct pmm_range *r;
+    if (pfn == 0) {
+        UnicodeSPrint(buf, size, L"page 0 is withheld for good: the allocator never hands it out");
+        return;
+    }
+    switch (pmm_page_state(c->pmm, pfn)) {
+    case PMM_PAGE_META:
+        UnicodeSPrint(buf, size, L"page 0x%lx is the allocator's own metadata", pfn << 12);
+        return;
+    case PMM_PAGE_WITHHELD:
+        UnicodeSPrint(buf, size, L"page 0x%lx is withheld: boot-services memory until exit",
+                      pfn << 12);
+        return;
+    case PMM_PAGE_NEVER:
+        r = range_of(c->pmm, pfn);
+        UnicodeSPrint(buf, size, L"page 0x%lx is %s, which the allocator never manages", pfn << 12,
+                      r ? type_name(r->type) : L"reserved");
+        return;
+    case PMM_PAGE_HOLE:
+        UnicodeSPrint(buf, size, L"page 0x%lx: no memory there (a hole in the map)", pfn << 12);
+        return;
+    default: /* free or allocated, yet not its own to give back: no better word */
+        UnicodeSPrint(buf, size, L"page 0x%lx is not the allocator's to give back", pfn << 12);
+        return;
+    }
+}
 
-/* Why the page at pfn cannot be freed or released, in words; 0 if it could be. *shared gets its
- * reference count when that is the reason (more than one). */
+/* Why the page at pfn cannot be freed, in words; 0 if it could be. *shared gets its reference
+ * count when that is the reason (more than one). */
 static int page_problem(struct cmd *c, UINT64 pfn, CHAR16 *buf, UINTN size, UINT32 *shared)
 {
     UINT32 refs = 0;
@@ -169,7 +196,7 @@ static int page_problem(struct cmd *c, UINT64 pfn, CHAR16 *buf, UINTN size, UINT
     if (rc == PMM_EDOUBLE)
         UnicodeSPrint(buf, size, L"page 0x%lx is already free", pfn << 12);
     else if (rc)
-        UnicodeSPrint(buf, size, L"page 0x%lx is %s", pfn << 12, not_ours);
+        not_ours(c, pfn, buf, size);
     else if (refs > 1)
         UnicodeSPrint(buf, size, L"page 0x%lx has %d references", pfn << 12, *shared = refs);
     else
@@ -190,15 +217,24 @@ static SHELL_STATUS do_free(struct cmd *c)
         /* name the first page of the run that stopped it */
         struct pmm_stats s;
         pmm_stats(c->pmm, &s);
-        CHAR16 why[120] = L"";
+        CHAR16 why[160] = L"";
         UINT64 first = f.phys >> 12, pfn = first;
         UINT32 shared = 0;
-        for (; pfn - first < f.pages && pfn < s.span; pfn++)
-            if (page_problem(c, pfn, why, sizeof why, &shared))
-                break;
-        if (!why[0])
-            UnicodeSPrint(why, sizeof why, L"the run ends past the allocator's memory (0x%lx)",
+        if (first >= s.span) {
+            UnicodeSPrint(why, sizeof why,
+                          L"the run starts past the allocator's memory, which stops at 0x%lx",
                           s.span << 12);
+        } else {
+            for (; pfn - first < f.pages && pfn < s.span; pfn++)
+                if (page_problem(c, pfn, why, sizeof why, &shared))
+                    break;
+            if (!why[0] && first + f.pages > s.span)
+                UnicodeSPrint(why, sizeof why,
+                              L"the run ends past the allocator's memory, which stops at 0x%lx",
+                              s.span << 12);
+            else if (!why[0])
+                UnicodeSPrint(why, sizeof why, L"%a", pmm_strerror(rc));
+        }
         err(c, L"pmm free: 0x%lx (%s page%s) refused: %s\n", f.phys, dec(n, f.pages),
             plural(f.pages), why);
         if (shared)
@@ -219,14 +255,17 @@ static SHELL_STATUS do_ref(struct cmd *c)
     int rc = r.inc ? pmm_ref_inc(c->pmm, r.phys) : pmm_ref_dec(c->pmm, r.phys);
     if (rc) {
         const CHAR16 *sign = r.inc ? L"+" : L"-";
-        if (rc == PMM_EDOUBLE)
+        CHAR16 why[160];
+        if (rc == PMM_EDOUBLE) {
             err(c, L"pmm ref %s: 0x%lx refused: the page is free%s\n", sign, r.phys,
                 r.inc ? L"; only an allocated page can be shared" : L" (released already)");
-        else if (rc == PMM_EOVERFLOW)
+        } else if (rc == PMM_EOVERFLOW) {
             err(c, L"pmm ref +: 0x%lx refused: it has the most references a page can have (%d)\n",
                 r.phys, PMM_REF_MAX);
-        else
-            err(c, L"pmm ref %s: 0x%lx refused: %s\n", sign, r.phys, not_ours);
+        } else {
+            not_ours(c, r.phys >> 12, why, sizeof why);
+            err(c, L"pmm ref %s: 0x%lx refused: %s\n", sign, r.phys, why);
+        }
         return SHELL_INVALID_PARAMETER;
     }
     UINT32 count = 0;

@@ -45,6 +45,7 @@ SHELL_STATUS view_stats(struct cmd *c);
 SHELL_STATUS view_map(struct cmd *c);
 SHELL_STATUS view_ranges(struct cmd *c);
 SHELL_STATUS view_picture(struct cmd *c);
+const struct pmm_range *range_of(struct pmm *p, UINT64 pfn); /* NULL for a hole */
 
 /* save.c */
 SHELL_STATUS save_map(struct cmd *c, const CHAR16 *path, int replace);

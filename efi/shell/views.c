@@ -148,7 +148,7 @@ SHELL_STATUS view_ranges(struct cmd *c)
 }
 
 /* The range-table entry for pfn, or NULL for a hole. */
-static const struct pmm_range *range_of(struct pmm *p, UINT64 pfn)
+const struct pmm_range *range_of(struct pmm *p, UINT64 pfn)
 {
     UINT64 n;
     const struct pmm_range *r = pmm_ranges(p, &n);

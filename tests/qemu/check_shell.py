@@ -133,6 +133,14 @@ def summary_line(body):
     return ""
 
 
+def in_row(rows, addr):
+    """The row of an -sfo map (type, start, end, ...) holding addr, or None."""
+    for r in rows:
+        if int(r[1], 16) <= addr <= int(r[2], 16):
+            return r
+    return None
+
+
 # --- the run as a whole
 check(qemu_rc == 33, f"QEMU exited {qemu_rc}, want 33: pmm boot must reach the kernel's PASS")
 check(statuses("load") == ["0x0"], "load of pmmcmd.efi failed")
@@ -280,6 +288,21 @@ if check(m and rows, "picture: no scale"):
 check("M metadata" in pic and "." in pic, "picture has no legend or no free memory")
 fits_80("picture", pic)
 
+# --- a refusal names the real cause, checked against what the map says the page is
+one_message("why-page0", "0x2", "page 0", absent=("to manage",))
+row = in_row(ours, 0x900000)
+check(row and row[5] == "after-exit", f"premise: 0x900000 is not boot memory in this map: {row}")
+one_message("why-withheld", "0x2", "0x900000", "withheld", "until exit", absent=("to manage",))
+meta_addr = sfo_rows("stats-sfo-1", "PmmMetadata")[0][0]
+check(f"meta={meta_addr}" in sec("why-meta"), f"premise: parse did not give the metadata address {meta_addr}")
+one_message("why-meta", "0x2", f"0x{meta_addr}", "the allocator's own metadata", absent=("to manage",))
+row = in_row(ours, 0x806000)
+check(row and row[5] == "never", f"premise: 0x806000 is not reserved in this map: {row}")
+one_message("why-never", "0x2", "0x806000", row[0] if row else "?", absent=("to manage",))
+check(not in_row(mem, 0xA0000), "premise: 0xA0000 is not a hole in this map")
+one_message("why-hole", "0x2", "0xA0000", "no memory", absent=("to manage",))
+one_message("why-past", "0x2", "starts past", absent=("ends past",))
+
 # --- a run with one page already free: the refusal names that page
 check(statuses("run-free") == ["0x0", "0x2", "0x0", "0x0"], f"run-free: {statuses('run-free')}")
 check(re.search(r"refused: page 0x2000 is already free", sec("run-free")),
@@ -344,7 +367,7 @@ syntax_error("bad-option", "alloc", "-sideways: unknown option")
 syntax_error("bad-free-unaligned", "free", "0x1001: not a multiple of 4K")
 syntax_error("bad-free-wrap", "free", "17", "2^64")
 check("-1 page" not in sec("bad-free-wrap"), "pmm free 0x1000 0xFFFFFFFFFFFFFFFF prints -1 pages")
-one_message("bad-ref-notowned", "0x2", "0x0 refused", "not the allocator's")
+one_message("bad-ref-notowned", "0x2", "0x0 refused", "page 0")
 one_message("bad-ref-free", "0x2", "0x2000 refused: the page is free", absent=("double free",))
 syntax_error("bad-ref-sign", "ref", "*: want + (share) or - (release)")
 syntax_error("bad-sfo", "picture", "-sfo: not supported")

@@ -35,6 +35,27 @@ echo "rc=%pmm_status% last=%pmm_last%"
 echo "== picture"
 pmm picture
 echo "rc=%pmm_status%"
+echo "== why-page0"
+pmm free 0
+echo "rc=%pmm_status%"
+echo "== why-withheld"
+pmm free 0x900000
+echo "rc=%pmm_status%"
+echo "== why-meta"
+pmm stats -sfo > fs0:\s.txt
+parse fs0:\s.txt PmmMetadata 2 >v meta
+echo "meta=%meta%"
+pmm free 0x%meta% 2
+echo "rc=%pmm_status%"
+echo "== why-never"
+pmm free 0x806000
+echo "rc=%pmm_status%"
+echo "== why-hole"
+pmm free 0xA0000
+echo "rc=%pmm_status%"
+echo "== why-past"
+pmm free 0xB0000000
+echo "rc=%pmm_status%"
 echo "== run-free"
 pmm free 0x2000
 echo "rc=%pmm_status%"
