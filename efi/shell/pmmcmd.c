@@ -9,10 +9,10 @@
  * it back when it returns.
  *
  * The manual page (pmm.man, compiled in as man.inc) is the one description of the syntax: `help
- * pmm` shows it, pmm.efi finds it as pmm.man next to itself, and a syntax error prints the
- * subcommand's line of its SYNOPSIS. A syntax error or a refused free/ref returns
- * SHELL_INVALID_PARAMETER and changes nothing; the other statuses are listed in the page. Errors
- * and usage go to standard error.
+ * pmm` shows it (and pmm -h the same), pmm.efi finds it as pmm.man next to itself, `pmm SUB -h`
+ * shows a subcommand's part of it, and a syntax error prints the subcommand's line of its
+ * SYNOPSIS. A syntax error or a refused free/ref returns SHELL_INVALID_PARAMETER and changes
+ * nothing; the other statuses are listed in the page. Errors and usage go to standard error.
  */
 #include "shell.h"
 
@@ -55,6 +55,12 @@ static int next_line(const CHAR16 **p, const CHAR16 **line, UINTN *len)
     return 1;
 }
 
+/* Does line s (len characters) start with word w, followed by a space or its end? */
+static int starts_with_word(const CHAR16 *s, UINTN len, const CHAR16 *w, UINTN n)
+{
+    return len >= n && !StrnCmp(s, w, n) && (len == n || s[n] == L' ');
+}
+
 /* Does the SYNOPSIS line s (len characters) describe subcommand name? "pmm NAME" or "pmm [NAME]" */
 static int synopsis_of(const CHAR16 *s, UINTN len, const CHAR16 *name)
 {
@@ -71,27 +77,130 @@ static int synopsis_of(const CHAR16 *s, UINTN len, const CHAR16 *name)
     return i == len || s[i] == L' ';
 }
 
-/* Print the page's sections (no title line), or only sub's SYNOPSIS line after "usage: " on
- * standard error (a syntax error's). */
-static void print_man(struct cmd *c, const CHAR16 *sub)
+/* Is word w (n characters) one of the words of line s, brackets aside ("[-align A]" holds A)? */
+static int names_word(const CHAR16 *s, UINTN len, const CHAR16 *w, UINTN n)
 {
-    const CHAR16 *p = man_page, *line;
-    UINTN len;
-    int in_synopsis = 0;
-    while (next_line(&p, &line, &len)) {
-        CHAR16 buf[100];
-        UINTN n = len < 99 ? len : 99;
-        CopyMem(buf, line, n * sizeof(CHAR16));
-        buf[n] = 0;
-        if (!StrnCmp(buf, L".SH ", 4)) {
-            in_synopsis = !StrCmp(buf + 4, L"SYNOPSIS");
-            if (!sub)
-                say(c, L"%s\n", buf + 4);
-        } else if (StrnCmp(buf, L".TH ", 4) && !sub) {
-            say(c, L"%s\n", buf);
-        } else if (sub && in_synopsis && synopsis_of(buf, n, sub)) {
-            err(c, L"usage: %s\n", buf);
+    for (UINTN i = 0; i < len;) {
+        while (i < len && (s[i] == L' ' || s[i] == L'[' || s[i] == L']'))
+            i++;
+        UINTN j = i;
+        while (j < len && s[j] != L' ' && s[j] != L'[' && s[j] != L']')
+            j++;
+        if (j - i == n && !StrnCmp(s + i, w, n))
+            return 1;
+        i = j;
+    }
+    return 0;
+}
+
+/* One line of the page, on standard output or (for a syntax error's usage) standard error. */
+static void line_out(struct cmd *c, int to_err, const CHAR16 *prefix, const CHAR16 *s, UINTN len)
+{
+    CHAR16 buf[100];
+    UINTN n = len < 99 ? len : 99;
+    CopyMem(buf, s, n * sizeof(CHAR16));
+    buf[n] = 0;
+    if (to_err)
+        err(c, L"%s%s\n", prefix, buf);
+    else
+        say(c, L"%s%s\n", prefix, buf);
+}
+
+enum section { S_OTHER, S_SYNOPSIS, S_OPTIONS, S_DESCRIPTION };
+
+/* Walks the page's text lines, the .TH and .SH markers left out, knowing the section of each. */
+struct page_walk {
+    const CHAR16 *p;
+    enum section in;
+};
+
+static int next_text(struct page_walk *w, const CHAR16 **line, UINTN *len)
+{
+    while (next_line(&w->p, line, len)) {
+        if (*len >= 4 && !StrnCmp(*line, L".SH ", 4)) {
+            const CHAR16 *s = *line + 4;
+            UINTN n = *len - 4;
+            w->in = starts_with_word(s, n, L"SYNOPSIS", 8)       ? S_SYNOPSIS
+                    : starts_with_word(s, n, L"OPTIONS", 7)      ? S_OPTIONS
+                    : starts_with_word(s, n, L"DESCRIPTION", 11) ? S_DESCRIPTION
+                                                                 : S_OTHER;
+        } else if (*len < 4 || StrnCmp(*line, L".TH ", 4)) {
+            return 1;
         }
+    }
+    return 0;
+}
+
+/* The whole page as `help pmm` prints it: every text line, the headings among them. */
+static void print_page(struct cmd *c)
+{
+    struct page_walk w = {man_page, S_OTHER};
+    const CHAR16 *line;
+    UINTN len;
+    while (next_text(&w, &line, &len))
+        line_out(c, 0, L"", line, len);
+}
+
+/* A syntax error's usage: sub's SYNOPSIS lines after "usage: ", on standard error. */
+static void print_usage(struct cmd *c, const CHAR16 *sub)
+{
+    struct page_walk w = {man_page, S_OTHER};
+    const CHAR16 *line;
+    UINTN len;
+    while (next_text(&w, &line, &len))
+        if (w.in == S_SYNOPSIS && synopsis_of(line, len, sub))
+            line_out(c, 1, L"usage: ", line, len);
+}
+
+/*
+ * `pmm SUB -h`: sub's part of the page. Its SYNOPSIS lines; its DESCRIPTION entry (the line that
+ * starts with its name and those indented under it); the OPTIONS entries whose first word its
+ * SYNOPSIS names ("-align" for alloc, "ADDR" for free and ref), each with its indented lines.
+ */
+static void print_sub_help(struct cmd *c, const CHAR16 *sub)
+{
+    const CHAR16 *line, *syn[4];
+    UINTN len, synlen[4], nsyn = 0;
+    struct page_walk w = {man_page, S_OTHER};
+    while (next_text(&w, &line, &len))
+        if (w.in == S_SYNOPSIS && synopsis_of(line, len, sub) && nsyn < 4) {
+            line_out(c, 0, L"", line, len);
+            syn[nsyn] = line;
+            synlen[nsyn++] = len;
+        }
+    int taking = 0, shown = 0;
+    w = (struct page_walk){man_page, S_OTHER};
+    while (next_text(&w, &line, &len)) {
+        if (w.in != S_DESCRIPTION)
+            continue;
+        if (len && line[0] != L' ')
+            taking = starts_with_word(line, len, sub, StrLen(sub));
+        else if (len < 2 || line[1] != L' ')
+            taking = 0; /* a blank line ends the entry */
+        if (taking && !shown++)
+            say(c, L"\n");
+        if (taking)
+            line_out(c, 0, L"", line, len);
+    }
+    taking = shown = 0;
+    w = (struct page_walk){man_page, S_OTHER};
+    while (next_text(&w, &line, &len)) {
+        if (w.in != S_OPTIONS)
+            continue;
+        if (len > 2 && line[0] == L' ' && line[1] == L' ' && line[2] != L' ') {
+            UINTN n = 0;
+            while (2 + n < len && line[2 + n] != L' ')
+                n++;
+            taking = 0;
+            for (UINTN k = 0; k < nsyn; k++)
+                taking |= names_word(syn[k] + 4, synlen[k] - 4, line + 2, n);
+        } else if (len < 3 || line[2] != L' ') {
+            taking = 0; /* neither an entry nor a line indented under one */
+        }
+        if (taking && !shown++)
+            say(c, L"\n");
+        if (taking)
+            line_out(c, 0, L"", line, len);
     }
 }
 
@@ -104,7 +213,7 @@ static SHELL_STATUS syntax(struct cmd *c, const CHAR16 *word, const char *why)
         err(c, L"pmm %s: %s: %a\n", c->sub->name, clip(w, word), why);
     else
         err(c, L"pmm %s: %a\n", c->sub->name, why);
-    print_man(c, c->sub->name);
+    print_usage(c, c->sub->name);
     return SHELL_INVALID_PARAMETER;
 }
 
@@ -381,8 +490,8 @@ static SHELL_STATUS dispatch(struct cmd *c, EFI_SHELL_PARAMETERS_PROTOCOL *param
         else
             c->argv[c->argc++] = a;
     }
-    if (c->flags & ARG_FLAG_HELP) {
-        print_man(c, NULL);
+    if ((c->flags & ARG_FLAG_HELP) && !sub) {
+        print_page(c);
         return SHELL_SUCCESS;
     }
     for (UINTN i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
@@ -393,6 +502,10 @@ static SHELL_STATUS dispatch(struct cmd *c, EFI_SHELL_PARAMETERS_PROTOCOL *param
         err(c, L"pmm: unknown subcommand: %s; help pmm describes them\n", clip(w, sub));
         err(c, L"pmm: stats, map, ranges, picture, alloc, free, ref, check, save or boot\n");
         return SHELL_INVALID_PARAMETER;
+    }
+    if (c->flags & ARG_FLAG_HELP) {
+        print_sub_help(c, c->sub->name);
+        return SHELL_SUCCESS;
     }
     unsigned stray = c->flags & ~c->sub->flags;
     if (stray)

@@ -128,15 +128,17 @@ SHELL_STATUS view_ranges(struct cmd *c)
     int sfo = c->flags & ARG_FLAG_SFO;
     if (sfo)
         say(c, L"ShellCommand,\"pmm\"\n");
+    else
+        say(c, L"  Start          End                 Pages       KiB\n");
     for (UINT64 pfn = 0; !c->quit && pmm_next_free_range(c->pmm, pfn, &start, &len);
          pfn = start + len) {
         CHAR16 a[17], b[17];
         if (sfo)
-            say(c, L"PmmFree,\"%s\",\"%s\",\"%ld\"\n", hex(a, start << 12),
+            say(c, L"PmmRanges,\"%s\",\"%s\",\"%ld\"\n", hex(a, start << 12),
                 hex(b, ((start + len) << 12) - 1), len);
         else
-            say(c, L"  0x%012lx-0x%012lx %10ld page%s %9ld KiB\n", start << 12,
-                ((start + len) << 12) - 1, len, len == 1 ? L" " : L"s", len * 4);
+            say(c, L"  0x%012lx-0x%012lx %10ld %9ld\n", start << 12, ((start + len) << 12) - 1, len,
+                len * 4);
         runs++;
         total += len;
         best = len > best ? len : best;

@@ -78,8 +78,11 @@ def summary(name):
 
 # The manual page is the one source of the syntax: read what the usage lines must be from it.
 man = open(os.path.join(os.path.dirname(__file__), "../../efi/shell/pmm.man")).read()
-synopsis = re.search(r"^\.SH SYNOPSIS\n(.*?)^\.SH", man, re.S | re.M).group(1).splitlines()
-TITLE = "pmm - inspect and drive the uefi-pmm physical page allocator"
+synopsis = [l for l in re.search(r"^\.SH SYNOPSIS\n(.*?)^\.SH", man, re.S | re.M).group(1).splitlines()
+            if l.startswith("pmm")]
+SUBS = "stats map ranges picture alloc free ref check save boot".split()
+# the one-line description `help` lists after the name (the NAME section's text)
+BRIEF = "Inspect and drive the uefi-pmm physical page allocator"
 
 
 def usage_of(sub):
@@ -101,7 +104,7 @@ def syntax_error(name, sub, *words):
           f"{name}: want one message line, then only {want}; got {lines}")
     for w in words:
         check(w.lower() in flat(body).lower(), f"{name}: the message does not say {w!r}: {lines[:1]}")
-    check(TITLE not in body, f"{name}: prints the whole manual instead of the usage line")
+    check(BRIEF.lower() not in body.lower(), f"{name}: prints the whole manual instead of the usage line")
 
 
 def one_message(name, status, *words, absent=()):
@@ -148,9 +151,13 @@ boot = sec("boot")
 check("kernel: adopted the allocator" in boot and "kernel: verdict: PASS" in boot,
       "pmm boot did not reach the kernel's PASS")
 
-# --- help: one title, the sections `help` shows, EXAMPLES among them, lines under 80 columns
+# --- help: one title, the sections `help` shows under their headings, lines under 80 columns
 helptext = sec("help")
 check(helptext.lower().count("inspect and drive the uefi-pmm") == 1, "help pmm: want the title once")
+check([l for l in helptext.splitlines() if l.strip()][:1] == [BRIEF + "."],
+      f"help pmm: does not open with {BRIEF!r}")
+for h in ("SYNOPSIS", "OPTIONS", "DESCRIPTION", "STATUS", "EXAMPLES"):
+    check(re.search(rf"^{h}:$", helptext, re.M), f"help pmm: no {h}: heading")
 check(all(s in helptext for s in synopsis), "help pmm: SYNOPSIS incomplete")
 check("pmm alloc 16 -align 64K -below 16M" in helptext, "help pmm: no EXAMPLES")
 for v in "0x0 0x1 0x2 0x7 0x9 0xE 0xF 0x15".split():
@@ -161,6 +168,23 @@ fits_80("help", helptext)
 same_text = lambda a, b: [l.rstrip() for l in a.splitlines()] == [l.rstrip() for l in b.splitlines()]
 check(same_text(sec("usage"), helptext), "pmm -? does not print what help pmm prints")
 check(same_text(sec("app-help"), helptext), "pmm.efi -? does not print the manual (pmm.man next to it)")
+check(same_text(sec("help-h"), helptext), "pmm -h does not print what help pmm prints")
+# `help` alone lists each command with its NAME text: the name once
+listed = re.findall(r"^pmm +- (.*)$", sec("help-list"), re.M)
+check(listed == [BRIEF + "."], f"help lists pmm as {listed}, want {BRIEF!r} once, after one name")
+# pmm SUB -h: that subcommand's usage, description and options, not the whole page
+for sub in SUBS:
+    name = "help-" + sub
+    body = sec(name)
+    check(all(u in body for u in usage_of(sub)), f"{name}: no usage line {usage_of(sub)}")
+    others = [u for u in synopsis if u not in usage_of(sub) and u in body]
+    check(not others, f"{name}: shows other subcommands' usage: {others}")
+    check(re.search(rf"^{sub} +\S", body, re.M), f"{name}: no description of {sub}")
+    check(BRIEF.lower() not in body.lower(), f"{name}: the whole manual")
+    fits_80(name, body)
+check(statuses("help-alloc") == ["0x0"], f"pmm alloc -h: status {statuses('help-alloc')}")
+for opt in ("-align A", "-below ADDR"):
+    check(opt in sec("help-alloc"), f"pmm alloc -h: option {opt} not described")
 
 # --- output written to files: CR LF once per line, like memmap; no build line in -sfo
 stats_file = readfile("stats.txt", "utf-16")
@@ -263,7 +287,10 @@ if check(built, "pmm stats: does not say which map its kinds are from"):
         check(abs(moved) <= 16, f"free at build minus the allocator's pages is {moved} off free now")
 fits_80("map.txt", map_file.replace("\r", ""))
 
-free_rows = sfo_rows("ranges-sfo", "PmmFree")
+free_rows = sfo_rows("ranges-sfo", "PmmRanges")
+check(not sfo_rows("ranges-sfo", "PmmFree"), "pmm ranges -sfo: the table is still called PmmFree")
+rl = sec("ranges").splitlines()
+check(rl and re.match(r"^\s*Start\s+End\s+Pages\s+KiB\s*$", rl[0]), f"pmm ranges: no header row: {rl[:1]}")
 check(sum(int(r[2]) for r in free_rows) == s1.get("free"), "free ranges do not add up to free pages")
 check(max((int(r[2]) for r in free_rows), default=0) == s1.get("largest"), "largest run disagrees")
 check(statuses("ranges") == ["0x0"] and "free range" in sec("ranges"), "pmm ranges failed")
@@ -342,7 +369,7 @@ check("0x" not in sec("free-empty-last").split("usage:")[0], "pmm free with no a
 
 # --- syntax errors: the subcommand's line, nothing changed
 one_message("bad-sub", "0x2", "unknown subcommand: bogus")
-check(TITLE not in sec("bad-sub"), "bad-sub: the whole manual")
+check(BRIEF.lower() not in sec("bad-sub").lower(), "bad-sub: the whole manual")
 syntax_error("bad-alloc-missing", "alloc", "missing")
 syntax_error("bad-alloc-zero", "alloc", "0: must not be 0")
 syntax_error("bad-align-3", "alloc", "3: not a power of two")

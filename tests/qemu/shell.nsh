@@ -5,6 +5,31 @@ load \EFI\pmm\pmmcmd.efi
 echo "rc=%lasterror%"
 echo "== help"
 help pmm
+echo "== help-list"
+help
+echo "== help-h"
+pmm -h
+echo "== help-alloc"
+pmm alloc -h
+echo "rc=%pmm_status%"
+echo "== help-stats"
+pmm stats --help
+echo "== help-map"
+pmm -h map
+echo "== help-ranges"
+pmm ranges -h
+echo "== help-picture"
+pmm picture -h
+echo "== help-free"
+pmm free -h
+echo "== help-ref"
+pmm ref -h
+echo "== help-check"
+pmm check -h
+echo "== help-save"
+pmm save -h
+echo "== help-boot"
+pmm boot -h
 echo "== files"
 pmm stats -sfo > fs0:\stats.txt
 echo "rc=%pmm_status%"
