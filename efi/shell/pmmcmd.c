@@ -2,11 +2,11 @@
  * pmmcmd.c - `pmm`, a UEFI shell command over the live allocator.
  *
  * Built twice from the same objects: pmmcmd.efi, a boot-services driver that registers `pmm`
- * with EFI_SHELL_DYNAMIC_COMMAND_PROTOCOL (`load fs0:\EFI\pmm\pmmcmd.efi`, then `pmm ...` and
- * `help pmm` work like built-in commands), and pmm.efi, a plain shell application. The driver
- * builds the allocator from the firmware's map on first use and keeps it while it stays loaded, so
- * allocations persist between invocations; the application builds a fresh one each run and gives
- * it back when it returns.
+ * with EFI_SHELL_DYNAMIC_COMMAND_PROTOCOL on its own image handle (`load fs0:\EFI\pmm\pmmcmd.efi`,
+ * then `pmm ...` and `help pmm` work like built-in commands, and `unload` of that handle removes
+ * it), and pmm.efi, a plain shell application. The driver builds the allocator from the
+ * firmware's map on first use and keeps it while it stays loaded, so allocations persist between
+ * invocations; the application builds a fresh one each run and gives it back when it returns.
  *
  * The manual page (pmm.man, compiled in as man.inc) is the one description of the syntax: `help
  * pmm` shows it (and pmm -h the same), pmm.efi finds it as pmm.man next to itself, `pmm SUB -h`
@@ -25,7 +25,7 @@ struct state {
     UINTN ndesc;
 };
 #ifndef PMM_SHELL_APP
-static struct state live; /* the driver's, kept between invocations */
+static struct state live; /* the driver's, kept between invocations until it is unloaded */
 #endif
 
 static const CHAR16 man_page[] =
@@ -224,17 +224,21 @@ static SHELL_STATUS arg_error(struct cmd *c, enum arg_err e, int at)
     return syntax(c, at < c->argc ? c->argv[at] : NULL, arg_strerror(e));
 }
 
+#ifndef PMM_SHELL_APP
 static void set_last(struct cmd *c, const CHAR16 *v)
 {
     if (c->shell) /* an empty value deletes the variable: %pmm_last% then expands to nothing */
         uefi_call_wrapper(c->shell->SetEnv, 3, L"pmm_last", (CHAR16 *)v, TRUE);
 }
+#endif
 
 static SHELL_STATUS do_alloc(struct cmd *c)
 {
     struct arg_alloc a;
     int at = 0;
+#ifndef PMM_SHELL_APP
     set_last(c, L""); /* whatever happens next, no stale address for a script to free */
+#endif
     enum arg_err e = arg_alloc(c->argc, (const arg_char *const *)c->argv, &a, &at);
     if (e)
         return arg_error(c, e, at);
@@ -258,11 +262,19 @@ static SHELL_STATUS do_alloc(struct cmd *c)
         err(c, L"pmm alloc: %a\n", pmm_strerror(rc));
         return SHELL_INVALID_PARAMETER;
     }
+    UINT64 last = phys + a.pages * 4096 - 1;
+#ifdef PMM_SHELL_APP
+    say(c, L"pmm: allocated %s page%s at 0x%lx-0x%lx\n", dec(n, a.pages), plural(a.pages), phys,
+        last);
+    say(c, L"pmm: pmm.efi's allocator, and these pages, end when it returns (load pmmcmd.efi to"
+           L" keep them); %%pmm_last%% is left alone\n");
+#else
     CHAR16 v[24];
     UnicodeSPrint(v, sizeof v, L"0x%lx", phys);
     set_last(c, v);
     say(c, L"pmm: allocated %s page%s at 0x%lx-0x%lx; %%pmm_last%% = 0x%lx\n", dec(n, a.pages),
-        plural(a.pages), phys, phys + a.pages * 4096 - 1, phys);
+        plural(a.pages), phys, last, phys);
+#endif
     return SHELL_SUCCESS;
 }
 
@@ -609,17 +621,38 @@ static int registered(EFI_GUID *dyn)
     FreePool(h);
     return found;
 }
+
+/*
+ * `unload` of the driver's handle: the command goes first (if the shell will not let it go, the
+ * driver stays, whole), then every page its allocator holds, metadata included, goes back to the
+ * firmware, and %pmm_last%, which named one of them, is cleared. The firmware frees the image.
+ */
+static EFI_STATUS EFIAPI unload(EFI_HANDLE image)
+{
+    EFI_GUID dyn = EFI_SHELL_DYNAMIC_COMMAND_PROTOCOL_GUID, shell_guid = EFI_SHELL_PROTOCOL_GUID;
+    EFI_STATUS st = uefi_call_wrapper(BS->UninstallProtocolInterface, 3, image, &dyn, &command);
+    if (EFI_ERROR(st))
+        return st;
+    if (live.pmm)
+        fw_release_pmm(live.pmm);
+    live = (struct state){NULL, 0};
+    map_release();
+    EFI_SHELL_PROTOCOL *shell = NULL;
+    if (!EFI_ERROR(LibLocateProtocol(&shell_guid, (void **)&shell)) && shell)
+        uefi_call_wrapper(shell->SetEnv, 3, L"pmm_last", L"", TRUE);
+    return EFI_SUCCESS;
+}
 #endif
 
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 {
     InitializeLib(image, systab);
     self = image;
-    EFI_GUID params_guid = EFI_SHELL_PARAMETERS_PROTOCOL_GUID, shell_guid = EFI_SHELL_PROTOCOL_GUID;
-#ifdef PMM_SHELL_APP
-    /* pmm.efi: run once, as a shell application, and give everything back. */
     EFI_LOADED_IMAGE *li = NULL;
     uefi_call_wrapper(BS->HandleProtocol, 3, image, &LoadedImageProtocol, (void **)&li);
+#ifdef PMM_SHELL_APP
+    /* pmm.efi: run once, as a shell application, and give everything back. */
+    EFI_GUID params_guid = EFI_SHELL_PARAMETERS_PROTOCOL_GUID, shell_guid = EFI_SHELL_PROTOCOL_GUID;
     EFI_SHELL_PARAMETERS_PROTOCOL *params = NULL;
     uefi_call_wrapper(BS->HandleProtocol, 3, image, &params_guid, (void **)&params);
     EFI_SHELL_PROTOCOL *shell = NULL;
@@ -631,19 +664,19 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
     map_release();
     return rc == SHELL_SUCCESS ? EFI_SUCCESS : EFIERR(rc);
 #else
-    (void)params_guid;
-    (void)shell_guid;
-    /* pmmcmd.efi: stay resident and answer `pmm` from now on, once. */
+    /* pmmcmd.efi: stay resident and answer `pmm` from now on, once, on this image's handle, so
+     * that `unload` of that handle (the one dh -p ShellDynamicCommand lists) removes it. */
     EFI_GUID dyn = EFI_SHELL_DYNAMIC_COMMAND_PROTOCOL_GUID;
     if (registered(&dyn)) {
         Print(L"pmm: the pmm command is already loaded; this copy is not installed\n");
         return EFI_ALREADY_STARTED;
     }
-    EFI_HANDLE h = NULL;
-    EFI_STATUS st = uefi_call_wrapper(BS->InstallProtocolInterface, 4, &h, &dyn,
+    EFI_STATUS st = uefi_call_wrapper(BS->InstallProtocolInterface, 4, &image, &dyn,
                                       EFI_NATIVE_INTERFACE, &command);
     if (EFI_ERROR(st))
         Print(L"pmm: cannot register the shell command: %r\n", st);
+    else if (li)
+        li->Unload = unload;
     return st;
 #endif
 }

@@ -477,6 +477,12 @@ check(img and any(l.startswith("LoaderCode") and int(l.split()[1].split("-")[0],
                   and int(img.group(2), 16) <= int(l.split()[1].split("-")[1], 16) for l in rows),
       "pmm.efi map: does not name its own image, or not inside a LoaderCode row")
 fits_80("app-map", am)
+# pmm.efi's allocator ends with it: it leaves %pmm_last% (the driver's) alone and says so
+before = re.search(r"before=(\S*)", sec("app-alloc"))
+check(before and before.group(1) and last("app-alloc") == before.group(1),
+      f"pmm.efi alloc changed %pmm_last%: {before and before.group(1)} -> {last('app-alloc')}")
+check("%pmm_last% =" not in sec("app-alloc").split("before=")[1] and "pmm.efi" in sec("app-alloc"),
+      "pmm.efi alloc: reports %pmm_last% or does not say its allocator ends with it")
 # a count with a unit is bytes: 4K is one page
 check(statuses("alloc-unit") == ["0x0", "0x0"] and "allocated 1 page at" in sec("alloc-unit")
       and "freed 1 page at" in sec("alloc-unit"), f"pmm alloc 4K: {sec('alloc-unit')!r}")

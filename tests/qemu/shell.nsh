@@ -250,6 +250,11 @@ echo "== app-help"
 \EFI\pmm\pmm.efi -?
 echo "== app-map"
 \EFI\pmm\pmm.efi map
+echo "== app-alloc"
+pmm alloc 1
+echo "before=%pmm_last%"
+\EFI\pmm\pmm.efi alloc 4
+echo "rc=%lasterror% last=%pmm_last%"
 echo "== alloc-unit"
 pmm alloc 4K
 echo "rc=%pmm_status% last=%pmm_last%"

@@ -6,7 +6,9 @@ pseudo-terminal, as it would in a terminal window:
   - Ctrl-C reaches the guest (QEMU keeps running: the serial line is `mon:stdio`, signals off);
     `pmm map -b` then pages with the shell's prompt, and Q there stops it with status 0x15;
     `pmm boot` afterwards ends in the kernel's PASS, which exits 0;
-  - Ctrl-A X, the README's way out, quits QEMU through its monitor, also with status 0.
+  - Ctrl-A X, the README's way out, quits QEMU through its monitor, also with status 0;
+  - `unload` of the command's handle removes `pmm` and gives back the pages its allocator held: a
+    second load builds from a map with them free again.
 `make run` exits 0 on PASS (and says so); a kernel that fails (build/esp-fault.img) exits 1.
 Each step waits for what the guest prints, with a time limit, never for a fixed time.
 """
@@ -95,6 +97,16 @@ class Tty:
                 os.killpg(self.pid, signal.SIGKILL)
                 os.waitpid(self.pid, 0)
 
+    def run(self, cmd, *until, timeout=60):
+        """Type cmd and wait for each of until in turn; return what the guest printed since (None
+        on timeout)."""
+        self.seen = start = len(self.text())
+        self.type(cmd + "\r")
+        for u in until:
+            if not self.expect(u, timeout):
+                return None
+        return self.text()[start:]
+
     def text(self):
         text = self.out.decode("utf-8", "replace").replace("\r", "")
         return re.sub(r"\x1b\[[0-9;=?]*[a-zA-Z]", "", text)
@@ -141,8 +153,29 @@ try:
     check(st == 0, f"make shell: a PASS exits {st}, want 0")
     check("run.sh: PASS" in log, "make shell: no PASS line from run.sh")
 
-    # Ctrl-A X quits QEMU from its monitor
-    t = shell_session(image, [("\x01x", 0)], "Ctrl-A X")
+    # unload: the command goes, and so do the pages its allocator held; then Ctrl-A X quits QEMU
+    # from its monitor
+    t = shell_session(image, [], "unload")
+
+    def free_pages():
+        out = t.run("pmm stats -sfo", "PmmSections,") or ""
+        m = re.search(r'PmmSummary,"\d+","(\d+)"', out)
+        return int(m.group(1)) if m else None
+
+    before = free_pages()
+    check(t.run("pmm alloc 256", "%pmm_last% =") is not None, "unload: pmm alloc 256 failed")
+    out = t.run("dh -p ShellDynamicCommand", "Handle dump by protocol", "FS0:\\>") or ""
+    h = re.search(r"^\s*([0-9A-Fa-f]+): ShellDynamicCommand\b.*pmmcmd", out, re.M | re.I)
+    if check(h, f"unload: dh does not show pmm's command on pmmcmd.efi's image handle: {out!r}"):
+        check(t.run(f"unload -n {h.group(1)}", "Result Success") is not None,
+              "unload: the shell could not unload pmmcmd.efi")
+        check(t.run("pmm check", "is not recognized") is not None, "unload: pmm is still there")
+        check(t.run("load fs0:\\EFI\\pmm\\pmmcmd.efi", "- Success") is not None, "unload: load again failed")
+        after = free_pages()
+        # the 256 pages and the first allocator's metadata came back; a page or two may move
+        check(before and after and abs(after - before) < 64,
+              f"unload: {before} pages free before, {after} after unload and a new load")
+    t.type("\x01x")
     st = t.wait(30)
     check(st == 0, f"Ctrl-A X: QEMU did not quit with status 0 ({st})")
     check("QEMU: Terminated" in t.text(), "Ctrl-A X did not reach QEMU's monitor")
@@ -165,5 +198,5 @@ if failures:
     print("---- last terminal session ----")
     print(t.text()[-4000:])
     sys.exit(1)
-print("make shell: Ctrl-C reaches the guest, Q stops -b, Ctrl-A X quits, PASS exits 0; "
-      "make run: PASS 0, FAIL 1")
+print("make shell: Ctrl-C reaches the guest, Q stops -b, unload gives the pages back, Ctrl-A X quits, "
+      "PASS exits 0; make run: PASS 0, FAIL 1")
