@@ -6,7 +6,8 @@ pseudo-terminal, as it would in a terminal window:
   - Ctrl-C reaches the guest (QEMU keeps running: the serial line is `mon:stdio`, signals off);
     `pmm map -b` then pages with the shell's prompt, and Q there stops it with status 0x15;
     `pmm boot` afterwards ends in the kernel's PASS, which exits 0;
-  - Ctrl-A X, the README's way out, quits QEMU through its monitor, also with status 0;
+  - Ctrl-A X, the README's way out, quits QEMU through its monitor, also with status 0, and the
+    session says so when it starts;
   - `unload` of the command's handle removes `pmm` and gives back the pages its allocator held: a
     second load builds from a map with them free again.
 `make run` exits 0 on PASS (and says so); a kernel that fails (build/esp-fault.img) exits 1.
@@ -121,6 +122,8 @@ def shell_session(image, keys_after_load, name):
     check(loaded, f"{name}: the shell did not run startup.nsh")
     if loaded:
         t.expect("FS0:\\>", 20)  # the prompt after startup.nsh
+        said = t.text()[t.text().find("the pmm command is loaded"):t.seen]
+        check("Ctrl-A X" in said and "quit" in said, f"{name}: the session does not say how to quit: {said!r}")
         for keys, pause in keys_after_load:
             t.type(keys)
             time.sleep(pause)
@@ -198,5 +201,5 @@ if failures:
     print("---- last terminal session ----")
     print(t.text()[-4000:])
     sys.exit(1)
-print("make shell: Ctrl-C reaches the guest, Q stops -b, unload gives the pages back, Ctrl-A X quits, "
-      "PASS exits 0; make run: PASS 0, FAIL 1")
+print("make shell: says how to quit, Ctrl-C reaches the guest, Q stops -b, unload gives the pages "
+      "back, Ctrl-A X quits, PASS exits 0; make run: PASS 0, FAIL 1")
