@@ -18,6 +18,10 @@ const char *arg_strerror(enum arg_err e)
         return "too large: does not fit in 64 bits";
     case ARG_ZERO:
         return "must not be 0";
+    case ARG_TOO_MANY:
+        return "more pages than 52-bit addresses hold (2^40)";
+    case ARG_NOT_PAGES:
+        return "with K/M/G/T it is bytes: not whole 4K pages";
     case ARG_NOT_POW2:
         return "not a power of two";
     case ARG_UNALIGNED:
@@ -53,7 +57,8 @@ int arg_is(const arg_char *s, const char *lit)
     return *s == 0;
 }
 
-enum arg_err arg_number(const arg_char *s, uint64_t *v)
+/* arg_number, and whether the number had a unit (K, M, G or T). */
+static enum arg_err number(const arg_char *s, uint64_t *v, int *unit)
 {
     if (!s || !*s)
         return ARG_MISSING;
@@ -92,7 +97,14 @@ enum arg_err arg_number(const arg_char *s, uint64_t *v)
     if (big || (shift && x > (UINT64_MAX >> shift)))
         return ARG_TOO_BIG;
     *v = x << shift;
+    *unit = shift != 0;
     return ARG_OK;
+}
+
+enum arg_err arg_number(const arg_char *s, uint64_t *v)
+{
+    int unit;
+    return number(s, v, &unit);
 }
 
 unsigned arg_flag(const arg_char *s)
@@ -108,8 +120,28 @@ unsigned arg_flag(const arg_char *s)
     return 0;
 }
 
-/* A word that must be a page count: a number of at least 1. */
-static enum arg_err count(const arg_char *s, uint64_t *v)
+enum arg_err arg_pages(const arg_char *s, uint64_t *pages)
+{
+    uint64_t x = 0;
+    int unit = 0;
+    enum arg_err e = number(s, &x, &unit);
+    if (e)
+        return e;
+    if (unit) {
+        if (x & (PAGE - 1))
+            return ARG_NOT_PAGES;
+        x /= PAGE;
+    }
+    if (!x)
+        return ARG_ZERO;
+    if (x > ARG_MAX_PAGES)
+        return ARG_TOO_MANY;
+    *pages = x;
+    return ARG_OK;
+}
+
+/* A word that must be a byte count or address of at least 1 (-align, -below). */
+static enum arg_err positive(const arg_char *s, uint64_t *v)
 {
     uint64_t x = 0;
     enum arg_err e = arg_number(s, &x);
@@ -144,7 +176,7 @@ enum arg_err arg_alloc(int n, const arg_char *const *w, struct arg_alloc *a, int
     enum arg_err e;
     if (n < 1)
         return fail(at, n, ARG_MISSING);
-    if ((e = count(w[0], &r.pages)))
+    if ((e = arg_pages(w[0], &r.pages)))
         return fail(at, 0, e);
     int seen_align = 0, seen_below = 0;
     for (int i = 1; i < n; i += 2) {
@@ -158,7 +190,7 @@ enum arg_err arg_alloc(int n, const arg_char *const *w, struct arg_alloc *a, int
         if (i + 1 >= n)
             return fail(at, i, ARG_NO_VALUE);
         uint64_t v = 0;
-        if ((e = count(w[i + 1], &v)))
+        if ((e = positive(w[i + 1], &v)))
             return fail(at, i + 1, e);
         if (is_align && (v & (v - 1)))
             return fail(at, i + 1, ARG_NOT_POW2);
@@ -176,7 +208,7 @@ enum arg_err arg_free(int n, const arg_char *const *w, struct arg_free *f, int *
         return fail(at, n, ARG_MISSING);
     if ((e = page_address(w[0], &r.phys)))
         return fail(at, 0, e);
-    if (n > 1 && (e = count(w[1], &r.pages)))
+    if (n > 1 && (e = arg_pages(w[1], &r.pages)))
         return fail(at, 1, e);
     if (n > 2)
         return fail(at, 2, ARG_EXTRA);

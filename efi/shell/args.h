@@ -19,6 +19,8 @@ enum arg_err {
     ARG_NOT_NUMBER,     /* not decimal, 0x hex, or either with one K/M/G/T suffix */
     ARG_TOO_BIG,        /* the number (times its suffix) does not fit in 64 bits */
     ARG_ZERO,           /* a page count, alignment or limit of 0 */
+    ARG_TOO_MANY,       /* a page count above ARG_MAX_PAGES */
+    ARG_NOT_PAGES,      /* a size with a unit (bytes) that is not a whole number of pages */
     ARG_NOT_POW2,       /* -align that is not a power of two */
     ARG_UNALIGNED,      /* an address that is not a multiple of 4 KiB */
     ARG_WRAPS,          /* ADDR + N pages runs past the end of the 64-bit address space */
@@ -30,7 +32,8 @@ enum arg_err {
     ARG_FLAG_HERE,      /* a flag this subcommand does not support (-b, -sfo, -f) */
 };
 
-/* What arg_strerror says about the word (lower case, no trailing period). */
+/* What arg_strerror says about the word (lower case, no trailing period, under 50 characters so
+ * that "pmm alloc: WORD: " and the message fit a line). */
 const char *arg_strerror(enum arg_err e);
 
 /* Case-insensitive comparison with an ASCII literal: 1 if equal. */
@@ -42,6 +45,20 @@ int arg_is(const arg_char *s, const char *lit);
  */
 enum arg_err arg_number(const arg_char *s, uint64_t *v);
 
+/*
+ * The most pages a count may name: x86-64 physical addresses have at most 52 bits, so no machine
+ * holds more than 2^40 pages of 4 KiB. A larger count is refused as a syntax error, not as out of
+ * memory: no memory could ever meet it.
+ */
+#define ARG_MAX_PAGES (1ull << 40)
+
+/*
+ * A page count (N of alloc and free): a number from 1 to ARG_MAX_PAGES. Without a unit it counts
+ * pages (16, 0x10); with one it is a size in bytes like -align's and -below's (4K is one page, 2M
+ * is 512 pages) and must be a whole number of pages (ARG_NOT_PAGES otherwise).
+ */
+enum arg_err arg_pages(const arg_char *s, uint64_t *pages);
+
 /* The flags every subcommand may be offered; which it accepts is its own business. */
 enum {
     ARG_FLAG_B = 1,     /* -b: page the output */
@@ -52,14 +69,15 @@ enum {
 /* The flag a word is (one of ARG_FLAG_*), or 0 for any other word. */
 unsigned arg_flag(const arg_char *s);
 
-/* pmm alloc N [-align A] [-below ADDR] (words after "alloc"). align defaults to 4 KiB, below to
- * 0 (no limit); an explicit 0 for either is refused, as is an align that is not a power of two. */
+/* pmm alloc N [-align A] [-below ADDR] (words after "alloc"). N as arg_pages; align defaults to
+ * 4 KiB, below to 0 (no limit), both in bytes; an explicit 0 for either is refused, as is an align
+ * that is not a power of two. */
 struct arg_alloc {
     uint64_t pages, align, below;
 };
 enum arg_err arg_alloc(int n, const arg_char *const *w, struct arg_alloc *a, int *at);
 
-/* pmm free ADDR [N]: ADDR page-aligned, N >= 1 (default 1), and the run must not wrap. */
+/* pmm free ADDR [N]: ADDR page-aligned, N as arg_pages (default 1), and the run must not wrap. */
 struct arg_free {
     uint64_t phys, pages;
 };

@@ -4,7 +4,14 @@
  * The text is the Linux efi=debug numeric format, which tools/mapfile.c (and so pmmsim) reads:
  * type numbers and attributes exactly as the firmware gave them. FILE is written as FILE.new
  * first; only when that write has fully succeeded does an existing FILE (replaced only with -f)
- * make way and FILE.new take its name. A failed write leaves FILE as it was.
+ * make way and FILE.new take its name.
+ *
+ * A refused or failed save leaves the volume as it found it: what would be refused is refused
+ * before anything is written (FILE a directory, FILE there without -f, a FILE.new already there,
+ * which is not ours to take), and a FILE.new that could not be completed, or could not replace
+ * FILE, is removed. Messages name FILE, the path the user gave. The one failure that cannot be
+ * undone is the rename after the old FILE was deleted: then the map is in FILE.new, and the
+ * message says so.
  */
 #include "shell.h"
 
@@ -12,7 +19,7 @@
 static CHAR8 *map_text(UINTN *len, UINTN *ndesc)
 {
     struct fwmap m;
-    if (EFI_ERROR(fw_get_map(&m)))
+    if (EFI_ERROR(map_read(&m)))
         return NULL;
     UINTN n = m.size / m.desc_size, cap = 160 * (n + 2);
     CHAR8 *text = AllocatePool(cap);
@@ -35,24 +42,28 @@ static CHAR8 *map_text(UINTN *len, UINTN *ndesc)
         for (CHAR16 *q = line; *q && *len < cap; q++)
             text[(*len)++] = (CHAR8)*q;
     }
-    FreePool(m.buf);
     return text;
 }
 
-static int exists(EFI_SHELL_PROTOCOL *sh, const CHAR16 *path)
+/* What is at path: 0 nothing (or nothing we can open), 1 a file, 2 a directory. */
+static int what_is(EFI_SHELL_PROTOCOL *sh, const CHAR16 *path)
 {
     SHELL_FILE_HANDLE fh;
     if (EFI_ERROR(uefi_call_wrapper(sh->OpenFileByName, 3, path, &fh, EFI_FILE_MODE_READ)))
         return 0;
+    EFI_FILE_INFO *info = uefi_call_wrapper(sh->GetFileInfo, 1, fh);
+    int dir = info && (info->Attribute & EFI_FILE_DIRECTORY);
+    if (info)
+        FreePool(info);
     uefi_call_wrapper(sh->CloseFile, 1, fh);
-    return 1;
+    return dir ? 2 : 1;
 }
 
-/* Write all of text to a new file at path (an old one of that name is ours: FILE.new). */
+/* Write all of text to a new file at path, which the caller found free; on any failure nothing
+ * of it is left. */
 static EFI_STATUS write_new(EFI_SHELL_PROTOCOL *sh, const CHAR16 *path, CHAR8 *text, UINTN len)
 {
     SHELL_FILE_HANDLE fh;
-    uefi_call_wrapper(sh->DeleteFileByName, 1, path);
     EFI_STATUS st =
         uefi_call_wrapper(sh->OpenFileByName, 3, path, &fh,
                           EFI_FILE_MODE_READ | EFI_FILE_MODE_WRITE | EFI_FILE_MODE_CREATE);
@@ -68,7 +79,10 @@ static EFI_STATUS write_new(EFI_SHELL_PROTOCOL *sh, const CHAR16 *path, CHAR8 *t
         uefi_call_wrapper(sh->DeleteFile, 1, fh); /* closes it too */
         return st;
     }
-    return uefi_call_wrapper(sh->CloseFile, 1, fh);
+    st = uefi_call_wrapper(sh->CloseFile, 1, fh);
+    if (EFI_ERROR(st)) /* the last of it may not be on the volume: not a map to keep */
+        uefi_call_wrapper(sh->DeleteFileByName, 1, path);
+    return st;
 }
 
 /* Rename the file at from to the last component of to (same directory). */
@@ -106,46 +120,58 @@ SHELL_STATUS save_map(struct cmd *c, const CHAR16 *path, int replace)
 {
     EFI_SHELL_PROTOCOL *sh = c->shell;
     if (!sh) {
-        say(c, L"pmm save: needs the UEFI shell's file access\n");
+        err(c, L"pmm save: needs the UEFI shell's file access\n");
         return SHELL_UNSUPPORTED;
     }
-    int had = exists(sh, path);
-    if (had && !replace) {
-        say(c, L"pmm save: %s exists; `pmm save -f %s` replaces it\n", path, path);
+    int had = what_is(sh, path);
+    if (had == 2) {
+        err(c, L"pmm save: %s is a directory; name a file\n", path);
         return SHELL_ACCESS_DENIED;
     }
-    UINTN len = 0, n = 0;
-    CHAR8 *text = map_text(&len, &n);
-    if (!text) {
-        say(c, L"pmm save: cannot read the memory map\n");
-        return SHELL_DEVICE_ERROR;
+    if (had && !replace) {
+        err(c, L"pmm save: %s exists; `pmm save -f %s` replaces it\n", path, path);
+        return SHELL_ACCESS_DENIED;
     }
     UINTN plen = StrLen(path);
     CHAR16 *tmp = AllocatePool((plen + 5) * sizeof(CHAR16));
-    EFI_STATUS st = tmp ? EFI_SUCCESS : EFI_OUT_OF_RESOURCES;
-    if (tmp) {
-        StrCpy(tmp, path);
-        StrCat(tmp, L".new");
-        st = write_new(sh, tmp, text, len);
+    if (!tmp) {
+        err(c, L"pmm save: cannot write %s: %r\n", path, EFI_OUT_OF_RESOURCES);
+        return SHELL_OUT_OF_RESOURCES;
     }
-    FreePool(text);
-    if (EFI_ERROR(st)) {
-        say(c, L"pmm save: cannot write %s: %r%s\n", tmp ? tmp : path, st,
+    StrCpy(tmp, path);
+    StrCat(tmp, L".new");
+    SHELL_STATUS rc = SHELL_SUCCESS;
+    UINTN len = 0, n = 0;
+    CHAR8 *text = NULL;
+    EFI_STATUS st;
+    if (what_is(sh, tmp)) {
+        err(c,
+            L"pmm save: %s exists, and save writes FILE.new first; remove it or name another "
+            L"FILE\n",
+            tmp);
+        rc = SHELL_ACCESS_DENIED;
+    } else if (!(text = map_text(&len, &n))) {
+        err(c, L"pmm save: cannot read the memory map\n");
+        rc = SHELL_DEVICE_ERROR;
+    } else if (EFI_ERROR((st = write_new(sh, tmp, text, len)))) {
+        err(c, L"pmm save: cannot write %s: %r%s\n", path, st,
             had ? L"; the old file is unchanged" : L"");
-        if (tmp)
-            FreePool(tmp);
-        return SHELL_DEVICE_ERROR;
+        rc = SHELL_DEVICE_ERROR;
+    } else if (had && EFI_ERROR((st = uefi_call_wrapper(sh->DeleteFileByName, 1, path)))) {
+        uefi_call_wrapper(sh->DeleteFileByName, 1, tmp);
+        err(c, L"pmm save: cannot replace %s: %r; it is unchanged\n", path, st);
+        rc = SHELL_DEVICE_ERROR;
+    } else if (EFI_ERROR((st = rename_file(sh, tmp, path)))) {
+        if (!had) /* nothing lost yet: leave the volume as it was */
+            uefi_call_wrapper(sh->DeleteFileByName, 1, tmp);
+        err(c, L"pmm save: cannot write %s: %r%s\n", path, st,
+            had ? L"; the old file is gone, the map is in FILE.new" : L"");
+        rc = SHELL_DEVICE_ERROR;
+    } else {
+        say(c, L"pmm: saved %ld descriptor%s to %s\n", n, plural(n), path);
     }
-    if (had)
-        st = uefi_call_wrapper(sh->DeleteFileByName, 1, path);
-    if (!EFI_ERROR(st))
-        st = rename_file(sh, tmp, path);
-    if (EFI_ERROR(st)) {
-        say(c, L"pmm save: the map is in %s, but it could not become %s: %r\n", tmp, path, st);
-        FreePool(tmp);
-        return SHELL_DEVICE_ERROR;
-    }
+    if (text)
+        FreePool(text);
     FreePool(tmp);
-    say(c, L"pmm: saved %ld descriptor%s to %s\n", n, plural(n), path);
-    return SHELL_SUCCESS;
+    return rc;
 }

@@ -1,7 +1,11 @@
 /*
  * views.c - what `pmm` shows: stats, the firmware map as the allocator classifies it, free
- * ranges and a picture of physical memory. Text lines fit an 80-column console, but for the
- * summary line every front end prints the same way (pmm_summary).
+ * ranges and a picture of physical memory. Text lines fit an 80-column console: the summary line
+ * every front end prints (pmm_summary) is wrapped there, as every longer line is (out.c).
+ *
+ * Two maps appear, each counted from one source: the one the allocator was built from (its range
+ * table: pmm stats) and the firmware's map now (pmm map). They differ by the allocator's own pages,
+ * metadata and allocations, which were free at the build and are LoaderData now; pmm map says so.
  */
 #include "shell.h"
 
@@ -38,9 +42,10 @@ SHELL_STATUS view_stats(struct cmd *c)
     say(c, L"  largest free run   %10ld %9ld\n", s.largest, MIB(s.largest));
     say(c, L"  free below 4 GiB   %10ld %9ld\n", s.below4g, MIB(s.below4g));
     say(c, L"  free below 16 MiB  %10ld %9ld\n", s.below16m, MIB(s.below16m));
-    say(c, L"  map kinds: free now %ld, free after exit %ld, never %ld page%s\n",
-        s.kind_pages[PMM_KIND_FREE], s.kind_pages[PMM_KIND_BOOT], s.kind_pages[PMM_KIND_NEVER],
-        plural(s.kind_pages[PMM_KIND_NEVER]));
+    say(c, L"  the map it was built from: %ld descriptor%s; pages free-now %ld,\n", c->built_ndesc,
+        plural(c->built_ndesc), s.kind_pages[PMM_KIND_FREE]);
+    say(c, L"    after-exit %ld, never %ld (pmm map: the map now)\n", s.kind_pages[PMM_KIND_BOOT],
+        s.kind_pages[PMM_KIND_NEVER]);
     say(c, L"  span %ld page%s (%ld MiB)%s\n", s.span, plural(s.span), MIB(s.span),
         s.reconciled ? L"; reconciled" : L"; boot services alive");
     say(c, L"  sections of 128 MiB: %ld, %ld with RAM (only those have metadata)\n", s.sections,
@@ -51,17 +56,17 @@ SHELL_STATUS view_stats(struct cmd *c)
     return SHELL_SUCCESS;
 }
 
-/* The firmware's current map, descriptors copied out and sorted by address. */
+/* The firmware's current map, descriptors copied out (after it was read: the copy is not in it)
+ * and sorted by address. */
 static EFI_MEMORY_DESCRIPTOR *sorted_map(UINTN *n)
 {
     struct fwmap m;
-    if (EFI_ERROR(fw_get_map(&m)))
+    if (EFI_ERROR(map_read(&m)))
         return NULL;
     *n = m.size / m.desc_size;
     EFI_MEMORY_DESCRIPTOR *d = AllocatePool(*n * sizeof *d + 1);
     for (UINTN i = 0; d && i < *n; i++)
         CopyMem(&d[i], (UINT8 *)m.buf + i * m.desc_size, sizeof *d);
-    FreePool(m.buf);
     for (UINTN i = 1; d && i < *n; i++) { /* insertion sort: maps are short */
         EFI_MEMORY_DESCRIPTOR t = d[i];
         UINTN j = i;
@@ -77,7 +82,7 @@ SHELL_STATUS view_map(struct cmd *c)
     UINTN n;
     EFI_MEMORY_DESCRIPTOR *d = sorted_map(&n);
     if (!d) {
-        say(c, L"pmm: cannot read the memory map\n");
+        err(c, L"pmm map: cannot read the memory map\n");
         return SHELL_DEVICE_ERROR;
     }
     int sfo = c->flags & ARG_FLAG_SFO;
@@ -99,12 +104,21 @@ SHELL_STATUS view_map(struct cmd *c)
             say(c, L"%s %012lx-%012lx %9ld %016lx %s\n", pad(name, 11, short_type(d[i].Type)),
                 d[i].PhysicalStart, end, d[i].NumberOfPages, d[i].Attribute, kind_name(k));
     }
-    if (sfo)
-        say(c, L"PmmMapTotal,\"%ld\",\"%ld\",\"%ld\"\n", pages[0], pages[1], pages[2]);
-    else
-        say(c, L"%ld descriptors; pages free now %ld, after exit %ld, never %ld\n", n, pages[0],
-            pages[1], pages[2]);
     FreePool(d);
+    if (sfo) {
+        say(c, L"PmmMapTotal,\"%ld\",\"%ld\",\"%ld\"\n", pages[0], pages[1], pages[2]);
+        return SHELL_SUCCESS;
+    }
+    say(c, L"%ld descriptor%s; pages free-now %ld, after-exit %ld, never %ld\n", n, plural(n),
+        pages[0], pages[1], pages[2]);
+    if (c->pmm) { /* why free-now is less than in the map it was built from (pmm stats) */
+        struct pmm_stats s;
+        pmm_stats(c->pmm, &s);
+        say(c, L"after-exit includes the allocator's LoaderData: metadata %ld, allocated %ld\n",
+            s.meta, s.alloc);
+    }
+    if (c->app_end) /* what differs once pmm.efi has returned */
+        say(c, L"pmm.efi itself: 0x%lx-0x%lx, freed when it returns\n", c->app_base, c->app_end);
     return SHELL_SUCCESS;
 }
 
@@ -114,15 +128,17 @@ SHELL_STATUS view_ranges(struct cmd *c)
     int sfo = c->flags & ARG_FLAG_SFO;
     if (sfo)
         say(c, L"ShellCommand,\"pmm\"\n");
+    else
+        say(c, L"  Start          End                 Pages       KiB\n");
     for (UINT64 pfn = 0; !c->quit && pmm_next_free_range(c->pmm, pfn, &start, &len);
          pfn = start + len) {
         CHAR16 a[17], b[17];
         if (sfo)
-            say(c, L"PmmFree,\"%s\",\"%s\",\"%ld\"\n", hex(a, start << 12),
+            say(c, L"PmmRanges,\"%s\",\"%s\",\"%ld\"\n", hex(a, start << 12),
                 hex(b, ((start + len) << 12) - 1), len);
         else
-            say(c, L"  0x%012lx-0x%012lx %10ld page%s %9ld KiB\n", start << 12,
-                ((start + len) << 12) - 1, len, len == 1 ? L" " : L"s", len * 4);
+            say(c, L"  0x%012lx-0x%012lx %10ld %9ld\n", start << 12, ((start + len) << 12) - 1, len,
+                len * 4);
         runs++;
         total += len;
         best = len > best ? len : best;
@@ -134,7 +150,7 @@ SHELL_STATUS view_ranges(struct cmd *c)
 }
 
 /* The range-table entry for pfn, or NULL for a hole. */
-static const struct pmm_range *range_of(struct pmm *p, UINT64 pfn)
+const struct pmm_range *range_of(struct pmm *p, UINT64 pfn)
 {
     UINT64 n;
     const struct pmm_range *r = pmm_ranges(p, &n);

@@ -13,9 +13,10 @@
  *    the suffix split off first): the same verdict and, when it accepts, the same value;
  *  - arg_flag recognises exactly the spellings the manual lists;
  *  - alloc, free and ref accept only what their syntax allows, checked from the words again with
- *    the reference parser: counts >= 1, a power-of-two alignment, a non-zero limit, page-aligned
- *    addresses, a free run that ends at or below 2^64, + or -; a refusal names a word that
- *    exists (or the count of words, for one that is missing) and leaves the result untouched.
+ *    the reference parser: page counts from 1 to 2^40 (a count with a unit is bytes, whole
+ *    pages), a power-of-two alignment, a non-zero limit, page-aligned addresses, a free run that
+ *    ends at or below 2^64, + or -; a refusal names a word that exists (or the count of words,
+ *    for one that is missing) and leaves the result untouched.
  * Seeds: tests/fuzz/corpus/shell_args (command lines from the manual's examples and the shell
  * test's bad calls); dictionary tests/fuzz/shell_args.dict.
  */
@@ -77,6 +78,26 @@ static enum arg_err ref_number(const arg_char *s, uint64_t *v)
         return ARG_TOO_BIG;
     *v = (uint64_t)(x << shift);
     return ARG_OK;
+}
+
+/* A page count by the reference: a unit makes it bytes, which must be whole pages; 1 .. 2^40. */
+static int ref_pages(const arg_char *s, uint64_t *pages)
+{
+    uint64_t v = 0;
+    if (ref_number(s, &v))
+        return 0;
+    size_t n = 0;
+    while (s[n])
+        n++;
+    int c = lower(s[n - 1]), unit = c == 'k' || c == 'm' || c == 'g' || c == 't';
+    if (unit && v % 4096)
+        return 0;
+    if (unit)
+        v /= 4096;
+    if (!v || v > (1ull << 40))
+        return 0;
+    *pages = v;
+    return 1;
 }
 
 static int same_text(const arg_char *s, const char *lit)
@@ -145,7 +166,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             return 0;
         }
         uint64_t v = 0;
-        FZ_ASSERT(!ref_number(w[0], &v) && v == a.pages && a.pages, "page count %llu",
+        FZ_ASSERT(ref_pages(w[0], &v) && v == a.pages, "page count %llu",
                   (unsigned long long)a.pages);
         FZ_ASSERT(a.align && !(a.align & (a.align - 1)), "align %#llx",
                   (unsigned long long)a.align);
@@ -174,7 +195,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_ASSERT(n == 1 || n == 2, "accepted %d words", n);
         FZ_ASSERT(!ref_number(w[0], &v) && v == f.phys && !(v & 4095), "address %#llx",
                   (unsigned long long)f.phys);
-        FZ_ASSERT(n == 1 ? f.pages == 1 : !ref_number(w[1], &v) && v == f.pages && v, "count %llu",
+        FZ_ASSERT(n == 1 ? f.pages == 1 : ref_pages(w[1], &v) && v == f.pages, "count %llu",
                   (unsigned long long)f.pages);
         FZ_ASSERT((u128)f.phys + (u128)f.pages * 4096 <= (u128)1 << 64, "run wraps");
     } else {

@@ -116,6 +116,46 @@ TEST(numbers_round_trip)
     }
 }
 
+static enum arg_err pages(const char *s, uint64_t *v)
+{
+    arg_char w[64];
+    widen(w, s);
+    return arg_pages(w, v);
+}
+
+/* Page counts: a plain number is pages, one with a unit bytes; checked against 64-bit arithmetic
+ * done here for counts across the whole range, the limit on both sides. */
+TEST(page_counts)
+{
+    uint64_t x = 0x2545f4914f6cdd1dull;
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        uint64_t n = (x >> (i % 41 + 23)) + 1, got = 0; /* 1 .. 2^41 */
+        char s[40];
+        snprintf(s, sizeof s, "%llu", (unsigned long long)n);
+        CHECK_EQ(pages(s, &got), n <= ARG_MAX_PAGES ? ARG_OK : ARG_TOO_MANY);
+        CHECK(n > ARG_MAX_PAGES || got == n);
+        snprintf(s, sizeof s, "%lluK", (unsigned long long)n * 4); /* 4n KiB = n pages */
+        CHECK_EQ(pages(s, &got), n <= ARG_MAX_PAGES ? ARG_OK : ARG_TOO_MANY);
+        CHECK(n > ARG_MAX_PAGES || got == n);
+        snprintf(s, sizeof s, "%lluK", (unsigned long long)n * 4 + 1 + (n & 2)); /* 1 or 3 KiB */
+        CHECK_EQ(pages(s, &got), ARG_NOT_PAGES);
+    }
+    uint64_t v = 77;
+    CHECK_EQ(pages("0x10000000000", &v), ARG_OK);
+    CHECK(v == ARG_MAX_PAGES);
+    CHECK_EQ(pages("4096T", &v), ARG_OK); /* 2^52 bytes */
+    CHECK(v == ARG_MAX_PAGES);
+    v = 77;
+    CHECK_EQ(pages("0x10000000001", &v), ARG_TOO_MANY);
+    CHECK_EQ(pages("0", &v), ARG_ZERO);
+    CHECK_EQ(pages("2K", &v), ARG_NOT_PAGES);
+    CHECK_EQ(pages("", &v), ARG_MISSING);
+    CHECK_EQ(pages("1e3", &v), ARG_NOT_NUMBER);
+    CHECK_EQ(pages("99999999999999999999", &v), ARG_TOO_BIG);
+    CHECK_EQ(v, 77); /* refusals leave it alone */
+}
+
 TEST(flags)
 {
     arg_char w[64];
@@ -160,9 +200,20 @@ TEST(alloc_args)
     CHECK(a.pages == 16 && a.align == 65536 && a.below == 16 << 20);
     CHECK_EQ(alloc("1 -BELOW 0x100000 -Align 2M", &a, &at), ARG_OK);
     CHECK(a.pages == 1 && a.align == 2 << 20 && a.below == 1 << 20);
-    CHECK_EQ(alloc("0x100000000000", &a, &at), ARG_OK); /* out of memory is not a syntax error */
-    CHECK(a.pages == 0x100000000000ull);
-    CHECK_EQ(alloc("3 -align 1", &a, &at), ARG_OK); /* 2^0; pages are 4K-aligned anyway */
+    CHECK_EQ(alloc("0x10000000000", &a, &at), ARG_OK); /* out of memory is not a syntax error */
+    CHECK(a.pages == ARG_MAX_PAGES);                   /* 2^40: every page 52 bits can reach */
+    CHECK_EQ(alloc("3 -align 1", &a, &at), ARG_OK);    /* 2^0; pages are 4K-aligned anyway */
+    /* a count with a unit is a size in bytes, like -align's: 4K is one page, 2M 512 pages */
+    CHECK_EQ(alloc("4K", &a, &at), ARG_OK);
+    CHECK(a.pages == 1);
+    CHECK_EQ(alloc("2M -align 2M", &a, &at), ARG_OK);
+    CHECK(a.pages == 512 && a.align == 2 << 20);
+    CHECK_EQ(alloc("0x10K", &a, &at), ARG_OK); /* 16 KiB */
+    CHECK(a.pages == 4);
+    CHECK_EQ(alloc("4T", &a, &at), ARG_OK);
+    CHECK(a.pages == 1ull << 30);
+    CHECK_EQ(alloc("4096", &a, &at), ARG_OK); /* no unit: pages */
+    CHECK(a.pages == 4096);
 
     a = (struct arg_alloc){111, 222, 333};
     CHECK_EQ(alloc("", &a, &at), ARG_MISSING);
@@ -171,6 +222,14 @@ TEST(alloc_args)
     CHECK_EQ(at, 0);
     CHECK_EQ(alloc("99999999999999999999", &a, &at), ARG_TOO_BIG);
     CHECK_EQ(at, 0);
+    CHECK_EQ(alloc("0xFFFFFFFFFFFFFFFF", &a, &at), ARG_TOO_MANY); /* not -1, not out of memory */
+    CHECK_EQ(at, 0);
+    CHECK_EQ(alloc("0x10000000001", &a, &at), ARG_TOO_MANY); /* 2^40 + 1 */
+    CHECK_EQ(alloc("4097T", &a, &at), ARG_TOO_MANY);         /* 2^40 + 2^28 pages of bytes */
+    CHECK_EQ(alloc("1K", &a, &at), ARG_NOT_PAGES);
+    CHECK_EQ(at, 0);
+    CHECK_EQ(alloc("6K", &a, &at), ARG_NOT_PAGES);
+    CHECK_EQ(alloc("0K", &a, &at), ARG_ZERO);
     CHECK_EQ(alloc("4 -align 0", &a, &at), ARG_ZERO);
     CHECK_EQ(at, 2);
     CHECK_EQ(alloc("4 -align 3", &a, &at), ARG_NOT_POW2);
@@ -211,7 +270,10 @@ TEST(free_args)
     /* the highest page, and a run ending exactly at 2^64 */
     CHECK_EQ(fre("0xFFFFFFFFFFFFF000", &f, &at), ARG_OK);
     CHECK_EQ(fre("0xFFFFFFFFFFFF0000 16", &f, &at), ARG_OK);
-    CHECK_EQ(fre("0 0x10000000000000", &f, &at), ARG_OK); /* all 2^52 pages */
+    CHECK_EQ(fre("0 0x10000000000", &f, &at), ARG_OK); /* 2^40 pages: all 52 bits reach */
+    CHECK(f.phys == 0 && f.pages == ARG_MAX_PAGES);
+    CHECK_EQ(fre("0x200000 2M", &f, &at), ARG_OK); /* 2 MiB: 512 pages */
+    CHECK(f.phys == 0x200000 && f.pages == 512);
 
     f = (struct arg_free){5, 6};
     CHECK_EQ(fre("", &f, &at), ARG_MISSING); /* `pmm free %pmm_last%` with it empty */
@@ -220,10 +282,14 @@ TEST(free_args)
     CHECK_EQ(at, 0);
     CHECK_EQ(fre("0x1000 0", &f, &at), ARG_ZERO);
     CHECK_EQ(at, 1);
-    CHECK_EQ(fre("0x1000 0xFFFFFFFFFFFFFFFF", &f, &at), ARG_WRAPS);
+    CHECK_EQ(fre("0x1000 0xFFFFFFFFFFFFFFFF", &f, &at), ARG_TOO_MANY);
+    CHECK_EQ(at, 1);
+    CHECK_EQ(fre("0x1000 3K", &f, &at), ARG_NOT_PAGES);
     CHECK_EQ(at, 1);
     CHECK_EQ(fre("0xFFFFFFFFFFFF0000 17", &f, &at), ARG_WRAPS);
-    CHECK_EQ(fre("0x1000 0x10000000000000", &f, &at), ARG_WRAPS);
+    CHECK_EQ(at, 1);
+    CHECK_EQ(fre("0xFFFFFFFFFFFFF000 2", &f, &at), ARG_WRAPS);
+    CHECK_EQ(fre("0xFFFFFF0000000000 0x10000000000", &f, &at), ARG_WRAPS); /* 2^40 pages */
     CHECK_EQ(fre("0x1000 1 2", &f, &at), ARG_EXTRA);
     CHECK_EQ(at, 2);
     CHECK_EQ(fre("fs0:", &f, &at), ARG_NOT_NUMBER);
@@ -268,6 +334,8 @@ TEST(messages)
         CHECK(m && *m && strlen(m) < 50); /* "pmm alloc: WORD: " + message fits 80 columns */
     }
     CHECK(strstr(arg_strerror(ARG_TOO_BIG), "64 bits"));
+    CHECK(strstr(arg_strerror(ARG_TOO_MANY), "2^40")); /* the limit is named */
+    CHECK(strstr(arg_strerror(ARG_NOT_PAGES), "4K"));
     arg_char w[8];
     widen(w, "-ALIGN");
     CHECK(arg_is(w, "-align"));
@@ -279,6 +347,7 @@ int main(void)
 {
     RUN(numbers);
     RUN(numbers_round_trip);
+    RUN(page_counts);
     RUN(flags);
     RUN(alloc_args);
     RUN(free_args);

@@ -27,11 +27,13 @@ rm -f "$out/old.txt" "$out/fill.bin"
 ovmf/run.sh --image "$img" --keys ' ' --keys-for 300 --timeout 300 --log "$log" \
     -- -drive format=raw,file="$full" >/dev/null 2>&1
 rc=$?
-for f in pmmmap.txt stats.txt memmap.txt map.txt startup.nsh; do
+for f in pmmmap.txt stats.txt memmap.txt map.txt startup.nsh pf.txt err.txt oom.txt keep.txt.new \
+    keep.txt; do
     mcopy -n -i "$img" "::/$f" "$out/$f" 2>/dev/null
 done
 mcopy -n -i "$full" ::/old.txt "$out/old.txt" 2>/dev/null
 mdir -i "$full" :: >"$out/full.dir" 2>&1
+mdir -i "$img" :: >"$out/root.dir" 2>&1
 python3 tests/qemu/check_shell.py "$log" "$rc" "$out" || exit 1
 saved=$out/pmmmap.txt
 # shellcheck disable=SC2046
