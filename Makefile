@@ -218,9 +218,30 @@ FW      ?= 4M
 QEMU_ARGS ?=
 
 # Succeeds on the kernel's PASS, fails on anything else (run.sh --verdict: 0 or 1, not QEMU's 33).
-run: image
-	@ovmf/run.sh --mem $(MEM) --smp $(SMP) --machine $(MACHINE) --fw $(FW) --verdict run \
-	    --image build/esp.img -- $(QEMU_ARGS)
+# `make run CONF=limine.conf FILES="kernel.elf initrd"` boots your own Limine kernel instead: a
+# volume with our loader, your limine.conf at /limine.conf and FILES in /boot/ (so its paths say
+# boot():/boot/NAME); the verdict is then QEMU's status (your kernel decides how it exits).
+CONF  ?=
+FILES ?=
+ifneq ($(CONF),)
+RUN_IMAGE := build/esp-user.img
+build/esp-user.img: build/BOOTX64.EFI $(CONF) $(FILES) FORCE
+	@echo "  IMG     $@ ($(CONF): $(FILES))"
+	@rm -f $@
+	@mformat -i $@ -C -T 131072 -h 64 -s 32 -v UEFIPMM ::
+	@mmd -i $@ ::/EFI ::/EFI/BOOT ::/boot
+	@mcopy -i $@ build/BOOTX64.EFI ::/EFI/BOOT/BOOTX64.EFI
+	@mcopy -i $@ $(CONF) ::/limine.conf
+	@$(if $(FILES),mcopy -i $@ $(FILES) ::/boot/)
+RUN_VERDICT :=
+else
+RUN_IMAGE := build/esp.img
+RUN_VERDICT := --verdict run
+endif
+.PHONY: FORCE
+run: deps $(RUN_IMAGE)
+	@ovmf/run.sh --mem $(MEM) --smp $(SMP) --machine $(MACHINE) --fw $(FW) $(RUN_VERDICT) \
+	    --image $(RUN_IMAGE) -- $(QEMU_ARGS)
 
 # The shell command: the same objects as a resident driver (pmmcmd.efi, subsystem 11) and as a
 # plain shell application (pmm.efi, subsystem 10, built with PMM_SHELL_APP).
@@ -259,7 +280,14 @@ define shell_image
 	@mmd -i $@ ::/EFI ::/EFI/pmm
 	@mcopy -i $@ build/pmmcmd.efi build/pmm.efi build/pmm.man build/kernel.elf ::/EFI/pmm/
 	@mcopy -i $@ $(1) ::/startup.nsh
+	@mcopy -i $@ build/shell/limine.conf ::/EFI/pmm/limine.conf
 endef
+# `pmm boot fs0:\EFI\pmm\limine.conf` in the shell test: the kernel must print this command line.
+build/shell/limine.conf: build/kernel.elf tools/limine-conf.py
+	@mkdir -p $(@D)
+	@tools/limine-conf.py $@ --cmdline "booted by pmm boot from limine.conf" \
+	    build/kernel.elf=/EFI/pmm/kernel.elf
+SHELL_FILES += build/shell/limine.conf
 build/shell-test.img: $(SHELL_FILES) tests/qemu/shell.nsh
 	$(call shell_image,tests/qemu/shell.nsh)
 build/shell.img: $(SHELL_FILES) efi/shell/startup.nsh

@@ -150,6 +150,8 @@ check(statuses("load") == ["0x0"], "load of pmmcmd.efi failed")
 boot = sec("boot")
 check("kernel: adopted the allocator" in boot and "kernel: verdict: PASS" in boot,
       "pmm boot did not reach the kernel's PASS")
+check("kernel: command line: booted by pmm boot from limine.conf" in boot,
+      "pmm boot did not take its entry from the limine.conf it was given")
 
 # --- help: one title, the sections `help` shows under their headings, lines under 80 columns
 helptext = sec("help")

@@ -263,5 +263,5 @@ echo "rc=%pmm_status%"
 echo "== keep"
 pmm alloc 3
 echo "== boot"
-pmm boot
+pmm boot fs0:\EFI\pmm\limine.conf
 echo "rc=%pmm_status%"
