@@ -1388,12 +1388,56 @@ static void others(const struct lt_kernel *k)
               "response pointer left as it was (%p)", k->unknown->response);
 }
 
+/* "The A20 gate is opened": two usable pages whose addresses differ in bit 20 alone are two
+ * pages, not one seen twice. */
+static void a20(void)
+{
+    for (uint64_t i = 0; i < lt_mm_n; i++) {
+        const struct limine_memmap_entry *e = lt_mm[i];
+        for (uint64_t pa = e->base; e->type == LIMINE_MEMMAP_USABLE && pa < e->base + e->length;
+             pa += PG) {
+            if (!(pa & (1u << 20)) || !lt_mm_all(pa & ~((uint64_t)1 << 20), PG, T(USABLE)))
+                continue;
+            volatile uint64_t *hi = (volatile uint64_t *)(lt_hhdm + pa);
+            volatile uint64_t *lo = (volatile uint64_t *)(lt_hhdm + (pa & ~((uint64_t)1 << 20)));
+            *lo = 0x1010101010101010ull;
+            *hi = 0x2020202020202020ull;
+            check(*lo == 0x1010101010101010ull, "A20", "0x%lx and 0x%lx are different memory",
+                  pa & ~((uint64_t)1 << 20), pa);
+            return;
+        }
+    }
+    lt_printf("info A20: no two usable pages differ in bit 20 alone; not checked\n");
+}
+
+/* The MTRRs a CPU runs with, as one hash: the APs' must be the BSP's ("synchronised by the
+ * bootloader to match the BSP"). */
+static uint64_t mtrr_hash(void)
+{
+    uint32_t r[4];
+    cpuid(1, 0, r);
+    if (!((r[3] >> 12) & 1))
+        return 0;
+    uint64_t v[64], n = 0, cap = rdmsr(0xfe);
+    v[n++] = rdmsr(0x2ff);
+    for (uint32_t i = 0; i < (cap & 0xff) && i < 16; i++)
+        v[n++] = rdmsr(0x200 + 2 * i), v[n++] = rdmsr(0x201 + 2 * i);
+    if ((cap >> 8) & 1) {
+        static const uint16_t fixed[11] = {0x250, 0x258, 0x259, 0x268, 0x269, 0x26a,
+                                           0x26b, 0x26c, 0x26d, 0x26e, 0x26f};
+        for (int i = 0; i < 11; i++)
+            v[n++] = rdmsr(fixed[i]);
+    }
+    return fnv64(v, n * 8);
+}
+
 static void machine_state(void)
 {
     entry_state("BSP", &lt_bsp_state, 0);
     pat_check("BSP PAT");
     uint8_t m1 = inb(0x21), m2 = inb(0xa1);
     check(m1 == 0xff && m2 == 0xff, "legacy PICs", "IRQs masked (0x%x 0x%x)", m1, m2);
+    a20();
     uint64_t bad;
     int tables = lt_tables_ok(&bad);
     char m[96];
@@ -1459,7 +1503,7 @@ struct ap_slot {
     struct cpu_state st;
     uint32_t apic_id;
     uint32_t same_cr3;
-    uint64_t pat;
+    uint64_t pat, mtrr;
     struct lapic_view lapic;
     volatile uint32_t answered;
 };
@@ -1473,6 +1517,7 @@ void lt_ap_main(struct limine_mp_info *info)
     struct ap_slot *s = (struct ap_slot *)info->extra_argument;
     s->apic_id = lt_apic_id();
     s->pat = lt_has_pat() ? rdmsr(0x277) : 0;
+    s->mtrr = mtrr_hash();
     s->same_cr3 = (read_cr3() & PHYS_MASK) == (lt_bsp_state.cr3 & PHYS_MASK);
     if (s->same_cr3)
         lapic_read(&s->lapic);
@@ -1558,6 +1603,7 @@ void lt_check_mp(const struct lt_kernel *k)
         if (lt_has_pat())
             check((s->pat & 0xffffffffffffull) == 0x010500070406ull, who, "PAT 0x%lx", s->pat);
         lapic_check(who, &s->lapic);
+        check(s->mtrr == mtrr_hash(), who, "MTRRs the BSP's (hash 0x%lx)", s->mtrr);
         if (lt_rev >= 5 && !s->same_cr3)
             lt_printf("info %s: on other page tables; its local APIC not read\n", who);
     }
