@@ -933,6 +933,9 @@ static const uint8_t *table(uint64_t pa, uint64_t len)
 
 #define ACPI_TYPES (T(ACPI_RECLAIMABLE) | T(ACPI_NVS) | T(RESERVED_MAPPED))
 
+/* The MADT's enabled processors: APIC ID and ACPI UID, for the MP response's processor_id. */
+static uint32_t madt_apic[64], madt_uid[64], madt_n;
+
 static void acpi_tables(uint64_t rsdp)
 {
     const uint8_t *r = table(rsdp, 36);
@@ -969,8 +972,13 @@ static void acpi_tables(uint64_t rsdp)
         }
         if (!memcmp(h, "APIC", 4)) {
             for (uint32_t e = 44; e + 2 <= len && h[e + 1] >= 2; e += h[e + 1]) {
-                if ((h[e] == 0 && (rd32(h + e + 4) & 1)) || (h[e] == 9 && (rd32(h + e + 8) & 1)))
-                    cpus++;
+                int lapic = h[e] == 0 && (rd32(h + e + 4) & 1);
+                int x2apic = h[e] == 9 && h[e + 1] >= 16 && (rd32(h + e + 8) & 1);
+                if ((lapic || x2apic) && madt_n < 64) {
+                    madt_apic[madt_n] = lapic ? h[e + 3] : rd32(h + e + 4);
+                    madt_uid[madt_n++] = lapic ? h[e + 2] : rd32(h + e + 12);
+                }
+                cpus += lapic || x2apic;
                 if (h[e] == 1 && h[e + 1] >= 12) {
                     /* an I/O APIC: its fixed and lowest-priority entries masked (and, from
                      * base revision 5, NMI and ExtINT ones) */
@@ -1561,6 +1569,19 @@ void lt_check_mp(const struct lt_kernel *k)
           "infos in reclaimable memory, APIC IDs and ACPI "
           "UIDs unique, the BSP among them once");
     check(ok && nulls, "MP goto_address", "NULL for every CPU at entry");
+    if (ok && madt_n) {
+        /* "processor_id - ACPI Processor UID as specified by the MADT"; lapic_id likewise */
+        uint64_t unmatched = 0;
+        for (uint64_t i = 0; i < n; i++) {
+            int found = 0;
+            for (uint32_t j = 0; j < madt_n; j++)
+                found |=
+                    madt_apic[j] == r->cpus[i]->lapic_id && madt_uid[j] == r->cpus[i]->processor_id;
+            unmatched += !found;
+        }
+        check(!unmatched, "MP cpus", "APIC IDs and ACPI UIDs as the MADT lists them (%lu not)",
+              unmatched);
+    }
     if (!ok)
         return;
     /* Release each AP: its slot first, then goto_address with a release store. */

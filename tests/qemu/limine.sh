@@ -168,7 +168,12 @@ boot() { # VGA(yes/no)
 
 # After a kernel's boot: its verdict, its view of the command line, the loader's name.
 check_kernel() { # WHAT
-    [ "$rc" = 33 ] || fail "QEMU exited $rc, want 33 (the kernel's PASS)"
+    case $rc in
+    33) ;;
+    35) fail "the kernel's verdict is FAIL: $(grep -ac "^FAIL" "$debug") failed checks" ;;
+    124) fail "no verdict in 120 s: QEMU was stopped" ;;
+    *) fail "QEMU exited $rc, without a verdict from the kernel (a crash, a reset, a hang?)" ;;
+    esac
     grep -aq "^verdict: PASS" "$debug" || fail "no PASS verdict from the kernel"
     ! grep -aq "^FAIL" "$debug" || fail "the kernel failed a check"
     grep -aqF "info cmdline: \"$cmdline\"" "$debug" ||
