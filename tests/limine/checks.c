@@ -16,11 +16,10 @@ uint64_t lt_rev;
 #define MiB ((uint64_t)1 << 20)
 #define GiB ((uint64_t)1 << 30)
 
-static const char *cmdline;  /* the command line, as the loader handed it */
-static uint64_t image_phys;  /* where the Executable Address response says we are */
-uint64_t lt_slide;           /* run-time address minus link address */
-static uint64_t stack_size;  /* what every CPU's stack must hold at least */
-static uint64_t efi_st_phys; /* the EFI system table, physical (0: not known) */
+static const char *cmdline; /* the command line, as the loader handed it */
+static uint64_t image_phys; /* where the Executable Address response says we are */
+uint64_t lt_slide;          /* run-time address minus link address */
+static uint64_t stack_size; /* what every CPU's stack must hold at least */
 static uint64_t rsdp_phys, smbios32_phys, smbios64_phys;
 static int five_level;
 
@@ -264,15 +263,6 @@ static void memmap_ram(void)
           "usable %lu KiB of %lu KiB", mm_usable >> 10, lt_exp.ram >> 10);
     lt_printf("info memmap: usable=%lu reclaimable=%lu executable=%lu pages\n", mm_usable / PG,
               mm_blr / PG, mm_exec / PG);
-}
-
-uint64_t lt_usable_pages(void)
-{
-    uint64_t n = 0;
-    for (uint64_t i = 0; i < lt_mm_n; i++)
-        if (lt_mm[i]->type == LIMINE_MEMMAP_USABLE)
-            n += lt_mm[i]->length / PG;
-    return n;
 }
 
 /* What the HHDM (and, in base revision 0, the identity map) must map, by revision. */
@@ -997,11 +987,13 @@ static void acpi_tables(uint64_t rsdp)
             }
         }
     }
+    char m[96];
     if (lt_rev >= 4)
         check(placed && !unplaced, "ACPI tables placed",
               "RSDP, %s and the %u tables it lists, FACS and DSDT: in ACPI or reserved-mapped "
-              "regions (base revision %lu)%s0x%lx",
-              x ? "XSDT" : "RSDT", ntables, lt_rev, unplaced ? ": not " : " ", unplaced);
+              "regions (base revision %lu)%s",
+              x ? "XSDT" : "RSDT", ntables, lt_rev,
+              at_msg(m, placed && !unplaced ? 0 : "not so", unplaced));
     check(cpus == lt_exp.cpus, "ACPI MADT", "%u enabled CPUs (QEMU was given %u)", cpus,
           lt_exp.cpus);
     if (lt_exp.q35 >= 0)
@@ -1106,7 +1098,6 @@ static void efi_system_table(const struct lt_kernel *k)
           rd32(st + 8), hsize);
     if (!sig)
         return;
-    efi_st_phys = pa;
     /* after ExitBootServices the firmware clears BootServices and recomputes the header CRC */
     uint8_t hdr[512];
     uint32_t hn = hsize < sizeof hdr ? hsize : sizeof hdr;

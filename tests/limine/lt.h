@@ -204,7 +204,5 @@ void lt_ap_entry(struct limine_mp_info *info);
 void lt_check_all(const struct lt_kernel *k);
 /* The MP response's checks and the APs' release (checks.c); needs lt_check_all first. */
 void lt_check_mp(const struct lt_kernel *k);
-/* The usable memory the memory map lists, pages; for the script's comparison. */
-uint64_t lt_usable_pages(void);
 
 #endif
