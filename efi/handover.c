@@ -606,6 +606,7 @@ void after_exit(struct boot *b)
     int hold = (b->pmm_flags & PMM_REQUEST_HOLD_BOOT_MEMORY) != 0;
     if (!hold && pmm_release_boot(p, 0))
         loader_fatal("cannot release boot memory to the allocator", 0, 0);
+    pmm_drain(p, 0); /* the allocator's own cache back: the kernel adopts it empty */
     check_handed(b);
     if (mr) {
         in.handed = b->handed, in.nhanded = b->nhanded;

@@ -3,14 +3,16 @@
  *
  * One allocator, three owners: the UEFI loader builds it from the firmware's memory map, the kernel
  * adopts it in place after ExitBootServices, and host tools drive the same code over simulated
- * memory. See pmm/pmm.c for the structures and their invariants.
+ * memory. pmm/state.h describes the structures, their invariants and who owns memory when.
  *
  * Conventions:
  *  - Addresses are physical, in bytes; pages are 4 KiB. A "run" is a physically contiguous range.
- *  - Every function that can fail returns 0 or a negative PMM_E* code, and a failed call changes
- *    nothing observable in the allocator: no page's state, count or place in the free-page
- *    stack. (A failed run search may drop 2 MiB-block hints it found stale; they are hints,
- *    state.h.)
+ *  - Every function that can fail returns 0 or a negative PMM_E* code. A failed call changes no
+ *    page's state (free, allocated, held on a cache, withheld, not owned) and no reference count.
+ *    It may change what is not a page's state: the summaries' stale bits (state.h), a search
+ *    cursor, and a per-CPU cache (pmm_alloc and the pmm_cpu_* calls give the caller's cache back
+ *    to the pool, and ask the other CPUs to, before they report PMM_ENOMEM). Only in the boot
+ *    phase can a call shrink the pool: a page the firmware took behind our back leaves it.
  *  - A struct pmm * is the allocator state as seen through the caller's current mapping; it is only
  *    valid until the owner changes the mapping (pmm_set_offset returns the new one).
  *
@@ -39,7 +41,7 @@ enum {
     PMM_ESTATE = -9,     /* not an allocator state, or one of another version */
     PMM_ECONFLICT = -10, /* final map takes back memory the allocator handed out or uses */
     PMM_ECHECK = -11,    /* consistency check failed (see struct pmm_check_fail) */
-    PMM_EBUSY = -12,     /* page is free on another CPU's cache: that CPU must drain it first */
+    PMM_EBUSY = -12,     /* page is held on a per-CPU cache: that CPU must drain it first */
 };
 
 const char *pmm_strerror(int err);
@@ -138,8 +140,10 @@ struct pmm;
 /* The version of the state's layout: pmm_adopt takes only states of this one. (Only a test kernel
  * defines it otherwise: build/esp-oldkernel.img.) */
 #ifndef PMM_ABI_VERSION
-#define PMM_ABI_VERSION 5u
+#define PMM_ABI_VERSION 6u
 #endif
+/* This allocator takes no lock: see "Many CPUs". (Code that supports older layouts tests it.) */
+#define PMM_LOCK_FREE 1
 
 /*
  * The owner's hooks while boot services are alive. claim() must take [phys, phys + npages*4K) from
@@ -153,6 +157,20 @@ struct pmm_firmware {
     void *ctx;
 };
 
+/*
+ * NUMA: a node's physical memory, as the ACPI SRAT describes it (pages; sorted, disjoint). Node
+ * numbers are dense, 0 .. nnodes - 1 (the loader maps proximity domains to them).
+ */
+#define PMM_MAX_NODES       64
+#define PMM_NODE_ANY        0xffffffffu
+#define PMM_NUMA_HOTPLUG    1u /* flags: the range is hot-pluggable */
+struct pmm_numa_range {
+    uint64_t start;
+    uint64_t npages;
+    uint32_t node;
+    uint32_t flags;
+};
+
 struct pmm_build {
     struct pmm_map map; /* the firmware's map at build time */
     void *scratch;      /* pmm_map_scratch_size(&map) bytes, the caller's */
@@ -161,14 +179,29 @@ struct pmm_build {
     struct pmm_firmware fw;     /* boot-phase hooks, see above */
     uint64_t extra_descriptors; /* room for a final map this many descriptors longer */
     uint32_t max_cpus;          /* per-CPU page caches to reserve (0: none), see "Many CPUs" */
-    uint32_t pad;
+    uint32_t nnodes;            /* NUMA nodes (0 or 1: none), at most PMM_MAX_NODES */
+    const struct pmm_numa_range *numa; /* numa_count ranges, or NULL */
+    uint64_t numa_count;
+    const uint8_t *distance;  /* nnodes * nnodes (ACPI SLIT: 10 local), or NULL: 10 and 20 */
+    const uint32_t *cpu_node; /* max_cpus entries: each CPU's node, or NULL: node 0 */
 };
 
 /*
- * Build an allocator from b->map. Metadata (state, bitmaps, refcounts) goes into one run of
+ * Build an allocator from b->map. Metadata (state, bitmaps, counts) goes into one run of
  * conventional memory the library picks and claims; all other conventional memory becomes free.
  * Memory that is free only after ExitBootServices joins at pmm_reconcile. On success *out is the
- * state in the builder's mapping. Cost is linear in the bitmap's bytes, not in pages.
+ * state in the builder's mapping, for one CPU at a time (pmm_set_concurrent).
+ *
+ * Cost: O(descriptors log descriptors + sections + RAM / 2 MiB); it writes about 3 bytes per
+ * 2 MiB of free RAM (per-page metadata is written when a 2 MiB block is first used), plus 4 bytes
+ * per 128 MiB of address space and the metadata run's own tables.
+ *
+ * Limits, each refused with nothing claimed: PMM_EMAP (and *err) for a malformed map, one with no
+ * conventional memory, or usable memory at or above 2^59 bytes (2^32 sections of 128 MiB);
+ * PMM_EINVAL for a scratch buffer below pmm_map_scratch_size, max_cpus above PMM_MAX_CPUS,
+ * nnodes above PMM_MAX_NODES, a NUMA range that is unsorted, overlapping or names a node >=
+ * nnodes, a distance table whose diagonal is not the smallest entry of its row, or a cpu_node
+ * >= nnodes; PMM_ENOMEM if no conventional range holds the metadata run.
  */
 int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error *err);
 
@@ -188,7 +221,8 @@ int pmm_reconcile(struct pmm *p, const struct pmm_map *final, void *scratch, uin
 
 /*
  * Give the boot memory held back by PMM_HOLD_BOOT_MEMORY to the pool, free. *released (may be
- * NULL) gets the page count; 0 pages if nothing was held.
+ * NULL) gets the page count; 0 pages if nothing was held. Lock-free: other CPUs may allocate and
+ * free meanwhile, but no other release_boot, reconcile or keep_range may run.
  */
 int pmm_release_boot(struct pmm *p, uint64_t *released);
 
@@ -198,20 +232,22 @@ int pmm_release_boot(struct pmm *p, uint64_t *released);
  * firmware left there that the kernel still needs (configuration tables in boot-services memory);
  * the kernel frees them when it is done. Pages already allocated stay as they are (two tables may
  * share a page). PMM_ENOTOWNED, changing nothing, if a page is not usable RAM, metadata or page 0;
- * PMM_EBUSY if one is on a per-CPU cache;
- * PMM_ESTATE before reconcile. *taken (may be NULL) gets the pages newly allocated.
+ * PMM_EBUSY if one is held on a per-CPU cache; PMM_ESTATE before reconcile. *taken (may be NULL)
+ * gets the pages newly allocated. Quiescent (see "Many CPUs").
  */
 int pmm_keep_range(struct pmm *p, uint64_t phys, uint64_t npages, uint64_t *taken);
 
 /*
  * A new owner takes the state at physical address state_phys, reachable at state_phys +
- * virt_offset. O(1) plus O(sections): validates the header and the section table (4 bytes per
- * 128 MiB of address space) and resets owner-local hooks (lock, firmware). Returns
- * NULL and sets *err (PMM_ESTATE) if the header is not a reconciled allocator state, or if any
- * field the allocator computes addresses from could take it outside its metadata run or past its
- * span (see pmm/build.c); a refused state is not written to. pmm_adopt_why also says which field:
+ * virt_offset. O(1) plus O(sections + node runs + CPUs): validates the header, the section table
+ * (4 bytes per 128 MiB of address space), the NUMA tables and that every cache is empty, resets
+ * owner-local hooks (firmware, cpu_self) and makes the state concurrent. Returns NULL and sets
+ * *err (PMM_ESTATE) if the header is not a reconciled allocator state, or if any field the
+ * allocator computes addresses from could take it outside its metadata run or past its span
+ * (see pmm/adopt.c); a refused state is not written to. pmm_adopt_why also says which field:
  * *why (may be NULL) gets its name and the problem, e.g. {"refs_phys", "not inside the metadata
- * run"}. Adoption does not read the bitmaps' contents: pmm_check() does, in O(RAM pages / 64).
+ * run"}. Adoption does not read per-block or per-page contents: pmm_check() does, in
+ * O(RAM pages / 64).
  */
 struct pmm_adopt_error {
     const char *field; /* the header field refused, as named in struct pmm (pmm/state.h) */
@@ -234,34 +270,73 @@ uint64_t pmm_meta_pages(const struct pmm *p);
 uint64_t pmm_virt_offset(const struct pmm *p);
 
 /*
- * Lock hooks: the kernel supplies a spinlock; without one (loader, host) calls are not locked.
- * lock and unlock are both set or both NULL (PMM_EINVAL otherwise); NULL removes the lock.
+ * Many CPUs.
  *
- * Refused with PMM_ESTATE while the firmware hooks are set, that is before pmm_reconcile drops
- * them: alloc and free call the firmware from inside their critical section, so this refusal is
- * what makes "no firmware callback runs with the allocator's lock held" true. (Boot services run
- * on one CPU and are not reentrant; there is nothing to lock against before ExitBootServices.)
- * pmm_adopt clears the lock: each owner installs its own.
+ * The allocator takes no lock and no call waits for another CPU. A state is in one of two modes:
+ *  - one CPU at a time (after pmm_build; the loader, host tools, a kernel before its APs run):
+ *    shared words change with plain loads and stores;
+ *  - concurrent (after pmm_adopt, or pmm_set_concurrent(p, 1)): any number of CPUs call at once,
+ *    and shared words change with atomic compare-and-swap, fetch-or/and and add.
+ * pmm_set_concurrent is refused (PMM_ESTATE) while the firmware hooks are set (before
+ * pmm_reconcile): boot services run on one CPU.
  *
- * Under the lock: every call that changes the state (alloc, free, reconcile's update,
- * release_boot, a reference count becoming or ceasing to be shared; the per-CPU fast path and
- * other reference-count changes need none, see "Many CPUs") and the readers pmm_stats, pmm_summary,
- * pmm_refcount, pmm_page_state, pmm_next_free_range, pmm_next_alloc_range and pmm_check, so that
- * each answer is one consistent snapshot (pmm_check holds it for its whole O(RAM pages / 64) pass).
- * Without it, and safe so: pmm_ranges (the table changes only in pmm_reconcile, which precedes any
- * other user), pmm_state_phys, pmm_meta_pages (fixed at build), and the owner-only calls
- * pmm_virt_offset, pmm_set_offset and pmm_set_lock, made with no other CPU in the allocator. No
- * locked call makes another, so the lock need not be recursive. A panic handler that may have
- * interrupted a holder removes the lock (pmm_set_lock(p, 0, 0, 0)) before it reads.
+ * Progress, per call, with other CPUs at work (n: pages; B: 2 MiB blocks in the range searched):
+ *  - wait-free, O(1): the pmm_cpu_alloc/pmm_cpu_free fast path (a page from or to the calling
+ *    CPU's cache: plain loads and stores to that cache and to the page's own count), pmm_refcount,
+ *    pmm_page_state, pmm_cpus, pmm_cpu_cached, pmm_state_phys and the other getters;
+ *  - lock-free: pmm_alloc, pmm_alloc_run, pmm_free, pmm_free_run, pmm_ref_inc, pmm_ref_dec, the
+ *    pmm_cpu_* slow path (a batch between a cache and the pool), pmm_release_boot. A step fails
+ *    and is retried only when another CPU's step on the same word succeeded. Searches are
+ *    O(levels) per candidate; a search that finds nothing while another CPU is clearing a
+ *    summary bit confirms its answer from the counts, O(B);
+ *  - quiescent (no other CPU may be in the allocator; they do not wait, they require it):
+ *    pmm_build, pmm_reconcile, pmm_keep_range, pmm_adopt, pmm_set_offset, pmm_set_concurrent,
+ *    pmm_set_cpu_self, pmm_drain, pmm_check. The readers pmm_stats, pmm_summary,
+ *    pmm_next_free_range and pmm_next_alloc_range may run beside other CPUs (wait-free) but then
+ *    describe no single moment.
+ * No page is handed out twice and every page-level error (double free, bad free, overflow) is
+ * refused with nothing changed, whatever the interleaving, when the calls concerned are ordered
+ * (one returns before the other starts, as on one CPU or through any synchronisation). Two
+ * frees of one page racing on two CPUs are a caller bug: pmm_free and the run and reference
+ * calls catch most (their read-modify-writes see each other), the per-CPU fast path, which has
+ * none, may not.
+ *
+ * Per-CPU caches. A state built with max_cpus > 0 has that many caches, one per CPU index
+ * [0, pmm_cpus()); the kernel numbers its CPUs (e.g. by position in the handoff's CPU list). The
+ * cache of CPU i is used only by code running on CPU i, with preemption and interrupts that
+ * could call the allocator off (as any per-CPU data in a kernel). A page on a cache is held:
+ * allocated, as far as the pool and every other CPU can tell, to that CPU (its count says
+ * PMM_REF_HELD), and free as far as the statistics are concerned (pmm_stats counts it in free and
+ * in cached). Freeing it again is PMM_EDOUBLE. Pages move between a cache and the pool
+ * PMM_CPU_BATCH at a time. Pages below 1 MiB never enter a cache.
+ *
+ * No waiting for memory, and what that costs: a CPU whose request the pool cannot meet gives its
+ * own cache back, marks the pool short, searches once more and fails; every other CPU gives its
+ * cache back at its next pmm_cpu_* call (or pmm_alloc/pmm_free call with pmm_set_cpu_self
+ * installed) after the mark. No CPU takes pages from another's cache: the fast path's plain
+ * stores are what make it cost a few nanoseconds, and a remote taker would need the owner to use
+ * a read-modify-write on every call (pmm.h's figures, docs/concurrency.md). So up to
+ * PMM_CPU_CACHE pages per other CPU can be out of reach of one failed request, until that CPU
+ * next calls; a CPU that goes idle or offline drains first (pmm_cpu_drain).
  */
-int pmm_set_lock(struct pmm *p, void (*lock)(void *), void (*unlock)(void *), void *ctx);
+#define PMM_CPU_CACHE 62    /* pages one CPU's cache holds */
+#define PMM_CPU_BATCH 31    /* pages moved between a cache and the pool at a time */
+#define PMM_MAX_CPUS  65536 /* a sanity bound on max_cpus; the metadata is sized by the count */
+#define PMM_REF_MAX   0xffffu
+
+/* Enter (1) or leave (0) concurrent mode. Quiescent. PMM_ESTATE before pmm_reconcile. */
+int pmm_set_concurrent(struct pmm *p, int on);
 
 /*
  * Allocation. Every page handed out has reference count 1.
  */
 
-/* One page, O(1). Never page 0 and never below 1 MiB. */
+/* One page. Never page 0 and never below 1 MiB. From the caller's cache when it has one: the
+ * allocator's own one with one CPU at a time, the calling CPU's with pmm_set_cpu_self. */
 int pmm_alloc(struct pmm *p, uint64_t *phys);
+
+/* One page of NUMA node `node` (never another one); PMM_EINVAL for a node >= pmm_nodes(). */
+int pmm_alloc_node(struct pmm *p, uint32_t node, uint64_t *phys);
 
 /*
  * npages contiguous pages starting at a multiple of align bytes (a power of two; 0 means 4 KiB),
@@ -269,70 +344,30 @@ int pmm_alloc(struct pmm *p, uint64_t *phys);
  * above 1 MiB unless limit <= 1 MiB: low memory is for callers that ask for it (AP start-up code).
  * Within the bounds, from the most plentiful memory first: at and above 4 GiB, then [16 MiB,
  * 4 GiB), then [1 MiB, 16 MiB), first fit in each; so what 32-bit and ISA DMA can reach lasts.
- * O(fragments in the way); a run of whole 2 MiB blocks is found through the block map, and is
- * handed out and freed a word of each map at a time (no per-page work). One unbounded 2 MiB block
- * (npages 512, align at most 2 MiB, no limit below the top of RAM) is O(1): the block freed whole
- * last is handed out again if it is still whole (the free-block stack, pmm/blocks.c).
+ * A run of whole 2 MiB blocks (npages >= 512, align >= 2 MiB) is found through the `whole`
+ * summary in O(levels) and taken and freed a block at a time without per-page work; other runs
+ * cost O(fragments in the way). PMM_ERANGE if the run can never fit below limit.
  */
 int pmm_alloc_run(struct pmm *p, uint64_t npages, uint64_t align, uint64_t limit, uint64_t *phys);
+/* The same from NUMA node `node` only. */
+int pmm_alloc_run_node(struct pmm *p, uint32_t node, uint64_t npages, uint64_t align,
+                       uint64_t limit, uint64_t *phys);
 
 /* Free one page or a run of pages, each of which must be allocated with reference count 1. */
 int pmm_free(struct pmm *p, uint64_t phys);
 int pmm_free_run(struct pmm *p, uint64_t phys, uint64_t npages);
 
 /* Share and release. ref_dec frees the page when the count reaches 0. */
-#define PMM_REF_MAX 0xffffu
 int pmm_ref_inc(struct pmm *p, uint64_t phys);
 int pmm_ref_dec(struct pmm *p, uint64_t phys);
 /* Reference count of an allocated page (0 with PMM_EDOUBLE or PMM_ENOTOWNED otherwise). */
 int pmm_refcount(const struct pmm *p, uint64_t phys, uint32_t *count);
 
-/*
- * Many CPUs.
- *
- * A state built with max_cpus > 0 has that many per-CPU page caches in its metadata, one per CPU
- * index [0, pmm_cpus()). The kernel provides two things: a CPU index, stable while the caller runs
- * (its own numbering, e.g. the position in the handoff block's CPU list), and the lock
- * (pmm_set_lock, a spinlock). The cache of CPU i is used only by code running on CPU i, with
- * preemption and interrupts that could call the allocator off (as any per-CPU data in a kernel).
- *
- * pmm_cpu_alloc and pmm_cpu_free are the fast path: a single page from or to the calling CPU's
- * cache, touching only that cache's lines and the page's reference count (the maps are read,
- * never written); no lock, no atomic read-modify-write. When the cache is empty or full, a batch
- * of PMM_CPU_BATCH pages moves between it and the shared pool under the lock. They keep every
- * check of pmm_alloc and pmm_free: a page on a cache is free, so freeing it again is
- * PMM_EDOUBLE, and a page freed on one CPU may have been allocated on another. Pages below
- * 1 MiB never enter a cache (pmm_cpu_free gives them to the pool).
- *
- * No false out-of-memory: when the pool cannot satisfy a request (these, pmm_alloc,
- * pmm_alloc_run) while other CPUs' caches hold pages, the caller asks those CPUs to drain and
- * waits, with the lock released, for up to PMM_DRAIN_SPINS reads of their answers (milliseconds);
- * a CPU answers at its next pmm_cpu_* call (or while it waits itself). The caller's own cache is
- * drained at once: the pmm_cpu_* calls know their CPU, pmm_alloc and pmm_alloc_run learn it from
- * pmm_set_cpu_self, and without that hook they do not reclaim from caches at all. A CPU
- * that makes no allocator call for that long keeps its pages out of reach of that request: drain
- * before a CPU idles for long or goes offline (pmm_cpu_drain).
- *
- * Everything else takes the lock and may run on any CPU at the same time as the fast path.
- * pmm_ref_inc and pmm_ref_dec change a count with one atomic compare-and-swap; ref_inc on one
- * CPU and ref_dec on another are safe, and overflow and double free are refused with nothing
- * changed. Double frees are caught when the two frees are ordered (one returns before the other
- * starts, as on one CPU or through any synchronisation); two frees of one page racing on two
- * CPUs are a caller bug the fast path, which has no atomic read-modify-write, may not catch.
- * pmm_stats and pmm_summary count cached pages as free (free + alloc stay exact: both use the
- * same cached count); largest, below4g and below16m count the shared pool only. pmm_check needs
- * a quiet moment: no fast-path call on any CPU while it runs. pmm_adopt refuses a state whose
- * caches are not empty: drain every CPU before handing the state on.
- */
-#define PMM_CPU_CACHE   62   /* pages one CPU's cache holds */
-#define PMM_CPU_BATCH   31   /* pages moved between a cache and the pool at a time */
-#define PMM_MAX_CPUS    4096 /* caches a state may have */
-#define PMM_DRAIN_SPINS 2000000u
-
 /* Per-CPU caches this state has (0: built without; the pmm_cpu_* calls then fail PMM_EINVAL). */
 uint32_t pmm_cpus(const struct pmm *p);
 
-/* One page for CPU cpu, from its cache; O(1). Same guarantees as pmm_alloc. */
+/* One page for CPU cpu, from its cache; O(1). Same guarantees as pmm_alloc; from the CPU's own
+ * NUMA node first (pmm_build's cpu_node), then the nearest others. */
 int pmm_cpu_alloc(struct pmm *p, uint32_t cpu, uint64_t *phys);
 
 /* Free one page (reference count 1) to CPU cpu's cache; O(1). Same checks as pmm_free. */
@@ -340,24 +375,30 @@ int pmm_cpu_free(struct pmm *p, uint32_t cpu, uint64_t phys);
 
 /*
  * Give every page on CPU cpu's cache back to the pool; *drained (may be NULL) gets how many. Made
- * on CPU cpu itself, or for a CPU that makes no allocator call until it is done (offline). A
- * drained cache refills at the CPU's next pmm_cpu_alloc.
+ * on CPU cpu itself, or for a CPU that makes no allocator call until it is done (offline).
  */
 int pmm_cpu_drain(struct pmm *p, uint32_t cpu, uint64_t *drained);
 
+/* Every cache, the allocator's own included, back to the pool. Quiescent: before the state goes
+ * to another owner (pmm_adopt refuses a state with pages on a cache). */
+int pmm_drain(struct pmm *p, uint64_t *drained);
+
 /*
- * How pmm_alloc and pmm_alloc_run, which take no CPU index, learn the caller's. When the pool
- * cannot serve them they then give the caller's own cache back at once and ask the others; without
- * it they cannot tell the caller's cache from the others' (asking it would mean waiting for
- * themselves) and do not reclaim. self(ctx) returns the calling CPU's index (>= pmm_cpus(): none).
- * With it installed, pmm_alloc and pmm_alloc_run may change the caller's cache, so like the
- * pmm_cpu_* calls they must not interrupt a pmm_cpu_* call on the same CPU. Owner-local like the
- * lock: pmm_adopt clears it.
+ * How pmm_alloc and pmm_free learn the calling CPU's index in concurrent mode, so that they use
+ * its cache: self(ctx) returns it (>= pmm_cpus(): none, and they go to the pool directly). With it
+ * installed they must not interrupt a pmm_cpu_* call on the same CPU. Owner-local: pmm_adopt
+ * clears it.
  */
 int pmm_set_cpu_self(struct pmm *p, uint32_t (*self)(void *ctx), void *ctx);
 
 /* Pages on CPU cpu's cache now (a snapshot; for reports). */
 uint64_t pmm_cpu_cached(const struct pmm *p, uint32_t cpu);
+
+/* NUMA nodes the state knows (1 without a table), and the node CPU cpu's cache prefers. */
+uint32_t pmm_nodes(const struct pmm *p);
+uint32_t pmm_cpu_node(const struct pmm *p, uint32_t cpu);
+/* The node of page pfn (PMM_NODE_ANY outside the present sections). */
+uint32_t pmm_page_node(const struct pmm *p, uint64_t pfn);
 
 /*
  * Inspection.
@@ -377,14 +418,23 @@ struct pmm_stats {
     uint64_t sections;               /* 128 MiB sections of [0, span) */
     uint64_t present_sections;       /* those with usable RAM: the only ones with metadata */
     uint64_t unmanaged;  /* usable pages the final map showed outside them (reported, not used) */
-    uint64_t cached;     /* free pages on per-CPU caches (counted in free) */
-    uint64_t stacked;    /* free pages in 2 MiB blocks on the free-block stack (counted in free) */
+    uint64_t cached;     /* pages held on per-CPU caches (counted in free, not in alloc) */
     uint64_t cpus;       /* per-CPU caches */
+    uint64_t nodes;      /* NUMA nodes (1 without a table) */
     uint64_t meta_phys;  /* where the metadata run starts */
     uint32_t reconciled; /* 1 once pmm_reconcile has run */
     uint32_t boot_held;  /* 1 while boot memory is held back (PMM_HOLD_BOOT_MEMORY) */
 };
 void pmm_stats(const struct pmm *p, struct pmm_stats *s);
+
+/* One NUMA node's pages: usable RAM the allocator has metadata for, and how much is free. */
+struct pmm_node_stats {
+    uint64_t total; /* pages of the pool on this node (free, allocated or held) */
+    uint64_t free;  /* of which free in the pool (cached pages are counted where they are) */
+    uint64_t cached;
+};
+/* PMM_EINVAL for a node >= pmm_nodes(). O(RAM / 2 MiB). */
+int pmm_node_stats(const struct pmm *p, uint32_t node, struct pmm_node_stats *s);
 
 /*
  * The one-line summary every front end prints:
@@ -401,8 +451,8 @@ const struct pmm_range *pmm_ranges(const struct pmm *p, uint64_t *n);
 /*
  * The first run of free (or allocated) pages at or after page `from`: returns 1 with the run in
  * [*start, *start + *n), or 0 if there is none. Word at a time; for listings and for giving
- * everything back. Pages on per-CPU caches are out of the shared pool and are listed with the
- * allocated ones (pmm_page_state tells them apart): drain the caches first for an exact listing.
+ * everything back. Pages held on per-CPU caches are listed as free, as pmm_stats and
+ * pmm_page_state count them (drain the caches before the list is used to give pages back).
  */
 int pmm_next_free_range(const struct pmm *p, uint64_t from, uint64_t *start, uint64_t *n);
 int pmm_next_alloc_range(const struct pmm *p, uint64_t from, uint64_t *start, uint64_t *n);

@@ -1,11 +1,20 @@
 /*
  * check.c - pmm_check(): every invariant listed in state.h, verified from scratch.
  *
- * Costs O(sections + present pages / 64 + pages of counts in use * 2048 + stack^2 + cached pages *
- * cache entries). Reads only, under the owner's lock, at a quiet moment for the per-CPU caches
- * (pmm.h "Many CPUs").
+ * Costs O(sections + blocks + present pages / 64 + counts in written blocks + cached pages *
+ * caches). Reads only, at a quiet moment (pmm.h "Many CPUs": with no other CPU in the allocator
+ * the counts are exact and no reservation is outstanding).
  */
-#include "state.h"
+#include "pool.h"
+
+static int fail(struct pmm_check_fail *f, const char *what, uint64_t pfn)
+{
+    if (f) {
+        f->what = what;
+        f->pfn = pfn;
+    }
+    return PMM_ECHECK;
+}
 
 struct seg_check {
     const struct pmm *p;
@@ -27,275 +36,23 @@ static void check_segment(uint64_t from, uint64_t to, const struct pmm_range *r,
         return;
     }
     for (uint64_t pf = from, k, len; (len = c_seg(c->p, &pf, to, &k));) {
-        uint64_t i = bits_next_set(pmm_own(c->p), k, k + len);
-        if (i != PMM_NONE) {
-            c->bad = cpfn(c->p, i);
-            c->what = "owned page lies in a reserved range or hole";
-            return;
-        }
-    }
-}
-
-/* The section table and the slots describe each other; slots ascend; no present section empty. */
-static int check_sections(const struct pmm *p, struct pmm_check_fail *f);
-
-static int fail(struct pmm_check_fail *f, const char *what, uint64_t pfn)
-{
-    if (f) {
-        f->what = what;
-        f->pfn = pfn;
-    }
-    return PMM_ECHECK;
-}
-
-/*
- * The block states and the free-block stack (blocks.c): each stacked entry names a block marked
- * stacked, no block twice, and as many blocks are marked as there are entries, so none is lost
- * from it; a block that is whole or stacked lies in the first zone after reconcile and reads as
- * allocated and unshared in the maps (its counts are then 0: the shared-map check below).
- */
-static int check_blocks(const struct pmm *p, struct pmm_check_fail *f)
-{
-    const uint8_t *st = pmm_bst(p);
-    const uint64_t *own = pmm_own(p), *l0 = pmm_free_l0(p), *sh = pmm_shared(p);
-    if (p->fast.bst != st || st != pmm_va(p, p->bst_phys))
-        return fail(f, "fast-path pointers disagree with the current mapping", p->off);
-    if (p->btop > PMM_BSTACK_CAP)
-        return fail(f, "free-block stack holds more than PMM_BSTACK_CAP blocks", p->btop);
-    if (p->bfront != (p->btop ? p->bstack[p->btop - 1] : 0))
-        return fail(f, "free-block stack's front differs from its top entry", p->bfront);
-    for (uint32_t i = 0; i < p->btop; i++) {
-        uint64_t pf = p->bstack[i] << PMM_BLOCK_SHIFT, c = cidx(p, pf);
-        if (p->bstack[i] >= p->span || c == PMM_NONE)
-            return fail(f, "stacked block lies in no present section", pf);
-        if (p->bblk[i] != c >> PMM_BLOCK_SHIFT)
-            return fail(f, "stacked block's compact number differs from its frame's", pf);
-        if (st[c >> PMM_BLOCK_SHIFT] != PMM_BLK_STACKED)
-            return fail(f, "block on the free-block stack is not marked stacked", pf);
-        for (uint32_t j = 0; j < i; j++)
-            if (p->bstack[j] == p->bstack[i])
-                return fail(f, "block is on the free-block stack twice", pf);
-    }
-    uint64_t nstacked = 0, first = blk_first_zone(p);
-    for (uint64_t b = 0; b < p->blkmap.nbits; b++) {
-        if (st[b] == PMM_BLK_NORMAL)
-            continue;
-        uint64_t c = b << PMM_BLOCK_SHIFT, all = ~0ull;
-        if (st[b] != PMM_BLK_WHOLE && st[b] != PMM_BLK_STACKED)
-            return fail(f, "block state byte is not a block state", cpfn(p, c));
-        if (c < first || !p->reconciled)
-            return fail(f,
-                        "whole or stacked block lies below the zone unbounded runs come from "
-                        "first, or before reconcile",
-                        cpfn(p, c));
-        for (int i = 0; i < 8; i++)
-            all &= own[(c >> 6) + i] & ~l0[(c >> 6) + i];
-        if (all != ~0ull)
-            return fail(f, "whole or stacked block has a page that is free or not owned",
-                        cpfn(p, c));
-        if ((sh[c >> 12] >> ((c >> 6) & 63)) & 0xff)
-            return fail(f, "whole or stacked block has a page marked shared or cached", cpfn(p, c));
-        nstacked += st[b] == PMM_BLK_STACKED;
-    }
-    if (nstacked != p->btop)
-        return fail(f, "blocks marked stacked differ from the free-block stack's entries",
-                    nstacked);
-    return PMM_OK;
-}
-
-/* Summary levels of h agree with the level below; bits past the end are clear. */
-static int check_levels(const struct pmm *p, const struct pmm_hbits *h, struct pmm_check_fail *f)
-{
-    for (uint32_t k = 1; k < h->nlevels; k++) {
-        const uint64_t *below = pmm_words(p, h, k - 1), *lk = pmm_words(p, h, k);
-        for (uint64_t j = 0; j < h->nwords[k] * 64; j++) {
-            int want = j < h->nwords[k - 1] && below[j] != 0;
-            if (bit_test(lk, j) != want)
-                return fail(f, "summary bit disagrees with the words it summarises", j);
-        }
-    }
-    return PMM_OK;
-}
-
-/* How many entries of all per-CPU caches name page pfn. O(CPUs * PMM_CPU_CACHE). */
-static uint64_t cache_holders(const struct pmm *p, uint64_t pfn)
-{
-    uint64_t n = 0;
-    for (uint32_t i = 0; i < p->ncpus; i++) {
-        const struct pmm_pcpu *pc = pmm_pcpu(p, i);
-        for (uint64_t k = 0; k < pc->n; k++)
-            n += pc->page[k] == pfn;
-    }
-    return n;
-}
-
-static int check(const struct pmm *p, struct pmm_check_fail *f)
-{
-    if (p->magic != PMM_MAGIC || p->version != PMM_VERSION || p->size != sizeof *p)
-        return fail(f, "header magic, version or size is wrong", 0);
-    if (p->top > PMM_STACK_CAP || p->nranges > p->range_cap)
-        return fail(f, "header fields out of range", 0);
-
-    const struct pmm_range *r = pmm_rtab(p);
-    for (uint64_t i = 0; i < p->nranges; i++) {
-        if (!r[i].npages || r[i].kind >= PMM_NKINDS)
-            return fail(f, "range table entry is empty or of no kind", i);
-        if (i && r[i - 1].start + r[i - 1].npages > r[i].start)
-            return fail(f, "range table is not sorted or overlaps", i);
-    }
-    int rc = check_sections(p, f);
-    if (rc)
-        return rc;
-    if (c_usable(p, r, p->nranges) != p->total)
-        return fail(f, "total differs from the usable pages in the range table", p->total);
-
-    const uint64_t *own = pmm_own(p), *l0 = pmm_free_l0(p);
-    uint64_t nw = p->freemap.nwords[0], nfree = 0, nalloc = 0;
-    for (uint64_t wi = 0; wi < nw; wi++) {
-        if (l0[wi] & ~own[wi])
-            return fail(f, "free page is not owned",
-                        cpfn(p, wi * 64 + (uint64_t)__builtin_ctzll(l0[wi] & ~own[wi])));
-        nfree += popcount64(l0[wi]);
-        nalloc += popcount64(own[wi] & ~l0[wi]);
-    }
-    uint64_t cend = cidx(p, p->span - 1) + 1; /* the last section may run past span */
-    if (bits_next_set(own, cend, nw * 64) != PMM_NONE)
-        return fail(f, "owned bit at or past span", p->span);
-    if (pmm_sectab(p)[0] == 0 && bit_test(own, 0))
-        return fail(f, "page 0 is in the pool", 0);
-    uint64_t mc = cidx(p, meta_first(p));
-    if (mc == PMM_NONE || cidx(p, meta_end(p) - 1) != mc + p->meta_pages - 1)
-        return fail(f, "metadata run does not lie in present sections", meta_first(p));
-    uint64_t meta_c = bits_next_set(own, mc, mc + p->meta_pages);
-    if (meta_c != PMM_NONE)
-        return fail(f, "metadata page is in the pool", cpfn(p, meta_c));
-    if (nfree != p->nfree)
-        return fail(f, "free counter differs from the free map", nfree);
-    if (nalloc != p->nalloc)
-        return fail(f, "allocated counter differs from the maps", nalloc);
-    if (p->nfree + p->nalloc + p->meta_pages > p->total)
-        return fail(f, "free + allocated + metadata exceed total", p->total);
-
-    struct seg_check sc = {p, PMM_NONE, 0};
-    walk_segments(p, r, p->nranges, 0, 0, check_segment, &sc);
-    if (sc.bad != PMM_NONE)
-        return fail(f, sc.what, sc.bad);
-
-    rc = check_levels(p, &p->freemap, f);
-    if (rc)
-        return rc;
-    const uint64_t *bl0 = pmm_words(p, &p->blkmap, 0);
-    for (uint64_t b = 0; b < p->blkmap.nwords[0] * 64; b++) {
-        int want = 0;
-        if (b < p->blkmap.nbits) {
-            uint64_t all = ~0ull;
-            for (int i = 0; i < 8; i++)
-                all &= l0[b * 8 + i];
-            want = all == ~0ull;
-        }
-        if (want && !bit_test(bl0, b)) /* set bits may be stale hints; clear ones may not */
-            return fail(f, "block map misses a free block", cpfn(p, b << PMM_BLOCK_SHIFT));
-        if (b >= p->blkmap.nbits && bit_test(bl0, b))
-            return fail(f, "block map bit past the last block", b << PMM_BLOCK_SHIFT);
-    }
-    rc = check_levels(p, &p->blkmap, f);
-    if (rc)
-        return rc;
-
-    for (uint32_t i = 0; i < p->top; i++) {
-        uint64_t c = p->stack[i];
-        if (c >= p->cspan || c < p->c_low || !bit_test(l0, c))
-            return fail(f, "stacked page is not free (or is below 1 MiB)",
-                        c < p->cspan ? cpfn(p, c) : c);
-        if (!bit_test(pmm_rinit(p), c >> PMM_RINIT_SHIFT))
-            return fail(f, "stacked page's reference counts were never initialised", cpfn(p, c));
-        if (c < p->stack_lo || c > p->stack_hi)
-            return fail(f, "stacked page lies outside the stack's bounds", cpfn(p, c));
-        for (uint32_t j = 0; j < i; j++)
-            if (p->stack[j] == c)
-                return fail(f, "page is on the stack twice", cpfn(p, c));
-    }
-
-    rc = check_blocks(p, f);
-    if (rc)
-        return rc;
-
-    /* The caches: each entry a page that is owned, out of the free map, at or above 1 MiB,
-     * counted as cached; that it is on no other cache is checked from the counts below. */
-    const uint16_t *refs = pmm_refs(p);
-    const uint64_t *init = pmm_rinit(p);
-    uint64_t ncached = 0, cached = 0;
-    if (p->fast.own != pmm_own(p) || p->fast.free != l0 || p->fast.shared != pmm_shared(p) ||
-        p->fast.refs != refs || p->fast.sectab != pmm_sectab(p) || p->fast.pcpu != pmm_pcpu(p, 0))
-        return fail(f, "fast-path pointers disagree with the current mapping", p->off);
-    if (p->reclaimers > p->ncpus)
-        return fail(f, "more CPUs reclaiming than there are", p->reclaimers);
-    if (p->cpus_live != (p->reconciled ? p->ncpus : 0))
-        return fail(f, "per-CPU caches in use before reconcile, or not after", p->cpus_live);
-    for (uint32_t i = 0; i < p->ncpus; i++) {
-        const struct pmm_pcpu *pc = pmm_pcpu(p, i);
-        if (pc->n > PMM_CPU_CACHE || (pc->n && !p->cpus_live))
-            return fail(f, "per-CPU cache count out of range", i);
-        for (uint64_t k = 0; k < pc->n; k++) {
-            uint64_t c = cidx(p, pc->page[k]);
-            if (c == PMM_NONE || c < p->c_low || !bit_test(own, c) || bit_test(l0, c))
-                return fail(f, "cached page is not owned and out of the pool (or is below 1 MiB)",
-                            pc->page[k]);
-            if (!bit_test(init, c >> PMM_RINIT_SHIFT) || ld16(&refs[c]) != PMM_REF_CACHED)
-                return fail(f, "cached page's reference count does not say cached", cpfn(p, c));
-        }
-        ncached += pc->n;
-    }
-
-    /* Counts hold count - 1: any value below PMM_REF_CACHED is a count for an allocated page, but
-     * its page of counts must have been initialised; in an initialised page a free page's count
-     * is 0. */
-    for (uint64_t wi = 0; wi < nw; wi++) {
-        uint64_t c0 = wi * 64;
-        if (!bit_test(init, c0 >> PMM_RINIT_SHIFT)) {
-            uint64_t a = own[wi] & ~l0[wi];
-            if (a)
-                return fail(f, "allocated page's reference counts were never initialised",
-                            cpfn(p, c0 + (uint64_t)__builtin_ctzll(a)));
-            continue;
-        }
-        for (uint64_t k = 0; k < 64; k++) {
-            int is_alloc = (own[wi] >> k & 1) && !(l0[wi] >> k & 1);
-            uint16_t count = ld16(&refs[c0 + k]); /* lock-free ref_inc/dec may run */
-            if (!is_alloc && count)
-                return fail(f, "page that is not allocated has a reference count", cpfn(p, c0 + k));
-            if (is_alloc && count == PMM_REF_CACHED) {
-                if (cache_holders(p, cpfn(p, c0 + k)) != 1)
-                    return fail(f, "page counted as cached is not on exactly one per-CPU cache",
-                                cpfn(p, c0 + k));
-                cached++;
+        for (uint64_t i = k; i < k + len; i = (i | 63) + 1) {
+            uint64_t x = own_view(c->p, i >> 6) & word_mask(i, k + len);
+            if (x) {
+                c->bad = cpfn(c->p, (i & ~63ull) | (uint64_t)__builtin_ctzll(x));
+                c->what = "owned page lies in a reserved range or hole";
+                return;
             }
         }
     }
-    if (cached != ncached)
-        return fail(f, "per-CPU caches hold a page not counted as cached", ncached);
-    const uint64_t *sh = pmm_shared(p);
-    for (uint64_t g = 0; g < shared_words(p) * 64; g++) {
-        int any = 0;
-        if (g < p->cspan / 64 && bit_test(init, (g << 6) >> PMM_RINIT_SHIFT))
-            for (int k = 0; k < 64; k++)
-                any |= ld16(&refs[(g << 6) + (uint64_t)k]) != 0;
-        if (any && !bit_test(sh, g)) /* set bits may be stale; clear ones may not */
-            return fail(f, "shared map misses a shared or cached page", cpfn(p, g << 6));
-        if (g >= p->cspan / 64 && bit_test(sh, g))
-            return fail(f, "shared map bit past the last page", g);
-    }
-    if (bits_next_set(init, (p->cspan + (1ull << PMM_RINIT_SHIFT) - 1) >> PMM_RINIT_SHIFT,
-                      rinit_words(p) * 64) != PMM_NONE)
-        return fail(f, "refs-init bit past the last page of counts", p->span);
-    return PMM_OK;
 }
 
 static int check_sections(const struct pmm *p, struct pmm_check_fail *f)
 {
-    const uint32_t *sec = pmm_sectab(p), *sl = pmm_slots(p);
+    const uint32_t *sec = p->at.sectab, *sl = pmm_slots(p);
     if (p->nsec != (p->span + PMM_SEC_PAGES - 1) >> PMM_SEC_SHIFT ||
-        p->cspan != p->nslots << PMM_SEC_SHIFT || !p->nslots || p->nslots > p->nsec)
+        p->cspan != p->nslots << PMM_SEC_SHIFT || !p->nslots || p->nslots > p->nsec ||
+        p->nblocks != p->cspan >> PMM_BLOCK_SHIFT)
         return fail(f, "section geometry disagrees with span", p->nsec);
     for (uint64_t s = 0; s < p->nslots; s++) {
         if (sl[s] >= p->nsec || (s && sl[s] <= sl[s - 1]))
@@ -308,16 +65,220 @@ static int check_sections(const struct pmm *p, struct pmm_check_fail *f)
         present += sec[k] != PMM_SEC_ABSENT;
     if (present != p->nslots)
         return fail(f, "section table has entries no slot names", present);
-    if (p->c_low != c_ceil(p, PMM_LOW_PFN) || p->c_high != c_ceil(p, PMM_HIGH_PFN) ||
-        p->cursor >= p->cspan)
-        return fail(f, "zone bounds or cursor disagree with the sections", p->cursor);
+    if (p->c_low != c_ceil(p, PMM_LOW_PFN) || p->c_dma != c_ceil(p, PMM_DMA_PFN) ||
+        p->c_high != c_ceil(p, PMM_HIGH_PFN))
+        return fail(f, "zone bounds disagree with the sections", p->c_low);
+    return PMM_OK;
+}
+
+/* Level k+1 bit j set wherever word j of level k is non-zero (set bits may be stale). */
+static int check_sum(const struct pmm *p, const struct pmm_sum *s, int (*pred)(const struct pmm *,
+                                                                              uint64_t),
+                     const char *what, struct pmm_check_fail *f)
+{
+    const uint64_t *l0 = sum_words(p, s, 0);
+    for (uint64_t b = 0; b < s->nwords[0] * 64; b++) {
+        int bit = (l0[b >> 6] >> (b & 63)) & 1;
+        if (b >= s->nbits && bit)
+            return fail(f, "summary bit past the last block", b);
+        if (b < s->nbits && !bit && pred(p, b))
+            return fail(f, what, cpfn(p, b << PMM_BLOCK_SHIFT));
+    }
+    for (uint32_t k = 1; k < s->nlevels; k++) {
+        const uint64_t *below = sum_words(p, s, k - 1), *lk = sum_words(p, s, k);
+        for (uint64_t j = 0; j < s->nwords[k] * 64; j++) {
+            int bit = (lk[j >> 6] >> (j & 63)) & 1;
+            if (j >= s->nwords[k - 1] ? bit : (below[j] && !bit))
+                return fail(f, "summary level misses a word below it, or has a bit past the end",
+                            j);
+        }
+    }
+    return PMM_OK;
+}
+
+/* How many entries of all caches name page pfn. */
+static uint64_t cache_holders(const struct pmm *p, uint64_t pfn)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i <= p->ncpus; i++) {
+        const struct pmm_cache *pc = i < p->ncpus ? &p->at.cache[i] : &p->home;
+        for (uint32_t k = 0; k < pc->n && k < PMM_CPU_CACHE; k++)
+            n += pc->page[k] == pfn;
+    }
+    return n;
+}
+
+/* One block: its state, its count, and its words and counts where they are written. */
+static int check_block(const struct pmm *p, uint64_t b, uint64_t *owned, uint64_t *held,
+                       struct pmm_check_fail *f)
+{
+    unsigned o = own_of(p, b);
+    uint64_t cnt = ld16(&p->at.count[b]), c0 = b << PMM_BLOCK_SHIFT;
+    if (o > OWN_SOME)
+        return fail(f, "block state byte is not a block state", cpfn(p, c0));
+    if (cnt > PMM_BLOCK_PAGES)
+        return fail(f, "block count above 512", cpfn(p, c0));
+    if (o == OWN_NONE) {
+        if (cnt)
+            return fail(f, "block with no owned page has a free count", cpfn(p, c0));
+        return PMM_OK;
+    }
+    if (o == OWN_FRESH) {
+        if (cnt != PMM_BLOCK_PAGES)
+            return fail(f, "fresh block's count is not 512", cpfn(p, c0));
+        *owned += PMM_BLOCK_PAGES;
+        return PMM_OK;
+    }
+    uint64_t nfree = 0, nown = 0, all = ~0ull;
+    for (uint64_t w = b << 3; w < (b + 1) << 3; w++) {
+        uint64_t own = own_view(p, w), fr = ld64(&p->at.free[w]);
+        if (fr & ~own)
+            return fail(f, "free page is not owned",
+                        cpfn(p, (w << 6) | (uint64_t)__builtin_ctzll(fr & ~own)));
+        nfree += popcount64(fr);
+        nown += popcount64(own);
+        all &= own;
+        for (uint64_t k = 0; k < 64; k++) {
+            uint64_t c = (w << 6) | k;
+            uint16_t v = ld16(&p->at.refs[c]);
+            int alloc = (own >> k & 1) && !(fr >> k & 1);
+            if (!alloc && v)
+                return fail(f, "page that is not allocated has a reference count", cpfn(p, c));
+            if (v && !((ld64(&p->at.marks[w >> 6]) >> (w & 63)) & 1))
+                return fail(f, "marks miss a shared or held page", cpfn(p, c));
+            if (v == PMM_REF_HELD) {
+                if (c < p->c_low)
+                    return fail(f, "page below 1 MiB is held on a cache", cpfn(p, c));
+                if (cache_holders(p, cpfn(p, c)) != 1)
+                    return fail(f, "page counted as held is not on exactly one cache", cpfn(p, c));
+                (*held)++;
+            }
+        }
+    }
+    if (o == OWN_SOME && all == ~0ull)
+        return fail(f, "block whose own words are all set is not ALL", cpfn(p, c0));
+    if (o == OWN_SOME && !nown)
+        return fail(f, "block with no owned page is not NONE", cpfn(p, c0));
+    if (cnt != nfree)
+        return fail(f, "block count differs from its free pages", cpfn(p, c0));
+    *owned += nown;
+    return PMM_OK;
+}
+
+static int check_numa(const struct pmm *p, struct pmm_check_fail *f)
+{
+    const struct pmm_node_run *run = pmm_runs(p);
+    if (!p->nnodes || p->nnodes > PMM_MAX_NODES || !p->nruns || p->nruns > p->runs_cap)
+        return fail(f, "NUMA geometry out of bounds", p->nnodes);
+    for (uint64_t i = 0; i < p->nruns; i++) {
+        if (run[i].first != (i ? run[i - 1].end : 0) || run[i].end <= run[i].first ||
+            run[i].node >= p->nnodes)
+            return fail(f, "node runs do not tile the blocks", i);
+        for (uint64_t b = run[i].first; b < run[i].end; b++)
+            if (p->at.node[b] != run[i].node)
+                return fail(f, "block's node differs from its run's", cpfn(p, b << PMM_BLOCK_SHIFT));
+    }
+    if (run[p->nruns - 1].end != p->nblocks)
+        return fail(f, "node runs do not end at the last block", p->nblocks);
+    for (uint32_t i = 0; i < p->ncpus; i++)
+        if (pmm_cnode(p)[i] >= p->nnodes)
+            return fail(f, "a CPU's node is out of range", i);
+    return PMM_OK;
+}
+
+static int check(const struct pmm *p, struct pmm_check_fail *f)
+{
+    if (p->magic != PMM_MAGIC || p->version != PMM_VERSION || p->size != sizeof *p)
+        return fail(f, "header magic, version or size is wrong", 0);
+    if (p->nranges > p->range_cap)
+        return fail(f, "header fields out of range", 0);
+    if (p->at.free != pmm_va(p, p->free_phys) || p->at.refs != pmm_va(p, p->refs_phys) ||
+        p->at.count != pmm_va(p, p->count_phys) || p->at.own != pmm_va(p, p->own_phys) ||
+        p->at.sectab != pmm_va(p, p->sec_phys) || p->at.cache != pmm_va(p, p->cache_phys) ||
+        p->at.marks != pmm_va(p, p->marks_phys) || p->at.ownw != pmm_va(p, p->ownw_phys) ||
+        p->at.node != pmm_va(p, p->node_phys))
+        return fail(f, "owner-local pointers disagree with the current mapping", p->off);
+
+    const struct pmm_range *r = pmm_rtab(p);
+    for (uint64_t i = 0; i < p->nranges; i++) {
+        if (!r[i].npages || r[i].kind >= PMM_NKINDS)
+            return fail(f, "range table entry is empty or of no kind", i);
+        if (i && r[i - 1].start + r[i - 1].npages > r[i].start)
+            return fail(f, "range table is not sorted or overlaps", i);
+    }
+    int rc = check_sections(p, f);
+    if (!rc)
+        rc = check_numa(p, f);
+    if (rc)
+        return rc;
+    if (c_usable(p, r, p->nranges) != p->total)
+        return fail(f, "total differs from the usable pages in the range table", p->total);
+    if (p->clearing)
+        return fail(f, "a summary clear is in flight at a quiet moment", p->clearing);
+
+    uint64_t owned = 0, held = 0, cached = 0;
+    for (uint64_t b = 0; b < p->nblocks; b++) {
+        rc = check_block(p, b, &owned, &held, f);
+        if (rc)
+            return rc;
+    }
+    if (owned != p->owned)
+        return fail(f, "owned counter differs from the blocks' owned pages", owned);
+    if (p->owned + p->meta_pages > p->total)
+        return fail(f, "owned + metadata exceed total", p->total);
+    uint64_t cend = cidx(p, p->span - 1) + 1; /* the last section may run past span */
+    for (uint64_t i = cend; i < p->cspan; i = (i | 63) + 1)
+        if (own_view(p, i >> 6) & word_mask(i, p->cspan))
+            return fail(f, "owned page at or past span", p->span);
+    if (p->at.sectab[0] == 0 && (own_view(p, 0) & 1))
+        return fail(f, "page 0 is in the pool", 0);
+    uint64_t mc = cidx(p, meta_first(p));
+    if (mc == PMM_NONE || cidx(p, meta_end(p) - 1) != mc + p->meta_pages - 1)
+        return fail(f, "metadata run does not lie in present sections", meta_first(p));
+    for (uint64_t i = mc; i < mc + p->meta_pages; i = (i | 63) + 1)
+        if (own_view(p, i >> 6) & word_mask(i, mc + p->meta_pages))
+            return fail(f, "metadata page is in the pool", cpfn(p, i));
+
+    struct seg_check sc = {p, PMM_NONE, 0};
+    walk_segments(p, r, p->nranges, 0, 0, check_segment, &sc);
+    if (sc.bad != PMM_NONE)
+        return fail(f, sc.what, sc.bad);
+
+    rc = check_sum(p, &p->avail, blk_avail, "avail summary misses a block with free pages", f);
+    if (!rc)
+        rc = check_sum(p, &p->whole, blk_whole, "whole summary misses a wholly free block", f);
+    if (rc)
+        return rc;
+
+    /* The caches: each entry a held page (checked from the counts above, each on one cache). */
+    if (p->cursor >= p->nblocks || p->cursor < blk_low(p))
+        return fail(f, "pool cursor below the block holding 1 MiB, or past the blocks", p->cursor);
+    if (p->c_cache != (p->c_high < p->cspan ? p->c_high : p->c_low))
+        return fail(f, "c_cache differs from what the zone bounds give", p->c_cache);
+    for (uint32_t i = 0; i <= p->ncpus; i++) {
+        const struct pmm_cache *pc = i < p->ncpus ? &p->at.cache[i] : &p->home;
+        if (pc->n > PMM_CPU_CACHE)
+            return fail(f, "cache count out of range", i);
+        if (pc->cursor >= p->nblocks)
+            return fail(f, "cache cursor past the blocks", i);
+        if (pc->n && p->fw.claim)
+            return fail(f, "a cache holds pages in the boot phase", i);
+        for (uint32_t k = 0; k < pc->n; k++) {
+            uint64_t c = cidx(p, pc->page[k]);
+            unsigned o = c == PMM_NONE ? OWN_NONE : own_of(p, c >> PMM_BLOCK_SHIFT);
+            if (o != OWN_ALL && o != OWN_SOME)
+                return fail(f, "cached page lies in no written block", pc->page[k]);
+            if (ld16(&p->at.refs[c]) != PMM_REF_HELD || ((free_view(p, c >> 6) >> (c & 63)) & 1))
+                return fail(f, "cached page is not held", pc->page[k]);
+        }
+        cached += pc->n;
+    }
+    if (cached != held)
+        return fail(f, "caches hold a page not counted as held", cached);
     return PMM_OK;
 }
 
 int pmm_check(const struct pmm *p, struct pmm_check_fail *f)
 {
-    pmm_lock(p);
-    int rc = check(p, f);
-    pmm_unlock(p);
-    return rc;
+    return check(p, f);
 }

@@ -59,7 +59,7 @@ const char *pmm_strerror(int err)
     case PMM_ECHECK:
         return "allocator consistency check failed";
     case PMM_EBUSY:
-        return "page is free on a per-CPU cache: drain that CPU first";
+        return "page is held on a per-CPU cache: drain that CPU first";
     }
     return "unknown error";
 }

@@ -1,14 +1,14 @@
 /*
- * percpu.c - per-CPU page caches: the lock-free single-page path and the batches behind it.
+ * percpu.c - per-CPU caches: the wait-free single-page path and the batches behind it.
  *
- * The contract is in pmm.h ("Many CPUs"), the invariants of a cached page in state.h. The fast
- * half of pmm_cpu_alloc and pmm_cpu_free reads the read-mostly header and maps and writes three
- * things: the calling CPU's count and slot, and the page's own reference count. No lock, no
- * read-modify-write instruction, no store to a line another CPU writes. Everything else (an empty
- * or full cache, a page the fast path cannot vouch for, a request to drain) goes to the slow half,
- * which takes the lock and moves PMM_CPU_BATCH pages between the cache and the shared pool.
+ * The contract is in pmm.h ("Many CPUs"), the page states in state.h. A cache is private to its
+ * CPU: the fast halves of pmm_cpu_alloc and pmm_cpu_free read the read-mostly header, the page's
+ * words and the cache, and write only the cache and the page's own count. Everything else (an
+ * empty or full cache, a page the fast path cannot vouch for, a shortage) goes to the slow half,
+ * which moves PMM_CPU_BATCH pages between the cache and the pool with the pool's lock-free
+ * primitives. The pool knows nothing of caches: to it a held page is an allocated one.
  */
-#include "state.h"
+#include "pool.h"
 
 uint32_t pmm_cpus(const struct pmm *p)
 {
@@ -17,155 +17,204 @@ uint32_t pmm_cpus(const struct pmm *p)
 
 uint64_t pmm_cpu_cached(const struct pmm *p, uint32_t cpu)
 {
-    return cpu < p->ncpus ? ld64(&pmm_pcpu(p, cpu)->n) : 0;
+    return cpu < p->ncpus ? __atomic_load_n(&p->at.cache[cpu].n, __ATOMIC_RELAXED) : 0;
 }
 
-static inline int drain_asked(const struct pmm_pcpu *pc)
+uint32_t pmm_cpu_node(const struct pmm *p, uint32_t cpu)
 {
-    return __atomic_load_n(&pc->drain_req, __ATOMIC_ACQUIRE) != 0;
+    return cpu < p->ncpus ? pmm_cnode(p)[cpu] : PMM_NODE_ANY;
 }
 
-/* Under the lock: the oldest k pages of pc go back to the pool, free. */
-static void cache_drain(struct pmm *p, struct pmm_pcpu *pc, uint64_t k)
+/* Caches are in use once the firmware hooks are gone: before, every page is claimed from it. */
+static inline int caches_live(const struct pmm *p)
 {
-    uint64_t n = pc->n;
-    uint16_t *refs = pmm_refs(p);
-    k = k < n ? k : n;
-    for (uint64_t i = 0; i < k; i++) {
-        uint64_t c = cidx(p, pc->page[i]);
-        st16(&refs[c], 0); /* a free page counts 0 (state.h) */
-        pool_give1(p, c);
+    return !p->fw.claim;
+}
+
+static inline void set_n(struct pmm_cache *pc, uint32_t n)
+{
+    __atomic_store_n(&pc->n, n, __ATOMIC_RELAXED); /* statistics read it from other CPUs */
+}
+
+/*
+ * The oldest k pages of pc go back to the pool, free. Pages that share a free word go back with
+ * one read-modify-write, and pages of one block with one add to its count: a cache is usually
+ * refilled from one block, so a spill is a handful of atomics, not one per page.
+ */
+void cache_spill(struct pmm *p, struct pmm_cache *pc, uint64_t k)
+{
+    uint32_t n = pc->n;
+    if (k > n)
+        k = n;
+    uint64_t wi = PMM_NONE, m = 0, b = PMM_NONE, nb = 0;
+    for (uint64_t i = 0; i <= k; i++) {
+        uint64_t c = i < k ? cidx_present(p, pc->page[i]) : PMM_NONE;
+        if (c == PMM_NONE || c >> 6 != wi) {
+            if (m)
+                or64_x(p, &p->at.free[wi], m);
+            wi = c == PMM_NONE ? PMM_NONE : c >> 6;
+            m = 0;
+        }
+        if (c == PMM_NONE || c >> PMM_BLOCK_SHIFT != b) {
+            if (nb)
+                blk_unreserve(p, b, nb);
+            b = c == PMM_NONE ? PMM_NONE : c >> PMM_BLOCK_SHIFT;
+            nb = 0;
+        }
+        if (c == PMM_NONE)
+            break;
+        st16(&p->at.refs[c], 0); /* a free page counts 0 (state.h) */
+        m |= bit_mask(c);
+        nb++;
     }
-    for (uint64_t i = k; i < n; i++)
+    for (uint32_t i = (uint32_t)k; i < n; i++)
         pc->page[i - k] = pc->page[i];
-    st64(&pc->n, n - k);
+    set_n(pc, (uint32_t)(n - k));
 }
 
-/* Under the lock: up to k pages from the pool onto pc. */
-static void cache_fill(struct pmm *p, struct pmm_pcpu *pc, uint64_t k)
+/* Up to k pages from the pool onto pc, from `node` first. */
+static void cache_fill(struct pmm *p, struct pmm_cache *pc, uint32_t node, uint64_t k)
 {
-    uint64_t n = pc->n, c;
-    uint16_t *refs = pmm_refs(p);
-    for (; k && n < PMM_CPU_CACHE && pool_take1(p, &c); k--) {
-        shared_mark(p, c); /* before the count says cached: free_run must see the mark */
-        st16(&refs[c], PMM_REF_CACHED);
-        pc->page[n++] = cpfn(p, c);
+    uint64_t got[PMM_CPU_BATCH], n = pc->n;
+    if (k > PMM_CPU_CACHE - n)
+        k = PMM_CPU_CACHE - n;
+    if (k > PMM_CPU_BATCH)
+        k = PMM_CPU_BATCH;
+    uint64_t g = pool_take(p, node, 0, k, &pc->cursor, got);
+    for (uint64_t i = 0; i < g; i++) {
+        mark_page(p, got[i]); /* before the count says held (state.h, marks) */
+        st16(&p->at.refs[got[i]], PMM_REF_HELD);
+        pc->page[n++] = cpfn(p, got[i]);
     }
-    st64(&pc->n, n);
+    set_n(pc, (uint32_t)n);
 }
 
-/* Under the lock: if another CPU asked this one to drain, drain and say so. 1 if it had asked. */
-static int answer_drain(struct pmm *p, struct pmm_pcpu *pc)
+void pool_short(struct pmm *p)
 {
-    if (!drain_asked(pc))
-        return 0;
-    cache_drain(p, pc, pc->n);
-    __atomic_store_n(&pc->drain_req, 0, __ATOMIC_RELEASE);
-    return 1;
+    if (p->concurrent)
+        __atomic_fetch_add(&p->short_gen, 1, __ATOMIC_RELEASE);
+    else
+        p->short_gen++;
 }
 
-/* The page on top of pc, now allocated. The caller made sure there is one. */
-static inline uint64_t cache_pop(struct pmm *p, struct pmm_pcpu *pc, uint64_t n)
+/* The short mark moved since pc last looked: give everything back first. */
+static inline void answer_short(struct pmm *p, struct pmm_cache *pc)
+{
+    uint32_t g = __atomic_load_n(&p->short_gen, __ATOMIC_ACQUIRE);
+    if (pc->gen != g) {
+        cache_spill(p, pc, pc->n);
+        pc->gen = g;
+    }
+}
+
+/* The page on top of pc, now allocated with one reference. The caller made sure there is one. */
+static inline uint64_t cache_pop(struct pmm *p, struct pmm_cache *pc, uint32_t n)
 {
     uint64_t pfn = pc->page[n - 1];
-    uint16_t *ref = pmm_refs(p) + cidx_present(p, pfn); /* a cached page is present */
-    st64(&pc->n, n - 1);
-    st16(ref, 0); /* one reference */
+    st16(&p->at.refs[cidx_present(p, pfn)], 0); /* a held page lies in a present section */
+    set_n(pc, n - 1);
     return pfn << PMM_PAGE_SHIFT;
 }
 
-__attribute__((noinline, cold)) static int cpu_alloc_slow(struct pmm *p, uint32_t cpu,
-                                                          uint64_t *phys)
+/* An empty (or short-marked) cache: refill, or give up after one more look at the pool. */
+__attribute__((noinline)) static int cache_alloc_slow(struct pmm *p, struct pmm_cache *pc,
+                                                      uint32_t node, uint64_t *phys)
 {
-    if (cpu >= p->ncpus)
-        return PMM_EINVAL;
-    if (!p->cpus_live) /* before reconcile every page is claimed from the firmware */
-        return pmm_alloc(p, phys);
-    struct pmm_pcpu *pc = pmm_pcpu(p, cpu);
-    for (int round = 0, retry = 0;; round++) {
-        pmm_lock(p);
-        /* Memory is short (this CPU was asked to drain, or a CPU waits for pages after asking):
-         * take one page, not a batch, or the pages drained for it come straight back here. */
-        uint64_t want = answer_drain(p, pc) || p->reclaimers ? 1 : PMM_CPU_BATCH;
+    answer_short(p, pc);
+    if (!pc->n)
+        cache_fill(p, pc, node, PMM_CPU_BATCH);
+    if (!pc->n) {
+        pool_short(p); /* everyone's caches back; this CPU's is empty already */
+        pc->gen = __atomic_load_n(&p->short_gen, __ATOMIC_ACQUIRE);
+        cache_fill(p, pc, node, 1);
         if (!pc->n)
-            cache_fill(p, pc, want);
-        if (retry) /* this was the retry a reclaim allowed */
-            p->reclaimers--, retry = 0;
-        if (pc->n) {
-            *phys = cache_pop(p, pc, pc->n);
-            pmm_unlock(p);
-            return PMM_OK;
-        }
-        pmm_unlock(p);
-        if (round == PMM_RECLAIM_ROUNDS || !(retry = caches_reclaim(p, cpu)))
             return PMM_ENOMEM;
     }
+    *phys = cache_pop(p, pc, pc->n);
+    return PMM_OK;
+}
+
+int cache_alloc(struct pmm *p, struct pmm_cache *pc, uint32_t node, uint64_t *phys)
+{
+    uint32_t n = pc->n;
+    if (n && pc->gen == __atomic_load_n(&p->short_gen, __ATOMIC_RELAXED)) {
+        *phys = cache_pop(p, pc, n);
+        return PMM_OK;
+    }
+    return cache_alloc_slow(p, pc, node, phys);
 }
 
 int pmm_cpu_alloc(struct pmm *p, uint32_t cpu, uint64_t *phys)
 {
-    if (cpu < p->cpus_live) {
-        struct pmm_pcpu *pc = pmm_pcpu(p, cpu);
-        uint64_t n = ld64(&pc->n);
-        if (n && !__atomic_load_n(&pc->drain_req, __ATOMIC_RELAXED)) {
+    if (cpu < p->ncpus && caches_live(p)) {
+        struct pmm_cache *pc = &p->at.cache[cpu];
+        uint32_t n = pc->n;
+        if (n && pc->gen == __atomic_load_n(&p->short_gen, __ATOMIC_RELAXED)) {
             *phys = cache_pop(p, pc, n);
             return PMM_OK;
         }
+        return cache_alloc_slow(p, pc, pmm_cnode(p)[cpu], phys);
     }
-    return cpu_alloc_slow(p, cpu, phys);
+    if (cpu >= p->ncpus)
+        return PMM_EINVAL;
+    return pmm_alloc(p, phys); /* boot phase: every page claimed from the firmware */
 }
 
-__attribute__((noinline, cold)) static int cpu_free_slow(struct pmm *p, uint32_t cpu, uint64_t phys)
+/* Allocated page c (validated) onto pc: to the pool instead if it is low or memory is short. */
+__attribute__((noinline)) static void cache_put_slow(struct pmm *p, struct pmm_cache *pc,
+                                                     uint64_t c)
 {
-    if (cpu >= p->ncpus || (phys & (PMM_PAGE_SIZE - 1)))
-        return PMM_EINVAL;
-    if (!p->cpus_live) /* before reconcile a freed page goes back to the firmware */
-        return pmm_free(p, phys);
-    struct pmm_pcpu *pc = pmm_pcpu(p, cpu);
-    uint64_t c = cidx(p, phys >> PMM_PAGE_SHIFT);
-    pmm_lock(p);
-    int rc = sole_owner(p, c);
-    if (!rc) {
-        if (answer_drain(p, pc) || c < p->c_low) { /* short of memory, or low memory: the pool */
-            pool_give1(p, c);
-        } else {
-            if (pc->n == PMM_CPU_CACHE)
-                cache_drain(p, pc, PMM_CPU_BATCH);
-            shared_mark(p, c);
-            st16(&pmm_refs(p)[c], PMM_REF_CACHED);
-            pc->page[pc->n] = phys >> PMM_PAGE_SHIFT;
-            st64(&pc->n, pc->n + 1);
+    answer_short(p, pc);
+    if (c < p->c_cache) { /* low memory: to the pool, where it is taken last (state.h) */
+        give_one(p, c);
+        return;
+    }
+    if (pc->n == PMM_CPU_CACHE)
+        cache_spill(p, pc, PMM_CPU_BATCH);
+    mark_page(p, c);
+    st16(&p->at.refs[c], PMM_REF_HELD);
+    pc->page[pc->n] = cpfn(p, c);
+    set_n(pc, pc->n + 1);
+}
+
+/*
+ * The fast free: the page is owned (its block ALL), allocated (free bit clear), with one
+ * reference (count 0) and its group already marked; the cache has room and no shortage was
+ * signalled. Then nothing can be wrong with the free. Anything else is settled, with its error
+ * code, by the slow half.
+ */
+int cache_free(struct pmm *p, struct pmm_cache *pc, uint64_t phys)
+{
+    uint64_t pfn = phys >> PMM_PAGE_SHIFT, c;
+    if (!(phys & (PMM_PAGE_SIZE - 1)) && (c = cidx(p, pfn)) != PMM_NONE) {
+        uint32_t n = pc->n;
+        uint16_t *ref = &p->at.refs[c];
+        if (ld8(&p->at.own[c >> PMM_BLOCK_SHIFT]) == OWN_ALL &&
+            !((ld64(&p->at.free[c >> 6]) >> (c & 63)) & 1) && marked(p, c) && c >= p->c_cache &&
+            n < PMM_CPU_CACHE && pc->gen == __atomic_load_n(&p->short_gen, __ATOMIC_RELAXED) &&
+            __atomic_load_n(ref, __ATOMIC_ACQUIRE) == 0) { /* after the others' releases */
+            st16(ref, PMM_REF_HELD);
+            pc->page[n] = pfn;
+            set_n(pc, n + 1);
+            return PMM_OK;
         }
     }
-    pmm_unlock(p);
-    return rc;
+    return free_slow(p, pc, phys);
 }
 
 int pmm_cpu_free(struct pmm *p, uint32_t cpu, uint64_t phys)
 {
-    uint64_t pfn = phys >> PMM_PAGE_SHIFT, c;
-    if (cpu < p->cpus_live && !(phys & (PMM_PAGE_SIZE - 1)) && pfn >= PMM_LOW_PFN &&
-        (c = cidx(p, pfn)) != PMM_NONE) {
-        struct pmm_pcpu *pc = pmm_pcpu(p, cpu);
-        uint64_t n = ld64(&pc->n), wi = c >> 6;
-        uint16_t *ref = pmm_refs(p) + c;
-        uint16_t count = __atomic_load_n(ref, __ATOMIC_ACQUIRE); /* after the others' releases */
-        /*
-         * Allocated (owned, not free), its group marked, one reference: then nothing can be wrong
-         * with the free, and the count was readable (state.h). Anything else is settled, with its
-         * error code, under the lock. One branch for all of it: the loads are safe to make.
-         */
-        uint64_t ok = (ld64(&pmm_own(p)[wi]) & ~ld64(&pmm_free_l0(p)[wi])) >> (c & 63) &
-                      ld64(&pmm_shared(p)[c >> 12]) >> (wi & 63) & 1;
-        if (ok & (n < PMM_CPU_CACHE) &
-            !(__atomic_load_n(&pc->drain_req, __ATOMIC_RELAXED) | count)) {
-            pc->page[n] = pfn;
-            st16(ref, PMM_REF_CACHED);
-            st64(&pc->n, n + 1);
-            return PMM_OK;
-        }
-    }
-    return cpu_free_slow(p, cpu, phys);
+    if (cpu < p->ncpus && caches_live(p))
+        return cache_free(p, &p->at.cache[cpu], phys);
+    if (cpu >= p->ncpus)
+        return PMM_EINVAL;
+    return pmm_free(p, phys);
+}
+
+/* Called by free_slow (alloc.c) once the page is known to be freeable. */
+void cache_put(struct pmm *p, struct pmm_cache *pc, uint64_t c)
+{
+    cache_put_slow(p, pc, c);
 }
 
 int pmm_cpu_drain(struct pmm *p, uint32_t cpu, uint64_t *drained)
@@ -174,22 +223,24 @@ int pmm_cpu_drain(struct pmm *p, uint32_t cpu, uint64_t *drained)
         *drained = 0;
     if (cpu >= p->ncpus)
         return PMM_EINVAL;
-    struct pmm_pcpu *pc = pmm_pcpu(p, cpu);
-    pmm_lock(p);
-    uint64_t n = pc->n;
-    cache_drain(p, pc, n);
-    __atomic_store_n(&pc->drain_req, 0, __ATOMIC_RELEASE);
-    pmm_unlock(p);
+    struct pmm_cache *pc = &p->at.cache[cpu];
     if (drained)
-        *drained = n;
+        *drained = pc->n;
+    cache_spill(p, pc, pc->n);
     return PMM_OK;
 }
 
-static inline void cpu_relax(void)
+int pmm_drain(struct pmm *p, uint64_t *drained)
 {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
+    uint64_t n = p->home.n;
+    cache_spill(p, &p->home, p->home.n);
+    for (uint32_t i = 0; i < p->ncpus; i++) {
+        n += p->at.cache[i].n;
+        cache_spill(p, &p->at.cache[i], p->at.cache[i].n);
+    }
+    if (drained)
+        *drained = n;
+    return PMM_OK;
 }
 
 int pmm_set_cpu_self(struct pmm *p, uint32_t (*self)(void *ctx), void *ctx)
@@ -199,66 +250,16 @@ int pmm_set_cpu_self(struct pmm *p, uint32_t (*self)(void *ctx), void *ctx)
     return PMM_OK;
 }
 
-int caches_reclaim(struct pmm *p, uint64_t self)
+struct pmm_cache *cache_for_caller(struct pmm *p)
 {
-    if (!p->cpus_live)
+    if (!caches_live(p))
         return 0;
-    if (self == PMM_NONE) {
-        /* Without the caller's index its own cache cannot be told from the others, and asking
-         * it would mean waiting for ourselves: no reclaim (pmm.h, pmm_set_cpu_self). */
-        uint32_t s = p->cpu_self ? p->cpu_self(p->cpu_ctx) : PMM_MAX_CPUS;
-        if (s >= p->ncpus)
-            return 0;
-        self = s;
+    if (!p->concurrent)
+        return &p->home;
+    if (p->cpu_self) {
+        uint32_t self = p->cpu_self(p->cpu_ctx);
+        if (self < p->ncpus)
+            return &p->at.cache[self];
     }
-    uint64_t asked_map[PMM_MAX_CPUS / 64] = {0}, asked = 0, own;
-    pmm_lock(p);
-    p->reclaimers++;
-    struct pmm_pcpu *mine = pmm_pcpu(p, self); /* needs no asking */
-    own = mine->n;
-    cache_drain(p, mine, own);
-    __atomic_store_n(&mine->drain_req, 0, __ATOMIC_RELEASE);
-    for (uint32_t i = 0; i < p->ncpus; i++) {
-        struct pmm_pcpu *pc = pmm_pcpu(p, i);
-        if (i != self && ld64(&pc->n)) {
-            __atomic_store_n(&pc->drain_req, 1, __ATOMIC_RELEASE);
-            asked_map[i >> 6] |= bit_mask(i);
-            asked++;
-        }
-    }
-    pmm_unlock(p);
-    if (!asked && !own) {
-        reclaim_done(p);
-        return 0;
-    }
-    /*
-     * Wait with the lock released, so the CPUs asked can drain; count only those (another CPU's
-     * request may be pending on a CPU with nothing cached). One pass costs ncpus of the budget,
-     * so the bound is in loads whatever the CPU count. While waiting, answer requests to this CPU
-     * too: two CPUs short of memory at once must not wait for each other.
-     */
-    uint64_t waiting = asked;
-    for (uint64_t budget = 0; waiting && budget < PMM_DRAIN_SPINS; budget += p->ncpus) {
-        waiting = 0;
-        for (uint32_t i = 0; i < p->ncpus; i++)
-            if (asked_map[i >> 6] & bit_mask(i))
-                waiting += drain_asked(pmm_pcpu(p, i));
-        if (drain_asked(mine)) {
-            pmm_lock(p);
-            answer_drain(p, mine);
-            pmm_unlock(p);
-        }
-        cpu_relax();
-    }
-    if (own || waiting < asked)
-        return 1; /* some pages came back: worth another try */
-    reclaim_done(p);
     return 0;
-}
-
-void reclaim_done(struct pmm *p)
-{
-    pmm_lock(p);
-    p->reclaimers--;
-    pmm_unlock(p);
 }

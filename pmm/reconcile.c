@@ -13,7 +13,7 @@
  *
  * Pass 1 changes nothing, so a conflicting map is refused with the state intact.
  */
-#include "state.h"
+#include "pool.h"
 
 /* Call fn on [from, to) against the old table: its kind there, or WAS_HOLE; WAS_ANY without one. */
 static void split_old(uint64_t from, uint64_t to, const struct pmm_range *r,
@@ -86,10 +86,9 @@ static void find_conflict(uint64_t from, uint64_t to, const struct pmm_range *r,
         k->bad = from > meta ? from : meta;
         return;
     }
-    const uint64_t *own = pmm_own(p), *l0 = pmm_free_l0(p);
     for (uint64_t pf = from, c, len; (len = c_seg(p, &pf, to, &c));) {
-        for (uint64_t i = c; i < c + len; i = (i & ~63ull) + 64) {
-            uint64_t x = own[i >> 6] & ~l0[i >> 6] & word_mask(i, c + len);
+        for (uint64_t i = c; i < c + len; i = (i | 63) + 1) {
+            uint64_t x = own_view(p, i >> 6) & ~free_view(p, i >> 6) & word_mask(i, c + len);
             if (x) {
                 k->bad = cpfn(p, (i & ~63ull) | (uint64_t)__builtin_ctzll(x));
                 return;
@@ -101,10 +100,52 @@ static void find_conflict(uint64_t from, uint64_t to, const struct pmm_range *r,
 struct apply {
     struct pmm *p;
     int hold;            /* leave boot-services and loader memory withheld */
+    int quiet;           /* no other CPU at work (reconcile); release_boot only joins */
     uint64_t joined;     /* pages that joined the pool */
     uint64_t unmanaged;  /* usable pages in sections the build did not see */
     uint64_t meta, mend; /* the metadata run, compact (one stretch: its sections are neighbours) */
 };
+
+/* Per block of compact [c, e): join (not owned, not metadata, not page 0) or leave (owned free). */
+static void apply_blocks(struct apply *a, uint64_t c, uint64_t e, int join)
+{
+    struct pmm *p = a->p;
+    int page0 = p->at.sectab[0] == 0; /* compact 0 is page 0 */
+    while (c < e) {
+        uint64_t b = c >> PMM_BLOCK_SHIFT, be = (b + 1) << PMM_BLOCK_SHIFT, m[8] = {0}, any = 0;
+        if (be > e)
+            be = e;
+        if (join && !(c & (PMM_BLOCK_PAGES - 1)) && be - c == PMM_BLOCK_PAGES &&
+            (own_of(p, b) == OWN_FRESH || own_of(p, b) == OWN_ALL)) {
+            c = be; /* wholly owned already: nothing to join */
+            continue;
+        }
+        for (uint64_t i = c; i < be; i = (i | 63) + 1) {
+            uint64_t wi = i >> 6, x = word_mask(i, be), wlo = wi << 6;
+            if (join) {
+                x &= ~own_view(p, wi);
+                if (a->meta < wlo + 64 && a->mend > wlo)
+                    x &= ~word_mask(a->meta > wlo ? a->meta : wlo, a->mend);
+                if (wi == 0 && page0)
+                    x &= ~1ull;
+            } else {
+                x &= own_view(p, wi) & free_view(p, wi); /* outside usable memory, owned is free */
+            }
+            m[wi & 7] = x;
+            any |= x;
+        }
+        if (any && join) {
+            uint64_t n = 0;
+            for (int i = 0; i < 8; i++)
+                n += popcount64(m[i]);
+            own_join(p, b, m, a->quiet);
+            a->joined += n;
+        } else if (any) {
+            own_leave(p, b, m);
+        }
+        c = be;
+    }
+}
 
 /*
  * Usable pages nobody owns join the pool; owned free pages outside usable memory leave it. Held
@@ -125,39 +166,12 @@ static void apply(uint64_t from, uint64_t to, const struct pmm_range *r, int was
     int join = usable(r) && !(a->hold && r->kind == PMM_KIND_BOOT);
     if (join && was == PMM_KIND_FREE && !p->dropped)
         return;
-    if (!join && was != PMM_KIND_FREE && was != WAS_ANY)
+    if (!join && ((was != PMM_KIND_FREE && was != WAS_ANY) || !a->quiet))
         return;
-    uint64_t *own = pmm_own(p), *l0 = pmm_free_l0(p), present = 0;
-    int page0 = pmm_sectab(p)[0] == 0; /* compact 0 is page 0 */
+    uint64_t present = 0;
     for (uint64_t pf = from, c, len; (len = c_seg(p, &pf, to, &c));) {
         present += len;
-        if (!join)
-            stack_evict(p, c, len);
-        for (uint64_t i = c, end = c + len; i < end; i = (i & ~63ull) + 64) {
-            uint64_t wi = i >> 6, m = word_mask(i, end), old = l0[wi], new;
-            if (join) {
-                m &= ~own[wi];
-                uint64_t wlo = wi << 6;
-                if (a->meta < wlo + 64 && a->mend > wlo)
-                    m &= ~word_mask(a->meta > wlo ? a->meta : wlo, a->mend);
-                if (wi == 0 && page0)
-                    m &= ~1ull;
-                st64(&own[wi], own[wi] | m);
-                new = old | m;
-                p->nfree += popcount64(m);
-                a->joined += popcount64(m);
-            } else {
-                m &=
-                    own[wi] & old; /* owned free pages (outside usable memory all owned are free) */
-                st64(&own[wi], own[wi] & ~m);
-                new = old & ~m;
-                p->nfree -= popcount64(m);
-            }
-            if (new != old) {
-                st64(&l0[wi], new); /* release_boot may run beside other CPUs' fast paths */
-                fm_word_changed(p, wi, old, new);
-            }
-        }
+        apply_blocks(a, c, c + len, join);
     }
     if (join)
         a->unmanaged += to - from - present;
@@ -235,6 +249,9 @@ int pmm_reconcile(struct pmm *p, const struct pmm_map *final, void *scratch, uin
                 (struct pmm_map_error){-1, "final map has more ranges than the state has room for"};
         return PMM_ERANGE;
     }
+    /* Held pages are allocated to the pool: the caches go back first, so that a page of one is
+     * judged as the free page it is. */
+    pmm_drain(p, 0);
     /* The range table still holds the build's map here: it tells where anything can differ. */
     const struct pmm_range *built = pmm_rtab(p);
     struct conflict c = {p, PMM_NONE};
@@ -246,8 +263,7 @@ int pmm_reconcile(struct pmm *p, const struct pmm_map *final, void *scratch, uin
                                                         "metadata page (pfn in index) as usable"};
         return PMM_ECONFLICT;
     }
-    pmm_lock(p);
-    struct apply a = {p, (flags & PMM_HOLD_BOOT_MEMORY) != 0, 0, 0, 0, 0};
+    struct apply a = {p, (flags & PMM_HOLD_BOOT_MEMORY) != 0, 1, 0, 0, 0, 0};
     meta_compact(p, &a.meta, &a.mend);
     walk_segments(p, r, n, built, p->nranges, apply, &a);
     for (uint64_t i = 0; i < n; i++) /* usable memory past everything the build saw */
@@ -259,22 +275,20 @@ int pmm_reconcile(struct pmm *p, const struct pmm_map *final, void *scratch, uin
     p->unmanaged = a.unmanaged;
     p->fw = (struct pmm_firmware){0, 0, 0};
     p->reconciled = 1;
-    p->cpus_live = p->ncpus; /* the caches may fill from now on */
-    pmm_unlock(p);
     return PMM_OK;
 }
 
 int pmm_release_boot(struct pmm *p, uint64_t *released)
 {
+    if (released)
+        *released = 0;
     if (!p->reconciled)
         return PMM_ESTATE;
-    pmm_lock(p);
-    struct apply a = {p, 0, 0, 0, 0, 0};
+    struct apply a = {p, 0, 0, 0, 0, 0, 0};
     meta_compact(p, &a.meta, &a.mend);
     if (p->boot_held)
         walk_segments(p, pmm_rtab(p), p->nranges, 0, 0, apply, &a);
     p->boot_held = 0;
-    pmm_unlock(p);
     if (released)
         *released = a.joined;
     return PMM_OK;
@@ -304,42 +318,37 @@ int pmm_keep_range(struct pmm *p, uint64_t phys, uint64_t npages, uint64_t *take
             return PMM_ENOTOWNED;
         at = r[i].start + r[i].npages;
     }
-    /* ... and in sections the allocator has metadata for */
+    /* ... and in sections the allocator has metadata for, none held on a cache (but the
+     * allocator's own, which goes back first: it is the caller's) */
+    cache_spill(p, &p->home, p->home.n);
     uint64_t covered = 0;
-    for (uint64_t pf = s, c, len; (len = c_seg(p, &pf, s + npages, &c));)
+    for (uint64_t pf = s, c, len; (len = c_seg(p, &pf, s + npages, &c));) {
         covered += len;
+        for (uint64_t i = c; i < c + len; i++) {
+            unsigned o = own_of(p, i >> PMM_BLOCK_SHIFT);
+            if ((o == OWN_ALL || o == OWN_SOME) && !((free_view(p, i >> 6) >> (i & 63)) & 1) &&
+                ld16(&p->at.refs[i]) == PMM_REF_HELD)
+                return PMM_EBUSY;
+        }
+    }
     if (covered != npages)
         return PMM_ENOTOWNED;
-    pmm_lock(p);
-    uint64_t *own = pmm_own(p), *l0 = pmm_free_l0(p), n = 0;
-    /* A page on a per-CPU cache is free but only its CPU can take it off. */
+    uint64_t n = 0;
     for (uint64_t pf = s, c, len; (len = c_seg(p, &pf, s + npages, &c));) {
-        for (uint64_t i = c; i < c + len; i++) {
-            if (bit_test(own, i) && !bit_test(l0, i) && ld16(&pmm_refs(p)[i]) == PMM_REF_CACHED) {
-                pmm_unlock(p);
-                return PMM_EBUSY;
+        for (uint64_t i = c; i < c + len;) {
+            uint64_t b = i >> PMM_BLOCK_SHIFT, e = (b + 1) << PMM_BLOCK_SHIFT, m[8] = {0};
+            if (e > c + len)
+                e = c + len;
+            for (uint64_t j = i; j < e; j = (j | 63) + 1) {
+                uint64_t wi = j >> 6, x = word_mask(j, e);
+                /* newly allocated: free ones, and usable ones not owned (held boot memory) */
+                n += popcount64(x & (free_view(p, wi) | ~own_view(p, wi)));
+                m[wi & 7] = x;
             }
+            own_keep(p, b, m);
+            i = e;
         }
     }
-    blk_flush(p); /* a stacked block is free but looks allocated: back to the pool first */
-    for (uint64_t pf = s, c, len; (len = c_seg(p, &pf, s + npages, &c));) {
-        stack_evict(p, c, len);
-        refs_ready(p, c, len); /* a page not handed out counts 0: one reference once it is */
-        for (uint64_t i = c; i < c + len; i++) {
-            uint64_t wi = i >> 6, b = bit_mask(i), old = l0[wi];
-            if ((own[wi] & b) && !(old & b))
-                continue; /* allocated already */
-            if (old & b) {
-                st64(&l0[wi], old & ~b);
-                fm_word_changed(p, wi, old, old & ~b);
-                p->nfree--;
-            }
-            st64(&own[wi], own[wi] | b);
-            p->nalloc++;
-            n++;
-        }
-    }
-    pmm_unlock(p);
     if (taken)
         *taken = n;
     return PMM_OK;

@@ -8,24 +8,28 @@
  */
 #include "state.h"
 
-uint64_t c_ceil(const struct pmm *p, uint64_t pfn)
+uint64_t c_ceil_at(const struct pmm *p, const uint32_t *sec, const uint32_t *sl, uint64_t pfn)
 {
     if (pfn >= p->span)
         return p->cspan;
-    uint64_t c = cidx(p, pfn);
-    if (c != PMM_NONE)
-        return c;
+    uint64_t s = sec[pfn >> PMM_SEC_SHIFT];
+    if (s != PMM_SEC_ABSENT)
+        return (s << PMM_SEC_SHIFT) | (pfn & (PMM_SEC_PAGES - 1));
     /* pfn lies in an absent section: the first slot of a later section (slots are sorted) */
-    const uint32_t *sl = pmm_slots(p);
-    uint64_t sec = pfn >> PMM_SEC_SHIFT, lo = 0, hi = p->nslots;
+    uint64_t sn = pfn >> PMM_SEC_SHIFT, lo = 0, hi = p->nslots;
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo) / 2;
-        if (sl[mid] <= sec)
+        if (sl[mid] <= sn)
             lo = mid + 1;
         else
             hi = mid;
     }
     return lo << PMM_SEC_SHIFT;
+}
+
+uint64_t c_ceil(const struct pmm *p, uint64_t pfn)
+{
+    return c_ceil_at(p, p->at.sectab, pmm_slots(p), pfn);
 }
 
 uint64_t c_break(const struct pmm *p, uint64_t c, uint64_t n)

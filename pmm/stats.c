@@ -1,27 +1,26 @@
 /*
  * stats.c - counters, the shared summary line, and per-page answers for front ends.
  *
- * Nothing here changes the state. The public readers take the owner's lock (pmm.h says which and
- * why), so each answer is one consistent snapshot; a panic handler that may have interrupted a
- * lock holder drops the lock (pmm_set_lock(p, 0, 0, 0)) before it dumps the allocator.
+ * Nothing here changes the state, and nothing here waits: with other CPUs at work the answers are
+ * built from words read at slightly different moments (pmm.h "Many CPUs"), exact at a quiet
+ * moment. Free pages are the blocks' counts plus the pages held on caches, so statistics cost
+ * O(RAM / 2 MiB); listings read a word per 64 pages.
  */
-#include "state.h"
+#include "pool.h"
 
 /*
- * Longest free run: contiguous in compact order, and broken where two slots are not neighbours. A
- * stacked block is free (blocks.c): the pool takes it back before a run would fail.
+ * Longest free run: contiguous in compact order, and broken where two slots are not neighbours.
+ * Pool pages only (held ones are not part of a run anyone could take).
  */
 static uint64_t largest_run(const struct pmm *p)
 {
-    const uint64_t *l0 = pmm_free_l0(p);
-    const uint8_t *st = pmm_bst(p);
     uint64_t best = 0, cur = 0;
-    for (uint64_t wi = 0; wi < p->freemap.nwords[0]; wi++) {
+    for (uint64_t wi = 0; wi < page_words(p); wi++) {
         if (wi && !((wi << 6) & (PMM_SEC_PAGES - 1)) && !c_adjacent(p, (wi << 6) - 1)) {
             best = cur > best ? cur : best;
             cur = 0;
         }
-        uint64_t w = st[wi >> 3] == PMM_BLK_STACKED ? ~0ull : l0[wi];
+        uint64_t w = free_view(p, wi);
         if (w == ~0ull) {
             cur += 64;
             continue;
@@ -38,41 +37,44 @@ static uint64_t largest_run(const struct pmm *p)
     return cur > best ? cur : best;
 }
 
-/*
- * Pages on the per-CPU caches. Their CPUs change the counts without the lock, so the sum is of
- * counts read at slightly different moments; but every cached page is in nalloc (state.h), so
- * free = nfree + cached and alloc = nalloc - cached add up to the same total whatever it is.
- */
+/* Free pages of the pool in blocks [b0, b1): the counts (exact with no other CPU at work). */
+static uint64_t pool_free(const struct pmm *p, uint64_t b0, uint64_t b1)
+{
+    uint64_t n = 0;
+    for (uint64_t b = b0; b < b1; b++)
+        n += ld16(&p->at.count[b]);
+    return n;
+}
+
 static uint64_t cached_pages(const struct pmm *p)
 {
-    uint64_t sum = 0, most = p->nalloc - ((uint64_t)p->btop << PMM_BLOCK_SHIFT);
+    uint64_t sum = __atomic_load_n(&p->home.n, __ATOMIC_RELAXED);
     for (uint32_t i = 0; i < p->ncpus; i++)
-        sum += ld64(&pmm_pcpu(p, i)->n);
-    return sum < most ? sum : most; /* stacked blocks are in nalloc too */
+        sum += __atomic_load_n(&p->at.cache[i].n, __ATOMIC_RELAXED);
+    return sum;
 }
 
 void pmm_stats(const struct pmm *p, struct pmm_stats *s)
 {
-    pmm_lock(p);
     pmm_memset(s, 0, sizeof *s);
-    uint64_t cached = cached_pages(p), stacked = (uint64_t)p->btop << PMM_BLOCK_SHIFT;
+    uint64_t owned = __atomic_load_n(&p->owned, __ATOMIC_RELAXED);
+    uint64_t pool = pool_free(p, 0, p->nblocks), cached = cached_pages(p);
+    if (pool > owned) /* counts read while other CPUs work: keep the sums whole */
+        pool = owned;
+    if (cached > owned - pool)
+        cached = owned - pool;
     s->total = p->total;
-    s->free = p->nfree + cached + stacked; /* stacked blocks are free, out of the free map */
+    s->free = pool + cached;
     s->used = p->total - s->free;
     s->meta = p->meta_pages;
-    s->alloc = p->nalloc - cached - stacked;
+    s->alloc = owned - pool - cached;
     s->cached = cached;
     s->cpus = p->ncpus;
-    s->withheld = p->total - p->nfree - p->nalloc - p->meta_pages;
+    s->nodes = p->nnodes;
+    s->withheld = p->total - owned - p->meta_pages;
     s->largest = largest_run(p);
-    s->below4g = bits_count(pmm_free_l0(p), 0, c_ceil(p, 1ull << 20));
-    s->below16m = bits_count(pmm_free_l0(p), 0, c_ceil(p, 1ull << 12));
-    for (uint32_t i = 0; i < p->btop; i++) { /* entries are 2 MiB frames: pfn >> 9 */
-        uint64_t pf = p->bstack[i] << PMM_BLOCK_SHIFT;
-        s->below4g += pf < PMM_HIGH_PFN ? 1ull << PMM_BLOCK_SHIFT : 0;
-        s->below16m += pf < (16ull << 20) >> PMM_PAGE_SHIFT ? 1ull << PMM_BLOCK_SHIFT : 0;
-    }
-    s->stacked = stacked;
+    s->below4g = pool_free(p, 0, p->c_high >> PMM_BLOCK_SHIFT);
+    s->below16m = pool_free(p, 0, p->c_dma >> PMM_BLOCK_SHIFT);
     const struct pmm_range *r = pmm_rtab(p);
     for (uint64_t i = 0; i < p->nranges; i++)
         if (r[i].kind < PMM_NKINDS) /* pmm_adopt does not read the table; pmm_check refuses it */
@@ -84,7 +86,40 @@ void pmm_stats(const struct pmm *p, struct pmm_stats *s)
     s->meta_phys = p->self_phys;
     s->reconciled = p->reconciled;
     s->boot_held = p->boot_held;
-    pmm_unlock(p);
+}
+
+/* Pages of block b the pool owns. */
+static uint64_t owned_in(const struct pmm *p, uint64_t b)
+{
+    unsigned o = own_of(p, b);
+    if (o != OWN_SOME)
+        return o == OWN_NONE ? 0 : PMM_BLOCK_PAGES;
+    uint64_t n = 0;
+    for (int i = 0; i < 8; i++)
+        n += popcount64(ld64(&p->at.ownw[(b << 3) + (uint64_t)i]));
+    return n;
+}
+
+int pmm_node_stats(const struct pmm *p, uint32_t node, struct pmm_node_stats *s)
+{
+    pmm_memset(s, 0, sizeof *s);
+    if (node >= p->nnodes)
+        return PMM_EINVAL;
+    const struct pmm_node_run *run = pmm_runs(p);
+    for (uint64_t i = 0; i < p->nruns; i++) {
+        if (run[i].node != node)
+            continue;
+        for (uint64_t b = run[i].first; b < run[i].end; b++)
+            s->total += owned_in(p, b);
+        s->free += pool_free(p, run[i].first, run[i].end);
+    }
+    for (uint32_t i = 0; i <= p->ncpus; i++) {
+        const struct pmm_cache *pc = i < p->ncpus ? &p->at.cache[i] : &p->home;
+        uint32_t n = __atomic_load_n(&pc->n, __ATOMIC_RELAXED);
+        for (uint32_t k = 0; k < n && k < PMM_CPU_CACHE; k++)
+            s->cached += pmm_page_node(p, pc->page[k]) == node;
+    }
+    return PMM_OK;
 }
 
 struct out {
@@ -137,16 +172,31 @@ const struct pmm_range *pmm_ranges(const struct pmm *p, uint64_t *n)
     return pmm_rtab(p);
 }
 
-static enum pmm_page_state page_state(const struct pmm *p, uint64_t pfn)
+/* Pages of word wi held on a cache: owned, not free, counted PMM_REF_HELD (marked groups only). */
+static uint64_t held_bits(const struct pmm *p, uint64_t wi, uint64_t own, uint64_t fr)
+{
+    uint64_t x = own & ~fr, h = 0;
+    if (!x || !((ld64(&p->at.marks[wi >> 6]) >> (wi & 63)) & 1))
+        return 0;
+    for (; x; x &= x - 1) {
+        uint64_t k = (uint64_t)__builtin_ctzll(x);
+        if (ld16(&p->at.refs[(wi << 6) | k]) == PMM_REF_HELD)
+            h |= 1ull << k;
+    }
+    return h;
+}
+
+enum pmm_page_state pmm_page_state(const struct pmm *p, uint64_t pfn)
 {
     if (pfn - meta_first(p) < p->meta_pages)
         return PMM_PAGE_META;
     uint64_t c = cidx(p, pfn);
-    if (c != PMM_NONE && bit_test(pmm_own(p), c))
-        return bit_test(pmm_free_l0(p), c) || ld16(&pmm_refs(p)[c]) == PMM_REF_CACHED ||
-                       pmm_bst(p)[c >> PMM_BLOCK_SHIFT] == PMM_BLK_STACKED
-                   ? PMM_PAGE_FREE
-                   : PMM_PAGE_ALLOC;
+    if (c != PMM_NONE) {
+        uint64_t wi = c >> 6, own = own_view(p, wi), fr = free_view(p, wi);
+        if ((own >> (c & 63)) & 1)
+            return ((fr | held_bits(p, wi, own, fr)) >> (c & 63)) & 1 ? PMM_PAGE_FREE
+                                                                      : PMM_PAGE_ALLOC;
+    }
     const struct pmm_range *r = pmm_rtab(p);
     uint64_t lo = 0, hi = p->nranges;
     while (lo < hi) { /* first range ending after pfn */
@@ -161,19 +211,12 @@ static enum pmm_page_state page_state(const struct pmm *p, uint64_t pfn)
     return r[lo].kind == PMM_KIND_NEVER ? PMM_PAGE_NEVER : PMM_PAGE_WITHHELD;
 }
 
-enum pmm_page_state pmm_page_state(const struct pmm *p, uint64_t pfn)
-{
-    pmm_lock(p);
-    enum pmm_page_state st = page_state(p, pfn);
-    pmm_unlock(p);
-    return st;
-}
-
-/* Word w of the map asked for: free pages (a stacked block's included), or allocated ones. */
+/* Word wi of the map asked for: free pages (held ones included), or allocated ones. */
 static uint64_t state_word(const struct pmm *p, uint64_t wi, int alloc)
 {
-    uint64_t f = pmm_bst(p)[wi >> 3] == PMM_BLK_STACKED ? ~0ull : pmm_free_l0(p)[wi];
-    return alloc ? pmm_own(p)[wi] & ~f : f;
+    uint64_t own = own_view(p, wi), fr = free_view(p, wi);
+    fr |= held_bits(p, wi, own, fr);
+    return alloc ? own & ~fr : fr;
 }
 
 static int next_range(const struct pmm *p, uint64_t from, int alloc, uint64_t *start, uint64_t *n)
@@ -211,21 +254,12 @@ static int next_range(const struct pmm *p, uint64_t from, int alloc, uint64_t *s
     return 1;
 }
 
-static int next_range_locked(const struct pmm *p, uint64_t from, int alloc, uint64_t *start,
-                             uint64_t *n)
-{
-    pmm_lock(p);
-    int found = next_range(p, from, alloc, start, n);
-    pmm_unlock(p);
-    return found;
-}
-
 int pmm_next_free_range(const struct pmm *p, uint64_t from, uint64_t *start, uint64_t *n)
 {
-    return next_range_locked(p, from, 0, start, n);
+    return next_range(p, from, 0, start, n);
 }
 
 int pmm_next_alloc_range(const struct pmm *p, uint64_t from, uint64_t *start, uint64_t *n)
 {
-    return next_range_locked(p, from, 1, start, n);
+    return next_range(p, from, 1, start, n);
 }

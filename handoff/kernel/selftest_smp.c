@@ -16,8 +16,13 @@
  *            ref_decs them; this CPU drops its own reference to them a round later, so the two
  *            ref_decs of a page race on two CPUs and the later one frees it.
  * Then every CPU waits for the others, empties its inbox and drains its cache (pmm_cpu_drain).
- * An inbox is a ring under a lock (the same ticket lock as the allocator's), one page per CPU
- * from the allocator; a full inbox sends the page back to its sender to finish.
+ * An inbox is a ring with one producer (the CPU before) and one consumer (its own CPU), one page
+ * per CPU from the allocator, and no lock: like the allocator, the test never makes a CPU wait
+ * for another that the host may not be running (more vCPUs than cores). A full inbox sends the
+ * page back to its sender to finish.
+ *
+ * NUMA: every page a CPU gets is counted as local or remote to the CPU's node, and a single page
+ * from another node while the CPU's own node still had plenty free fails the run.
  *
  * The tag: a CPU that gets a page swaps its tag (a magic, its CPU index, a sequence number) into
  * the page's first word with an atomic exchange and writes the address and the tag's complement
@@ -31,7 +36,6 @@
  * (run here, with the other CPUs back waiting: a quiet moment).
  */
 #include "kernel.h"
-#include "spinlock.h"
 
 #define PG         4096ull
 #define MIB        (1ull << 20)
@@ -51,13 +55,18 @@ struct entry {
     uint64_t phys, tag;
 };
 
-/* A ring of pages sent to one CPU, under its own lock. */
-#define QCAP 120
+/*
+ * A ring of pages sent to one CPU: entries [head, tail) modulo QCAP. The sender alone writes tail
+ * and sent, the receiver alone head and received, each on its own cache line; release and
+ * acquire hand the entries over.
+ */
+#define QCAP 96
 struct queue {
-    struct spinlock lock;
-    uint32_t head, tail; /* entries [head, tail) modulo QCAP */
-    uint64_t sent, received;
-    struct entry e[QCAP];
+    _Alignas(64) uint32_t tail;
+    uint64_t sent;
+    _Alignas(64) uint32_t head;
+    uint64_t received;
+    _Alignas(64) struct entry e[QCAP];
 };
 struct inbox {
     struct queue cross, share;
@@ -66,6 +75,7 @@ _Static_assert(sizeof(struct inbox) <= PG, "an inbox fits its page");
 
 struct result {
     uint64_t ops, rounds, singles, runs, cross_freed, foreign, shared_dec, foreign_dec, returned;
+    uint64_t local, pages; /* pages this CPU got from the allocator, and how many node-local */
     uint64_t cached_max, failures, started, finished; /* TSC */
     uint32_t done;
 } __attribute__((aligned(64)));
@@ -97,28 +107,47 @@ static struct inbox *inbox(uint32_t cpu)
     return (struct inbox *)(uintptr_t)(HHDM + inbox_phys + cpu * PG);
 }
 
-/* Send up to n entries; returns how many fit. One lock round trip for all of them. */
+/* Send up to n entries (the sender's side); returns how many fit. */
 static int send(struct queue *q, const struct entry *e, int n)
 {
+    uint32_t t = q->tail, h = __atomic_load_n(&q->head, __ATOMIC_ACQUIRE);
     int i = 0;
-    spin_lock(&q->lock);
-    for (; i < n && q->tail - q->head < QCAP; i++)
-        q->e[q->tail++ % QCAP] = e[i];
-    q->sent += (uint64_t)i;
-    spin_unlock(&q->lock);
+    for (; i < n && t - h < QCAP; i++)
+        q->e[t++ % QCAP] = e[i];
+    __atomic_store_n(&q->tail, t, __ATOMIC_RELEASE);
+    __atomic_store_n(&q->sent, q->sent + (uint64_t)i, __ATOMIC_RELAXED);
     return i;
 }
 
-/* Receive up to n entries; returns how many. */
+/* Receive up to n entries (the receiver's side); returns how many. */
 static int receive(struct queue *q, struct entry *e, int n)
 {
+    uint32_t h = q->head, t = __atomic_load_n(&q->tail, __ATOMIC_ACQUIRE);
     int i = 0;
-    spin_lock(&q->lock);
-    for (; i < n && q->head != q->tail; i++)
-        e[i] = q->e[q->head++ % QCAP];
-    q->received += (uint64_t)i;
-    spin_unlock(&q->lock);
+    for (; i < n && h != t; i++)
+        e[i] = q->e[h++ % QCAP];
+    __atomic_store_n(&q->head, h, __ATOMIC_RELEASE);
+    __atomic_store_n(&q->received, q->received + (uint64_t)i, __ATOMIC_RELAXED);
     return i;
+}
+
+/*
+ * n pages at phys came to this CPU: count the node-local ones. A single page from another node
+ * while this CPU's node has more free than every CPU's cache and batch could hide is a failure.
+ */
+static void count_node(struct result *r, uint32_t cpu, uint64_t phys, uint64_t n, int single)
+{
+    uint32_t mine = pmm_cpu_node(pm, cpu);
+    for (uint64_t i = 0; i < n; i++) {
+        int local = pmm_page_node(pm, (phys >> 12) + i) == mine;
+        r->local += (uint64_t)local;
+        r->pages++;
+        struct pmm_node_stats ns;
+        if (single && !local && !pmm_node_stats(pm, mine, &ns) &&
+            ns.free > 2ull * PMM_CPU_CACHE * pmm_cpus(pm) + 1024)
+            FAIL(r, "page 0x%lx from node %u while node %u has %lu pages free", phys,
+                 pmm_page_node(pm, phys >> 12), mine, ns.free);
+    }
 }
 
 static uint64_t tag_of(uint32_t cpu, uint32_t seq)
@@ -174,6 +203,7 @@ static int cpu_alloc(struct result *r, uint32_t cpu, uint32_t *seq, struct entry
         FAIL(r, "pmm_cpu_alloc gave 0x%lx", e->phys);
     e->tag = tag_of(cpu, (*seq)++);
     claim(r, cpu, e->phys, e->tag);
+    count_node(r, cpu, e->phys, 1, 1);
     uint64_t c = pmm_cpu_cached(pm, cpu);
     r->cached_max = c > r->cached_max ? c : r->cached_max;
     return 1;
@@ -226,6 +256,7 @@ static void runs(struct result *r, uint32_t cpu, uint32_t round, uint32_t *seq)
             continue;
         }
         r->runs++;
+        count_node(r, cpu, at[k], s[k].n, 0);
         if (at[k] % s[k].align || (s[k].limit && at[k] + s[k].n * PG > s[k].limit) ||
             (at[k] < MIB && s[k].limit != MIB))
             FAIL(r, "run 0x%lx of %lu pages: not aligned to 0x%lx, or not below 0x%lx", at[k],
@@ -443,6 +474,8 @@ int selftest_smp(struct pmm *p)
                 cpu, smp_apic_id(cpu), r->ops, r->rounds,
                 tsc_to_us(r->finished - r->started) / 1000, r->singles, r->runs, r->foreign,
                 prev_cpu[cpu], r->foreign_dec, r->returned, r->cached_max, r->failures);
+        kprintf("kernel: numa: CPU %u node %u: %lu of %lu pages node-local\n", cpu,
+                pmm_cpu_node(p, cpu), r->local, r->pages);
     }
     if (finished != up) {
         kprintf("kernel: smp selftest: FAILED: %u of %u CPUs finished\n", finished, up);

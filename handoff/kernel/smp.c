@@ -14,7 +14,6 @@
 #include <stddef.h>
 
 #include "kernel.h"
-#include "spinlock.h"
 
 #define PG            4096ull
 #define STACK_PAGES   4
@@ -47,18 +46,6 @@ static void (*work_fn)(uint32_t, void *);
 static void *work_arg;
 static uint32_t work_gen;
 
-static struct spinlock pmm_lock;
-
-static void pmm_lock_hook(void *l)
-{
-    spin_lock(l);
-}
-
-static void pmm_unlock_hook(void *l)
-{
-    spin_unlock(l);
-}
-
 /* The calling CPU's index in the allocator's list. */
 static uint32_t cpu_self(void *ctx)
 {
@@ -83,11 +70,11 @@ void smp_init(struct pmm *p)
     cpus[r->bsp] = &bsp_cpu;
     nup = 1;
     wrmsr(MSR_GS_BASE, (uint64_t)(uintptr_t)&bsp_cpu);
-    int rc = pmm_set_lock(p, pmm_lock_hook, pmm_unlock_hook, &pmm_lock);
-    if (!rc)
-        rc = pmm_set_cpu_self(p, cpu_self, 0);
+    /* pmm_adopt made the state concurrent: no lock; pmm_alloc and pmm_free use this CPU's
+     * cache once they can tell which CPU calls them. */
+    int rc = pmm_set_cpu_self(p, cpu_self, 0);
     if (rc)
-        panic("cannot install the allocator's lock and CPU index: %s", pmm_strerror(rc));
+        panic("cannot install the allocator's CPU index: %s", pmm_strerror(rc));
 }
 
 uint32_t smp_cpus_listed(void)

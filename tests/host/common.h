@@ -2,6 +2,7 @@
 #ifndef TEST_COMMON_H
 #define TEST_COMMON_H
 
+#include <stddef.h>
 #include <string.h>
 
 #include "harness.h"
@@ -24,10 +25,11 @@
     } while (0)
 
 /*
- * A hash of everything a refused call must leave alone: the header with the free-page stack, the
- * range table, the section table and slots, the free map with its summary levels, the owned map,
- * the refs-init map, every reference count, the block states and the per-CPU caches. The
- * 2 MiB block map is left out: it is a hint that a search may correct on its way (state.h).
+ * A hash of everything a refused call must leave alone (pmm.h "Conventions"): the fixed header
+ * fields, the range table, the section table and slots, and every page's state as the public
+ * calls see it: not the pool's, free (held on a cache counts as free: a failed call may give a
+ * cache back), or allocated with its count. Left out: the summaries (a search may clear their
+ * stale bits), the cursors, the shortage mark and the caches themselves.
  */
 static inline uint64_t state_hash(const struct pmm *p)
 {
@@ -38,18 +40,25 @@ static inline uint64_t state_hash(const struct pmm *p)
         for (uint64_t _i = 0; _i < (uint64_t)(n); _i++)                                            \
             h = (h ^ _b[_i]) * 0x100000001b3ull;                                                   \
     } while (0)
-    HASH_BYTES(p, sizeof *p);
+    HASH_BYTES(p, offsetof(struct pmm, at));
+    HASH_BYTES(&p->reconciled, sizeof p->reconciled);
+    HASH_BYTES(&p->boot_held, sizeof p->boot_held);
+    HASH_BYTES(&p->owned, sizeof p->owned);
+    HASH_BYTES(&p->total, sizeof p->total);
     HASH_BYTES(pmm_rtab(p), p->range_cap * sizeof(struct pmm_range));
-    for (uint32_t k = 0; k < p->freemap.nlevels; k++)
-        HASH_BYTES(pmm_words(p, &p->freemap, k), p->freemap.nwords[k] * 8);
-    HASH_BYTES(pmm_own(p), p->freemap.nwords[0] * 8);
-    HASH_BYTES(pmm_sectab(p), p->nsec * sizeof(uint32_t));
+    HASH_BYTES(p->at.sectab, p->nsec * sizeof(uint32_t));
     HASH_BYTES(pmm_slots(p), p->nslots * sizeof(uint32_t));
-    HASH_BYTES(pmm_rinit(p), rinit_words(p) * 8);
-    HASH_BYTES(pmm_shared(p), shared_words(p) * 8);
-    HASH_BYTES(pmm_refs(p), p->cspan * sizeof(uint16_t));
-    HASH_BYTES(pmm_bst(p), p->blkmap.nbits);
-    HASH_BYTES(pmm_pcpu(p, 0), p->ncpus * sizeof(struct pmm_pcpu));
+    for (uint64_t c = 0; c < p->cspan; c++) {
+        uint64_t wi = c >> 6, k = c & 63;
+        unsigned o = p->at.own[c >> 9];
+        int own = o == 1 || o == 2 || (o == 3 && ((p->at.ownw[wi] >> k) & 1));
+        int fr = o == 1 || (o >= 2 && ((p->at.free[wi] >> k) & 1));
+        uint16_t v = own && !fr && o != 1 ? p->at.refs[c] : 0;
+        unsigned char st = !own ? 0 : fr || v == PMM_REF_HELD ? 1 : 2;
+        HASH_BYTES(&st, 1);
+        if (st == 2)
+            HASH_BYTES(&v, sizeof v);
+    }
 #undef HASH_BYTES
     return h;
 }
@@ -92,21 +101,29 @@ static inline struct sim *small_machine(uint32_t cpus, uint64_t mib, int fw, str
 
 /*
  * Metadata pages for a span with nslots present 128 MiB sections and a map of ndesc descriptors
- * built with room for `extra` more, as the layout drawn in pmm/state.h sizes them; written from the
- * drawing, not from build.c, so a test notices a layout that grows (tests/memmaps_expect.py does
- * the same in Python).
+ * built with room for `extra` more, `cpus` caches, one NUMA node, as the layout drawn in
+ * pmm/state.h sizes them; written from the drawing, not from build.c, so a test notices a layout
+ * that grows (tests/memmaps_expect.py does the same in Python).
  */
 static inline uint64_t layout_meta_pages_cpus(uint64_t span, uint64_t nslots, uint64_t ndesc,
                                               uint64_t extra, uint64_t cpus)
 {
 #define R64(x) (((x) + 63) & ~63ull)
-    uint64_t cspan = nslots << 15, nsec = (span + 32767) >> 15;
-    uint64_t at = R64(4096 + (2 * (ndesc + extra) + 1) * 24);
+#define RPG(x) (((x) + 4095) & ~4095ull)
+    uint64_t cspan = nslots << 15, nsec = (span + 32767) >> 15, nblocks = cspan >> 9;
+    uint64_t at = R64(4096 + (2 * (ndesc + extra) + 1) * 24); /* header page, range table */
     at = R64(at + nsec * 4);   /* section table */
     at = R64(at + nslots * 4); /* slots */
-    uint64_t bits[2] = {cspan, cspan >> 9};
-    for (int m = 0; m < 2; m++) {
-        uint64_t words = bits[m] ? (bits[m] + 63) / 64 : 1;
+    at = R64(at + 24);         /* one node run */
+    at = R64(at + 1);          /* distances, 1 x 1 */
+    at = R64(at + 1);          /* nearest-first order */
+    at = R64(at + cpus * 512); /* caches */
+    at = R64(at + cpus * 2);   /* their nodes */
+    at = R64(at + nblocks * 2); /* counts */
+    at = R64(at + nblocks);     /* block states */
+    at = R64(at + nblocks);     /* block nodes */
+    for (int m = 0; m < 2; m++) { /* the two summaries */
+        uint64_t words = nblocks ? (nblocks + 63) / 64 : 1;
         for (;;) {
             at = R64(at + words * 8);
             if (words == 1)
@@ -114,14 +131,13 @@ static inline uint64_t layout_meta_pages_cpus(uint64_t span, uint64_t nslots, ui
             words = (words + 63) / 64;
         }
     }
-    at = R64(at + (cspan + 63) / 64 * 8);                 /* owned */
-    at = R64(at + ((cspan + 2047) / 2048 + 63) / 64 * 8); /* refs-init */
-    at = R64(at + (cspan / 64 + 63) / 64 * 8);            /* shared */
-    at = R64(at + (cspan >> 9));                          /* block states, a byte each */
-    at += cpus * 512;                                     /* per-CPU caches */
-    at = (at + 4095) / 4096 * 4096 + cspan * 2;
+    at = R64(at + (cspan / 64 + 63) / 64 * 8); /* marks */
+    at = RPG(RPG(at) + cspan / 8);              /* free words */
+    at = RPG(at + cspan / 8);                   /* own words */
+    at = RPG(at + cspan * 2);                   /* counts of references */
 #undef R64
-    return (at + 4095) / 4096;
+#undef RPG
+    return at / 4096;
 }
 
 static inline uint64_t layout_meta_pages(uint64_t span, uint64_t nslots, uint64_t ndesc,

@@ -8,7 +8,6 @@
  * Span ends at 0x3f00 pages: the MMIO descriptor far above RAM must not stretch the bitmap.
  */
 #include "common.h"
-#include "lockcount.h"
 
 HARNESS_GLOBALS
 
@@ -260,7 +259,7 @@ TEST(aligned_runs_with_partial_tails)
     sim_free(s);
 }
 
-TEST(runs_evict_stacked_pages)
+TEST(runs_take_cached_pages_back)
 {
     struct sim *s = machine();
     struct pmm *p;
@@ -269,7 +268,7 @@ TEST(runs_evict_stacked_pages)
     for (int i = 0; i < 100; i++)
         CHECK_EQ(pmm_alloc(p, &pg[i]), PMM_OK);
     for (int i = 0; i < 100; i++)
-        CHECK_EQ(pmm_free(p, pg[i]), PMM_OK);                    /* back on the stack */
+        CHECK_EQ(pmm_free(p, pg[i]), PMM_OK); /* held on the allocator's own cache */
     CHECK_EQ(pmm_alloc_run(p, 0x700, 0, 8 * MIB, &run), PMM_OK); /* all of [1M, 8M) */
     CHECK_EQ(run, MIB);
     CHECK_OK(p);
@@ -501,22 +500,28 @@ TEST(runs_never_cross_a_hole)
     sim_free(s);
 }
 
-TEST(lock_hook_brackets_every_change)
+/* Concurrent mode: refused while the firmware hooks are set; the same answers once in it. */
+TEST(concurrent_mode_after_reconcile)
 {
     struct sim *s = machine();
     struct pmm *p;
-    sim_build(s, 0, &p);
-    pmm_set_lock(p, lk, ulk, 0);
+    CHECK_EQ(sim_build(s, 1, &p), PMM_OK);
+    CHECK_EQ(pmm_set_concurrent(p, 1), PMM_ESTATE);
+    CHECK_EQ(sim_reconcile(s, p), PMM_OK);
+    CHECK_EQ(pmm_set_concurrent(p, 1), PMM_OK);
     uint64_t x, r;
-    pmm_alloc(p, &x);
-    pmm_alloc_run(p, 8, 0, 0, &r);
-    pmm_ref_inc(p, x);
-    pmm_ref_dec(p, x);
-    pmm_free(p, x);
-    pmm_free(p, x); /* rejected: still locked and unlocked */
-    pmm_free_run(p, r, 8);
-    CHECK_EQ(lock_calls, 7);
-    CHECK_EQ(lock_depth, 0);
+    CHECK_EQ(pmm_alloc(p, &x), PMM_OK);
+    CHECK_EQ(pmm_alloc_run(p, 8, 0, 0, &r), PMM_OK);
+    CHECK_EQ(pmm_ref_inc(p, x), PMM_OK);
+    CHECK_REJECTS(p, pmm_free(p, x), PMM_ESHARED);
+    CHECK_EQ(pmm_ref_dec(p, x), PMM_OK);
+    CHECK_EQ(pmm_free(p, x), PMM_OK);
+    CHECK_REJECTS(p, pmm_free(p, x), PMM_EDOUBLE);
+    CHECK_EQ(pmm_free_run(p, r, 8), PMM_OK);
+    CHECK_REJECTS(p, pmm_free_run(p, r, 8), PMM_EDOUBLE);
+    CHECK_OK(p);
+    CHECK_EQ(pmm_set_concurrent(p, 0), PMM_OK);
+    CHECK_OK(p);
     sim_free(s);
 }
 
@@ -528,12 +533,12 @@ int main(void)
     RUN(single_pages_exhaust_and_return);
     RUN(runs_aligned_and_bounded);
     RUN(aligned_runs_with_partial_tails);
-    RUN(runs_evict_stacked_pages);
+    RUN(runs_take_cached_pages_back);
     RUN(bad_calls_change_nothing);
     RUN(reference_counts);
     RUN(low_memory_stays_for_those_who_need_it);
     RUN(runs_never_cross_a_hole);
-    RUN(lock_hook_brackets_every_change);
+    RUN(concurrent_mode_after_reconcile);
     RUN(single_pages_prefer_high_memory);
     RUN(high_memory_preferred_after_wrapping);
     HARNESS_MAIN_END();
