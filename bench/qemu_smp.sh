@@ -14,7 +14,7 @@
 # A boot that prints no self-test line counts as 0 operations. The wall time of each boot is the
 # host's business (it includes waiting for the lock) and is not reported.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 boots=${BOOTS:-5}
 cpus=${CPUS:-"1 3 8"}
 lock=/tmp/uefi-pmm-qemu.lock
