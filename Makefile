@@ -468,10 +468,10 @@ test: deps host $(TEST_IMAGES)
 # pmmsim, or qemu: the kernel's all-CPU self-test booted 5 times each with 1, 3 and 8 vCPUs
 # (bench/qemu_smp.sh; minutes, under the shared QEMU lock; not in the full run).
 PART ?=
-bench: deps-host build/host/bench build/pmmsim
+bench: deps-host build/host/bench
 	@case "$(PART)" in \
-	    "") build/host/bench && bench/pmmsim.sh ;; \
-	    pmmsim) bench/pmmsim.sh ;; \
+	    "") build/host/bench && $(MAKE) -s build/pmmsim && bench/pmmsim.sh ;; \
+	    pmmsim) $(MAKE) -s build/pmmsim && bench/pmmsim.sh ;; \
 	    qemu) bench/qemu_smp.sh ;; \
 	    *) build/host/bench $(PART) ;; \
 	esac
