@@ -22,7 +22,10 @@
  *                 shared pages use a side table of 16-bit counts changed by CAS, as a kernel's
  *                 page structures would hold them. "busy" is the threads' CPU time over wall
  *                 time times the cores they could use: near 1 when every core worked all along,
- *                 lower when threads slept (a mutex) or the host ran something else.
+ *                 lower when threads slept (a mutex) or the host ran something else (this host
+ *                 is shared: read a ratio with it). per_cpu_second is operations per second of
+ *                 the threads' own CPU time, 8 threads over 1: 1.00 when running beside the
+ *                 others costs nothing, whatever else the host ran; spinning lowers it.
  *                 The pages posted between threads travel in single-producer single-consumer
  *                 rings, so the harness itself never waits for a thread that is not running.
  *                 After each run every page comes back and the free count must be what it was.
@@ -239,7 +242,7 @@ static void *work(void *arg)
 }
 
 struct rate {
-    double ops_s, busy;
+    double ops_s, busy, ops_cpu_s; /* per second of wall time; per second of the threads' CPU */
 };
 
 /* One timed run of n threads; afterwards every page is back (checked by the caller). */
@@ -279,7 +282,8 @@ static struct rate run(struct shared *sh, unsigned n)
     }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     double usable = (double)(n < (unsigned)cores ? n : (unsigned)cores);
-    return (struct rate){(double)ops / (t1 - t0) * 1e9, busy / ((t1 - t0) * usable)};
+    return (struct rate){(double)ops / (t1 - t0) * 1e9, busy / ((t1 - t0) * usable),
+                         (double)ops / busy * 1e9};
 }
 
 static uint64_t free_now(struct shared *sh)
@@ -298,13 +302,15 @@ static uint64_t free_now(struct shared *sh)
 
 static void measure(struct shared *sh, const char *alloc, const char *lock)
 {
-    double one[MIXED_RUNS], many[MIXED_RUNS], busy[MIXED_RUNS];
+    double one[MIXED_RUNS], many[MIXED_RUNS], busy[MIXED_RUNS], cpu1[MIXED_RUNS], cpun[MIXED_RUNS];
     uint64_t before = free_now(sh);
     for (int r = 0; r < MIXED_RUNS; r++) {
-        one[r] = run(sh, 1).ops_s;
-        struct rate m = run(sh, MIXED_THREADS);
+        struct rate o = run(sh, 1), m = run(sh, MIXED_THREADS);
+        one[r] = o.ops_s;
+        cpu1[r] = o.ops_cpu_s;
         many[r] = m.ops_s;
         busy[r] = m.busy;
+        cpun[r] = m.ops_cpu_s;
     }
     if (sh->errors || free_now(sh) != before) {
         fprintf(stderr, "bench: mixed %s/%s: %llu calls failed, %llu pages free of %llu\n", alloc,
@@ -316,10 +322,11 @@ static void measure(struct shared *sh, const char *alloc, const char *lock)
     for (int r = 1; r < MIXED_RUNS; r++)
         least = many[r] / one[r] < least ? many[r] / one[r] : least;
     printf("bench mixed_threads alloc=%s lock=%s threads=%d cores=%ld mops_1t=%.2f mops_%dt=%.2f "
-           "%dt_over_1t=%.2f min_%dt_over_1t=%.2f busy_%dt=%.2f\n",
+           "%dt_over_1t=%.2f min_%dt_over_1t=%.2f busy_%dt=%.2f per_cpu_second_%dt_over_1t=%.2f\n",
            alloc, lock, MIXED_THREADS, sysconf(_SC_NPROCESSORS_ONLN), median(one, MIXED_RUNS) / 1e6,
            MIXED_THREADS, median(many, MIXED_RUNS) / 1e6, MIXED_THREADS, ratio, MIXED_THREADS,
-           least, MIXED_THREADS, median(busy, MIXED_RUNS));
+           least, MIXED_THREADS, median(busy, MIXED_RUNS), MIXED_THREADS,
+           median_ratio(cpun, cpu1, MIXED_RUNS));
 }
 
 /* The kernel's ticket lock as pmm_set_lock hooks. */
