@@ -1,9 +1,21 @@
 /*
- * bench.c - `make bench`: the allocator's figures next to two simple baselines (baselines.h),
- * measured in the same run. Each figure is the median of several runs; one line per figure:
+ * bench.c - `make bench`: the allocator's figures next to baselines of our own writing
+ * (baselines.h), measured in the same run. Each figure is the median of several runs; one line
+ * per figure:
  *   bench NAME key=value ...
  * Times are wall-clock on the host; the allocator works on simulated physical memory (sim.h) that
- * is real host memory, so cache and TLB behaviour are the host's.
+ * is real host memory, so cache and TLB behaviour are the host's. Only the public interface
+ * (pmm.h) and the simulator (sim.h) are used, so the figures survive a rewrite of pmm/.
+ *
+ * `build/host/bench [PART...]` runs some parts; no PART runs them all (main() lists them). The
+ * scenarios of issue 19, each with ours, the buddy and the LLFree-style baseline side by side
+ * and the peer/ours ratio taken inside each repetition (above 1: ours is faster):
+ *   pair    pair_alloc_free_90pct_used[_percpu]: one page allocated and freed, 4 GiB, 90% in use
+ *   frag    run_fail_seventh_64g, run_sweep_seventh_b16_64g, run_sweep_seventh_b16_r16_64g: 2 MiB
+ *           runs where every 7th page is held (frag.c)
+ *   cold    build_cold_1t, resident_after_build_1t, metadata_1t: building on fresh memory (cold.c)
+ *   random  random_order_1M: 1M single pages allocated, then freed in random order
+ *   mixed   mixed_threads: 8 threads on this machine's cores against 1 (mixed.c, issue 18)
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -11,13 +23,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
-#include "baselines.h"
 #include "bench.h"
-#include "pmm.h"
-#include "state.h"
 #include "rng.h"
-#include "sim.h"
 
 double now_ns(void)
 {
@@ -36,6 +45,20 @@ double median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, cmp_d);
     return v[n / 2];
+}
+
+double median_ratio(const double *peer, const double *ours, int n)
+{
+    double r[64];
+    for (int i = 0; i < n && i < 64; i++)
+        r[i] = peer[i] / ours[i];
+    return median(r, n < 64 ? n : 64);
+}
+
+void die(const char *why)
+{
+    fprintf(stderr, "bench: %s\n", why);
+    exit(1);
 }
 
 /* A PC-like map: low memory, a hole below 1 MiB, RAM to 2 GiB, a 2 GiB PCI hole, RAM above 4 GiB.
@@ -57,42 +80,108 @@ struct sim *machine(uint64_t ram)
 struct pmm *built(struct sim *s)
 {
     struct pmm *p;
-    if (sim_build(s, 0, &p) || sim_reconcile(s, p)) {
-        fprintf(stderr, "bench: build failed\n");
-        exit(1);
-    }
+    if (sim_build(s, 0, &p) || sim_reconcile(s, p))
+        die("build failed");
     return p;
 }
 
-/* Median time of one single-page alloc+free pair, over RUNS runs of `pairs` pairs. */
-static double page_pairs_ns(struct pmm *p, uint64_t pairs)
+struct span *free_spans(const struct pmm *p, size_t *n)
 {
-    double t[RUNS];
-    uint64_t x;
+    size_t cap = 1024;
+    struct span *v = malloc(cap * sizeof *v);
+    uint64_t from = 0, start, len;
+    *n = 0;
+    while (pmm_next_free_range(p, from, &start, &len)) {
+        from = start + len;
+        if (*n && v[*n - 1].pfn + v[*n - 1].n == start) { /* touching: one span */
+            v[*n - 1].n += len;
+            continue;
+        }
+        if (*n == cap)
+            v = realloc(v, (cap *= 2) * sizeof *v);
+        v[(*n)++] = (struct span){start, len};
+    }
+    return v;
+}
+
+void peers_init(struct peers *x, const struct pmm *p, uint64_t npages, uint32_t cores)
+{
+    size_t n;
+    struct span *sp = free_spans(p, &n);
+    if (posix_memalign(&x->lmeta, 64, llf_meta_bytes(npages, cores)))
+        die("no memory for the llfree baseline");
+    llf_init(&x->l, x->lmeta, npages, cores, sp, n);
+    x->bmeta = malloc(buddy_meta_bytes(npages));
+    buddy_init_spans(&x->b, x->bmeta, npages, sp, n);
+    free(sp);
+}
+
+void peers_destroy(struct peers *x)
+{
+    free(x->bmeta);
+    free(x->lmeta);
+}
+
+uint64_t resident_bytes(void)
+{
+    unsigned long size, res = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f || fscanf(f, "%lu %lu", &size, &res) != 2)
+        die("cannot read /proc/self/statm");
+    fclose(f);
+    return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/*
+ * Single-page alloc+free pairs with 90% of 4 GiB in use: pmm_alloc/pmm_free on a state without
+ * per-CPU caches, pmm_cpu_alloc/pmm_cpu_free for CPU 0 on a state built with one, the buddy
+ * (order 0) and llfree (core 0) on the same free pages; and, apart, the first-fit bitmap and the
+ * free list (baselines.h).
+ */
+static void bench_pair(void)
+{
+    const uint64_t ram = 4 * GIB, pairs = 2000000;
+    struct sim *s = machine(ram), *sc = machine(ram);
+    sc->max_cpus = 1;
+    struct pmm *p = built(s), *pc = built(sc);
+    struct pmm_stats st;
+    pmm_stats(p, &st);
+    uint64_t keep = st.free * 9 / 10, x;
+    for (uint64_t i = 0; i < keep; i++)
+        if (pmm_alloc(p, &x) || pmm_alloc(pc, &x))
+            die("pair: out of memory while filling");
+    struct peers pe;
+    peers_init(&pe, p, s->bytes / PG, 1);
+    double t[4][RUNS]; /* pmm, pmm_cpu, buddy, llfree */
     for (int r = 0; r < RUNS; r++) {
         double t0 = now_ns();
         for (uint64_t i = 0; i < pairs; i++) {
             pmm_alloc(p, &x);
             pmm_free(p, x);
         }
-        t[r] = (now_ns() - t0) / (double)pairs;
+        double t1 = now_ns();
+        for (uint64_t i = 0; i < pairs; i++) {
+            pmm_cpu_alloc(pc, 0, &x);
+            pmm_cpu_free(pc, 0, x);
+        }
+        double t2 = now_ns();
+        for (uint64_t i = 0; i < pairs; i++)
+            buddy_free(&pe.b, buddy_alloc(&pe.b, 0), 0);
+        double t3 = now_ns();
+        for (uint64_t i = 0; i < pairs; i++)
+            if (llf_alloc(&pe.l, 0, &x) || llf_free(&pe.l, 0, x))
+                die("pair: llfree failed");
+        double t4 = now_ns(), at[5] = {t0, t1, t2, t3, t4};
+        for (int k = 0; k < 4; k++)
+            t[k][r] = (at[k + 1] - at[k]) / (double)pairs;
     }
-    return median(t, RUNS);
-}
-
-/* Single-page alloc+free pairs with 90% of memory in use. */
-static void bench_pair(void)
-{
-    const uint64_t ram = 4 * GIB, pairs = 2000000;
-    struct sim *s = machine(ram);
-    struct pmm *p = built(s);
-    struct pmm_stats st;
-    pmm_stats(p, &st);
-    uint64_t keep = st.free * 9 / 10, x;
-    for (uint64_t i = 0; i < keep; i++)
-        pmm_alloc(p, &x);
-    double t[RUNS], ours = page_pairs_ns(p, pairs);
+    double rb = median_ratio(t[2], t[0], RUNS), rl = median_ratio(t[3], t[0], RUNS);
+    double rbc = median_ratio(t[2], t[1], RUNS), rlc = median_ratio(t[3], t[1], RUNS);
+    double ours = median(t[0], RUNS), cpu = median(t[1], RUNS);
+    double bd = median(t[2], RUNS), ll = median(t[3], RUNS);
+    peers_destroy(&pe);
     sim_free(s);
+    sim_free(sc);
 
     /* first-fit: the same 90% in use (lowest pages first, as first-fit would have placed them) */
     uint64_t npages = ram / PG;
@@ -101,15 +190,16 @@ static void bench_pair(void)
     for (uint64_t i = 0; i < keep; i++)
         f.bits[(256 + i) / 64] |= 1ull << ((256 + i) % 64);
     const uint64_t ffpairs = 20000;
+    double tr[RUNS];
     for (int r = 0; r < RUNS; r++) {
         double t0 = now_ns();
         for (uint64_t i = 0; i < ffpairs; i++) {
             uint64_t pg = ff_alloc(&f);
             ff_free(&f, pg, 1);
         }
-        t[r] = (now_ns() - t0) / (double)ffpairs;
+        tr[r] = (now_ns() - t0) / (double)ffpairs;
     }
-    double ff = median(t, RUNS);
+    double ff = median(tr, RUNS);
     ff_destroy(&f);
 
     /* intrusive free list over 1 GiB (its cost does not depend on size; building it writes
@@ -123,14 +213,17 @@ static void bench_pair(void)
         double t0 = now_ns();
         for (uint64_t i = 0; i < pairs; i++)
             fl_free(&l, fl_alloc(&l));
-        t[r] = (now_ns() - t0) / (double)pairs;
+        tr[r] = (now_ns() - t0) / (double)pairs;
     }
-    double fl = median(t, RUNS);
+    double fl = median(tr, RUNS);
     sim_free(ls);
-    printf(
-        "bench pair_alloc_free_90pct_used ram_gib=4 pmm_ns=%.1f firstfit_ns=%.1f freelist_ns=%.1f "
-        "firstfit_over_pmm=%.0fx freelist_over_pmm=%.2fx\n",
-        ours, ff, fl, ff / ours, fl / ours);
+    printf("bench pair_alloc_free_90pct_used ram_gib=4 pmm_ns=%.2f buddy_ns=%.2f llfree_ns=%.2f "
+           "buddy_over_pmm=%.2f llfree_over_pmm=%.2f firstfit_ns=%.1f freelist_ns=%.1f "
+           "firstfit_over_pmm=%.0fx freelist_over_pmm=%.2fx\n",
+           ours, bd, ll, rb, rl, ff, fl, ff / ours, fl / ours);
+    printf("bench pair_alloc_free_90pct_used_percpu ram_gib=4 cpu=0 pmm_cpu_ns=%.2f buddy_ns=%.2f "
+           "llfree_ns=%.2f buddy_over_pmm_cpu=%.2f llfree_over_pmm_cpu=%.2f\n",
+           cpu, bd, ll, rbc, rlc);
 }
 
 void shuffle(uint64_t *v, uint64_t n)
@@ -142,30 +235,58 @@ void shuffle(uint64_t *v, uint64_t n)
     }
 }
 
-/* n single-page allocations, then frees in random order. */
+/*
+ * n single-page allocations, then frees in random order: ours, the buddy and llfree (core 0)
+ * from the same free pages (the whole machine free), each its own shuffle of what it handed
+ * out; then the free list and first-fit apart.
+ */
 static void bench_random_order(void)
 {
     const uint64_t n = 1000000;
     uint64_t *pg = malloc(n * sizeof *pg);
     struct sim *s = machine(4 * GIB + 64 * MIB);
     struct pmm *p = built(s);
-    double ta[RUNS], tf[RUNS];
+    struct peers pe;
+    peers_init(&pe, p, s->bytes / PG, 1);
+    double ta[3][RUNS], tf[3][RUNS]; /* pmm, buddy, llfree */
     for (int r = 0; r < RUNS; r++) {
-        double t0 = now_ns();
-        for (uint64_t i = 0; i < n; i++)
-            pmm_alloc(p, &pg[i]);
-        double t1 = now_ns();
-        shuffle(pg, n);
-        double t2 = now_ns();
-        for (uint64_t i = 0; i < n; i++)
-            pmm_free(p, pg[i]);
-        tf[r] = (now_ns() - t2) / (double)n;
-        ta[r] = (t1 - t0) / (double)n;
+        for (int k = 0; k < 3; k++) {
+            int bad = 0;
+            double t0 = now_ns();
+            for (uint64_t i = 0; i < n; i++)
+                if (k == 0)
+                    bad |= pmm_alloc(p, &pg[i]);
+                else if (k == 1)
+                    bad |= (pg[i] = buddy_alloc(&pe.b, 0)) == ~0ull;
+                else
+                    bad |= llf_alloc(&pe.l, 0, &pg[i]);
+            double t1 = now_ns();
+            if (bad)
+                die("random: out of memory");
+            shuffle(pg, n);
+            double t2 = now_ns();
+            for (uint64_t i = 0; i < n; i++)
+                if (k == 0)
+                    pmm_free(p, pg[i]);
+                else if (k == 1)
+                    buddy_free(&pe.b, pg[i], 0);
+                else
+                    llf_free(&pe.l, 0, pg[i]);
+            tf[k][r] = (now_ns() - t2) / (double)n;
+            ta[k][r] = (t1 - t0) / (double)n;
+        }
     }
-    double oa = median(ta, RUNS), of = median(tf, RUNS);
+    double oa = median(ta[0], RUNS), of = median(tf[0], RUNS);
+    double ra[2] = {median_ratio(ta[1], ta[0], RUNS), median_ratio(ta[2], ta[0], RUNS)};
+    double rf[2] = {median_ratio(tf[1], tf[0], RUNS), median_ratio(tf[2], tf[0], RUNS)};
+    double ba = median(ta[1], RUNS), bf = median(tf[1], RUNS);
+    double la2 = median(ta[2], RUNS), lf2 = median(tf[2], RUNS);
+    peers_destroy(&pe);
 
+    /* the free list writes into every page: after ours, whose metadata is in the same memory */
     struct fl l;
     fl_init(&l, s->mem, 256, (4 * GIB + 64 * MIB) / PG);
+    double t[2][RUNS];
     for (int r = 0; r < RUNS; r++) {
         double t0 = now_ns();
         for (uint64_t i = 0; i < n; i++)
@@ -175,10 +296,10 @@ static void bench_random_order(void)
         double t2 = now_ns();
         for (uint64_t i = 0; i < n; i++)
             fl_free(&l, pg[i]);
-        tf[r] = (now_ns() - t2) / (double)n;
-        ta[r] = (t1 - t0) / (double)n;
+        t[1][r] = (now_ns() - t2) / (double)n;
+        t[0][r] = (t1 - t0) / (double)n;
     }
-    double la = median(ta, RUNS), lf = median(tf, RUNS);
+    double la = median(t[0], RUNS), lf = median(t[1], RUNS);
     sim_free(s);
 
     /* first-fit scans from page 0 for every page: quadratic, so it gets 1/8 of the pages */
@@ -196,139 +317,13 @@ static void bench_random_order(void)
     double ffa = (t1 - t0) / (double)fn, fff = (now_ns() - t2) / (double)fn;
     ff_destroy(&f);
     free(pg);
-    printf(
-        "bench random_order_1M pages=%llu pmm_alloc_ns=%.1f pmm_free_ns=%.1f "
-        "freelist_alloc_ns=%.1f "
-        "freelist_free_ns=%.1f firstfit_pages=%llu firstfit_alloc_ns=%.1f firstfit_free_ns=%.1f\n",
-        (unsigned long long)n, oa, of, la, lf, (unsigned long long)fn, ffa, fff);
-}
-
-/*
- * 512-page runs aligned to 2 MiB on a fragmented 64 GiB: every 2 MiB block has one page in use,
- * except one block in ten, which is entirely free.
- */
-static void bench_runs(void)
-{
-    const uint64_t ram = 64 * GIB;
-    struct sim *s = machine(ram);
-    struct pmm *p = built(s);
-    uint64_t cap = ram / (2 * MIB), nb = 0, x;
-    uint64_t *blk = malloc(cap * sizeof *blk);
-    while (nb < cap && pmm_alloc_run(p, 512, 2 * MIB, 0, &blk[nb]) == PMM_OK)
-        nb++;
-    uint64_t nfree = 0;
-    for (uint64_t i = 0; i < nb; i++) {
-        if (rnd() % 10 == 0) {
-            pmm_free_run(p, blk[i], 512);
-            nfree++;
-        } else {
-            uint64_t keep = rnd() % 512;
-            if (keep)
-                pmm_free_run(p, blk[i], keep);
-            if (keep < 511)
-                pmm_free_run(p, blk[i] + (keep + 1) * PG, 511 - keep);
-        }
-    }
-    uint64_t *got = malloc(nfree * sizeof *got);
-    double t[RUNS];
-    uint64_t n = 0;
-    for (int r = 0; r < RUNS; r++) {
-        n = 0;
-        double t0 = now_ns();
-        while (pmm_alloc_run(p, 512, 2 * MIB, 0, &x) == PMM_OK)
-            got[n++] = x;
-        t[r] = (now_ns() - t0) / (double)(n + 1);
-        for (uint64_t i = 0; i < n; i++)
-            pmm_free_run(p, got[i], 512);
-    }
-    double ours = median(t, RUNS);
-
-    /* first-fit over the same pattern; it scans from page 0 each time, so it does the first 200 */
-    const uint64_t npages = s->bytes / PG;
-    struct ff f;
-    ff_init(&f, npages, 0, 0);
-    for (uint64_t pfn = 0; pfn < npages; pfn++)
-        if (pmm_page_state(p, pfn) == PMM_PAGE_FREE)
-            ff_free(&f, pfn, 1);
-    const uint64_t fn = 200 < n ? 200 : n;
-    double t0 = now_ns();
-    for (uint64_t i = 0; i < fn; i++)
-        ff_alloc_run(&f, 512, 512);
-    double ff = (now_ns() - t0) / (double)fn;
-    ff_destroy(&f);
-    free(blk);
-    free(got);
-    sim_free(s);
-    printf("bench runs_512_aligned_2m_fragmented_64g runs=%llu pmm_us=%.3f firstfit_us=%.1f "
-           "(first %llu) firstfit_over_pmm=%.0fx freelist=n/a(no runs)\n",
-           (unsigned long long)n, ours / 1e3, ff / 1e3, (unsigned long long)fn, ff / ours);
-}
-
-/*
- * Alloc+free pairs of one 512-page 2 MiB-aligned run, and of one page, against the binary buddy
- * on a 64 GiB machine, in two states: every other 2 MiB block in use (the buddy's best case: its
- * order-9 list is never empty, nothing splits or merges), and empty (the buddy splits a 1 GiB
- * block on every allocation and merges it back on every free). The two allocators' runs take
- * turns, so that a slower stretch of the host lands on both, and a ratio is the median of the
- * per-turn ratios.
- */
-static void bench_run_pairs(int half_used)
-{
-    const uint64_t ram = 64 * GIB, pairs = 1000000;
-    struct sim *s = machine(ram);
-    struct pmm *p = built(s);
-    uint64_t cap = ram / (2 * MIB), nb = 0, x;
-    uint64_t *blk = malloc(cap * sizeof *blk);
-    while (half_used && nb < cap && pmm_alloc_run(p, 512, 2 * MIB, 0, &blk[nb]) == PMM_OK)
-        nb++;
-    for (uint64_t i = 0; i < nb; i += 2)
-        pmm_free_run(p, blk[i], 512);
-
-    const uint64_t npages = (ram + 2 * GIB) / PG;
-    struct buddy b;
-    /* Empty: free memory from 1 GiB, so that all of it is 1 GiB blocks and an order-9 request
-     * splits one; from 1 MiB, the unaligned start would leave an order-9 block at 2 MiB to pop. */
-    buddy_init(&b, npages, half_used ? MIB / PG : GIB / PG, npages);
-    uint64_t *bb = malloc(cap * sizeof *bb), nbb = 0;
-    while (half_used && nbb < cap && (bb[nbb] = buddy_alloc(&b, 9)) != ~0ull)
-        nbb++;
-    for (uint64_t i = 0; i < nbb; i += 2)
-        buddy_free(&b, bb[i], 9);
-
-    double t[4][RUNS], ratio[2][RUNS]; /* pmm run, buddy run, pmm page, buddy page */
-    for (int r = 0; r < RUNS; r++) {
-        double t0 = now_ns();
-        for (uint64_t i = 0; i < pairs; i++) {
-            pmm_alloc_run(p, 512, 2 * MIB, 0, &x);
-            pmm_free_run(p, x, 512);
-        }
-        double t1 = now_ns();
-        for (uint64_t i = 0; i < pairs; i++)
-            buddy_free(&b, buddy_alloc(&b, 9), 9);
-        double t2 = now_ns();
-        for (uint64_t i = 0; i < pairs; i++) {
-            pmm_alloc(p, &x);
-            pmm_free(p, x);
-        }
-        double t3 = now_ns();
-        for (uint64_t i = 0; i < pairs; i++)
-            buddy_free(&b, buddy_alloc(&b, 0), 0);
-        double t4 = now_ns(), at[5] = {t0, t1, t2, t3, t4};
-        for (int k = 0; k < 4; k++)
-            t[k][r] = (at[k + 1] - at[k]) / (double)pairs;
-        ratio[0][r] = t[0][r] / t[1][r];
-        ratio[1][r] = t[2][r] / t[3][r];
-    }
-    sim_free(s);
-    buddy_destroy(&b);
-    free(bb);
-    free(blk);
-    const char *state = half_used ? "half_blocks_used" : "empty";
-    printf("bench run_pair_512_aligned_2m ram_gib=64 %s pmm_ns=%.1f buddy_ns=%.1f "
-           "pmm_over_buddy=%.2f\n",
-           state, median(t[0], RUNS), median(t[1], RUNS), median(ratio[0], RUNS));
-    printf("bench page_pair ram_gib=64 %s pmm_ns=%.1f buddy_ns=%.1f pmm_over_buddy=%.2f\n", state,
-           median(t[2], RUNS), median(t[3], RUNS), median(ratio[1], RUNS));
+    printf("bench random_order_1M pages=%llu pmm_alloc_ns=%.1f pmm_free_ns=%.1f "
+           "buddy_alloc_ns=%.1f buddy_free_ns=%.1f llfree_alloc_ns=%.1f llfree_free_ns=%.1f "
+           "buddy_over_pmm=%.2f/%.2f llfree_over_pmm=%.2f/%.2f (alloc/free) "
+           "freelist_alloc_ns=%.1f freelist_free_ns=%.1f firstfit_pages=%llu "
+           "firstfit_alloc_ns=%.1f firstfit_free_ns=%.1f\n",
+           (unsigned long long)n, oa, of, ba, bf, la2, lf2, ra[0], rf[0], ra[1], rf[1], la, lf,
+           (unsigned long long)fn, ffa, fff);
 }
 
 /* Building the allocator; metadata size; bytes the build touches. */
@@ -367,11 +362,9 @@ static void bench_build(uint64_t ram, const char *name)
     double ff = median(t, RUNS);
     free(bits);
 
-    /* Build + reconcile, against a memset of as many bytes as the bitmaps have (free map and its
-     * levels, block map and its levels, owned map, refs-init and shared maps): the floor for
-     * writing them. */
-    uint64_t bm = p->own_phys - p->freemap.phys[0] + p->freemap.nwords[0] * 8 + rinit_words(p) * 8 +
-                  shared_words(p) * 8;
+    /* Build + reconcile, against a memset of the bytes they leave resident in the metadata run
+     * (mincore after them, page granular; the bitmaps and their levels, the section table and
+     * the state): the floor for writing them. */
     size_t fsize;
     void *fin = sim_final_map(s, &fsize);
     struct pmm_map fm = {fin, fsize, s->desc_size};
@@ -381,19 +374,27 @@ static void bench_build(uint64_t ram, const char *name)
         double t0 = now_ns();
         sim_build(s, 0, &p);
         struct pmm_map_error err;
-        if (pmm_reconcile(p, &fm, scratch, ssize, 0, &err)) {
-            fprintf(stderr, "bench: reconcile failed\n");
-            exit(1);
-        }
+        if (pmm_reconcile(p, &fm, scratch, ssize, 0, &err))
+            die("reconcile failed");
         t[r] = (now_ns() - t0) / 1e6;
     }
     double both = median(t, RUNS);
-    /* the same bytes of the same (simulated physical) memory: where the bitmaps are */
-    unsigned char *buf = s->mem + p->freemap.phys[0];
+    /* the same pages of the same (simulated physical) memory, a contiguous stretch at a time */
+    mincore(s->mem + base, meta, vec);
+    uint64_t bm = 0;
     for (int r = 0; r < RUNS; r++) {
         double t0 = now_ns();
-        memset(buf, 0xff, bm); /* ones, as the build writes for free RAM (zeroes run faster) */
-        __asm__ volatile("" : : "r"(buf) : "memory");
+        bm = 0;
+        for (uint64_t i = 0, j; i < st.meta; i = j) {
+            for (j = i; j < st.meta && (vec[j] & 1) == (vec[i] & 1); j++)
+                ;
+            if (vec[i] & 1) { /* ones, as the build writes for free RAM (zeroes run faster) */
+                unsigned char *buf = s->mem + base + i * PG;
+                memset(buf, 0xff, (j - i) * PG);
+                __asm__ volatile("" : : "r"(buf) : "memory");
+                bm += (j - i) * PG;
+            }
+        }
         t[r] = (now_ns() - t0) / 1e6;
     }
     double ms = median(t, RUNS);
@@ -404,7 +405,7 @@ static void bench_build(uint64_t ram, const char *name)
     printf("bench build_%s ram_gib=%.1f pmm_ms=%.3f firstfit_ms=%.3f meta_bytes_per_gib=%.0f "
            "touched_bytes_per_gib=%.0f\n",
            name, gib, ours, ff, (double)meta / gib, (double)(touched * PG) / gib);
-    printf("bench build_reconcile_%s bitmap_bytes=%llu build_reconcile_ms=%.3f memset_ms=%.3f "
+    printf("bench build_reconcile_%s resident_bytes=%llu build_reconcile_ms=%.3f memset_ms=%.3f "
            "over_memset=%.2f\n",
            name, (unsigned long long)bm, both, ms, both / ms);
 }
@@ -428,28 +429,73 @@ static void bench_build_freelist(void)
            ms, ms * 1024, (double)GIB);
 }
 
+static void part_runs(void)
+{
+    bench_runs();
+    bench_run_pairs(1);
+    bench_run_pairs(0);
+}
+
+static void part_run_pairs(void)
+{
+    bench_run_pairs(1);
+    bench_run_pairs(0);
+}
+
+static void part_percpu(void)
+{
+    bench_percpu_pair();
+    bench_threads();
+    bench_cross_cpu();
+}
+
+static void part_build(void)
+{
+    bench_build(16 * GIB, "16g");
+    bench_build(1024 * GIB, "1t");
+    bench_build_freelist();
+}
+
+/* The parts, in the order of a full run. A name may belong to several (run_pairs is in runs). */
+static const struct part {
+    const char *name;
+    void (*run)(void);
+    int in_full_run;
+} parts[] = {
+    {"pair", bench_pair, 1},           /* single-page pairs, 90% in use */
+    {"random", bench_random_order, 1}, /* 1M pages, random-order frees */
+    {"runs", part_runs, 1},            /* 2 MiB runs: one in ten whole, and pairs */
+    {"run_pairs", part_run_pairs, 0},  /* the pairs alone */
+    {"frag", bench_frag, 1},           /* 2 MiB runs, every 7th page held (frag.c) */
+    {"percpu", part_percpu, 1},        /* the per-CPU caches (smp.c) */
+    {"mixed", bench_mixed, 1},         /* 8 threads, mixed workload (mixed.c) */
+    {"llfree", bench_llfree_check, 1}, /* llfree's self-check (mixed.c) */
+    {"build", part_build, 1},          /* build, warm (rebuilt in place) */
+    {"cold", bench_cold, 1},           /* build on fresh memory (cold.c) */
+};
+#define NPARTS (sizeof parts / sizeof parts[0])
+
 int main(int argc, char **argv)
 {
-    const char *only = argc > 1 ? argv[1] : "";
-    if (!*only || !strcmp(only, "pair"))
-        bench_pair();
-    if (!*only || !strcmp(only, "random"))
-        bench_random_order();
-    if (!*only || !strcmp(only, "runs"))
-        bench_runs();
-    if (!*only || !strcmp(only, "runs") || !strcmp(only, "run_pairs")) {
-        bench_run_pairs(1);
-        bench_run_pairs(0);
+    setvbuf(stdout, 0, _IOLBF, 0); /* each line as it is measured, also into a pipe */
+    for (int i = 1; i < argc; i++) {
+        size_t k = 0;
+        while (k < NPARTS && strcmp(argv[i], parts[k].name))
+            k++;
+        if (k == NPARTS) {
+            fprintf(stderr, "usage: bench [PART...]; parts:");
+            for (k = 0; k < NPARTS; k++)
+                fprintf(stderr, " %s", parts[k].name);
+            fprintf(stderr, "\n");
+            return 2;
+        }
     }
-    if (!*only || !strcmp(only, "percpu")) {
-        bench_percpu_pair();
-        bench_threads();
-        bench_cross_cpu();
-    }
-    if (!*only || !strcmp(only, "build")) {
-        bench_build(16 * GIB, "16g");
-        bench_build(1024 * GIB, "1t");
-        bench_build_freelist();
+    for (size_t k = 0; k < NPARTS; k++) {
+        int want = argc == 1 && parts[k].in_full_run;
+        for (int i = 1; i < argc; i++)
+            want |= !strcmp(argv[i], parts[k].name);
+        if (want)
+            parts[k].run();
     }
     return 0;
 }

@@ -35,16 +35,15 @@ static void unlink_block(struct buddy *b, uint32_t pfn, int k)
     b->order[pfn] = -1;
 }
 
-void buddy_init(struct buddy *b, uint64_t npages, uint64_t first, uint64_t end)
+uint64_t buddy_meta_bytes(uint64_t npages)
 {
-    b->npages = npages;
-    b->next = malloc(npages * sizeof *b->next);
-    b->prev = malloc(npages * sizeof *b->prev);
-    b->order = malloc(npages);
-    memset(b->order, -1, npages);
-    for (int k = 0; k <= BUDDY_MAX_ORDER; k++)
-        b->head[k] = NIL;
-    for (uint64_t pfn = first; pfn < end;) { /* the largest aligned blocks that fit */
+    return npages * (2 * sizeof(uint32_t) + 1);
+}
+
+/* Push [pfn, end) as the largest naturally aligned blocks that fit. */
+static void push_range(struct buddy *b, uint64_t pfn, uint64_t end)
+{
+    while (pfn < end) {
         int k = BUDDY_MAX_ORDER;
         while (k && ((pfn & ((1ull << k) - 1)) || pfn + (1ull << k) > end))
             k--;
@@ -53,11 +52,39 @@ void buddy_init(struct buddy *b, uint64_t npages, uint64_t first, uint64_t end)
     }
 }
 
+/* The arrays at meta; every order byte written, a link only where a free block starts. */
+static void lay_out(struct buddy *b, void *meta, uint64_t npages)
+{
+    b->npages = npages;
+    b->next = meta;
+    b->prev = b->next + npages;
+    b->order = (int8_t *)(b->prev + npages);
+    memset(b->order, -1, npages);
+    for (int k = 0; k <= BUDDY_MAX_ORDER; k++)
+        b->head[k] = NIL;
+}
+
+void buddy_init(struct buddy *b, uint64_t npages, uint64_t first, uint64_t end)
+{
+    void *meta = malloc(buddy_meta_bytes(npages));
+    lay_out(b, meta, npages);
+    b->owned = meta;
+    push_range(b, first, end);
+}
+
+/* The spans neither overlap nor touch, so no block pushed here has a free buddy to merge with. */
+void buddy_init_spans(struct buddy *b, void *meta, uint64_t npages, const struct span *free,
+                      size_t nfree)
+{
+    lay_out(b, meta, npages);
+    b->owned = 0;
+    for (size_t i = 0; i < nfree; i++)
+        push_range(b, free[i].pfn, free[i].pfn + free[i].n);
+}
+
 void buddy_destroy(struct buddy *b)
 {
-    free(b->next);
-    free(b->prev);
-    free(b->order);
+    free(b->owned);
 }
 
 uint64_t buddy_alloc(struct buddy *b, int k)

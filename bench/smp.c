@@ -29,7 +29,7 @@
 /* The lock a kernel would give pmm_set_lock: test-and-test-and-set, pausing while it waits. */
 static _Alignas(64) uint32_t lock_word;
 
-static void spin_lock(void *ctx)
+void tas_lock(void *ctx)
 {
     uint32_t *w = ctx;
     while (__atomic_exchange_n(w, 1, __ATOMIC_ACQUIRE))
@@ -37,7 +37,7 @@ static void spin_lock(void *ctx)
             __builtin_ia32_pause();
 }
 
-static void spin_unlock(void *ctx)
+void tas_unlock(void *ctx)
 {
     __atomic_store_n((uint32_t *)ctx, 0, __ATOMIC_RELEASE);
 }
@@ -48,7 +48,7 @@ static struct pmm *smp_machine(struct sim **s, uint64_t ram, int locked)
     *s = machine(ram);
     (*s)->max_cpus = 2;
     struct pmm *p = built(*s);
-    if (locked && pmm_set_lock(p, spin_lock, spin_unlock, &lock_word)) {
+    if (locked && pmm_set_lock(p, tas_lock, tas_unlock, &lock_word)) {
         fprintf(stderr, "bench: pmm_set_lock failed\n");
         exit(1);
     }
@@ -125,7 +125,7 @@ void bench_percpu_pair(void)
     for (int r = 0; r < RUNS; r++) { /* interleaved, so that the host's load hits all alike */
         cpu = least(cpu, pairs_ns(p, PERCPU));
         glob = least(glob, pairs_ns(p, GLOBAL));
-        pmm_set_lock(p, spin_lock, spin_unlock, &lock_word);
+        pmm_set_lock(p, tas_lock, tas_unlock, &lock_word);
         lk = least(lk, pairs_ns(p, GLOBAL));
         pmm_set_lock(p, 0, 0, 0);
         stk = least(stk, pairs_ns(0, PERCPU));
