@@ -94,7 +94,21 @@ struct shared {
     uint64_t errors;
     struct ring cross[MIXED_THREADS], share[MIXED_THREADS]; /* inbox of thread i */
     pthread_barrier_t start;
+    /* A lock around every allocator call, as a kernel would need for an allocator that takes
+     * none of its own; NULL: none (the allocator's own guarantees, pmm.h "Many CPUs"). */
+    void (*lock)(void *), (*unlock)(void *);
+    void *lockctx;
 };
+
+#define LOCKED(sh, call)                                                                           \
+    ({                                                                                             \
+        if ((sh)->lock)                                                                            \
+            (sh)->lock((sh)->lockctx);                                                             \
+        int _rc = (call);                                                                          \
+        if ((sh)->lock)                                                                            \
+            (sh)->unlock((sh)->lockctx);                                                           \
+        _rc;                                                                                       \
+    })
 
 struct worker {
     pthread_t th;
@@ -115,7 +129,7 @@ static void err(struct shared *sh)
 static int a1(struct shared *sh, uint32_t cpu, uint64_t *x)
 {
     if (sh->who == OURS)
-        return pmm_cpu_alloc(sh->p, cpu, x);
+        return LOCKED(sh, pmm_cpu_alloc(sh->p, cpu, x));
     int rc = llf_alloc(sh->l, cpu, x);
     *x *= PG;
     return rc;
@@ -123,13 +137,13 @@ static int a1(struct shared *sh, uint32_t cpu, uint64_t *x)
 
 static int f1(struct shared *sh, uint32_t cpu, uint64_t x)
 {
-    return sh->who == OURS ? pmm_cpu_free(sh->p, cpu, x) : llf_free(sh->l, cpu, x / PG);
+    return sh->who == OURS ? LOCKED(sh, pmm_cpu_free(sh->p, cpu, x)) : llf_free(sh->l, cpu, x / PG);
 }
 
 static int arun(struct shared *sh, uint32_t cpu, uint64_t *x)
 {
     if (sh->who == OURS)
-        return pmm_alloc_run(sh->p, 512, 2 * MIB, 0, x);
+        return LOCKED(sh, pmm_alloc_run(sh->p, 512, 2 * MIB, 0, x));
     int rc = llf_alloc_huge(sh->l, cpu, x);
     *x *= PG;
     return rc;
@@ -137,13 +151,14 @@ static int arun(struct shared *sh, uint32_t cpu, uint64_t *x)
 
 static int frun(struct shared *sh, uint32_t cpu, uint64_t x)
 {
-    return sh->who == OURS ? pmm_free_run(sh->p, x, 512) : llf_free_huge(sh->l, cpu, x / PG);
+    return sh->who == OURS ? LOCKED(sh, pmm_free_run(sh->p, x, 512))
+                           : llf_free_huge(sh->l, cpu, x / PG);
 }
 
 static int ref_inc(struct shared *sh, uint64_t x)
 {
     if (sh->who == OURS)
-        return pmm_ref_inc(sh->p, x);
+        return LOCKED(sh, pmm_ref_inc(sh->p, x));
     uint16_t *c = &sh->refs[x / PG], v = __atomic_load_n(c, __ATOMIC_ACQUIRE);
     do
         if (!v || v == 0xffff)
@@ -156,7 +171,7 @@ static int ref_inc(struct shared *sh, uint64_t x)
 static int ref_dec(struct shared *sh, uint32_t cpu, uint64_t x)
 {
     if (sh->who == OURS)
-        return pmm_ref_dec(sh->p, x);
+        return LOCKED(sh, pmm_ref_dec(sh->p, x));
     uint16_t *c = &sh->refs[x / PG], v = __atomic_load_n(c, __ATOMIC_ACQUIRE);
     do
         if (!v)
@@ -360,24 +375,19 @@ void bench_mixed(void)
     s->max_cpus = MIXED_THREADS;
     sh.who = OURS;
     sh.p = built(s);
-    if (pmm_set_lock(sh.p, ticket_lock, ticket_unlock, &ticket))
-        die("pmm_set_lock failed");
+    if (pmm_set_concurrent(sh.p, 1))
+        die("pmm_set_concurrent failed");
+    sh.lock = ticket_lock, sh.unlock = ticket_unlock, sh.lockctx = &ticket;
     measure(&sh, "pmm", "ticket");
-    pmm_set_lock(sh.p, tas_lock, tas_unlock, &tas);
+    sh.lock = tas_lock, sh.unlock = tas_unlock, sh.lockctx = &tas;
     measure(&sh, "pmm", "tas");
-    pmm_set_lock(sh.p, mutex_lock, mutex_unlock, &mutex);
+    sh.lock = mutex_lock, sh.unlock = mutex_unlock, sh.lockctx = &mutex;
     measure(&sh, "pmm", "mutex");
-#ifdef PMM_LOCK_FREE
-    pmm_set_lock(sh.p, 0, 0, 0);
+    sh.lock = sh.unlock = 0;
     measure(&sh, "pmm", "none");
-#else
-    printf("bench mixed_threads alloc=pmm lock=none threads=%d n/a: needs a lock (pmm.h does not "
-           "define PMM_LOCK_FREE)\n",
-           MIXED_THREADS);
-#endif
 
     /* llfree on the same pages */
-    pmm_set_lock(sh.p, 0, 0, 0);
+    pmm_set_concurrent(sh.p, 0);
     struct peers pe;
     uint64_t npages = s->bytes / PG;
     peers_init(&pe, sh.p, npages, MIXED_THREADS);

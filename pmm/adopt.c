@@ -209,8 +209,8 @@ static int adopt_check(const struct pmm *p, uint64_t state_phys, uint64_t virt_o
         p->c_dma != c_ceil_at(p, sec, sl, PMM_DMA_PFN) ||
         p->c_high != c_ceil_at(p, sec, sl, PMM_HIGH_PFN))
         return refuse(e, "c_low", "zone bounds differ from what the sections give");
-    if (p->c_cache != (p->c_high < p->cspan ? p->c_high : p->c_low))
-        return refuse(e, "c_cache", "differs from what the zone bounds give");
+    if (p->pfn_high != (p->c_high < p->cspan ? PMM_HIGH_PFN : 0))
+        return refuse(e, "pfn_high", "differs from what the zone bounds give");
     if (p->cursor >= p->nblocks || p->cursor < blk_low(p))
         return refuse(e, "cursor", "below the block holding 1 MiB, or past the blocks");
     if (p->home.cursor >= p->nblocks)

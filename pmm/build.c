@@ -404,7 +404,7 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
     p->c_low = c_ceil(p, PMM_LOW_PFN);
     p->c_dma = c_ceil(p, PMM_DMA_PFN);
     p->c_high = c_ceil(p, PMM_HIGH_PFN);
-    p->c_cache = p->c_high < p->cspan ? p->c_high : p->c_low;
+    p->pfn_high = p->c_high < p->cspan ? PMM_HIGH_PFN : 0;
     uint64_t blow = blk_low(p);
     for (uint32_t i = 0; i < p->ncpus; i++) /* spread out, so that CPUs start apart */
         p->at.cache[i].cursor = blow + (p->nblocks - blow) * i / p->ncpus;

@@ -253,8 +253,8 @@ static int check(const struct pmm *p, struct pmm_check_fail *f)
     /* The caches: each entry a held page (checked from the counts above, each on one cache). */
     if (p->cursor >= p->nblocks || p->cursor < blk_low(p))
         return fail(f, "pool cursor below the block holding 1 MiB, or past the blocks", p->cursor);
-    if (p->c_cache != (p->c_high < p->cspan ? p->c_high : p->c_low))
-        return fail(f, "c_cache differs from what the zone bounds give", p->c_cache);
+    if (p->pfn_high != (p->c_high < p->cspan ? PMM_HIGH_PFN : 0))
+        return fail(f, "pfn_high differs from what the zone bounds give", p->pfn_high);
     for (uint32_t i = 0; i <= p->ncpus; i++) {
         const struct pmm_cache *pc = i < p->ncpus ? &p->at.cache[i] : &p->home;
         if (pc->n > PMM_CPU_CACHE)

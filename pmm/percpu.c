@@ -165,7 +165,7 @@ __attribute__((noinline)) static void cache_put_slow(struct pmm *p, struct pmm_c
                                                      uint64_t c)
 {
     answer_short(p, pc);
-    if (c < p->c_cache) { /* low memory: to the pool, where it is taken last (state.h) */
+    if (c < p->c_low) { /* below 1 MiB: for bounded requests, never on a cache */
         give_one(p, c);
         return;
     }
@@ -173,15 +173,22 @@ __attribute__((noinline)) static void cache_put_slow(struct pmm *p, struct pmm_c
         cache_spill(p, pc, PMM_CPU_BATCH);
     mark_page(p, c);
     st16(&p->at.refs[c], PMM_REF_HELD);
-    pc->page[pc->n] = cpfn(p, c);
-    set_n(pc, pc->n + 1);
+    uint64_t pfn = cpfn(p, c);
+    uint32_t n = pc->n, at = n;
+    if (pfn < p->pfn_high && n && pc->page[n - 1] >= p->pfn_high) {
+        at = 0; /* below the high pages: handed out after them, spilled before them */
+        for (uint32_t i = n; i > 0; i--)
+            pc->page[i] = pc->page[i - 1];
+    }
+    pc->page[at] = pfn;
+    set_n(pc, n + 1);
 }
 
 /*
  * The fast free: the page is owned (its block ALL), allocated (free bit clear), with one
- * reference (count 0) and its group already marked; the cache has room and no shortage was
- * signalled. Then nothing can be wrong with the free. Anything else is settled, with its error
- * code, by the slow half.
+ * reference (count 0) and its group already marked; the cache has room, no shortage was
+ * signalled, and the page goes on top (it is high memory, or the top is low too). Then nothing
+ * can be wrong with the free. Anything else is settled, with its error code, by the slow half.
  */
 int cache_free(struct pmm *p, struct pmm_cache *pc, uint64_t phys)
 {
@@ -190,8 +197,9 @@ int cache_free(struct pmm *p, struct pmm_cache *pc, uint64_t phys)
         uint32_t n = pc->n;
         uint16_t *ref = &p->at.refs[c];
         if (ld8(&p->at.own[c >> PMM_BLOCK_SHIFT]) == OWN_ALL &&
-            !((ld64(&p->at.free[c >> 6]) >> (c & 63)) & 1) && marked(p, c) && c >= p->c_cache &&
-            n < PMM_CPU_CACHE && pc->gen == __atomic_load_n(&p->short_gen, __ATOMIC_RELAXED) &&
+            !((ld64(&p->at.free[c >> 6]) >> (c & 63)) & 1) && marked(p, c) && c >= p->c_low &&
+            (pfn >= p->pfn_high || !n || pc->page[n - 1] < p->pfn_high) && n < PMM_CPU_CACHE &&
+            pc->gen == __atomic_load_n(&p->short_gen, __ATOMIC_RELAXED) &&
             __atomic_load_n(ref, __ATOMIC_ACQUIRE) == 0) { /* after the others' releases */
             st16(ref, PMM_REF_HELD);
             pc->page[n] = pfn;

@@ -200,9 +200,8 @@ struct pmm {
     uint64_t c_low;      /* compact index of the first page at or above 1 MiB */
     uint64_t c_dma;      /* ... at or above 16 MiB */
     uint64_t c_high;     /* ... at or above 4 GiB (cspan if none) */
-    uint64_t c_cache;    /* the lowest page a cache may hold: c_high if RAM lies above it, else
-                          * c_low, so that a machine with high memory keeps its low pages in the
-                          * pool, where single pages take them only once high memory is gone */
+    uint64_t pfn_high;   /* 4 GiB's page if RAM lies above it, else 0: a cache keeps pages below
+                          * it under its high ones, so that it hands out high memory first */
 
     /*
      * Owner-local: where the arrays are in the current mapping (*_phys + off), so that reaching
