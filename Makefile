@@ -81,10 +81,12 @@ build/BOOTX64.EFI: build/efi/loader.so
 K_CFLAGS := $(WARN) -O2 -g -ffreestanding -fno-pic -fno-pie -mcmodel=kernel -mno-red-zone \
             -mgeneral-regs-only -fno-stack-protector -fno-builtin -fno-tree-loop-distribute-patterns \
             -fomit-frame-pointer -Iinclude -Ipmm -Ihandoff -Ihandoff/kernel
-K_SRC    := $(wildcard handoff/kernel/*.c) handoff/verify.c
+K_SRC    := $(wildcard handoff/kernel/*.c) handoff/verify.c handoff/limine_verify.c
 K_OBJ    := $(K_SRC:%.c=build/kernel/%.o) build/kernel/handoff/kernel/entry.o \
+            build/kernel/handoff/kernel/la57_switch.o \
             $(PMM_SRC:%.c=build/kernel/%.o)
 K_HDR    := $(wildcard handoff/kernel/*.h) include/handoff.h include/limine.h handoff/x86.h \
+            handoff/limine_verify.h \
             $(PMM_HDR)
 
 build/kernel/%.o: %.c $(K_HDR)
@@ -163,6 +165,9 @@ build/esp-oldscreen.img: build/esp.img build/kernel-oldscreen.elf
 	@cp $< $@ && mcopy -o -i $@ build/kernel-oldscreen.elf ::/EFI/pmm/kernel.elf
 # asks the loader to hold boot memory until it releases it (tests/qemu/hold.sh)
 $(eval $(call kernel_variant,hold,PMM_HOLD_TEST,requests))
+# makes no Paging Mode request, so the loader leaves 4-level paging and the kernel switches itself
+# to 5-level where the CPU has LA57 (tests/qemu/la57.sh)
+$(eval $(call kernel_variant,nopaging,PMM_TEST_NO_PAGING_REQUEST,requests))
 # stays on its verdict, no isa-debug-exit (the framebuffer screendump test)
 $(eval $(call kernel_variant,screen,PMM_STAY_ON_VERDICT,console))
 
@@ -186,7 +191,7 @@ $(eval $(call loader_variant,nomp,PMM_TEST_NO_MP_SERVICES,cpus))
 # in the start-up table (tests/qemu/smpmissing.sh)
 $(eval $(call loader_variant,smpmissing,PMM_TEST_MISSING_CPUS,limine/mp))
 
-TEST_IMAGES := build/esp-oldkernel.img build/esp-oldscreen.img build/esp-hold.img build/esp-smpmissing.img build/esp-nomp.img build/esp-wxtext.img build/esp-wxexec.img build/esp-stalekey.img build/usb-plainsigned.img build/usb-snakeoil-tamperedmod.img build/usb-snakeoil-tamperedconf.img build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
+TEST_IMAGES := build/esp-nopaging.img build/esp-oldkernel.img build/esp-oldscreen.img build/esp-hold.img build/esp-smpmissing.img build/esp-nomp.img build/esp-wxtext.img build/esp-wxexec.img build/esp-stalekey.img build/usb-plainsigned.img build/usb-snakeoil-tamperedmod.img build/usb-snakeoil-tamperedconf.img build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
                build/debug/esp.img
 
 # `make debug`: the same loader built -O0 -g with a wait for GDB, on its own image.
