@@ -460,7 +460,8 @@ build/asan/test_shell_args: $(SH_ARGS_TEST)
 # The Limine loader's freestanding parts (efi/limine/), each tested on the host from its one
 # source file, plain and under ASan+UBSan: BLAKE2b against hashlib, the limine.conf reader.
 # $(1): test name, $(2): the module under efi/limine/ it tests.
-LIMINE_TEST_HDR := efi/limine/blake2b.h efi/limine/conf.h include/limine.h tests/host/harness.h
+LIMINE_TEST_HDR := efi/limine/blake2b.h efi/limine/conf.h efi/limine/paging.h include/limine.h \
+                   tests/host/harness.h
 define limine_test
 build/host/$(1): tests/host/$(1).c efi/limine/$(2).c $$(LIMINE_TEST_HDR)
 	@mkdir -p $$(@D)
@@ -474,6 +475,7 @@ host: build/host/$(1) build/asan/$(1)
 endef
 $(eval $(call limine_test,test_blake2b,blake2b))
 $(eval $(call limine_test,test_limine_conf,conf))
+$(eval $(call limine_test,test_limine_paging,paging))
 
 # efi/exit.c against a fake boot-services table: gnu-efi's headers are plain C, and with the MS ABI
 # define a call through the table is a direct call on the host too.
