@@ -121,7 +121,16 @@ if [ "$what" = all ]; then
         tests/qemu/refuse.sh build/usb-plainsigned.img \
         "Secure Boot is on, but this loader has no configuration hash enrolled"
     run "framebuffer console: screendump shows the verdict" tests/qemu/screen.sh
-    run "-cpu max,+la57: paging mode checked, boots (firmware in 4-level paging)" tests/qemu/la57.sh
+    # paging modes (tests/qemu/la57.sh): Debian's OVMF runs 4-level, so every 5-level boot switched
+    run "5-level paging: -cpu max,+la57, the loader switches at the jump, the kernel runs it" \
+        tests/qemu/la57.sh 5level
+    run "4-level paging: -cpu max,-la57, loader and kernel" tests/qemu/la57.sh 4level
+    run "5-level paging in a 1 TiB guest" tests/qemu/la57.sh 1t
+    run "5-level paging with 4 CPUs: the APs start in it, all take part" tests/qemu/la57.sh smp
+    run "5-level paging by the kernel's own switch (a loader that ignores the request), 2 CPUs" \
+        tests/qemu/la57.sh kernel
+    run "limine.conf max_paging_mode: 4level on an LA57 CPU: 4-level, kept by the kernel" \
+        tests/qemu/la57.sh conf
     run "a PC without a serial port: boots to PASS" tests/qemu/noserial.sh
     run "boot memory held until the kernel releases it" tests/qemu/hold.sh
     run "pmm shell command (every subcommand, pmm boot; make shell on a tty, make run status)" \
