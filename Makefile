@@ -25,8 +25,8 @@ HOST_DEPS := tools/deps.sh
 
 HOST_TESTS := test_memmap test_bitmap test_alloc test_phases test_check test_adopt test_realmaps \
               test_random test_handoff test_mapfile test_exit test_preflight test_claims test_handover test_pe \
-              test_shell_args test_percpu test_cpus test_smp test_blocks
-TEST_COMMON := tests/host/sim.c tools/mapfile.c handoff/elf.c handoff/verify.c
+              test_shell_args test_percpu test_cpus test_smp test_blocks test_limine_verify
+TEST_COMMON := tests/host/sim.c tools/mapfile.c handoff/elf.c handoff/verify.c handoff/limine_verify.c
 
 # The UEFI loader: gnu-efi, PE32+ built from an ELF shared object. The allocator is compiled again
 # with the loader's flags (position independent, no red zone).
@@ -413,7 +413,7 @@ deps:
 host: deps-host $(addprefix build/host/,$(HOST_TESTS)) $(addprefix build/asan/,$(HOST_TESTS)) \
       build/tsan/test_smp build/host/bench build/pmmsim
 
-TEST_HDRS    := $(wildcard tests/host/*.h) tools/mapfile.h include/handoff.h
+TEST_HDRS    := $(wildcard tests/host/*.h) tools/mapfile.h include/handoff.h handoff/limine_verify.h
 
 build/host/pmm/%.o: pmm/%.c $(PMM_HDR)
 	@mkdir -p $(@D)

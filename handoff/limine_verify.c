@@ -71,8 +71,8 @@ const char *lv_memmap(const struct limine_memmap_response *r, uint64_t hhdm, uin
             return "memmap.entries[].type: a type this kernel does not know";
         if ((e->type == LIMINE_MEMMAP_USABLE || e->type == LIMINE_MEMMAP_BOOTLOADER_RECLAIMABLE) &&
             ((e->base | e->length) & (PAGE - 1)))
-            return "memmap.entries[].base: a usable or bootloader-reclaimable entry not page "
-                   "aligned";
+            return "memmap.entries[].base, length: a usable or bootloader-reclaimable entry not "
+                   "page aligned";
         if (i && e->base < end)
             return "memmap.entries[].base: entries not sorted, or overlapping";
         end = e->base + e->length;
@@ -93,11 +93,10 @@ const char *lv_executable(const struct limine_executable_address_response *r, ui
         image_bytes > 0 - r->virtual_base)
         return "executable_address.virtual_base: not a page in the top 2 GiB, or the image runs "
                "past the end of the address space";
-    if (top > LV_KERNEL_FLOOR - hhdm)
-        return "hhdm.offset: the direct map of the memory map's span reaches into the kernel's top "
-               "2 GiB";
-    if (r->virtual_base < hhdm + top)
-        return "executable_address.virtual_base: inside the direct map";
+    /* the image is at or above the floor: outside [hhdm, hhdm + top) iff that ends below it */
+    if (hhdm > LV_KERNEL_FLOOR || top > LV_KERNEL_FLOOR - hhdm)
+        return "executable_address.virtual_base: inside the direct map (the HHDM offset plus the "
+               "memory map's span reaches the top 2 GiB)";
     return 0;
 }
 
@@ -114,7 +113,7 @@ static const char *masks(const struct limine_framebuffer *f)
                             : "framebuffer.blue_mask: empty, or size + shift beyond bpp";
         uint64_t bits = ((1ull << size) - 1) << shift; /* size + shift <= 32 here */
         if (bits & seen)
-            return "framebuffer masks: two colours share a bit";
+            return "framebuffer.masks: two colours share a bit";
         seen |= bits;
     }
     return 0;
