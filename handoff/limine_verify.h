@@ -47,11 +47,11 @@ const char *lv_paging_mode(const struct limine_paging_mode_response *r, unsigned
 const char *lv_memmap(const struct limine_memmap_response *r, uint64_t hhdm, uint64_t *top);
 
 /*
- * The Executable Address response for an image of image_bytes: physical base page aligned and the
- * image below 2^52; virtual base at or above LV_KERNEL_FLOOR, page aligned, the image below 2^64;
- * and the virtual base outside the direct map [hhdm, hhdm + top) (top: lv_memmap's), which must
- * itself end at or below LV_KERNEL_FLOOR. An image inside the direct map would make a page-table
- * walk meet a 2 MiB leaf where it expects a table.
+ * The Executable Address response for an image of image_bytes: physical base page aligned, below
+ * 2^52, and the image ending at or below it; virtual base at or above LV_KERNEL_FLOOR, page
+ * aligned, the image below 2^64; and the image outside the direct map [hhdm, hhdm + top) (top:
+ * lv_memmap's), which therefore must end at or below LV_KERNEL_FLOOR. An image inside the direct
+ * map would make a page-table walk meet a 2 MiB leaf where it expects a table.
  */
 const char *lv_executable(const struct limine_executable_address_response *r, uint64_t image_bytes,
                           uint64_t hhdm, uint64_t top);
