@@ -190,8 +190,11 @@ $(eval $(call loader_variant,nomp,PMM_TEST_NO_MP_SERVICES,cpus))
 # two listed CPUs that never come up: one with an APIC ID no CPU has, one that finds no slot
 # in the start-up table (tests/qemu/smpmissing.sh)
 $(eval $(call loader_variant,smpmissing,PMM_TEST_MISSING_CPUS,limine/mp))
+# an Executable Address response whose virtual base lies in the direct map: the kernel must refuse
+# it by name (tests/qemu/badresponse.sh)
+$(eval $(call loader_variant,badexec,PMM_TEST_BAD_EXEC_ADDRESS,handover))
 
-TEST_IMAGES := build/esp-nopaging.img build/esp-oldkernel.img build/esp-oldscreen.img build/esp-hold.img build/esp-smpmissing.img build/esp-nomp.img build/esp-wxtext.img build/esp-wxexec.img build/esp-stalekey.img build/usb-plainsigned.img build/usb-snakeoil-tamperedmod.img build/usb-snakeoil-tamperedconf.img build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
+TEST_IMAGES := build/esp-badexec.img build/esp-nopaging.img build/esp-oldkernel.img build/esp-oldscreen.img build/esp-hold.img build/esp-smpmissing.img build/esp-nomp.img build/esp-wxtext.img build/esp-wxexec.img build/esp-stalekey.img build/usb-plainsigned.img build/usb-snakeoil-tamperedmod.img build/usb-snakeoil-tamperedconf.img build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
                build/debug/esp.img
 
 # `make debug`: the same loader built -O0 -g with a wait for GDB, on its own image.

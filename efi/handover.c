@@ -377,6 +377,9 @@ static void responses(struct boot *b, struct limine_mp_info *info, UINT32 *in_mp
         struct limine_executable_address_response *r = arena(b, sizeof *r);
         r->physical_base = b->kphys;
         r->virtual_base = b->elf.vlo + b->slide;
+#ifdef PMM_TEST_BAD_EXEC_ADDRESS /* tests/qemu/badresponse.sh: an address in the direct map */
+        r->virtual_base = b->hhdm + 2 * MIB;
+#endif
         respond(b, LREQ_EXECUTABLE_ADDRESS, r);
     }
     respond(b, LREQ_KEEP_IOMMU, b->req.req[LREQ_KEEP_IOMMU] ? arena(b, 8) : 0);

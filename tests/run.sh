@@ -141,6 +141,8 @@ if [ "$what" = all ]; then
     run "ExitBootServices refused for good: message on serial and screen, halted, no return" \
         tests/qemu/exitfail.sh
     run "a refused allocator is on the screen too" tests/qemu/panicscreen.sh
+    run "kernel refuses an Executable Address inside the direct map, by field, and fails" \
+        tests/qemu/badresponse.sh
     # the loader hands over include/pmm.h's layout; the Makefile built this kernel for the one before
     hv=$(sed -n 's/^#define PMM_ABI_VERSION \([0-9]*\)u.*/\1/p' include/pmm.h)
     run "kernel refuses an allocator state of another layout version" tests/qemu/refuse.sh \
