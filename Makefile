@@ -39,8 +39,10 @@ EFI_CRT0   := /usr/lib/crt0-efi-x86_64.o
 # The framebuffer console is the kernel stub's, reused for the loader's failures after exit.
 EFI_SRC    := $(wildcard efi/*.c efi/limine/*.c) handoff/elf.c handoff/verify.c \
               handoff/kernel/fbcon.c handoff/kernel/font.c
-EFI_OBJ    := $(EFI_SRC:%.c=build/efi/%.o) build/efi/efi/limine/stubs.o $(PMM_SRC:%.c=build/efi/%.o)
+EFI_OBJ    := $(EFI_SRC:%.c=build/efi/%.o) build/efi/efi/limine/stubs.o \
+              build/efi/handoff/kernel/la57_switch.o $(PMM_SRC:%.c=build/efi/%.o)
 EFI_HDR    := $(wildcard efi/*.h efi/limine/*.h) include/handoff.h include/limine.h \
+              handoff/kernel/la57.h \
               handoff/elf_image.h handoff/x86.h handoff/kernel/fbcon.h handoff/kernel/font.h $(PMM_HDR)
 
 build/efi/%.o: %.c $(EFI_HDR)
@@ -193,8 +195,11 @@ $(eval $(call loader_variant,smpmissing,PMM_TEST_MISSING_CPUS,limine/mp))
 # an Executable Address response whose virtual base lies in the direct map: the kernel must refuse
 # it by name (tests/qemu/badresponse.sh)
 $(eval $(call loader_variant,badexec,PMM_TEST_BAD_EXEC_ADDRESS,handover))
+# in 5-level paging from ExitBootServices on, as under a firmware that runs it (efi/limine/
+# fw5test.c): the enter stub's switch down to 4-level (tests/qemu/la57.sh)
+$(eval $(call loader_variant,fw5,PMM_TEST_FIRMWARE_5LEVEL,handover))
 
-TEST_IMAGES := build/esp-badexec.img build/esp-nopaging.img build/esp-oldkernel.img build/esp-oldscreen.img build/esp-hold.img build/esp-smpmissing.img build/esp-nomp.img build/esp-wxtext.img build/esp-wxexec.img build/esp-stalekey.img build/usb-plainsigned.img build/usb-snakeoil-tamperedmod.img build/usb-snakeoil-tamperedconf.img build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
+TEST_IMAGES := build/esp-fw5.img build/esp-badexec.img build/esp-nopaging.img build/esp-oldkernel.img build/esp-oldscreen.img build/esp-hold.img build/esp-smpmissing.img build/esp-nomp.img build/esp-wxtext.img build/esp-wxexec.img build/esp-stalekey.img build/usb-plainsigned.img build/usb-snakeoil-tamperedmod.img build/usb-snakeoil-tamperedconf.img build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
                build/debug/esp.img
 
 # `make debug`: the same loader built -O0 -g with a wait for GDB, on its own image.
@@ -206,6 +211,7 @@ build/debug/%.o: %.S $(EFI_HDR)
 	@mkdir -p $(@D)
 	@$(CC) $(EFI_CFLAGS) -c -o $@ $<
 EFI_DBG_OBJ := $(EFI_SRC:%.c=build/debug/%.o) build/debug/efi/limine/stubs.o \
+               build/debug/handoff/kernel/la57_switch.o \
                $(PMM_SRC:%.c=build/debug/%.o)
 build/debug/loader.so: $(EFI_DBG_OBJ)
 build/debug/BOOTX64.EFI: build/debug/loader.so
@@ -255,7 +261,8 @@ run: deps $(RUN_IMAGE)
 # plain shell application (pmm.efi, subsystem 10, built with PMM_SHELL_APP).
 SH_SRC   := $(wildcard efi/shell/*.c) $(filter-out efi/main.c,$(EFI_SRC))
 SH_HDR   := $(EFI_HDR) efi/shell/shell.h efi/shell/args.h build/efi/efi/shell/man.inc
-SH_OBJ   := $(SH_SRC:%.c=build/efi/%.o) build/efi/efi/limine/stubs.o $(PMM_SRC:%.c=build/efi/%.o)
+SH_OBJ   := $(SH_SRC:%.c=build/efi/%.o) build/efi/efi/limine/stubs.o \
+            build/efi/handoff/kernel/la57_switch.o $(PMM_SRC:%.c=build/efi/%.o)
 APP_OBJ  := $(filter-out build/efi/efi/shell/pmmcmd.o,$(SH_OBJ)) build/efi/app/pmmcmd.o
 
 build/efi/efi/shell/%.o: efi/shell/%.c $(SH_HDR)

@@ -7,6 +7,7 @@
  * fatal (loader_fatal: on the screen and COM1, then halt).
  */
 #include "boot.h"
+#include "fw5test.h"
 #include "memmap.h"
 #include "stubs.h"
 
@@ -453,6 +454,9 @@ static void check_handed(struct boot *b)
 void after_exit(struct boot *b)
 {
     b->tsc_exit = rdtsc();
+#ifdef PMM_TEST_FIRMWARE_5LEVEL /* tests/qemu/la57.sh: as if the firmware ran 5-level paging */
+    fw5test_switch();
+#endif
     struct pmm *p = b->pmm;
     struct pmm_map fm = {b->final.buf, b->final.size, b->final.desc_size};
     struct pmm_map_error err = {0, 0};

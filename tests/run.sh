@@ -131,6 +131,10 @@ if [ "$what" = all ]; then
         tests/qemu/la57.sh kernel
     run "limine.conf max_paging_mode: 4level on an LA57 CPU: 4-level, kept by the kernel" \
         tests/qemu/la57.sh conf
+    run "a loader in 5-level paging (as under such a firmware) gives the kernel 5-level, 2 CPUs" \
+        tests/qemu/la57.sh fw5
+    run "... and with max_paging_mode: 4level switches down to 4-level at the jump, 2 CPUs" \
+        tests/qemu/la57.sh fw5conf
     run "a PC without a serial port: boots to PASS" tests/qemu/noserial.sh
     run "boot memory held until the kernel releases it" tests/qemu/hold.sh
     run "pmm shell command (every subcommand, pmm boot; make shell on a tty, make run status)" \

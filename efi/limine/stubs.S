@@ -284,12 +284,12 @@ enter_start:
     mov %rax, %cr4                  /* the whole of CR4, PCIDE too if it is asked for */
     jmp 7b
 
-    .balign 8
+    .balign 8                       /* accessed bits set: loading never writes the GDT */
 en_gdt:
     .quad 0
-    .quad 0x00cf9a000000ffff        /* 0x08: 32-bit code, flat */
-    .quad 0x00cf92000000ffff        /* 0x10: data, flat */
-    .quad 0x00af9a000000ffff        /* 0x18: 64-bit code */
+    .quad 0x00cf9b000000ffff        /* 0x08: 32-bit code, flat */
+    .quad 0x00cf93000000ffff        /* 0x10: data, flat */
+    .quad 0x00af9b000000ffff        /* 0x18: 64-bit code */
 enter_end:
 
 /* ---- run in place by ap_main on each AP ---- */

@@ -37,7 +37,8 @@ _Static_assert(__builtin_offsetof(struct la57_params, saved) == LP_RBX, "la57_sw
 _Static_assert(sizeof(struct la57_params) == LP_SIZE, "la57_switch.S offsets");
 
 /* The switch code: position independent, called at its identity address with RDI = the params
- * (identity address, same page); returns to the caller in 5-level mode on params->cr3. */
+ * (an identity address below 4 GiB, with room for 48 bytes of stack below it); returns to the
+ * caller in 5-level mode on params->cr3. */
 extern const char la57_switch_start[], la57_switch_end[];
 #endif
 

@@ -2,7 +2,8 @@
  * la57_switch.S - 4-level to 5-level paging on the calling CPU (la57.h, la57.c).
  *
  * CR4.LA57 changes only with paging off, and paging goes off only outside 64-bit mode. Called at
- * its identity address below 4 GiB, RDI = its parameters in the same page, interrupts off: the
+ * its identity address below 4 GiB (the kernel copies it into a page of its own; the loader's
+ * test variant runs it where it is), RDI = its parameters, below 4 GiB, interrupts off: the
  * caller's state saved; a GDT and stack of this page's own (the caller's GDT and stack lie in the
  * higher half, which paging off cannot reach); a far return into compatibility mode; paging off
  * (EFER.LMA clears); CR4 with LA57; CR3 = the new PML5 (below 4 GiB: a 32-bit write); paging on
@@ -12,7 +13,8 @@
  */
 #include "la57.h"
 
-    .section .rodata.la57, "a"
+    /* text: the loader's test variant (efi/limine/fw5test.c) runs it in place */
+    .text
     .globl la57_switch_start, la57_switch_end
     .code64
 la57_switch_start:
@@ -81,11 +83,11 @@ la57_switch_start:
     mov LP_R15(%rdi), %r15
     ret
 
-    .balign 8
+    .balign 8                       /* accessed bits set: loading never writes the GDT */
 9:  .quad 0
-    .quad 0x00cf9a000000ffff        /* 0x08: 32-bit code, flat */
-    .quad 0x00cf92000000ffff        /* 0x10: data, flat */
-    .quad 0x00af9a000000ffff        /* 0x18: 64-bit code */
+    .quad 0x00cf9b000000ffff        /* 0x08: 32-bit code, flat */
+    .quad 0x00cf93000000ffff        /* 0x10: data, flat */
+    .quad 0x00af9b000000ffff        /* 0x18: 64-bit code */
 la57_switch_end:
 
     .section .note.GNU-stack, "", @progbits

@@ -11,6 +11,9 @@
 #            loader leaves 4-level, the kernel switches itself and its AP to 5-level
 #   conf     limine.conf max_paging_mode: 4level on an LA57 CPU: the loader gives 4-level and the
 #            kernel, whose request was answered, stays there
+#   fw5      2 CPUs, a loader in 5-level paging from ExitBootServices on, as under a firmware that runs
+#            it (build/esp-fw5.img, efi/limine/fw5test.c): the kernel gets 5-level, no switch
+#   fw5conf  the same with max_paging_mode: 4level: the enter stub switches down to 4-level
 set -u
 cd "$(dirname "$0")/../.."
 case=${1:-}
@@ -24,9 +27,11 @@ case $case in
 1t) mem=1T cpu=max,phys-bits=46,+la57 ;;
 smp) smp=4 ;;
 kernel) smp=2 image=build/esp-nopaging.img ;;
-conf)
+fw5) smp=2 image=build/esp-fw5.img ;;
+conf | fw5conf)
     img=$(mktemp)
     cp build/esp.img "$img"
+    [ "$case" = fw5conf ] && cp build/esp-fw5.img "$img" && smp=2
     printf '%s\n' "timeout: 0" "/uefi-pmm, 4-level at most" "    protocol: limine" \
         "    path: boot():/EFI/pmm/kernel.elf" "    max_paging_mode: 4level" >"$img.conf"
     mcopy -o -i "$img" "$img.conf" ::/limine.conf
@@ -34,7 +39,7 @@ conf)
     image=$img
     ;;
 *)
-    echo "usage: la57.sh 5level|4level|1t|smp|kernel|conf" >&2
+    echo "usage: la57.sh 5level|4level|1t|smp|kernel|conf|fw5|fw5conf" >&2
     exit 2
     ;;
 esac
@@ -75,11 +80,22 @@ kernel)
     has "^kernel: own page tables (5-level): .* at 0xffff800000000000$" ||
         fail "the kernel's own tables are not 5-level with the loader's HHDM"
     ;;
-conf)
+conf | fw5conf)
     has "^loader: 4-level paging for the kernel (the CPU has LA57; the firmware runs 4-level), HHDM at 0xFFFF800000000000$" ||
         fail "the loader did not keep 4-level paging under max_paging_mode: 4level"
     has "^kernel: paging: 4-level (the loader chose it over the 5-level asked for)$" ||
         fail "the kernel did not keep the loader's answer"
+    has "^kernel: own page tables (4-level): " || fail "the kernel's own tables are not 4-level"
+    ;;
+fw5)
+    has "$kernel5" || fail "the kernel does not run 5-level paging"
+    has "^kernel: own page tables (5-level): " || fail "the kernel's own tables are not 5-level"
+    ;;
+esac
+case $case in
+fw5*)
+    has "^loader: test: the CPU runs 5-level paging now, as a firmware in 5-level would have left it$" ||
+        fail "the test loader did not put the CPU in 5-level paging after ExitBootServices"
     ;;
 esac
 if [ "$smp" -gt 1 ]; then
