@@ -11,8 +11,9 @@
 #            loader leaves 4-level, the kernel switches itself and its AP to 5-level
 #   conf     limine.conf max_paging_mode: 4level on an LA57 CPU: the loader gives 4-level and the
 #            kernel, whose request was answered, stays there
-#   fw5      2 CPUs, a loader in 5-level paging from ExitBootServices on, as under a firmware that runs
-#            it (build/esp-fw5.img, efi/limine/fw5test.c): the kernel gets 5-level, no switch
+#   fw5      2 CPUs, a loader in 5-level paging from ExitBootServices on, as under a firmware
+#            that runs it (build/esp-fw5.img, efi/limine/fw5test.c): the kernel gets 5-level
+#            without a switch
 #   fw5conf  the same with max_paging_mode: 4level: the enter stub switches down to 4-level
 set -u
 cd "$(dirname "$0")/../.."
