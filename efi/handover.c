@@ -477,7 +477,7 @@ void after_exit(struct boot *b)
     }
 
     const struct cpu_list *l = &boot_cpus.list;
-    int mp = b->req.req[LREQ_MP] != 0 && l->n > 1;
+    int mp = b->req.req[LREQ_MP] != 0 && l->n > 1; /* APs to start */
     b->stack =
         must_alloc(b, b->stack_size / PG, PG, 0, PMM_HANDED_STACK, "no memory for the stack");
     b->park = must_alloc(b, 1, PG, 4 * GIB, PMM_HANDED_MP, "no page below 4 GiB to park the APs");
@@ -578,6 +578,10 @@ void after_exit(struct boot *b)
         (void)up;
         pmm_free(p, b->tramp);
     }
+    /* The APs are parked and touch their APIC no more: at revision 0, whose identity map the
+     * kernel keeps, the page is mapped as the protocol maps all of it (rwx, write-back). */
+    if (b->revision == 0)
+        map_or_die(b, apic, apic, PG, PT_WRITE | PT_EXEC);
     (void)iommus;
     responses(b, info, in_mp);
 
@@ -624,7 +628,7 @@ void after_exit(struct boot *b)
     if (pr) {
         for (UINT32 i = 0; i < l->n; i++)
             pc[i] = (struct pmm_cpu){l->apic_id[i], info[i].processor_id,
-                                     in_mp[i] && mp ? PMM_CPU_IN_MP : 0, 0};
+                                     in_mp[i] && b->req.req[LREQ_MP] ? PMM_CPU_IN_MP : 0, 0};
         copy(ph, b->handed, b->nhanded * sizeof *ph);
         copy(pk, b->kept, b->nkept * sizeof *pk);
         pr->state_phys = pmm_state_phys(p);
