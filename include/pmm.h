@@ -161,9 +161,9 @@ struct pmm_firmware {
  * NUMA: a node's physical memory, as the ACPI SRAT describes it (pages; sorted, disjoint). Node
  * numbers are dense, 0 .. nnodes - 1 (the loader maps proximity domains to them).
  */
-#define PMM_MAX_NODES       64
-#define PMM_NODE_ANY        0xffffffffu
-#define PMM_NUMA_HOTPLUG    1u /* flags: the range is hot-pluggable */
+#define PMM_MAX_NODES    64
+#define PMM_NODE_ANY     0xffffffffu
+#define PMM_NUMA_HOTPLUG 1u /* flags: the range is hot-pluggable */
 struct pmm_numa_range {
     uint64_t start;
     uint64_t npages;

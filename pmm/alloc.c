@@ -132,9 +132,8 @@ int pmm_alloc(struct pmm *p, uint64_t *phys)
 {
     struct pmm_cache *pc = cache_for_caller(p);
     if (pc)
-        return cache_alloc(p, pc, pc == &p->home ? PMM_NODE_ANY
-                                                      : pmm_cnode(p)[pc - p->at.cache],
-                                phys);
+        return cache_alloc(p, pc, pc == &p->home ? PMM_NODE_ANY : pmm_cnode(p)[pc - p->at.cache],
+                           phys);
     int rc = alloc_pool(p, caller_node(p), 0, phys);
     if (rc == PMM_ENOMEM && p->concurrent) { /* other CPUs' caches: back at their next call */
         pool_short(p);

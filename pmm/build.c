@@ -334,12 +334,12 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
         return PMM_EMAP;
     }
     uint32_t nnodes = b->nnodes ? b->nnodes : 1;
-    const char *bad = b->max_cpus > PMM_MAX_CPUS     ? "max_cpus above PMM_MAX_CPUS"
-                      : nnodes > PMM_MAX_NODES       ? "nnodes above PMM_MAX_NODES"
-                      : !numa_ok(b, nnodes)          ? "NUMA table: a range unsorted, overlapping "
-                                                       "or of an unknown node, a distance below "
-                                                       "the local one, or a CPU of an unknown node"
-                      : 0;
+    const char *bad = b->max_cpus > PMM_MAX_CPUS ? "max_cpus above PMM_MAX_CPUS"
+                      : nnodes > PMM_MAX_NODES   ? "nnodes above PMM_MAX_NODES"
+                      : !numa_ok(b, nnodes)      ? "NUMA table: a range unsorted, overlapping "
+                                                   "or of an unknown node, a distance below "
+                                                   "the local one, or a CPU of an unknown node"
+                                                 : 0;
     if (bad) {
         if (err)
             *err = (struct pmm_map_error){-1, bad};

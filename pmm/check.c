@@ -72,9 +72,9 @@ static int check_sections(const struct pmm *p, struct pmm_check_fail *f)
 }
 
 /* Level k+1 bit j set wherever word j of level k is non-zero (set bits may be stale). */
-static int check_sum(const struct pmm *p, const struct pmm_sum *s, int (*pred)(const struct pmm *,
-                                                                              uint64_t),
-                     const char *what, struct pmm_check_fail *f)
+static int check_sum(const struct pmm *p, const struct pmm_sum *s,
+                     int (*pred)(const struct pmm *, uint64_t), const char *what,
+                     struct pmm_check_fail *f)
 {
     const uint64_t *l0 = sum_words(p, s, 0);
     for (uint64_t b = 0; b < s->nwords[0] * 64; b++) {
@@ -176,7 +176,8 @@ static int check_numa(const struct pmm *p, struct pmm_check_fail *f)
             return fail(f, "node runs do not tile the blocks", i);
         for (uint64_t b = run[i].first; b < run[i].end; b++)
             if (p->at.node[b] != run[i].node)
-                return fail(f, "block's node differs from its run's", cpfn(p, b << PMM_BLOCK_SHIFT));
+                return fail(f, "block's node differs from its run's",
+                            cpfn(p, b << PMM_BLOCK_SHIFT));
     }
     if (run[p->nruns - 1].end != p->nblocks)
         return fail(f, "node runs do not end at the last block", p->nblocks);

@@ -165,7 +165,8 @@ static inline int marked(const struct pmm *p, uint64_t c)
  * the caller's next-fit hint (a block number). Never below 1 MiB. */
 uint64_t pool_take(struct pmm *p, uint32_t node, int strict, uint64_t want, uint64_t *cursor,
                    uint64_t *out);
-/* A run of n pages aligned to apages (compact [lo, hi)), claimed: its compact start, or PMM_NONE. */
+/* A run of n pages aligned to apages (compact [lo, hi)), claimed: its compact start, or PMM_NONE.
+ */
 uint64_t pool_take_run(struct pmm *p, uint64_t n, uint64_t apages, uint64_t lo, uint64_t hi,
                        uint32_t node, int strict);
 

@@ -132,7 +132,7 @@
 #define PMM_SEC_ABSENT   0xffffffffu
 #define PMM_MAX_SECTIONS (1ull << 32) /* section numbers are 32-bit: span <= 2^47 pages */
 #define PMM_REF_HELD     0xffffu      /* stored count of a page on a per-CPU cache */
-#define PMM_CLAIM_PASSES 64           /* claim_any: passes without a bit before it calls it corrupt */
+#define PMM_CLAIM_PASSES 64 /* claim_any: passes without a bit before it calls it corrupt */
 
 /* own[b] */
 enum { OWN_NONE = 0, OWN_FRESH = 1, OWN_ALL = 2, OWN_SOME = 3 };
@@ -142,9 +142,9 @@ enum { OWN_NONE = 0, OWN_FRESH = 1, OWN_ALL = 2, OWN_SOME = 3 };
  * offline and the statistics, which read n. 512 bytes, so that no two caches share a cache line.
  */
 struct pmm_cache {
-    uint32_t n;      /* held pages on page[], the newest last */
-    uint32_t gen;    /* short_gen when it last gave its pages back */
-    uint64_t cursor; /* the block its next refill looks at first */
+    uint32_t n;                   /* held pages on page[], the newest last */
+    uint32_t gen;                 /* short_gen when it last gave its pages back */
+    uint64_t cursor;              /* the block its next refill looks at first */
     uint64_t page[PMM_CPU_CACHE]; /* page frame numbers (not compact: the fast path returns them) */
 };
 _Static_assert(sizeof(struct pmm_cache) == 512, "a cache is eight whole cache lines");
