@@ -172,8 +172,8 @@ static int alloc_run(struct pmm *p, uint32_t node, int strict, uint64_t npages, 
         if (s == PMM_NONE) {
             /* The caller's cache holds no page below 1 MiB, nor does any: nothing to ask for. */
             struct pmm_cache *pc = round ? 0 : cache_for_caller(p);
-            if (round || lo < PMM_LOW_PFN || (!pc && !p->concurrent))
-                return PMM_ENOMEM;
+            if (round || lo < PMM_LOW_PFN || (!p->concurrent && (!pc || !pc->n)))
+                return PMM_ENOMEM; /* nothing held anywhere that could help */
             if (pc)
                 cache_spill(p, pc, pc->n);
             pool_short(p);
@@ -197,9 +197,55 @@ static uint32_t caller_node(const struct pmm *p)
     return self < p->ncpus ? pmm_cnode(p)[self] : PMM_NODE_ANY;
 }
 
+/*
+ * One 2 MiB block with no limit, the commonest large request (a huge page): the block freed
+ * whole last if it is still whole and in the preferred zone (one CPU only: the hint is not
+ * shared), else the first wholly free block of each zone in turn, O(levels) each. PMM_NONE if
+ * there is none (nothing changed).
+ */
+static uint64_t block_fast(struct pmm *p)
+{
+    uint64_t bhigh = p->c_high >> PMM_BLOCK_SHIFT, bdma = p->c_dma >> PMM_BLOCK_SHIFT;
+    uint64_t blow = (p->c_low + PMM_BLOCK_PAGES - 1) >> PMM_BLOCK_SHIFT;
+    uint64_t first = bhigh < p->nblocks ? bhigh : bdma;
+    if (!p->concurrent && p->hint != PMM_NONE) {
+        uint64_t b = p->hint;
+        p->hint = PMM_NONE;
+        if (b >= first && b < p->nblocks && blk_whole(p, b) && take_whole(p, b))
+            return b;
+    }
+    const struct pmm_sum *s = &p->whole;
+    if (!ld64(sum_words(p, s, s->nlevels - 1)))
+        return PMM_NONE; /* no wholly free block anywhere: one load */
+    uint64_t zlo[3] = {bhigh, bdma, blow}, zhi[3] = {p->nblocks, bhigh, bdma};
+    for (int z = 0; z < 3; z++) {
+        for (uint64_t b = zlo[z]; (b = sum_next(p, &p->whole, b, zhi[z])) != PMM_NONE; b++) {
+            if (blk_whole(p, b) && take_whole(p, b))
+                return b;
+            if (!blk_whole(p, b))
+                sum_clear(p, &p->whole, b, blk_whole);
+        }
+    }
+    /* A stale bit below where the zones' searches start is never met by them: clear them all, so
+     * that the next attempt stops at the top word. */
+    sum_scrub(p, s);
+    return PMM_NONE;
+}
+
 int pmm_alloc_run(struct pmm *p, uint64_t npages, uint64_t align, uint64_t limit, uint64_t *phys)
 {
-    return alloc_run(p, caller_node(p), 0, npages, align, limit, phys);
+    uint32_t node = caller_node(p);
+    if (npages == PMM_BLOCK_PAGES && align == PMM_BLOCK_PAGES << PMM_PAGE_SHIFT &&
+        (!limit || limit >> PMM_PAGE_SHIFT >= p->span) && !p->fw.claim && node == PMM_NODE_ANY) {
+        uint64_t b = block_fast(p);
+        if (b != PMM_NONE) {
+            *phys = cpfn(p, b << PMM_BLOCK_SHIFT) << PMM_PAGE_SHIFT;
+            return PMM_OK;
+        }
+        if (!p->concurrent && !p->home.n)
+            return PMM_ENOMEM; /* the general path would search the same blocks again */
+    }
+    return alloc_run(p, node, 0, npages, align, limit, phys);
 }
 
 int pmm_alloc_run_node(struct pmm *p, uint32_t node, uint64_t npages, uint64_t align,
@@ -274,6 +320,8 @@ static int free_block(struct pmm *p, uint64_t b)
     for (int i = 0; i < 8; i++)
         st64(&w[i], ~0ull);
     blk_unreserve(p, b, PMM_BLOCK_PAGES);
+    if (!p->concurrent)
+        p->hint = b;
     return 1;
 }
 

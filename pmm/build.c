@@ -429,6 +429,7 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
     sum_rebuild(p, &p->avail);
     sum_rebuild(p, &p->whole);
     p->total = total;
+    p->hint = PMM_NONE;
     p->cursor = p->c_high >> PMM_BLOCK_SHIFT < p->nblocks ? p->c_high >> PMM_BLOCK_SHIFT : blow;
     *out = p;
     return PMM_OK;

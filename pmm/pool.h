@@ -87,6 +87,8 @@ int sum_clear(struct pmm *p, const struct pmm_sum *s, uint64_t b,
               int (*still)(const struct pmm *, uint64_t));
 /* The first block in [from, limit) whose bit is set at every level, or PMM_NONE. */
 uint64_t sum_next(struct pmm *p, const struct pmm_sum *s, uint64_t from, uint64_t limit);
+/* Clear every stale bit above level 0 (a set bit over an empty word). O(summary words). */
+void sum_scrub(struct pmm *p, const struct pmm_sum *s);
 int blk_avail(const struct pmm *p, uint64_t b);
 int blk_whole(const struct pmm *p, uint64_t b);
 

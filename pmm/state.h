@@ -227,6 +227,7 @@ struct pmm {
     uint64_t unmanaged; /* usable pages in the final map outside present sections */
     uint64_t dropped;   /* pages the firmware took behind our back during the boot phase */
     uint64_t cursor;    /* the block pmm_alloc's pool path looks at first */
+    uint64_t hint;      /* one CPU: the 2 MiB block freed whole last (PMM_NONE), taken first */
     _Alignas(64) uint64_t clearing; /* summary clears in flight (pool.c sum_clear) */
     uint64_t clear_gen;             /* summary clears completed */
 

@@ -52,13 +52,19 @@ int blk_whole(const struct pmm *p, uint64_t b)
                           : ld16(&p->at.count[b])) == PMM_BLOCK_PAGES;
 }
 
-/* Bit i of level k and its ancestors, each set unless it already is. */
+/*
+ * Bit i of level k and its ancestors, each set unless it already is. With one CPU a set bit's
+ * ancestors are set (a clear above happens only over an empty word), so the walk stops at the
+ * first bit that is; with several, a clear of an ancestor may be under way, and it goes on.
+ */
 static void set_from(const struct pmm *p, const struct pmm_sum *s, uint32_t k, uint64_t i)
 {
     for (; k < s->nlevels; k++, i >>= 6) {
         uint64_t *w = sum_words(p, s, k) + (i >> 6), m = bit_mask(i);
         if (!(ld_sc(p, w) & m))
             or_sc(p, w, m);
+        else if (!p->concurrent)
+            return;
     }
 }
 
@@ -142,6 +148,19 @@ uint64_t sum_next(struct pmm *p, const struct pmm_sum *s, uint64_t from, uint64_
         }
         k--;
         i <<= 6;
+    }
+}
+
+void sum_scrub(struct pmm *p, const struct pmm_sum *s)
+{
+    for (uint32_t k = 1; k < s->nlevels; k++) { /* bottom up: a word emptied here is seen above */
+        const uint64_t *below = sum_words(p, s, k - 1);
+        for (uint64_t j = 0; j < s->nwords[k]; j++)
+            for (uint64_t x = ld_sc(p, sum_words(p, s, k) + j); x; x &= x - 1) {
+                uint64_t i = (j << 6) | (uint64_t)__builtin_ctzll(x);
+                if (i < s->nwords[k - 1] && !ld_sc(p, &below[i]))
+                    clear_stale(p, s, k, i);
+            }
     }
 }
 
