@@ -18,7 +18,7 @@ uint64_t blk_reserve(struct pmm *p, uint64_t b, uint64_t want, uint64_t min)
         uint16_t take = c < want ? c : (uint16_t)want;
         if (cas16_x(p, cnt, &c, (uint16_t)(c - take))) {
             if (c == PMM_BLOCK_PAGES) /* no longer wholly free: the taker clears its bit */
-                sum_clear(p, &p->whole, b, blk_whole);
+                whole_taken(p, b);
             return take;
         }
     }

@@ -85,6 +85,8 @@ void sum_set(const struct pmm *p, const struct pmm_sum *s, uint64_t b);
 /* Clear block b's level-0 bit; set it again if still(p, b) holds after. Returns still's answer. */
 int sum_clear(struct pmm *p, const struct pmm_sum *s, uint64_t b,
               int (*still)(const struct pmm *, uint64_t));
+/* Block b's count left 512 by the caller's reservation: its `whole` bit goes (not counted). */
+void whole_taken(struct pmm *p, uint64_t b);
 /* The first block in [from, limit) whose bit is set at every level, or PMM_NONE. */
 uint64_t sum_next(struct pmm *p, const struct pmm_sum *s, uint64_t from, uint64_t limit);
 /* Clear every stale bit above level 0 (a set bit over an empty word). O(summary words). */

@@ -13,7 +13,10 @@
  *    (or the word below) and set again if it holds. A search passing between the clear and the
  *    set again misses the block; so a clear counts itself in `clearing` while it is in flight and
  *    in `clear_gen` when it is done, and a search that finds nothing checks both (pool.h
- *    search_missed) and, if a clear overlapped it, confirms from the counts (pool_confirm).
+ *    search_missed) and, if a clear overlapped it, confirms from the counts (pool_confirm). One
+ *    clear needs no counting: the taker's of a `whole` bit at level 0 (whole_taken), which only
+ *    that taker's own pages could make wrong, and they are not back before its call returns. So
+ *    the global counters see stale-bit clean-up, not every 2 MiB allocation.
  *  - with one CPU (p->concurrent clear) none of this can interleave, and none of it is counted.
  *
  * In the C11 model the set's count update, its loads of the summary words, the clear's and/or and
@@ -96,6 +99,18 @@ int sum_clear(struct pmm *p, const struct pmm_sum *s, uint64_t b,
         set_from(p, s, 0, b);
     clear_end(p);
     return again;
+}
+
+/*
+ * The taker that took block b's count from 512 clears its `whole` bit. Nothing can make the
+ * block wholly free again but pages this taker has not handed out yet, so no completed free can
+ * hide in the moment between the clear and the recheck: this clear is not counted.
+ */
+void whole_taken(struct pmm *p, uint64_t b)
+{
+    and_sc(p, sum_words(p, &p->whole, 0) + (b >> 6), ~bit_mask(b));
+    if (blk_whole(p, b))
+        set_from(p, &p->whole, 0, b);
 }
 
 /* Bit i of level k (k >= 1) was set over an empty word: clear it unless the word filled again. */
