@@ -234,6 +234,7 @@ struct pmm *pmm_adopt_why(uint64_t state_phys, uint64_t virt_offset, int *err,
         return 0;
     p->off = virt_offset;
     p->fw = (struct pmm_firmware){0, 0, 0};
+    p->live = 1;
     p->cpu_self = 0;
     p->cpu_ctx = 0;
     p->concurrent = 1;

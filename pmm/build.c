@@ -375,6 +375,7 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
     p->meta_pages = pages;
     p->off = b->virt_offset;
     p->fw = b->fw;
+    p->live = !b->fw.claim && !b->fw.release;
     pmm_relocate(p, p->self_phys);
     at_ptrs(p);
 

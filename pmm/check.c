@@ -184,6 +184,17 @@ static int check_numa(const struct pmm *p, struct pmm_check_fail *f)
     for (uint32_t i = 0; i < p->ncpus; i++)
         if (pmm_cnode(p)[i] >= p->nnodes)
             return fail(f, "a CPU's node is out of range", i);
+    const uint8_t *d = pmm_dist(p), *o = pmm_order(p);
+    for (uint32_t i = 0, n = p->nnodes; i < n; i++) {
+        uint64_t seen = 0;
+        for (uint32_t k = 0; k < n; k++) {
+            uint32_t j = o[i * n + k];
+            if (j >= n || (seen >> j & 1) || (k == 0 && j != i) ||
+                (k > 1 && d[i * n + j] < d[i * n + o[i * n + k - 1]]))
+                return fail(f, "a node's nearest-first order is not every node by distance", i);
+            seen |= 1ull << j;
+        }
+    }
     return PMM_OK;
 }
 
@@ -264,6 +275,8 @@ static int check(const struct pmm *p, struct pmm_check_fail *f)
             return fail(f, "cache cursor past the blocks", i);
         if (pc->n && p->fw.claim)
             return fail(f, "a cache holds pages in the boot phase", i);
+        if (p->live != (!p->fw.claim && !p->fw.release))
+            return fail(f, "caches live with firmware hooks set, or not without", i);
         for (uint32_t k = 0; k < pc->n; k++) {
             uint64_t c = cidx(p, pc->page[k]);
             unsigned o = c == PMM_NONE ? OWN_NONE : own_of(p, c >> PMM_BLOCK_SHIFT);

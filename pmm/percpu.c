@@ -28,7 +28,7 @@ uint32_t pmm_cpu_node(const struct pmm *p, uint32_t cpu)
 /* Caches are in use once the firmware hooks are gone: before, every page is claimed from it. */
 static inline int caches_live(const struct pmm *p)
 {
-    return !p->fw.claim;
+    return p->live;
 }
 
 static inline void set_n(struct pmm_cache *pc, uint32_t n)

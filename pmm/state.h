@@ -197,6 +197,9 @@ struct pmm {
     uint64_t refs_phys;  /* uint16 per page, page aligned */
     uint32_t ncpus;      /* caches, fixed at build */
     uint32_t nnodes;     /* NUMA nodes, 1 without a table */
+    uint32_t live;       /* caches in use: 1 once no firmware hooks are set (reconcile, or a
+                          * build without them) */
+    uint32_t pad0;
     uint64_t c_low;      /* compact index of the first page at or above 1 MiB */
     uint64_t c_dma;      /* ... at or above 16 MiB */
     uint64_t c_high;     /* ... at or above 4 GiB (cspan if none) */
@@ -216,8 +219,10 @@ struct pmm {
         struct pmm_cache *cache;
     } at;
 
-    /* Mutable. Counters change only in the owner-changing calls, but for `owned` in release_boot
-     * (atomic) and the summary-clear counters. */
+    /*
+     * Mutable, read by every call (a line of its own: written only by the owner-changing calls,
+     * release_boot's `owned` and a shortage's short_gen).
+     */
     _Alignas(64) uint32_t concurrent; /* 1: CPUs may call at once (pmm_set_concurrent) */
     uint32_t reconciled;
     uint32_t boot_held; /* boot memory withheld until pmm_release_boot */
@@ -226,9 +231,10 @@ struct pmm {
     uint64_t total;     /* usable RAM pages in present sections (pool, metadata, withheld) */
     uint64_t unmanaged; /* usable pages in the final map outside present sections */
     uint64_t dropped;   /* pages the firmware took behind our back during the boot phase */
-    uint64_t cursor;    /* the block pmm_alloc's pool path looks at first */
+    /* Hints the pool paths write (their own line, so that they do not evict the one above). */
+    _Alignas(64) uint64_t cursor; /* the block pmm_alloc's pool path looks at first */
     uint64_t hint;      /* one CPU: the 2 MiB block freed whole last (PMM_NONE), taken first */
-    _Alignas(64) uint64_t clearing; /* summary clears in flight (pool.c sum_clear) */
+    _Alignas(64) uint64_t clearing; /* summary clears in flight (summary.c) */
     uint64_t clear_gen;             /* summary clears completed */
 
     /* Owner-local: cleared by pmm_adopt and (fw) by pmm_reconcile. */
