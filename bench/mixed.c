@@ -233,6 +233,14 @@ static void round_of(struct worker *w)
         CALL(w, ref_dec(sh, cpu, x[0]));
 }
 
+/* Each thread's CPU index, as a kernel's per-CPU data gives it (pmm_set_cpu_self). */
+static _Thread_local uint32_t this_cpu = ~0u;
+static uint32_t cpu_self(void *ctx)
+{
+    (void)ctx;
+    return this_cpu;
+}
+
 static double thread_cpu_ns(void)
 {
     struct timespec t;
@@ -243,6 +251,7 @@ static double thread_cpu_ns(void)
 static void *work(void *arg)
 {
     struct worker *w = arg;
+    this_cpu = w->cpu;
     pthread_barrier_wait(&w->sh->start);
     w->start = now_ns();
     double c0 = thread_cpu_ns();
@@ -375,7 +384,7 @@ void bench_mixed(void)
     s->max_cpus = MIXED_THREADS;
     sh.who = OURS;
     sh.p = built(s);
-    if (pmm_set_concurrent(sh.p, 1))
+    if (pmm_set_concurrent(sh.p, 1) || pmm_set_cpu_self(sh.p, cpu_self, 0))
         die("pmm_set_concurrent failed");
     sh.lock = ticket_lock, sh.unlock = ticket_unlock, sh.lockctx = &ticket;
     measure(&sh, "pmm", "ticket");

@@ -218,12 +218,21 @@ static uint64_t block_fast(struct pmm *p)
     if (!ld64(sum_words(p, s, s->nlevels - 1)))
         return PMM_NONE; /* no wholly free block anywhere: one load */
     uint64_t zlo[3] = {bhigh, bdma, blow}, zhi[3] = {p->nblocks, bhigh, bdma};
+    /* Many CPUs: each starts at its own place in the zone (then wraps), so that they do not all
+     * race for the zone's first whole block and its summary word. */
+    uint32_t self = p->concurrent && p->cpu_self ? p->cpu_self(p->cpu_ctx) : PMM_NODE_ANY;
     for (int z = 0; z < 3; z++) {
-        for (uint64_t b = zlo[z]; (b = sum_next(p, &p->whole, b, zhi[z])) != PMM_NONE; b++) {
-            if (blk_whole(p, b) && take_whole(p, b))
-                return b;
-            if (!blk_whole(p, b))
-                sum_clear(p, &p->whole, b, blk_whole);
+        uint64_t at = zlo[z];
+        if (self < p->ncpus && zhi[z] > zlo[z])
+            at += (zhi[z] - zlo[z]) * self / p->ncpus;
+        for (int pass = 0; pass < 2; pass++) {
+            uint64_t lim = pass ? at : zhi[z];
+            for (uint64_t b = pass ? zlo[z] : at; (b = sum_next(p, s, b, lim)) != PMM_NONE; b++) {
+                if (blk_whole(p, b) && take_whole(p, b))
+                    return b;
+                if (!blk_whole(p, b))
+                    sum_clear(p, &p->whole, b, blk_whole);
+            }
         }
     }
     /* A stale bit below where the zones' searches start is never met by them: clear them all, so
