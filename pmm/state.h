@@ -200,11 +200,11 @@ struct pmm {
     uint32_t live;       /* caches in use: 1 once no firmware hooks are set (reconcile, or a
                           * build without them) */
     uint32_t pad0;
-    uint64_t c_low;      /* compact index of the first page at or above 1 MiB */
-    uint64_t c_dma;      /* ... at or above 16 MiB */
-    uint64_t c_high;     /* ... at or above 4 GiB (cspan if none) */
-    uint64_t pfn_high;   /* 4 GiB's page if RAM lies above it, else 0: a cache keeps pages below
-                          * it under its high ones, so that it hands out high memory first */
+    uint64_t c_low;    /* compact index of the first page at or above 1 MiB */
+    uint64_t c_dma;    /* ... at or above 16 MiB */
+    uint64_t c_high;   /* ... at or above 4 GiB (cspan if none) */
+    uint64_t pfn_high; /* 4 GiB's page if RAM lies above it, else 0: a cache keeps pages below
+                        * it under its high ones, so that it hands out high memory first */
 
     /*
      * Owner-local: where the arrays are in the current mapping (*_phys + off), so that reaching
@@ -233,7 +233,7 @@ struct pmm {
     uint64_t dropped;   /* pages the firmware took behind our back during the boot phase */
     /* Hints the pool paths write (their own line, so that they do not evict the one above). */
     _Alignas(64) uint64_t cursor; /* the block pmm_alloc's pool path looks at first */
-    uint64_t hint;      /* one CPU: the 2 MiB block freed whole last (PMM_NONE), taken first */
+    uint64_t hint; /* one CPU: the 2 MiB block freed whole last (PMM_NONE), taken first */
     _Alignas(64) uint64_t clearing; /* summary clears in flight (summary.c) */
     uint64_t clear_gen;             /* summary clears completed */
 
