@@ -152,6 +152,12 @@ void kmain(void)
     kprintf("kernel: memory: %lu MiB usable, %lu MiB free, %lu KiB metadata at 0x%lx, "
             "largest free run %lu MiB\n",
             s.total >> 8, s.free >> 8, s.meta * 4, s.meta_phys, s.largest >> 8);
+    for (uint32_t n = 0; s.nodes > 1 && n < s.nodes; n++) {
+        struct pmm_node_stats ns;
+        if (!pmm_node_stats(p, n, &ns))
+            kprintf("kernel: numa: node %u: %lu pages, %lu free\n", n, ns.total,
+                    ns.free + ns.cached);
+    }
     pmm_summary(p, line, sizeof line);
     kprintf("%s\n", line);
     uint64_t t1 = rdtsc();
