@@ -68,7 +68,7 @@ void cache_spill(struct pmm *p, struct pmm_cache *pc, uint64_t k)
         nb++;
     }
     for (uint32_t i = (uint32_t)k; i < n; i++)
-        pc->page[i - k] = pc->page[i];
+        st64(&pc->page[i - k], pc->page[i]);
     set_n(pc, (uint32_t)(n - k));
 }
 
@@ -84,7 +84,7 @@ static void cache_fill(struct pmm *p, struct pmm_cache *pc, uint32_t node, uint6
     for (uint64_t i = 0; i < g; i++) {
         mark_page(p, got[i]); /* before the count says held (state.h, marks) */
         st16(&p->at.refs[got[i]], PMM_REF_HELD);
-        pc->page[n++] = cpfn(p, got[i]);
+        st64(&pc->page[n++], cpfn(p, got[i]));
     }
     set_n(pc, (uint32_t)n);
 }
@@ -178,9 +178,9 @@ __attribute__((noinline)) static void cache_put_slow(struct pmm *p, struct pmm_c
     if (pfn < p->pfn_high && n && pc->page[n - 1] >= p->pfn_high) {
         at = 0; /* below the high pages: handed out after them, spilled before them */
         for (uint32_t i = n; i > 0; i--)
-            pc->page[i] = pc->page[i - 1];
+            st64(&pc->page[i], pc->page[i - 1]);
     }
-    pc->page[at] = pfn;
+    st64(&pc->page[at], pfn);
     set_n(pc, n + 1);
 }
 
@@ -202,7 +202,7 @@ int cache_free(struct pmm *p, struct pmm_cache *pc, uint64_t phys)
             pc->gen == __atomic_load_n(&p->short_gen, __ATOMIC_RELAXED) &&
             __atomic_load_n(ref, __ATOMIC_ACQUIRE) == 0) { /* after the others' releases */
             st16(ref, PMM_REF_HELD);
-            pc->page[n] = pfn;
+            st64(&pc->page[n], pfn);
             set_n(pc, n + 1);
             return PMM_OK;
         }

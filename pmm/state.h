@@ -139,7 +139,8 @@ enum { OWN_NONE = 0, OWN_FRESH = 1, OWN_ALL = 2, OWN_SOME = 3 };
 
 /*
  * One CPU's cache (percpu.c). Only its CPU reads or writes it, but for drains of a CPU that is
- * offline and the statistics, which read n. 512 bytes, so that no two caches share a cache line.
+ * offline and the statistics, which read n and page[] (so the owner stores them with relaxed
+ * atomics: plain moves). 512 bytes, so that no two caches share a cache line.
  */
 struct pmm_cache {
     uint32_t n;                   /* held pages on page[], the newest last */
