@@ -15,10 +15,12 @@
  *                   drops race and the later one frees the page.
  *                 Every allocator call counts as one operation. Ours goes through the calls a
  *                 kernel makes (pmm_cpu_alloc / pmm_cpu_free for single pages, pmm_alloc_run /
- *                 pmm_free_run, pmm_ref_inc / pmm_ref_dec) with, in turn: the kernel's ticket
- *                 lock (handoff/kernel/spinlock.h, included as it is), a test-and-set lock
- *                 (smp.c), a pthread mutex, and no lock at all where pmm.h says the calls need
- *                 none (PMM_LOCK_FREE). llfree takes no lock; having no reference counts, its
+ *                 pmm_free_run, pmm_ref_inc / pmm_ref_dec) in concurrent mode, with no lock
+ *                 (the allocator's own guarantees, pmm.h "Many CPUs"), and, for comparison,
+ *                 with a lock around every call as an allocator without them would need: the
+ *                 kernel's ticket lock (handoff/kernel/spinlock.h, included as it is), a
+ *                 test-and-set lock (smp.c) and a pthread mutex. llfree takes no lock; having
+ *                 no reference counts, its
  *                 shared pages use a side table of 16-bit counts changed by CAS, as a kernel's
  *                 page structures would hold them. "busy" is the threads' CPU time over wall
  *                 time times the cores they could use: near 1 when every core worked all along,

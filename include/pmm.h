@@ -142,8 +142,6 @@ struct pmm;
 #ifndef PMM_ABI_VERSION
 #define PMM_ABI_VERSION 6u
 #endif
-/* This allocator takes no lock: see "Many CPUs". (Code that supports older layouts tests it.) */
-#define PMM_LOCK_FREE 1
 
 /*
  * The owner's hooks while boot services are alive. claim() must take [phys, phys + npages*4K) from
