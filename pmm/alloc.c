@@ -14,10 +14,10 @@ static inline uint64_t cidx_of(const struct pmm *p, uint64_t phys)
 }
 
 /*
- * 0 if compact page c (PMM_NONE: in no present section) is allocated with one reference and may
- * be freed; otherwise why not. A held page is free as far as its holder's caller knows.
+ * The error a free of compact page c (PMM_NONE: in no present section) gets: 0 if it is
+ * allocated with one reference. A held page is free as far as its holder's caller knows.
  */
-static int freeable(const struct pmm *p, uint64_t c)
+static int free_error(const struct pmm *p, uint64_t c)
 {
     if (c == PMM_NONE)
         return PMM_ENOTOWNED;
@@ -30,10 +30,10 @@ static int freeable(const struct pmm *p, uint64_t c)
     return v == PMM_REF_HELD ? PMM_EDOUBLE : v ? PMM_ESHARED : PMM_OK;
 }
 
-/* Allocated, whatever its count: 0, or why not (held counts as free). */
-static int allocated(const struct pmm *p, uint64_t c)
+/* The error a reference call on page c gets: 0 if it is allocated, whatever its count. */
+static int ref_error(const struct pmm *p, uint64_t c)
 {
-    int rc = freeable(p, c);
+    int rc = free_error(p, c);
     return rc == PMM_ESHARED ? PMM_OK : rc;
 }
 
@@ -271,7 +271,7 @@ int free_slow(struct pmm *p, struct pmm_cache *pc, uint64_t phys)
     if (phys & (PMM_PAGE_SIZE - 1))
         return PMM_EINVAL;
     uint64_t c = cidx_of(p, phys);
-    int rc = freeable(p, c);
+    int rc = free_error(p, c);
     if (rc)
         return rc;
     if (pc) {
@@ -310,7 +310,7 @@ static uint64_t first_unfreeable(const struct pmm *p, uint64_t c, uint64_t n)
             uint64_t grp = (g & ~63ull) | (uint64_t)__builtin_ctzll(x);
             for (uint64_t i = grp << 6 > c ? grp << 6 : c; i < ((grp + 1) << 6) && i < end; i++)
                 if (__atomic_load_n(&p->at.refs[i], __ATOMIC_ACQUIRE))
-                    return i; /* shared, or held: freeable says which */
+                    return i; /* shared, or held: free_error says which */
         }
     }
     return PMM_NONE;
@@ -358,7 +358,7 @@ int pmm_free_run(struct pmm *p, uint64_t phys, uint64_t npages)
         return PMM_ENOTOWNED;
     uint64_t bad = first_unfreeable(p, c, ok);
     if (bad != PMM_NONE)
-        return freeable(p, bad);
+        return free_error(p, bad);
     if (ok < npages)
         return PMM_ENOTOWNED;
     give_run(p, c, npages);
@@ -376,7 +376,7 @@ int pmm_ref_inc(struct pmm *p, uint64_t phys)
     if (phys & (PMM_PAGE_SIZE - 1))
         return PMM_EINVAL;
     uint64_t c = cidx_of(p, phys);
-    int rc = allocated(p, c);
+    int rc = ref_error(p, c);
     if (rc)
         return rc;
     uint16_t *ref = &p->at.refs[c], v = ld16(ref);
@@ -397,7 +397,7 @@ int pmm_ref_dec(struct pmm *p, uint64_t phys)
     if (phys & (PMM_PAGE_SIZE - 1))
         return PMM_EINVAL;
     uint64_t c = cidx_of(p, phys);
-    int rc = allocated(p, c);
+    int rc = ref_error(p, c);
     if (rc)
         return rc;
     uint16_t *ref = &p->at.refs[c], v = ld16(ref);
@@ -421,7 +421,7 @@ int pmm_refcount(const struct pmm *p, uint64_t phys, uint32_t *count)
     if (phys & (PMM_PAGE_SIZE - 1))
         return PMM_EINVAL;
     uint64_t c = cidx_of(p, phys);
-    int rc = allocated(p, c);
+    int rc = ref_error(p, c);
     if (!rc) {
         uint16_t v = ld16(&p->at.refs[c]);
         if (v == PMM_REF_HELD)

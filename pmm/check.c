@@ -73,7 +73,7 @@ static int check_sections(const struct pmm *p, struct pmm_check_fail *f)
 
 /* Level k+1 bit j set wherever word j of level k is non-zero (set bits may be stale). */
 static int check_sum(const struct pmm *p, const struct pmm_sum *s,
-                     int (*pred)(const struct pmm *, uint64_t), const char *what,
+                     bool (*pred)(const struct pmm *, uint64_t), const char *what,
                      struct pmm_check_fail *f)
 {
     const uint64_t *l0 = sum_words(p, s, 0);

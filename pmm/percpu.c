@@ -26,7 +26,7 @@ uint32_t pmm_cpu_node(const struct pmm *p, uint32_t cpu)
 }
 
 /* Caches are in use once the firmware hooks are gone: before, every page is claimed from it. */
-static inline int caches_live(const struct pmm *p)
+static inline bool caches_live(const struct pmm *p)
 {
     return p->live;
 }
@@ -219,7 +219,7 @@ int pmm_cpu_free(struct pmm *p, uint32_t cpu, uint64_t phys)
     return pmm_free(p, phys);
 }
 
-/* Called by free_slow (alloc.c) once the page is known to be freeable. */
+/* Called by free_slow (alloc.c) once the page passed free_error. */
 void cache_put(struct pmm *p, struct pmm_cache *pc, uint64_t c)
 {
     cache_put_slow(p, pc, c);

@@ -116,6 +116,8 @@
 #ifndef PMM_STATE_H
 #define PMM_STATE_H
 
+#include <stdbool.h>
+
 #include "pmm.h"
 
 #define PMM_MAGIC        0x4d4d502d49464555ull /* "UEFI-PMM" */
@@ -336,7 +338,7 @@ static inline uint64_t cpfn(const struct pmm *p, uint64_t c)
 }
 
 /* Compact indices c and c + 1 hold physically adjacent pages (always, inside a slot). */
-static inline int c_adjacent(const struct pmm *p, uint64_t c)
+static inline bool c_adjacent(const struct pmm *p, uint64_t c)
 {
     if (((c + 1) & (PMM_SEC_PAGES - 1)) || c + 1 >= p->cspan)
         return 1;

@@ -44,12 +44,12 @@ static inline void and_sc(const struct pmm *p, uint64_t *w, uint64_t m)
         st64(w, ld64(w) & m);
 }
 
-int blk_avail(const struct pmm *p, uint64_t b)
+bool blk_avail(const struct pmm *p, uint64_t b)
 {
     return (p->concurrent ? __atomic_load_n(&p->at.count[b], __ATOMIC_SEQ_CST)
                           : ld16(&p->at.count[b])) != 0;
 }
-int blk_whole(const struct pmm *p, uint64_t b)
+bool blk_whole(const struct pmm *p, uint64_t b)
 {
     return (p->concurrent ? __atomic_load_n(&p->at.count[b], __ATOMIC_SEQ_CST)
                           : ld16(&p->at.count[b])) == PMM_BLOCK_PAGES;
@@ -89,12 +89,12 @@ static void clear_end(struct pmm *p)
     }
 }
 
-int sum_clear(struct pmm *p, const struct pmm_sum *s, uint64_t b,
-              int (*still)(const struct pmm *, uint64_t))
+bool sum_clear(struct pmm *p, const struct pmm_sum *s, uint64_t b,
+               bool (*still)(const struct pmm *, uint64_t))
 {
     clear_begin(p);
     and_sc(p, sum_words(p, s, 0) + (b >> 6), ~bit_mask(b));
-    int again = still(p, b);
+    bool again = still(p, b);
     if (again)
         set_from(p, s, 0, b);
     clear_end(p);
@@ -181,7 +181,7 @@ void sum_scrub(struct pmm *p, const struct pmm_sum *s)
 
 uint64_t pool_confirm(struct pmm *p, const struct pmm_sum *s, uint64_t from, uint64_t limit)
 {
-    int (*pred)(const struct pmm *, uint64_t) = s == &p->whole ? blk_whole : blk_avail;
+    bool (*pred)(const struct pmm *, uint64_t) = s == &p->whole ? blk_whole : blk_avail;
     uint64_t found = 0;
     if (limit > s->nbits)
         limit = s->nbits;
