@@ -322,7 +322,8 @@ uint64_t pmm_virt_offset(const struct pmm *p);
 #define PMM_MAX_CPUS  65536 /* a sanity bound on max_cpus; the metadata is sized by the count */
 #define PMM_REF_MAX   0xffffu
 
-/* Enter (1) or leave (0) concurrent mode. Quiescent. PMM_ESTATE before pmm_reconcile. */
+/* Enter (1) or leave (0) concurrent mode. Quiescent. PMM_ESTATE before pmm_reconcile. Entering
+ * it gives the allocator's own cache back (only one CPU at a time uses that one). */
 int pmm_set_concurrent(struct pmm *p, int on);
 
 /*

@@ -258,6 +258,8 @@ int pmm_set_concurrent(struct pmm *p, int on)
 {
     if (on && (p->fw.claim || p->fw.release))
         return PMM_ESTATE; /* boot services: one CPU, and the firmware hooks are not reentrant */
+    if (on) /* with many CPUs nobody uses the allocator's own cache: its pages go back first */
+        cache_spill(p, &p->home, p->home.n);
     __atomic_store_n(&p->concurrent, on ? 1u : 0u, __ATOMIC_SEQ_CST);
     return PMM_OK;
 }
