@@ -25,7 +25,7 @@ HOST_DEPS := tools/deps.sh
 
 HOST_TESTS := test_memmap test_bitmap test_alloc test_phases test_check test_adopt test_realmaps \
               test_random test_handoff test_mapfile test_exit test_preflight test_claims test_handover test_pe \
-              test_shell_args test_percpu test_cpus test_smp test_blocks
+              test_shell_args test_percpu test_cpus test_icr test_smp test_blocks
 TEST_COMMON := tests/host/sim.c tools/mapfile.c handoff/elf.c handoff/verify.c
 
 # The UEFI loader: gnu-efi, PE32+ built from an ELF shared object. The allocator is compiled again
@@ -41,7 +41,8 @@ EFI_SRC    := $(wildcard efi/*.c efi/limine/*.c) handoff/elf.c handoff/verify.c 
               handoff/kernel/fbcon.c handoff/kernel/font.c
 EFI_OBJ    := $(EFI_SRC:%.c=build/efi/%.o) build/efi/efi/limine/stubs.o $(PMM_SRC:%.c=build/efi/%.o)
 EFI_HDR    := $(wildcard efi/*.h efi/limine/*.h) include/handoff.h include/limine.h \
-              handoff/elf_image.h handoff/x86.h handoff/kernel/fbcon.h handoff/kernel/font.h $(PMM_HDR)
+              handoff/elf_image.h handoff/x86.h handoff/icr.h handoff/kernel/fbcon.h \
+              handoff/kernel/font.h $(PMM_HDR)
 
 build/efi/%.o: %.c $(EFI_HDR)
 	@mkdir -p $(@D)
@@ -408,7 +409,7 @@ deps:
 host: deps-host $(addprefix build/host/,$(HOST_TESTS)) $(addprefix build/asan/,$(HOST_TESTS)) \
       build/tsan/test_smp build/host/bench build/pmmsim
 
-TEST_HDRS    := $(wildcard tests/host/*.h) tools/mapfile.h include/handoff.h
+TEST_HDRS    := $(wildcard tests/host/*.h) tools/mapfile.h include/handoff.h handoff/icr.h
 
 build/host/pmm/%.o: pmm/%.c $(PMM_HDR)
 	@mkdir -p $(@D)
