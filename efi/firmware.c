@@ -90,6 +90,7 @@ void fw_release_pmm(struct pmm *p)
                 ;
     }
     uefi_call_wrapper(BS->FreePages, 2, pmm_state_phys(p), pmm_meta_pages(p));
+    cpus_free(&boot_cpus); /* what the build found about the machine, in pool memory */
 }
 
 static int claim(void *ctx, uint64_t phys, uint64_t npages)
