@@ -25,7 +25,7 @@ HOST_DEPS := tools/deps.sh
 
 HOST_TESTS := test_memmap test_bitmap test_alloc test_phases test_check test_adopt test_realmaps \
               test_random test_handoff test_mapfile test_exit test_preflight test_claims test_handover test_pe \
-              test_shell_args test_percpu test_cpus test_icr test_smp test_blocks
+              test_shell_args test_percpu test_cpus test_numa test_icr test_smp test_blocks
 TEST_COMMON := tests/host/sim.c tools/mapfile.c handoff/elf.c handoff/verify.c
 
 # The UEFI loader: gnu-efi, PE32+ built from an ELF shared object. The allocator is compiled again
@@ -490,6 +490,18 @@ build/host/test_preflight: tests/host/test_preflight.c efi/preflight.c efi/prefl
 build/asan/test_preflight: tests/host/test_preflight.c efi/preflight.c efi/preflight.h $(TEST_HDRS)
 	@echo "  CC      $@"
 	@$(CC) $(HOST_CFLAGS) $(ASAN_FLAGS) -Iefi -o $@ $< efi/preflight.c
+
+# The loader's SRAT and SLIT reader (efi/numa.c): freestanding, over hand-built tables.
+NUMA_TEST := tests/host/test_numa.c efi/numa.c efi/numa.h include/pmm_numa.h tests/host/acpi.h \
+             tests/host/harness.h
+build/host/test_numa: $(NUMA_TEST)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	@$(CC) $(HOST_CFLAGS) -Iefi -o $@ $< efi/numa.c
+build/asan/test_numa: $(NUMA_TEST)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	@$(CC) $(HOST_CFLAGS) $(ASAN_FLAGS) -Iefi -o $@ $< efi/numa.c
 
 # The loader's CPU list and ACPI reading (efi/cpulist.c): freestanding, over hand-built tables.
 CPUS_TEST := tests/host/test_cpus.c efi/cpulist.c efi/cpulist.h include/handoff.h tests/host/harness.h

@@ -51,6 +51,8 @@ run "test_claims (firmware refuses claims across its descriptors)" build/host/te
 run "test_claims (asan+ubsan)" build/asan/test_claims
 run "test_cpus (CPU list, MADT and ACPI tables, broken ones refused)" build/host/test_cpus
 run "test_cpus (asan+ubsan)" build/asan/test_cpus
+run "test_numa (SRAT and SLIT: 8 and 16 nodes, broken tables refused by name)" build/host/test_numa
+run "test_numa (asan+ubsan)" build/asan/test_numa
 run "test_icr (IPI encoding, xAPIC and x2APIC, against the SDM)" build/host/test_icr
 run "test_icr (asan+ubsan)" build/asan/test_icr
 run "test_handover (held boot memory holds)" build/host/test_handover
