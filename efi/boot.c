@@ -464,6 +464,7 @@ EFI_STATUS limine_boot(EFI_HANDLE image, struct pmm *p, struct boot_choice *c)
     }
     gather(b);
     cpus_print(&boot_cpus);
+    nodes_print(&boot_nodes);
 
     /* the final map's buffer and reconcile's scratch, from the allocator */
     UINTN size = 0, key, dsize = 0;

@@ -53,6 +53,8 @@ run "test_cpus (CPU list, MADT and ACPI tables, broken ones refused)" build/host
 run "test_cpus (asan+ubsan)" build/asan/test_cpus
 run "test_numa (SRAT and SLIT: 8 and 16 nodes, broken tables refused by name)" build/host/test_numa
 run "test_numa (asan+ubsan)" build/asan/test_numa
+run "test_bigsmp (768 x2APIC CPUs: MADT, SRAT, response, pmm_build)" build/host/test_bigsmp
+run "test_bigsmp (asan+ubsan)" build/asan/test_bigsmp
 run "test_icr (IPI encoding, xAPIC and x2APIC, against the SDM)" build/host/test_icr
 run "test_icr (asan+ubsan)" build/asan/test_icr
 run "test_handover (held boot memory holds)" build/host/test_handover

@@ -278,6 +278,16 @@ def handoff_seeds():
     write("handoff", "cpus-twice", b"\x03" + block(msize=len(m), cpus=(0, 1, 2, 1)))
     write("handoff", "cpus-bsp-out", b"\x03" + block(msize=len(m), bsp=4))
     write("handoff", "cpus-full", b"\x03" + block(msize=len(m), cpus=tuple(range(256)), bsp=255))
+    # the live-allocator response of revision 1 (struct pmm_response, 160 bytes), then its arrays:
+    # 2 CPUs on 2 nodes, one handed run, no kept table, 2 NUMA ranges, the 2x2 distances, domains
+    def response(abi=5):
+        head = struct.pack("<QQQIIIIIIQQQQQQQQIIQQQQ", 1, 0x800000, 0, abi, 0, 0, 0, 1, 2, 2, 0, 1, 0,
+                           0, 0, 0, 0, 3, 2, 2, 0, 0, 0)
+        cpus = struct.pack("<IIII", 0, 0, 1, 0) + struct.pack("<IIII", 1, 1, 1, 1)
+        handed = struct.pack("<QQII", 0x100000, 4, 3, 0)
+        ranges = struct.pack("<QQII", 0, 0x80000, 0, 0) + struct.pack("<QQII", 0x80000, 0x80000, 1, 1)
+        return head + cpus + handed + ranges + bytes([10, 21, 21, 10]) + struct.pack("<II", 0, 1)
+    write("handoff", "response-numa-2-nodes", b"\x7f" + response())
 
 
 def madt_seeds():
