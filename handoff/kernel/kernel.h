@@ -17,8 +17,6 @@
 #include "pmm.h"
 #include "x86.h"
 
-#define KERNEL_MAX_CPUS 256 /* CPUs this stub runs (the allocator may list more) */
-
 /* What the loader answered, checked once in main.c and read everywhere after. */
 struct boot_info {
     uint64_t hhdm;                       /* virtual = physical + hhdm */
@@ -99,6 +97,9 @@ uint32_t smp_cpus_up(void);
 int smp_cpu_up(uint32_t index);
 uint32_t smp_apic_id(uint32_t index);
 uint32_t smp_this_cpu(void); /* the calling CPU's index (what pmm_set_cpu_self is given) */
+
+/* numa.c: the nodes, their memory and distances, and each CPU's node, as the response says */
+void numa_report(const struct pmm_response *r);
 
 /* selftest.c: 0 if the allocator passed; selftest_entry before the kernel's first allocation */
 int selftest_entry(struct pmm *p);

@@ -40,7 +40,7 @@ struct cpu {
 _Static_assert(sizeof(struct cpu) <= PG, "struct cpu fits its page");
 
 static struct cpu bsp_cpu;
-static struct cpu *cpus[KERNEL_MAX_CPUS];
+static struct cpu **cpus; /* [ncpus], by the allocator's index; in allocator pages (smp_init) */
 static uint32_t ncpus, nup;
 
 static void (*work_fn)(uint32_t, void *);
@@ -76,7 +76,14 @@ uint32_t smp_this_cpu(void)
 void smp_init(struct pmm *p)
 {
     const struct pmm_response *r = boot.pmm;
-    ncpus = r->cpu_count < KERNEL_MAX_CPUS ? (uint32_t)r->cpu_count : KERNEL_MAX_CPUS;
+    ncpus = (uint32_t)r->cpu_count; /* pmm_response_verify: at most PMM_MAX_CPUS */
+    uint64_t table, pages = ((uint64_t)ncpus * sizeof *cpus + PG - 1) / PG;
+    int err = pmm_alloc_run(p, pages, PG, 0, &table);
+    if (err)
+        panic("no %lu pages for the table of %u CPUs: %s", pages, ncpus, pmm_strerror(err));
+    cpus = (struct cpu **)(uintptr_t)(HHDM + table);
+    for (uint32_t i = 0; i < ncpus; i++)
+        cpus[i] = 0;
     bsp_cpu.index = r->bsp;
     bsp_cpu.apic_id = r->cpus[r->bsp].lapic_id;
     bsp_cpu.state = CPU_UP;
