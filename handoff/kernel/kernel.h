@@ -51,7 +51,8 @@ struct cpu_tables {
     uint64_t gdt[3];      /* null, 64-bit code 0x08, data 0x10 */
     uint64_t idt[2 * 32]; /* the 32 exception vectors */
 };
-void cpu_init(void); /* the boot CPU's, static */
+void cpu_init(void);        /* the boot CPU's, static */
+uint32_t cpu_apic_id(void); /* this CPU's initial APIC ID, 32 bits (CPUID leaf 0Bh, else 1) */
 void cpu_tables_init(struct cpu_tables *t);
 void cpu_tables_load(const struct cpu_tables *t);
 

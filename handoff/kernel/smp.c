@@ -16,11 +16,12 @@
 #include "kernel.h"
 #include "spinlock.h"
 
-#define PG            4096ull
-#define STACK_PAGES   4
-#define AP_TIMEOUT_MS 2000 /* then an AP that has not answered is given up on */
-#define RUN_TIMEOUT_S 120  /* smp_run: a CPU that has not finished by then is reported */
-#define MSR_GS_BASE   0xc0000101u
+#define PG              4096ull
+#define STACK_PAGES     4
+#define AP_TIMEOUT_MS   2000 /* then an AP that has not answered is given up on */
+#define RUN_TIMEOUT_S   120  /* smp_run: a CPU that has not finished by then is reported ... */
+#define RUN_TIMEOUT_CPU 5 /* ... plus this per CPU up: on an overcommitted host they take turns */
+#define MSR_GS_BASE     0xc0000101u
 
 enum { CPU_ABSENT, CPU_STARTING, CPU_UP, CPU_PARKED };
 
@@ -244,7 +245,8 @@ uint32_t smp_run(void (*fn)(uint32_t cpu, void *arg), void *arg)
     uint32_t gen = __atomic_add_fetch(&work_gen, 1, __ATOMIC_ACQ_REL);
     if (fn)
         fn(bsp_cpu.index, arg);
-    uint64_t end = rdtsc() + tsc_hz() * RUN_TIMEOUT_S;
+    uint32_t timeout_s = RUN_TIMEOUT_S + RUN_TIMEOUT_CPU * nup;
+    uint64_t end = rdtsc() + tsc_hz() * timeout_s;
     uint32_t finished = fn ? 1 : 0;
     for (uint32_t i = 0; i < ncpus; i++) {
         struct cpu *c = cpus[i];
@@ -259,7 +261,7 @@ uint32_t smp_run(void (*fn)(uint32_t cpu, void *arg), void *arg)
             finished++;
         else
             kprintf("kernel: smp: CPU %u (APIC ID %u) did not finish within %u s\n", i, c->apic_id,
-                    RUN_TIMEOUT_S);
+                    timeout_s);
     }
     return finished;
 }
