@@ -106,6 +106,15 @@ if [ "$what" = all ]; then
     rm -f "$log.matrix"
     run "CPUs that never come up are reported by APIC ID; the run goes on without them" \
         tests/qemu/smpmissing.sh
+    # NUMA machines (tests/qemu/numa.py): what the kernel receives against QEMU's -numa options
+    run "qemu NUMA, 2 nodes, 4 vCPUs: ranges (one hot-pluggable), distances, each CPU's node" \
+        tests/qemu/numa.py two
+    run "qemu NUMA, 4 nodes, 4 vCPUs: one node without CPUs, one without memory" \
+        tests/qemu/numa.py four
+    run "qemu NUMA: a SLIT with 11 on its diagonal is refused by name; distances 10 and 20" \
+        tests/qemu/numa.py badslit
+    run "qemu NUMA: an SRAT with a short entry is refused by name; one node" \
+        tests/qemu/numa.py badsrat
     run "EFI binaries are NX-compatible (4 KiB sections, no W+X, NX_COMPAT)" \
         build/host/test_pe build/BOOTX64.EFI build/pmmcmd.efi build/pmm.efi
     run "qemu boot of the GPT image as a USB stick, q35 OVMF-4M" tests/qemu/boot.sh 512M 1 q35 4M build/usb.img usb
