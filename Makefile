@@ -190,6 +190,86 @@ $(eval $(call loader_variant,smpmissing,PMM_TEST_MISSING_CPUS,limine/mp))
 TEST_IMAGES := build/esp-oldkernel.img build/esp-oldscreen.img build/esp-hold.img build/esp-smpmissing.img build/esp-nomp.img build/esp-wxtext.img build/esp-wxexec.img build/esp-stalekey.img build/usb-plainsigned.img build/usb-snakeoil-tamperedmod.img build/usb-snakeoil-tamperedconf.img build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
                build/debug/esp.img
 
+# ---- Limine-protocol test kernels (tests/limine/; booted by tests/qemu/limine.sh) ----------------
+# Freestanding kernels of their own, written from the protocol's specification: they link neither
+# the loader's code nor the stub's (`full` links pmm/ and handoff/verify.c, the live allocator's
+# kernel side, as any kernel taking it would). ET_EXEC kernels use the stub's code model; the
+# position-independent ones are static PIEs linked at 0 whose only relocations are
+# R_X86_64_RELATIVE (RELA in pie, RELR in pie-relr). dup, low and badreloc each carry one defect
+# the loader must refuse. The boot images are the test script's: it writes limine.conf, the
+# modules and the expectations for each QEMU shape.
+LT_DIR     := tests/limine
+LT_CFLAGS  := $(WARN) -O2 -g -ffreestanding -mno-red-zone -mgeneral-regs-only -fno-stack-protector \
+              -fno-builtin -fno-tree-loop-distribute-patterns -fomit-frame-pointer -I$(LT_DIR) \
+              -Iinclude -Ipmm -Ihandoff
+LT_EXEC    := -fno-pic -fno-pie -mcmodel=kernel
+LT_PIE     := -fpie -fvisibility=hidden
+LT_HDR     := $(wildcard $(LT_DIR)/*.h) include/handoff.h include/pmm.h
+LT_LD      := ld -nostdlib -z max-page-size=4096 -z noexecstack
+LT_PIE_LD  := $(LT_LD) -static -pie --no-dynamic-linker -z text -T $(LT_DIR)/pie.ld -e lt_entry
+LT_KERNELS := full pie pie-relr rev0 rev0s future plain dup low badreloc
+LT_ELFS    := $(LT_KERNELS:%=build/limine/%.elf)
+# lt.o and checks.o first, entry.o last: no kernel's entry lands at link address 0
+LT_X       := build/limine/exec
+LT_P       := build/limine/pie
+LT_XCOMMON := $(LT_X)/lt.o $(LT_X)/checks.o
+LT_PCOMMON := $(LT_P)/lt.o $(LT_P)/checks.o
+
+$(LT_X)/%.o: $(LT_DIR)/%.c $(LT_HDR)
+	@mkdir -p $(@D)
+	@echo "  LT CC   $@"
+	@$(CC) $(LT_CFLAGS) $(LT_EXEC) -c -o $@ $<
+$(LT_X)/rev0s.o: $(LT_DIR)/rev0.c $(LT_HDR)
+	@mkdir -p $(@D)
+	@$(CC) $(LT_CFLAGS) $(LT_EXEC) -DLT_REQS_SECTION -c -o $@ $<
+$(LT_X)/entry.o: $(LT_DIR)/entry.S $(LT_HDR)
+	@mkdir -p $(@D)
+	@$(CC) $(LT_CFLAGS) $(LT_EXEC) -c -o $@ $<
+$(LT_X)/refuse-%.o: $(LT_DIR)/refuse.S
+	@mkdir -p $(@D)
+	@$(CC) -DLT_$(shell echo $* | tr a-z A-Z) -c -o $@ $<
+$(LT_P)/%.o: $(LT_DIR)/%.c $(LT_HDR)
+	@mkdir -p $(@D)
+	@echo "  LT CC   $@ (PIE)"
+	@$(CC) $(LT_CFLAGS) $(LT_PIE) -c -o $@ $<
+$(LT_P)/pie-relr.o: $(LT_DIR)/pie.c $(LT_HDR)
+	@mkdir -p $(@D)
+	@$(CC) $(LT_CFLAGS) $(LT_PIE) -DLT_RELR -c -o $@ $<
+$(LT_P)/entry.o: $(LT_DIR)/entry.S $(LT_HDR)
+	@mkdir -p $(@D)
+	@$(CC) $(LT_CFLAGS) $(LT_PIE) -c -o $@ $<
+
+# Each kernel: its objects, then no symbol left undefined (nothing resolves one at boot).
+LT_UNDEF = @if nm -u $@ | grep -q .; then echo "undefined symbols in $@:"; nm -u $@; rm -f $@; exit 1; fi
+build/limine/full.elf: $(LT_XCOMMON) $(LT_X)/full.o $(LT_X)/entry.o \
+                       $(PMM_SRC:%.c=build/kernel/%.o) build/kernel/handoff/verify.o $(LT_DIR)/exec.ld
+	@echo "  LT LD   $@"
+	@$(LT_LD) -static -T $(LT_DIR)/exec.ld -e lt_elf_entry -o $@ $(filter %.o,$^)
+	$(LT_UNDEF)
+build/limine/%.elf: $(LT_XCOMMON) $(LT_X)/%.o $(LT_X)/entry.o $(LT_DIR)/exec.ld
+	@echo "  LT LD   $@"
+	@$(LT_LD) -static -T $(LT_DIR)/exec.ld -e lt_entry -o $@ $(filter %.o,$^)
+	$(LT_UNDEF)
+build/limine/pie.elf: $(LT_PCOMMON) $(LT_P)/pie.o $(LT_P)/entry.o $(LT_DIR)/pie.ld
+	@echo "  LT LD   $@"
+	@$(LT_PIE_LD) -o $@ $(filter %.o,$^)
+	$(LT_UNDEF)
+build/limine/pie-relr.elf: $(LT_PCOMMON) $(LT_P)/pie-relr.o $(LT_P)/entry.o $(LT_DIR)/pie.ld
+	@echo "  LT LD   $@"
+	@$(LT_PIE_LD) -z pack-relative-relocs -o $@ $(filter %.o,$^)
+	$(LT_UNDEF)
+build/limine/dup.elf: $(LT_X)/refuse-dup.o $(LT_DIR)/exec.ld
+	@$(LT_LD) -static -T $(LT_DIR)/exec.ld -e refuse_entry -o $@ $<
+build/limine/low.elf: $(LT_X)/refuse-low.o $(LT_DIR)/exec.ld
+	@$(LT_LD) -static --defsym LT_BASE=0x200000 -T $(LT_DIR)/exec.ld -e refuse_entry -o $@ $<
+build/limine/badreloc.elf: $(LT_X)/refuse-badreloc.o $(LT_DIR)/pie.ld
+	@$(LT_LD) -shared -T $(LT_DIR)/pie.ld -e refuse_entry -o $@ $<
+
+limine-kernels: $(LT_ELFS) build/BOOTX64.EFI
+TEST_IMAGES += $(LT_ELFS)
+.PHONY: limine-kernels
+# ---- end of the Limine-protocol test kernels ----------------------------------------------------
+
 # `make debug`: the same loader built -O0 -g with a wait for GDB, on its own image.
 build/debug/%.o: %.c $(EFI_HDR)
 	@mkdir -p $(@D)

@@ -398,6 +398,7 @@ static void responses(struct boot *b, struct limine_mp_info *info, UINT32 *in_mp
 }
 
 /* The response's CPU list and node table (response.c), in the response area. */
+/* mp: the kernel placed an MP request (the MP response lists the CPUs with in_mp[i] set). */
 static void machine_response(struct boot *b, struct pmm_response *pr,
                              const struct limine_mp_info *info, const UINT32 *in_mp, int mp,
                              struct pmm_response_arrays *sums)
@@ -490,7 +491,7 @@ void after_exit(struct boot *b)
     }
 
     const struct cpu_list *l = &boot_cpus.list;
-    int mp = b->req.req[LREQ_MP] != 0 && l->n > 1;
+    int mp = b->req.req[LREQ_MP] != 0 && l->n > 1; /* APs to start */
     b->stack =
         must_alloc(b, b->stack_size / PG, PG, 0, PMM_HANDED_STACK, "no memory for the stack");
     b->park = must_alloc(b, 1, PG, 4 * GIB, PMM_HANDED_MP, "no page below 4 GiB to park the APs");
@@ -591,6 +592,10 @@ void after_exit(struct boot *b)
         (void)up;
         pmm_free(p, b->tramp);
     }
+    /* The APs are parked and touch their APIC no more: at revision 0, whose identity map the
+     * kernel keeps, the page is mapped as the protocol maps all of it (rwx, write-back). */
+    if (b->revision == 0)
+        map_or_die(b, apic, apic, PG, PT_WRITE | PT_EXEC);
     (void)iommus;
     responses(b, info, in_mp);
 
@@ -609,7 +614,7 @@ void after_exit(struct boot *b)
         pr = arena(b, sizeof *pr);
         ph = arena(b, MAX_HANDED * sizeof *ph);
         pk = arena(b, (b->nkept + 1) * sizeof *pk);
-        machine_response(b, pr, info, in_mp, mp, &pa);
+        machine_response(b, pr, info, in_mp, b->req.req[LREQ_MP] != 0, &pa);
     }
     struct limine_memmap_response *mr = 0;
     struct limine_memmap_entry *ents = 0, **eptr = 0;

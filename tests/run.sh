@@ -158,6 +158,27 @@ if [ "$what" = all ]; then
         "kernel rejected: segment lies outside the kernel file"
     run "qemu refuses a kernel for another machine" tests/qemu/refuse.sh build/esp-badmachine.img \
         "kernel rejected: kernel is not built for x86_64"
+    # ---- The Limine-protocol test kernels (tests/limine/, tests/qemu/limine.sh) ----
+    # Kernels of our own, written from the specification: each boot checks every response its
+    # kernel asked for against what QEMU and the script gave it; then the loader's refusals.
+    lt=tests/qemu/limine.sh
+    run "limine: full kernel, q35 1 CPU 512M, GPT disk" $lt full 512M 1 q35 gpt
+    run "limine: full kernel, q35 2 CPUs 1G" $lt full 1G 2 q35
+    run "limine: full kernel, q35 4 CPUs 6G" $lt full 6G 4 q35
+    run "limine: full kernel, pc 2 CPUs 2G" $lt full 2G 2 pc
+    run "limine: full kernel, pc 4 CPUs 512M" $lt full 512M 4 pc
+    run "limine: PIE kernels (RELA, RELR) relocated, KASLR moves them" $lt kaslr
+    run "limine: base revision 0 kernel, requests found by scanning" $lt rev0
+    run "limine: base revision 0 kernel, requests listed in .limine_reqs" $lt rev0s
+    run "limine: a kernel asking for base revision 99" $lt future
+    run "limine: plain kernel without the live allocator" $lt plain
+    run "limine: refuses a duplicate request" $lt refuse-dup
+    run "limine: refuses a kernel below 0xffffffff80000000 that is not PIE" $lt refuse-low
+    run "limine: refuses a relocation other than R_X86_64_RELATIVE" $lt refuse-reloc
+    run "limine: refuses a missing module, naming its limine.conf line" $lt refuse-module
+    run "limine: refuses a malformed limine.conf, naming the line" $lt refuse-conf
+    run "limine: refuses when a required internal module is absent" $lt refuse-inmod
+    # ---- end of the Limine-protocol test kernels ----
 fi
 
 if [ "$skip" -gt 0 ]; then

@@ -126,8 +126,6 @@ park_start:
     mov %rax, -16(%rsp)
     sub $16, %rsp
     mov %rbx, %rdi
-    pushq $2
-    popfq                           /* RFLAGS = 0x2 */
     xor %eax, %eax
     xor %ebx, %ebx
     xor %ecx, %ecx
@@ -142,6 +140,8 @@ park_start:
     xor %r13d, %r13d
     xor %r14d, %r14d
     xor %r15d, %r15d
+    pushq $2                        /* last: the xors above set ZF and PF */
+    popfq                           /* RFLAGS = 0x2 */
     ret                             /* to goto_address, with 0 as its return address */
 park_end:
 
@@ -207,8 +207,6 @@ enter_start:
     mov EN_ENTRY(%rdi), %rax
     mov %rax, -16(%rsp)
     sub $16, %rsp
-    pushq $2
-    popfq
     xor %eax, %eax
     xor %ebx, %ebx
     xor %ecx, %ecx
@@ -224,6 +222,8 @@ enter_start:
     xor %r13d, %r13d
     xor %r14d, %r14d
     xor %r15d, %r15d
+    pushq $2                        /* last: the xors above set ZF and PF */
+    popfq                           /* RFLAGS = 0x2 */
     ret
 enter_end:
 
