@@ -397,8 +397,8 @@ static void responses(struct boot *b, struct limine_mp_info *info, UINT32 *in_mp
     }
 }
 
-/* The response's CPU list and node table (response.c), in the response area. */
-/* mp: the kernel placed an MP request (the MP response lists the CPUs with in_mp[i] set). */
+/* The response's CPU list and node table (response.c), in the response area. mp: the kernel
+ * placed an MP request (whose response lists the CPUs with in_mp[i] set). */
 static void machine_response(struct boot *b, struct pmm_response *pr,
                              const struct limine_mp_info *info, const UINT32 *in_mp, int mp,
                              struct pmm_response_arrays *sums)
