@@ -25,7 +25,7 @@ ovmf/run.sh --mem "$mem" --smp "$smp" --machine "$machine" --image "$image" --ti
     --log "$log" -- -name "$name,debug-threads=on" >/dev/null 2>&1 &
 runner=$!
 threads=0 i=0
-while [ "$threads" = 0 ] && [ $i -lt 600 ] && kill -0 "$runner" 2>/dev/null; do
+while [ "$threads" != "$smp" ] && [ $i -lt 600 ] && kill -0 "$runner" 2>/dev/null; do
     for q in $(pgrep -f -- "-name $name,"); do
         [ "$(cat "/proc/$q/comm" 2>/dev/null)" = qemu-system-x86 ] || continue
         threads=$(cat /proc/"$q"/task/*/comm 2>/dev/null | grep -c '^CPU [0-9]*/TCG$')
