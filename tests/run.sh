@@ -106,6 +106,8 @@ if [ "$what" = all ]; then
     rm -f "$log.matrix"
     run "CPUs that never come up are reported by APIC ID; the run goes on without them" \
         tests/qemu/smpmissing.sh
+    run "CPU topology from MP services' extended location: 2 packages x 2 cores x 2 threads" \
+        tests/qemu/topology.sh
     # NUMA machines (tests/qemu/numa.py): what the kernel receives against QEMU's -numa options
     run "qemu NUMA, 2 nodes, 4 vCPUs: ranges (one hot-pluggable), distances, each CPU's node" \
         tests/qemu/numa.py two
