@@ -31,7 +31,7 @@ run "style (.clang-format)" tests/style.sh
 run "static rules (ExitBootServices loop, after exit, watchdog)" tests/static.sh
 run "the README's live-allocator sketch compiles" tests/sketch.sh
 for t in test_memmap test_bitmap test_alloc test_phases test_check test_adopt test_mapfile \
-    test_shell_args test_percpu test_blocks test_limine_conf; do
+    test_shell_args test_percpu test_blocks test_limine_conf test_limine_paging test_limine_verify; do
     run "$t" "build/host/$t"
     run "$t (asan+ubsan)" "build/asan/$t"
 done
@@ -138,7 +138,20 @@ if [ "$what" = all ]; then
         tests/qemu/refuse.sh build/usb-plainsigned.img \
         "Secure Boot is on, but this loader has no configuration hash enrolled"
     run "framebuffer console: screendump shows the verdict" tests/qemu/screen.sh
-    run "-cpu max,+la57: paging mode checked, boots (firmware in 4-level paging)" tests/qemu/la57.sh
+    # paging modes (tests/qemu/la57.sh): Debian's OVMF runs 4-level, so every 5-level boot switched
+    run "5-level paging: -cpu max,+la57, the loader switches at the jump, the kernel runs it" \
+        tests/qemu/la57.sh 5level
+    run "4-level paging: -cpu max,-la57, loader and kernel" tests/qemu/la57.sh 4level
+    run "5-level paging in a 1 TiB guest" tests/qemu/la57.sh 1t
+    run "5-level paging with 4 CPUs: the APs start in it, all take part" tests/qemu/la57.sh smp
+    run "5-level paging by the kernel's own switch (a loader that ignores the request), 2 CPUs" \
+        tests/qemu/la57.sh kernel
+    run "limine.conf max_paging_mode: 4level on an LA57 CPU: 4-level, kept by the kernel" \
+        tests/qemu/la57.sh conf
+    run "a loader in 5-level paging (as under such a firmware) gives the kernel 5-level, 2 CPUs" \
+        tests/qemu/la57.sh fw5
+    run "... and with max_paging_mode: 4level switches down to 4-level at the jump, 2 CPUs" \
+        tests/qemu/la57.sh fw5conf
     run "a PC without a serial port: boots to PASS" tests/qemu/noserial.sh
     run "boot memory held until the kernel releases it" tests/qemu/hold.sh
     run "pmm shell command (every subcommand, pmm boot; make shell on a tty, make run status)" \
@@ -149,6 +162,8 @@ if [ "$what" = all ]; then
     run "ExitBootServices refused for good: message on serial and screen, halted, no return" \
         tests/qemu/exitfail.sh
     run "a refused allocator is on the screen too" tests/qemu/panicscreen.sh
+    run "kernel refuses an Executable Address inside the direct map, by field, and fails" \
+        tests/qemu/badresponse.sh
     # the loader hands over include/pmm.h's layout; the Makefile built this kernel for the one before
     hv=$(sed -n 's/^#define PMM_ABI_VERSION \([0-9]*\)u.*/\1/p' include/pmm.h)
     run "kernel refuses an allocator state of another layout version" tests/qemu/refuse.sh \
