@@ -64,7 +64,9 @@ void map_release(void)
 EFI_STATUS map_build(struct pmm **out, struct fw_build_info *info)
 {
     *info = (struct fw_build_info){0, 0, PMM_OK, {0, 0}};
-    cpus_find(&boot_cpus); /* first, so whatever the firmware does for it precedes the map */
+    /* first, so whatever the firmware does for them precedes the map: the CPUs, then their nodes */
+    cpus_find(&boot_cpus);
+    nodes_find(&boot_nodes, &boot_cpus.list);
     struct fwmap m;
     EFI_STATUS st = map_read(&m);
     if (EFI_ERROR(st))

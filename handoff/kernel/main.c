@@ -86,6 +86,7 @@ void kmain(void)
             : r->cpu_source == PMM_CPUS_MADT      ? "ACPI MADT"
                                                   : "the boot CPU alone",
             r->cpus[r->bsp].lapic_id);
+    numa_report(r);
     cpu_init();
     if (boot.tsc_hz)
         tsc_set_hz(boot.tsc_hz);
