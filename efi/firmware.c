@@ -48,6 +48,7 @@ EFI_STATUS fw_build_quiet(struct pmm **out, struct fw_build_info *info)
     pb.fw = fw_hooks;
     pb.extra_descriptors = 256;
     pb.max_cpus = boot_cpus.list.n;
+    nodes_build(&boot_nodes, &pb); /* the SRAT's nodes and each CPU's */
     st = uefi_call_wrapper(BS->AllocatePool, 3, EfiLoaderData, pb.scratch_size, &pb.scratch);
     if (EFI_ERROR(st)) {
         FreePool(m.buf);

@@ -92,6 +92,8 @@ extern struct nodes boot_nodes;                                /* what the last 
 void nodes_find(struct nodes *n, const struct cpu_list *cpus); /* frees the previous call's */
 void nodes_free(struct nodes *n);
 void nodes_print(const struct nodes *n); /* "loader: NUMA: 2 nodes (ACPI SRAT, SLIT): ..." */
+/* The node table into a build (struct pmm_build: nnodes, numa, distance, cpu_node). */
+void nodes_build(const struct nodes *n, struct pmm_build *b);
 
 /* files.c: files on a volume, by '/'-separated ASCII path */
 struct volume {

@@ -57,6 +57,10 @@ void nodes_find(struct nodes *n, const struct cpu_list *cpus)
     struct srat_counts c = {0, 0};
     if (srat)
         n->why = srat_check(srat, srat_len, &c, &n->why_at);
+    if (!n->why && c.nodes > PMM_MAX_NODES) {
+        n->why = "more nodes than the allocator keeps (PMM_MAX_NODES)";
+        c.nodes = 1;
+    }
     if (!arrays(&n->numa, c.nodes ? c.nodes : 1, c.ranges, cpus->n)) {
         n->why = "no pool memory for the node table";
         n->numa.range = 0;
@@ -74,6 +78,17 @@ void nodes_find(struct nodes *n, const struct cpu_list *cpus)
     }
     if (slit)
         n->slit = slit_read(slit, slit_len, &n->numa, &n->slit_at);
+}
+
+void nodes_build(const struct nodes *n, struct pmm_build *b)
+{
+    const struct numa *m = &n->numa;
+    b->nnodes = m->nnodes;
+    b->numa = m->range;
+    b->numa_count = m->range ? m->nranges : 0;
+    b->distance = m->distance;
+    /* every CPU of the list placed (or none: then all are on node 0) */
+    b->cpu_node = m->cpu_node && m->ncpus == b->max_cpus ? m->cpu_node : 0;
 }
 
 void nodes_print(const struct nodes *n)

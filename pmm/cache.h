@@ -33,9 +33,9 @@ static inline bool cache_try_pop(struct pmm *p, struct pmm_cache *pc, uint64_t *
 
 /*
  * Page phys onto pc, held, if nothing can be wrong with the free: the page is owned (its block
- * ALL), allocated (free bit clear), with one reference (count 0) and its group already marked;
- * the cache has room, no shortage was signalled, and the page goes on top (it is high memory,
- * or the top is low too). False for anything else.
+ * ALL), allocated (free bit clear), with one reference (count 0) and its group already marked,
+ * on the cache's node; the cache has room, no shortage was signalled, and the page goes on top
+ * (it is high memory, or the top is low too). False for anything else.
  */
 static inline bool cache_try_push(struct pmm *p, struct pmm_cache *pc, uint64_t phys)
 {
@@ -45,6 +45,7 @@ static inline bool cache_try_push(struct pmm *p, struct pmm_cache *pc, uint64_t 
     uint32_t n = pc->n;
     uint16_t *ref = &p->at.refs[c];
     if (ld8(&p->at.own[c >> PMM_BLOCK_SHIFT]) == OWN_ALL &&
+        (pc->node == PMM_NODE_ANY || ld8(&p->at.node[c >> PMM_BLOCK_SHIFT]) == pc->node) &&
         !((ld64(&p->at.free[c >> 6]) >> (c & 63)) & 1) && marked(p, c) && c >= p->c_low &&
         (pfn >= p->pfn_high || !n || pc->page[n - 1] < p->pfn_high) && n < PMM_CPU_CACHE &&
         pc->gen == __atomic_load_n(&p->short_gen, __ATOMIC_RELAXED) &&

@@ -145,7 +145,8 @@ __attribute__((noinline)) static void cache_put_slow(struct pmm *p, struct pmm_c
                                                      uint64_t c)
 {
     answer_short(p, pc);
-    if (c < p->c_low) { /* below 1 MiB: for bounded requests, never on a cache */
+    if (c < p->c_low || /* below 1 MiB: for bounded requests, never on a cache */
+        (pc->node != PMM_NODE_ANY && p->at.node[c >> PMM_BLOCK_SHIFT] != pc->node)) { /* remote */
         give_one(p, c);
         return;
     }

@@ -79,6 +79,7 @@ EFI_STATUS map_build(struct pmm **out, struct fw_build_info *info)
     pb.fw = fw_hooks;
     pb.extra_descriptors = 256;
     pb.max_cpus = boot_cpus.list.n;
+    nodes_build(&boot_nodes, &pb); /* the SRAT's nodes and each CPU's */
     pb.scratch = AllocatePool(pb.scratch_size);
     if (!pb.scratch) {
         info->rc = PMM_ENOMEM;

@@ -20,7 +20,9 @@ its diagonal, and, with no -numa at all, an SRAT with a memory entry one byte sh
 refused by name with its byte offset, the run going on (as one node for the SRAT).
 
 Passes when QEMU exits 33 (the kernel's PASS), the loader's NUMA line and the kernel's lines
-(nodes, domains, distances, ranges, each CPU's node) are exactly the expected ones.
+(nodes, domains, distances, ranges, each CPU's node) are exactly the expected ones, and the
+allocator's lines (each CPU's node-local pages in the all-CPU self-test, each node's pages) agree
+with the nodes' RAM.
 """
 import os
 import re
@@ -177,6 +179,38 @@ def main():
         cpu_node = [next(n for n, (_, cpus) in enumerate(m["nodes"]) if c in cpus) for c in range(4)]
     for c in range(4):
         want.append(f"kernel: numa: CPU {c} (APIC ID {c}) on node {cpu_node[c]}")
+    # The allocator's own lines. Each CPU's pages in the all-CPU self-test: none node-local when
+    # its node has no RAM, else at least 90% (runs bounded below 1 or 16 MiB come from node 0;
+    # the kernel itself fails the run on a remote single page while the node had pages free).
+    # With more than one node, each node's pages: at most its RAM, and at least 90% of it (the
+    # firmware's own areas are not the pool's).
+    ram = {}
+    if m["nodes"] is not None:
+        for s0, e0, node, hot in expected_ranges(m):
+            if not hot:
+                ram[node] = ram.get(node, 0) + (e0 - s0) // 4096
+    local_re = re.compile(r"kernel: numa: CPU (\d+) node (\d+): (\d+) of (\d+) pages node-local$")
+    node_re = re.compile(r"kernel: numa: node (\d+): (\d+) pages, (\d+) free$")
+    seen = set()
+    for g in list(got):
+        mm = local_re.match(g)
+        if mm:
+            c, n, loc, tot = (int(x) for x in mm.groups())
+            seen.add(c)
+            check(n == cpu_node[c], f"CPU {c} allocated as node {n}, configured on node {cpu_node[c]}")
+            has_ram = m["nodes"] is None or ram.get(n, 0) > 0
+            check(tot > 0 and (loc * 10 >= tot * 9 if has_ram else loc == 0),
+                  f"CPU {c} on node {n}: {loc} of {tot} pages node-local")
+            got.remove(g)
+            continue
+        mm = node_re.match(g)
+        if mm and m["nodes"] is not None:
+            n, pages, free = (int(x) for x in mm.groups())
+            r = ram.get(n, 0)
+            check(free <= pages <= r and pages >= r * 9 // 10,
+                  f"node {n}: {pages} pages ({free} free), its RAM {r} pages")
+            got.remove(g)
+    check(seen == set(range(4)), f"CPUs with a node-local line: {sorted(seen)}")
     check(loader in lines, f"no loader line '{loader}'")
     missing = [w for w in want if w not in got]
     extra = [g for g in got if g not in want]
