@@ -42,7 +42,7 @@ run "static rules (ExitBootServices loop, after exit, watchdog)" tests/static.sh
 run "the README's live-allocator sketch compiles" tests/sketch.sh
 for t in test_memmap test_bitmap test_alloc test_phases test_check test_adopt test_mapfile \
     test_shell_args test_percpu test_blocks test_limine_conf test_limine_paging test_limine_verify \
-    test_limits; do
+    test_limits test_nodes; do
     run "$t" "build/host/$t"
     run "$t (asan+ubsan)" "build/asan/$t"
 done
