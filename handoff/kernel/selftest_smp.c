@@ -523,11 +523,11 @@ int selftest_smp(struct pmm *p)
                 s0.free, s1.free, s1.cached, rc ? f.what : "ok", f.pfn);
         failed++;
     }
-    kprintf("kernel: smp selftest: %u CPUs at once, %lu operations in %lu ms; %lu pages freed and "
+    kprintf("kernel: smp selftest: %u CPU%s at once, %lu operations in %lu ms; %lu pages freed and "
             "%lu shared pages ref_dec'ed by a CPU other than their own; free pages before %lu, "
             "after %lu; %lu cached; pmm_check %s\n",
-            finished, ops, tsc_to_us(t1 - t0) / 1000, sent, shared, s0.free, s1.free, s1.cached,
-            rc ? "FAILED" : "ok");
+            finished, finished == 1 ? "" : "s", ops, tsc_to_us(t1 - t0) / 1000, sent, shared,
+            s0.free, s1.free, s1.cached, rc ? "FAILED" : "ok");
     if (pmm_free_run(p, inbox_phys, listed) || pmm_free_run(p, tables_phys, tables_pages)) {
         kprintf("kernel: smp selftest: FAILED: cannot free the inboxes or the per-CPU results\n");
         failed++;

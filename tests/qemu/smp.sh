@@ -66,7 +66,7 @@ while [ $i -lt "$smp" ]; do
     fi
     i=$((i + 1))
 done
-sum=$(echo "$text" | grep "^kernel: smp selftest: $smp CPUs at once, ")
+sum=$(echo "$text" | grep "^kernel: smp selftest: $cpus at once, ")
 [ -n "$sum" ] || fail "no summary of the self-test on $smp CPUs"
 before=$(echo "$sum" | sed -n 's/.*free pages before \([0-9]*\), after \([0-9]*\);.*/\1/p')
 after=$(echo "$sum" | sed -n 's/.*free pages before \([0-9]*\), after \([0-9]*\);.*/\2/p')
