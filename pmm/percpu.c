@@ -150,8 +150,13 @@ __attribute__((noinline)) static void cache_put_slow(struct pmm *p, struct pmm_c
         give_one(p, c);
         return;
     }
-    if (pc->n == PMM_CPU_CACHE)
-        cache_spill(p, pc, PMM_CPU_BATCH);
+    if (pc->n == PMM_CPU_CACHE) {
+        /* Full: this page goes to the pool. Spilling older pages instead would write each of
+         * their counts back (held to free) on top of this page's: a run of frees (a process
+         * exiting, pages freed in random order) would touch every count twice. */
+        give_one(p, c);
+        return;
+    }
     mark_page(p, c);
     st16(&p->at.refs[c], PMM_REF_HELD);
     uint64_t pfn = cpfn(p, c);
