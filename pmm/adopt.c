@@ -144,8 +144,8 @@ static int adopt_check(const struct pmm *p, uint64_t state_phys, uint64_t virt_o
         {p->cache_phys, t.cache_phys, "cache_phys"},    {p->cnode_phys, t.cnode_phys, "cnode_phys"},
         {p->count_phys, t.count_phys, "count_phys"},    {p->own_phys, t.own_phys, "own_phys"},
         {p->node_phys, t.node_phys, "node_phys"},       {p->marks_phys, t.marks_phys, "marks_phys"},
-        {p->free_phys, t.free_phys, "free_phys"},       {p->ownw_phys, t.ownw_phys, "ownw_phys"},
-        {p->refs_phys, t.refs_phys, "refs_phys"}};
+        {p->homeg_phys, t.homeg_phys, "homeg_phys"},    {p->free_phys, t.free_phys, "free_phys"},
+        {p->ownw_phys, t.ownw_phys, "ownw_phys"},       {p->refs_phys, t.refs_phys, "refs_phys"}};
     for (unsigned i = 0; i < sizeof place / sizeof place[0]; i++)
         if (place[i].have != place[i].want)
             return refuse(e, place[i].name, "not where the layout puts it in the metadata run");

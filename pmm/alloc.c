@@ -26,6 +26,8 @@ static int free_error(const struct pmm *p, uint64_t c)
         return PMM_ENOTOWNED;
     if (o == OWN_FRESH || ((ld64(&p->at.free[c >> 6]) >> (c & 63)) & 1))
         return PMM_EDOUBLE;
+    if (!p->concurrent && p->home.n && home_holds(p, cpfn(p, c), c))
+        return PMM_EDOUBLE; /* on the allocator's own cache: free to its caller */
     uint16_t v = __atomic_load_n(&p->at.refs[c], __ATOMIC_ACQUIRE);
     return v == PMM_REF_HELD ? PMM_EDOUBLE : v ? PMM_ESHARED : PMM_OK;
 }
@@ -131,7 +133,7 @@ static uint32_t caller_node(const struct pmm *p);
 int pmm_alloc(struct pmm *p, uint64_t *phys)
 {
     if (!p->concurrent && p->live) { /* one CPU: the allocator's own cache, inline */
-        if (cache_try_pop(p, &p->home, phys))
+        if (home_try_pop(p, phys))
             return PMM_OK;
         return cache_alloc_slow(p, &p->home, PMM_NODE_ANY, phys);
     }
@@ -275,6 +277,11 @@ int free_slow(struct pmm *p, struct pmm_cache *pc, uint64_t phys)
 {
     if (phys & (PMM_PAGE_SIZE - 1))
         return PMM_EINVAL;
+    /* A CPU's cache used with one CPU at a time: the allocator's own cache goes back first, so
+     * that its group bits stop sending this CPU's frees here (a page on it is then free in the
+     * pool, and its second free is refused as such). */
+    if (pc && pc != &p->home && !p->concurrent && p->home.n)
+        cache_spill(p, &p->home, p->home.n);
     uint64_t c = cidx_of(p, phys);
     int rc = free_error(p, c);
     if (rc)
@@ -292,7 +299,7 @@ int free_slow(struct pmm *p, struct pmm_cache *pc, uint64_t phys)
 int pmm_free(struct pmm *p, uint64_t phys)
 {
     if (!p->concurrent && p->live) { /* one CPU: the allocator's own cache, inline */
-        if (cache_try_push(p, &p->home, phys))
+        if (home_try_push(p, phys))
             return PMM_OK;
         return free_slow(p, &p->home, phys);
     }
@@ -314,7 +321,17 @@ static uint64_t first_unfreeable(const struct pmm *p, uint64_t c, uint64_t n)
         if (x)
             return (i & ~63ull) | (uint64_t)__builtin_ctzll(x);
     }
+    uint64_t bad = PMM_NONE;
+    for (uint32_t i = 0; !p->concurrent && i < p->home.n; i++) { /* on the own cache: free */
+        uint64_t h = cidx_present(p, p->home.page[i]);
+        if (h >= c && h < end && h < bad)
+            bad = h;
+    }
+    if (bad != PMM_NONE)
+        end = bad; /* the first page past which nothing counts: a shared page before it wins */
     uint64_t g1 = ((end - 1) >> 6) + 1;
+    if (end == c)
+        return bad;
     for (uint64_t g = c >> 6; g < g1; g = (g | 63) + 1) {
         for (uint64_t x = ld64(&p->at.marks[g >> 6]) & word_mask(g, g1); x; x &= x - 1) {
             uint64_t grp = (g & ~63ull) | (uint64_t)__builtin_ctzll(x);
@@ -323,7 +340,7 @@ static uint64_t first_unfreeable(const struct pmm *p, uint64_t c, uint64_t n)
                     return i; /* shared, or held: free_error says which */
         }
     }
-    return PMM_NONE;
+    return bad;
 }
 
 /* A 2 MiB block handed out whole: 8 words, a byte of marks, and one count add. */
@@ -334,8 +351,9 @@ static int free_block(struct pmm *p, uint64_t b)
         return 0;
     for (int i = 0; i < 8; i++)
         x |= ld64(&w[i]);
-    if (x || ((ld64(&p->at.marks[b >> 3]) >> ((b & 7) * 8)) & 0xff))
-        return 0; /* something is free or counted: the general path says what */
+    if (x || ((ld64(&p->at.marks[b >> 3]) >> ((b & 7) * 8)) & 0xff) ||
+        (!p->concurrent && ((ld64(&p->at.homeg[b >> 3]) >> ((b & 7) * 8)) & 0xff)))
+        return 0; /* something is free, counted or cached: the general path says what */
     for (int i = 0; i < 8; i++)
         st64(&w[i], ~0ull);
     blk_unreserve(p, b, PMM_BLOCK_PAGES);

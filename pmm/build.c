@@ -87,6 +87,8 @@ uint64_t pmm_layout(struct pmm *t)
     }
     t->marks_phys = at;
     at = round64(at + marks_words(t) * 8);
+    t->homeg_phys = at;
+    at = round64(at + marks_words(t) * 8);
     t->free_phys = at = round_page(at);
     at = round_page(at + page_words(t) * 8);
     t->ownw_phys = at;
@@ -102,7 +104,7 @@ void pmm_relocate(struct pmm *t, uint64_t base)
     uint64_t *f[] = {&t->ranges_phys, &t->sec_phys,   &t->slots_phys, &t->runs_phys,
                      &t->dist_phys,   &t->order_phys, &t->cache_phys, &t->cnode_phys,
                      &t->count_phys,  &t->own_phys,   &t->node_phys,  &t->marks_phys,
-                     &t->free_phys,   &t->ownw_phys,  &t->refs_phys};
+                     &t->homeg_phys,  &t->free_phys,  &t->ownw_phys,  &t->refs_phys};
     for (unsigned i = 0; i < sizeof f / sizeof f[0]; i++)
         *f[i] += base;
     for (uint32_t k = 0; k < t->avail.nlevels; k++)
@@ -401,6 +403,7 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
             pmm_memset(sum_words(p, s, k), 0, s->nwords[k] * 8);
     }
     pmm_memset(p->at.marks, 0, marks_words(p) * 8);
+    pmm_memset(p->at.homeg, 0, marks_words(p) * 8);
     pmm_memset(p->at.cache, 0, (uint64_t)p->ncpus * sizeof(struct pmm_cache));
     p->c_low = c_ceil(p, PMM_LOW_PFN);
     p->c_dma = c_ceil(p, PMM_DMA_PFN);
@@ -434,6 +437,7 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
     sum_rebuild(p, &p->whole);
     p->total = total;
     p->hint = PMM_NONE;
+    p->popped = PMM_NONE;
     p->cursor = p->c_high >> PMM_BLOCK_SHIFT < p->nblocks ? p->c_high >> PMM_BLOCK_SHIFT : blow;
     *out = p;
     return PMM_OK;

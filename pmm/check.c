@@ -284,13 +284,33 @@ static int check(const struct pmm *p, struct pmm_check_fail *f)
             unsigned o = c == PMM_NONE ? OWN_NONE : own_of(p, c >> PMM_BLOCK_SHIFT);
             if (o != OWN_ALL && o != OWN_SOME)
                 return fail(f, "cached page lies in no written block", pc->page[k]);
+            if (i == p->ncpus) { /* the allocator's own: count 0, its group's bit set, once */
+                if (ld16(&p->at.refs[c]) || ((free_view(p, c >> 6) >> (c & 63)) & 1) ||
+                    !((own_view(p, c >> 6) >> (c & 63)) & 1) || c < p->c_low)
+                    return fail(f,
+                                "page on the allocator's own cache is not allocated with count 0",
+                                pc->page[k]);
+                if (!((ld64(&p->at.homeg[c >> 12]) >> ((c >> 6) & 63)) & 1))
+                    return fail(f, "page on the allocator's own cache has its group's bit clear",
+                                pc->page[k]);
+                if (cache_holders(p, pc->page[k]) != 1)
+                    return fail(f, "page is on the allocator's own cache twice, or on a CPU's too",
+                                pc->page[k]);
+                if (p->popped == pc->page[k])
+                    return fail(f, "the page handed out last is on the allocator's own cache",
+                                pc->page[k]);
+                continue;
+            }
             if (ld16(&p->at.refs[c]) != PMM_REF_HELD || ((free_view(p, c >> 6) >> (c & 63)) & 1))
                 return fail(f, "cached page is not held", pc->page[k]);
             if (pc->node != PMM_NODE_ANY && p->at.node[c >> PMM_BLOCK_SHIFT] != pc->node)
                 return fail(f, "cached page lies on another node than its cache's", pc->page[k]);
         }
-        cached += pc->n;
+        cached += i < p->ncpus ? pc->n : 0;
     }
+    if ((p->concurrent || !p->live) && p->home.n)
+        return fail(f, "the allocator's own cache holds pages with many CPUs, or in the boot phase",
+                    p->home.n);
     if (cached != held)
         return fail(f, "caches hold a page not counted as held", cached);
     return PMM_OK;

@@ -42,6 +42,7 @@ void cache_spill(struct pmm *p, struct pmm_cache *pc, uint64_t k)
     if (k > n)
         k = n;
     uint64_t wi = PMM_NONE, m = 0, b = PMM_NONE, nb = 0;
+    int home = pc == &p->home; /* its pages count 0 already (cache.h) */
     for (uint64_t i = 0; i <= k; i++) {
         uint64_t c = i < k ? cidx_present(p, pc->page[i]) : PMM_NONE;
         if (c == PMM_NONE || c >> 6 != wi) {
@@ -58,7 +59,12 @@ void cache_spill(struct pmm *p, struct pmm_cache *pc, uint64_t k)
         }
         if (c == PMM_NONE)
             break;
-        st16(&p->at.refs[c], 0); /* a free page counts 0 (state.h) */
+        if (home) { /* the group's bit goes when the cache is emptied */
+            if (k == n)
+                st64(&p->at.homeg[c >> 12], ld64(&p->at.homeg[c >> 12]) & ~bit_mask(c >> 6));
+        } else {
+            st16(&p->at.refs[c], 0); /* a free page counts 0 (state.h) */
+        }
         m |= bit_mask(c);
         nb++;
     }
@@ -77,10 +83,17 @@ static void cache_fill(struct pmm *p, struct pmm_cache *pc, uint32_t node, uint6
         k = PMM_CPU_BATCH;
     uint64_t g = pool_take(p, node, 0, k, &pc->cursor, got);
     for (uint64_t i = 0; i < g; i++) {
-        mark_page(p, got[i]); /* before the count says held (state.h, marks) */
-        st16(&p->at.refs[got[i]], PMM_REF_HELD);
+        if (pc == &p->home) { /* counts stay 0; the group's bit says where to look (cache.h) */
+            uint64_t *w = &p->at.homeg[got[i] >> 12];
+            st64(w, ld64(w) | bit_mask(got[i] >> 6));
+        } else {
+            mark_page(p, got[i]); /* before the count says held (state.h, marks) */
+            st16(&p->at.refs[got[i]], PMM_REF_HELD);
+        }
         st64(&pc->page[n++], cpfn(p, got[i]));
     }
+    if (pc == &p->home)
+        p->popped = PMM_NONE; /* a page handed out and freed to the pool may be back on */
     set_n(pc, (uint32_t)n);
 }
 
@@ -116,7 +129,9 @@ __attribute__((noinline)) int cache_alloc_slow(struct pmm *p, struct pmm_cache *
         if (!pc->n)
             return PMM_ENOMEM;
     }
-    cache_try_pop(p, pc, phys); /* the short mark is answered: this one succeeds */
+    /* The top page, whatever the short mark says now: it was answered above, and another CPU
+     * may have moved it again since (its pages are for the next call). */
+    *phys = pc == &p->home ? home_pop(p, pc->n) : cache_pop(p, pc, pc->n);
     return PMM_OK;
 }
 
@@ -157,9 +172,16 @@ __attribute__((noinline)) static void cache_put_slow(struct pmm *p, struct pmm_c
         give_one(p, c);
         return;
     }
-    mark_page(p, c);
-    st16(&p->at.refs[c], PMM_REF_HELD);
     uint64_t pfn = cpfn(p, c);
+    if (pc == &p->home) {
+        uint64_t *w = &p->at.homeg[c >> 12];
+        st64(w, ld64(w) | bit_mask(c >> 6));
+        if (p->popped == pfn)
+            p->popped = PMM_NONE;
+    } else {
+        mark_page(p, c);
+        st16(&p->at.refs[c], PMM_REF_HELD);
+    }
     uint32_t n = pc->n, at = n;
     if (pfn < p->pfn_high && n && pc->page[n - 1] >= p->pfn_high) {
         at = 0; /* below the high pages: handed out after them, spilled before them */
@@ -220,6 +242,25 @@ int pmm_drain(struct pmm *p, uint64_t *drained)
     if (drained)
         *drained = n;
     return PMM_OK;
+}
+
+bool home_holds(const struct pmm *p, uint64_t pfn, uint64_t c)
+{
+    if (!homeg_test(p, c) || p->popped == pfn)
+        return false;
+    for (uint32_t i = 0; i < p->home.n; i++)
+        if (p->home.page[i] == pfn)
+            return true;
+    return false;
+}
+
+void home_left(struct pmm *p, uint64_t pfn)
+{
+    for (uint32_t i = 0; i < p->home.n; i++)
+        if (p->home.page[i] >> 6 == pfn >> 6)
+            return; /* another page of the group is still on it */
+    uint64_t c = cidx_present(p, pfn), *w = &p->at.homeg[c >> 12];
+    st64(w, ld64(w) & ~bit_mask(c >> 6));
 }
 
 int pmm_set_cpu_self(struct pmm *p, uint32_t (*self)(void *ctx), void *ctx)

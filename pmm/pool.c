@@ -24,22 +24,6 @@ uint64_t blk_reserve(struct pmm *p, uint64_t b, uint64_t want, uint64_t min)
     }
 }
 
-/*
- * Every giver makes sure of the `avail` bit, not only the one that took the count from 0: that
- * one may be stopped between its add and its set while another giver's free completes, and a
- * search would then miss a block with a completed free in it (found by tests/host/test_explore).
- * sum_set costs a load per level when the bits are there. Only the giver that makes the count
- * 512 can make the block whole, so `whole` needs no such care.
- */
-void blk_unreserve(struct pmm *p, uint64_t b, uint64_t n)
-{
-    uint64_t old = add16_x(p, &p->at.count[b], (uint16_t)n);
-    if (n)
-        sum_set(p, &p->avail, b);
-    if (old + n == PMM_BLOCK_PAGES)
-        sum_set(p, &p->whole, b);
-}
-
 /* The 8 marks of block b (its 64-page groups) cleared: the caller holds all of its pages. */
 static void marks_clear_block(struct pmm *p, uint64_t b)
 {
@@ -214,15 +198,6 @@ void give_run(struct pmm *p, uint64_t c, uint64_t n)
         blk_unreserve(p, b, e - c);
         c = e;
     }
-}
-
-int give_one(struct pmm *p, uint64_t c)
-{
-    uint64_t m = bit_mask(c);
-    if (or64_x(p, &p->at.free[c >> 6], m) & m)
-        return PMM_EDOUBLE; /* two frees raced: the second one set nothing */
-    blk_unreserve(p, c >> PMM_BLOCK_SHIFT, 1);
-    return PMM_OK;
 }
 
 void marks_clear(struct pmm *p, uint64_t c, uint64_t n)

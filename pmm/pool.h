@@ -121,8 +121,22 @@ uint64_t pool_confirm(struct pmm *p, const struct pmm_sum *s, uint64_t from, uin
  * block is only ever taken whole, by fresh_open.
  */
 uint64_t blk_reserve(struct pmm *p, uint64_t b, uint64_t want, uint64_t min);
-/* n pages go back to block b's count (their bits already set), with the summaries. */
-void blk_unreserve(struct pmm *p, uint64_t b, uint64_t n);
+/*
+ * n pages go back to block b's count (their bits already set), with the summaries. Every giver
+ * makes sure of the `avail` bit, not only the one that took the count from 0: that one may be
+ * stopped between its add and its set while another giver's free completes, and a search would
+ * then miss a block with a completed free in it (found by tests/host/test_explore). sum_set costs
+ * a load per level when the bits are there. Only the giver that makes the count 512 can make the
+ * block whole, so `whole` needs no such care.
+ */
+static inline void blk_unreserve(struct pmm *p, uint64_t b, uint64_t n)
+{
+    uint64_t old = add16_x(p, &p->at.count[b], (uint16_t)n);
+    if (n)
+        sum_set(p, &p->avail, b);
+    if (old + n == PMM_BLOCK_PAGES)
+        sum_set(p, &p->whole, b);
+}
 /*
  * The caller holds block b's whole count and the block is FRESH (or was, and somebody opened it
  * since: then nothing is written): its words become all free, its counts 0, its marks clear, and
@@ -145,7 +159,14 @@ int take_whole(struct pmm *p, uint64_t b);
 /* Allocated pages [c, c + n) become free: bits, then counts, then summaries. */
 void give_run(struct pmm *p, uint64_t c, uint64_t n);
 /* One page, likewise; 0, or PMM_EDOUBLE if its bit was set already (nothing changed then). */
-int give_one(struct pmm *p, uint64_t c);
+static inline int give_one(struct pmm *p, uint64_t c)
+{
+    uint64_t m = bit_mask(c);
+    if (or64_x(p, &p->at.free[c >> 6], m) & m)
+        return PMM_EDOUBLE; /* two frees raced: the second one set nothing */
+    blk_unreserve(p, c >> PMM_BLOCK_SHIFT, 1);
+    return PMM_OK;
+}
 
 /* Clear the marks of the 64-page groups wholly inside [c, c + n), all of whose pages are ours. */
 void marks_clear(struct pmm *p, uint64_t c, uint64_t n);

@@ -198,6 +198,7 @@ struct pmm {
     uint64_t node_phys;  /* nblocks uint8 */
     struct pmm_sum avail, whole;
     uint64_t marks_phys; /* one bit per 64 pages */
+    uint64_t homeg_phys; /* one bit per 64 pages: the allocator's own cache may hold one of them */
     uint64_t free_phys;  /* one bit per page, page aligned */
     uint64_t ownw_phys;  /* one bit per page, read in SOME blocks only */
     uint64_t refs_phys;  /* uint16 per page, page aligned */
@@ -218,7 +219,7 @@ struct pmm {
      * the checked *_phys fields (at_ptrs).
      */
     struct {
-        uint64_t *free, *ownw, *marks;
+        uint64_t *free, *ownw, *marks, *homeg;
         uint16_t *refs, *count;
         uint8_t *own, *node;
         uint32_t *sectab;
@@ -239,7 +240,9 @@ struct pmm {
     uint64_t dropped;   /* pages the firmware took behind our back during the boot phase */
     /* Hints the pool paths write (their own line, so that they do not evict the one above). */
     _Alignas(64) uint64_t cursor; /* the block pmm_alloc's pool path looks at first */
-    uint64_t hint; /* one CPU: the 2 MiB block freed whole last (PMM_NONE), taken first */
+    uint64_t hint;   /* one CPU: the 2 MiB block freed whole last (PMM_NONE), taken first */
+    uint64_t popped; /* one CPU: the page the allocator's own cache handed out last, while it is
+                      * not back on it (PMM_NONE): certainly not on it (percpu.c) */
     _Alignas(64) uint64_t clearing; /* summary clears in flight (summary.c) */
     uint64_t clear_gen;             /* summary clears completed */
 
@@ -310,6 +313,7 @@ static inline void at_ptrs(struct pmm *p)
     p->at.free = (uint64_t *)pmm_va(p, p->free_phys);
     p->at.ownw = (uint64_t *)pmm_va(p, p->ownw_phys);
     p->at.marks = (uint64_t *)pmm_va(p, p->marks_phys);
+    p->at.homeg = (uint64_t *)pmm_va(p, p->homeg_phys);
     p->at.refs = (uint16_t *)pmm_va(p, p->refs_phys);
     p->at.count = (uint16_t *)pmm_va(p, p->count_phys);
     p->at.own = (uint8_t *)pmm_va(p, p->own_phys);

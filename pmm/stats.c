@@ -172,12 +172,23 @@ const struct pmm_range *pmm_ranges(const struct pmm *p, uint64_t *n)
     return pmm_rtab(p);
 }
 
-/* Pages of word wi held on a cache: owned, not free, counted PMM_REF_HELD (marked groups only). */
+/*
+ * Pages of word wi held on a cache: owned, not free, and counted PMM_REF_HELD (marked groups
+ * only), or on the allocator's own cache (its group's bit, then the cache).
+ */
 static uint64_t held_bits(const struct pmm *p, uint64_t wi, uint64_t own, uint64_t fr)
 {
     uint64_t x = own & ~fr, h = 0;
-    if (!x || !((ld64(&p->at.marks[wi >> 6]) >> (wi & 63)) & 1))
+    if (!x)
         return 0;
+    if (!p->concurrent && ((ld64(&p->at.homeg[wi >> 6]) >> (wi & 63)) & 1))
+        for (uint32_t i = 0; i < p->home.n; i++) {
+            uint64_t c = cidx_present(p, p->home.page[i]);
+            if (c >> 6 == wi)
+                h |= bit_mask(c);
+        }
+    if (!((ld64(&p->at.marks[wi >> 6]) >> (wi & 63)) & 1))
+        return h & x;
     for (; x; x &= x - 1) {
         uint64_t k = (uint64_t)__builtin_ctzll(x);
         if (ld16(&p->at.refs[(wi << 6) | k]) == PMM_REF_HELD)

@@ -54,7 +54,10 @@ static inline uint64_t state_hash(const struct pmm *p)
         int own = o == 1 || o == 2 || (o == 3 && ((p->at.ownw[wi] >> k) & 1));
         int fr = o == 1 || (o >= 2 && ((p->at.free[wi] >> k) & 1));
         uint16_t v = own && !fr && o != 1 ? p->at.refs[c] : 0;
-        unsigned char st = !own ? 0 : fr || v == PMM_REF_HELD ? 1 : 2;
+        int home = 0; /* on the allocator's own cache: held, its count 0 (pmm/cache.h) */
+        for (uint32_t i = 0; own && !fr && i < p->home.n; i++)
+            home |= p->home.page[i] == cpfn(p, c);
+        unsigned char st = !own ? 0 : fr || v == PMM_REF_HELD || home ? 1 : 2;
         HASH_BYTES(&st, 1);
         if (st == 2)
             HASH_BYTES(&v, sizeof v);
