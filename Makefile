@@ -23,7 +23,7 @@ PMM_ASAN_OBJ := $(PMM_SRC:pmm/%.c=build/asan/pmm/%.o)
 
 HOST_DEPS := tools/deps.sh
 
-HOST_TESTS := test_memmap test_bitmap test_alloc test_phases test_check test_adopt test_realmaps \
+HOST_TESTS := test_memmap test_summary test_alloc test_phases test_check test_adopt test_realmaps \
               test_random test_handoff test_mapfile test_exit test_preflight test_claims test_handover test_pe \
               test_shell_args test_percpu test_cpus test_smp test_blocks
 TEST_COMMON := tests/host/sim.c tools/mapfile.c handoff/elf.c handoff/verify.c
