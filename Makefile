@@ -517,9 +517,16 @@ build/tsan/pmm/%.o: pmm/%.c $(PMM_HDR) | deps-host
 	@mkdir -p $(@D)
 	@echo "  TSAN CC $@"
 	@$(TSAN_CC) $(TSAN_CFLAGS) -ffreestanding -fno-builtin -c -o $@ $<
-build/tsan/test_smp: tests/host/test_smp.c tests/host/sim.c $(PMM_TSAN_OBJ) $(PMM_HDR) $(TEST_HDRS)
+# TSan cannot see stores made by inline assembly: lib.c's pmm_memset (rep stosb) is renamed and a
+# C fill takes its place (tests/host/tsan_lib.c), so that the counts fresh_open writes are seen.
+build/tsan/pmm/lib.o: pmm/lib.c $(PMM_HDR) | deps-host
+	@mkdir -p $(@D)
+	@echo "  TSAN CC $@"
+	@$(TSAN_CC) $(TSAN_CFLAGS) -ffreestanding -fno-builtin -Dpmm_memset=pmm_memset_asm -c -o $@ $<
+build/tsan/test_smp: tests/host/test_smp.c tests/host/sim.c tests/host/tsan_lib.c $(PMM_TSAN_OBJ) \
+                     $(PMM_HDR) $(TEST_HDRS)
 	@echo "  TSAN    $@"
-	@$(TSAN_CC) $(TSAN_CFLAGS) -o $@ $< tests/host/sim.c $(PMM_TSAN_OBJ)
+	@$(TSAN_CC) $(TSAN_CFLAGS) -o $@ $< tests/host/sim.c tests/host/tsan_lib.c $(PMM_TSAN_OBJ)
 
 # The shell command's argument syntax (efi/shell/args.c): plain C over 16-bit characters.
 SH_ARGS_TEST := tests/host/test_shell_args.c efi/shell/args.c efi/shell/args.h tests/host/harness.h
