@@ -134,6 +134,15 @@ def ops_seeds():
     seed("drain-and-holes", 0, [], holes + bytes([INCS]) + pick(0) + bytes([250, 0xFF, 0x02]))
     seed("two-zones-hold", 3, [(BDATA, 0x200, 0x100), (RESERVED, 0x8100, 0x20), (ACPI, 0x300, 0x8010)], ops)
     seed("boot-data-everywhere", 0, [(BDATA, 0x100, 0x3FF), (LDATA, 0x600, 0x200)], ops)
+    # with two per-CPU caches (flags bit 2): after reconcile, singles on both CPUs, a CPU's free of
+    # the other's page, drains, concurrent mode and back, runs that need a cache's pages
+    MODE, CALLOC, CFREE = 12 | 0x80, 13, 15
+    cpu = bytes([REC]) + bytes([CALLOC, 0] * 40 + [CALLOC, 1] * 40) + bytes([CFREE, 1]) + pick(3)
+    cpu += bytes([CFREE, 0]) + pick(50) + bytes([CFREE, 2]) + pick(4) + bytes([12, 1, 12, 3])
+    cpu += bytes([MODE]) + bytes([A] * 6) + bytes([CALLOC, 1, DRAIN]) + run(64, 0, 0) + bytes([MODE])
+    cpu += bytes([A] * 4) + bytes([FREE]) + pick(2) + bytes([DRAIN]) + run(8, 0, 0) + bytes([12, 2])
+    seed("caches", 4, [], cpu)
+    seed("caches-two-zones", 5, [(BDATA, 0x200, 0x100)], ops[:40] + cpu)
     rnd = random.Random(11)
     for k in range(6):
         body = b""
