@@ -505,6 +505,38 @@ TEST(global_calls_use_and_take_back_their_own_cache)
     sim_free(s);
 }
 
+/*
+ * One CPU at a time, pmm_alloc and pmm_free go through the allocator's own cache; with many CPUs
+ * nobody uses it (pmm_alloc goes to the pool, or to the caller's cache with cpu_self). Entering
+ * concurrent mode must therefore leave no page on it: every free page stays within reach of
+ * pmm_alloc and pmm_alloc_run (pmm.h: a request fails only when no page is left but those on
+ * other CPUs' caches). Fails while pmm_set_concurrent leaves the own cache as it is: its pages
+ * are out of everyone's reach until a pmm_drain.
+ */
+TEST(entering_concurrent_mode_strands_no_page)
+{
+    for (int with_self = 0; with_self < 2; with_self++) {
+        struct pmm *p;
+        struct sim *s = small_machine(2, 8, 0, &p);
+        uint64_t free0 = stats(p).free, x, got = 0;
+        CHECK_EQ(pmm_alloc(p, &x), PMM_OK); /* one CPU at a time: a batch on the own cache */
+        CHECK_EQ(pmm_free(p, x), PMM_OK);
+        CHECK_EQ(p->home.n, PMM_CPU_BATCH);
+        CHECK_EQ(pmm_set_concurrent(p, 1), PMM_OK);
+        if (with_self)
+            CHECK_EQ(pmm_set_cpu_self(p, self_is_1, 0), PMM_OK);
+        while (pmm_alloc(p, &x) == PMM_OK)
+            got++;
+        CHECK_EQ(got, free0);
+        CHECK_EQ(stats(p).free, 0);
+        CHECK_EQ(pmm_alloc_run(p, 1, PG, 0, &x), PMM_ENOMEM);
+        CHECK_EQ(pmm_drain(p, 0), PMM_OK);
+        CHECK_EQ(pmm_alloc(p, &x), PMM_ENOMEM); /* nothing was left behind */
+        CHECK_OK(p);
+        sim_free(s);
+    }
+}
+
 /* A state goes to its next owner only with empty caches: adopt names the field otherwise. */
 TEST(adopt_wants_drained_caches)
 {
@@ -622,6 +654,7 @@ int main(void)
     RUN(exhaustion_is_exact_on_one_cpu);
     RUN(a_shortage_makes_other_caches_give_back);
     RUN(global_calls_use_and_take_back_their_own_cache);
+    RUN(entering_concurrent_mode_strands_no_page);
     RUN(adopt_wants_drained_caches);
     RUN(runs_keep_their_neighbours_marks);
     RUN(random_against_a_model);
