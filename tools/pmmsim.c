@@ -201,7 +201,8 @@ int main(int argc, char **argv)
                "\"used\": %llu, \"meta\": %llu, \"alloc\": %llu, \"withheld\": %llu, "
                "\"largest\": %llu, \"below4g\": %llu, \"below16m\": %llu, \"span\": %llu, "
                "\"meta_phys\": %llu, \"released\": %llu, \"sections\": \"%llu/%llu\", "
-               "\"unmanaged\": %llu, \"cached\": %llu, \"nodes\": %llu, \"selftest\": \"%s\", \"check\": "
+               "\"unmanaged\": %llu, \"cached\": %llu, \"nodes\": %llu, \"selftest\": \"%s\", "
+               "\"check\": "
                "\"%s\"}\n",
                path, mf.n, (unsigned long long)st.total, (unsigned long long)st.free,
                (unsigned long long)st.used, (unsigned long long)st.meta,
@@ -211,8 +212,7 @@ int main(int argc, char **argv)
                (unsigned long long)st.meta_phys, (unsigned long long)released,
                (unsigned long long)st.present_sections, (unsigned long long)st.sections,
                (unsigned long long)st.unmanaged, (unsigned long long)st.cached,
-               (unsigned long long)st.nodes,
-               failures ? "fail" : "pass", check ? cf.what : "ok");
+               (unsigned long long)st.nodes, failures ? "fail" : "pass", check ? cf.what : "ok");
     } else {
         printf("%s\n", line);
         printf("pmmsim: %s: %zu descriptors; self-test %s; pmm_check %s%s\n", path, mf.n,

@@ -112,17 +112,17 @@ static inline uint64_t layout_meta_pages_cpus(uint64_t span, uint64_t nslots, ui
 #define RPG(x) (((x) + 4095) & ~4095ull)
     uint64_t cspan = nslots << 15, nsec = (span + 32767) >> 15, nblocks = cspan >> 9;
     uint64_t at = R64(4096 + (2 * (ndesc + extra) + 1) * 24); /* header page, range table */
-    at = R64(at + nsec * 4);   /* section table */
-    at = R64(at + nslots * 4); /* slots */
-    at = R64(at + 24);         /* one node run */
-    at = R64(at + 1);          /* distances, 1 x 1 */
-    at = R64(at + 1);          /* nearest-first order */
-    at = R64(at + cpus * 512); /* caches */
-    at = R64(at + cpus * 2);   /* their nodes */
-    at = R64(at + nblocks * 2); /* counts */
-    at = R64(at + nblocks);     /* block states */
-    at = R64(at + nblocks);     /* block nodes */
-    for (int m = 0; m < 2; m++) { /* the two summaries */
+    at = R64(at + nsec * 4);                                  /* section table */
+    at = R64(at + nslots * 4);                                /* slots */
+    at = R64(at + 24);                                        /* one node run */
+    at = R64(at + 1);                                         /* distances, 1 x 1 */
+    at = R64(at + 1);                                         /* nearest-first order */
+    at = R64(at + cpus * 512);                                /* caches */
+    at = R64(at + cpus * 2);                                  /* their nodes */
+    at = R64(at + nblocks * 2);                               /* counts */
+    at = R64(at + nblocks);                                   /* block states */
+    at = R64(at + nblocks);                                   /* block nodes */
+    for (int m = 0; m < 2; m++) {                             /* the two summaries */
         uint64_t words = nblocks ? (nblocks + 63) / 64 : 1;
         for (;;) {
             at = R64(at + words * 8);
@@ -132,9 +132,9 @@ static inline uint64_t layout_meta_pages_cpus(uint64_t span, uint64_t nslots, ui
         }
     }
     at = R64(at + (cspan / 64 + 63) / 64 * 8); /* marks */
-    at = RPG(RPG(at) + cspan / 8);              /* free words */
-    at = RPG(at + cspan / 8);                   /* own words */
-    at = RPG(at + cspan * 2);                   /* counts of references */
+    at = RPG(RPG(at) + cspan / 8);             /* free words */
+    at = RPG(at + cspan / 8);                  /* own words */
+    at = RPG(at + cspan * 2);                  /* counts of references */
 #undef R64
 #undef RPG
     return at / 4096;
