@@ -25,8 +25,9 @@ HOST_DEPS := tools/deps.sh
 
 HOST_TESTS := test_memmap test_summary test_alloc test_phases test_check test_adopt test_realmaps \
               test_random test_handoff test_mapfile test_exit test_preflight test_claims test_handover test_pe \
-              test_shell_args test_percpu test_cpus test_smp test_blocks test_issue21
-TEST_COMMON := tests/host/sim.c tools/mapfile.c handoff/elf.c handoff/verify.c
+              test_shell_args test_percpu test_cpus test_smp test_blocks test_limine_verify test_limits \
+              test_issue21
+TEST_COMMON := tests/host/sim.c tools/mapfile.c handoff/elf.c handoff/verify.c handoff/limine_verify.c
 
 # The UEFI loader: gnu-efi, PE32+ built from an ELF shared object. The allocator is compiled again
 # with the loader's flags (position independent, no red zone).
@@ -39,8 +40,10 @@ EFI_CRT0   := /usr/lib/crt0-efi-x86_64.o
 # The framebuffer console is the kernel stub's, reused for the loader's failures after exit.
 EFI_SRC    := $(wildcard efi/*.c efi/limine/*.c) handoff/elf.c handoff/verify.c \
               handoff/kernel/fbcon.c handoff/kernel/font.c
-EFI_OBJ    := $(EFI_SRC:%.c=build/efi/%.o) build/efi/efi/limine/stubs.o $(PMM_SRC:%.c=build/efi/%.o)
+EFI_OBJ    := $(EFI_SRC:%.c=build/efi/%.o) build/efi/efi/limine/stubs.o \
+              build/efi/handoff/kernel/la57_switch.o $(PMM_SRC:%.c=build/efi/%.o)
 EFI_HDR    := $(wildcard efi/*.h efi/limine/*.h) include/handoff.h include/limine.h \
+              handoff/kernel/la57.h \
               handoff/elf_image.h handoff/x86.h handoff/kernel/fbcon.h handoff/kernel/font.h $(PMM_HDR)
 
 build/efi/%.o: %.c $(EFI_HDR)
@@ -81,10 +84,12 @@ build/BOOTX64.EFI: build/efi/loader.so
 K_CFLAGS := $(WARN) -O2 -g -ffreestanding -fno-pic -fno-pie -mcmodel=kernel -mno-red-zone \
             -mgeneral-regs-only -fno-stack-protector -fno-builtin -fno-tree-loop-distribute-patterns \
             -fomit-frame-pointer -Iinclude -Ipmm -Ihandoff -Ihandoff/kernel
-K_SRC    := $(wildcard handoff/kernel/*.c) handoff/verify.c
+K_SRC    := $(wildcard handoff/kernel/*.c) handoff/verify.c handoff/limine_verify.c
 K_OBJ    := $(K_SRC:%.c=build/kernel/%.o) build/kernel/handoff/kernel/entry.o \
+            build/kernel/handoff/kernel/la57_switch.o \
             $(PMM_SRC:%.c=build/kernel/%.o)
 K_HDR    := $(wildcard handoff/kernel/*.h) include/handoff.h include/limine.h handoff/x86.h \
+            handoff/limine_verify.h \
             $(PMM_HDR)
 
 build/kernel/%.o: %.c $(K_HDR)
@@ -163,6 +168,9 @@ build/esp-oldscreen.img: build/esp.img build/kernel-oldscreen.elf
 	@cp $< $@ && mcopy -o -i $@ build/kernel-oldscreen.elf ::/EFI/pmm/kernel.elf
 # asks the loader to hold boot memory until it releases it (tests/qemu/hold.sh)
 $(eval $(call kernel_variant,hold,PMM_HOLD_TEST,requests))
+# makes no Paging Mode request, so the loader leaves 4-level paging and the kernel switches itself
+# to 5-level where the CPU has LA57 (tests/qemu/la57.sh)
+$(eval $(call kernel_variant,nopaging,PMM_TEST_NO_PAGING_REQUEST,requests))
 # stays on its verdict, no isa-debug-exit (the framebuffer screendump test)
 $(eval $(call kernel_variant,screen,PMM_STAY_ON_VERDICT,console))
 
@@ -185,8 +193,14 @@ $(eval $(call loader_variant,nomp,PMM_TEST_NO_MP_SERVICES,cpus))
 # two listed CPUs that never come up: one with an APIC ID no CPU has, one that finds no slot
 # in the start-up table (tests/qemu/smpmissing.sh)
 $(eval $(call loader_variant,smpmissing,PMM_TEST_MISSING_CPUS,limine/mp))
+# an Executable Address response whose virtual base lies in the direct map: the kernel must refuse
+# it by name (tests/qemu/badresponse.sh)
+$(eval $(call loader_variant,badexec,PMM_TEST_BAD_EXEC_ADDRESS,handover))
+# in 5-level paging from ExitBootServices on, as under a firmware that runs it (efi/limine/
+# fw5test.c): the enter stub's switch down to 4-level (tests/qemu/la57.sh)
+$(eval $(call loader_variant,fw5,PMM_TEST_FIRMWARE_5LEVEL,handover))
 
-TEST_IMAGES := build/esp-oldkernel.img build/esp-oldscreen.img build/esp-hold.img build/esp-smpmissing.img build/esp-nomp.img build/esp-wxtext.img build/esp-wxexec.img build/esp-stalekey.img build/usb-plainsigned.img build/usb-snakeoil-tamperedmod.img build/usb-snakeoil-tamperedconf.img build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
+TEST_IMAGES := build/esp-fw5.img build/esp-badexec.img build/esp-nopaging.img build/esp-oldkernel.img build/esp-oldscreen.img build/esp-hold.img build/esp-smpmissing.img build/esp-nomp.img build/esp-wxtext.img build/esp-wxexec.img build/esp-stalekey.img build/usb-plainsigned.img build/usb-snakeoil-tamperedmod.img build/usb-snakeoil-tamperedconf.img build/esp-screen.img build/usb-snakeoil.img build/usb-snakeoil-tampered.img build/usb.img build/shell-test.img build/esp-fault.img build/esp.img build/esp-nokernel.img build/esp-truncated.img build/esp-badmachine.img \
                build/debug/esp.img
 
 # ---- Limine-protocol test kernels (tests/limine/; booted by tests/qemu/limine.sh) ----------------
@@ -278,6 +292,7 @@ build/debug/%.o: %.S $(EFI_HDR)
 	@mkdir -p $(@D)
 	@$(CC) $(EFI_CFLAGS) -c -o $@ $<
 EFI_DBG_OBJ := $(EFI_SRC:%.c=build/debug/%.o) build/debug/efi/limine/stubs.o \
+               build/debug/handoff/kernel/la57_switch.o \
                $(PMM_SRC:%.c=build/debug/%.o)
 build/debug/loader.so: $(EFI_DBG_OBJ)
 build/debug/BOOTX64.EFI: build/debug/loader.so
@@ -327,7 +342,8 @@ run: deps $(RUN_IMAGE)
 # plain shell application (pmm.efi, subsystem 10, built with PMM_SHELL_APP).
 SH_SRC   := $(wildcard efi/shell/*.c) $(filter-out efi/main.c,$(EFI_SRC))
 SH_HDR   := $(EFI_HDR) efi/shell/shell.h efi/shell/args.h build/efi/efi/shell/man.inc
-SH_OBJ   := $(SH_SRC:%.c=build/efi/%.o) build/efi/efi/limine/stubs.o $(PMM_SRC:%.c=build/efi/%.o)
+SH_OBJ   := $(SH_SRC:%.c=build/efi/%.o) build/efi/efi/limine/stubs.o \
+            build/efi/handoff/kernel/la57_switch.o $(PMM_SRC:%.c=build/efi/%.o)
 APP_OBJ  := $(filter-out build/efi/efi/shell/pmmcmd.o,$(SH_OBJ)) build/efi/app/pmmcmd.o
 
 build/efi/efi/shell/%.o: efi/shell/%.c $(SH_HDR)
@@ -488,7 +504,7 @@ deps:
 host: deps-host $(addprefix build/host/,$(HOST_TESTS)) $(addprefix build/asan/,$(HOST_TESTS)) \
       build/tsan/test_smp build/host/bench build/pmmsim
 
-TEST_HDRS    := $(wildcard tests/host/*.h) tools/mapfile.h include/handoff.h
+TEST_HDRS    := $(wildcard tests/host/*.h) tools/mapfile.h include/handoff.h handoff/limine_verify.h
 
 build/host/pmm/%.o: pmm/%.c $(PMM_HDR)
 	@mkdir -p $(@D)
@@ -542,7 +558,8 @@ build/asan/test_shell_args: $(SH_ARGS_TEST)
 # The Limine loader's freestanding parts (efi/limine/), each tested on the host from its one
 # source file, plain and under ASan+UBSan: BLAKE2b against hashlib, the limine.conf reader.
 # $(1): test name, $(2): the module under efi/limine/ it tests.
-LIMINE_TEST_HDR := efi/limine/blake2b.h efi/limine/conf.h include/limine.h tests/host/harness.h
+LIMINE_TEST_HDR := efi/limine/blake2b.h efi/limine/conf.h efi/limine/paging.h include/limine.h \
+                   tests/host/harness.h
 define limine_test
 build/host/$(1): tests/host/$(1).c efi/limine/$(2).c $$(LIMINE_TEST_HDR)
 	@mkdir -p $$(@D)
@@ -556,6 +573,7 @@ host: build/host/$(1) build/asan/$(1)
 endef
 $(eval $(call limine_test,test_blake2b,blake2b))
 $(eval $(call limine_test,test_limine_conf,conf))
+$(eval $(call limine_test,test_limine_paging,paging))
 
 # efi/exit.c against a fake boot-services table: gnu-efi's headers are plain C, and with the MS ABI
 # define a call through the table is a direct call on the host too.

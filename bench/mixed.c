@@ -15,10 +15,12 @@
  *                   drops race and the later one frees the page.
  *                 Every allocator call counts as one operation. Ours goes through the calls a
  *                 kernel makes (pmm_cpu_alloc / pmm_cpu_free for single pages, pmm_alloc_run /
- *                 pmm_free_run, pmm_ref_inc / pmm_ref_dec) with, in turn: the kernel's ticket
- *                 lock (handoff/kernel/spinlock.h, included as it is), a test-and-set lock
- *                 (smp.c), a pthread mutex, and no lock at all where pmm.h says the calls need
- *                 none (PMM_LOCK_FREE). llfree takes no lock; having no reference counts, its
+ *                 pmm_free_run, pmm_ref_inc / pmm_ref_dec) in concurrent mode, with no lock
+ *                 (the allocator's own guarantees, pmm.h "Many CPUs"), and, for comparison,
+ *                 with a lock around every call as an allocator without them would need: the
+ *                 kernel's ticket lock (handoff/kernel/spinlock.h, included as it is), a
+ *                 test-and-set lock (smp.c) and a pthread mutex. llfree takes no lock; having
+ *                 no reference counts, its
  *                 shared pages use a side table of 16-bit counts changed by CAS, as a kernel's
  *                 page structures would hold them. "busy" is the threads' CPU time over wall
  *                 time times the cores they could use: near 1 when every core worked all along,
@@ -94,7 +96,21 @@ struct shared {
     uint64_t errors;
     struct ring cross[MIXED_THREADS], share[MIXED_THREADS]; /* inbox of thread i */
     pthread_barrier_t start;
+    /* A lock around every allocator call, as a kernel would need for an allocator that takes
+     * none of its own; NULL: none (the allocator's own guarantees, pmm.h "Many CPUs"). */
+    void (*lock)(void *), (*unlock)(void *);
+    void *lockctx;
 };
+
+#define LOCKED(sh, call)                                                                           \
+    ({                                                                                             \
+        if ((sh)->lock)                                                                            \
+            (sh)->lock((sh)->lockctx);                                                             \
+        int _rc = (call);                                                                          \
+        if ((sh)->lock)                                                                            \
+            (sh)->unlock((sh)->lockctx);                                                           \
+        _rc;                                                                                       \
+    })
 
 struct worker {
     pthread_t th;
@@ -115,7 +131,7 @@ static void err(struct shared *sh)
 static int a1(struct shared *sh, uint32_t cpu, uint64_t *x)
 {
     if (sh->who == OURS)
-        return pmm_cpu_alloc(sh->p, cpu, x);
+        return LOCKED(sh, pmm_cpu_alloc(sh->p, cpu, x));
     int rc = llf_alloc(sh->l, cpu, x);
     *x *= PG;
     return rc;
@@ -123,13 +139,13 @@ static int a1(struct shared *sh, uint32_t cpu, uint64_t *x)
 
 static int f1(struct shared *sh, uint32_t cpu, uint64_t x)
 {
-    return sh->who == OURS ? pmm_cpu_free(sh->p, cpu, x) : llf_free(sh->l, cpu, x / PG);
+    return sh->who == OURS ? LOCKED(sh, pmm_cpu_free(sh->p, cpu, x)) : llf_free(sh->l, cpu, x / PG);
 }
 
 static int arun(struct shared *sh, uint32_t cpu, uint64_t *x)
 {
     if (sh->who == OURS)
-        return pmm_alloc_run(sh->p, 512, 2 * MIB, 0, x);
+        return LOCKED(sh, pmm_alloc_run(sh->p, 512, 2 * MIB, 0, x));
     int rc = llf_alloc_huge(sh->l, cpu, x);
     *x *= PG;
     return rc;
@@ -137,13 +153,14 @@ static int arun(struct shared *sh, uint32_t cpu, uint64_t *x)
 
 static int frun(struct shared *sh, uint32_t cpu, uint64_t x)
 {
-    return sh->who == OURS ? pmm_free_run(sh->p, x, 512) : llf_free_huge(sh->l, cpu, x / PG);
+    return sh->who == OURS ? LOCKED(sh, pmm_free_run(sh->p, x, 512))
+                           : llf_free_huge(sh->l, cpu, x / PG);
 }
 
 static int ref_inc(struct shared *sh, uint64_t x)
 {
     if (sh->who == OURS)
-        return pmm_ref_inc(sh->p, x);
+        return LOCKED(sh, pmm_ref_inc(sh->p, x));
     uint16_t *c = &sh->refs[x / PG], v = __atomic_load_n(c, __ATOMIC_ACQUIRE);
     do
         if (!v || v == 0xffff)
@@ -156,7 +173,7 @@ static int ref_inc(struct shared *sh, uint64_t x)
 static int ref_dec(struct shared *sh, uint32_t cpu, uint64_t x)
 {
     if (sh->who == OURS)
-        return pmm_ref_dec(sh->p, x);
+        return LOCKED(sh, pmm_ref_dec(sh->p, x));
     uint16_t *c = &sh->refs[x / PG], v = __atomic_load_n(c, __ATOMIC_ACQUIRE);
     do
         if (!v)
@@ -218,6 +235,14 @@ static void round_of(struct worker *w)
         CALL(w, ref_dec(sh, cpu, x[0]));
 }
 
+/* Each thread's CPU index, as a kernel's per-CPU data gives it (pmm_set_cpu_self). */
+static _Thread_local uint32_t this_cpu = ~0u;
+static uint32_t cpu_self(void *ctx)
+{
+    (void)ctx;
+    return this_cpu;
+}
+
 static double thread_cpu_ns(void)
 {
     struct timespec t;
@@ -228,6 +253,7 @@ static double thread_cpu_ns(void)
 static void *work(void *arg)
 {
     struct worker *w = arg;
+    this_cpu = w->cpu;
     pthread_barrier_wait(&w->sh->start);
     w->start = now_ns();
     double c0 = thread_cpu_ns();
@@ -360,24 +386,19 @@ void bench_mixed(void)
     s->max_cpus = MIXED_THREADS;
     sh.who = OURS;
     sh.p = built(s);
-    if (pmm_set_lock(sh.p, ticket_lock, ticket_unlock, &ticket))
-        die("pmm_set_lock failed");
+    if (pmm_set_concurrent(sh.p, 1) || pmm_set_cpu_self(sh.p, cpu_self, 0))
+        die("pmm_set_concurrent failed");
+    sh.lock = ticket_lock, sh.unlock = ticket_unlock, sh.lockctx = &ticket;
     measure(&sh, "pmm", "ticket");
-    pmm_set_lock(sh.p, tas_lock, tas_unlock, &tas);
+    sh.lock = tas_lock, sh.unlock = tas_unlock, sh.lockctx = &tas;
     measure(&sh, "pmm", "tas");
-    pmm_set_lock(sh.p, mutex_lock, mutex_unlock, &mutex);
+    sh.lock = mutex_lock, sh.unlock = mutex_unlock, sh.lockctx = &mutex;
     measure(&sh, "pmm", "mutex");
-#ifdef PMM_LOCK_FREE
-    pmm_set_lock(sh.p, 0, 0, 0);
+    sh.lock = sh.unlock = 0;
     measure(&sh, "pmm", "none");
-#else
-    printf("bench mixed_threads alloc=pmm lock=none threads=%d n/a: needs a lock (pmm.h does not "
-           "define PMM_LOCK_FREE)\n",
-           MIXED_THREADS);
-#endif
 
     /* llfree on the same pages */
-    pmm_set_lock(sh.p, 0, 0, 0);
+    pmm_set_concurrent(sh.p, 0);
     struct peers pe;
     uint64_t npages = s->bytes / PG;
     peers_init(&pe, sh.p, npages, MIXED_THREADS);

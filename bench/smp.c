@@ -2,15 +2,18 @@
  * smp.c - `make bench`'s figures for the per-CPU page caches (pmm.h "Many CPUs"), each next to
  * what it is compared with, in the same run:
  *
- *  page_pair_percpu  one CPU: a pmm_cpu_alloc + pmm_cpu_free pair of one page, next to pmm_alloc
- *                    + pmm_free without a lock and with the spinlock a kernel would set, and
- *                    next to the page-buffer stack that checks nothing (baselines.h).
- *  threads           pages per second from 1 and 2 threads, each its own CPU: the per-CPU path
- *                    against pmm_alloc/pmm_free under one spinlock, and what 2 threads give over
- *                    1 for each. Two workloads: alloc+free pairs (the cache alone), and bursts
- *                    of 64 allocations then 64 frees (a batch under the lock every 31 pages).
+ *  page_pair_percpu  one CPU: a pmm_cpu_alloc + pmm_cpu_free pair of one page in concurrent
+ *                    mode (the kernel's) and in one-CPU mode, next to pmm_alloc + pmm_free
+ *                    (the allocator's own cache, one CPU; the pool with atomics, concurrent and
+ *                    no pmm_set_cpu_self), and next to the page-buffer stack that checks
+ *                    nothing (baselines.h).
+ *  threads           pages per second from 1 and 2 threads, each its own CPU, concurrent mode:
+ *                    the per-CPU path against pmm_alloc/pmm_free straight to the pool, and what
+ *                    2 threads give over 1 for each. Two workloads: alloc+free pairs (the cache
+ *                    alone), and bursts of 64 allocations then 64 frees (a batch moves between
+ *                    cache and pool every 31 pages).
  *  cross_cpu         1M pages allocated on one thread (CPU 0), then freed in random order on
- *                    another (CPU 1): ns per page, per-CPU path and global path.
+ *                    another (CPU 1): ns per page, per-CPU path and the pool path.
  *
  * The calls are made through the library's objects, as a kernel makes them; the baseline is
  * compiled the same way, so both pay the same call overhead. The host is shared (other jobs take
@@ -26,8 +29,8 @@
 #include "baselines.h"
 #include "bench.h"
 
-/* The lock a kernel would give pmm_set_lock: test-and-test-and-set, pausing while it waits. */
-static _Alignas(64) uint32_t lock_word;
+/* A test-and-test-and-set lock, pausing while it waits: what a caller would wrap around an
+ * allocator without concurrency of its own (mixed.c compares it). */
 
 void tas_lock(void *ctx)
 {
@@ -42,14 +45,14 @@ void tas_unlock(void *ctx)
     __atomic_store_n((uint32_t *)ctx, 0, __ATOMIC_RELEASE);
 }
 
-/* A machine with two per-CPU caches, allocator built; locked if asked. */
-static struct pmm *smp_machine(struct sim **s, uint64_t ram, int locked)
+/* A machine with two per-CPU caches, allocator built; in concurrent mode if asked. */
+static struct pmm *smp_machine(struct sim **s, uint64_t ram, int concurrent)
 {
     *s = machine(ram);
     (*s)->max_cpus = 2;
     struct pmm *p = built(*s);
-    if (locked && pmm_set_lock(p, tas_lock, tas_unlock, &lock_word)) {
-        fprintf(stderr, "bench: pmm_set_lock failed\n");
+    if (concurrent && pmm_set_concurrent(p, 1)) {
+        fprintf(stderr, "bench: pmm_set_concurrent failed\n");
         exit(1);
     }
     return p;
@@ -121,19 +124,21 @@ void bench_percpu_pair(void)
     for (uint64_t i = 0; i < 1024; i++)
         pbs_free(&stack, stack_at + i * PG);
 
-    double cpu = 1e9, glob = 1e9, lk = 1e9, stk = 1e9;
+    /* The kernel's mode first (concurrent: other CPUs could be at work), then one CPU's. */
+    double cpu = 1e9, cpu1 = 1e9, glob = 1e9, gc = 1e9, stk = 1e9;
     for (int r = 0; r < RUNS; r++) { /* interleaved, so that the host's load hits all alike */
+        pmm_set_concurrent(p, 1);
         cpu = least(cpu, pairs_ns(p, PERCPU));
-        glob = least(glob, pairs_ns(p, GLOBAL));
-        pmm_set_lock(p, tas_lock, tas_unlock, &lock_word);
-        lk = least(lk, pairs_ns(p, GLOBAL));
-        pmm_set_lock(p, 0, 0, 0);
+        gc = least(gc, pairs_ns(p, GLOBAL)); /* no pmm_set_cpu_self: the pool, lock-free */
+        pmm_set_concurrent(p, 0);
+        cpu1 = least(cpu1, pairs_ns(p, PERCPU));
+        glob = least(glob, pairs_ns(p, GLOBAL)); /* the allocator's own cache */
         stk = least(stk, pairs_ns(0, PERCPU));
     }
-    printf("bench page_pair_percpu ram_gib=4 90pct_used percpu_ns=%.2f global_ns=%.2f "
-           "global_locked_ns=%.2f stack_ns=%.2f percpu_over_stack=%.2fx global_over_percpu=%.2fx "
-           "global_locked_over_percpu=%.2fx\n",
-           cpu, glob, lk, stk, cpu / stk, glob / cpu, lk / cpu);
+    printf("bench page_pair_percpu ram_gib=4 90pct_used percpu_ns=%.2f percpu_one_cpu_ns=%.2f "
+           "global_ns=%.2f global_pool_concurrent_ns=%.2f stack_ns=%.2f percpu_over_stack=%.2fx "
+           "global_over_percpu=%.2fx pool_over_percpu=%.2fx\n",
+           cpu, cpu1, glob, gc, stk, cpu / stk, glob / cpu, gc / cpu);
     sim_free(s);
 }
 
@@ -230,8 +235,8 @@ void bench_threads(void)
         double ge = (g2.mpages_s / g2.overlap) / (g1.mpages_s / g1.overlap) / 2;
         printf("bench threads_%s percpu_1t_mpages_s=%.1f percpu_2t_mpages_s=%.1f "
                "percpu_2t_over_1t=%.2fx (overlap %.2f, per core-second %.2f) "
-               "global_lock_1t_mpages_s=%.1f global_lock_2t_mpages_s=%.1f "
-               "global_lock_2t_over_1t=%.2fx (overlap %.2f, per core-second %.2f)\n",
+               "pool_1t_mpages_s=%.1f pool_2t_mpages_s=%.1f "
+               "pool_2t_over_1t=%.2fx (overlap %.2f, per core-second %.2f)\n",
                b ? "burst64" : "pairs", c1.mpages_s, c2.mpages_s, c2.mpages_s / c1.mpages_s,
                c2.overlap, ce, g1.mpages_s, g2.mpages_s, g2.mpages_s / g1.mpages_s, g2.overlap, ge);
         for (uint32_t i = 0; i < 2; i++)
@@ -294,7 +299,7 @@ void bench_cross_cpu(void)
             best[how][1] = least(best[how][1], tf[how][r]);
         }
     printf("bench cross_cpu_random_free_1M pages=%llu percpu_alloc_ns=%.2f percpu_free_ns=%.2f "
-           "global_lock_alloc_ns=%.2f global_lock_free_ns=%.2f\n",
+           "pool_alloc_ns=%.2f pool_free_ns=%.2f\n",
            (unsigned long long)n, best[PERCPU][0], best[PERCPU][1], best[GLOBAL][0],
            best[GLOBAL][1]);
     free(pg);

@@ -187,26 +187,30 @@ static UINT64 read_cr(int n)
     return v;
 }
 
-/* The paging mode: what the kernel and limine.conf allow, in the mode the firmware runs. */
+/* The paging mode: what the kernel and limine.conf allow, among the modes the CPU has. The
+ * firmware's mode only decides whether the last instructions switch (stubs.S, enter). */
 static EFI_STATUS paging_mode(struct boot *b)
 {
     UINT64 cr4 = read_cr(4), mode;
+    int fw5 = (cr4 & CR4_LA57) != 0, cpu5 = fw5 || cpu_has_la57();
     const char *why = long_mode_check(read_cr(0), cr4, rdmsr(0xc0000080u));
     struct limine_paging_mode_request *pm = b->req.req[LREQ_PAGING_MODE];
     int rev1 = pm && pm->revision >= 1;
     if (!why)
         why = paging_choice(pm != 0, pm ? pm->mode : 0, pm ? (rev1 ? pm->max_mode : pm->mode) : 0,
                             rev1 ? pm->min_mode : LIMINE_PAGING_MODE_X86_64_MIN, b->e->paging_mode,
-                            b->e->max_paging_mode, b->e->min_paging_mode, (cr4 & CR4_LA57) != 0,
-                            &mode);
+                            b->e->max_paging_mode, b->e->min_paging_mode, cpu5, &mode);
     if (why) {
         Print(L"loader: kernel rejected: %a\n", why);
         return EFI_UNSUPPORTED;
     }
     b->levels = (unsigned)mode + 4;
     b->hhdm = b->levels == 5 ? HHDM_5LEVEL : HHDM_4LEVEL;
-    Print(L"loader: %d-level paging (CR4.LA57 %a), HHDM at 0x%lx\n", b->levels,
-          (cr4 & CR4_LA57) ? "set" : "clear", b->hhdm);
+    Print(
+        L"loader: %d-level paging for the kernel (the CPU %a LA57; the firmware runs %d-level%a), "
+        L"HHDM at 0x%lx\n",
+        b->levels, cpu5 ? "has" : "has no", fw5 ? 5 : 4,
+        (unsigned)fw5 + 4 != b->levels ? ", switched at the jump" : "", b->hhdm);
     return EFI_SUCCESS;
 }
 

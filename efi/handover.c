@@ -7,6 +7,7 @@
  * fatal (loader_fatal: on the screen and COM1, then halt).
  */
 #include "boot.h"
+#include "fw5test.h"
 #include "memmap.h"
 #include "stubs.h"
 
@@ -377,6 +378,9 @@ static void responses(struct boot *b, struct limine_mp_info *info, UINT32 *in_mp
         struct limine_executable_address_response *r = arena(b, sizeof *r);
         r->physical_base = b->kphys;
         r->virtual_base = b->elf.vlo + b->slide;
+#ifdef PMM_TEST_BAD_EXEC_ADDRESS /* tests/qemu/badresponse.sh: an address in the direct map */
+        r->virtual_base = b->hhdm + 2 * MIB;
+#endif
         respond(b, LREQ_EXECUTABLE_ADDRESS, r);
     }
     respond(b, LREQ_KEEP_IOMMU, b->req.req[LREQ_KEEP_IOMMU] ? arena(b, 8) : 0);
@@ -450,6 +454,9 @@ static void check_handed(struct boot *b)
 void after_exit(struct boot *b)
 {
     b->tsc_exit = rdtsc();
+#ifdef PMM_TEST_FIRMWARE_5LEVEL /* tests/qemu/la57.sh: as if the firmware ran 5-level paging */
+    fw5test_switch();
+#endif
     struct pmm *p = b->pmm;
     struct pmm_map fm = {b->final.buf, b->final.size, b->final.desc_size};
     struct pmm_map_error err = {0, 0};

@@ -33,8 +33,9 @@ uint64_t revision_used(uint64_t wanted)
 }
 
 const char *paging_choice(int has_request, uint64_t mode, uint64_t max, uint64_t min, int conf_mode,
-                          int conf_max, int conf_min, int fw5, uint64_t *out)
+                          int conf_max, int conf_min, int cpu_la57, uint64_t *out)
 {
+    const uint64_t L4 = LIMINE_PAGING_MODE_X86_64_4LVL, L5 = LIMINE_PAGING_MODE_X86_64_5LVL;
     if (!has_request) {
         mode = max = LIMINE_PAGING_MODE_X86_64_DEFAULT;
         min = LIMINE_PAGING_MODE_X86_64_MIN;
@@ -45,14 +46,22 @@ const char *paging_choice(int has_request, uint64_t mode, uint64_t max, uint64_t
         min = (uint64_t)conf_min;
     if (conf_mode >= 0)
         mode = (uint64_t)conf_mode;
-    (void)mode; /* the preference: this loader can serve only the firmware's mode anyway */
-    uint64_t can = fw5 ? LIMINE_PAGING_MODE_X86_64_5LVL : LIMINE_PAGING_MODE_X86_64_4LVL;
     if (min > max)
         return "no paging mode is both at least the minimum and at most the maximum asked for";
-    if (can < min || can > max)
-        return fw5 ? "the kernel cannot run 5-level paging, which the firmware runs"
-                   : "the kernel needs 5-level paging; the firmware runs 4-level";
-    *out = can;
+    if (min > L5)
+        return "the kernel's minimum paging mode is one this loader does not know";
+    uint64_t top = cpu_la57 ? L5 : L4; /* the highest mode this CPU has */
+    if (min > top)
+        return "the kernel needs 5-level paging; this CPU has no LA57 (CPUID 7.0:ECX bit 16)";
+    /* The preference, held within [min, max], then lowered to what the CPU has: a mode
+     * beyond 5-level (a later specification's) counts as the highest this loader knows. */
+    if (mode > max)
+        mode = max;
+    if (mode < min)
+        mode = min;
+    if (mode > top)
+        mode = top;
+    *out = mode;
     return 0;
 }
 

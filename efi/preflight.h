@@ -26,13 +26,17 @@ const char *kernel_slide(const struct elf_image *img, int kaslr, uint64_t random
 uint64_t revision_used(uint64_t wanted);
 
 /*
- * The paging mode (LIMINE_PAGING_MODE_X86_64_*): the kernel's request (has_request, mode, its
- * max and min: request revision 0 has max = mode, min = 4-level), narrowed by limine.conf (-1:
- * not set), served in the mode the firmware runs (fw5: CR4.LA57), which this loader keeps.
- * 0 and *out, or why the kernel cannot be booted.
+ * The paging mode (LIMINE_PAGING_MODE_X86_64_*), as the Limine protocol's Paging Mode feature
+ * has it: the kernel's request (has_request, mode, its max and min: request revision 0 has
+ * max = mode, min = 4-level; no request means 4-level preferred and allowed, nothing more),
+ * narrowed by limine.conf (-1: not set; paging_mode replaces the preference). The preference is
+ * held inside [min, max] and served if the CPU has it (cpu_la57: CPUID 7.0:ECX bit 16), else the
+ * highest mode in range the CPU has. The firmware's own mode has no say: the loader switches to
+ * the chosen one after ExitBootServices (stubs.S, enter). 0 and *out, or why the kernel cannot
+ * be booted.
  */
 const char *paging_choice(int has_request, uint64_t mode, uint64_t max, uint64_t min, int conf_mode,
-                          int conf_max, int conf_min, int fw5, uint64_t *out);
+                          int conf_max, int conf_min, int cpu_la57, uint64_t *out);
 
 /*
  * The paging mode the firmware left, from CR0, CR4 and EFER: 0 if the CPU is in 64-bit long mode

@@ -42,6 +42,17 @@ static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
                      : "a"(leaf), "c"(sub));
 }
 
+/* 5-level paging can be turned on (CR4.LA57): CPUID 7.0:ECX bit 16. */
+static inline int cpu_has_la57(void)
+{
+    uint32_t r[4];
+    cpuid(0, 0, r);
+    if (r[0] < 7)
+        return 0;
+    cpuid(7, 0, r);
+    return (r[2] >> 16) & 1;
+}
+
 static inline void cpu_relax(void)
 {
     __asm__ volatile("pause" ::: "memory");

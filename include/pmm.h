@@ -142,8 +142,6 @@ struct pmm;
 #ifndef PMM_ABI_VERSION
 #define PMM_ABI_VERSION 6u
 #endif
-/* This allocator takes no lock: see "Many CPUs". (Code that supports older layouts tests it.) */
-#define PMM_LOCK_FREE 1
 
 /*
  * The owner's hooks while boot services are alive. claim() must take [phys, phys + npages*4K) from
@@ -161,9 +159,9 @@ struct pmm_firmware {
  * NUMA: a node's physical memory, as the ACPI SRAT describes it (pages; sorted, disjoint). Node
  * numbers are dense, 0 .. nnodes - 1 (the loader maps proximity domains to them).
  */
-#define PMM_MAX_NODES       64
-#define PMM_NODE_ANY        0xffffffffu
-#define PMM_NUMA_HOTPLUG    1u /* flags: the range is hot-pluggable */
+#define PMM_MAX_NODES    64
+#define PMM_NODE_ANY     0xffffffffu
+#define PMM_NUMA_HOTPLUG 1u /* flags: the range is hot-pluggable */
 struct pmm_numa_range {
     uint64_t start;
     uint64_t npages;
@@ -346,7 +344,10 @@ int pmm_alloc_node(struct pmm *p, uint32_t node, uint64_t *phys);
  * 4 GiB), then [1 MiB, 16 MiB), first fit in each; so what 32-bit and ISA DMA can reach lasts.
  * A run of whole 2 MiB blocks (npages >= 512, align >= 2 MiB) is found through the `whole`
  * summary in O(levels) and taken and freed a block at a time without per-page work; other runs
- * cost O(fragments in the way). PMM_ERANGE if the run can never fit below limit.
+ * cost O(fragments in the way). One block with no limit (a huge page) is O(levels), and with
+ * one CPU the block freed whole last comes first; with many CPUs and pmm_set_cpu_self, each
+ * CPU's search for one starts at its own place in the zone (next fit), so that CPUs do not race
+ * for the same block. PMM_ERANGE if the run can never fit below limit.
  */
 int pmm_alloc_run(struct pmm *p, uint64_t npages, uint64_t align, uint64_t limit, uint64_t *phys);
 /* The same from NUMA node `node` only. */

@@ -52,12 +52,12 @@ static int refuse(struct pmm_adopt_error *e, const char *field, const char *why)
     return PMM_ESTATE;
 }
 
-static const char *const av_phys[PMM_LEVELS] = {
-    "avail.phys[0]", "avail.phys[1]", "avail.phys[2]", "avail.phys[3]",
-    "avail.phys[4]", "avail.phys[5]", "avail.phys[6]", "avail.phys[7]"};
-static const char *const wh_phys[PMM_LEVELS] = {
-    "whole.phys[0]", "whole.phys[1]", "whole.phys[2]", "whole.phys[3]",
-    "whole.phys[4]", "whole.phys[5]", "whole.phys[6]", "whole.phys[7]"};
+static const char *const av_phys[PMM_LEVELS] = {"avail.phys[0]", "avail.phys[1]", "avail.phys[2]",
+                                                "avail.phys[3]", "avail.phys[4]", "avail.phys[5]",
+                                                "avail.phys[6]", "avail.phys[7]"};
+static const char *const wh_phys[PMM_LEVELS] = {"whole.phys[0]", "whole.phys[1]", "whole.phys[2]",
+                                                "whole.phys[3]", "whole.phys[4]", "whole.phys[5]",
+                                                "whole.phys[6]", "whole.phys[7]"};
 _Static_assert(PMM_LEVELS == 8, "one name per summary level above");
 
 /* One summary's geometry and places against the layout's. */
@@ -109,8 +109,8 @@ static int adopt_check(const struct pmm *p, uint64_t state_phys, uint64_t virt_o
         return refuse(e, "ncpus", "above PMM_MAX_CPUS");
     if (!p->nnodes || p->nnodes > PMM_MAX_NODES)
         return refuse(e, "nnodes", "zero or above PMM_MAX_NODES");
-    if (!p->runs_cap || p->runs_cap > p->nslots << (PMM_SEC_SHIFT - PMM_BLOCK_SHIFT) ||
-        !p->nruns || p->nruns > p->runs_cap)
+    if (!p->runs_cap || p->runs_cap > p->nslots << (PMM_SEC_SHIFT - PMM_BLOCK_SHIFT) || !p->nruns ||
+        p->nruns > p->runs_cap)
         return refuse(e, "nruns", "zero, above runs_cap, or runs_cap above the blocks");
     struct pmm t;
     pmm_memset(&t, 0, sizeof t);
@@ -137,21 +137,15 @@ static int adopt_check(const struct pmm *p, uint64_t state_phys, uint64_t virt_o
     struct {
         uint64_t have, want;
         const char *name;
-    } place[] = {{p->ranges_phys, t.ranges_phys, "ranges_phys"},
-                 {p->sec_phys, t.sec_phys, "sec_phys"},
-                 {p->slots_phys, t.slots_phys, "slots_phys"},
-                 {p->runs_phys, t.runs_phys, "runs_phys"},
-                 {p->dist_phys, t.dist_phys, "dist_phys"},
-                 {p->order_phys, t.order_phys, "order_phys"},
-                 {p->cache_phys, t.cache_phys, "cache_phys"},
-                 {p->cnode_phys, t.cnode_phys, "cnode_phys"},
-                 {p->count_phys, t.count_phys, "count_phys"},
-                 {p->own_phys, t.own_phys, "own_phys"},
-                 {p->node_phys, t.node_phys, "node_phys"},
-                 {p->marks_phys, t.marks_phys, "marks_phys"},
-                 {p->free_phys, t.free_phys, "free_phys"},
-                 {p->ownw_phys, t.ownw_phys, "ownw_phys"},
-                 {p->refs_phys, t.refs_phys, "refs_phys"}};
+    } place[] = {
+        {p->ranges_phys, t.ranges_phys, "ranges_phys"}, {p->sec_phys, t.sec_phys, "sec_phys"},
+        {p->slots_phys, t.slots_phys, "slots_phys"},    {p->runs_phys, t.runs_phys, "runs_phys"},
+        {p->dist_phys, t.dist_phys, "dist_phys"},       {p->order_phys, t.order_phys, "order_phys"},
+        {p->cache_phys, t.cache_phys, "cache_phys"},    {p->cnode_phys, t.cnode_phys, "cnode_phys"},
+        {p->count_phys, t.count_phys, "count_phys"},    {p->own_phys, t.own_phys, "own_phys"},
+        {p->node_phys, t.node_phys, "node_phys"},       {p->marks_phys, t.marks_phys, "marks_phys"},
+        {p->free_phys, t.free_phys, "free_phys"},       {p->ownw_phys, t.ownw_phys, "ownw_phys"},
+        {p->refs_phys, t.refs_phys, "refs_phys"}};
     for (unsigned i = 0; i < sizeof place / sizeof place[0]; i++)
         if (place[i].have != place[i].want)
             return refuse(e, place[i].name, "not where the layout puts it in the metadata run");
@@ -209,8 +203,8 @@ static int adopt_check(const struct pmm *p, uint64_t state_phys, uint64_t virt_o
         p->c_dma != c_ceil_at(p, sec, sl, PMM_DMA_PFN) ||
         p->c_high != c_ceil_at(p, sec, sl, PMM_HIGH_PFN))
         return refuse(e, "c_low", "zone bounds differ from what the sections give");
-    if (p->c_cache != (p->c_high < p->cspan ? p->c_high : p->c_low))
-        return refuse(e, "c_cache", "differs from what the zone bounds give");
+    if (p->pfn_high != (p->c_high < p->cspan ? PMM_HIGH_PFN : 0))
+        return refuse(e, "pfn_high", "differs from what the zone bounds give");
     if (p->cursor >= p->nblocks || p->cursor < blk_low(p))
         return refuse(e, "cursor", "below the block holding 1 MiB, or past the blocks");
     if (p->home.cursor >= p->nblocks)
@@ -240,6 +234,7 @@ struct pmm *pmm_adopt_why(uint64_t state_phys, uint64_t virt_offset, int *err,
         return 0;
     p->off = virt_offset;
     p->fw = (struct pmm_firmware){0, 0, 0};
+    p->live = 1;
     p->cpu_self = 0;
     p->cpu_ctx = 0;
     p->concurrent = 1;

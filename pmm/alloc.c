@@ -14,10 +14,10 @@ static inline uint64_t cidx_of(const struct pmm *p, uint64_t phys)
 }
 
 /*
- * 0 if compact page c (PMM_NONE: in no present section) is allocated with one reference and may
- * be freed; otherwise why not. A held page is free as far as its holder's caller knows.
+ * The error a free of compact page c (PMM_NONE: in no present section) gets: 0 if it is
+ * allocated with one reference. A held page is free as far as its holder's caller knows.
  */
-static int freeable(const struct pmm *p, uint64_t c)
+static int free_error(const struct pmm *p, uint64_t c)
 {
     if (c == PMM_NONE)
         return PMM_ENOTOWNED;
@@ -30,10 +30,10 @@ static int freeable(const struct pmm *p, uint64_t c)
     return v == PMM_REF_HELD ? PMM_EDOUBLE : v ? PMM_ESHARED : PMM_OK;
 }
 
-/* Allocated, whatever its count: 0, or why not (held counts as free). */
-static int allocated(const struct pmm *p, uint64_t c)
+/* The error a reference call on page c gets: 0 if it is allocated, whatever its count. */
+static int ref_error(const struct pmm *p, uint64_t c)
 {
-    int rc = freeable(p, c);
+    int rc = free_error(p, c);
     return rc == PMM_ESHARED ? PMM_OK : rc;
 }
 
@@ -132,9 +132,8 @@ int pmm_alloc(struct pmm *p, uint64_t *phys)
 {
     struct pmm_cache *pc = cache_for_caller(p);
     if (pc)
-        return cache_alloc(p, pc, pc == &p->home ? PMM_NODE_ANY
-                                                      : pmm_cnode(p)[pc - p->at.cache],
-                                phys);
+        return cache_alloc(p, pc, pc == &p->home ? PMM_NODE_ANY : pmm_cnode(p)[pc - p->at.cache],
+                           phys);
     int rc = alloc_pool(p, caller_node(p), 0, phys);
     if (rc == PMM_ENOMEM && p->concurrent) { /* other CPUs' caches: back at their next call */
         pool_short(p);
@@ -173,8 +172,8 @@ static int alloc_run(struct pmm *p, uint32_t node, int strict, uint64_t npages, 
         if (s == PMM_NONE) {
             /* The caller's cache holds no page below 1 MiB, nor does any: nothing to ask for. */
             struct pmm_cache *pc = round ? 0 : cache_for_caller(p);
-            if (round || lo < PMM_LOW_PFN || (!pc && !p->concurrent))
-                return PMM_ENOMEM;
+            if (round || lo < PMM_LOW_PFN || (!p->concurrent && (!pc || !pc->n)))
+                return PMM_ENOMEM; /* nothing held anywhere that could help */
             if (pc)
                 cache_spill(p, pc, pc->n);
             pool_short(p);
@@ -198,9 +197,64 @@ static uint32_t caller_node(const struct pmm *p)
     return self < p->ncpus ? pmm_cnode(p)[self] : PMM_NODE_ANY;
 }
 
+/*
+ * One 2 MiB block with no limit, the commonest large request (a huge page): the block freed
+ * whole last if it is still whole and in the preferred zone (one CPU only: the hint is not
+ * shared), else the first wholly free block of each zone in turn, O(levels) each. PMM_NONE if
+ * there is none (nothing changed).
+ */
+static uint64_t block_fast(struct pmm *p)
+{
+    uint64_t bhigh = p->c_high >> PMM_BLOCK_SHIFT, bdma = p->c_dma >> PMM_BLOCK_SHIFT;
+    uint64_t blow = (p->c_low + PMM_BLOCK_PAGES - 1) >> PMM_BLOCK_SHIFT;
+    uint64_t first = bhigh < p->nblocks ? bhigh : bdma;
+    if (!p->concurrent && p->hint != PMM_NONE) {
+        uint64_t b = p->hint;
+        p->hint = PMM_NONE;
+        if (b >= first && b < p->nblocks && blk_whole(p, b) && take_whole(p, b))
+            return b;
+    }
+    const struct pmm_sum *s = &p->whole;
+    if (!ld64(sum_words(p, s, s->nlevels - 1)))
+        return PMM_NONE; /* no wholly free block anywhere: one load */
+    uint64_t zlo[3] = {bhigh, bdma, blow}, zhi[3] = {p->nblocks, bhigh, bdma};
+    /* Many CPUs: each starts at its own place in the zone (then wraps), so that they do not all
+     * race for the zone's first whole block and its summary word. */
+    uint32_t self = p->concurrent && p->cpu_self ? p->cpu_self(p->cpu_ctx) : PMM_NODE_ANY;
+    for (int z = 0; z < 3; z++) {
+        uint64_t at = zlo[z];
+        if (self < p->ncpus && zhi[z] > zlo[z])
+            at += (zhi[z] - zlo[z]) * self / p->ncpus;
+        for (int pass = 0; pass < 2; pass++) {
+            uint64_t lim = pass ? at : zhi[z];
+            for (uint64_t b = pass ? zlo[z] : at; (b = sum_next(p, s, b, lim)) != PMM_NONE; b++) {
+                if (blk_whole(p, b) && take_whole(p, b))
+                    return b;
+                if (!blk_whole(p, b))
+                    sum_clear(p, &p->whole, b, blk_whole);
+            }
+        }
+    }
+    /* A stale bit below where the zones' searches start is never met by them: clear them all, so
+     * that the next attempt stops at the top word. */
+    sum_scrub(p, s);
+    return PMM_NONE;
+}
+
 int pmm_alloc_run(struct pmm *p, uint64_t npages, uint64_t align, uint64_t limit, uint64_t *phys)
 {
-    return alloc_run(p, caller_node(p), 0, npages, align, limit, phys);
+    uint32_t node = caller_node(p);
+    if (npages == PMM_BLOCK_PAGES && align == PMM_BLOCK_PAGES << PMM_PAGE_SHIFT &&
+        (!limit || limit >> PMM_PAGE_SHIFT >= p->span) && !p->fw.claim && node == PMM_NODE_ANY) {
+        uint64_t b = block_fast(p);
+        if (b != PMM_NONE) {
+            *phys = cpfn(p, b << PMM_BLOCK_SHIFT) << PMM_PAGE_SHIFT;
+            return PMM_OK;
+        }
+        if (!p->concurrent && !p->home.n)
+            return PMM_ENOMEM; /* the general path would search the same blocks again */
+    }
+    return alloc_run(p, node, 0, npages, align, limit, phys);
 }
 
 int pmm_alloc_run_node(struct pmm *p, uint32_t node, uint64_t npages, uint64_t align,
@@ -217,7 +271,7 @@ int free_slow(struct pmm *p, struct pmm_cache *pc, uint64_t phys)
     if (phys & (PMM_PAGE_SIZE - 1))
         return PMM_EINVAL;
     uint64_t c = cidx_of(p, phys);
-    int rc = freeable(p, c);
+    int rc = free_error(p, c);
     if (rc)
         return rc;
     if (pc) {
@@ -256,7 +310,7 @@ static uint64_t first_unfreeable(const struct pmm *p, uint64_t c, uint64_t n)
             uint64_t grp = (g & ~63ull) | (uint64_t)__builtin_ctzll(x);
             for (uint64_t i = grp << 6 > c ? grp << 6 : c; i < ((grp + 1) << 6) && i < end; i++)
                 if (__atomic_load_n(&p->at.refs[i], __ATOMIC_ACQUIRE))
-                    return i; /* shared, or held: freeable says which */
+                    return i; /* shared, or held: free_error says which */
         }
     }
     return PMM_NONE;
@@ -275,6 +329,8 @@ static int free_block(struct pmm *p, uint64_t b)
     for (int i = 0; i < 8; i++)
         st64(&w[i], ~0ull);
     blk_unreserve(p, b, PMM_BLOCK_PAGES);
+    if (!p->concurrent)
+        p->hint = b;
     return 1;
 }
 
@@ -302,7 +358,7 @@ int pmm_free_run(struct pmm *p, uint64_t phys, uint64_t npages)
         return PMM_ENOTOWNED;
     uint64_t bad = first_unfreeable(p, c, ok);
     if (bad != PMM_NONE)
-        return freeable(p, bad);
+        return free_error(p, bad);
     if (ok < npages)
         return PMM_ENOTOWNED;
     give_run(p, c, npages);
@@ -320,7 +376,7 @@ int pmm_ref_inc(struct pmm *p, uint64_t phys)
     if (phys & (PMM_PAGE_SIZE - 1))
         return PMM_EINVAL;
     uint64_t c = cidx_of(p, phys);
-    int rc = allocated(p, c);
+    int rc = ref_error(p, c);
     if (rc)
         return rc;
     uint16_t *ref = &p->at.refs[c], v = ld16(ref);
@@ -341,7 +397,7 @@ int pmm_ref_dec(struct pmm *p, uint64_t phys)
     if (phys & (PMM_PAGE_SIZE - 1))
         return PMM_EINVAL;
     uint64_t c = cidx_of(p, phys);
-    int rc = allocated(p, c);
+    int rc = ref_error(p, c);
     if (rc)
         return rc;
     uint16_t *ref = &p->at.refs[c], v = ld16(ref);
@@ -365,7 +421,7 @@ int pmm_refcount(const struct pmm *p, uint64_t phys, uint32_t *count)
     if (phys & (PMM_PAGE_SIZE - 1))
         return PMM_EINVAL;
     uint64_t c = cidx_of(p, phys);
-    int rc = allocated(p, c);
+    int rc = ref_error(p, c);
     if (!rc) {
         uint16_t v = ld16(&p->at.refs[c]);
         if (v == PMM_REF_HELD)

@@ -334,12 +334,12 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
         return PMM_EMAP;
     }
     uint32_t nnodes = b->nnodes ? b->nnodes : 1;
-    const char *bad = b->max_cpus > PMM_MAX_CPUS     ? "max_cpus above PMM_MAX_CPUS"
-                      : nnodes > PMM_MAX_NODES       ? "nnodes above PMM_MAX_NODES"
-                      : !numa_ok(b, nnodes)          ? "NUMA table: a range unsorted, overlapping "
-                                                       "or of an unknown node, a distance below "
-                                                       "the local one, or a CPU of an unknown node"
-                      : 0;
+    const char *bad = b->max_cpus > PMM_MAX_CPUS ? "max_cpus above PMM_MAX_CPUS"
+                      : nnodes > PMM_MAX_NODES   ? "nnodes above PMM_MAX_NODES"
+                      : !numa_ok(b, nnodes)      ? "NUMA table: a range unsorted, overlapping "
+                                                   "or of an unknown node, a distance below "
+                                                   "the local one, or a CPU of an unknown node"
+                                                 : 0;
     if (bad) {
         if (err)
             *err = (struct pmm_map_error){-1, bad};
@@ -375,6 +375,7 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
     p->meta_pages = pages;
     p->off = b->virt_offset;
     p->fw = b->fw;
+    p->live = !b->fw.claim && !b->fw.release;
     pmm_relocate(p, p->self_phys);
     at_ptrs(p);
 
@@ -404,7 +405,7 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
     p->c_low = c_ceil(p, PMM_LOW_PFN);
     p->c_dma = c_ceil(p, PMM_DMA_PFN);
     p->c_high = c_ceil(p, PMM_HIGH_PFN);
-    p->c_cache = p->c_high < p->cspan ? p->c_high : p->c_low;
+    p->pfn_high = p->c_high < p->cspan ? PMM_HIGH_PFN : 0;
     uint64_t blow = blk_low(p);
     for (uint32_t i = 0; i < p->ncpus; i++) /* spread out, so that CPUs start apart */
         p->at.cache[i].cursor = blow + (p->nblocks - blow) * i / p->ncpus;
@@ -429,6 +430,7 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
     sum_rebuild(p, &p->avail);
     sum_rebuild(p, &p->whole);
     p->total = total;
+    p->hint = PMM_NONE;
     p->cursor = p->c_high >> PMM_BLOCK_SHIFT < p->nblocks ? p->c_high >> PMM_BLOCK_SHIFT : blow;
     *out = p;
     return PMM_OK;

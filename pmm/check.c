@@ -72,9 +72,9 @@ static int check_sections(const struct pmm *p, struct pmm_check_fail *f)
 }
 
 /* Level k+1 bit j set wherever word j of level k is non-zero (set bits may be stale). */
-static int check_sum(const struct pmm *p, const struct pmm_sum *s, int (*pred)(const struct pmm *,
-                                                                              uint64_t),
-                     const char *what, struct pmm_check_fail *f)
+static int check_sum(const struct pmm *p, const struct pmm_sum *s,
+                     bool (*pred)(const struct pmm *, uint64_t), const char *what,
+                     struct pmm_check_fail *f)
 {
     const uint64_t *l0 = sum_words(p, s, 0);
     for (uint64_t b = 0; b < s->nwords[0] * 64; b++) {
@@ -176,13 +176,25 @@ static int check_numa(const struct pmm *p, struct pmm_check_fail *f)
             return fail(f, "node runs do not tile the blocks", i);
         for (uint64_t b = run[i].first; b < run[i].end; b++)
             if (p->at.node[b] != run[i].node)
-                return fail(f, "block's node differs from its run's", cpfn(p, b << PMM_BLOCK_SHIFT));
+                return fail(f, "block's node differs from its run's",
+                            cpfn(p, b << PMM_BLOCK_SHIFT));
     }
     if (run[p->nruns - 1].end != p->nblocks)
         return fail(f, "node runs do not end at the last block", p->nblocks);
     for (uint32_t i = 0; i < p->ncpus; i++)
         if (pmm_cnode(p)[i] >= p->nnodes)
             return fail(f, "a CPU's node is out of range", i);
+    const uint8_t *d = pmm_dist(p), *o = pmm_order(p);
+    for (uint32_t i = 0, n = p->nnodes; i < n; i++) {
+        uint64_t seen = 0;
+        for (uint32_t k = 0; k < n; k++) {
+            uint32_t j = o[i * n + k];
+            if (j >= n || (seen >> j & 1) || (k == 0 && j != i) ||
+                (k > 1 && d[i * n + j] < d[i * n + o[i * n + k - 1]]))
+                return fail(f, "a node's nearest-first order is not every node by distance", i);
+            seen |= 1ull << j;
+        }
+    }
     return PMM_OK;
 }
 
@@ -253,8 +265,8 @@ static int check(const struct pmm *p, struct pmm_check_fail *f)
     /* The caches: each entry a held page (checked from the counts above, each on one cache). */
     if (p->cursor >= p->nblocks || p->cursor < blk_low(p))
         return fail(f, "pool cursor below the block holding 1 MiB, or past the blocks", p->cursor);
-    if (p->c_cache != (p->c_high < p->cspan ? p->c_high : p->c_low))
-        return fail(f, "c_cache differs from what the zone bounds give", p->c_cache);
+    if (p->pfn_high != (p->c_high < p->cspan ? PMM_HIGH_PFN : 0))
+        return fail(f, "pfn_high differs from what the zone bounds give", p->pfn_high);
     for (uint32_t i = 0; i <= p->ncpus; i++) {
         const struct pmm_cache *pc = i < p->ncpus ? &p->at.cache[i] : &p->home;
         if (pc->n > PMM_CPU_CACHE)
@@ -263,6 +275,8 @@ static int check(const struct pmm *p, struct pmm_check_fail *f)
             return fail(f, "cache cursor past the blocks", i);
         if (pc->n && p->fw.claim)
             return fail(f, "a cache holds pages in the boot phase", i);
+        if (p->live != (!p->fw.claim && !p->fw.release))
+            return fail(f, "caches live with firmware hooks set, or not without", i);
         for (uint32_t k = 0; k < pc->n; k++) {
             uint64_t c = cidx(p, pc->page[k]);
             unsigned o = c == PMM_NONE ? OWN_NONE : own_of(p, c >> PMM_BLOCK_SHIFT);

@@ -26,9 +26,9 @@ uint32_t pmm_cpu_node(const struct pmm *p, uint32_t cpu)
 }
 
 /* Caches are in use once the firmware hooks are gone: before, every page is claimed from it. */
-static inline int caches_live(const struct pmm *p)
+static inline bool caches_live(const struct pmm *p)
 {
-    return !p->fw.claim;
+    return p->live;
 }
 
 static inline void set_n(struct pmm_cache *pc, uint32_t n)
@@ -68,7 +68,7 @@ void cache_spill(struct pmm *p, struct pmm_cache *pc, uint64_t k)
         nb++;
     }
     for (uint32_t i = (uint32_t)k; i < n; i++)
-        pc->page[i - k] = pc->page[i];
+        st64(&pc->page[i - k], pc->page[i]);
     set_n(pc, (uint32_t)(n - k));
 }
 
@@ -84,7 +84,7 @@ static void cache_fill(struct pmm *p, struct pmm_cache *pc, uint32_t node, uint6
     for (uint64_t i = 0; i < g; i++) {
         mark_page(p, got[i]); /* before the count says held (state.h, marks) */
         st16(&p->at.refs[got[i]], PMM_REF_HELD);
-        pc->page[n++] = cpfn(p, got[i]);
+        st64(&pc->page[n++], cpfn(p, got[i]));
     }
     set_n(pc, (uint32_t)n);
 }
@@ -165,7 +165,7 @@ __attribute__((noinline)) static void cache_put_slow(struct pmm *p, struct pmm_c
                                                      uint64_t c)
 {
     answer_short(p, pc);
-    if (c < p->c_cache) { /* low memory: to the pool, where it is taken last (state.h) */
+    if (c < p->c_low) { /* below 1 MiB: for bounded requests, never on a cache */
         give_one(p, c);
         return;
     }
@@ -173,15 +173,22 @@ __attribute__((noinline)) static void cache_put_slow(struct pmm *p, struct pmm_c
         cache_spill(p, pc, PMM_CPU_BATCH);
     mark_page(p, c);
     st16(&p->at.refs[c], PMM_REF_HELD);
-    pc->page[pc->n] = cpfn(p, c);
-    set_n(pc, pc->n + 1);
+    uint64_t pfn = cpfn(p, c);
+    uint32_t n = pc->n, at = n;
+    if (pfn < p->pfn_high && n && pc->page[n - 1] >= p->pfn_high) {
+        at = 0; /* below the high pages: handed out after them, spilled before them */
+        for (uint32_t i = n; i > 0; i--)
+            st64(&pc->page[i], pc->page[i - 1]);
+    }
+    st64(&pc->page[at], pfn);
+    set_n(pc, n + 1);
 }
 
 /*
  * The fast free: the page is owned (its block ALL), allocated (free bit clear), with one
- * reference (count 0) and its group already marked; the cache has room and no shortage was
- * signalled. Then nothing can be wrong with the free. Anything else is settled, with its error
- * code, by the slow half.
+ * reference (count 0) and its group already marked; the cache has room, no shortage was
+ * signalled, and the page goes on top (it is high memory, or the top is low too). Then nothing
+ * can be wrong with the free. Anything else is settled, with its error code, by the slow half.
  */
 int cache_free(struct pmm *p, struct pmm_cache *pc, uint64_t phys)
 {
@@ -190,11 +197,12 @@ int cache_free(struct pmm *p, struct pmm_cache *pc, uint64_t phys)
         uint32_t n = pc->n;
         uint16_t *ref = &p->at.refs[c];
         if (ld8(&p->at.own[c >> PMM_BLOCK_SHIFT]) == OWN_ALL &&
-            !((ld64(&p->at.free[c >> 6]) >> (c & 63)) & 1) && marked(p, c) && c >= p->c_cache &&
-            n < PMM_CPU_CACHE && pc->gen == __atomic_load_n(&p->short_gen, __ATOMIC_RELAXED) &&
+            !((ld64(&p->at.free[c >> 6]) >> (c & 63)) & 1) && marked(p, c) && c >= p->c_low &&
+            (pfn >= p->pfn_high || !n || pc->page[n - 1] < p->pfn_high) && n < PMM_CPU_CACHE &&
+            pc->gen == __atomic_load_n(&p->short_gen, __ATOMIC_RELAXED) &&
             __atomic_load_n(ref, __ATOMIC_ACQUIRE) == 0) { /* after the others' releases */
             st16(ref, PMM_REF_HELD);
-            pc->page[n] = pfn;
+            st64(&pc->page[n], pfn);
             set_n(pc, n + 1);
             return PMM_OK;
         }
@@ -211,7 +219,7 @@ int pmm_cpu_free(struct pmm *p, uint32_t cpu, uint64_t phys)
     return pmm_free(p, phys);
 }
 
-/* Called by free_slow (alloc.c) once the page is known to be freeable. */
+/* Called by free_slow (alloc.c) once the page passed free_error. */
 void cache_put(struct pmm *p, struct pmm_cache *pc, uint64_t c)
 {
     cache_put_slow(p, pc, c);

@@ -18,7 +18,7 @@ uint64_t blk_reserve(struct pmm *p, uint64_t b, uint64_t want, uint64_t min)
         uint16_t take = c < want ? c : (uint16_t)want;
         if (cas16_x(p, cnt, &c, (uint16_t)(c - take))) {
             if (c == PMM_BLOCK_PAGES) /* no longer wholly free: the taker clears its bit */
-                sum_clear(p, &p->whole, b, blk_whole);
+                whole_taken(p, b);
             return take;
         }
     }
@@ -100,9 +100,13 @@ uint64_t claim_any(struct pmm *p, uint64_t b, uint64_t k, uint64_t from, uint64_
 
 int take_whole(struct pmm *p, uint64_t b)
 {
+    uint64_t *w = &p->at.free[b << 3];
+    /* The block's words and marks are lines of their own, rarely in cache: ask for them while
+     * the count is taken. */
+    __builtin_prefetch(w, 1);
+    __builtin_prefetch(&p->at.marks[b >> 3], 0);
     if (!blk_reserve(p, b, PMM_BLOCK_PAGES, PMM_BLOCK_PAGES))
         return 0;
-    uint64_t *w = &p->at.free[b << 3];
     if (own_of(p, b) == OWN_FRESH) { /* taken whole: written straight as allocated */
         pmm_memset(&p->at.refs[b << PMM_BLOCK_SHIFT], 0, PMM_BLOCK_PAGES * sizeof(uint16_t));
         for (int i = 0; i < 8; i++)

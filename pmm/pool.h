@@ -28,7 +28,7 @@ static inline uint64_t and64_x(const struct pmm *p, uint64_t *w, uint64_t m)
     return o;
 }
 /* Compare-and-swap of a word: 1 and *old unchanged on success, 0 and *old = what is there. */
-static inline int cas64_x(const struct pmm *p, uint64_t *w, uint64_t *old, uint64_t new)
+static inline bool cas64_x(const struct pmm *p, uint64_t *w, uint64_t *old, uint64_t new)
 {
     if (p->concurrent)
         return __atomic_compare_exchange_n(w, old, new, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
@@ -40,7 +40,7 @@ static inline int cas64_x(const struct pmm *p, uint64_t *w, uint64_t *old, uint6
     st64(w, new);
     return 1;
 }
-static inline int cas16_x(const struct pmm *p, uint16_t *r, uint16_t *old, uint16_t new)
+static inline bool cas16_x(const struct pmm *p, uint16_t *r, uint16_t *old, uint16_t new)
 {
     if (p->concurrent)
         return __atomic_compare_exchange_n(r, old, new, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
@@ -83,12 +83,16 @@ static inline uint64_t own_view(const struct pmm *p, uint64_t wi)
 /* summary.c: the one-sided summaries (state.h). */
 void sum_set(const struct pmm *p, const struct pmm_sum *s, uint64_t b);
 /* Clear block b's level-0 bit; set it again if still(p, b) holds after. Returns still's answer. */
-int sum_clear(struct pmm *p, const struct pmm_sum *s, uint64_t b,
-              int (*still)(const struct pmm *, uint64_t));
+bool sum_clear(struct pmm *p, const struct pmm_sum *s, uint64_t b,
+               bool (*still)(const struct pmm *, uint64_t));
+/* Block b's count left 512 by the caller's reservation: its `whole` bit goes (not counted). */
+void whole_taken(struct pmm *p, uint64_t b);
 /* The first block in [from, limit) whose bit is set at every level, or PMM_NONE. */
 uint64_t sum_next(struct pmm *p, const struct pmm_sum *s, uint64_t from, uint64_t limit);
-int blk_avail(const struct pmm *p, uint64_t b);
-int blk_whole(const struct pmm *p, uint64_t b);
+/* Clear every stale bit above level 0 (a set bit over an empty word). O(summary words). */
+void sum_scrub(struct pmm *p, const struct pmm_sum *s);
+bool blk_avail(const struct pmm *p, uint64_t b);
+bool blk_whole(const struct pmm *p, uint64_t b);
 
 /*
  * A search that relied on the summaries brackets itself with these: a clear in flight while it
@@ -152,7 +156,7 @@ static inline void mark_page(const struct pmm *p, uint64_t c)
     if (!(ld64(w) & m))
         or64_x(p, w, m);
 }
-static inline int marked(const struct pmm *p, uint64_t c)
+static inline bool marked(const struct pmm *p, uint64_t c)
 {
     return (ld64(&p->at.marks[c >> 12]) >> ((c >> 6) & 63)) & 1;
 }
@@ -165,7 +169,8 @@ static inline int marked(const struct pmm *p, uint64_t c)
  * the caller's next-fit hint (a block number). Never below 1 MiB. */
 uint64_t pool_take(struct pmm *p, uint32_t node, int strict, uint64_t want, uint64_t *cursor,
                    uint64_t *out);
-/* A run of n pages aligned to apages (compact [lo, hi)), claimed: its compact start, or PMM_NONE. */
+/* A run of n pages aligned to apages (compact [lo, hi)), claimed: its compact start, or PMM_NONE.
+ */
 uint64_t pool_take_run(struct pmm *p, uint64_t n, uint64_t apages, uint64_t lo, uint64_t hi,
                        uint32_t node, int strict);
 

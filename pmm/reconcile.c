@@ -274,6 +274,7 @@ int pmm_reconcile(struct pmm *p, const struct pmm_map *final, void *scratch, uin
     p->total = c_usable(p, r, n);
     p->unmanaged = a.unmanaged;
     p->fw = (struct pmm_firmware){0, 0, 0};
+    p->live = 1;
     p->reconciled = 1;
     return PMM_OK;
 }

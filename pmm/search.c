@@ -104,7 +104,9 @@ uint64_t pool_take(struct pmm *p, uint32_t node, int strict, uint64_t want, uint
     for (int round = 0; round < 2; round++) {
         uint64_t gen0 = search_begin(p);
         for (uint32_t k = 0; k < nn; k++) {
-            uint32_t nd = node == PMM_NODE_ANY ? node : k ? pmm_order(p)[node * p->nnodes + k] : node;
+            uint32_t nd = node == PMM_NODE_ANY ? node
+                          : k                  ? pmm_order(p)[node * p->nnodes + k]
+                                               : node;
             for (int z = 0; z < 2; z++) {
                 struct piece pc[8];
                 uint64_t r = 0;
@@ -224,8 +226,8 @@ static uint64_t find_pages(struct pmm *p, uint64_t n, uint64_t apages, uint64_t 
 {
     uint64_t pos = lo;
     while (pos < hi && hi - pos >= n) {
-        uint64_t b = sum_next(p, &p->avail, pos >> PMM_BLOCK_SHIFT,
-                              ((hi - 1) >> PMM_BLOCK_SHIFT) + 1);
+        uint64_t b =
+            sum_next(p, &p->avail, pos >> PMM_BLOCK_SHIFT, ((hi - 1) >> PMM_BLOCK_SHIFT) + 1);
         if (b == PMM_NONE)
             return PMM_NONE;
         if (!blk_avail(p, b)) {
@@ -300,12 +302,14 @@ uint64_t pool_take_run(struct pmm *p, uint64_t n, uint64_t apages, uint64_t lo, 
                        uint32_t node, int strict)
 {
     uint32_t nn = node == PMM_NODE_ANY || strict ? 1 : p->nnodes;
-    const struct pmm_sum *s = n >= PMM_BLOCK_PAGES && apages >= PMM_BLOCK_PAGES ? &p->whole
-                                                                                 : &p->avail;
+    const struct pmm_sum *s =
+        n >= PMM_BLOCK_PAGES && apages >= PMM_BLOCK_PAGES ? &p->whole : &p->avail;
     for (int round = 0; round < 2; round++) {
         uint64_t gen0 = search_begin(p);
         for (uint32_t k = 0; k < nn; k++) {
-            uint32_t nd = node == PMM_NODE_ANY ? node : k ? pmm_order(p)[node * p->nnodes + k] : node;
+            uint32_t nd = node == PMM_NODE_ANY ? node
+                          : k                  ? pmm_order(p)[node * p->nnodes + k]
+                                               : node;
             uint64_t c = run_in_node(p, n, apages, lo, hi, nd);
             if (c != PMM_NONE)
                 return c;

@@ -116,6 +116,8 @@
 #ifndef PMM_STATE_H
 #define PMM_STATE_H
 
+#include <stdbool.h>
+
 #include "pmm.h"
 
 #define PMM_MAGIC        0x4d4d502d49464555ull /* "UEFI-PMM" */
@@ -132,19 +134,20 @@
 #define PMM_SEC_ABSENT   0xffffffffu
 #define PMM_MAX_SECTIONS (1ull << 32) /* section numbers are 32-bit: span <= 2^47 pages */
 #define PMM_REF_HELD     0xffffu      /* stored count of a page on a per-CPU cache */
-#define PMM_CLAIM_PASSES 64           /* claim_any: passes without a bit before it calls it corrupt */
+#define PMM_CLAIM_PASSES 64 /* claim_any: passes without a bit before it calls it corrupt */
 
 /* own[b] */
 enum { OWN_NONE = 0, OWN_FRESH = 1, OWN_ALL = 2, OWN_SOME = 3 };
 
 /*
  * One CPU's cache (percpu.c). Only its CPU reads or writes it, but for drains of a CPU that is
- * offline and the statistics, which read n. 512 bytes, so that no two caches share a cache line.
+ * offline and the statistics, which read n and page[] (so the owner stores them with relaxed
+ * atomics: plain moves). 512 bytes, so that no two caches share a cache line.
  */
 struct pmm_cache {
-    uint32_t n;      /* held pages on page[], the newest last */
-    uint32_t gen;    /* short_gen when it last gave its pages back */
-    uint64_t cursor; /* the block its next refill looks at first */
+    uint32_t n;                   /* held pages on page[], the newest last */
+    uint32_t gen;                 /* short_gen when it last gave its pages back */
+    uint64_t cursor;              /* the block its next refill looks at first */
     uint64_t page[PMM_CPU_CACHE]; /* page frame numbers (not compact: the fast path returns them) */
 };
 _Static_assert(sizeof(struct pmm_cache) == 512, "a cache is eight whole cache lines");
@@ -197,12 +200,14 @@ struct pmm {
     uint64_t refs_phys;  /* uint16 per page, page aligned */
     uint32_t ncpus;      /* caches, fixed at build */
     uint32_t nnodes;     /* NUMA nodes, 1 without a table */
-    uint64_t c_low;      /* compact index of the first page at or above 1 MiB */
-    uint64_t c_dma;      /* ... at or above 16 MiB */
-    uint64_t c_high;     /* ... at or above 4 GiB (cspan if none) */
-    uint64_t c_cache;    /* the lowest page a cache may hold: c_high if RAM lies above it, else
-                          * c_low, so that a machine with high memory keeps its low pages in the
-                          * pool, where single pages take them only once high memory is gone */
+    uint32_t live;       /* caches in use: 1 once no firmware hooks are set (reconcile, or a
+                          * build without them) */
+    uint32_t pad0;
+    uint64_t c_low;    /* compact index of the first page at or above 1 MiB */
+    uint64_t c_dma;    /* ... at or above 16 MiB */
+    uint64_t c_high;   /* ... at or above 4 GiB (cspan if none) */
+    uint64_t pfn_high; /* 4 GiB's page if RAM lies above it, else 0: a cache keeps pages below
+                        * it under its high ones, so that it hands out high memory first */
 
     /*
      * Owner-local: where the arrays are in the current mapping (*_phys + off), so that reaching
@@ -217,8 +222,10 @@ struct pmm {
         struct pmm_cache *cache;
     } at;
 
-    /* Mutable. Counters change only in the owner-changing calls, but for `owned` in release_boot
-     * (atomic) and the summary-clear counters. */
+    /*
+     * Mutable, read by every call (a line of its own: written only by the owner-changing calls,
+     * release_boot's `owned` and a shortage's short_gen).
+     */
     _Alignas(64) uint32_t concurrent; /* 1: CPUs may call at once (pmm_set_concurrent) */
     uint32_t reconciled;
     uint32_t boot_held; /* boot memory withheld until pmm_release_boot */
@@ -227,8 +234,10 @@ struct pmm {
     uint64_t total;     /* usable RAM pages in present sections (pool, metadata, withheld) */
     uint64_t unmanaged; /* usable pages in the final map outside present sections */
     uint64_t dropped;   /* pages the firmware took behind our back during the boot phase */
-    uint64_t cursor;    /* the block pmm_alloc's pool path looks at first */
-    _Alignas(64) uint64_t clearing; /* summary clears in flight (pool.c sum_clear) */
+    /* Hints the pool paths write (their own line, so that they do not evict the one above). */
+    _Alignas(64) uint64_t cursor; /* the block pmm_alloc's pool path looks at first */
+    uint64_t hint; /* one CPU: the 2 MiB block freed whole last (PMM_NONE), taken first */
+    _Alignas(64) uint64_t clearing; /* summary clears in flight (summary.c) */
     uint64_t clear_gen;             /* summary clears completed */
 
     /* Owner-local: cleared by pmm_adopt and (fw) by pmm_reconcile. */
@@ -329,7 +338,7 @@ static inline uint64_t cpfn(const struct pmm *p, uint64_t c)
 }
 
 /* Compact indices c and c + 1 hold physically adjacent pages (always, inside a slot). */
-static inline int c_adjacent(const struct pmm *p, uint64_t c)
+static inline bool c_adjacent(const struct pmm *p, uint64_t c)
 {
     if (((c + 1) & (PMM_SEC_PAGES - 1)) || c + 1 >= p->cspan)
         return 1;

@@ -117,7 +117,7 @@ int pmm_node_stats(const struct pmm *p, uint32_t node, struct pmm_node_stats *s)
         const struct pmm_cache *pc = i < p->ncpus ? &p->at.cache[i] : &p->home;
         uint32_t n = __atomic_load_n(&pc->n, __ATOMIC_RELAXED);
         for (uint32_t k = 0; k < n && k < PMM_CPU_CACHE; k++)
-            s->cached += pmm_page_node(p, pc->page[k]) == node;
+            s->cached += pmm_page_node(p, ld64(&pc->page[k])) == node; /* its CPU writes */
     }
     return PMM_OK;
 }

@@ -13,7 +13,10 @@
  *    (or the word below) and set again if it holds. A search passing between the clear and the
  *    set again misses the block; so a clear counts itself in `clearing` while it is in flight and
  *    in `clear_gen` when it is done, and a search that finds nothing checks both (pool.h
- *    search_missed) and, if a clear overlapped it, confirms from the counts (pool_confirm).
+ *    search_missed) and, if a clear overlapped it, confirms from the counts (pool_confirm). One
+ *    clear needs no counting: the taker's of a `whole` bit at level 0 (whole_taken), which only
+ *    that taker's own pages could make wrong, and they are not back before its call returns. So
+ *    the global counters see stale-bit clean-up, not every 2 MiB allocation.
  *  - with one CPU (p->concurrent clear) none of this can interleave, and none of it is counted.
  *
  * In the C11 model the set's count update, its loads of the summary words, the clear's and/or and
@@ -41,24 +44,30 @@ static inline void and_sc(const struct pmm *p, uint64_t *w, uint64_t m)
         st64(w, ld64(w) & m);
 }
 
-int blk_avail(const struct pmm *p, uint64_t b)
+bool blk_avail(const struct pmm *p, uint64_t b)
 {
     return (p->concurrent ? __atomic_load_n(&p->at.count[b], __ATOMIC_SEQ_CST)
                           : ld16(&p->at.count[b])) != 0;
 }
-int blk_whole(const struct pmm *p, uint64_t b)
+bool blk_whole(const struct pmm *p, uint64_t b)
 {
     return (p->concurrent ? __atomic_load_n(&p->at.count[b], __ATOMIC_SEQ_CST)
                           : ld16(&p->at.count[b])) == PMM_BLOCK_PAGES;
 }
 
-/* Bit i of level k and its ancestors, each set unless it already is. */
+/*
+ * Bit i of level k and its ancestors, each set unless it already is. With one CPU a set bit's
+ * ancestors are set (a clear above happens only over an empty word), so the walk stops at the
+ * first bit that is; with several, a clear of an ancestor may be under way, and it goes on.
+ */
 static void set_from(const struct pmm *p, const struct pmm_sum *s, uint32_t k, uint64_t i)
 {
     for (; k < s->nlevels; k++, i >>= 6) {
         uint64_t *w = sum_words(p, s, k) + (i >> 6), m = bit_mask(i);
         if (!(ld_sc(p, w) & m))
             or_sc(p, w, m);
+        else if (!p->concurrent)
+            return;
     }
 }
 
@@ -80,16 +89,28 @@ static void clear_end(struct pmm *p)
     }
 }
 
-int sum_clear(struct pmm *p, const struct pmm_sum *s, uint64_t b,
-              int (*still)(const struct pmm *, uint64_t))
+bool sum_clear(struct pmm *p, const struct pmm_sum *s, uint64_t b,
+               bool (*still)(const struct pmm *, uint64_t))
 {
     clear_begin(p);
     and_sc(p, sum_words(p, s, 0) + (b >> 6), ~bit_mask(b));
-    int again = still(p, b);
+    bool again = still(p, b);
     if (again)
         set_from(p, s, 0, b);
     clear_end(p);
     return again;
+}
+
+/*
+ * The taker that took block b's count from 512 clears its `whole` bit. Nothing can make the
+ * block wholly free again but pages this taker has not handed out yet, so no completed free can
+ * hide in the moment between the clear and the recheck: this clear is not counted.
+ */
+void whole_taken(struct pmm *p, uint64_t b)
+{
+    and_sc(p, sum_words(p, &p->whole, 0) + (b >> 6), ~bit_mask(b));
+    if (blk_whole(p, b))
+        set_from(p, &p->whole, 0, b);
 }
 
 /* Bit i of level k (k >= 1) was set over an empty word: clear it unless the word filled again. */
@@ -145,9 +166,22 @@ uint64_t sum_next(struct pmm *p, const struct pmm_sum *s, uint64_t from, uint64_
     }
 }
 
+void sum_scrub(struct pmm *p, const struct pmm_sum *s)
+{
+    for (uint32_t k = 1; k < s->nlevels; k++) { /* bottom up: a word emptied here is seen above */
+        const uint64_t *below = sum_words(p, s, k - 1);
+        for (uint64_t j = 0; j < s->nwords[k]; j++)
+            for (uint64_t x = ld_sc(p, sum_words(p, s, k) + j); x; x &= x - 1) {
+                uint64_t i = (j << 6) | (uint64_t)__builtin_ctzll(x);
+                if (i < s->nwords[k - 1] && !ld_sc(p, &below[i]))
+                    clear_stale(p, s, k, i);
+            }
+    }
+}
+
 uint64_t pool_confirm(struct pmm *p, const struct pmm_sum *s, uint64_t from, uint64_t limit)
 {
-    int (*pred)(const struct pmm *, uint64_t) = s == &p->whole ? blk_whole : blk_avail;
+    bool (*pred)(const struct pmm *, uint64_t) = s == &p->whole ? blk_whole : blk_avail;
     uint64_t found = 0;
     if (limit > s->nbits)
         limit = s->nbits;

@@ -113,6 +113,40 @@ else
     fail=1
 fi
 
+# NUMA: a 4-socket map with its SRAT lines (tools/servermap.py). Each node's pages, as pmmsim's
+# JSON reports them, must be the usable pages the map puts in the node's SRAT range, less the
+# metadata run and page 0 where they lie: computed here from the map's own lines.
+python3 tools/servermap.py --nodes 4 --node-gib 16 >"$tmp/numa.txt"
+if build/pmmsim --json "$tmp/numa.txt" >"$tmp/numa.json"; then
+    python3 - "$tmp/numa.txt" "$tmp/numa.json" <<'PY' || fail=1
+import json, re, sys
+text, j = open(sys.argv[1]).read(), json.load(open(sys.argv[2]))
+usable, nodes = [], []
+for m in re.finditer(r"type=(\d+), attr=0x([0-9a-f]+), range=\[0x([0-9a-f]+)-0x([0-9a-f]+)\)", text):
+    t, attr, lo, hi = int(m[1]), int(m[2], 16), int(m[3], 16) >> 12, int(m[4], 16) >> 12
+    if t in (1, 2, 3, 4, 7) and not attr >> 63:
+        usable.append((lo, hi))
+for m in re.finditer(r"SRAT: Node (\d+) PXM \d+ \[mem 0x([0-9a-f]+)-0x([0-9a-f]+)\]", text):
+    nodes.append((int(m[1]), int(m[2], 16) >> 12, (int(m[3], 16) + 1) >> 12))
+meta_lo = j["meta_phys"] >> 12
+meta = (meta_lo, meta_lo + j["meta"])
+def inside(a, b, lo, hi):
+    return max(0, min(b, hi) - max(a, lo))
+want = {}
+for n, lo, hi in nodes:
+    pages = sum(inside(a, b, lo, hi) for a, b in usable)
+    pages -= inside(meta[0], meta[1], lo, hi) + inside(0, 1, lo, hi)
+    want[n] = pages
+got = {d["node"]: d["total"] for d in j["nodes"]}
+if got != want:
+    sys.exit(f"numa: pmmsim's nodes {got}, the map's SRAT ranges {want}")
+print(f"numa: 4 nodes, each with the usable pages of its SRAT range: {sorted(got.values())}")
+PY
+else
+    echo "pmmsim failed on the 4-node map"
+    fail=1
+fi
+
 # Sparse memory (metadata for present sections only). 2 GiB of RAM, half of it at 16 TiB: the
 # metadata must not cover the hole (it did, and did not fit, before sections); and a sparse
 # 64 TiB server: eight nodes of 512 GiB, 8 TiB apart, MMIO windows between them.

@@ -227,6 +227,64 @@ static int parse_shell(struct mapfile *mf, const char *name, int ln, const char 
 }
 
 /*
+ * "SRAT: Node N PXM P [mem 0xA-0xB]" (B inclusive), optionally "hotplug": a node's memory.
+ * Returns 0 (not such a line: *hit clear), or -1 with the error set for one that does not parse.
+ */
+static int parse_srat(struct mapfile *mf, const char *name, int ln, const char *line, int *hit)
+{
+    const char *s = strstr(line, "SRAT: Node ");
+    *hit = 0;
+    if (!s || !strstr(s, "[mem "))
+        return 0;
+    *hit = 1;
+    unsigned node, pxm;
+    unsigned long long a, b;
+    if (sscanf(s, "SRAT: Node %u PXM %u [mem 0x%llx-0x%llx]", &node, &pxm, &a, &b) != 4)
+        return fail(mf, name, ln, "SRAT line does not read 'Node N PXM P [mem 0xA-0xB]'");
+    if (b < a || (a & 0xfff) || ((b + 1) & 0xfff) || node >= PMM_MAX_NODES)
+        return fail(mf, name, ln, "SRAT range not whole pages, or node above %d", PMM_MAX_NODES);
+    if (mf->nnuma == mf->numa_cap) {
+        size_t cap = mf->numa_cap ? 2 * mf->numa_cap : 16;
+        struct pmm_numa_range *r = realloc(mf->numa, cap * sizeof *r);
+        if (!r)
+            return fail(mf, name, ln, "out of memory");
+        mf->numa = r;
+        mf->numa_cap = cap;
+    }
+    mf->numa[mf->nnuma++] = (struct pmm_numa_range){a >> 12, ((b - a) >> 12) + 1, node,
+                                                    strstr(s, "hotplug") ? PMM_NUMA_HOTPLUG : 0};
+    if (node + 1 > mf->nnodes)
+        mf->nnodes = node + 1;
+    return 0;
+}
+
+/* Sort the SRAT ranges and merge touching ones of a node; overlapping ones are an error. */
+static int numa_sort(struct mapfile *mf, const char *name)
+{
+    for (size_t i = 1; i < mf->nnuma; i++) {
+        struct pmm_numa_range t = mf->numa[i];
+        size_t j = i;
+        for (; j && mf->numa[j - 1].start > t.start; j--)
+            mf->numa[j] = mf->numa[j - 1];
+        mf->numa[j] = t;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < mf->nnuma; i++) {
+        struct pmm_numa_range *last = k ? &mf->numa[k - 1] : 0;
+        if (last && last->start + last->npages > mf->numa[i].start)
+            return fail(mf, name, 0, "SRAT ranges overlap at page 0x%llx",
+                        (unsigned long long)mf->numa[i].start);
+        if (last && last->start + last->npages == mf->numa[i].start &&
+            last->node == mf->numa[i].node && last->flags == mf->numa[i].flags)
+            last->npages += mf->numa[i].npages;
+        else
+            mf->numa[k++] = mf->numa[i];
+    }
+    mf->nnuma = k;
+    return 0;
+}
+
+/*
  * Linux 2.6 printed the numeric form without the "efi: " prefix: "mem00: type=7, attr=0xf,
  * range=[...)". Such a line is one whose word "memNN:" (NN decimal) is followed by " type=";
  * returns the "mem", or NULL for every other line (a whole dmesg has many words starting "mem").
@@ -276,12 +334,16 @@ int mapfile_parse(struct mapfile *mf, const char *name, const char *text)
             continue;
         }
         int hit;
+        if (parse_srat(mf, name, ln, line, &hit))
+            return -1;
+        if (hit)
+            continue;
         if (parse_shell(mf, name, ln, line, &hit))
             return -1;
     }
     if (!mf->n)
         return fail(mf, name, ln, "no memory descriptors found");
-    return 0;
+    return numa_sort(mf, name);
 }
 
 int mapfile_read(struct mapfile *mf, const char *path)
@@ -306,6 +368,7 @@ int mapfile_read(struct mapfile *mf, const char *path)
 void mapfile_free(struct mapfile *mf)
 {
     free(mf->desc);
+    free(mf->numa);
     memset(mf, 0, sizeof *mf);
 }
 

@@ -7,6 +7,8 @@
  *   Linux 4.x+:  efi: mem01: [Loader Data | ... |WB|WT|WC|UC] range=[0x1000-0x5fff] (0MB)
  *                (range closed with ']' is inclusive, with ')' exclusive; "EFI:" works too)
  *   UEFI shell:  available  0000000000000000-000000000008EFFF  000000000000008F 000000000000000F
+ * and the NUMA nodes Linux reads from the ACPI SRAT (optional):
+ *   Linux:       ACPI: SRAT: Node 1 PXM 1 [mem 0x100000000-0x17fffffff] (hotplug)
  * Lines that mention none of these are skipped (a whole dmesg works); a line that starts to look
  * like a descriptor but does not parse is an error naming the line.
  */
@@ -20,6 +22,9 @@
 struct mapfile {
     struct pmm_efi_desc *desc;
     size_t n, cap;
+    struct pmm_numa_range *numa; /* SRAT memory ranges, sorted and merged (mapfile_parse) */
+    size_t nnuma, numa_cap;
+    uint32_t nnodes; /* 1 + the highest node named, 0 without SRAT lines */
     char error[256]; /* "FILE:LINE: why" */
 };
 

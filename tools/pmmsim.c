@@ -97,6 +97,9 @@ int main(int argc, char **argv)
         return 1;
     }
     struct sim *s = sim_new(top);
+    s->numa = mf.numa; /* the SRAT's nodes, if the map has them */
+    s->numa_count = mf.nnuma;
+    s->nnodes = mf.nnodes;
     for (size_t i = 0; i < mf.n; i++)
         sim_add(s, mf.desc[i].type, mf.desc[i].phys_start, mf.desc[i].npages, mf.desc[i].attr);
 
@@ -201,9 +204,8 @@ int main(int argc, char **argv)
                "\"used\": %llu, \"meta\": %llu, \"alloc\": %llu, \"withheld\": %llu, "
                "\"largest\": %llu, \"below4g\": %llu, \"below16m\": %llu, \"span\": %llu, "
                "\"meta_phys\": %llu, \"released\": %llu, \"sections\": \"%llu/%llu\", "
-               "\"unmanaged\": %llu, \"cached\": %llu, \"nodes\": %llu, \"selftest\": \"%s\", "
-               "\"check\": "
-               "\"%s\"}\n",
+               "\"unmanaged\": %llu, \"cached\": %llu, \"selftest\": \"%s\", \"check\": \"%s\", "
+               "\"nodes\": [",
                path, mf.n, (unsigned long long)st.total, (unsigned long long)st.free,
                (unsigned long long)st.used, (unsigned long long)st.meta,
                (unsigned long long)st.alloc, (unsigned long long)st.withheld,
@@ -212,7 +214,14 @@ int main(int argc, char **argv)
                (unsigned long long)st.meta_phys, (unsigned long long)released,
                (unsigned long long)st.present_sections, (unsigned long long)st.sections,
                (unsigned long long)st.unmanaged, (unsigned long long)st.cached,
-               (unsigned long long)st.nodes, failures ? "fail" : "pass", check ? cf.what : "ok");
+               failures ? "fail" : "pass", check ? cf.what : "ok");
+        for (uint32_t n = 0; n < st.nodes; n++) { /* the SRAT's nodes: one without a table */
+            struct pmm_node_stats ns;
+            pmm_node_stats(k, n, &ns);
+            printf("%s{\"node\": %u, \"total\": %llu, \"free\": %llu}", n ? ", " : "", n,
+                   (unsigned long long)ns.total, (unsigned long long)(ns.free + ns.cached));
+        }
+        printf("]}\n");
     } else {
         printf("%s\n", line);
         printf("pmmsim: %s: %zu descriptors; self-test %s; pmm_check %s%s\n", path, mf.n,

@@ -12,6 +12,7 @@ hand; this is generated, not captured):
     per-socket structures (boot-services data and code, a little runtime data), now and then a
     page marked unusable, and a reserved range at the socket's end;
   - above all RAM, a 64-bit MMIO window per socket.
+Each socket is a NUMA node, and the ACPI SRAT's memory ranges are printed as Linux logs them.
 Deterministic for a given seed. `make bench PART=pmmsim` (bench/pmmsim.sh) replays it.
 """
 import argparse
@@ -93,6 +94,11 @@ def main():
     for i, (t, start, size, attr) in enumerate(rows):
         print(f"efi: mem{i:03d}: type={t}, attr=0x{attr:x}, "
               f"range=[0x{start:016x}-0x{start + size:016x}) ({size >> 20}MB)")
+    # The SRAT as Linux reports it: socket 0 from 0 (the low 4 GiB with it), each socket's RAM.
+    for n in range(a.nodes):
+        lo = 0 if n == 0 else n * node + 2 * G
+        hi = (n + 1) * node + 2 * G
+        print(f"ACPI: SRAT: Node {n} PXM {n} [mem 0x{lo:08x}-0x{hi - 1:08x}]")
 
 
 if __name__ == "__main__":

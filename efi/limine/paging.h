@@ -1,7 +1,7 @@
 /*
  * paging.h - x86_64 page tables in 4- or 5-level mode, built from pages the caller supplies
  * (paging.c). Freestanding: the loader builds the tables the kernel starts on; tests/host/
- * test_limine_paging.c builds them in simulated memory and walks them.
+ * test_limine_paging.c builds them in simulated memory, in both modes, and walks them.
  */
 #ifndef PMM_LIMINE_PAGING_H
 #define PMM_LIMINE_PAGING_H

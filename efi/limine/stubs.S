@@ -145,7 +145,8 @@ park_start:
     ret                             /* to goto_address, with 0 as its return address */
 park_end:
 
-/* ---- enter: rdi = struct enter_args (identity address), interrupts off; never returns ---- */
+/* ---- enter: rdi = struct enter_args (identity address below 4 GiB, in this page), interrupts
+ * off; never returns ---- */
     .balign 16
 enter_start:
     mov $0xc0000080, %ecx           /* EFER first: the new tables have no-execute bits */
@@ -154,11 +155,15 @@ enter_start:
     wrmsr
     mov EN_CR0(%rdi), %rax
     mov %rax, %cr0
+    mov %cr4, %rax
+    xor EN_CR4(%rdi), %rax
+    bt $12, %rax                    /* CR4.LA57: the kernel's paging mode is not the firmware's */
+    jc 6f
     mov EN_CR4(%rdi), %rax
     mov %rax, %cr4
     mov EN_CR3(%rdi), %rax
     mov %rax, %cr3                  /* still here: the temporary identity map covers this page */
-    mov EN_HHDM(%rdi), %rax
+7:  mov EN_HHDM(%rdi), %rax
     add %rax, %rdi
     lea 1f(%rip), %rbx
     add %rax, %rbx
@@ -225,6 +230,66 @@ enter_start:
     pushq $2                        /* last: the xors above set ZF and PF */
     popfq                           /* RFLAGS = 0x2 */
     ret
+
+/*
+ * The switch between 4- and 5-level paging. CR4.LA57 changes only with paging off, and paging
+ * goes off only outside 64-bit mode: a far return into compatibility mode, on a GDT and a stack
+ * of this page's own (the firmware's GDT and the loader's stack may lie anywhere); paging off
+ * (which leaves long mode), CR4 with the kernel's LA57, the kernel's CR3 (its top table lies
+ * below 4 GiB), paging on (EFER.LME is still set: long mode again), a far return into 64-bit
+ * mode. This page is identity-mapped in the firmware's tables and the kernel's, and runs
+ * unpaged in between at that same address. PCIDE must be clear while paging is off.
+ */
+6:  mov %cr4, %rax
+    btr $17, %rax
+    mov %rax, %cr4
+    mov %rdi, %rsp                  /* the stack: just below the arguments */
+    and $-16, %rsp
+    lea en_gdt(%rip), %rax
+    sub $16, %rsp
+    movw $(4 * 8 - 1), (%rsp)
+    mov %rax, 2(%rsp)
+    lgdt (%rsp)
+    add $16, %rsp
+    mov $0x10, %eax
+    mov %eax, %ds
+    mov %eax, %es
+    mov %eax, %ss
+    lea 9f(%rip), %rbx              /* below 4 GiB: EBX keeps it through compatibility mode */
+    lea 8f(%rip), %rax
+    pushq $0x08
+    push %rax
+    lretq
+
+    .code32
+8:  mov %cr0, %eax
+    btr $31, %eax
+    mov %eax, %cr0                  /* paging off: EFER.LMA clears */
+    mov EN_CR4(%edi), %eax
+    btr $17, %eax
+    mov %eax, %cr4                  /* PAE, and LA57 as the kernel's mode */
+    mov EN_CR3(%edi), %eax
+    mov %eax, %cr3
+    mov %cr0, %eax
+    bts $31, %eax
+    mov %eax, %cr0                  /* paging on: long mode, still in compatibility mode */
+    push $0x18
+    push %ebx
+    lret
+
+    .code64
+9:  mov %edi, %edi                  /* upper halves are undefined after compatibility mode */
+    mov %esp, %esp
+    mov EN_CR4(%rdi), %rax
+    mov %rax, %cr4                  /* the whole of CR4, PCIDE too if it is asked for */
+    jmp 7b
+
+    .balign 8                       /* accessed bits set: loading never writes the GDT */
+en_gdt:
+    .quad 0
+    .quad 0x00cf9b000000ffff        /* 0x08: 32-bit code, flat */
+    .quad 0x00cf93000000ffff        /* 0x10: data, flat */
+    .quad 0x00af9b000000ffff        /* 0x18: 64-bit code */
 enter_end:
 
 /* ---- run in place by ap_main on each AP ---- */

@@ -8,8 +8,11 @@
  *                  stack.
  *   park           where each AP waits for the kernel to write its goto_address (Limine MP), in
  *                  the parking page, reached through the HHDM.
- *   enter          the BSP's last instructions: new CR3, on to the HHDM copy of itself, GDT,
- *                  segments, descriptor tables, the lower half dropped, the entry state, the jump.
+ *   enter          the BSP's last instructions: new CR3 (through compatibility mode with paging
+ *                  off when the kernel's paging mode is not the firmware's), on to the HHDM copy
+ *                  of itself, GDT, segments, descriptor tables, the lower half dropped, the entry
+ *                  state, the jump. It runs in the parking page, below 4 GiB, with its arguments
+ *                  at the page's end and, when it switches modes, its stack just below them.
  */
 #ifndef PMM_LIMINE_STUBS_H
 #define PMM_LIMINE_STUBS_H

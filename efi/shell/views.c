@@ -26,6 +26,11 @@ SHELL_STATUS view_stats(struct cmd *c)
             say(c, L"PmmKind,\"%s\",\"%ld\"\n", kind_name((enum pmm_kind)k), s.kind_pages[k]);
         say(c, L"PmmSections,\"%ld\",\"%ld\",\"%ld\"\n", s.present_sections, s.sections,
             s.unmanaged);
+        for (uint32_t n = 0; n < s.nodes; n++) {
+            struct pmm_node_stats ns;
+            if (!pmm_node_stats(c->pmm, n, &ns))
+                say(c, L"PmmNode,\"%d\",\"%ld\",\"%ld\"\n", n, ns.total, ns.free + ns.cached);
+        }
         return SHELL_SUCCESS;
     }
     char line[256];
@@ -53,6 +58,11 @@ SHELL_STATUS view_stats(struct cmd *c)
     if (s.unmanaged)
         say(c, L"  usable but outside those sections: %ld page%s, not used\n", s.unmanaged,
             plural(s.unmanaged));
+    for (uint32_t n = 0; s.nodes > 1 && n < s.nodes; n++) { /* NUMA: the ACPI SRAT's nodes */
+        struct pmm_node_stats ns;
+        if (!pmm_node_stats(c->pmm, n, &ns))
+            say(c, L"  node %d: %ld pages, %ld free\n", n, ns.total, ns.free + ns.cached);
+    }
     return SHELL_SUCCESS;
 }
 

@@ -22,6 +22,7 @@
 /* What the loader answered, checked once in main.c and read everywhere after. */
 struct boot_info {
     uint64_t hhdm;                       /* virtual = physical + hhdm */
+    unsigned levels;                     /* paging: 4 or 5 (CR4.LA57), as the response says */
     uint64_t kernel_phys, kernel_virt;   /* Executable Address */
     uint64_t kernel_pages;               /* the image, from the linker's bounds */
     struct limine_memmap_entry **memmap; /* the Limine memory map */
@@ -34,6 +35,11 @@ struct boot_info {
 };
 extern struct boot_info boot;
 #define HHDM (boot.hhdm)
+
+/* arrival.c: at entry, before any response is used: CR4.LA57 read into boot.levels, the Limine
+ * responses the stub builds on checked (handoff/limine_verify.c), boot filled in; a refusal
+ * names the field and fails the run */
+void arrival(void);
 
 /* console.c: COM1 (and later the framebuffer) */
 void con_init(void);
@@ -75,6 +81,16 @@ void udelay(uint64_t us);
 void paging_init(struct pmm *p);
 void paging_done(struct pmm *p);
 uint64_t paging_root(void); /* the kernel's top table (physical) */
+
+/*
+ * la57.c: the paging mode, settled before paging_init builds the tables (prints "kernel: paging:
+ * N-level"): 5-level wherever the CPU has LA57, switching itself if the loader did not answer the
+ * Paging Mode request; then each AP follows (paging_mode_ap, before it loads the kernel's
+ * tables), and paging_mode_done frees what the switch used once every CPU is on those.
+ */
+void paging_mode_settle(struct pmm *p);
+void paging_mode_ap(void);
+void paging_mode_done(struct pmm *p);
 
 /* handed.c: 0 if the allocated pages are exactly those the response hands over; else why, *at
  * where */

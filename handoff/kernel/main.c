@@ -10,11 +10,10 @@
 #include "kernel.h"
 
 extern volatile uint64_t base_revision[3];
-extern volatile struct limine_request_header hhdm_req, memmap_req, efi_memmap_req, fb_req,
-    kaddr_req, tsc_req, info_req, module_req, cmdline_req;
+extern volatile struct limine_request_header efi_memmap_req, fb_req, tsc_req, info_req, module_req,
+    cmdline_req;
 extern volatile struct limine_mp_request mp_req;
 extern volatile struct pmm_request pmm_req;
-extern const char __image_start[], __image_end[];
 
 struct boot_info boot;
 static uint64_t t0;
@@ -44,27 +43,10 @@ static void responses(void)
     boot.revision = LIMINE_LOADED_BASE_REVISION_VALID(base_revision)
                         ? LIMINE_LOADED_BASE_REVISION(base_revision)
                         : 6;
-    struct limine_hhdm_response *h = hhdm_req.response;
-    struct limine_memmap_response *m = memmap_req.response;
-    struct limine_executable_address_response *k = kaddr_req.response;
-    if (!h || !m || !k)
-        panic("the loader answered no %s request", !h   ? "HHDM"
-                                                   : !m ? "memory map"
-                                                        : "executable "
-                                                          "address");
-    boot.hhdm = h->offset;
-    boot.memmap = m->entries;
-    boot.memmap_count = m->entry_count;
-    boot.kernel_phys = k->physical_base;
-    boot.kernel_virt = k->virtual_base;
-    boot.kernel_pages = (uint64_t)(__image_end - __image_start) / 4096;
     boot.efi_memmap = efi_memmap_req.response;
     boot.mp = mp_req.response;
     struct limine_tsc_frequency_response *t = tsc_req.response;
     boot.tsc_hz = t ? t->frequency : 0;
-    if (boot.kernel_virt != (uint64_t)(uintptr_t)__image_start)
-        panic("the Executable Address response says 0x%lx, the kernel runs at 0x%lx",
-              boot.kernel_virt, (uint64_t)(uintptr_t)__image_start);
     const struct pmm_response *r = pmm_req.response;
     if (!r)
         panic("the loader did not answer the live-allocator request: not a uefi-pmm loader?");
@@ -82,6 +64,7 @@ void kmain(void)
 {
     t0 = rdtsc();
     con_init();
+    arrival(); /* the paging mode; the responses below checked field by field (arrival.c) */
     screen();
     responses();
     struct limine_bootloader_info_response *bi = info_req.response;
@@ -169,6 +152,12 @@ void kmain(void)
     kprintf("kernel: memory: %lu MiB usable, %lu MiB free, %lu KiB metadata at 0x%lx, "
             "largest free run %lu MiB\n",
             s.total >> 8, s.free >> 8, s.meta * 4, s.meta_phys, s.largest >> 8);
+    for (uint32_t n = 0; s.nodes > 1 && n < s.nodes; n++) {
+        struct pmm_node_stats ns;
+        if (!pmm_node_stats(p, n, &ns))
+            kprintf("kernel: numa: node %u: %lu pages, %lu free\n", n, ns.total,
+                    ns.free + ns.cached);
+    }
     pmm_summary(p, line, sizeof line);
     kprintf("%s\n", line);
     uint64_t t1 = rdtsc();

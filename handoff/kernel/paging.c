@@ -1,5 +1,6 @@
 /*
- * paging.c - the kernel's own page tables, built from allocator pages on the loader's:
+ * paging.c - the kernel's own page tables, built from allocator pages on the loader's, in the
+ * paging mode the kernel runs (4- or 5-level: boot.levels; 5-level adds a PML5 on top):
  *
  *   HHDM + phys   direct map of every RAM and framebuffer range of the memory map, 2 MiB pages
  *                 where they fit, read-write, no-execute, at the loader's own HHDM offset (so
@@ -29,7 +30,7 @@ extern const char __text_end[], __rodata_end[]; /* kernel.ld */
 static uint64_t nx; /* NX, or 0 on a CPU without no-execute pages */
 static struct pmm *pm;
 static uint64_t tables; /* page-table pages allocated */
-static uint64_t root;   /* the kernel's PML4, physical */
+static uint64_t root;   /* the kernel's top table (PML4 or PML5), physical */
 
 static uint64_t new_table(void)
 {
@@ -51,16 +52,17 @@ static uint64_t *next(uint64_t *table, unsigned idx)
     return (uint64_t *)(uintptr_t)((table[idx] & 0x000ffffffffff000ull) + HHDM);
 }
 
-/* One leaf: a 2 MiB page (big) or a 4 KiB one, with the permission and cache bits given. */
+/*
+ * One leaf: a 2 MiB page (big) or a 4 KiB one, with the permission and cache bits given. The
+ * walk starts at the PML5 in 5-level mode (boot.levels), which only adds a level on top: bits
+ * 56:48 of va pick its entry, the levels below are the 4-level ones.
+ */
 static void map(uint64_t va, uint64_t pa, int big, uint64_t bits)
 {
-    uint64_t *pml4 = (uint64_t *)(uintptr_t)(root + HHDM);
-    uint64_t *pd = next(next(pml4, (va >> 39) & 511), (va >> 30) & 511);
-    if (big) {
-        pd[(va >> 21) & 511] = pa | P | PS | bits;
-        return;
-    }
-    next(pd, (va >> 21) & 511)[(va >> 12) & 511] = pa | P | bits;
+    uint64_t *t = (uint64_t *)(uintptr_t)(root + HHDM);
+    for (unsigned level = boot.levels; level > (big ? 2u : 1u); level--)
+        t = next(t, (unsigned)(va >> (12 + 9 * (level - 1))) & 511);
+    t[(va >> (big ? 21 : 12)) & 511] = pa | P | bits | (big ? PS : 0);
 }
 
 /* [lo, hi) of physical memory into the direct map, 2 MiB pages where they fit. */
@@ -103,7 +105,8 @@ static void enable_wx(void)
 void paging_init(struct pmm *p)
 {
     pm = p;
-    enable_wx(); /* NXE before any table with NX bits is live */
+    paging_mode_settle(p); /* boot.levels final from here on */
+    enable_wx();           /* NXE before any table with NX bits is live */
     root = new_table();
     uint64_t ram = 0;
     for (uint64_t i = 0; i < boot.memmap_count; i++) {
@@ -130,8 +133,9 @@ void paging_init(struct pmm *p)
         map(va, boot.kernel_phys + i * PG, 0, image_perm(va));
     }
     __asm__ volatile("mov %0, %%cr3" : : "r"(root) : "memory");
-    kprintf("kernel: own page tables: %lu pages, direct map of %lu MiB of RAM at 0x%lx\n", tables,
-            ram >> 20, HHDM);
+    kprintf("kernel: own page tables (%u-level): %lu pages, direct map of %lu MiB of RAM at "
+            "0x%lx\n",
+            boot.levels, tables, ram >> 20, HHDM);
     kprintf("kernel: W^X: text read-execute, rodata read-only, data/bss/direct map read-write%s; "
             "CR0.WP on\n",
             nx ? " no-execute (EFER.NXE on)" : " (this CPU has no NX bit)");
@@ -141,6 +145,7 @@ void paging_done(struct pmm *p)
 {
     uint64_t t = handed_free(p, boot.pmm, PMM_HANDED_PAGE_TABLES);
     uint64_t m = handed_free(p, boot.pmm, PMM_HANDED_MP);
+    paging_mode_done(p);
     kprintf("kernel: freed the loader's %lu pages of page tables and %lu of AP parking and "
             "stacks\n",
             t, m);

@@ -22,6 +22,17 @@ REQ volatile struct limine_request_header module_req = {LIMINE_MODULE_REQUEST_ID
 REQ volatile struct limine_request_header cmdline_req = {LIMINE_EXECUTABLE_CMDLINE_REQUEST_ID, 0,
                                                          0};
 REQ volatile struct limine_mp_request mp_req = {LIMINE_MP_REQUEST_ID, 0, 0, 0};
+#ifndef PMM_TEST_NO_PAGING_REQUEST /* tests/qemu/la57.sh: a loader that leaves the mode alone */
+/* 5-level where the CPU has it, 4-level otherwise: the stub runs either (paging.c) */
+REQ volatile struct limine_paging_mode_request paging_req = {LIMINE_PAGING_MODE_REQUEST_ID,
+                                                             1,
+                                                             0,
+                                                             LIMINE_PAGING_MODE_X86_64_5LVL,
+                                                             LIMINE_PAGING_MODE_X86_64_5LVL,
+                                                             LIMINE_PAGING_MODE_X86_64_4LVL};
+#else
+REQ volatile struct limine_paging_mode_request paging_req; /* no ID: not a request */
+#endif
 REQ volatile struct pmm_request pmm_req = {PMM_REQUEST_ID, 0, 0,
 #ifdef PMM_HOLD_TEST /* tests/qemu/hold.sh: boot memory held until the kernel releases it */
                                            PMM_REQUEST_HOLD_BOOT_MEMORY

@@ -128,6 +128,7 @@ void __attribute__((noreturn)) ap_main(struct cpu *c)
 static void __attribute__((noreturn)) ap_entry(struct limine_mp_info *info)
 {
     struct cpu *c = (struct cpu *)(uintptr_t)info->extra_argument;
+    paging_mode_ap(); /* into the kernel's paging mode first, if it switched itself (la57.c) */
     __asm__ volatile("mov %0, %%cr3\n\t"
                      "mov %1, %%rsp\n\t"
                      "xor %%ebp, %%ebp\n\t"

@@ -330,6 +330,44 @@ def madt_seeds():
     write("madt", "raw", madt(lapic(0, 0, 1)))
 
 
+def limine_verify_seeds():
+    """fuzz_limine_verify: a good set of Limine responses in 4- and 5-level mode, and near misses."""
+    H4, H5, KB = 0xFFFF800000000000, 0xFF00000000000000, 0xFFFFFFFF80000000
+    FB = 0xC0000000
+    good_map = [(0, 0x1000, 1), (0x1000, 0x9F000, 0), (0x100000, 0x1500000, 0),
+                (0x1600000, 0x26000, 6), (0x1626000, 0x1E000000 - 0x1626000, 5), (FB, 0x300000, 7)]
+
+    def seed(name, flags=0x1B, hhdm=H4, paging=0x80, mm=None, mmflags=0, exe=(0x1600000, KB, 38),
+             span=0, fbs=None, fbflags=0):
+        mm = good_map if mm is None else mm
+        fbs = [(FB, 1024, 768, 4096, 32, 1, (8, 16, 8, 8, 8, 0))] if fbs is None else fbs
+        d = struct.pack("<BQB", flags, hhdm, paging)
+        d += struct.pack("<IB", len(mm), mmflags)
+        d += b"".join(struct.pack("<QQBB", b, n, t, 0) for b, n, t in mm)
+        d += struct.pack("<BQQIQ", 0, exe[0], exe[1], exe[2], span)
+        d += struct.pack("<BB", len(fbs), fbflags)
+        for a, w, h, p, bpp, model, masks in fbs:
+            d += struct.pack("<BQQQQHB6B", 0, a, w, h, p, bpp, model, *masks)
+        write("limine_verify", name, d)
+
+    seed("good")
+    seed("good-5level", flags=0x1F, hhdm=H5, paging=0x81)
+    seed("paging-disagrees", paging=0x81)
+    seed("hhdm-5level-in-4", hhdm=H5)
+    seed("unsorted", flags=0x1A, mm=[good_map[2], good_map[1]] + good_map[3:])
+    seed("overlap", mm=[(0, 0x2000, 1)] + good_map[1:])
+    seed("fb-over-ram", fbs=[(0x1E000000 - 0x1000, 1024, 768, 4096, 32, 1, (8, 16, 8, 8, 8, 0))])
+    seed("fb-24bpp", flags=0x19, fbs=[(FB, 1024, 768, 3072, 24, 1, (8, 16, 8, 8, 8, 0))])
+    seed("fb-masks-overlap", fbs=[(FB, 1024, 768, 4096, 32, 1, (8, 16, 8, 12, 8, 0))])
+    seed("two-fbs", fbs=[(FB, 640, 480, 2560, 32, 1, (8, 16, 8, 8, 8, 0)),
+                         (FB + 0x200000, 256, 256, 512, 16, 1, (5, 11, 6, 5, 5, 0))])
+    seed("no-fb", fbs=[])
+    seed("exec-in-hhdm", exe=(0x1600000, H4 + 0x200000, 38))
+    seed("exec-span-too-big", flags=0x13, span=KB + 0x1000)
+    seed("huge-count", mm=[], mmflags=0)
+    write("limine_verify", "raw", b"")
+
+
 if __name__ == "__main__":
     map_seeds()
     ops_seeds()
@@ -339,3 +377,4 @@ if __name__ == "__main__":
     elf_seeds()
     handoff_seeds()
     madt_seeds()
+    limine_verify_seeds()

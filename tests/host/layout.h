@@ -89,7 +89,7 @@ static inline void layout_rewrite(struct pmm *h, uint64_t span, uint64_t nslots)
         h->avail.phys[k] += h->self_phys;
     for (uint32_t k = 0; k < h->whole.nlevels; k++)
         h->whole.phys[k] += h->self_phys;
-    h->c_low = h->c_dma = h->c_high = h->c_cache = h->cursor = 0;
+    h->c_low = h->c_dma = h->c_high = h->pfn_high = h->cursor = 0;
 }
 
 #endif

@@ -141,6 +141,9 @@ int sim_build(struct sim *s, int fw, struct pmm **out)
     b.virt_offset = (uint64_t)(uintptr_t)s->mem;
     b.extra_descriptors = 64;
     b.max_cpus = s->max_cpus;
+    b.numa = s->numa;
+    b.numa_count = s->numa_count;
+    b.nnodes = s->nnodes;
     if (fw)
         b.fw = (struct pmm_firmware){fw_claim, fw_release, s};
     struct pmm_map_error err;

@@ -31,6 +31,9 @@ struct sim {
     int one_descriptor;       /* refuse a claim across two descriptors, as EDK2 does */
     unsigned reconcile_flags; /* passed to pmm_reconcile by sim_reconcile */
     uint32_t max_cpus;        /* per-CPU caches sim_build reserves (pmm_build's max_cpus) */
+    const struct pmm_numa_range *numa; /* NUMA table sim_build passes on (or NULL) */
+    uint64_t numa_count;
+    uint32_t nnodes;
     void *scratch;
 };
 

@@ -265,8 +265,8 @@ TEST(zones_cursors_and_counters)
     REFUSED("c_low", h->c_low = h->cspan);
     REFUSED("c_low", h->c_dma--);
     REFUSED("c_low", h->c_high = h->cspan);
-    REFUSED("c_cache", h->c_cache = h->c_low);
-    REFUSED("c_cache", h->c_cache++);
+    REFUSED("pfn_high", h->pfn_high = 0); /* memory lies above 4 GiB here */
+    REFUSED("pfn_high", h->pfn_high++);
     REFUSED("cursor", h->cursor = h->nblocks);
     REFUSED("cursor", h->cursor = ~0ull);
     REFUSED("clearing", h->clearing = 1);

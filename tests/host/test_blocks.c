@@ -519,6 +519,92 @@ TEST(runs_in_fragmented_memory)
     }
 }
 
+/*
+ * One 2 MiB block with no limit (a huge page) in O(levels). With one CPU, the block freed whole
+ * last comes first, if it is still whole and in the zone blocks come from first; with many CPUs
+ * there is no such hint, and with pmm_set_cpu_self each CPU starts its search at its own place in
+ * the zone, so that CPUs do not race for one block. When no block is wholly free anywhere the
+ * request fails at once, changing nothing, and leaves no stale bit above level 0 behind.
+ */
+static uint32_t self_cpu;
+static uint32_t self_fn(void *ctx)
+{
+    (void)ctx;
+    return self_cpu;
+}
+
+TEST(one_block_fast)
+{
+    struct pmm *p;
+    struct sim *s = machine(&p, 1);
+    uint64_t a = block(p, 0), b = block(p, 0), c = block(p, 0), x;
+    CHECK_EQ(c, 4 * GIB + 4 * MIB);
+    CHECK_EQ(pmm_free_run(p, a, 512), PMM_OK);
+    CHECK_EQ(pmm_free_run(p, c, 512), PMM_OK); /* freed last */
+    CHECK_EQ(block(p, 0), c);                  /* before a, the first fit */
+    CHECK_EQ(block(p, 0), a);
+    /* freed last, but part of it taken since: the first fit */
+    CHECK_EQ(pmm_free_run(p, c, 512), PMM_OK);
+    CHECK_EQ(pmm_keep_range(p, c + 5 * PG, 1, 0), PMM_OK);
+    CHECK_EQ(block(p, 0), c + 2 * MIB);
+    CHECK_EQ(pmm_free_run(p, c + 5 * PG, 1), PMM_OK);
+    CHECK_EQ(pmm_free_run(p, c + 2 * MIB, 512), PMM_OK);
+    /* freed last, but below the zone blocks come from first */
+    uint64_t lo = block(p, 4 * GIB);
+    CHECK(lo < 4 * GIB);
+    CHECK_EQ(pmm_free_run(p, lo, 512), PMM_OK);
+    CHECK_EQ(block(p, 0), c);
+    /* a limit: the general search, first fit below it */
+    CHECK_EQ(pmm_alloc_run(p, 512, 2 * MIB, 4 * GIB, &x), PMM_OK);
+    CHECK_EQ(x, lo);
+    CHECK_EQ(pmm_free_run(p, x, 512), PMM_OK);
+    CHECK_OK(p);
+
+    /* many CPUs: no hint (the block freed last is not first); with cpu_self each CPU from its
+     * own place in the zone */
+    CHECK_EQ(pmm_set_concurrent(p, 1), PMM_OK);
+    CHECK_EQ(pmm_free_run(p, a, 512), PMM_OK);
+    CHECK_EQ(pmm_free_run(p, c, 512), PMM_OK);
+    CHECK_EQ(block(p, 0), a);
+    CHECK_EQ(pmm_free_run(p, a, 512), PMM_OK);
+    CHECK_EQ(pmm_free_run(p, b, 512), PMM_OK);
+    CHECK_EQ(pmm_set_cpu_self(p, self_fn, 0), PMM_OK);
+    uint64_t bhigh = p->c_high >> PMM_BLOCK_SHIFT, half = (p->nblocks - bhigh) / 2;
+    self_cpu = 0;
+    CHECK_EQ(block(p, 0), 4 * GIB);
+    self_cpu = 1;
+    x = block(p, 0);
+    CHECK_EQ(x, cpfn(p, (bhigh + half) << PMM_BLOCK_SHIFT) * PG);
+    CHECK_EQ(x, 5 * GIB);
+    CHECK_EQ(pmm_free_run(p, x, 512), PMM_OK);
+    CHECK_EQ(pmm_free_run(p, 4 * GIB, 512), PMM_OK);
+    CHECK_OK(p);
+    sim_free(s);
+
+    /* no block wholly free anywhere: PMM_ENOMEM at once, nothing changed, and the stale bits
+     * above level 0 cleared, so that the next one stops at the top word */
+    s = small_machine(0, 64, 0, &p);
+    uint64_t got[32], n = 0;
+    while (n < 32 && pmm_alloc_run(p, 512, 2 * MIB, 0, &got[n]) == PMM_OK)
+        n++;
+    CHECK(n >= 30);
+    for (uint64_t i = 0; i < n; i++) /* each keeps its first page */
+        CHECK_EQ(pmm_free_run(p, got[i] + PG, 511), PMM_OK);
+    CHECK_REJECTS(p, pmm_alloc_run(p, 512, 2 * MIB, 0, &x), PMM_ENOMEM);
+    const struct pmm_sum *sm = &p->whole;
+    for (uint32_t k = 1; k < sm->nlevels; k++)
+        for (uint64_t j = 0; j < sm->nwords[k - 1]; j++)
+            CHECK_EQ((sum_words(p, sm, k)[j >> 6] >> (j & 63)) & 1,
+                     sum_words(p, sm, k - 1)[j] != 0);
+    CHECK_EQ(pmm_alloc_run(p, 511, PG, 0, &x), PMM_OK); /* the general search */
+    CHECK_EQ(pmm_free_run(p, x, 511), PMM_OK);
+    for (uint64_t i = 0; i < n; i++)
+        CHECK_EQ(pmm_free_run(p, got[i], 1), PMM_OK);
+    CHECK_EQ(block(p, 0), 16 * MIB); /* made whole a page at a time: no hint, the first fit */
+    CHECK_OK(p);
+    sim_free(s);
+}
+
 int main(void)
 {
     RUN(fresh_blocks_are_written_on_first_use);
@@ -529,5 +615,6 @@ int main(void)
     RUN(block_runs_in_the_boot_phase);
     RUN(keeping_pages_of_a_fresh_block);
     RUN(runs_in_fragmented_memory);
+    RUN(one_block_fast);
     HARNESS_MAIN_END();
 }

@@ -32,6 +32,11 @@ static int fake_claim(void *ctx, uint64_t phys, uint64_t n)
     return 0;
 }
 
+static void fake_release(void *ctx, uint64_t phys, uint64_t n)
+{
+    (void)ctx, (void)phys, (void)n;
+}
+
 /* Break, expect `needle` named, put back, and the state passes again. */
 #define BROKEN(needle, change)                                                                     \
     do {                                                                                           \
@@ -144,7 +149,8 @@ TEST(header_ranges_and_sections)
     BROKEN("zone bounds", p->c_dma++);
     BROKEN("zone bounds", p->c_low = 0);
     BROKEN("zone bounds", p->c_high--);
-    BROKEN("c_cache differs", p->c_cache = p->c_low);
+    BROKEN("pfn_high differs", p->pfn_high = 0);
+    BROKEN("pfn_high differs", p->pfn_high = PMM_HIGH_PFN + 1);
     BROKEN("total differs", p->total++);
     BROKEN("clear is in flight", p->clearing = 1);
 }
@@ -161,6 +167,43 @@ TEST(numa_tables)
     BROKEN("node differs from its run's", p->at.node[b_of(F)] = 2);
     BROKEN("do not end at the last block", run[0].end--);
     BROKEN("a CPU's node is out of range", pmm_cnode(p)[1] = 1);
+    BROKEN("nearest-first order", pmm_order(p)[0] = 1);
+
+    /* three nodes (10 local, 20 remote): each node's order is itself, then by distance */
+    struct pmm_numa_range numa[3] = {{0, 64 * MIB / PG, 0, 0},
+                                     {64 * MIB / PG, 64 * MIB / PG, 1, 0},
+                                     {128 * MIB / PG, 64 * MIB / PG, 2, 0}};
+    struct sim *m = sim_new(256 * MIB);
+    m->numa = numa;
+    m->numa_count = 3;
+    m->nnodes = 3;
+    sim_add(m, PMM_EFI_CONVENTIONAL, MIB, 191 * MIB / PG, 0);
+    struct pmm *q;
+    CHECK_EQ(sim_build(m, 0, &q), PMM_OK);
+    CHECK_EQ(sim_reconcile(m, q), PMM_OK);
+    CHECK_OK(q);
+    CHECK_EQ(q->nnodes, 3);
+    CHECK_EQ(q->nruns, 4); /* the last 64 MiB of the section: in no range, node 0 */
+    uint8_t *d = pmm_dist(q), *o = pmm_order(q);
+    CHECK(o[0] == 0 && o[1] == 1 && o[2] == 2);
+    d[2] = 15; /* node 2 nearer to node 0 than node 1: the order must say so */
+    check_fails_with(q, "nearest-first order");
+    o[1] = 2, o[2] = 1;
+    CHECK_OK(q);
+    o[1] = 0; /* node 0 twice, node 1 missing */
+    check_fails_with(q, "nearest-first order");
+    o[1] = 2;
+    o[3] = 0; /* node 1's order starts with another node */
+    check_fails_with(q, "nearest-first order");
+    o[3] = 1;
+    pmm_runs(q)[1].node = 2;
+    check_fails_with(q, "node differs from its run's");
+    pmm_runs(q)[1].node = 1;
+    q->at.node[10] = 1; /* a block of node 0's run */
+    check_fails_with(q, "node differs from its run's");
+    q->at.node[10] = 0;
+    CHECK_OK(q);
+    sim_free(m);
 }
 
 TEST(blocks_and_pages)
@@ -261,6 +304,8 @@ TEST(cursors_and_caches)
     BROKEN("cache cursor past the blocks", p->at.cache[1].cursor = p->nblocks);
     BROKEN("cache cursor past the blocks", p->home.cursor = ~0ull);
     BROKEN("in the boot phase", p->fw.claim = fake_claim);
+    BROKEN("caches live with firmware hooks set, or not without", p->live = 0);
+    BROKEN("caches live with firmware hooks set, or not without", p->fw.release = fake_release);
     BROKEN("cached page lies in no written block", cache_push(1, F + 5 * PG));
     BROKEN("cached page lies in no written block", cache_push(2, 3 * GIB));
     BROKEN("cached page is not held", cache_push(1, A));

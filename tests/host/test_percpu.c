@@ -3,7 +3,8 @@
  * held (allocated as far as the pool can tell, free as far as the statistics go); caches refill
  * from and spill to the pool PMM_CPU_BATCH pages at a time; every check of pmm_free holds on the
  * fast path, each of its conditions shown to matter; a held page freed again is PMM_EDOUBLE on
- * every path; pages below c_cache go to the pool; a CPU that finds the pool short makes every
+ * every path; pages below 1 MiB go to the pool, pages below 4 GiB under the high ones; a CPU that
+ * finds the pool short makes every
  * other cache give its pages back at that cache's next call; drains give everything back.
  * tests/host/test_smp.c drives the same calls from many threads.
  */
@@ -14,7 +15,7 @@ HARNESS_GLOBALS
 #define NCPUS 4
 
 /* Page 0, [512 KiB, 1 GiB) conventional, 64 MiB of boot data, reconciled, with `cpus` caches.
- * No memory above 4 GiB: every page from 1 MiB up may be cached (c_cache = c_low). */
+ * No memory above 4 GiB: every page from 1 MiB up is cached alike (pfn_high 0). */
 static struct sim *machine(struct pmm **p, uint32_t cpus)
 {
     struct sim *s = sim_new(2 * GIB);
@@ -28,7 +29,7 @@ static struct sim *machine(struct pmm **p, uint32_t cpus)
     return s;
 }
 
-/* 256 MiB below 4 GiB and 256 MiB above: only pages at or above 4 GiB may be cached. */
+/* 256 MiB below 4 GiB and 256 MiB above: a cache hands out its pages above 4 GiB first. */
 static struct sim *machine_high(struct pmm **p, uint32_t cpus)
 {
     struct sim *s = sim_new(5 * GIB);
@@ -302,15 +303,16 @@ TEST(fast_path_keeps_every_check)
 }
 
 /*
- * Low memory is for callers that ask for it: a page below c_cache freed on a CPU goes to the pool,
- * on the fast path's terms too (a marked group, a cache with room). Below 1 MiB always; below
- * 4 GiB when memory lies above it.
+ * Low memory is for callers that ask for it: a page below 1 MiB freed on a CPU goes to the pool,
+ * on the fast path's terms too (a marked group, a cache with room). With memory above 4 GiB
+ * (pfn_high), a page below 4 GiB freed on a CPU goes under the cache's high pages: handed out
+ * after them, spilled before them, so that a CPU hands out high memory first.
  */
-TEST(low_pages_go_to_the_pool)
+TEST(low_pages_go_to_the_pool_and_under_the_high_ones)
 {
     struct pmm *p;
     struct sim *s = machine(&p, NCPUS);
-    CHECK_EQ(p->c_cache, p->c_low);
+    CHECK_EQ(p->pfn_high, 0); /* no memory above 4 GiB: any page from 1 MiB up is cached */
     uint64_t low;
     CHECK_EQ(pmm_alloc_run(p, 1, PG, MIB, &low), PMM_OK);
     CHECK(low < MIB);
@@ -328,29 +330,59 @@ TEST(low_pages_go_to_the_pool)
     sim_free(s);
 
     s = machine_high(&p, NCPUS);
-    CHECK_EQ(p->c_cache, p->c_high);
-    uint64_t mid, hi;
+    CHECK_EQ(p->pfn_high, 4 * GIB / PG);
+    uint64_t mid, mid2, hi, x;
     CHECK_EQ(pmm_cpu_alloc(p, 1, &hi), PMM_OK);
     CHECK(hi >= 4 * GIB); /* single pages: high memory first */
+    uint32_t n = (uint32_t)pmm_cpu_cached(p, 1);
     CHECK_EQ(pmm_alloc_run(p, 1, PG, 4 * GIB, &mid), PMM_OK);
     CHECK(mid >= 16 * MIB && mid < 4 * GIB);
-    CHECK_EQ(pmm_cpu_free(p, 1, mid), PMM_OK); /* slow path: not cached */
-    CHECK(in_pool(p, mid));
-    CHECK_EQ(pmm_alloc_run(p, 1, PG, 4 * GIB, &mid), PMM_OK);
-    CHECK_EQ(pmm_ref_inc(p, mid), PMM_OK);
-    CHECK_EQ(pmm_ref_dec(p, mid), PMM_OK);
-    uint64_t n = pmm_cpu_cached(p, 1);
-    CHECK_EQ(pmm_cpu_free(p, 1, mid), PMM_OK); /* fast path's terms, but below 4 GiB */
-    CHECK_EQ(pmm_cpu_cached(p, 1), n);
-    CHECK(in_pool(p, mid));
-    CHECK_EQ(pmm_cpu_free(p, 1, hi), PMM_OK); /* above: cached */
+    CHECK_EQ(pmm_cpu_free(p, 1, mid), PMM_OK); /* an unmarked group: the slow path */
     CHECK_EQ(pmm_cpu_cached(p, 1), n + 1);
+    CHECK_EQ(p->at.cache[1].page[0], mid / PG); /* under the high pages */
+    CHECK(is_held(p, mid));
+    CHECK_EQ(pmm_alloc_run(p, 1, PG, 4 * GIB, &mid2), PMM_OK);
+    CHECK_EQ(pmm_ref_inc(p, mid2), PMM_OK);
+    CHECK_EQ(pmm_ref_dec(p, mid2), PMM_OK);
+    CHECK_EQ(pmm_cpu_free(p, 1, mid2), PMM_OK); /* the fast path's terms, but the top is high */
+    CHECK_EQ(p->at.cache[1].page[0], mid2 / PG);
+    CHECK_EQ(p->at.cache[1].page[1], mid / PG);
+    CHECK_EQ(pmm_cpu_free(p, 1, hi), PMM_OK); /* a high page: on top */
+    CHECK_EQ(p->at.cache[1].page[pmm_cpu_cached(p, 1) - 1], hi / PG);
+    CHECK_OK(p);
+    for (uint32_t i = 0; i < n + 1; i++) { /* the high pages first, the low ones last */
+        CHECK_EQ(pmm_cpu_alloc(p, 1, &x), PMM_OK);
+        CHECK(x >= 4 * GIB);
+    }
+    CHECK_EQ(pmm_cpu_alloc(p, 1, &x), PMM_OK);
+    CHECK_EQ(x, mid);
+    CHECK_EQ(pmm_cpu_alloc(p, 1, &x), PMM_OK);
+    CHECK_EQ(x, mid2);
+    CHECK_EQ(pmm_cpu_cached(p, 1), 0);
+    /* an empty cache, or one whose top is low: a low page goes on top */
+    CHECK_EQ(pmm_cpu_free(p, 1, mid), PMM_OK);
+    CHECK_EQ(pmm_cpu_free(p, 1, mid2), PMM_OK);
+    CHECK_EQ(p->at.cache[1].page[1], mid2 / PG);
+    /* a full cache spills its oldest, the low pages first */
+    uint64_t his[PMM_CPU_CACHE];
+    for (int i = 0; i < PMM_CPU_CACHE; i++)
+        CHECK_EQ(pmm_cpu_alloc(p, 2, &his[i]), PMM_OK);
+    for (int i = 0; i < PMM_CPU_CACHE - 2; i++)
+        CHECK_EQ(pmm_cpu_free(p, 1, his[i]), PMM_OK);
+    CHECK_EQ(pmm_cpu_cached(p, 1), PMM_CPU_CACHE);
+    CHECK_EQ(pmm_cpu_free(p, 1, his[PMM_CPU_CACHE - 2]), PMM_OK);
+    CHECK(in_pool(p, mid) && in_pool(p, mid2));
     CHECK_EQ(pmm_free(p, mid), PMM_EDOUBLE);
-    /* one CPU at a time, pmm_free goes through the allocator's own cache: the same rule */
+    CHECK_EQ(pmm_cpu_free(p, 1, his[PMM_CPU_CACHE - 1]), PMM_OK);
+    /* one CPU at a time, pmm_free goes through the allocator's own cache: the same rules */
+    CHECK_EQ(pmm_cpu_drain(p, 1, 0), PMM_OK);
+    CHECK_EQ(pmm_alloc(p, &hi), PMM_OK);
     CHECK_EQ(pmm_alloc_run(p, 1, PG, 4 * GIB, &mid), PMM_OK);
     CHECK_EQ(pmm_free(p, mid), PMM_OK);
-    CHECK_EQ(p->home.n, 0);
-    CHECK(in_pool(p, mid));
+    CHECK_EQ(p->home.page[0], mid / PG);
+    CHECK(is_held(p, mid));
+    CHECK_EQ(pmm_free(p, hi), PMM_OK);
+    CHECK_EQ(p->home.page[p->home.n - 1], hi / PG);
     CHECK_OK(p);
     sim_free(s);
 }
@@ -649,7 +681,7 @@ int main(void)
     RUN(a_held_page_is_free);
     RUN(refill_and_spill_in_batches);
     RUN(fast_path_keeps_every_check);
-    RUN(low_pages_go_to_the_pool);
+    RUN(low_pages_go_to_the_pool_and_under_the_high_ones);
     RUN(drains);
     RUN(exhaustion_is_exact_on_one_cpu);
     RUN(a_shortage_makes_other_caches_give_back);

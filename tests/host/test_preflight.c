@@ -77,20 +77,54 @@ TEST(base_revisions)
     CHECK_EQ(revision_used(~0ull), MAX_REVISION);
 }
 
+/* The Limine rules: the preference held in [min, max], served if the CPU has it, else the
+ * highest mode in range it has; the firmware's own mode has no say (the loader switches). */
 TEST(paging_modes)
 {
     uint64_t m = 9;
     const uint64_t L4 = LIMINE_PAGING_MODE_X86_64_4LVL, L5 = LIMINE_PAGING_MODE_X86_64_5LVL;
-    CHECK(!paging_choice(0, 0, 0, 0, -1, -1, -1, 0, &m) && m == L4);    /* no request */
-    CHECK(!paging_choice(1, L5, L5, L4, -1, -1, -1, 0, &m) && m == L4); /* wants 5, takes 4 */
-    CHECK(paging_choice(1, L5, L5, L5, -1, -1, -1, 0, &m) != 0);        /* needs 5 */
+    /* no request: 4-level, also on an LA57 CPU (a firmware in 5-level is switched down) */
+    CHECK(!paging_choice(0, 0, 0, 0, -1, -1, -1, 0, &m) && m == L4);
+    m = 9;
+    CHECK(!paging_choice(0, 0, 0, 0, -1, -1, -1, 1, &m) && m == L4);
+    /* asks for 5 (max 5, min 4): 5 where the CPU has LA57, 4 where it has not */
+    m = 9;
     CHECK(!paging_choice(1, L5, L5, L4, -1, -1, -1, 1, &m) && m == L5);
-    CHECK(paging_choice(1, L4, L4, L4, -1, -1, -1, 1, &m) != 0); /* firmware in 5, kernel 4 only */
-    CHECK(paging_choice(0, 0, 0, 0, -1, -1, -1, 1, &m) != 0);    /* default max is 4-level */
-    /* limine.conf narrows: max_paging_mode 4level under a 5-level firmware refuses */
-    CHECK(paging_choice(1, L5, L5, L4, -1, (int)L4, -1, 1, &m) != 0);
+    m = 9;
+    CHECK(!paging_choice(1, L5, L5, L4, -1, -1, -1, 0, &m) && m == L4);
+    /* needs 5: refused without LA57, by name */
+    const char *why = paging_choice(1, L5, L5, L5, -1, -1, -1, 0, &m);
+    CHECK(why && strstr(why, "LA57"));
+    m = 9;
+    CHECK(!paging_choice(1, L5, L5, L5, -1, -1, -1, 1, &m) && m == L5);
+    /* prefers 4 but allows 5: 4, even on an LA57 CPU */
+    m = 9;
+    CHECK(!paging_choice(1, L4, L5, L4, -1, -1, -1, 1, &m) && m == L4);
+    /* a 4-level-only kernel on an LA57 CPU (the firmware may run 5): 4 */
+    m = 9;
+    CHECK(!paging_choice(1, L4, L4, L4, -1, -1, -1, 1, &m) && m == L4);
+    /* a preference above max is held to max; a mode past 5-level counts as 5-level */
+    m = 9;
+    CHECK(!paging_choice(1, L5, L4, L4, -1, -1, -1, 1, &m) && m == L4);
+    m = 9;
+    CHECK(!paging_choice(1, 7, 7, L4, -1, -1, -1, 1, &m) && m == L5);
+    CHECK(paging_choice(1, 7, 7, 3, -1, -1, -1, 1, &m) != 0); /* min unknown */
+    /* limine.conf narrows: max_paging_mode 4level keeps an LA57 CPU's kernel in 4-level */
+    m = 9;
+    CHECK(!paging_choice(1, L5, L5, L4, -1, (int)L4, -1, 1, &m) && m == L4);
+    m = 9;
     CHECK(!paging_choice(1, L5, L5, L4, -1, -1, (int)L4, 0, &m) && m == L4);
-    CHECK(paging_choice(1, L4, L4, L4, -1, -1, (int)L5, 0, &m) != 0); /* min above max */
+    /* min_paging_mode 5level on a CPU without LA57 is refused */
+    CHECK(paging_choice(1, L5, L5, L4, -1, -1, (int)L5, 0, &m) != 0);
+    /* paging_mode replaces the preference, inside the kernel's range */
+    m = 9;
+    CHECK(!paging_choice(1, L5, L5, L4, (int)L4, -1, -1, 1, &m) && m == L4);
+    m = 9;
+    CHECK(!paging_choice(1, L4, L5, L4, (int)L5, -1, -1, 1, &m) && m == L5);
+    m = 9;
+    CHECK(!paging_choice(1, L4, L4, L4, (int)L5, -1, -1, 1, &m) && m == L4); /* above max */
+    why = paging_choice(1, L4, L4, L4, -1, -1, (int)L5, 1, &m);              /* min above max */
+    CHECK(why && strstr(why, "minimum"));
 }
 
 TEST(long_mode)

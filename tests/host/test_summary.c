@@ -92,7 +92,7 @@ static uint64_t level_errors(const struct pmm *p, const struct pmm_sum *s, int e
 }
 
 /* The predicate of s from block b's count, as the pool reads it. */
-static int (*pred_of(const struct pmm *p, const struct pmm_sum *s))(const struct pmm *, uint64_t)
+static bool (*pred_of(const struct pmm *p, const struct pmm_sum *s))(const struct pmm *, uint64_t)
 {
     return s == &p->whole ? blk_whole : blk_avail;
 }
@@ -254,8 +254,7 @@ TEST(stale_bits_at_every_level)
         }
         /* level 0: a bit set over a count of 0 is returned (sum_next reads no count); the search
          * that takes nothing there clears it, and the bit stays clear */
-        put_bit(p, s, 0, 7, 1);
-        sum_set(p, s, 7); /* upper levels as a setter left them */
+        put_stale(p, s, 0, 7); /* its ancestors as a setter left them */
         CHECK_EQ(sum_next(p, s, 0, n), 7);
         CHECK_EQ(sum_clear(p, s, 7, blk_avail), 0);
         CHECK_EQ(bit(p, s, 0, 7), 0);
@@ -284,7 +283,7 @@ static struct pmm *probe_p;
 static uint64_t probe_b;
 static int probe_answer, probe_bit, probe_clearing, probe_missed;
 static uint64_t probe_gen0;
-static int probe(const struct pmm *p, uint64_t b)
+static bool probe(const struct pmm *p, uint64_t b)
 {
     probe_bit = bit(p, &p->avail, 0, b);
     probe_clearing = (int)p->clearing;
@@ -332,8 +331,10 @@ TEST(clear_then_recheck)
 }
 
 /*
- * sum_set sets every level, even above a bit that is already set: a clear of a higher bit may be
- * in flight, and its recheck of the word below must then find this one.
+ * sum_set sets every level. With many CPUs it goes on even above a bit that is already set: a
+ * clear of a higher bit may be in flight, and its recheck of the word below must then find this
+ * one. With one CPU a set bit's ancestors are set (a clear above happens only over an empty word)
+ * and it may stop at the first one that is.
  */
 TEST(set_reaches_every_level)
 {
@@ -341,11 +342,23 @@ TEST(set_reaches_every_level)
     struct pmm *p = bare(n);
     const struct pmm_sum *s = &p->whole;
     uint64_t b = 150000;
-    sum_set(p, s, b);
-    for (uint32_t k = 0; k < s->nlevels; k++)
-        CHECK_EQ(bit(p, s, k, b >> (6 * k)), 1);
-    /* level 1's bit already set (by another block of its word), levels 2 and 3 cleared by a
-     * clear in flight: the set goes on up */
+    for (int conc = 0; conc < 2; conc++) {
+        p->concurrent = (uint32_t)conc;
+        for (uint32_t k = 0; k < s->nlevels; k++)
+            put_bit(p, s, k, b >> (6 * k), 0);
+        sum_set(p, s, b);
+        for (uint32_t k = 0; k < s->nlevels; k++)
+            CHECK_EQ(bit(p, s, k, b >> (6 * k)), 1);
+        CHECK_EQ(level_errors(p, s, 0), 0);
+        /* a neighbour in the same level-0 word: nothing more to set */
+        sum_set(p, s, b + 1);
+        CHECK_EQ(bit(p, s, 0, b + 1), 1);
+        CHECK_EQ(level_errors(p, s, 0), 0);
+        put_bit(p, s, 0, b + 1, 0);
+    }
+    /* many CPUs: level 1's bit already set (by another block of its word), levels 2 and 3
+     * cleared by a clear in flight: the set goes on up */
+    p->concurrent = 1;
     for (uint32_t k = 0; k < s->nlevels; k++)
         put_bit(p, s, k, b >> (6 * k), 0);
     put_bit(p, s, 0, b + 1, 1);
@@ -362,6 +375,76 @@ TEST(set_reaches_every_level)
     CHECK_EQ(level_errors(p, s, 0), 0);
     CHECK_EQ(sum_next(p, s, 0, n), b);
     bare_free(p);
+}
+
+/*
+ * whole_taken: the CPU that took a block's count from 512 clears its `whole` bit at level 0, and
+ * sets it again (every level) if the count is back at 512 by the recheck; not counted as a clear
+ * in flight, since only its own pages could make the block whole again.
+ */
+TEST(the_taker_clears_the_whole_bit)
+{
+    uint64_t n = 5000, b = 4321;
+    for (int conc = 0; conc < 2; conc++) {
+        struct pmm *p = bare(n);
+        p->concurrent = (uint32_t)conc;
+        set_count(p, b, PMM_BLOCK_PAGES, 1);
+        CHECK_EQ(bit(p, &p->whole, 0, b), 1);
+        uint64_t gen = p->clear_gen;
+        p->at.count[b] = 300; /* taken: the count left 512 */
+        whole_taken(p, b);
+        CHECK_EQ(bit(p, &p->whole, 0, b), 0);
+        CHECK_EQ(bit(p, &p->avail, 0, b), 1);
+        CHECK_EQ(p->clear_gen, gen); /* not counted */
+        CHECK_EQ(p->clearing, 0);
+        CHECK_EQ(sum_next(p, &p->whole, 0, n), PMM_NONE);
+        /* back at 512 by the recheck (the taker's pages came back): set again, every level, even
+         * with the level above cleared meanwhile */
+        set_count(p, b, PMM_BLOCK_PAGES, 1);
+        put_bit(p, &p->whole, 1, b >> 6, 0);
+        put_bit(p, &p->whole, 2, b >> 12, 0);
+        gen = p->clear_gen;
+        whole_taken(p, b);
+        for (uint32_t k = 0; k < p->whole.nlevels; k++)
+            CHECK_EQ(bit(p, &p->whole, k, b >> (6 * k)), 1);
+        CHECK_EQ(sum_next(p, &p->whole, 0, n), b);
+        CHECK_EQ(p->clear_gen, gen);
+        bare_free(p);
+    }
+}
+
+/*
+ * sum_scrub clears every stale bit above level 0, at every level (bottom up, so that a word it
+ * empties is seen above), and nothing else: level 0 and every bit over a word with bits stay.
+ */
+TEST(scrub_clears_every_stale_bit_above_level_0)
+{
+    uint64_t n = 600000;
+    for (int conc = 0; conc < 2; conc++) {
+        struct pmm *p = bare(n);
+        p->concurrent = (uint32_t)conc;
+        const struct pmm_sum *s = &p->avail;
+        static const uint64_t real[] = {3, 4097, 300000, 599999};
+        for (int i = 0; i < 4; i++)
+            set_count(p, real[i], 7, 1);
+        put_stale(p, s, 0, 77); /* stale at level 0 (count 0): the scrub leaves it */
+        for (uint32_t k = 1; k < s->nlevels; k++) /* stale above, at every level */
+            for (uint64_t j = 1; j < s->nwords[k - 1]; j += 5)
+                if (!sum_words(p, s, k - 1)[j])
+                    put_stale(p, s, k, j);
+        CHECK(level_errors(p, s, 1) > 20);
+        uint64_t gen = p->clear_gen;
+        sum_scrub(p, s);
+        CHECK_EQ(level_errors(p, s, 1), 0); /* exactly what level 0 gives */
+        CHECK(p->clear_gen > gen || !conc);
+        CHECK_EQ(p->clearing, 0);
+        CHECK_EQ(bit(p, s, 0, 77), 1);
+        uint64_t b = 0, found = 0;
+        for (; (b = sum_next(p, s, b, n)) != PMM_NONE; b++)
+            found++;
+        CHECK_EQ(found, 5);
+        bare_free(p);
+    }
 }
 
 /*
@@ -461,6 +544,8 @@ int main(void)
     RUN(stale_bits_at_every_level);
     RUN(clear_then_recheck);
     RUN(set_reaches_every_level);
+    RUN(the_taker_clears_the_whole_bit);
+    RUN(scrub_clears_every_stale_bit_above_level_0);
     RUN(confirm_rebuilds_from_the_counts);
     RUN(an_empty_search_during_a_clear_confirms_from_the_counts);
     HARNESS_MAIN_END();
