@@ -255,18 +255,27 @@ static int send(struct cpu *from, uint32_t to, struct msg m)
  * Drop one reference to a shared page. The last test holder (by the relaxed holder count) swaps
  * the free mark in before its ref_dec, which may or may not be the call that frees the page.
  * Nothing but pmm_ref_dec orders a holder's reads of the page before whatever the page's next
- * owner writes, so a TSan race here means a reference count's release went unseen.
+ * owner writes, so a TSan race here means a reference count's release went unseen. The owner,
+ * when its reference is the only one left (the others dropped theirs), frees the page instead
+ * (pmm_cpu_free or pmm_free): then the free's own acquire of the count is the edge.
  */
-static void let_go_shared(struct cpu *c, uint64_t phys, uint64_t tag)
+static void let_go_shared(struct cpu *c, uint64_t phys, uint64_t tag, int owner)
 {
     verify(phys, 1, tag);
+    uint32_t count = 0;
+    int last = owner && pmm_refcount(p, phys, &count) == PMM_OK && count == 1;
     uint16_t left = __atomic_sub_fetch(&holders[phys / PG], 1, __ATOMIC_RELAXED);
     T_CHECK(left < 0x8000, "shared page %#llx: more releases than holders",
             (unsigned long long)phys);
+    T_CHECK(!last || !left, "shared page %#llx: one reference, %u holders",
+            (unsigned long long)phys, left + 1u);
     if (!left)
         T_CHECK(__atomic_exchange_n(&page(phys)[0], FREEMARK << 48, __ATOMIC_RELAXED) == tag,
                 "shared page %#llx changed hands", (unsigned long long)phys);
-    T_RC(pmm_ref_dec(p, phys), PMM_OK);
+    if (last)
+        T_RC(phys & PG ? pmm_cpu_free(p, c->id, phys) : pmm_free(p, phys), PMM_OK);
+    else
+        T_RC(pmm_ref_dec(p, phys), PMM_OK);
     c->calls++;
 }
 
@@ -281,7 +290,7 @@ static void take_mail(struct cpu *c)
     pthread_mutex_unlock(&c->qlock);
     for (unsigned i = 0; i < n; i++) {
         if (in[i].kind == SHARED) {
-            let_go_shared(c, in[i].phys, in[i].tag);
+            let_go_shared(c, in[i].phys, in[i].tag, 0);
             continue;
         }
         give(c, in[i].phys, 1, in[i].tag);
@@ -300,7 +309,7 @@ static void release(struct cpu *c, unsigned i, int may_send)
     c->run_pages -= it.kind == RUN ? it.n : 0;
     uint64_t r = rnd_c(c) % 100;
     if (it.kind == SHARED) {
-        let_go_shared(c, it.phys, it.tag);
+        let_go_shared(c, it.phys, it.tag, 1);
         return;
     }
     if (it.kind == SINGLE && may_send && r < 25 && ncpu > 1) {
@@ -351,7 +360,7 @@ static void share(struct cpu *c)
     for (unsigned j = 0; j < k; j++) {
         uint32_t to = (c->id + 1 + j) % ncpu;
         if (!send(c, to, (struct msg){x, it->tag, 0, SHARED}))
-            let_go_shared(c, x, it->tag); /* its mailbox is full: drop that reference here */
+            let_go_shared(c, x, it->tag, 0); /* its mailbox is full: drop that one here */
     }
     c->shares++;
     c->calls += k + 5;
