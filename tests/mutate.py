@@ -31,6 +31,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LAST_OUTPUT = ""
 
 # (file, original text, faulty text, what the fault is)
 FAULTS = [
@@ -502,27 +503,29 @@ def run(cmd, cwd, timeout):
 
 
 def suite(tree, maps):
-    """Run the host suite in tree; return the name of the first test that failed, or None."""
+    """Run the host suite in tree; return the name of the first test that failed, or None (the
+    failing test's last output in LAST_OUTPUT)."""
+    global LAST_OUTPUT
     for t in TESTS:
-        rc, _ = run([f"build/host/{t}"], tree, 120)
+        rc, LAST_OUTPUT = run([f"build/host/{t}"], tree, 120)
         if rc != 0:
             return t
     for t in ASAN_TESTS:
-        rc, _ = run([f"build/asan/{t}"], tree, 120)
+        rc, LAST_OUTPUT = run([f"build/asan/{t}"], tree, 120)
         if rc != 0:
             return t + " (asan)"
     for cmd in SMP:
-        rc, _ = run(cmd, tree, 120)
+        rc, LAST_OUTPUT = run(cmd, tree, 120)
         if rc != 0:
             return f"test_smp ({os.path.basename(os.path.dirname(cmd[0]))}), {cmd[1]} threads"
-    rc, _ = run(["build/host/test_random", "300000", "3"], tree, 120)
+    rc, LAST_OUTPUT = run(["build/host/test_random", "300000", "3"], tree, 120)
     if rc != 0:
         return "test_random"
     for m, expect in maps:
-        rc, _ = run(["build/host/test_realmaps", m] + expect, tree, 120)
+        rc, LAST_OUTPUT = run(["build/host/test_realmaps", m] + expect, tree, 120)
         if rc != 0:
             return "test_realmaps " + os.path.basename(m)
-    rc, _ = run(["tests/pmmsim.sh"], tree, 300)
+    rc, LAST_OUTPUT = run(["tests/pmmsim.sh"], tree, 300)
     if rc != 0:
         return "pmmsim (kernel self-test on the real maps)"
     return None
@@ -556,6 +559,7 @@ def main():
     clean = suite(base, maps)
     if clean:
         shutil.rmtree(work, ignore_errors=True)
+        print(LAST_OUTPUT[-2000:])
         sys.exit(f"mutate: the unmutated tree already fails {clean}; fix that first")
 
     caught = survived = bad = 0
