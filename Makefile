@@ -26,7 +26,7 @@ HOST_DEPS := tools/deps.sh
 HOST_TESTS := test_memmap test_summary test_alloc test_phases test_check test_adopt test_realmaps \
               test_random test_handoff test_mapfile test_exit test_preflight test_claims test_handover test_pe \
               test_shell_args test_percpu test_cpus test_smp test_blocks test_limine_verify test_limits \
-              test_issue21
+              test_issue21 test_explore
 TEST_COMMON := tests/host/sim.c tools/mapfile.c handoff/elf.c handoff/verify.c handoff/limine_verify.c
 
 # The UEFI loader: gnu-efi, PE32+ built from an ELF shared object. The allocator is compiled again

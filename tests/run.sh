@@ -41,7 +41,7 @@ run "style (.clang-format)" tests/style.sh
 run "static rules (ExitBootServices loop, after exit, watchdog)" tests/static.sh
 run "the README's live-allocator sketch compiles" tests/sketch.sh
 for t in test_memmap test_summary test_alloc test_phases test_check test_adopt test_mapfile \
-    test_shell_args test_percpu test_blocks test_issue21 test_limine_conf test_limine_paging \
+    test_shell_args test_percpu test_blocks test_issue21 test_explore test_limine_conf test_limine_paging \
     test_limine_verify test_limits; do
     run "$t" "build/host/$t"
     run "$t (asan+ubsan)" "build/asan/$t"

@@ -537,6 +537,54 @@ TEST(an_empty_search_during_a_clear_confirms_from_the_counts)
     sim_free(s);
 }
 
+/*
+ * A free that has completed is found, whatever another free of the same block is doing. Every
+ * page taken; then giver G1 frees page A and is stopped between its add to the count (0 to 1) and
+ * its set of the summary bit (the state is written here as G1 leaves it); giver G2 frees page B of
+ * the same block, and its call returns. A search that begins now must find B (or A): pmm.h's
+ * "no false out-of-memory" and summary.c's rule, "a block whose predicate held when the search
+ * began, and that nobody took from since, has its bit set when the search reaches it".
+ *
+ * Fails while blk_unreserve leaves the bit to the giver that took the count from 0 only: G2 saw
+ * 1, returned without looking, and the search meets a clear bit and no clear in flight.
+ * test_explore (a taker, two givers) finds the same interleaving in the model.
+ */
+TEST(a_free_that_completed_is_found_while_another_is_under_way)
+{
+    struct pmm *p;
+    struct sim *s = small_machine(0, 16, 0, &p);
+    CHECK_EQ(pmm_set_concurrent(p, 1), PMM_OK);
+    uint64_t x, a = 0, bpage = 0, n = 0;
+    while (pmm_alloc(p, &x) == PMM_OK) { /* many CPUs, no cpu_self: straight from the pool */
+        if (x / PG % 512 == 100)
+            a = x;
+        n++;
+    }
+    CHECK(a != 0);
+    bpage = a + PG;
+    CHECK_EQ(pmm_page_state(p, bpage / PG), PMM_PAGE_ALLOC);
+    uint64_t ca = cidx(p, a / PG), b = ca >> PMM_BLOCK_SHIFT;
+    CHECK_EQ(p->at.count[b], 0);
+    /* no stale bit left to find: as after the searches that emptied it */
+    sum_clear(p, &p->avail, b, blk_avail);
+    CHECK_EQ(bit(p, &p->avail, 0, b), 0);
+    /* G1: its bit set, its add done, stopped before sum_set */
+    p->at.free[ca >> 6] |= bit_mask(ca);
+    p->at.count[b] = 1;
+    /* G2: a whole free of page B */
+    CHECK_EQ(pmm_free(p, bpage), PMM_OK);
+    CHECK_EQ(p->at.count[b], 2);
+    /* the search, after G2's call returned */
+    int rc = pmm_alloc(p, &x);
+    CHECK_EQ(rc, PMM_OK);
+    if (rc == PMM_OK)
+        CHECK(x == a || x == bpage);
+    /* G1 goes on: its sum_set */
+    sum_set(p, &p->avail, b);
+    CHECK_OK(p);
+    sim_free(s);
+}
+
 int main(void)
 {
     RUN(geometry_for_sizes);
@@ -548,5 +596,6 @@ int main(void)
     RUN(scrub_clears_every_stale_bit_above_level_0);
     RUN(confirm_rebuilds_from_the_counts);
     RUN(an_empty_search_during_a_clear_confirms_from_the_counts);
+    RUN(a_free_that_completed_is_found_while_another_is_under_way);
     HARNESS_MAIN_END();
 }
