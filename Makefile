@@ -25,8 +25,8 @@ HOST_DEPS := tools/deps.sh
 
 HOST_TESTS := test_memmap test_summary test_alloc test_phases test_check test_adopt test_realmaps \
               test_random test_handoff test_mapfile test_exit test_preflight test_claims test_handover test_pe \
-              test_shell_args test_percpu test_cpus test_smp test_blocks test_limine_verify test_limits \
-              test_issue21 test_explore
+              test_shell_args test_percpu test_cpus test_numa test_bigsmp test_icr test_smp test_blocks \
+              test_limine_verify test_limits test_nodes test_issue21 test_explore
 TEST_COMMON := tests/host/sim.c tools/mapfile.c handoff/elf.c handoff/verify.c handoff/limine_verify.c
 
 # The UEFI loader: gnu-efi, PE32+ built from an ELF shared object. The allocator is compiled again
@@ -42,9 +42,9 @@ EFI_SRC    := $(wildcard efi/*.c efi/limine/*.c) handoff/elf.c handoff/verify.c 
               handoff/kernel/fbcon.c handoff/kernel/font.c
 EFI_OBJ    := $(EFI_SRC:%.c=build/efi/%.o) build/efi/efi/limine/stubs.o \
               build/efi/handoff/kernel/la57_switch.o $(PMM_SRC:%.c=build/efi/%.o)
-EFI_HDR    := $(wildcard efi/*.h efi/limine/*.h) include/handoff.h include/limine.h \
-              handoff/kernel/la57.h \
-              handoff/elf_image.h handoff/x86.h handoff/kernel/fbcon.h handoff/kernel/font.h $(PMM_HDR)
+EFI_HDR    := $(wildcard efi/*.h efi/limine/*.h) include/handoff.h include/pmm_numa.h \
+              include/limine.h handoff/kernel/la57.h handoff/elf_image.h handoff/x86.h \
+              handoff/icr.h handoff/kernel/fbcon.h handoff/kernel/font.h $(PMM_HDR)
 
 build/efi/%.o: %.c $(EFI_HDR)
 	@mkdir -p $(@D)
@@ -88,9 +88,8 @@ K_SRC    := $(wildcard handoff/kernel/*.c) handoff/verify.c handoff/limine_verif
 K_OBJ    := $(K_SRC:%.c=build/kernel/%.o) build/kernel/handoff/kernel/entry.o \
             build/kernel/handoff/kernel/la57_switch.o \
             $(PMM_SRC:%.c=build/kernel/%.o)
-K_HDR    := $(wildcard handoff/kernel/*.h) include/handoff.h include/limine.h handoff/x86.h \
-            handoff/limine_verify.h \
-            $(PMM_HDR)
+K_HDR    := $(wildcard handoff/kernel/*.h) include/handoff.h include/pmm_numa.h include/limine.h \
+            handoff/x86.h handoff/limine_verify.h $(PMM_HDR)
 
 build/kernel/%.o: %.c $(K_HDR)
 	@mkdir -p $(@D)
@@ -504,7 +503,8 @@ deps:
 host: deps-host $(addprefix build/host/,$(HOST_TESTS)) $(addprefix build/asan/,$(HOST_TESTS)) \
       build/tsan/test_smp build/host/bench build/pmmsim
 
-TEST_HDRS    := $(wildcard tests/host/*.h) tools/mapfile.h include/handoff.h handoff/limine_verify.h
+TEST_HDRS    := $(wildcard tests/host/*.h) tools/mapfile.h include/handoff.h include/pmm_numa.h \
+                handoff/icr.h handoff/limine_verify.h
 
 build/host/pmm/%.o: pmm/%.c $(PMM_HDR)
 	@mkdir -p $(@D)
@@ -595,16 +595,21 @@ build/asan/test_preflight: tests/host/test_preflight.c efi/preflight.c efi/prefl
 	@echo "  CC      $@"
 	@$(CC) $(HOST_CFLAGS) $(ASAN_FLAGS) -Iefi -o $@ $< efi/preflight.c
 
-# The loader's CPU list and ACPI reading (efi/cpulist.c): freestanding, over hand-built tables.
-CPUS_TEST := tests/host/test_cpus.c efi/cpulist.c efi/cpulist.h include/handoff.h tests/host/harness.h
-build/host/test_cpus: $(CPUS_TEST)
+# The loader's CPU list, ACPI reading and node table (efi/cpulist.c, efi/numa.c) and the part of
+# the response they fill (efi/response.c): freestanding, over hand-built tables. test_bigsmp also
+# builds an allocator for 768 CPUs and checks the response with the kernel's verify.c.
+ACPI_TESTS := test_cpus test_numa test_bigsmp
+ACPI_SRC   := efi/cpulist.c efi/numa.c efi/response.c
+ACPI_DEPS  := tests/host/%.c $(ACPI_SRC) efi/cpulist.h efi/numa.h efi/response.h \
+              include/pmm_numa.h tests/host/acpi.h $(TEST_COMMON) $(TEST_HDRS)
+$(ACPI_TESTS:%=build/host/%): build/host/%: $(ACPI_DEPS) $(PMM_HOST_OBJ)
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
-	@$(CC) $(HOST_CFLAGS) -Iefi -o $@ $< efi/cpulist.c
-build/asan/test_cpus: $(CPUS_TEST)
+	@$(CC) $(HOST_CFLAGS) -Iefi -o $@ $< $(ACPI_SRC) $(TEST_COMMON) $(PMM_HOST_OBJ)
+$(ACPI_TESTS:%=build/asan/%): build/asan/%: $(ACPI_DEPS) $(PMM_ASAN_OBJ)
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
-	@$(CC) $(HOST_CFLAGS) $(ASAN_FLAGS) -Iefi -o $@ $< efi/cpulist.c
+	@$(CC) $(HOST_CFLAGS) $(ASAN_FLAGS) -Iefi -o $@ $< $(ACPI_SRC) $(TEST_COMMON) $(PMM_ASAN_OBJ)
 
 # Handover: reconcile in hold mode, configuration tables kept (efi/cfgtables.c), the kernel's
 # check of what it was handed (handoff/kernel/handed.c).

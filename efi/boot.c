@@ -388,9 +388,14 @@ static void gather(struct boot *b)
             Print(L"loader: %ld random values from %a\n", b->nentropy,
                   fw_random(b->entropy, b->nentropy));
     }
+    /* x2APIC when the kernel asks, and also when xAPIC would not do: the firmware left the BSP
+     * in x2APIC mode (a CPU may have xAPIC locked out) or an APIC ID is above 254, which the xAPIC
+     * ICR cannot address (efi/limine/mp.c) */
     struct limine_mp_request *mp = b->req.req[LREQ_MP];
-    machine_init(&b->m, b->revision, b->levels,
-                 mp && (mp->flags & LIMINE_MP_REQUEST_X86_64_X2APIC));
+    int x2 = (mp && (mp->flags & LIMINE_MP_REQUEST_X86_64_X2APIC)) || machine_x2apic();
+    for (UINT32 i = 0; i < boot_cpus.list.n; i++)
+        x2 |= boot_cpus.list.apic_id[i] > 0xfe;
+    machine_init(&b->m, b->revision, b->levels, x2);
     b->m.madt = acpi_table(b->rsdp, "APIC", &b->m.madt_len);
     b->m.dmar = acpi_table(b->rsdp, "DMAR", &b->m.dmar_len);
     b->m.ivrs = acpi_table(b->rsdp, "IVRS", &b->m.ivrs_len);
@@ -463,6 +468,7 @@ EFI_STATUS limine_boot(EFI_HANDLE image, struct pmm *p, struct boot_choice *c)
     }
     gather(b);
     cpus_print(&boot_cpus);
+    nodes_print(&boot_nodes);
 
     /* the final map's buffer and reconcile's scratch, from the allocator */
     UINTN size = 0, key, dsize = 0;

@@ -24,7 +24,7 @@ void cpu_list_add(struct cpu_list *l, uint32_t apic_id)
         if (l->apic_id[i] == apic_id)
             return;
     l->found++;
-    if (l->n < CPU_LIST_MAX)
+    if (l->n < l->cap)
         l->apic_id[l->n++] = apic_id;
 }
 
@@ -40,6 +40,32 @@ const char *cpu_list_set_bsp(struct cpu_list *l, uint32_t apic_id)
     l->bsp = l->n - 1;
     l->apic_id[l->bsp] = apic_id;
     return 0;
+}
+
+/* How many of loc[0..n) are the first with their outermost `levels` IDs. O(n^2): run once. */
+static uint32_t distinct(const struct cpu_loc *loc, uint32_t n, int levels)
+{
+    uint32_t count = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t j = 0;
+        for (; j < i; j++) {
+            int k = 0;
+            while (k < levels && loc[i].id[k] == loc[j].id[k])
+                k++;
+            if (k == levels)
+                break;
+        }
+        count += j == i;
+    }
+    return count;
+}
+
+void cpu_topology_count(const struct cpu_loc *loc, uint32_t n, struct cpu_topology *t)
+{
+    t->packages = distinct(loc, n, LOC_PACKAGE + 1);
+    t->dies = distinct(loc, n, LOC_DIE + 1);
+    t->cores = distinct(loc, n, LOC_CORE + 1);
+    t->threads = n;
 }
 
 static uint32_t le(const uint8_t *p, int bytes)
@@ -109,8 +135,9 @@ static const uint8_t *at_phys(uint64_t phys, uint64_t off)
     return (const uint8_t *)(uintptr_t)(phys + off);
 }
 
-const char *acpi_find_madt(uint64_t rsdp, uint64_t off, uint64_t *madt)
+const char *acpi_find(uint64_t rsdp, uint64_t off, const char *want, uint64_t *table)
 {
+    *table = 0;
     if (!rsdp)
         return "the firmware gave no ACPI RSDP";
     const uint8_t *r = at_phys(rsdp, off);
@@ -141,10 +168,18 @@ const char *acpi_find_madt(uint64_t rsdp, uint64_t off, uint64_t *madt)
         uint64_t a = le(s + i, 4);
         if (wide)
             a |= (uint64_t)le(s + i + 4, 4) << 32;
-        if (a && sig(at_phys(a, off), "APIC")) {
-            *madt = a;
+        if (a && sig(at_phys(a, off), want)) {
+            *table = a;
             return 0;
         }
     }
-    return "no MADT (APIC table) among the ACPI tables";
+    return 0;
+}
+
+const char *acpi_find_madt(uint64_t rsdp, uint64_t off, uint64_t *madt)
+{
+    const char *why = acpi_find(rsdp, off, "APIC", madt);
+    if (!why && !*madt)
+        why = "no MADT (APIC table) among the ACPI tables";
+    return why;
 }

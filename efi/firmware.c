@@ -33,7 +33,9 @@ EFI_STATUS fw_get_map(struct fwmap *m)
 EFI_STATUS fw_build_quiet(struct pmm **out, struct fw_build_info *info)
 {
     *info = (struct fw_build_info){0, 0, PMM_OK, {0, 0}};
-    cpus_find(&boot_cpus); /* first, so whatever the firmware does for it precedes the map */
+    /* first, so whatever the firmware does for them precedes the map: the CPUs, then their nodes */
+    cpus_find(&boot_cpus);
+    nodes_find(&boot_nodes, &boot_cpus.list);
     struct fwmap m;
     EFI_STATUS st = fw_get_map(&m);
     if (EFI_ERROR(st))
@@ -46,6 +48,7 @@ EFI_STATUS fw_build_quiet(struct pmm **out, struct fw_build_info *info)
     pb.fw = fw_hooks;
     pb.extra_descriptors = 256;
     pb.max_cpus = boot_cpus.list.n;
+    nodes_build(&boot_nodes, &pb); /* the SRAT's nodes and each CPU's */
     st = uefi_call_wrapper(BS->AllocatePool, 3, EfiLoaderData, pb.scratch_size, &pb.scratch);
     if (EFI_ERROR(st)) {
         FreePool(m.buf);
@@ -90,6 +93,8 @@ void fw_release_pmm(struct pmm *p)
                 ;
     }
     uefi_call_wrapper(BS->FreePages, 2, pmm_state_phys(p), pmm_meta_pages(p));
+    nodes_free(&boot_nodes); /* what the build found about the machine, in pool memory */
+    cpus_free(&boot_cpus);
 }
 
 static int claim(void *ctx, uint64_t phys, uint64_t npages)

@@ -9,6 +9,7 @@
 #include "boot.h"
 #include "fw5test.h"
 #include "memmap.h"
+#include "response.h"
 #include "stubs.h"
 
 /* Memory helpers of our own: after ExitBootServices nothing of gnu-efi's library may run. */
@@ -81,7 +82,8 @@ static UINT64 arena_estimate(struct boot *b, UINT64 memmap_entries, UINT32 ncpus
 {
     UINT64 n = 64 * 1024 + memmap_entries * 40 + (UINT64)ncpus * (64 + 16 + 24 + 24) +
                b->nmods * 2600 + (UINT64)b->fb.nmodes * 64 + b->fb.edid_size + b->nentropy * 8 +
-               (GDT_FIXED + 2 * (UINT64)ncpus) * 8 + MAX_HANDED * 24 + MAX_KEPT * 40 + 4096;
+               (GDT_FIXED + 2 * (UINT64)ncpus) * 8 + MAX_HANDED * 24 + MAX_KEPT * 40 + 4096 +
+               response_machine_bytes(&boot_cpus.list, &boot_nodes.numa);
     return (n + PG - 1) / PG;
 }
 
@@ -399,6 +401,25 @@ static void responses(struct boot *b, struct limine_mp_info *info, UINT32 *in_mp
     }
 }
 
+/* The response's CPU list and node table (response.c), in the response area. mp: the kernel
+ * placed an MP request (whose response lists the CPUs with in_mp[i] set). */
+static void machine_response(struct boot *b, struct pmm_response *pr,
+                             const struct limine_mp_info *info, const UINT32 *in_mp, int mp,
+                             struct pmm_response_arrays *sums)
+{
+    const struct cpu_list *l = &boot_cpus.list;
+    const struct numa *nm = &boot_nodes.numa;
+    struct response_arrays a = {arena(b, (UINT64)l->n * sizeof(struct pmm_cpu)),
+                                arena(b, nm->nranges * sizeof(struct pmm_numa_range)),
+                                arena(b, (UINT64)nm->nnodes * nm->nnodes),
+                                arena(b, (UINT64)nm->nnodes * sizeof(UINT32)), b->hhdm};
+    response_machine(pr, l, nm, &a, sums);
+    for (UINT32 i = 0; i < l->n; i++) {
+        a.cpus[i].processor_id = info[i].processor_id;
+        a.cpus[i].flags = in_mp[i] && mp ? PMM_CPU_IN_MP : 0;
+    }
+}
+
 /* Sort handed runs by address and merge overlapping ones (tables kept may share pages). */
 static void normalize_handed(struct boot *b)
 {
@@ -590,16 +611,17 @@ void after_exit(struct boot *b)
         pmm_free_run(p, b->ptpool + b->ptpool_used * PG, b->ptpool_pages - b->ptpool_used);
     hand(b, b->ptpool, b->ptpool_used, PMM_HANDED_PAGE_TABLES);
 
-    /* the live allocator */
+    /* the live allocator: what describes the machine is copied now, while the pool memory the
+     * loader found it in is still held */
     struct pmm_response *pr = 0;
-    struct pmm_cpu *pc = 0;
     struct pmm_handed *ph = 0;
     struct pmm_kept *pk = 0;
+    struct pmm_response_arrays pa = {0, 0, 0, 0, 0, 0};
     if (b->req.req[LREQ_PMM]) {
         pr = arena(b, sizeof *pr);
-        pc = arena(b, (UINT64)l->n * sizeof *pc);
         ph = arena(b, MAX_HANDED * sizeof *ph);
         pk = arena(b, (b->nkept + 1) * sizeof *pk);
+        machine_response(b, pr, info, in_mp, b->req.req[LREQ_MP] != 0, &pa);
     }
     struct limine_memmap_response *mr = 0;
     struct limine_memmap_entry *ents = 0, **eptr = 0;
@@ -627,27 +649,22 @@ void after_exit(struct boot *b)
         respond(b, LREQ_MEMMAP, mr);
     }
     if (pr) {
-        for (UINT32 i = 0; i < l->n; i++)
-            pc[i] = (struct pmm_cpu){l->apic_id[i], info[i].processor_id,
-                                     in_mp[i] && b->req.req[LREQ_MP] ? PMM_CPU_IN_MP : 0, 0};
         copy(ph, b->handed, b->nhanded * sizeof *ph);
         copy(pk, b->kept, b->nkept * sizeof *pk);
+        pr->revision = PMM_RESPONSE_REVISION;
         pr->state_phys = pmm_state_phys(p);
         pr->virt_offset = b->hhdm;
         pr->abi = PMM_ABI_VERSION;
         pr->flags = hold ? PMM_RESPONSE_BOOT_HELD : 0;
-        pr->bsp = l->bsp;
-        pr->cpu_source = l->source;
-        pr->cpus_found = l->found;
-        pr->cpu_count = l->n;
-        pr->cpus = virt(b, pc);
         pr->handed_count = b->nhanded;
         pr->handed = virt(b, ph);
         pr->kept_count = b->nkept;
         pr->kept = b->nkept ? virt(b, pk) : 0;
         pr->tsc_start = boot_tsc_start;
         pr->tsc_exit = b->tsc_exit;
-        pr->checksum = pmm_response_checksum_at(pr, pc, ph, pk);
+        pa.handed = ph;
+        pa.kept = pk;
+        pr->checksum = pmm_response_checksum_at(pr, &pa);
         respond(b, LREQ_PMM, pr);
     }
     if (b->req.req[LREQ_BOOTLOADER_PERFORMANCE] && b->tsc_hz) {

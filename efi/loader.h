@@ -14,6 +14,7 @@
 #include "exit.h"
 #include "handoff.h"
 #include "limine.h"
+#include "numa.h"
 #include "pmm.h"
 #include "preflight.h"
 #include "requests.h"
@@ -65,15 +66,34 @@ int fw_framebuffer(struct fbinfo *fb, UINT32 w, UINT32 h, UINT32 bpp);
 
 /* cpus.c: the CPUs, found by every allocator build (fw_build_quiet) for its per-CPU supplies */
 struct cpus {
-    struct cpu_list list;
-    const char *no_mp;   /* why MP services gave no list (0: the list is theirs) */
-    const char *no_madt; /* why the ACPI MADT could not be read (0: it was) */
-    uint32_t madt_n;     /* enabled CPUs the MADT lists, when it was read */
-    int madt_agrees;     /* it lists the same APIC IDs as the list */
+    struct cpu_list list;         /* apic_id[] in pool memory */
+    const char *no_mp;            /* why MP services gave no list (0: the list is theirs) */
+    const char *no_madt;          /* why the ACPI MADT could not be read (0: it was) */
+    uint32_t madt_n;              /* enabled CPUs the MADT lists, when it was read */
+    int madt_agrees;              /* it lists the same APIC IDs as the list */
+    struct cpu_topology topology; /* from MP services (packages 0: not known) */
+    int extended;                 /* ... with the PI 1.7 extended location (dies) */
 };
-extern struct cpus boot_cpus; /* what the last build found */
-void cpus_find(struct cpus *c);
+extern struct cpus boot_cpus;   /* what the last build found */
+void cpus_find(struct cpus *c); /* replaces (and frees) the list of the previous call */
+void cpus_free(struct cpus *c);
 void cpus_print(const struct cpus *c); /* "loader: 4 CPUs (MP services), BSP APIC ID 0; ..." */
+
+/* nodes.c: the NUMA nodes, found by every allocator build after the CPUs (efi/numa.h) */
+struct nodes {
+    struct numa numa; /* arrays in pool memory */
+    const char *why;  /* why the SRAT was not used (0: it was, or there is none) */
+    const char *slit; /* why the SLIT was not used (0: it was, or there is none) */
+    uint64_t why_at;  /* the byte offset of the refused entry */
+    uint64_t slit_at;
+    int have_srat, have_slit; /* the tables are there at all */
+};
+extern struct nodes boot_nodes;                                /* what the last build found */
+void nodes_find(struct nodes *n, const struct cpu_list *cpus); /* frees the previous call's */
+void nodes_free(struct nodes *n);
+void nodes_print(const struct nodes *n); /* "loader: NUMA: 2 nodes (ACPI SRAT, SLIT): ..." */
+/* The node table into a build (struct pmm_build: nnodes, numa, distance, cpu_node). */
+void nodes_build(const struct nodes *n, struct pmm_build *b);
 
 /* files.c: files on a volume, by '/'-separated ASCII path */
 struct volume {

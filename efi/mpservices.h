@@ -23,9 +23,12 @@
 
 /*
  * EFI_PROCESSOR_INFORMATION. ProcessorId is the local APIC ID on x86. PI 1.7 appended the
- * extended location, which firmware fills only when asked (bit 24 of the processor number); the
- * loader never asks, but passes a buffer that holds it, so either version writes inside it.
+ * extended location, which firmware fills only when asked: the processor number ORed with
+ * MP_EXTENDED_TOPOLOGY (CPU_V2_EXTENDED_TOPOLOGY). Firmware older than that takes the bit as part
+ * of the number and answers EFI_NOT_FOUND; the buffer always holds the longer layout, so either
+ * version writes inside it.
  */
+#define MP_EXTENDED_TOPOLOGY (1u << 24)
 struct mp_processor_info {
     UINT64 ProcessorId;
     UINT32 StatusFlag;

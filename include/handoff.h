@@ -31,6 +31,10 @@
  *    response lists the BSP and the APs that started (PMM_CPU_IN_MP), in the same order: when every
  * one did, as on a healthy machine, MP cpus[i] is index i; a CPU finds its index by its APIC ID
  *    either way. Without an MP request the APs are not started and cpus[] still lists them.
+ *  - NUMA: node_count nodes, numbered by ascending ACPI proximity domain (node_domain[]); each
+ *    CPU's node in cpus[i].node; numa_ranges[] the physical memory of each node as the SRAT
+ *    describes it (RAM or not: hot-pluggable ranges may be empty now), in pages; distance[] the
+ *    SLIT's matrix between the nodes. Without an SRAT: one node, no ranges, distance {10}.
  *  - Everything here is written once by the loader: checksum covers this response and the arrays
  *    it points to (pmm_response_verify checks it, and every count and address).
  */
@@ -38,6 +42,8 @@
 #define PMM_HANDOFF_H
 
 #include <stdint.h>
+
+#include "pmm_numa.h"
 
 #ifndef LIMINE_COMMON_MAGIC
 #define LIMINE_COMMON_MAGIC 0xc7b1dd30df4c8b88ull, 0x0a82e883a194f07bull
@@ -114,19 +120,23 @@ struct pmm_cpu {
     uint32_t lapic_id;     /* initial APIC ID, 32 bits (x2APIC) */
     uint32_t processor_id; /* ACPI processor UID, or the index if the MADT was not read */
     uint32_t flags;        /* PMM_CPU_* */
-    uint32_t pad;
+    uint32_t node;         /* its NUMA node, < node_count (0 when the SRAT does not name it) */
 };
 
 /* Response flags. */
 #define PMM_RESPONSE_BOOT_HELD (1u << 0) /* boot memory is held back: pmm_release_boot frees it */
 
+/* This layout of struct pmm_response (revision 0 ended at tsc_exit). */
+#define PMM_RESPONSE_REVISION 1
+
 struct pmm_response {
-    uint64_t revision;    /* 0 */
+    uint64_t revision;    /* PMM_RESPONSE_REVISION */
     uint64_t state_phys;  /* the allocator: pmm_adopt(state_phys, virt_offset, ...) */
     uint64_t virt_offset; /* the HHDM offset: adopt the state there */
     uint32_t abi;         /* PMM_ABI_VERSION of the state's layout (pmm_adopt refuses others) */
     uint32_t flags;       /* PMM_RESPONSE_* */
-    uint32_t checksum;    /* FNV-1a: this response with checksum 0, then cpus, handed, kept */
+    uint32_t checksum;    /* FNV-1a: this response with checksum 0, then cpus, handed, kept,
+                             numa_ranges, distance, node_domain */
     uint32_t bsp;         /* index in cpus[] of the CPU that runs the entry point */
     uint32_t cpu_source;  /* PMM_CPUS_* */
     uint32_t cpus_found;  /* enabled CPUs the firmware reported (cpu_count of them listed) */
@@ -138,6 +148,14 @@ struct pmm_response {
     struct pmm_kept *kept; /* virtual */
     uint64_t tsc_start;    /* TSC when the loader started, and just after ExitBootServices */
     uint64_t tsc_exit;
+    /* revision 1: NUMA (include/pmm_numa.h). Node i is the i-th proximity domain in ascending
+     * order; every array is in allocated pages (PMM_HANDED_RESPONSES), virtual (HHDM). */
+    uint32_t numa_flags; /* PMM_NUMA_FROM_* */
+    uint32_t node_count; /* >= 1, at most PMM_NUMA_MAX_NODES */
+    uint64_t numa_range_count;
+    struct pmm_numa_range *numa_ranges; /* sorted by start, disjoint; may be 0 with count 0 */
+    uint8_t *distance;                  /* node_count * node_count, row i from node i */
+    uint32_t *node_domain;              /* node_count: node i's ACPI proximity domain, ascending */
 };
 
 /* FNV-1a, 32 bits. */
@@ -154,8 +172,11 @@ static inline uint32_t pmm_fnv1a(const void *data, uint64_t n, uint32_t h)
 
 /* The checksum a response should carry (its own checksum field counted as zero), its arrays
  * read at the addresses given (the loader reaches them at their physical addresses). */
-uint32_t pmm_response_checksum_at(const struct pmm_response *r, const void *cpus,
-                                  const void *handed, const void *kept);
+struct pmm_response_arrays {
+    const void *cpus, *handed, *kept, *numa_ranges, *distance, *node_domain;
+};
+uint32_t pmm_response_checksum_at(const struct pmm_response *r,
+                                  const struct pmm_response_arrays *a);
 /* The same, the arrays read through the response's own pointers. */
 uint32_t pmm_response_checksum(const struct pmm_response *r);
 

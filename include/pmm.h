@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pmm_numa.h"
+
 #define PMM_PAGE_SHIFT 12
 #define PMM_PAGE_SIZE  4096ull
 
@@ -156,18 +158,12 @@ struct pmm_firmware {
 };
 
 /*
- * NUMA: a node's physical memory, as the ACPI SRAT describes it (pages; sorted, disjoint). Node
- * numbers are dense, 0 .. nnodes - 1 (the loader maps proximity domains to them).
+ * NUMA (include/pmm_numa.h: struct pmm_numa_range, the ranges of each node as the ACPI SRAT
+ * describes them). The allocator keeps a node byte per 2 MiB block and up to PMM_MAX_NODES
+ * nodes; a node boundary inside a block gives the block to the node of its first page.
  */
-#define PMM_MAX_NODES    64
-#define PMM_NODE_ANY     0xffffffffu
-#define PMM_NUMA_HOTPLUG 1u /* flags: the range is hot-pluggable */
-struct pmm_numa_range {
-    uint64_t start;
-    uint64_t npages;
-    uint32_t node;
-    uint32_t flags;
-};
+#define PMM_MAX_NODES 64
+#define PMM_NODE_ANY  0xffffffffu
 
 struct pmm_build {
     struct pmm_map map; /* the firmware's map at build time */
@@ -306,7 +302,9 @@ uint64_t pmm_virt_offset(const struct pmm *p);
  * allocated, as far as the pool and every other CPU can tell, to that CPU (its count says
  * PMM_REF_HELD), and free as far as the statistics are concerned (pmm_stats counts it in free and
  * in cached). Freeing it again is PMM_EDOUBLE. Pages move between a cache and the pool
- * PMM_CPU_BATCH at a time. Pages below 1 MiB never enter a cache.
+ * PMM_CPU_BATCH at a time. Pages below 1 MiB never enter a cache, nor, with NUMA, pages of
+ * another node than the CPU's (they go back to the pool, so that the cache hands out local
+ * pages only).
  *
  * No waiting for memory, and what that costs: a CPU whose request the pool cannot meet gives its
  * own cache back, marks the pool short, searches once more and fails; every other CPU gives its
@@ -317,12 +315,13 @@ uint64_t pmm_virt_offset(const struct pmm *p);
  * PMM_CPU_CACHE pages per other CPU can be out of reach of one failed request, until that CPU
  * next calls; a CPU that goes idle or offline drains first (pmm_cpu_drain).
  */
-#define PMM_CPU_CACHE 62    /* pages one CPU's cache holds */
+#define PMM_CPU_CACHE 61    /* pages one CPU's cache holds */
 #define PMM_CPU_BATCH 31    /* pages moved between a cache and the pool at a time */
 #define PMM_MAX_CPUS  65536 /* a sanity bound on max_cpus; the metadata is sized by the count */
 #define PMM_REF_MAX   0xffffu
 
-/* Enter (1) or leave (0) concurrent mode. Quiescent. PMM_ESTATE before pmm_reconcile. */
+/* Enter (1) or leave (0) concurrent mode. Quiescent. PMM_ESTATE before pmm_reconcile. Entering
+ * it gives the allocator's own cache back (only one CPU at a time uses that one). */
 int pmm_set_concurrent(struct pmm *p, int on);
 
 /*

@@ -194,9 +194,13 @@ static int adopt_check(const struct pmm *p, uint64_t state_phys, uint64_t virt_o
             return refuse(e, "cache_phys", "a per-CPU cache is not empty: drain every CPU first");
         if (pc[i].cursor >= p->nblocks)
             return refuse(e, "cache_phys", "a cache's cursor lies past the blocks");
+        if (pc[i].node != (p->nnodes > 1 ? cn[i] : PMM_NODE_ANY))
+            return refuse(e, "cache_phys", "a cache's node differs from its CPU's");
     }
     if (p->home.n)
         return refuse(e, "home", "the allocator's own cache is not empty: pmm_drain first");
+    if (p->home.node != PMM_NODE_ANY)
+        return refuse(e, "home", "the allocator's own cache is tied to a node");
 
     /* Zones and cursors: single pages never from below 1 MiB (pmm.h). */
     if (p->c_low != c_ceil_at(p, sec, sl, PMM_LOW_PFN) ||
@@ -258,6 +262,8 @@ int pmm_set_concurrent(struct pmm *p, int on)
 {
     if (on && (p->fw.claim || p->fw.release))
         return PMM_ESTATE; /* boot services: one CPU, and the firmware hooks are not reentrant */
+    if (on) /* with many CPUs nobody uses the allocator's own cache: its pages go back first */
+        cache_spill(p, &p->home, p->home.n);
     __atomic_store_n(&p->concurrent, on ? 1u : 0u, __ATOMIC_SEQ_CST);
     return PMM_OK;
 }

@@ -6,7 +6,7 @@
  * firmware took behind our back was never ours to give. Where the pages come from is search.c;
  * how they are taken and given is pool.c; the caches are percpu.c.
  */
-#include "pool.h"
+#include "cache.h"
 
 static inline uint64_t cidx_of(const struct pmm *p, uint64_t phys)
 {
@@ -130,6 +130,11 @@ static uint32_t caller_node(const struct pmm *p);
 
 int pmm_alloc(struct pmm *p, uint64_t *phys)
 {
+    if (!p->concurrent && p->live) { /* one CPU: the allocator's own cache, inline */
+        if (cache_try_pop(p, &p->home, phys))
+            return PMM_OK;
+        return cache_alloc_slow(p, &p->home, PMM_NODE_ANY, phys);
+    }
     struct pmm_cache *pc = cache_for_caller(p);
     if (pc)
         return cache_alloc(p, pc, pc == &p->home ? PMM_NODE_ANY : pmm_cnode(p)[pc - p->at.cache],
@@ -286,6 +291,11 @@ int free_slow(struct pmm *p, struct pmm_cache *pc, uint64_t phys)
 
 int pmm_free(struct pmm *p, uint64_t phys)
 {
+    if (!p->concurrent && p->live) { /* one CPU: the allocator's own cache, inline */
+        if (cache_try_push(p, &p->home, phys))
+            return PMM_OK;
+        return free_slow(p, &p->home, phys);
+    }
     struct pmm_cache *pc = cache_for_caller(p);
     if (pc)
         return cache_free(p, pc, phys);

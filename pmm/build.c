@@ -407,8 +407,11 @@ int pmm_build(const struct pmm_build *b, struct pmm **out, struct pmm_map_error 
     p->c_high = c_ceil(p, PMM_HIGH_PFN);
     p->pfn_high = p->c_high < p->cspan ? PMM_HIGH_PFN : 0;
     uint64_t blow = blk_low(p);
-    for (uint32_t i = 0; i < p->ncpus; i++) /* spread out, so that CPUs start apart */
+    for (uint32_t i = 0; i < p->ncpus; i++) { /* spread out, so that CPUs start apart */
         p->at.cache[i].cursor = blow + (p->nblocks - blow) * i / p->ncpus;
+        p->at.cache[i].node = p->nnodes > 1 ? pmm_cnode(p)[i] : PMM_NODE_ANY;
+    }
+    p->home.node = PMM_NODE_ANY;
 
     /*
      * Conventional memory becomes free and owned, but for page 0 (a null physical address means

@@ -273,6 +273,8 @@ static int check(const struct pmm *p, struct pmm_check_fail *f)
             return fail(f, "cache count out of range", i);
         if (pc->cursor >= p->nblocks)
             return fail(f, "cache cursor past the blocks", i);
+        if (pc->node != (i < p->ncpus && p->nnodes > 1 ? pmm_cnode(p)[i] : PMM_NODE_ANY))
+            return fail(f, "cache's node differs from its CPU's", i);
         if (pc->n && p->fw.claim)
             return fail(f, "a cache holds pages in the boot phase", i);
         if (p->live != (!p->fw.claim && !p->fw.release))
@@ -284,6 +286,8 @@ static int check(const struct pmm *p, struct pmm_check_fail *f)
                 return fail(f, "cached page lies in no written block", pc->page[k]);
             if (ld16(&p->at.refs[c]) != PMM_REF_HELD || ((free_view(p, c >> 6) >> (c & 63)) & 1))
                 return fail(f, "cached page is not held", pc->page[k]);
+            if (pc->node != PMM_NODE_ANY && p->at.node[c >> PMM_BLOCK_SHIFT] != pc->node)
+                return fail(f, "cached page lies on another node than its cache's", pc->page[k]);
         }
         cached += pc->n;
     }

@@ -8,7 +8,7 @@
  * which moves PMM_CPU_BATCH pages between the cache and the pool with the pool's lock-free
  * primitives. The pool knows nothing of caches: to it a held page is an allocated one.
  */
-#include "pool.h"
+#include "cache.h"
 
 uint32_t pmm_cpus(const struct pmm *p)
 {
@@ -29,11 +29,6 @@ uint32_t pmm_cpu_node(const struct pmm *p, uint32_t cpu)
 static inline bool caches_live(const struct pmm *p)
 {
     return p->live;
-}
-
-static inline void set_n(struct pmm_cache *pc, uint32_t n)
-{
-    __atomic_store_n(&pc->n, n, __ATOMIC_RELAXED); /* statistics read it from other CPUs */
 }
 
 /*
@@ -107,18 +102,9 @@ static inline void answer_short(struct pmm *p, struct pmm_cache *pc)
     }
 }
 
-/* The page on top of pc, now allocated with one reference. The caller made sure there is one. */
-static inline uint64_t cache_pop(struct pmm *p, struct pmm_cache *pc, uint32_t n)
-{
-    uint64_t pfn = pc->page[n - 1];
-    st16(&p->at.refs[cidx_present(p, pfn)], 0); /* a held page lies in a present section */
-    set_n(pc, n - 1);
-    return pfn << PMM_PAGE_SHIFT;
-}
-
 /* An empty (or short-marked) cache: refill, or give up after one more look at the pool. */
-__attribute__((noinline)) static int cache_alloc_slow(struct pmm *p, struct pmm_cache *pc,
-                                                      uint32_t node, uint64_t *phys)
+__attribute__((noinline)) int cache_alloc_slow(struct pmm *p, struct pmm_cache *pc, uint32_t node,
+                                               uint64_t *phys)
 {
     answer_short(p, pc);
     if (!pc->n)
@@ -130,17 +116,14 @@ __attribute__((noinline)) static int cache_alloc_slow(struct pmm *p, struct pmm_
         if (!pc->n)
             return PMM_ENOMEM;
     }
-    *phys = cache_pop(p, pc, pc->n);
+    cache_try_pop(p, pc, phys); /* the short mark is answered: this one succeeds */
     return PMM_OK;
 }
 
 int cache_alloc(struct pmm *p, struct pmm_cache *pc, uint32_t node, uint64_t *phys)
 {
-    uint32_t n = pc->n;
-    if (n && pc->gen == __atomic_load_n(&p->short_gen, __ATOMIC_RELAXED)) {
-        *phys = cache_pop(p, pc, n);
+    if (cache_try_pop(p, pc, phys))
         return PMM_OK;
-    }
     return cache_alloc_slow(p, pc, node, phys);
 }
 
@@ -148,11 +131,8 @@ int pmm_cpu_alloc(struct pmm *p, uint32_t cpu, uint64_t *phys)
 {
     if (cpu < p->ncpus && caches_live(p)) {
         struct pmm_cache *pc = &p->at.cache[cpu];
-        uint32_t n = pc->n;
-        if (n && pc->gen == __atomic_load_n(&p->short_gen, __ATOMIC_RELAXED)) {
-            *phys = cache_pop(p, pc, n);
+        if (cache_try_pop(p, pc, phys))
             return PMM_OK;
-        }
         return cache_alloc_slow(p, pc, pmm_cnode(p)[cpu], phys);
     }
     if (cpu >= p->ncpus)
@@ -165,7 +145,8 @@ __attribute__((noinline)) static void cache_put_slow(struct pmm *p, struct pmm_c
                                                      uint64_t c)
 {
     answer_short(p, pc);
-    if (c < p->c_low) { /* below 1 MiB: for bounded requests, never on a cache */
+    if (c < p->c_low || /* below 1 MiB: for bounded requests, never on a cache */
+        (pc->node != PMM_NODE_ANY && p->at.node[c >> PMM_BLOCK_SHIFT] != pc->node)) { /* remote */
         give_one(p, c);
         return;
     }
@@ -184,36 +165,21 @@ __attribute__((noinline)) static void cache_put_slow(struct pmm *p, struct pmm_c
     set_n(pc, n + 1);
 }
 
-/*
- * The fast free: the page is owned (its block ALL), allocated (free bit clear), with one
- * reference (count 0) and its group already marked; the cache has room, no shortage was
- * signalled, and the page goes on top (it is high memory, or the top is low too). Then nothing
- * can be wrong with the free. Anything else is settled, with its error code, by the slow half.
- */
 int cache_free(struct pmm *p, struct pmm_cache *pc, uint64_t phys)
 {
-    uint64_t pfn = phys >> PMM_PAGE_SHIFT, c;
-    if (!(phys & (PMM_PAGE_SIZE - 1)) && (c = cidx(p, pfn)) != PMM_NONE) {
-        uint32_t n = pc->n;
-        uint16_t *ref = &p->at.refs[c];
-        if (ld8(&p->at.own[c >> PMM_BLOCK_SHIFT]) == OWN_ALL &&
-            !((ld64(&p->at.free[c >> 6]) >> (c & 63)) & 1) && marked(p, c) && c >= p->c_low &&
-            (pfn >= p->pfn_high || !n || pc->page[n - 1] < p->pfn_high) && n < PMM_CPU_CACHE &&
-            pc->gen == __atomic_load_n(&p->short_gen, __ATOMIC_RELAXED) &&
-            __atomic_load_n(ref, __ATOMIC_ACQUIRE) == 0) { /* after the others' releases */
-            st16(ref, PMM_REF_HELD);
-            st64(&pc->page[n], pfn);
-            set_n(pc, n + 1);
-            return PMM_OK;
-        }
-    }
+    if (cache_try_push(p, pc, phys))
+        return PMM_OK;
     return free_slow(p, pc, phys);
 }
 
 int pmm_cpu_free(struct pmm *p, uint32_t cpu, uint64_t phys)
 {
-    if (cpu < p->ncpus && caches_live(p))
-        return cache_free(p, &p->at.cache[cpu], phys);
+    if (cpu < p->ncpus && caches_live(p)) {
+        struct pmm_cache *pc = &p->at.cache[cpu];
+        if (cache_try_push(p, pc, phys))
+            return PMM_OK;
+        return free_slow(p, pc, phys);
+    }
     if (cpu >= p->ncpus)
         return PMM_EINVAL;
     return pmm_free(p, phys);

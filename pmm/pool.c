@@ -24,10 +24,17 @@ uint64_t blk_reserve(struct pmm *p, uint64_t b, uint64_t want, uint64_t min)
     }
 }
 
+/*
+ * Every giver makes sure of the `avail` bit, not only the one that took the count from 0: that
+ * one may be stopped between its add and its set while another giver's free completes, and a
+ * search would then miss a block with a completed free in it (found by tests/host/test_explore).
+ * sum_set costs a load per level when the bits are there. Only the giver that makes the count
+ * 512 can make the block whole, so `whole` needs no such care.
+ */
 void blk_unreserve(struct pmm *p, uint64_t b, uint64_t n)
 {
     uint64_t old = add16_x(p, &p->at.count[b], (uint16_t)n);
-    if (!old)
+    if (n)
         sum_set(p, &p->avail, b);
     if (old + n == PMM_BLOCK_PAGES)
         sum_set(p, &p->whole, b);

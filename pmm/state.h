@@ -145,8 +145,11 @@ enum { OWN_NONE = 0, OWN_FRESH = 1, OWN_ALL = 2, OWN_SOME = 3 };
  * atomics: plain moves). 512 bytes, so that no two caches share a cache line.
  */
 struct pmm_cache {
-    uint32_t n;                   /* held pages on page[], the newest last */
-    uint32_t gen;                 /* short_gen when it last gave its pages back */
+    uint32_t n;    /* held pages on page[], the newest last */
+    uint32_t gen;  /* short_gen when it last gave its pages back */
+    uint32_t node; /* the CPU's NUMA node: pages of another go back to the pool, not on here;
+                    * PMM_NODE_ANY with one node, and for the allocator's own cache */
+    uint32_t pad;
     uint64_t cursor;              /* the block its next refill looks at first */
     uint64_t page[PMM_CPU_CACHE]; /* page frame numbers (not compact: the fast path returns them) */
 };

@@ -41,8 +41,8 @@ run "style (.clang-format)" tests/style.sh
 run "static rules (ExitBootServices loop, after exit, watchdog)" tests/static.sh
 run "the README's live-allocator sketch compiles" tests/sketch.sh
 for t in test_memmap test_summary test_alloc test_phases test_check test_adopt test_mapfile \
-    test_shell_args test_percpu test_blocks test_issue21 test_explore test_limine_conf test_limine_paging \
-    test_limine_verify test_limits; do
+    test_shell_args test_percpu test_blocks test_issue21 test_explore test_limine_conf \
+    test_limine_paging test_limine_verify test_limits test_nodes; do
     run "$t" "build/host/$t"
     run "$t (asan+ubsan)" "build/asan/$t"
 done
@@ -63,6 +63,12 @@ run "test_claims (firmware refuses claims across its descriptors)" build/host/te
 run "test_claims (asan+ubsan)" build/asan/test_claims
 run "test_cpus (CPU list, MADT and ACPI tables, broken ones refused)" build/host/test_cpus
 run "test_cpus (asan+ubsan)" build/asan/test_cpus
+run "test_numa (SRAT and SLIT: 8 and 16 nodes, broken tables refused by name)" build/host/test_numa
+run "test_numa (asan+ubsan)" build/asan/test_numa
+run "test_bigsmp (768 x2APIC CPUs: MADT, SRAT, response, pmm_build)" build/host/test_bigsmp
+run "test_bigsmp (asan+ubsan)" build/asan/test_bigsmp
+run "test_icr (IPI encoding, xAPIC and x2APIC, against the SDM)" build/host/test_icr
+run "test_icr (asan+ubsan)" build/asan/test_icr
 run "test_handover (held boot memory holds)" build/host/test_handover
 run "test_handover (asan+ubsan)" build/asan/test_handover
 run "test_handoff" build/host/test_handoff build/kernel.elf
@@ -112,6 +118,17 @@ if [ "$what" = all ]; then
     rm -f "$log.matrix"
     run "CPUs that never come up are reported by APIC ID; the run goes on without them" \
         tests/qemu/smpmissing.sh
+    run "CPU topology from MP services' extended location: 2 packages x 2 cores x 2 threads" \
+        tests/qemu/topology.sh
+    # NUMA machines (tests/qemu/numa.py): what the kernel receives against QEMU's -numa options
+    run "qemu NUMA, 2 nodes, 4 vCPUs: ranges (one hot-pluggable), distances, each CPU's node" \
+        tests/qemu/numa.py two
+    run "qemu NUMA, 4 nodes, 4 vCPUs: one node without CPUs, one without memory" \
+        tests/qemu/numa.py four
+    run "qemu NUMA: a SLIT with 11 on its diagonal is refused by name; distances 10 and 20" \
+        tests/qemu/numa.py badslit
+    run "qemu NUMA: an SRAT with a short entry is refused by name; one node" \
+        tests/qemu/numa.py badsrat
     run "EFI binaries are NX-compatible (4 KiB sections, no W+X, NX_COMPAT)" \
         build/host/test_pe build/BOOTX64.EFI build/pmmcmd.efi build/pmm.efi
     run "qemu boot of the GPT image as a USB stick, q35 OVMF-4M" tests/qemu/boot.sh 512M 1 q35 4M build/usb.img usb

@@ -31,7 +31,8 @@ struct machine {
 
 /*
  * Before exit: decide the control registers for `levels`-level paging at this base revision, and
- * read the BSP's MTRRs. x2apic: the kernel asked for it (MP request flag) and the CPU has it.
+ * read the BSP's MTRRs. x2apic: run every local APIC in x2APIC mode if the CPU has it (the
+ * kernel asked for it with the MP request flag, or xAPIC mode cannot serve: boot.c).
  */
 void machine_init(struct machine *m, uint64_t revision, unsigned levels, int want_x2apic);
 

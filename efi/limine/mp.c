@@ -8,13 +8,13 @@
  */
 #include "mp.h"
 
+#include "icr.h"
 #include "serial.h"
 #include "stubs.h"
 #include "x86.h"
 
 #define MSR_APIC_BASE 0x1bu
-#define ICR_INIT      0x4500u
-#define ICR_STARTUP   0x4600u
+#define APIC_X2       (1u << 10) /* IA32_APIC_BASE: x2APIC mode */
 #define UP_TIMEOUT_MS 2000
 
 static void udelay(const struct mp_setup *s, uint64_t us)
@@ -24,21 +24,28 @@ static void udelay(const struct mp_setup *s, uint64_t us)
         cpu_relax();
 }
 
-/* One IPI from the BSP's APIC, in whichever mode it is in; 0 or why not. */
-static const char *ipi(uint32_t dest, uint32_t icr)
+/*
+ * One IPI from the BSP's APIC, in whichever mode the firmware (or machine_cpu) left it: x2APIC
+ * through the ICR MSR with the 32-bit destination, xAPIC through the MMIO ICR pair (which cannot
+ * name an APIC ID above 254). 0 or why not.
+ */
+static const char *ipi(uint32_t dest, enum icr_kind kind, uint8_t vector)
 {
     uint64_t b = rdmsr(MSR_APIC_BASE);
-    if (b & (1u << 10)) {
+    int x2 = (b & APIC_X2) != 0;
+    struct icr v;
+    const char *why = icr_encode(x2, kind, dest, vector, &v);
+    if (why)
+        return why;
+    if (x2) {
         __asm__ volatile("mfence" ::: "memory"); /* WRMSR to the ICR does not serialise */
-        wrmsr(0x830, (uint64_t)dest << 32 | icr);
+        wrmsr(ICR_MSR, icr_msr(v));
         return 0;
     }
-    if (dest > 0xfe)
-        return "an APIC ID above 254 cannot be addressed in xAPIC mode";
     volatile uint32_t *apic = (volatile uint32_t *)(uintptr_t)(b & 0x000ffffffffff000ull);
-    apic[0x310 / 4] = dest << 24;
-    apic[0x300 / 4] = icr;
-    for (uint32_t spin = 0; apic[0x300 / 4] & (1u << 12); spin++)
+    apic[ICR_HIGH / 4] = v.hi;
+    apic[ICR_LOW / 4] = v.lo; /* sends */
+    for (uint32_t spin = 0; apic[ICR_LOW / 4] & ICR_PENDING; spin++)
         if (spin > 100000000u)
             return "the IPI was never accepted (ICR delivery status stays pending)";
     return 0;
@@ -120,7 +127,7 @@ uint32_t mp_start(struct mp_setup *s, void *slots)
     const char *why = 0;
     for (uint32_t i = 0; i < s->ncpus && !why; i++)
         if (i != s->bsp)
-            why = ipi(s->ctx[i].lapic_id, ICR_INIT);
+            why = ipi(s->ctx[i].lapic_id, ICR_INIT, 0);
     if (why) {
         s->why = why;
         return 0;
@@ -129,7 +136,7 @@ uint32_t mp_start(struct mp_setup *s, void *slots)
     for (int round = 0; round < 2; round++) {
         for (uint32_t i = 0; i < s->ncpus; i++)
             if (i != s->bsp && !__atomic_load_n(&s->ctx[i].up, __ATOMIC_ACQUIRE))
-                ipi(s->ctx[i].lapic_id, ICR_STARTUP | vector);
+                ipi(s->ctx[i].lapic_id, ICR_STARTUP, vector);
         udelay(s, 200);
     }
     uint64_t end = rdtsc() + s->tsc_hz / 1000 * UP_TIMEOUT_MS;
@@ -145,7 +152,7 @@ uint32_t mp_start(struct mp_setup *s, void *slots)
     for (uint32_t i = 0; i < s->ncpus; i++) {
         if (i == s->bsp || __atomic_load_n(&s->ctx[i].up, __ATOMIC_ACQUIRE))
             continue;
-        ipi(s->ctx[i].lapic_id, ICR_INIT); /* held in wait-for-SIPI: it runs nothing late */
+        ipi(s->ctx[i].lapic_id, ICR_INIT, 0); /* held in wait-for-SIPI: it runs nothing late */
         say("loader: CPU ", i, "");
         say(" (APIC ID ", s->ctx[i].lapic_id, ") did not come up; the kernel gets the others\r\n");
     }

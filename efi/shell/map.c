@@ -64,7 +64,9 @@ void map_release(void)
 EFI_STATUS map_build(struct pmm **out, struct fw_build_info *info)
 {
     *info = (struct fw_build_info){0, 0, PMM_OK, {0, 0}};
-    cpus_find(&boot_cpus); /* first, so whatever the firmware does for it precedes the map */
+    /* first, so whatever the firmware does for them precedes the map: the CPUs, then their nodes */
+    cpus_find(&boot_cpus);
+    nodes_find(&boot_nodes, &boot_cpus.list);
     struct fwmap m;
     EFI_STATUS st = map_read(&m);
     if (EFI_ERROR(st))
@@ -77,6 +79,7 @@ EFI_STATUS map_build(struct pmm **out, struct fw_build_info *info)
     pb.fw = fw_hooks;
     pb.extra_descriptors = 256;
     pb.max_cpus = boot_cpus.list.n;
+    nodes_build(&boot_nodes, &pb); /* the SRAT's nodes and each CPU's */
     pb.scratch = AllocatePool(pb.scratch_size);
     if (!pb.scratch) {
         info->rc = PMM_ENOMEM;

@@ -108,18 +108,10 @@ void kvprintf(const char *fmt, va_list ap)
     }
 }
 
-/* 1 + this CPU's initial APIC ID (CPUID: the x2APIC ID where leaf 0Bh has it). */
+/* 1 + this CPU's initial APIC ID. */
 static uint64_t me(void)
 {
-    uint32_t r[4];
-    cpuid(0, 0, r);
-    if (r[0] >= 0xb) {
-        cpuid(0xb, 0, r);
-        if (r[1] & 0xffff)
-            return 1ull + r[3];
-    }
-    cpuid(1, 0, r);
-    return 1ull + (r[1] >> 24);
+    return 1ull + cpu_apic_id();
 }
 
 static void __attribute__((noreturn)) stop(void)

@@ -43,10 +43,21 @@ void exception(const struct frame *f)
     con_panic_lock();
     kprintf("kernel: exception %lu (%s) error=0x%lx rip=0x%016lx cr2=0x%016lx rsp=0x%lx", f->vector,
             names[f->vector & 31], f->error, f->rip, cr2, f->rsp);
-    uint32_t r[4];
-    cpuid(1, 0, r);
-    kprintf(" on the CPU with initial APIC ID %u\n", r[1] >> 24);
+    kprintf(" on the CPU with initial APIC ID %u\n", cpu_apic_id());
     kexit(0);
+}
+
+uint32_t cpu_apic_id(void)
+{
+    uint32_t r[4];
+    cpuid(0, 0, r);
+    if (r[0] >= 0xb) {
+        cpuid(0xb, 0, r);
+        if (r[1] & 0xffff) /* the leaf is there: EDX is the whole 32-bit x2APIC ID */
+            return r[3];
+    }
+    cpuid(1, 0, r);
+    return r[1] >> 24;
 }
 
 /* A 64-bit interrupt gate: present, ring 0, to handler in the kernel's code segment. */

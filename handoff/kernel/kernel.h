@@ -17,8 +17,6 @@
 #include "pmm.h"
 #include "x86.h"
 
-#define KERNEL_MAX_CPUS 256 /* CPUs this stub runs (the allocator may list more) */
-
 /* What the loader answered, checked once in main.c and read everywhere after. */
 struct boot_info {
     uint64_t hhdm;                       /* virtual = physical + hhdm */
@@ -59,7 +57,8 @@ struct cpu_tables {
     uint64_t gdt[3];      /* null, 64-bit code 0x08, data 0x10 */
     uint64_t idt[2 * 32]; /* the 32 exception vectors */
 };
-void cpu_init(void); /* the boot CPU's, static */
+void cpu_init(void);        /* the boot CPU's, static */
+uint32_t cpu_apic_id(void); /* this CPU's initial APIC ID, 32 bits (CPUID leaf 0Bh, else 1) */
 void cpu_tables_init(struct cpu_tables *t);
 void cpu_tables_load(const struct cpu_tables *t);
 
@@ -115,6 +114,9 @@ uint32_t smp_cpus_up(void);
 int smp_cpu_up(uint32_t index);
 uint32_t smp_apic_id(uint32_t index);
 uint32_t smp_this_cpu(void); /* the calling CPU's index (what pmm_set_cpu_self is given) */
+
+/* numa.c: the nodes, their memory and distances, and each CPU's node, as the response says */
+void numa_report(const struct pmm_response *r);
 
 /* selftest.c: 0 if the allocator passed; selftest_entry before the kernel's first allocation */
 int selftest_entry(struct pmm *p);

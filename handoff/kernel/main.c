@@ -75,10 +75,10 @@ void kmain(void)
         kprintf("kernel: command line: %s\n", cl->cmdline);
     struct limine_module_response *mods = module_req.response;
     for (uint64_t i = 0; mods && i < mods->module_count; i++)
-        kprintf("kernel: module %s, %lu bytes at 0x%lx, command line '%s'\n",
-                mods->modules[i]->path, mods->modules[i]->size,
-                (uint64_t)(uintptr_t)mods->modules[i]->address - boot.hhdm,
-                mods->modules[i]->string);
+        kprintf(
+            "kernel: module %s, %lu byte%s at 0x%lx, command line '%s'\n", mods->modules[i]->path,
+            mods->modules[i]->size, mods->modules[i]->size == 1 ? "" : "s",
+            (uint64_t)(uintptr_t)mods->modules[i]->address - boot.hhdm, mods->modules[i]->string);
     const struct pmm_response *r = boot.pmm;
     kprintf("kernel: the loader lists %lu CPU%s (%s), BSP APIC ID %u\n", r->cpu_count,
             r->cpu_count == 1 ? "" : "s",
@@ -86,6 +86,7 @@ void kmain(void)
             : r->cpu_source == PMM_CPUS_MADT      ? "ACPI MADT"
                                                   : "the boot CPU alone",
             r->cpus[r->bsp].lapic_id);
+    numa_report(r);
     cpu_init();
     if (boot.tsc_hz)
         tsc_set_hz(boot.tsc_hz);
@@ -105,8 +106,8 @@ void kmain(void)
     if (why)
         panic("handed-over memory: %s, at 0x%lx", why, at);
     for (uint64_t i = 0; i < r->kept_count; i++)
-        kprintf("kernel: kept for the kernel: kind %u at 0x%lx, %lu bytes\n", r->kept[i].kind,
-                r->kept[i].phys, r->kept[i].bytes);
+        kprintf("kernel: kept for the kernel: kind %u at 0x%lx, %lu byte%s\n", r->kept[i].kind,
+                r->kept[i].phys, r->kept[i].bytes, r->kept[i].bytes == 1 ? "" : "s");
     kprintf("kernel: allocated pages are exactly the %lu runs the response hands over\n",
             r->handed_count);
     int failed = selftest_entry(p);

@@ -45,7 +45,8 @@
 #define HOLD       80 /* > PMM_CPU_CACHE: every round refills and spills the cache */
 #define CROSS      8
 #define SHARE      2
-#define WAIT_S     60
+#define WAIT_S     60 /* plus WAIT_S_CPU per CPU: many vCPUs on few host cores take turns */
+#define WAIT_S_CPU 4
 #define TAG        0x7a67ull /* bits 63..48 of a held page's first word */
 #define FREEMARK   0xf7eeull /* ... of a page the test gave up */
 
@@ -80,9 +81,11 @@ struct result {
     uint32_t done;
 } __attribute__((aligned(64)));
 
-static struct result res[KERNEL_MAX_CPUS];
-static uint32_t next_cpu[KERNEL_MAX_CPUS]; /* where CPU i sends pages: the next one up */
-static uint32_t prev_cpu[KERNEL_MAX_CPUS]; /* and who sends to it */
+/* Per CPU, in one run of allocator pages sized by the CPU count (per_cpu_tables). */
+static struct result *res;
+static uint32_t *next_cpu; /* where CPU i sends pages: the next one up */
+static uint32_t *prev_cpu; /* and who sends to it */
+static uint64_t tables_phys, tables_pages;
 static uint64_t inbox_phys;
 static uint32_t arrived;
 static uint64_t deadline; /* TSC: no new round after it (once MIN_ROUNDS are done) */
@@ -351,10 +354,15 @@ static void share(struct result *r, uint32_t cpu, uint32_t *seq, struct entry *m
         drop(r, cpu, &e);
 }
 
+static uint32_t wait_s(uint32_t n)
+{
+    return WAIT_S + WAIT_S_CPU * n;
+}
+
 static int all_arrive(uint32_t n)
 {
     __atomic_add_fetch(&arrived, 1, __ATOMIC_ACQ_REL);
-    uint64_t end = rdtsc() + tsc_hz() * WAIT_S;
+    uint64_t end = rdtsc() + tsc_hz() * wait_s(n);
     while (__atomic_load_n(&arrived, __ATOMIC_ACQUIRE) < n)
         if (rdtsc() > end)
             return 0;
@@ -383,7 +391,7 @@ static void on_each_cpu(uint32_t cpu, void *arg)
         drop(r, cpu, &mine[i]);
     /* Nobody sends any more once everyone is here: empty the inbox, then the cache. */
     if (!all_arrive(n))
-        FAIL(r, "not every CPU finished its rounds within %u s", WAIT_S);
+        FAIL(r, "not every CPU finished its rounds within %u s", wait_s(n));
     while (receive(&inbox(cpu)->cross, &e, 1))
         free_received(r, cpu, &e, &seq);
     while (receive(&inbox(cpu)->share, &e, 1))
@@ -415,6 +423,23 @@ static int inboxes_balanced(uint32_t listed)
     return 0;
 }
 
+/* res, next_cpu and prev_cpu for `listed` CPUs, zeroed; 0 or the allocator's error. */
+static int per_cpu_tables(struct pmm *p, uint32_t listed)
+{
+    uint64_t bytes = (uint64_t)listed * (sizeof *res + 2 * sizeof *next_cpu);
+    tables_pages = (bytes + PG - 1) / PG;
+    int rc = pmm_alloc_run(p, tables_pages, PG, 0, &tables_phys);
+    if (rc)
+        return rc;
+    uint64_t *w = words(tables_phys);
+    for (uint64_t i = 0; i < tables_pages * 512; i++)
+        w[i] = 0;
+    res = (struct result *)(uintptr_t)(HHDM + tables_phys);
+    next_cpu = (uint32_t *)(res + listed);
+    prev_cpu = next_cpu + listed;
+    return 0;
+}
+
 int selftest_smp(struct pmm *p)
 {
     uint32_t listed = smp_cpus_listed(), up = smp_cpus_up(), failed = 0;
@@ -428,6 +453,13 @@ int selftest_smp(struct pmm *p)
     if (rc) {
         kprintf("kernel: smp selftest: FAILED: no %u pages for the inboxes: %s\n", listed,
                 pmm_strerror(rc));
+        return 1;
+    }
+    rc = per_cpu_tables(p, listed);
+    if (rc) {
+        kprintf("kernel: smp selftest: FAILED: no pages for the per-CPU results: %s\n",
+                pmm_strerror(rc));
+        pmm_free_run(p, inbox_phys, listed);
         return 1;
     }
     for (uint32_t i = 0; i < listed; i++) {
@@ -491,13 +523,13 @@ int selftest_smp(struct pmm *p)
                 s0.free, s1.free, s1.cached, rc ? f.what : "ok", f.pfn);
         failed++;
     }
-    kprintf("kernel: smp selftest: %u CPUs at once, %lu operations in %lu ms; %lu pages freed and "
+    kprintf("kernel: smp selftest: %u CPU%s at once, %lu operations in %lu ms; %lu pages freed and "
             "%lu shared pages ref_dec'ed by a CPU other than their own; free pages before %lu, "
             "after %lu; %lu cached; pmm_check %s\n",
-            finished, ops, tsc_to_us(t1 - t0) / 1000, sent, shared, s0.free, s1.free, s1.cached,
-            rc ? "FAILED" : "ok");
-    if (pmm_free_run(p, inbox_phys, listed)) {
-        kprintf("kernel: smp selftest: FAILED: cannot free the inboxes\n");
+            finished, finished == 1 ? "" : "s", ops, tsc_to_us(t1 - t0) / 1000, sent, shared,
+            s0.free, s1.free, s1.cached, rc ? "FAILED" : "ok");
+    if (pmm_free_run(p, inbox_phys, listed) || pmm_free_run(p, tables_phys, tables_pages)) {
+        kprintf("kernel: smp selftest: FAILED: cannot free the inboxes or the per-CPU results\n");
         failed++;
     }
     return (int)failed;

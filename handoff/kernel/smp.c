@@ -15,11 +15,12 @@
 
 #include "kernel.h"
 
-#define PG            4096ull
-#define STACK_PAGES   4
-#define AP_TIMEOUT_MS 2000 /* then an AP that has not answered is given up on */
-#define RUN_TIMEOUT_S 120  /* smp_run: a CPU that has not finished by then is reported */
-#define MSR_GS_BASE   0xc0000101u
+#define PG              4096ull
+#define STACK_PAGES     4
+#define AP_TIMEOUT_MS   2000 /* then an AP that has not answered is given up on */
+#define RUN_TIMEOUT_S   120  /* smp_run: a CPU that has not finished by then is reported ... */
+#define RUN_TIMEOUT_CPU 5 /* ... plus this per CPU up: on an overcommitted host they take turns */
+#define MSR_GS_BASE     0xc0000101u
 
 enum { CPU_ABSENT, CPU_STARTING, CPU_UP, CPU_PARKED };
 
@@ -39,7 +40,7 @@ struct cpu {
 _Static_assert(sizeof(struct cpu) <= PG, "struct cpu fits its page");
 
 static struct cpu bsp_cpu;
-static struct cpu *cpus[KERNEL_MAX_CPUS];
+static struct cpu **cpus; /* [ncpus], by the allocator's index; in allocator pages (smp_init) */
 static uint32_t ncpus, nup;
 
 static void (*work_fn)(uint32_t, void *);
@@ -63,7 +64,14 @@ uint32_t smp_this_cpu(void)
 void smp_init(struct pmm *p)
 {
     const struct pmm_response *r = boot.pmm;
-    ncpus = r->cpu_count < KERNEL_MAX_CPUS ? (uint32_t)r->cpu_count : KERNEL_MAX_CPUS;
+    ncpus = (uint32_t)r->cpu_count; /* pmm_response_verify: at most PMM_MAX_CPUS */
+    uint64_t table, pages = ((uint64_t)ncpus * sizeof *cpus + PG - 1) / PG;
+    int err = pmm_alloc_run(p, pages, PG, 0, &table);
+    if (err)
+        panic("no %lu pages for the table of %u CPUs: %s", pages, ncpus, pmm_strerror(err));
+    cpus = (struct cpu **)(uintptr_t)(HHDM + table);
+    for (uint32_t i = 0; i < ncpus; i++)
+        cpus[i] = 0;
     bsp_cpu.index = r->bsp;
     bsp_cpu.apic_id = r->cpus[r->bsp].lapic_id;
     bsp_cpu.state = CPU_UP;
@@ -225,7 +233,8 @@ uint32_t smp_run(void (*fn)(uint32_t cpu, void *arg), void *arg)
     uint32_t gen = __atomic_add_fetch(&work_gen, 1, __ATOMIC_ACQ_REL);
     if (fn)
         fn(bsp_cpu.index, arg);
-    uint64_t end = rdtsc() + tsc_hz() * RUN_TIMEOUT_S;
+    uint32_t timeout_s = RUN_TIMEOUT_S + RUN_TIMEOUT_CPU * nup;
+    uint64_t end = rdtsc() + tsc_hz() * timeout_s;
     uint32_t finished = fn ? 1 : 0;
     for (uint32_t i = 0; i < ncpus; i++) {
         struct cpu *c = cpus[i];
@@ -240,7 +249,7 @@ uint32_t smp_run(void (*fn)(uint32_t cpu, void *arg), void *arg)
             finished++;
         else
             kprintf("kernel: smp: CPU %u (APIC ID %u) did not finish within %u s\n", i, c->apic_id,
-                    RUN_TIMEOUT_S);
+                    timeout_s);
     }
     return finished;
 }

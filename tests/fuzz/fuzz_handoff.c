@@ -5,12 +5,15 @@
  * FUZZ-LINK: handoff/verify.c
  *
  * Input: a flags byte, the response's bytes (struct pmm_response), then the arrays' bytes: cpus,
- * handed, kept, each as many entries as the response's count says when that count is at most 64
- * up to the counts verify allows (each array in an allocation of exactly its size, so ASan sees
- * an overrun; bytes past the input read as zeros). A pointer the input gives is kept only for a
- * count above those limits, which must be refused unread. hhdm is 0.
- * Flags make a mutated response get past the first checks: bit 0 writes the right abi, bit 1
- * recomputes the checksum, bit 2 sorts the handed runs.
+ * handed, kept, numa_ranges, distance (node_count^2 bytes), node_domain, each as many entries as
+ * the response's count says when that count is at most the counts verify allows (each array in
+ * an allocation of exactly its size, so ASan sees an overrun; bytes past the input read as
+ * zeros). A pointer the input gives is kept only for a count above those limits, which must be
+ * refused unread. hhdm is 0.
+ * Flags make a mutated response get past the first checks: bit 0 writes the right abi and
+ * revision, bit 1 recomputes the checksum (last), bit 2 sorts the handed runs, bit 3 sorts the
+ * NUMA ranges, bit 4 makes the distances valid (10 on the diagonal, at least 10 elsewhere), bit 5
+ * makes the domains ascending, bit 6 puts every CPU and range on a node below node_count.
  *
  * Property: pmm_response_verify accepts exactly the responses an independent reading of the
  * contract accepts (in 128-bit arithmetic), and reads nothing outside the response and arrays.
@@ -20,9 +23,10 @@
 
 typedef unsigned __int128 u128;
 
-#define CPUS 4096
-#define ARR  65536
-#define LIM  ((u128)1 << 52)
+#define CPUS  4096
+#define ARR   65536
+#define NODES 1024
+#define LIM   ((u128)1 << 52)
 
 static int sane_array(const void *a, uint64_t n, uint64_t size)
 {
@@ -33,7 +37,7 @@ static int sane_array(const void *a, uint64_t n, uint64_t size)
 /* The contract, read independently: 1 if the response is acceptable. */
 static int acceptable(const struct pmm_response *r)
 {
-    if (r->abi != PMM_ABI_VERSION || !r->state_phys || r->state_phys % 4096 ||
+    if (r->abi != PMM_ABI_VERSION || r->revision != 1 || !r->state_phys || r->state_phys % 4096 ||
         r->state_phys >= LIM || r->virt_offset != 0 || (r->flags & ~PMM_RESPONSE_BOOT_HELD))
         return 0;
     if (!r->cpu_count || r->cpu_count > 4096 || r->bsp >= r->cpu_count ||
@@ -42,6 +46,12 @@ static int acceptable(const struct pmm_response *r)
     if (!sane_array(r->cpus, r->cpu_count, sizeof *r->cpus) || r->handed_count > 65536 ||
         !sane_array(r->handed, r->handed_count, sizeof *r->handed) || r->kept_count > 65536 ||
         !sane_array(r->kept, r->kept_count, sizeof *r->kept))
+        return 0;
+    uint64_t nn = r->node_count;
+    if ((r->numa_flags & ~3u) || !nn || nn > NODES || r->numa_range_count > ARR ||
+        !sane_array(r->numa_ranges, r->numa_range_count, sizeof *r->numa_ranges) ||
+        !sane_array(r->distance, nn * nn, 1) ||
+        !sane_array(r->node_domain, nn, sizeof *r->node_domain))
         return 0;
     if (pmm_response_checksum(r) != r->checksum)
         return 0;
@@ -74,6 +84,24 @@ static int acceptable(const struct pmm_response *r)
         if (!in)
             return 0;
     }
+    for (uint64_t i = 0; i < r->cpu_count; i++)
+        if (r->cpus[i].node >= nn)
+            return 0;
+    for (uint64_t i = 0; i + 1 < nn; i++)
+        if (r->node_domain[i] >= r->node_domain[i + 1])
+            return 0;
+    for (uint64_t i = 0; i < nn; i++)
+        for (uint64_t j = 0; j < nn; j++)
+            if ((i == j && r->distance[i * nn + j] != 10) || r->distance[i * nn + j] < 10)
+                return 0;
+    u128 last = 0;
+    for (uint64_t i = 0; i < r->numa_range_count; i++) {
+        const struct pmm_numa_range *m = &r->numa_ranges[i];
+        u128 e = (u128)m->start + m->npages;
+        if (!m->npages || e > LIM / 4096 || m->node >= nn || m->flags > 1 || (i && m->start < last))
+            return 0;
+        last = e;
+    }
     return 1;
 }
 
@@ -92,6 +120,34 @@ static int by_phys(const void *a, const void *b)
     return x->phys < y->phys ? -1 : x->phys > y->phys;
 }
 
+static int by_start(const void *a, const void *b)
+{
+    const struct pmm_numa_range *x = a, *y = b;
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Flags 4, 5, 6: a mutated node table made valid in one respect each. */
+static void numa_fixups(struct pmm_response *r, uint8_t flags)
+{
+    uint64_t nn = r->node_count;
+    if (flags & 16)
+        for (uint64_t i = 0; i < nn; i++)
+            for (uint64_t j = 0; j < nn; j++) {
+                uint8_t *d = &r->distance[i * nn + j];
+                *d = i == j ? 10 : *d < 10 ? (uint8_t)(10 + *d) : *d;
+            }
+    if (flags & 32)
+        for (uint64_t i = 1; i < nn; i++)
+            if (r->node_domain[i] <= r->node_domain[i - 1])
+                r->node_domain[i] = r->node_domain[i - 1] + 1;
+    if ((flags & 64) && nn) {
+        for (uint64_t i = 0; i < r->cpu_count; i++)
+            r->cpus[i].node %= (uint32_t)nn;
+        for (uint64_t i = 0; i < r->numa_range_count; i++)
+            r->numa_ranges[i].node %= (uint32_t)nn;
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fz_in in = {data, size};
@@ -99,8 +155,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct pmm_response *r = malloc(sizeof *r);
     for (size_t i = 0; i < sizeof *r; i++)
         ((uint8_t *)r)[i] = fz_u8(&in);
-    void *cpus = 0, *handed = 0, *kept = 0;
-    int readable = r->cpu_count <= CPUS && r->handed_count <= ARR && r->kept_count <= ARR;
+    void *cpus = 0, *handed = 0, *kept = 0, *ranges = 0, *dist = 0, *doms = 0;
+    int readable = r->cpu_count <= CPUS && r->handed_count <= ARR && r->kept_count <= ARR &&
+                   r->numa_range_count <= ARR && r->node_count <= NODES;
     if (r->cpu_count <= CPUS)
         r->cpus = cpus = take(&in, r->cpu_count, sizeof(struct pmm_cpu));
     if (r->handed_count <= ARR) {
@@ -110,8 +167,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (r->kept_count <= ARR)
         r->kept = kept = take(&in, r->kept_count, sizeof(struct pmm_kept));
-    if (flags & 1)
+    if (r->numa_range_count <= ARR) {
+        r->numa_ranges = ranges = take(&in, r->numa_range_count, sizeof(struct pmm_numa_range));
+        if (flags & 8)
+            qsort(ranges, r->numa_range_count, sizeof(struct pmm_numa_range), by_start);
+    }
+    if (r->node_count <= NODES) {
+        r->distance = dist = take(&in, (uint64_t)r->node_count * r->node_count, 1);
+        r->node_domain = doms = take(&in, r->node_count, sizeof(uint32_t));
+    }
+    if (readable)
+        numa_fixups(r, flags);
+    if (flags & 1) {
         r->abi = PMM_ABI_VERSION;
+        r->revision = PMM_RESPONSE_REVISION;
+    }
     if ((flags & 2) && readable)
         r->checksum = pmm_response_checksum(r);
     const char *why = pmm_response_verify(r, 0);
@@ -125,6 +195,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(cpus);
     free(handed);
     free(kept);
+    free(ranges);
+    free(dist);
+    free(doms);
     free(r);
     return 0;
 }

@@ -59,7 +59,7 @@ static int reading(const uint8_t *t, size_t size, struct cpu_list *want)
             seen |= want->apic_id[i] == id;
         if (enabled && !seen) {
             want->found++;
-            if (want->n < CPU_LIST_MAX)
+            if (want->n < want->cap)
                 want->apic_id[want->n++] = id;
         }
         p += p[1];
@@ -87,9 +87,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             s = (uint8_t)(s + t[i]);
         t[9] = (uint8_t)-s;
     }
+    /* lists of 256 entries: inputs with more CPUs exercise the full list's counting */
     static struct cpu_list got, want;
+    static uint32_t got_ids[256], want_ids[256];
     memset(&got, 0, sizeof got);
     memset(&want, 0, sizeof want);
+    got.apic_id = got_ids, got.cap = 256;
+    want.apic_id = want_ids, want.cap = 256;
     uint64_t at = ~0ull;
     const char *why = madt_cpus(t, n, &got, &at);
     int ok = reading(t, n, &want);

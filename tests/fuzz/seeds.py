@@ -303,6 +303,16 @@ def handoff_seeds():
     write("handoff", "cpus-twice", b"\x03" + block(msize=len(m), cpus=(0, 1, 2, 1)))
     write("handoff", "cpus-bsp-out", b"\x03" + block(msize=len(m), bsp=4))
     write("handoff", "cpus-full", b"\x03" + block(msize=len(m), cpus=tuple(range(256)), bsp=255))
+    # the live-allocator response of revision 1 (struct pmm_response, 160 bytes), then its arrays:
+    # 2 CPUs on 2 nodes, one handed run, no kept table, 2 NUMA ranges, the 2x2 distances, domains
+    def response(abi=5):
+        head = struct.pack("<QQQIIIIIIQQQQQQQQIIQQQQ", 1, 0x800000, 0, abi, 0, 0, 0, 1, 2, 2, 0, 1, 0,
+                           0, 0, 0, 0, 3, 2, 2, 0, 0, 0)
+        cpus = struct.pack("<IIII", 0, 0, 1, 0) + struct.pack("<IIII", 1, 1, 1, 1)
+        handed = struct.pack("<QQII", 0x100000, 4, 3, 0)
+        ranges = struct.pack("<QQII", 0, 0x80000, 0, 0) + struct.pack("<QQII", 0x80000, 0x80000, 1, 1)
+        return head + cpus + handed + ranges + bytes([10, 21, 21, 10]) + struct.pack("<II", 0, 1)
+    write("handoff", "response-numa-2-nodes", b"\x7f" + response())
 
 
 def madt_seeds():
@@ -328,6 +338,55 @@ def madt_seeds():
     write("madt", "short-entry", b"\x07" + madt(lapic(0, 0, 1), b"\x00\x06\x01\x01\x01\x00"))
     write("madt", "entry-past-end", b"\x07" + madt(lapic(0, 0, 1), x2apic(5, 1, 5)[:12]))
     write("madt", "raw", madt(lapic(0, 0, 1)))
+
+
+def numa_seeds():
+    """fuzz_numa: flags (0x3f: both tables' signature, length and checksum fixed), CPU count,
+    the SRAT's size (2 bytes), the SRAT, then the SLIT."""
+
+    def sdt(sig, rev, body):
+        return sig + struct.pack("<IBB6s8sI4sI", 0, rev, 0, b"PMMTST", b"SEEDS", 1, b"PMM ", 1) + body
+
+    def srat(*entries, rev=3):
+        return sdt(b"SRAT", rev, struct.pack("<IQ", 1, 0) + b"".join(entries))
+
+    def apic(apic_id, dom, flags=1):
+        return struct.pack("<BBBBIB3sI", 0, 16, dom & 0xFF, apic_id, flags, 0,
+                           (dom >> 8).to_bytes(3, "little"), 0)
+
+    def x2apic(apic_id, dom, flags=1):
+        return struct.pack("<BBHIIIII", 2, 24, 0, dom, apic_id, flags, 0, 0)
+
+    def mem(base, length, dom, flags=1):
+        return struct.pack("<BBIHQQIIQ", 1, 40, dom, 0, base, length, 0, flags, 0)
+
+    def slit(n, d):
+        return sdt(b"SLIT", 1, struct.pack("<Q", n) + bytes(d(i, j) for i in range(n) for j in range(n)))
+
+    def seed(name, ncpus, s, l=b"", flags=0x3F):
+        write("numa", name, bytes([flags, ncpus]) + struct.pack("<H", len(s)) + s + l)
+
+    # QEMU 7.2's shape for -numa node,memdev=..,cpus=0-1 -numa node,memdev=..,cpus=2-3 on q35:
+    # the 640 KiB hole cut out of node 0, empty disabled entries, the hot-plug region last
+    qemu2 = srat(*[apic(i, i // 2) for i in range(4)], mem(0, 0xA0000, 0), mem(0x100000, 0xFF00000, 0),
+                 mem(0x10000000, 0x10000000, 1), mem(0, 0, 0, 0), mem(0, 0, 0, 0),
+                 mem(0x100000000, 0x40000000, 1, 3))
+    seed("qemu-2-nodes", 4, qemu2, slit(2, lambda i, j: 10 if i == j else 21))
+    seed("qemu-2-nodes-no-slit", 4, qemu2)
+    seed("x2apic-8-nodes-sparse", 32,
+         srat(*[x2apic(i, [9, 1, 15, 4, 12, 3, 10, 6][i % 8]) for i in range(32)],
+              *[mem(g << 30, 1 << 30, [9, 1, 15, 4, 12, 3, 10, 6][g]) for g in range(8)]),
+         slit(16, lambda i, j: 10 if i == j else 20 + i + 2 * j))
+    seed("unaligned-merged", 2, srat(apic(0, 0), apic(1, 1), mem(5, 0x100000, 0), mem(0x100005, 0x1000, 0),
+                                     mem(0x200000, 0x200000, 1, 3), mem(0x400000, 0x200000, 1, 3)))
+    seed("rev1-domains", 2, srat(apic(0, 0x1203), mem(0, 0x1000000, 0xABCD0003), rev=1))
+    seed("overlap", 2, srat(apic(0, 0), mem(0, 0x200000, 0), mem(0x100000, 0x200000, 1)))
+    seed("cpu-two-domains", 2, srat(apic(1, 0), x2apic(1, 1), mem(0, 0x200000, 0)))
+    seed("short-entry", 2, srat(apic(0, 0), mem(0, 0x200000, 0)[:39]))
+    seed("slit-bad-diagonal", 2, srat(apic(0, 0), apic(1, 1), mem(0, 0x200000, 1)),
+         slit(2, lambda i, j: 11 if i == j else 21))
+    seed("slit-too-few", 2, srat(apic(0, 0), apic(1, 5)), slit(2, lambda i, j: 10 if i == j else 21))
+    seed("raw", 1, srat(apic(0, 0)), slit(1, lambda i, j: 10), flags=0)
 
 
 def limine_verify_seeds():
@@ -368,13 +427,12 @@ def limine_verify_seeds():
     write("limine_verify", "raw", b"")
 
 
+SEEDS = {"map": map_seeds, "ops": ops_seeds, "reconcile": reconcile_seeds, "adopt": adopt_seeds,
+         "mapfile": mapfile_seeds, "elf": elf_seeds, "handoff": handoff_seeds, "madt": madt_seeds,
+         "limine_verify": limine_verify_seeds, "numa": numa_seeds}
+
 if __name__ == "__main__":
-    map_seeds()
-    ops_seeds()
-    reconcile_seeds()
-    adopt_seeds()
-    mapfile_seeds()
-    elf_seeds()
-    handoff_seeds()
-    madt_seeds()
-    limine_verify_seeds()
+    import sys
+    # python3 tests/fuzz/seeds.py [TARGET...]: every target's seeds, or those named
+    for target in sys.argv[1:] or SEEDS:
+        SEEDS[target]()

@@ -13,7 +13,7 @@ HARNESS_GLOBALS
 
 /* A table being built: bytes and length, with the ACPI header's length and checksum kept right. */
 struct table {
-    uint8_t b[8192];
+    uint8_t b[1 << 14]; /* 768 x2APIC entries and more */
     uint32_t len;
 };
 
@@ -78,10 +78,13 @@ static void add_others(struct table *t)
 }
 
 static struct cpu_list list;
+static uint32_t ids[4096];
 
 static const char *parse(const struct table *t, uint64_t avail, uint64_t *at)
 {
     memset(&list, 0, sizeof list);
+    list.apic_id = ids;
+    list.cap = 4096;
     return madt_cpus(t->b, avail, &list, at);
 }
 
@@ -229,23 +232,35 @@ TEST(broken_tables_are_refused_by_name)
     CHECK_EQ(list.apic_id[1], 9);
 }
 
-TEST(a_list_too_long_for_the_block_keeps_the_bsp)
+TEST(a_full_list_keeps_the_bsp)
 {
     struct cpu_list l;
+    uint32_t room[256];
     memset(&l, 0, sizeof l);
+    l.apic_id = room;
+    l.cap = 256;
     CHECK(says(cpu_list_set_bsp(&l, 0), "not among the CPUs listed"));
     for (uint32_t i = 0; i < 300; i++)
         cpu_list_add(&l, 1000 + i);
-    CHECK_EQ(l.n, CPU_LIST_MAX);
+    CHECK_EQ(l.n, 256);
     CHECK_EQ(l.found, 300);
     CHECK(cpu_list_set_bsp(&l, 1010) == 0); /* listed: its own index */
     CHECK_EQ(l.bsp, 10);
     CHECK(cpu_list_set_bsp(&l, 1299) == 0); /* not listed: takes the last slot */
-    CHECK_EQ(l.bsp, CPU_LIST_MAX - 1);
+    CHECK_EQ(l.bsp, 255);
     CHECK_EQ(l.apic_id[l.bsp], 1299);
     CHECK_EQ(l.apic_id[10], 1010);
 
+    /* cap 0 only counts: how the loader sizes the list before reading the MADT again */
     memset(&l, 0, sizeof l);
+    for (uint32_t i = 0; i < 1000; i++)
+        cpu_list_add(&l, i);
+    CHECK_EQ(l.n, 0);
+    CHECK_EQ(l.found, 1000);
+
+    memset(&l, 0, sizeof l);
+    l.apic_id = room;
+    l.cap = 256;
     cpu_list_add(&l, 4);
     cpu_list_add(&l, 6);
     cpu_list_add(&l, 4);
@@ -255,6 +270,31 @@ TEST(a_list_too_long_for_the_block_keeps_the_bsp)
     CHECK_EQ(l.bsp, 1);
     /* a complete list without the boot CPU cannot be right */
     CHECK(says(cpu_list_set_bsp(&l, 5), "the boot CPU's APIC ID is not among the CPUs listed"));
+}
+
+/* 2 packages x 2 dies x 2 cores x 2 threads, listed in a scrambled order, with IDs that repeat
+ * across the levels above (core 0 exists in every die): 2 packages, 4 dies, 8 cores. */
+TEST(topology_counts_each_level_within_the_one_above)
+{
+    struct cpu_loc loc[16];
+    for (uint32_t k = 0; k < 16; k++) {
+        uint32_t i = (k * 7) % 16;
+        loc[k] = (struct cpu_loc){{i >> 3, 0, 0, 100 + (i >> 2 & 1), i >> 1 & 1, i & 1}};
+    }
+    struct cpu_topology t;
+    cpu_topology_count(loc, 16, &t);
+    CHECK_EQ(t.packages, 2);
+    CHECK_EQ(t.dies, 4);
+    CHECK_EQ(t.cores, 8);
+    CHECK_EQ(t.threads, 16);
+    /* a firmware without the extended location: module, tile and die all 0 */
+    for (uint32_t k = 0; k < 16; k++)
+        loc[k].id[LOC_DIE] = 0;
+    cpu_topology_count(loc, 16, &t);
+    CHECK_EQ(t.dies, 2);
+    CHECK_EQ(t.cores, 4); /* the same core ID in two dies is now one core */
+    cpu_topology_count(loc, 0, &t);
+    CHECK_EQ(t.packages, 0);
 }
 
 /*
@@ -347,9 +387,20 @@ TEST(acpi_walk_finds_the_madt)
     madt = 0;
     CHECK(acpi_find_madt(RSDP_AT, off(), &madt) == 0);
     CHECK_EQ(madt, MADT_AT);
+    /* any signature: FACP is there, an SRAT is not (no error: the caller judges absence) */
+    uint64_t facp = 0, srat = 77;
+    CHECK(acpi_find(RSDP_AT, off(), "FACP", &facp) == 0);
+    CHECK_EQ(facp, FACP_AT);
+    CHECK(acpi_find(RSDP_AT, off(), "SRAT", &srat) == 0);
+    CHECK_EQ(srat, 0);
+    mem[RSDP_AT] = 'r';
+    CHECK(says(acpi_find(RSDP_AT, off(), "SRAT", &srat), "RSDP: bad signature"));
+    mem[RSDP_AT] = 'R';
     /* and what it finds parses */
     uint64_t at;
     memset(&list, 0, sizeof list);
+    list.apic_id = ids;
+    list.cap = 4096;
     CHECK(madt_cpus(mem + MADT_AT, sizeof mem - MADT_AT, &list, &at) == 0);
     CHECK_EQ(list.n, 2);
 }
@@ -399,7 +450,8 @@ int main(void)
     RUN(disabled_and_online_capable_cpus_are_skipped);
     RUN(a_cpu_in_both_kinds_of_entry_is_listed_once);
     RUN(broken_tables_are_refused_by_name);
-    RUN(a_list_too_long_for_the_block_keeps_the_bsp);
+    RUN(a_full_list_keeps_the_bsp);
+    RUN(topology_counts_each_level_within_the_one_above);
     RUN(acpi_walk_finds_the_madt);
     RUN(acpi_walk_refuses_by_name);
     HARNESS_MAIN_END();

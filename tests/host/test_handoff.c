@@ -271,24 +271,41 @@ TEST(pie_refusals_name_the_problem)
 
 /*
  * A response the way the loader writes one, with hhdm 0 so that its pointers are this process's
- * own: two CPUs, three handed runs (one holding the kept table), one kept table.
+ * own: two CPUs on two nodes (domains 4 and 9), three handed runs (one holding the kept table),
+ * one kept table, three NUMA ranges.
  */
 static struct pmm_cpu cpus[2];
 static struct pmm_handed handed[3];
 static struct pmm_kept kept[1];
+static struct pmm_numa_range ranges[3];
+static uint8_t distance[4] __attribute__((aligned(8)));
+static uint32_t domains[2] __attribute__((aligned(8)));
 
 static struct pmm_response good(void)
 {
     struct pmm_response r;
     memset(&r, 0, sizeof r);
-    cpus[0] = (struct pmm_cpu){2, 0, PMM_CPU_IN_MP, 0};
+    cpus[0] = (struct pmm_cpu){2, 0, PMM_CPU_IN_MP, 1};
     cpus[1] = (struct pmm_cpu){0, 1, PMM_CPU_IN_MP, 0};
+    ranges[0] = (struct pmm_numa_range){0, 0xa0, 0, 0};
+    ranges[1] = (struct pmm_numa_range){0x100, 0x7ff00, 0, 0};
+    ranges[2] = (struct pmm_numa_range){0x80000, 0x80000, 1, PMM_NUMA_HOTPLUG};
+    distance[0] = distance[3] = 10;
+    distance[1] = 21, distance[2] = 255; /* node 1 cannot reach node 0: allowed */
+    domains[0] = 4, domains[1] = 9;
     handed[0] = (struct pmm_handed){0x100000, 4, PMM_HANDED_RESPONSES, 0};
     handed[1] = (struct pmm_handed){0x200000, 16, PMM_HANDED_EXECUTABLE, 0};
     handed[2] = (struct pmm_handed){0x300000, 1, PMM_HANDED_KEPT, 0};
     kept[0] = (struct pmm_kept){0x300018, 40, {1, 2}, PMM_KEPT_ESRT, 0};
+    r.revision = PMM_RESPONSE_REVISION;
     r.state_phys = 0x800000;
     r.abi = PMM_ABI_VERSION;
+    r.numa_flags = PMM_NUMA_FROM_SRAT | PMM_NUMA_FROM_SLIT;
+    r.node_count = 2;
+    r.numa_range_count = 3;
+    r.numa_ranges = ranges;
+    r.distance = distance;
+    r.node_domain = domains;
     r.bsp = 1;
     r.cpu_source = PMM_CPUS_MP_SERVICES;
     r.cpus_found = 2;
@@ -308,7 +325,9 @@ static const char *verify(struct pmm_response r)
     /* the checksum over the real arrays only: a count made huge is refused before the check
      * ever reads that far */
     if (r.cpus == cpus && r.cpu_count <= 2 && r.handed == handed && r.handed_count <= 3 &&
-        r.kept == kept && r.kept_count <= 1)
+        r.kept == kept && r.kept_count <= 1 && (r.numa_ranges == ranges || !r.numa_ranges) &&
+        r.numa_range_count <= (r.numa_ranges ? 3 : 0) && r.distance == distance &&
+        r.node_domain == domains && r.node_count <= 2)
         r.checksum = pmm_response_checksum(&r);
     const char *why = pmm_response_verify(&r, 0);
     return why ? why : "";
@@ -372,7 +391,66 @@ TEST(response_checks_name_the_field)
     cpus[1].flags = 4;
     CHECK(says(verify(r), "flags this kernel"));
     cpus[1].flags = PMM_CPU_IN_MP;
-    CHECK(says(verify(r), ""));
+    CHECK_EQ(*verify(r), 0); /* accepted again */
+
+    /* revision 1: the NUMA fields */
+    REFUSED("revision", b.revision = 0);
+    REFUSED("numa_flags", b.numa_flags = 4);
+    REFUSED("node_count", b.node_count = 0);
+    REFUSED("node_count", b.node_count = PMM_NUMA_MAX_NODES + 1);
+    REFUSED("numa_ranges", b.numa_ranges = (struct pmm_numa_range *)((char *)ranges + 4));
+    REFUSED("numa_ranges", b.numa_range_count = 1ull << 20);
+    REFUSED("distance", b.distance = (uint8_t *)(uintptr_t)(1ull << 60));
+    REFUSED("node_domain", b.node_domain = (uint32_t *)((char *)domains + 2));
+    REFUSED("cpus: a CPU on a node past node_count", b.node_count = 1);
+    cpus[1].node = 2;
+    CHECK(says(verify(r), "cpus: a CPU on a node past node_count"));
+    cpus[1].node = 0;
+    domains[1] = 4;
+    CHECK(says(verify(r), "node_domain: proximity domains not in ascending order"));
+    domains[1] = 9;
+    distance[3] = 11;
+    CHECK(says(verify(r), "distance: not 10 from a node to itself"));
+    distance[3] = 10;
+    distance[1] = 9;
+    CHECK(says(verify(r), "distance: not 10 from a node to itself, or below 10 between two"));
+    distance[1] = 21;
+    ranges[1].start = 0x9f; /* into the first range */
+    CHECK(says(verify(r), "numa_ranges: ranges not sorted, or overlapping"));
+    ranges[1].start = 0x100;
+    ranges[2].npages = 0;
+    CHECK(says(verify(r), "numa_ranges: a range that is empty or past physical memory"));
+    ranges[2].npages = 1ull << 40;
+    CHECK(says(verify(r), "numa_ranges: a range that is empty or past physical memory"));
+    ranges[2].npages = 0x80000;
+    ranges[2].node = 2;
+    CHECK(says(verify(r), "numa_ranges: a range on a node past node_count"));
+    ranges[2].node = 1;
+    ranges[2].flags = 2;
+    CHECK(says(verify(r), "numa_ranges: flags this kernel does not know"));
+    ranges[2].flags = PMM_NUMA_HOTPLUG;
+    /* the checksum covers every NUMA array */
+    b = r;
+    ranges[0].npages++;
+    CHECK(says(pmm_response_verify(&b, 0), "checksum"));
+    ranges[0].npages--;
+    distance[1]++;
+    CHECK(says(pmm_response_verify(&b, 0), "checksum"));
+    distance[1]--;
+    domains[0]--;
+    CHECK(says(pmm_response_verify(&b, 0), "checksum"));
+    domains[0]++;
+    CHECK(pmm_response_verify(&b, 0) == 0);
+    /* one node, no ranges: what a loader without an SRAT hands over */
+    b = r;
+    b.numa_flags = 0;
+    b.node_count = 1;
+    b.numa_range_count = 0;
+    b.numa_ranges = 0;
+    cpus[0].node = 0;
+    distance[0] = 10;
+    CHECK_EQ(*verify(b), 0); /* accepted */
+    cpus[0].node = 1;
 }
 
 int main(int argc, char **argv)

@@ -542,8 +542,8 @@ TEST(global_calls_use_and_take_back_their_own_cache)
  * nobody uses it (pmm_alloc goes to the pool, or to the caller's cache with cpu_self). Entering
  * concurrent mode must therefore leave no page on it: every free page stays within reach of
  * pmm_alloc and pmm_alloc_run (pmm.h: a request fails only when no page is left but those on
- * other CPUs' caches). Fails while pmm_set_concurrent leaves the own cache as it is: its pages
- * are out of everyone's reach until a pmm_drain.
+ * other CPUs' caches). It failed while pmm_set_concurrent left the own cache as it was: its
+ * pages were out of everyone's reach until a pmm_drain.
  */
 TEST(entering_concurrent_mode_strands_no_page)
 {

@@ -229,6 +229,31 @@ static void give(struct cpu *c, uint64_t phys, uint64_t n, uint64_t tag)
     }
 }
 
+/* An allocation that says PMM_OK must have written the page: its variable holds a mark first. */
+#define NO_PAGE 0xdeadbeef000ull
+static int cpu_alloc(struct cpu *c, uint64_t *x)
+{
+    *x = NO_PAGE;
+    int rc = pmm_cpu_alloc(p, c->id, x);
+    T_CHECK(rc != PMM_OK || *x != NO_PAGE, "pmm_cpu_alloc on CPU %u said PMM_OK, gave no page",
+            c->id);
+    return rc;
+}
+static int alloc(uint64_t *x)
+{
+    *x = NO_PAGE;
+    int rc = pmm_alloc(p, x);
+    T_CHECK(rc != PMM_OK || *x != NO_PAGE, "pmm_alloc said PMM_OK, gave no page");
+    return rc;
+}
+static int alloc_run(uint64_t n, uint64_t align, uint64_t lim, uint64_t *x)
+{
+    *x = NO_PAGE;
+    int rc = pmm_alloc_run(p, n, align, lim, x);
+    T_CHECK(rc != PMM_OK || *x != NO_PAGE, "pmm_alloc_run said PMM_OK, gave no run");
+    return rc;
+}
+
 static void hold(struct cpu *c, uint64_t phys, uint64_t n, enum kind kind)
 {
     uint64_t tag = new_tag(c);
@@ -337,7 +362,7 @@ static void release(struct cpu *c, unsigned i, int may_send)
 static void share(struct cpu *c)
 {
     uint64_t x;
-    int rc = pmm_cpu_alloc(p, c->id, &x);
+    int rc = cpu_alloc(c, &x);
     T_CHECK(rc == PMM_OK, "pmm_cpu_alloc: %s with memory to spare", pmm_strerror(rc));
     if (rc)
         return;
@@ -389,7 +414,7 @@ static void run(struct cpu *c)
         n = 1 + n % 8;
     int big = n > 32 || align > 128 * PG;
     uint64_t x = 0;
-    int rc = pmm_alloc_run(p, n, align, lim, &x);
+    int rc = alloc_run(n, align, lim, &x);
     c->calls++;
     if (rc == PMM_ENOMEM && lim == MIB) {
         c->low_enomem++;
@@ -428,7 +453,7 @@ static void one_round(struct cpu *c)
     if (c->nheld == HELD || (c->nheld && r < 35)) {
         release(c, (unsigned)(rnd_c(c) % c->nheld), 1);
     } else if (r < 55) { /* the common case: a page, tagged, checked, freed on this CPU */
-        T_RC(pmm_cpu_alloc(p, c->id, &x), PMM_OK);
+        T_RC(cpu_alloc(c, &x), PMM_OK);
         hold(c, x, 1, SINGLE);
         release(c, c->nheld - 1, 0);
         if (r % 8 == 0 && on_my_cache(c, x)) { /* held here: every path refuses it */
@@ -439,10 +464,10 @@ static void one_round(struct cpu *c)
         }
         c->calls++;
     } else if (r < 68) {
-        T_RC(pmm_cpu_alloc(p, c->id, &x), PMM_OK);
+        T_RC(cpu_alloc(c, &x), PMM_OK);
         hold(c, x, 1, SINGLE);
     } else if (r < 74) {
-        T_RC(pmm_alloc(p, &x), PMM_OK);
+        T_RC(alloc(&x), PMM_OK);
         hold(c, x, 1, SINGLE);
     } else if (r < 88) {
         run(c);
@@ -608,7 +633,7 @@ static void exhaust(struct cpu *c)
     int retry = 0;
     for (;;) {
         uint32_t gen = __atomic_load_n(&p->short_gen, __ATOMIC_RELAXED);
-        int rc = pmm_cpu_alloc(p, c->id, &x);
+        int rc = cpu_alloc(c, &x);
         if (rc == PMM_OK) {
             uint64_t old = __atomic_exchange_n(&page(x)[0], new_tag(c), __ATOMIC_RELAXED);
             T_CHECK(is_free_word(old), "page %#llx handed out twice", (unsigned long long)x);
@@ -638,7 +663,7 @@ static void *exhaustion(void *arg)
     my_cpu = c->id;
     uint64_t x[PMM_CPU_CACHE];
     for (unsigned i = 0; i < PMM_CPU_CACHE; i++)
-        T_RC(pmm_cpu_alloc(p, c->id, &x[i]), PMM_OK);
+        T_RC(cpu_alloc(c, &x[i]), PMM_OK);
     for (unsigned i = 0; i < PMM_CPU_CACHE; i++)
         T_RC(pmm_cpu_free(p, c->id, x[i]), PMM_OK);
     c->filled = pmm_cpu_cached(p, c->id); /* 62, or fewer if a batch came short and spilled */
@@ -648,7 +673,7 @@ static void *exhaustion(void *arg)
     } else if (c->role == LIVE) {
         while (!__atomic_load_n(&live_stop, __ATOMIC_ACQUIRE)) {
             uint64_t one;
-            int rc = pmm_cpu_alloc(p, c->id, &one);
+            int rc = cpu_alloc(c, &one);
             if (rc == PMM_OK) {
                 uint64_t tag = new_tag(c);
                 take(c, one, 1, tag);

@@ -545,8 +545,8 @@ TEST(an_empty_search_during_a_clear_confirms_from_the_counts)
  * "no false out-of-memory" and summary.c's rule, "a block whose predicate held when the search
  * began, and that nobody took from since, has its bit set when the search reaches it".
  *
- * Fails while blk_unreserve leaves the bit to the giver that took the count from 0 only: G2 saw
- * 1, returned without looking, and the search meets a clear bit and no clear in flight.
+ * It failed while blk_unreserve left the bit to the giver that took the count from 0 only: G2
+ * saw 1, returned without looking, and the search met a clear bit and no clear in flight.
  * test_explore (a taker, two givers) finds the same interleaving in the model.
  */
 TEST(a_free_that_completed_is_found_while_another_is_under_way)

@@ -1,6 +1,7 @@
 #!/bin/sh
 # smp.sh MACHINE SMP [MEM] - boot with SMP CPUs and check that the kernel started every one of
-# them and that all of them took part in the allocator's self-test at once.
+# them and that all of them took part in the allocator's self-test at once. TIMEOUT: seconds QEMU
+# may run (300).
 #
 # QEMU is told -smp SMP, so the test knows independently how many CPUs there are and their APIC
 # IDs (0 .. SMP-1: QEMU's default topology, one core per socket). Passes when: QEMU exits 33 (the
@@ -20,11 +21,11 @@ image=${IMAGE:-build/esp.img}
 log=$(mktemp)
 name=uefi-pmm-smp-$$
 trap 'rm -f "$log"' EXIT
-ovmf/run.sh --mem "$mem" --smp "$smp" --machine "$machine" --image "$image" --timeout 300 \
+ovmf/run.sh --mem "$mem" --smp "$smp" --machine "$machine" --image "$image" --timeout "${TIMEOUT:-300}" \
     --log "$log" -- -name "$name,debug-threads=on" >/dev/null 2>&1 &
 runner=$!
 threads=0 i=0
-while [ "$threads" = 0 ] && [ $i -lt 600 ] && kill -0 "$runner" 2>/dev/null; do
+while [ "$threads" != "$smp" ] && [ $i -lt 600 ] && kill -0 "$runner" 2>/dev/null; do
     for q in $(pgrep -f -- "-name $name,"); do
         [ "$(cat "/proc/$q/comm" 2>/dev/null)" = qemu-system-x86 ] || continue
         threads=$(cat /proc/"$q"/task/*/comm 2>/dev/null | grep -c '^CPU [0-9]*/TCG$')
@@ -65,7 +66,7 @@ while [ $i -lt "$smp" ]; do
     fi
     i=$((i + 1))
 done
-sum=$(echo "$text" | grep "^kernel: smp selftest: $smp CPUs at once, ")
+sum=$(echo "$text" | grep "^kernel: smp selftest: $cpus at once, ")
 [ -n "$sum" ] || fail "no summary of the self-test on $smp CPUs"
 before=$(echo "$sum" | sed -n 's/.*free pages before \([0-9]*\), after \([0-9]*\);.*/\1/p')
 after=$(echo "$sum" | sed -n 's/.*free pages before \([0-9]*\), after \([0-9]*\);.*/\2/p')
