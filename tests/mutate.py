@@ -488,7 +488,7 @@ EQUIVALENT = [
 # failure), then the ones under ASan that watch memory safety (adopt's bounds).
 TESTS = ["test_summary", "test_check", "test_percpu", "test_blocks", "test_issue21", "test_alloc",
          "test_adopt", "test_phases", "test_nodes", "test_memmap", "test_claims", "test_handover",
-         "test_exit", "test_limits", "test_explore"]
+         "test_exit", "test_limits"]
 ASAN_TESTS = ["test_adopt", "test_issue21", "test_summary"]
 # The many-threads test: plain, then under ThreadSanitizer at two sizes (tests/run.sh runs these).
 SMP = [["build/host/test_smp", "4", "40000"], ["build/tsan/test_smp", "8", "3000", "64"],
