@@ -51,32 +51,43 @@ EXTRA = 64  # tests/host/sim.c: sim_build's extra_descriptors
 
 
 def meta_pages(span, nslots, ndesc, extra=EXTRA, cpus=0):
-    """Pages of the metadata run, from pmm/state.h's drawing: a header+stack page, the range table
-    (2 * (ndesc + extra) + 1 entries of 24 bytes), the section table (4 bytes per 128 MiB section
-    of the span) and the slots (4 bytes per present section), then, over the present sections'
-    pages only, the free map and the 2 MiB block map each with summary levels (one bit per word
-    below, up to one word), the owned map (one bit per page), the refs-init map (one bit per 2048
-    pages), the shared map (one bit per 64 pages), the block states (one byte per 2 MiB), each
-    piece 64-byte aligned, and 512 bytes of cache per CPU; then, page aligned, 16-bit reference counts per page."""
+    """Pages of the metadata run, from pmm/state.h's drawing, with one NUMA node (no table: one
+    node run): the header page; then, each piece 64-byte aligned, the range table (2 * (ndesc +
+    extra) + 1 entries of 24 bytes), the section table (4 bytes per 128 MiB section of the span),
+    the slots (4 bytes per present section), the node runs (one of 24 bytes), the distances and the
+    nearest-first order (1 x 1 byte each), the per-CPU caches (512 bytes each) and their nodes (2
+    bytes each); per 2 MiB block of the present sections a 16-bit count, a state byte and a node
+    byte; the two summaries over blocks (`avail` and `whole`: one bit per block, and levels of one
+    bit per word below, up to one word); the marks (one bit per 64 pages); then, each page
+    aligned, the free words and the own words (one bit per page each) and the 16-bit reference
+    counts per page."""
     r64 = lambda x: (x + 63) & ~63
+    rpg = lambda x: -(-x // 4096) * 4096
     cspan, nsec = nslots << 15, -(-span // (1 << 15))
-    at = r64(4096 + (2 * (ndesc + extra) + 1) * 24)
-    at = r64(at + nsec * 4)
-    at = r64(at + nslots * 4)
-    for nbits in (cspan, cspan >> 9):
-        words = max(1, -(-nbits // 64))
+    nblocks = cspan >> 9
+    at = r64(4096 + (2 * (ndesc + extra) + 1) * 24)  # header page, range table
+    at = r64(at + nsec * 4)  # section table
+    at = r64(at + nslots * 4)  # slots
+    at = r64(at + 24)  # one node run
+    at = r64(at + 1)  # distances
+    at = r64(at + 1)  # nearest-first order
+    at = r64(at + cpus * 512)  # caches
+    at = r64(at + cpus * 2)  # their nodes
+    at = r64(at + nblocks * 2)  # counts
+    at = r64(at + nblocks)  # block states
+    at = r64(at + nblocks)  # block nodes
+    for _ in range(2):  # avail and whole
+        words = max(1, -(-nblocks // 64))
         while True:
             at = r64(at + words * 8)
             if words == 1:
                 break
             words = -(-words // 64)
-    at = r64(at + -(-cspan // 64) * 8)
-    at = r64(at + -(-(-(-cspan // 2048)) // 64) * 8)
-    at = r64(at + -(-(cspan // 64) // 64) * 8)
-    at = r64(at + (cspan >> 9))
-    at += cpus * 512
-    at = -(-at // 4096) * 4096 + cspan * 2
-    return -(-at // 4096)
+    at = r64(at + -(-(cspan // 64) // 64) * 8)  # marks
+    at = rpg(rpg(at) + cspan // 8)  # free words
+    at = rpg(at + cspan // 8)  # own words
+    at = rpg(at + cspan * 2)  # reference counts
+    return at // 4096
 
 
 def kind(t, attr):

@@ -1,10 +1,14 @@
 /*
  * fuzz_adopt.c - pmm_adopt of a mutated header.
  *
- * Input: a few boot-phase allocations (so the stack, counters and maps vary), then up to 8
- * mutations of the header page (struct pmm, its free-page stack included): a byte, a 32-bit
- * word, a 64-bit field nudged by a small delta or set to a value that matters (0, ~0, span and
- * its neighbours, the metadata run's bounds, 2^63, ...), then operations for an adopted state.
+ * Input: a few boot-phase allocations (so the counters, blocks and words vary), a few more after
+ * reconcile on the allocator's own cache and a CPU's (given back before the hand-over, or not),
+ * then up to 8 mutations of the header page (struct pmm) and the small tables adopt reads: a byte,
+ * a 32-bit word, a 64-bit field nudged by a small delta or set to a value that matters (0, ~0,
+ * span and its neighbours, the metadata run's bounds, 2^47 and 2^52 pages, 2^63, ...), or the
+ * whole geometry rewritten self-consistently (tests/host/layout.h) for a hostile span (near 2^52
+ * pages, past 2^47) or section count, or for a metadata run past span; then operations for an
+ * adopted state.
  *
  * Properties:
  *  - a refused header leaves the metadata run byte for byte as it was;
@@ -17,6 +21,7 @@
 #include <stddef.h>
 
 #include "fuzz.h"
+#include "layout.h"
 #include "state.h"
 
 #define NPAGES 4096ull /* the machine: 16 MiB */
@@ -50,6 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sim_add(s, PMM_EFI_CONVENTIONAL, MIB, 0x300, 0xf);
     sim_add(s, PMM_EFI_BOOT_DATA, 4 * MIB, 0x100, 0xf);
     sim_add(s, PMM_EFI_CONVENTIONAL, 5 * MIB, NPAGES - 0x500, 0xf);
+    s->max_cpus = 2;
     struct pmm *p;
     FZ_ASSERT(sim_build(s, 1, &p) == PMM_OK, "build");
     uint64_t x;
@@ -63,19 +69,54 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FZ_ASSERT(sim_reconcile(s, p) == PMM_OK, "reconcile");
     free(s->scratch);
     s->scratch = 0;
+    uint8_t after = fz_u8(&in); /* pages on the caches, given back or not */
+    for (unsigned a = after % 8; a; a--) {
+        if (pmm_alloc(p, &x) == PMM_OK && (after & 0x10))
+            pmm_free(p, x);
+        if (pmm_cpu_alloc(p, 1, &x) == PMM_OK && (after & 0x20))
+            pmm_cpu_free(p, 0, x);
+    }
+    if (after & 0x40)
+        pmm_drain(p, 0);
     uint64_t phys = pmm_state_phys(p), mpages = pmm_meta_pages(p), span = p->span;
     uint64_t off = (uint64_t)(uintptr_t)s->mem, mbytes = mpages * PG;
     FZ_ASSERT(mbytes <= sizeof before, "metadata of %llu bytes", (unsigned long long)mbytes);
 
     /* The mutations. */
     unsigned char *h = (unsigned char *)p;
-    const uint64_t values[] = {0,         1,      ~0ull,      span,           span - 1,
-                               span + 1,  phys,   phys + PG,  phys + mbytes,  phys + mbytes - 8,
-                               phys - PG, mpages, mpages + 1, 1ull << 63,     PMM_STACK_CAP + 1,
-                               256,       255,    PMM_LEVELS, PMM_LEVELS + 1, NPAGES << 12};
+    uint64_t top = PMM_MAX_SECTIONS << PMM_SEC_SHIFT;
+    const uint64_t values[] = {0,
+                               1,
+                               ~0ull,
+                               span,
+                               span - 1,
+                               span + 1,
+                               phys,
+                               phys + PG,
+                               phys + mbytes,
+                               phys + mbytes - 8,
+                               phys - PG,
+                               mpages,
+                               mpages + 1,
+                               1ull << 63,
+                               top,
+                               top + 1,
+                               (1ull << 52) - 1,
+                               256,
+                               255,
+                               PMM_LEVELS,
+                               PMM_LEVELS + 1,
+                               NPAGES << 12,
+                               p->nblocks,
+                               p->cspan};
+    /* the small tables behind the header that adopt reads (sections, slots, runs, order, nodes,
+     * caches), for byte mutations too */
+    uint64_t tables = p->count_phys - phys;
     for (unsigned m = fz_u8(&in) % 9; m; m--) {
-        uint64_t at = fz_u16(&in) % sizeof(struct pmm), v;
-        switch (fz_u8(&in) % 4) {
+        uint64_t at = fz_u16(&in), v;
+        uint8_t op = fz_u8(&in);
+        at %= op & 0x80 ? tables : sizeof(struct pmm);
+        switch (op % 5) {
         case 0:
             h[at] = fz_u8(&in);
             break;
@@ -90,9 +131,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             v = values[fz_u8(&in) % (sizeof values / sizeof values[0])];
             memcpy(h + at, &v, 8);
             break;
-        default: {
+        case 3: {
             uint32_t w = fz_u32(&in);
             memcpy(h + (at & ~3ull), &w, 4);
+            break;
+        }
+        default: { /* the whole geometry, consistent with itself */
+            static const uint64_t spans[] = {(1ull << 52) - 1, (1ull << 52) + 12345, 1ull << 48,
+                                             (PMM_MAX_SECTIONS << PMM_SEC_SHIFT) + 1, ~0ull};
+            uint8_t g = fz_u8(&in);
+            if (g & 1) { /* hostile: refused before anything is indexed */
+                uint64_t sp = spans[(g >> 1) % 5];
+                layout_rewrite(p, sp, g & 0x40 ? 1 : sp / PMM_SEC_PAGES + 1);
+            } else { /* the real sections, but the run then sticks out past span */
+                layout_rewrite(p, p->span, p->nslots + (g >> 1) % 4);
+                p->span = p->span < meta_end(p) ? p->span : meta_end(p) - 1 - (g >> 3) % 8;
+            }
             break;
         }
         }
@@ -108,6 +162,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct pmm *k = pmm_adopt_why(phys, off, &err, &why);
     if (!k) {
         FZ_ASSERT(err == PMM_ESTATE && why.field && why.why, "refusal: err %d", err);
+        if (getenv("FUZZ_VERBOSE")) /* to read a seed: what was refused */
+            fprintf(stderr, "refused: %s: %s\n", why.field, why.why);
         FZ_ASSERT(memcmp(before, h, mbytes) == 0, "a refused adoption (%s: %s) wrote the state",
                   why.field, why.why);
         return 0;

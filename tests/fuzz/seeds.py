@@ -134,6 +134,15 @@ def ops_seeds():
     seed("drain-and-holes", 0, [], holes + bytes([INCS]) + pick(0) + bytes([250, 0xFF, 0x02]))
     seed("two-zones-hold", 3, [(BDATA, 0x200, 0x100), (RESERVED, 0x8100, 0x20), (ACPI, 0x300, 0x8010)], ops)
     seed("boot-data-everywhere", 0, [(BDATA, 0x100, 0x3FF), (LDATA, 0x600, 0x200)], ops)
+    # with two per-CPU caches (flags bit 2): after reconcile, singles on both CPUs, a CPU's free of
+    # the other's page, drains, concurrent mode and back, runs that need a cache's pages
+    MODE, CALLOC, CFREE = 12 | 0x80, 13, 15
+    cpu = bytes([REC]) + bytes([CALLOC, 0] * 40 + [CALLOC, 1] * 40) + bytes([CFREE, 1]) + pick(3)
+    cpu += bytes([CFREE, 0]) + pick(50) + bytes([CFREE, 2]) + pick(4) + bytes([12, 1, 12, 3])
+    cpu += bytes([MODE]) + bytes([A] * 6) + bytes([CALLOC, 1, DRAIN]) + run(64, 0, 0) + bytes([MODE])
+    cpu += bytes([A] * 4) + bytes([FREE]) + pick(2) + bytes([DRAIN]) + run(8, 0, 0) + bytes([12, 2])
+    seed("caches", 4, [], cpu)
+    seed("caches-two-zones", 5, [(BDATA, 0x200, 0x100)], ops[:40] + cpu)
     rnd = random.Random(11)
     for k in range(6):
         body = b""
@@ -173,11 +182,11 @@ def reconcile_seeds():
 
 
 def adopt_seeds():
-    """fuzz_adopt: allocations, header mutations (offset, mode, value), operations."""
+    """fuzz_adopt: allocations, the caches byte, mutations (offset, mode, value), operations."""
     import random
 
-    def seed(name, allocs, muts, ops=b""):
-        body = bytes([len(allocs)]) + bytes(allocs) + bytes([len(muts)])
+    def seed(name, allocs, muts, ops=b"", after=0x40):
+        body = bytes([len(allocs)]) + bytes(allocs) + bytes([after, len(muts)])
         for at, mode, val in muts:
             body += struct.pack("<HB", at, mode) + val
         write("adopt", name, body + ops)
@@ -185,11 +194,27 @@ def adopt_seeds():
     allocs = [1, 2, 3, 170, 200, 5]
     ops = bytes(random.Random(3).randrange(256) for _ in range(120))
     seed("untouched", allocs, [], ops)
-    # offsets into struct pmm (pmm/state.h): span 40, freemap.phys 48, refs_phys 0x160 ...
-    for at in (0, 8, 16, 32, 40, 48, 112, 176, 224, 320, 328, 336, 344, 352, 368, 384, 392, 400, 408, 416, 424, 448):
-        seed("set-%d" % at, allocs, [(at, 2, bytes([at % 20]))], ops)
+    seed("caches-not-drained", allocs, [], ops, after=0x03)
+    seed("caches-drained", allocs, [], ops, after=0x73)
+    # offsets into struct pmm (pmm/state.h, x86_64): span 40, nslots 56, nblocks 72, sec_phys 80,
+    # nranges 104, runs_cap 136, cache_phys 160, count_phys 176, avail 200 (nwords 264, nbits
+    # 328, nlevels 336), whole 344, marks_phys 488, refs_phys 512, ncpus 520, c_low 528, c_cache
+    # 552, owned 656, total 664, cursor 688, clearing 704, home 832 (its cursor 840)
+    for at in (0, 8, 16, 32, 40, 56, 72, 80, 104, 136, 160, 176, 200, 264, 328, 336, 344, 488, 512,
+               520, 528, 552, 656, 664, 688, 704, 832, 840):
+        seed("set-%d" % at, allocs, [(at, 2, bytes([at % 24]))], ops)
         seed("nudge-%d" % at, allocs, [(at, 1, bytes([0xFF]))], ops)
-    seed("stack-entry", allocs, [(480, 2, bytes([3]))], ops)
+    # the tables adopt reads, after the header page (0x80 in the mode byte), where the layout puts
+    # them for this machine (5 descriptors, room for 64 more, one section, 2 CPUs): the range
+    # table at 4096, the section table at 7488, slots 7552, node runs 7616, order 7744, the caches
+    # 7808 and 8320 (count, then cursor), their nodes 8832
+    for at in (4096, 7488, 7552, 7616, 7624, 7632, 7744, 7808, 7816, 8320, 8328, 8832):
+        seed("table-byte-%d" % at, allocs, [(at, 0x80, bytes([0x5A]))], ops)
+    # the whole geometry rewritten consistently: span near 2^52 pages (issue 21, defect 2), with
+    # every section present or one; past 2^47; the real sections with the run past span
+    for g, name in ((1, "geometry-2p52"), (0x41, "geometry-2p52-one-slot"), (7, "geometry-2p47"),
+                    (0, "geometry-run-past-span"), (2, "geometry-more-slots")):
+        seed(name, allocs, [(0, 4, bytes([g]))], ops)
 
 
 def mapfile_seeds():

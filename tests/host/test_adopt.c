@@ -1,41 +1,39 @@
 /*
- * test_adopt.c - pmm_adopt trusts nothing it did not check. A reconciled state with pages handed
- * out and a non-empty free-page stack is corrupted one header field at a time; each copy must be
- * refused with that field named, and the refusal must leave the header byte for byte as it was.
+ * test_adopt.c - pmm_adopt trusts nothing it did not check. A reconciled state of two NUMA nodes
+ * and two CPUs, with pages handed out, is corrupted one header field (or one table adopt reads)
+ * at a time; each must be refused with that field named, and the refusal must leave the whole
+ * metadata run byte for byte as it was.
  *
  *   0       640K  1M                        3G        4G                  6G
  *   | conv  |     | conventional            | reserved | conventional      |
+ *   |<------------------- node 0 ------------------->|<----- node 1 ----->|
  *
- * 6 GiB gives the free map four summary levels and the block map two, and memory above 4 GiB
- * (where the stack refills first). Last, the lock the new owner installs: never together with the
- * firmware hooks, taken by the readers.
+ * 6 GiB of address space gives 40 present sections (2560 blocks: two summary levels), and memory
+ * above 4 GiB. Last, what a new owner starts with: concurrent, no firmware hooks, no cpu_self.
  */
 #include <stddef.h>
 
 #include "common.h"
-#include "lockcount.h"
-#include "state.h"
 
 HARNESS_GLOBALS
 
 static struct sim *s;
 static struct pmm *h; /* the header, as the loader sees it */
-static uint64_t phys, off, allocated;
-static unsigned char good[PG];
+static uint64_t phys, off, mbytes;
+static unsigned char *good, *before;
 
 static void restore(void)
 {
-    memcpy(h, good, PG);
+    memcpy(h, good, mbytes);
 }
 
 /*
- * Adopting the header as it is now must fail, name `field` (and, where several checks name one
- * field, give a reason containing `reason`), and write nothing.
+ * Adopting the state as it is now must fail, name `field` (and, where several checks name one
+ * field, give a reason containing `reason`), and write nothing anywhere in the metadata run.
  */
 static void refused_why(int line, const char *field, const char *reason)
 {
-    unsigned char before[PG];
-    memcpy(before, h, PG);
+    memcpy(before, h, mbytes);
     struct pmm_adopt_error why = {0, 0};
     int err = 0;
     struct pmm *k = pmm_adopt_why(phys, off, &err, &why);
@@ -49,23 +47,19 @@ static void refused_why(int line, const char *field, const char *reason)
     CHECK_EQ(err, PMM_ESTATE);
     CHECK(named);
     CHECK(why.why && why.why[0]);
-    CHECK(memcmp(before, h, PG) == 0);
+    CHECK(memcmp(before, h, mbytes) == 0);
     CHECK(pmm_adopt(phys, off, &err) == 0); /* the old entry point refuses it too */
-    CHECK(memcmp(before, h, PG) == 0);
+    CHECK_EQ(err, PMM_ESTATE);
+    CHECK(memcmp(before, h, mbytes) == 0);
     restore();
 }
 
-static void refused(int line, const char *field)
-{
-    refused_why(line, field, 0);
-}
-
-/* Put the good header back, apply one change, expect `field` named. */
+/* Put the good state back, apply one change, expect `field` named. */
 #define REFUSED(field, change)                                                                     \
     do {                                                                                           \
         restore();                                                                                 \
         change;                                                                                    \
-        refused(__LINE__, field);                                                                  \
+        refused_why(__LINE__, field, 0);                                                           \
     } while (0)
 #define REFUSED_WHY(field, reason, change)                                                         \
     do {                                                                                           \
@@ -73,6 +67,11 @@ static void refused(int line, const char *field)
         change;                                                                                    \
         refused_why(__LINE__, field, reason);                                                      \
     } while (0)
+
+static void *at(uint64_t a)
+{
+    return s->mem + a;
+}
 
 static void setup(void)
 {
@@ -83,29 +82,47 @@ static void setup(void)
     sim_add(s, PMM_EFI_BOOT_DATA, 16 * MIB, 0x100, 0xf);
     sim_add(s, PMM_EFI_RESERVED, 3 * GIB, GIB / PG, 0);
     sim_add(s, PMM_EFI_CONVENTIONAL, 4 * GIB, 2 * GIB / PG, 0xf);
+    static const struct pmm_numa_range numa[] = {{0, 4 * GIB / PG, 0, 0},
+                                                 {4 * GIB / PG, 2 * GIB / PG, 1, 0}};
+    static const uint32_t cpu_node[] = {0, 1};
+    struct pmm_build b = {0};
+    b.map = sim_map(s);
+    b.scratch_size = pmm_map_scratch_size(&b.map);
+    b.scratch = malloc(b.scratch_size);
+    b.virt_offset = (uint64_t)(uintptr_t)s->mem;
+    b.extra_descriptors = 64;
+    b.max_cpus = 2;
+    b.nnodes = 2;
+    b.numa = numa;
+    b.numa_count = 2;
+    b.cpu_node = cpu_node;
     struct pmm *p;
-    CHECK_EQ(sim_build(s, 1, &p), PMM_OK);
+    struct pmm_map_error err;
+    CHECK_EQ(pmm_build(&b, &p, &err), PMM_OK);
+    free(b.scratch);
+    CHECK_EQ(sim_reconcile(s, p), PMM_OK);
     uint64_t x;
     for (int i = 0; i < 10; i++)
         CHECK_EQ(pmm_alloc(p, &x), PMM_OK);
     CHECK_EQ(pmm_alloc_run(p, 600, 2 * MIB, 0, &x), PMM_OK);
-    CHECK_EQ(sim_reconcile(s, p), PMM_OK);
-    CHECK_EQ(pmm_alloc(p, &allocated), PMM_OK);
-    uint64_t b0, b1; /* two 2 MiB blocks on the free-block stack (pmm/blocks.c) */
-    CHECK_EQ(pmm_alloc_run(p, 512, 2 * MIB, 0, &b0), PMM_OK);
-    CHECK_EQ(pmm_alloc_run(p, 512, 2 * MIB, 0, &b1), PMM_OK);
-    CHECK_EQ(pmm_free_run(p, b0, 512), PMM_OK);
-    CHECK_EQ(pmm_free_run(p, b1, 512), PMM_OK);
+    CHECK_EQ(pmm_cpu_alloc(p, 1, &x), PMM_OK);
+    CHECK_EQ(pmm_drain(p, 0), PMM_OK); /* a state is handed on drained */
     CHECK_OK(p);
     h = p;
     phys = pmm_state_phys(p);
     off = (uint64_t)(uintptr_t)s->mem;
-    memcpy(good, h, PG);
+    mbytes = pmm_meta_pages(p) * PG;
+    good = malloc(mbytes);
+    before = malloc(mbytes);
+    memcpy(good, h, mbytes);
     /* the cases below rely on this shape */
-    CHECK(h->top > 1);
-    CHECK_EQ(h->btop, 2);
-    CHECK_EQ(h->freemap.nlevels, 4);
-    CHECK_EQ(h->blkmap.nlevels, 2);
+    CHECK_EQ(h->nnodes, 2);
+    CHECK_EQ(h->nruns, 2);
+    CHECK_EQ(h->ncpus, 2);
+    CHECK_EQ(h->avail.nlevels, 2);
+    CHECK_EQ(h->whole.nlevels, 2);
+    CHECK_EQ(h->nslots, 40);
+    CHECK_EQ(meta_end(h), h->span); /* at the top of the highest range */
 }
 
 TEST(identity_fields)
@@ -115,8 +132,10 @@ TEST(identity_fields)
     struct pmm_adopt_error why;
     CHECK(pmm_adopt_why(phys + 8, off, &err, &why) == 0);
     CHECK(strcmp(why.field, "state_phys") == 0);
+    CHECK_EQ(err, PMM_ESTATE);
     CHECK(pmm_adopt_why(0, off, &err, 0) == 0); /* why is optional */
     CHECK_EQ(err, PMM_ESTATE);
+    CHECK(pmm_adopt(phys + PG, off, 0) == 0); /* err too */
 
     REFUSED("magic", h->magic ^= 1);
     REFUSED("version", h->version++);
@@ -129,138 +148,177 @@ TEST(identity_fields)
 TEST(geometry_fields)
 {
     REFUSED("span", h->span = 0);
-    REFUSED("span", h->span = (1ull << 52) + 1);
-    /* span and the free map's size disagree: either may be the bad one, the pair is named */
-    REFUSED("nsec", h->span += PMM_SEC_PAGES);
-    REFUSED("nsec", h->nsec++);
+    REFUSED("span", h->span = (PMM_MAX_SECTIONS << PMM_SEC_SHIFT) + 1);
+    REFUSED("span", h->span = ~0ull);
     REFUSED("nslots", h->nslots = 0);
     REFUSED("nslots", h->nslots = h->nsec + 1);
+    REFUSED("nranges", h->nranges = h->range_cap + 1);
+    REFUSED("nranges", h->range_cap = (1ull << 32) + 1);
+    REFUSED("ncpus", h->ncpus = PMM_MAX_CPUS + 1);
+    REFUSED("nnodes", h->nnodes = 0);
+    REFUSED("nnodes", h->nnodes = PMM_MAX_NODES + 1);
+    REFUSED("nruns", h->runs_cap = 0);
+    REFUSED("nruns", h->runs_cap = (h->nslots << 6) + 1);
+    REFUSED("nruns", h->nruns = 0);
+    REFUSED("nruns", h->nruns = h->runs_cap + 1);
+    /* span and the section count disagree: either may be the bad one, the pair is named */
+    REFUSED("nsec", h->span += PMM_SEC_PAGES);
+    REFUSED("nsec", h->nsec++);
     REFUSED("cspan", h->cspan += 64);
     REFUSED("cspan", h->nslots--);
-    REFUSED("freemap.nbits", h->freemap.nbits += 64);
-    REFUSED("freemap.nbits", h->freemap.nbits--);
-    REFUSED("blkmap.nbits", h->blkmap.nbits++);
-    REFUSED("freemap.nlevels", h->freemap.nlevels = PMM_LEVELS + 1); /* would index past phys[] */
-    REFUSED("freemap.nlevels", h->freemap.nlevels--);
-    REFUSED("blkmap.nlevels", h->blkmap.nlevels = ~0u);
-    REFUSED("blkmap.nlevels", h->blkmap.nlevels = 1);
-    REFUSED("freemap.nwords[0]", h->freemap.nwords[0]++);
-    REFUSED("freemap.nwords[2]", h->freemap.nwords[2] = 0);
-    REFUSED("freemap.nwords[5]", h->freemap.nwords[5] = 1);
-    REFUSED("blkmap.nwords[1]", h->blkmap.nwords[1] = 2);
-    REFUSED("range_cap", h->range_cap = 1ull << 60);
-    REFUSED("nranges", h->nranges = h->range_cap + 1);
+    REFUSED("nblocks", h->nblocks++);
+    REFUSED("nblocks", h->nblocks = h->nblocks << 10);
     REFUSED("meta_pages", h->meta_pages++);
     REFUSED("meta_pages", h->meta_pages--);
     REFUSED("meta_pages", h->meta_pages = 1ull << 51);
-    /* a larger range table moves everything after it: the run no longer matches its layout */
+    /* a larger table: everything after it moves, and the first field out of place is named (the
+     * run's size may stay the same) */
     REFUSED("meta_pages", h->range_cap += 2000);
+    REFUSED("cnode_phys", h->ncpus++);
+    REFUSED("dist_phys", h->runs_cap++);
+    REFUSED("order_phys", h->nnodes++); /* the same places: the tables tell */
+    /* the run ends at span: one page less of span (same sections) and it would stick out */
+    REFUSED_WHY("meta_pages", "past span", h->span--);
 }
 
 TEST(placement_fields)
 {
-    uint64_t end = phys + h->meta_pages * PG;
-    REFUSED("ranges_phys", h->ranges_phys += 4);
+    uint64_t end = phys + mbytes;
+    REFUSED("ranges_phys", h->ranges_phys += 64);
     REFUSED("ranges_phys", h->ranges_phys = phys - PG);
-    REFUSED("ranges_phys", h->ranges_phys += 64);        /* inside, aligned, onto the free map */
-    REFUSED("freemap.phys[0]", h->freemap.phys[0] |= 1); /* misaligned */
-    REFUSED("freemap.phys[1]", h->freemap.phys[1] = h->freemap.phys[0]); /* aliased */
-    /* starts inside the run, but its words run past the end */
-    REFUSED("freemap.phys[2]", h->freemap.phys[2] = end - 8);
-    REFUSED("freemap.phys[3]", h->freemap.phys[3] = 0);
-    REFUSED("freemap.phys[4]", h->freemap.phys[4] = h->freemap.phys[0]); /* level not present */
-    REFUSED("freemap.phys[7]", h->freemap.phys[7] = phys + PG);
-    REFUSED("blkmap.phys[0]", h->blkmap.phys[0] += 64);
-    REFUSED("blkmap.phys[1]", h->blkmap.phys[1] = end);
-    REFUSED("blkmap.phys[2]", h->blkmap.phys[2] = phys);
-    REFUSED("own_phys", h->own_phys = PG);
-    REFUSED("own_phys", h->own_phys -= 8);
     REFUSED("sec_phys", h->sec_phys += 8);
     REFUSED("slots_phys", h->slots_phys = h->sec_phys);
-    REFUSED("rinit_phys", h->rinit_phys = end);
-    REFUSED("refs_phys", h->refs_phys = 2 * MIB); /* the case: counts written elsewhere */
+    REFUSED("runs_phys", h->runs_phys -= 64);
+    REFUSED("dist_phys", h->dist_phys = end);
+    REFUSED("order_phys", h->order_phys = h->dist_phys);
+    REFUSED("cache_phys", h->cache_phys += 512);
+    REFUSED("cnode_phys", h->cnode_phys = 0);
+    REFUSED("count_phys", h->count_phys |= 1);
+    REFUSED("own_phys", h->own_phys = PG);
+    REFUSED("node_phys", h->node_phys = h->own_phys);
+    REFUSED("marks_phys", h->marks_phys = end - 8);
+    REFUSED("free_phys", h->free_phys += PG);
+    REFUSED("ownw_phys", h->ownw_phys = h->free_phys);
+    REFUSED("refs_phys", h->refs_phys = 2 * MIB); /* counts written elsewhere */
     REFUSED("refs_phys", h->refs_phys += PG);     /* its last page past the run */
     REFUSED("refs_phys", h->refs_phys = ~0ull & ~7ull);
 }
 
-/* The section table and slots are read whole: a slot naming a section past the table, slots out
- * of order, or a table entry no slot backs would send compact indices astray. */
-TEST(section_table_contents)
+TEST(summary_fields)
 {
-    uint32_t *sec = (uint32_t *)(s->mem + h->sec_phys), *sl = (uint32_t *)(s->mem + h->slots_phys);
-    uint32_t save0 = sl[0], save1 = sl[1], absent = PMM_SEC_ABSENT;
-    uint64_t k = 0;
-    while (sec[k] != PMM_SEC_ABSENT)
-        k++; /* the first absent section: the reserved 3 GiB - 4 GiB */
-    sl[0] = (uint32_t)h->nsec;
-    refused(__LINE__, "slots");
-    sl[0] = save0;
-    sl[0] = save1, sl[1] = save0;
-    refused(__LINE__, "slots");
-    sl[0] = save0, sl[1] = save1;
-    sec[k] = 0;
-    refused(__LINE__, "sec_phys");
-    sec[k] = absent;
-    int err;
-    CHECK(pmm_adopt(phys, off, &err) != 0);
+    REFUSED("avail.nbits", h->avail.nbits++);
+    REFUSED("avail.nbits", h->avail.nbits = h->whole.nbits << 20);
+    REFUSED("whole.nbits", h->whole.nbits--);
+    REFUSED("avail.nlevels", h->avail.nlevels = PMM_LEVELS + 1); /* would index past phys[] */
+    REFUSED("avail.nlevels", h->avail.nlevels--);
+    REFUSED("whole.nlevels", h->whole.nlevels = ~0u);
+    REFUSED_WHY("avail.nlevels", "word count", h->avail.nwords[0]++);
+    REFUSED_WHY("avail.nlevels", "word count", h->avail.nwords[1] = 0);
+    REFUSED_WHY("whole.nlevels", "word count", h->whole.nwords[5] = 1); /* a level not there */
+    REFUSED_WHY("whole.nlevels", "word count", h->whole.nwords[7] = ~0ull);
+    REFUSED("avail.phys[0]", h->avail.phys[0] |= 1);               /* misaligned */
+    REFUSED("avail.phys[1]", h->avail.phys[1] = h->avail.phys[0]); /* aliased */
+    REFUSED("avail.phys[2]", h->avail.phys[2] = phys + PG);        /* a level not there */
+    REFUSED("avail.phys[7]", h->avail.phys[7] = 8);
+    REFUSED("whole.phys[0]", h->whole.phys[0] = h->avail.phys[0]);
+    REFUSED("whole.phys[1]", h->whole.phys[1] = phys + mbytes);
+    REFUSED("whole.phys[3]", h->whole.phys[3] = ~0ull);
 }
 
-TEST(stack_cursor_and_counter_fields)
+/* The tables adopt reads whole: slots and section table, node runs, order, CPUs' nodes, caches. */
+TEST(table_contents)
 {
-    REFUSED("top", h->top = PMM_STACK_CAP + 1);
-    /* stacked pages are compact indices (state.h) */
-    REFUSED("stack", h->stack[0] = 0x10);                       /* below 1 MiB */
-    REFUSED("stack", h->stack[h->top - 1] = h->cspan);          /* past the present sections */
-    REFUSED("stack", h->stack[0] = cidx(h, allocated / PG));    /* handed out already */
-    REFUSED("stack", h->stack[0] = cidx(h, h->self_phys / PG)); /* metadata: never owned */
-    REFUSED("stack_lo", h->stack_lo = h->stack_hi + 1);
-    /* the free-block stack: a popped block is handed out as it is. Entries are 2 MiB frames
-     * (phys >> 21) with their compact block numbers beside them (bblk). */
-    REFUSED("btop", h->btop = PMM_BSTACK_CAP + 1);
-    REFUSED("bstack", h->bstack[0] = h->span >> 9); /* past the last page */
-    REFUSED("bstack", h->bstack[0] = 1ull << 50);   /* far past it, shifted left */
-    REFUSED("bstack", h->bstack[0] = 0);            /* below 1 MiB */
-    /* below 4 GiB (a present block of the pool there), and the metadata's own first block */
-    REFUSED("bstack", (h->bstack[0] = 2 * GIB >> 21, h->bblk[0] = cidx(h, 2 * GIB / PG) >> 9));
-    REFUSED_WHY(
-        "bstack", "metadata",
-        (h->bstack[0] = h->self_phys >> 21, h->bblk[0] = cidx(h, (h->self_phys >> 21) << 9) >> 9));
-    REFUSED("bstack", h->bstack[0] = 3 * GIB >> 21); /* the reserved hole: no section */
-    REFUSED("bblk", h->bblk[1] ^= 1);
-    REFUSED("bfront", h->bfront = h->bstack[0]);
-    REFUSED("bstack", (h->bstack[1] = h->bstack[0], h->bblk[1] = h->bblk[0],
-                       h->bfront = h->bstack[0])); /* twice */
-    /* a block in the pool, not stacked: its state byte says so */
-    REFUSED_WHY("bstack", "state byte",
-                (h->bstack[0] = 5 * GIB >> 21, h->bblk[0] = cidx(h, 5 * GIB / PG) >> 9));
-    REFUSED("stack_hi", h->stack_hi = h->stack_lo - 1);
-    REFUSED("cursor", h->cursor = h->cspan);
-    REFUSED("c_low", h->c_low = h->cspan + 1);
-    REFUSED("c_low", h->c_high = h->c_low - 1);
+    uint32_t *sec = at(h->sec_phys), *sl = at(h->slots_phys);
+    uint64_t hole = 3 * GIB / PG >> PMM_SEC_SHIFT; /* the reserved 3 GiB - 4 GiB: absent */
+    CHECK_EQ(sec[hole], PMM_SEC_ABSENT);
+    REFUSED("slots", sl[0] = (uint32_t)h->nsec);
+    REFUSED("slots", (sl[0] = sl[1], sec[sl[1]] = 0));
+    REFUSED("slots", sec[sl[5]] = 6);
+    REFUSED("slots", sl[39] = PMM_SEC_ABSENT);
+    REFUSED("sec_phys", sec[hole] = 0);
+    REFUSED("sec_phys", sec[hole] = 40);
+    struct pmm_node_run *run = at(h->runs_phys);
+    REFUSED("runs_phys", run[0].first = 1);
+    REFUSED("runs_phys", run[1].first++);
+    REFUSED("runs_phys", (run[0].end = 0, run[1].first = 0));
+    REFUSED("runs_phys", run[1].node = 2);
+    REFUSED_WHY("runs_phys", "end at nblocks", run[1].end--);
+    REFUSED_WHY("runs_phys", "end at nblocks", h->nruns = 1);
+    uint8_t *ord = at(h->order_phys);
+    REFUSED("order_phys", (ord[0] = 1, ord[1] = 0)); /* node 0 not first in its own order */
+    REFUSED("order_phys", ord[3] = 1);               /* node 1: itself twice */
+    REFUSED("order_phys", ord[1] = 200);
+    uint16_t *cn = at(h->cnode_phys);
+    REFUSED("cnode_phys", cn[1] = 2);
+    struct pmm_cache *pc = at(h->cache_phys);
+    REFUSED_WHY("cache_phys", "not empty", pc[1].n = 1);
+    REFUSED_WHY("cache_phys", "not empty", pc[0].n = ~0u);
+    REFUSED_WHY("cache_phys", "cursor", pc[1].cursor = h->nblocks);
+    REFUSED_WHY("cache_phys", "cursor", pc[0].cursor = ~0ull);
+    REFUSED_WHY("home", "not empty", h->home.n = 1);
+    REFUSED_WHY("home", "cursor", h->home.cursor = h->nblocks);
+}
+
+TEST(zones_cursors_and_counters)
+{
+    REFUSED("c_low", h->c_low++);
+    REFUSED("c_low", h->c_low = h->cspan);
+    REFUSED("c_low", h->c_dma--);
+    REFUSED("c_low", h->c_high = h->cspan);
+    REFUSED("pfn_high", h->pfn_high = 0); /* memory lies above 4 GiB here */
+    REFUSED("pfn_high", h->pfn_high++);
+    REFUSED("cursor", h->cursor = h->nblocks);
+    REFUSED("cursor", h->cursor = ~0ull);
+    REFUSED("clearing", h->clearing = 1);
     REFUSED("total", h->total = h->cspan + 1);
-    REFUSED("nfree", h->nfree = h->total + 1);
-    REFUSED("nalloc", h->nalloc = h->total - h->nfree + 1);
-    REFUSED("total", h->total = h->nfree + h->nalloc + h->meta_pages - 1);
+    REFUSED("owned", h->owned = h->total + 1);
+    REFUSED("owned", h->owned = h->total - h->meta_pages + 1);
 }
 
-/* A refused header leaves the state usable: the good one is adopted and passes the full check. */
-TEST(good_header_is_adopted_after_refusals)
+/* A refused state is usable: the good one is adopted and passes the full check. */
+static uint32_t self_0(void *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+static int fake_claim(void *ctx, uint64_t a, uint64_t n)
+{
+    (void)ctx, (void)a, (void)n;
+    return 0;
+}
+
+TEST(good_state_is_adopted_after_refusals)
 {
     restore();
+    CHECK_EQ(pmm_set_cpu_self(h, self_0, 0), PMM_OK);
+    CHECK_EQ(h->concurrent, 0);
     int err = 1;
     struct pmm_adopt_error why = {"x", "y"};
     struct pmm *k = pmm_adopt_why(phys, off, &err, &why);
     CHECK(k == h);
     CHECK_EQ(err, PMM_OK);
+    CHECK_EQ(k->concurrent, 1); /* many CPUs from here on */
+    CHECK(k->cpu_self == 0);    /* owner-local: the old owner's is gone */
+    CHECK(k->fw.claim == 0 && k->fw.release == 0);
     CHECK_OK(k);
     uint64_t x;
     CHECK_EQ(pmm_alloc(k, &x), PMM_OK);
     CHECK_EQ(pmm_free(k, x), PMM_OK);
+    CHECK_EQ(pmm_cpu_alloc(k, 1, &x), PMM_OK);
+    CHECK_EQ(pmm_page_node(k, x / PG), 1); /* CPU 1's node first */
+    CHECK_EQ(pmm_cpu_free(k, 1, x), PMM_OK);
     CHECK_OK(k);
+    CHECK_EQ(pmm_cpu_drain(k, 1, 0), PMM_OK);
+
+    /* firmware hooks left in a header are dropped too (adopt never calls them) */
+    restore();
+    h->fw.claim = fake_claim;
+    k = pmm_adopt(phys, off, &err);
+    CHECK(k == h && k->fw.claim == 0);
 
     /* Adoption does not read the range table: a bad kind there must not make pmm_stats write past
      * kind_pages (here, past the whole struct into a canary); pmm_check names it. */
-    struct pmm_range *r = (struct pmm_range *)(s->mem + h->ranges_phys);
+    struct pmm_range *r = at(h->ranges_phys);
     uint32_t kind = r[0].kind;
     struct boxed {
         struct pmm_stats st;
@@ -280,58 +338,44 @@ TEST(good_header_is_adopted_after_refusals)
     CHECK_OK(k);
 }
 
-/* Reader `call` takes the lock exactly once and leaves it released. */
-#define LOCKED_ONCE(call)                                                                          \
-    do {                                                                                           \
-        int _before = lock_calls;                                                                  \
-        call;                                                                                      \
-        if (lock_calls != _before + 1)                                                             \
-            fprintf(stderr, "  %s took the lock %d times\n", #call, lock_calls - _before);         \
-        CHECK_EQ(lock_calls, _before + 1);                                                         \
-        CHECK_EQ(lock_depth, 0);                                                                   \
-    } while (0)
-
 /*
- * No firmware callback runs with the lock held: a lock cannot be installed while the firmware hooks
- * are (before reconcile). The readers take it; adoption clears it.
+ * Boot services run on one CPU, and the firmware hooks are not reentrant: no concurrent mode while
+ * they are set; after reconcile it is allowed, and a state handed on with pages on a cache (the
+ * allocator's own included) is refused until it is drained.
  */
-TEST(lock_and_firmware_hooks_never_coexist)
+TEST(concurrency_and_the_boot_phase)
 {
     struct sim *m = sim_new(128 * MIB);
+    m->max_cpus = 1;
     sim_add(m, PMM_EFI_CONVENTIONAL, PG, 0x9f, 0xf);
     sim_add(m, PMM_EFI_CONVENTIONAL, MIB, 0x7f00, 0xf);
     struct pmm *p;
     CHECK_EQ(sim_build(m, 1, &p), PMM_OK);
-    CHECK_EQ(pmm_set_lock(p, lk, ulk, 0), PMM_ESTATE); /* boot phase: firmware hooks set */
-    CHECK_EQ(pmm_set_lock(p, lk, 0, 0), PMM_EINVAL);
-    CHECK_EQ(pmm_set_lock(p, 0, 0, 0), PMM_OK); /* removing a lock is always allowed */
+    CHECK_EQ(pmm_set_concurrent(p, 1), PMM_ESTATE);
+    CHECK_EQ(p->concurrent, 0);
+    CHECK_EQ(pmm_set_concurrent(p, 0), PMM_OK);
     uint64_t x, claims = m->claims;
-    CHECK_EQ(pmm_alloc(p, &x), PMM_OK); /* unlocked, and the firmware was asked */
-    CHECK_EQ(lock_calls, 0);
+    CHECK_EQ(pmm_alloc(p, &x), PMM_OK); /* the firmware was asked; no cache in the boot phase */
     CHECK(m->claims > claims);
-
+    CHECK_EQ(p->home.n, 0);
+    int err = 0;
+    struct pmm_adopt_error why = {0, 0};
+    CHECK(pmm_adopt_why(pmm_state_phys(p), (uint64_t)(uintptr_t)m->mem, &err, &why) == 0);
+    CHECK(why.field && !strcmp(why.field, "reconciled"));
     CHECK_EQ(sim_reconcile(m, p), PMM_OK); /* drops the firmware hooks */
-    CHECK_EQ(pmm_set_lock(p, lk, ulk, 0), PMM_OK);
-    struct pmm_stats st;
-    char line[256];
-    uint32_t count;
-    uint64_t a, n;
-    LOCKED_ONCE(pmm_stats(p, &st));
-    LOCKED_ONCE(pmm_summary(p, line, sizeof line));
-    LOCKED_ONCE(CHECK_EQ(pmm_refcount(p, x, &count), PMM_OK));
-    LOCKED_ONCE(CHECK_EQ(pmm_page_state(p, x / PG), PMM_PAGE_ALLOC));
-    LOCKED_ONCE(CHECK_EQ(pmm_next_free_range(p, 0, &a, &n), 1));
-    LOCKED_ONCE(CHECK_EQ(pmm_next_alloc_range(p, 0, &a, &n), 1));
-    LOCKED_ONCE(CHECK_EQ(pmm_check(p, 0), PMM_OK));
-    LOCKED_ONCE(CHECK_EQ(pmm_free(p, x), PMM_OK));
-
-    /* a new owner starts without the old owner's lock */
-    int err;
+    CHECK_EQ(pmm_free(p, x), PMM_OK);      /* onto the allocator's own cache */
+    CHECK_EQ(p->home.n, 1);
+    CHECK(pmm_adopt_why(pmm_state_phys(p), (uint64_t)(uintptr_t)m->mem, &err, &why) == 0);
+    CHECK(why.field && !strcmp(why.field, "home"));
+    CHECK_EQ(pmm_cpu_alloc(p, 0, &x), PMM_OK);
+    CHECK_EQ(pmm_drain(p, 0), PMM_OK);
+    CHECK_EQ(pmm_cpu_cached(p, 0), 0);
     struct pmm *k = pmm_adopt(pmm_state_phys(p), (uint64_t)(uintptr_t)m->mem, &err);
-    CHECK(k != 0);
-    int before = lock_calls;
-    CHECK_EQ(pmm_alloc(k, &x), PMM_OK);
-    CHECK_EQ(lock_calls, before);
+    CHECK(k == p);
+    CHECK_EQ(pmm_free(k, x), PMM_OK);
+    CHECK_OK(k);
+    CHECK_EQ(pmm_set_concurrent(k, 0), PMM_OK);
+    CHECK_EQ(pmm_set_concurrent(k, 1), PMM_OK);
     sim_free(m);
 }
 
@@ -341,10 +385,13 @@ int main(void)
     RUN(identity_fields);
     RUN(geometry_fields);
     RUN(placement_fields);
-    RUN(section_table_contents);
-    RUN(stack_cursor_and_counter_fields);
-    RUN(good_header_is_adopted_after_refusals);
-    RUN(lock_and_firmware_hooks_never_coexist);
+    RUN(summary_fields);
+    RUN(table_contents);
+    RUN(zones_cursors_and_counters);
+    RUN(good_state_is_adopted_after_refusals);
+    RUN(concurrency_and_the_boot_phase);
+    free(good);
+    free(before);
     sim_free(s);
     HARNESS_MAIN_END();
 }
