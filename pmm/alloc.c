@@ -277,15 +277,14 @@ int free_slow(struct pmm *p, struct pmm_cache *pc, uint64_t phys)
 {
     if (phys & (PMM_PAGE_SIZE - 1))
         return PMM_EINVAL;
-    /* A CPU's cache used with one CPU at a time: the allocator's own cache goes back first, so
-     * that its group bits stop sending this CPU's frees here (a page on it is then free in the
-     * pool, and its second free is refused as such). */
-    if (pc && pc != &p->home && !p->concurrent && p->home.n)
-        cache_spill(p, &p->home, p->home.n);
     uint64_t c = cidx_of(p, phys);
     int rc = free_error(p, c);
     if (rc)
-        return rc;
+        return rc; /* and nothing written */
+    /* A CPU's cache used with one CPU at a time: the allocator's own cache goes back, so that
+     * its group bits stop sending this CPU's frees here. */
+    if (pc && pc != &p->home && !p->concurrent && p->home.n)
+        cache_spill(p, &p->home, p->home.n);
     if (pc) {
         cache_put(p, pc, c);
         return PMM_OK;

@@ -16,9 +16,9 @@
  * it. Everything lives in one run of metadata pages carved out of conventional memory:
  *
  *   header page: struct pmm (geometry, counters, hooks) and the allocator's own cache
- *   ranges | sections | slots | node runs | distances | per-CPU caches      (small tables)
+ *   ranges | sections | slots | node runs | distances, order | per-CPU caches, their nodes
  *   per block: count u16 | own u8 | node u8 | two summaries (1 bit + levels) (written at build)
- *   per 64 pages: marks (1 bit)                                                (written at build)
+ *   per 64 pages: marks (1 bit) | own cache's groups (1 bit, homeg)          (written at build)
  *   per page: free (1 bit) | own (1 bit) | refs (u16)   (page aligned; written when a block is
  *                                                         first used, never at build for RAM
  *                                                         that is simply free)

@@ -58,7 +58,8 @@ def meta_pages(span, nslots, ndesc, extra=EXTRA, cpus=0):
     nearest-first order (1 x 1 byte each), the per-CPU caches (512 bytes each) and their nodes (2
     bytes each); per 2 MiB block of the present sections a 16-bit count, a state byte and a node
     byte; the two summaries over blocks (`avail` and `whole`: one bit per block, and levels of one
-    bit per word below, up to one word); the marks (one bit per 64 pages); then, each page
+    bit per word below, up to one word); the marks and the own cache's groups (one bit per 64
+    pages each); then, each page
     aligned, the free words and the own words (one bit per page each) and the 16-bit reference
     counts per page."""
     r64 = lambda x: (x + 63) & ~63
@@ -84,6 +85,7 @@ def meta_pages(span, nslots, ndesc, extra=EXTRA, cpus=0):
                 break
             words = -(-words // 64)
     at = r64(at + -(-(cspan // 64) // 64) * 8)  # marks
+    at = r64(at + -(-(cspan // 64) // 64) * 8)  # the allocator's own cache's groups
     at = rpg(rpg(at) + cspan // 8)  # free words
     at = rpg(at + cspan // 8)  # own words
     at = rpg(at + cspan * 2)  # reference counts

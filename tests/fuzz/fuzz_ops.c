@@ -117,8 +117,20 @@ static uint32_t callers_cache(void)
 static unsigned char snap[1u << 20];
 static uint64_t view_before;
 
+static unsigned char homed[NPAGES]; /* on the allocator's own cache: held, count left at 0 */
+static void find_homed(void)
+{
+    memset(homed, 0, sizeof homed);
+    for (uint32_t j = 0; j < cache(ncpus)->n; j++) {
+        int64_t h = idx(cache(ncpus)->page[j]);
+        FZ_ASSERT(h >= 0, "page %#llx on the own cache is outside the map",
+                  (unsigned long long)cache(ncpus)->page[j]);
+        homed[h] = 1;
+    }
+}
 static uint64_t view(void)
 {
+    find_homed();
     uint64_t h = fz_hash(p, offsetof(struct pmm, at), 0xcbf29ce484222325ull);
     for (uint64_t i = 0; i < (windows > 1 ? NPAGES : LOW_PAGES); i += 64) {
         uint64_t pfn = pfn_of(i);
@@ -127,7 +139,9 @@ static uint64_t view(void)
         uint64_t c = cidx(p, pfn), wi = c >> 6, own = own_view(p, wi), fr = free_view(p, wi);
         for (unsigned b = 0; b < 64; b++) {
             uint16_t v = ((own & ~fr) >> b) & 1 ? p->at.refs[c + b] : 0;
-            unsigned char x = !((own >> b) & 1) ? 0 : ((fr >> b) & 1) || v == PMM_REF_HELD ? 1 : 2;
+            unsigned char x = !((own >> b) & 1)                                      ? 0
+                              : ((fr >> b) & 1) || v == PMM_REF_HELD || homed[i + b] ? 1
+                                                                                     : 2;
             h = (h ^ x) * 0x100000001b3ull;
             if (x == 2)
                 h = (h ^ v) * 0x100000001b3ull;
@@ -208,6 +222,7 @@ static void compare_all(const char *after, int full)
         [M_HOLE] = PMM_PAGE_HOLE, [M_NEVER] = PMM_PAGE_NEVER, [M_WITHHELD] = PMM_PAGE_WITHHELD,
         [M_META] = PMM_PAGE_META, [M_FREE] = PMM_PAGE_FREE,   [M_ALLOC] = PMM_PAGE_ALLOC,
     };
+    find_homed(); /* the allocator's own cache keeps its pages' counts at 0 (cache.h) */
     for (uint64_t i = 0; i < (windows > 1 ? NPAGES : LOW_PAGES); i += 64) {
         uint64_t pfn = pfn_of(i), wo = 0, wf = 0, ao = 0, af = 0;
         uint64_t c = pfn < span ? cidx(p, pfn) : PMM_NONE; /* compact: state.h */
@@ -221,7 +236,11 @@ static void compare_all(const char *after, int full)
             if (c == PMM_NONE || !((ao & ~af) >> b & 1))
                 continue;
             uint16_t v = p->at.refs[c + b];
-            if (v == PMM_REF_HELD)
+            if (homed[i + b]) {
+                FZ_ASSERT(v == 0, "after %s: page %#llx on the own cache has count %u", after,
+                          (unsigned long long)(pfn + b), v + 1u);
+                af |= 1ull << b;
+            } else if (v == PMM_REF_HELD)
                 af |= 1ull << b; /* held: free to everyone but its cache */
             else                 /* counts are stored as count - 1 */
                 FZ_ASSERT(st[i + b] != M_ALLOC || v + 1u == ref[i + b],

@@ -73,6 +73,14 @@ static void cache_push(uint32_t cpu, uint64_t a)
     pc->page[pc->n++] = a / PG;
 }
 
+/* Onto the allocator's own cache as its fast path puts a page: the page and its group's bit. */
+static void home_push(uint64_t a)
+{
+    uint64_t c = c_of(a);
+    cache_push(p->ncpus, a);
+    p->at.homeg[c >> 12] |= 1ull << ((c >> 6) & 63);
+}
+
 /* The held boot-data range becomes reserved, and total follows the range table. */
 static void boot_range_never(void)
 {
@@ -309,7 +317,19 @@ TEST(cursors_and_caches)
     BROKEN("cached page lies in no written block", cache_push(1, F + 5 * PG));
     BROKEN("cached page lies in no written block", cache_push(2, 3 * GIB));
     BROKEN("cached page is not held", cache_push(1, A));
-    BROKEN("cached page is not held", cache_push(2, A + 300 * PG)); /* free in the pool */
+    BROKEN("cached page is not held", cache_push(0, A + 300 * PG)); /* free in the pool */
+    /* the allocator's own cache (index 2 of 2 CPUs): its pages keep count 0, and a bit per group */
+    BROKEN("own cache is not allocated with count 0", home_push(A + 300 * PG));
+    BROKEN("own cache is not allocated with count 0", home_push(S));
+    BROKEN("own cache is not allocated with count 0", home_push(L));
+    BROKEN("has its group's bit clear", cache_push(2, A));
+    BROKEN("the page handed out last", (home_push(A), p->popped = A / PG));
+    BROKEN("own cache twice", (home_push(A), home_push(A)));
+    BROKEN("not on exactly one cache", home_push(H)); /* held by CPU 0 too */
+    BROKEN("with many CPUs, or in the boot phase", (home_push(A), p->concurrent = 1));
+    home_push(A); /* the one good case: allocated, count 0, group marked */
+    CHECK_OK(p);
+    restore();
     /* a cursor at block 0 (which holds page 0 and 1 MiB) is allowed: the claims skip what lies
      * below 1 MiB, whatever the cursor (test_issue21) */
     p->cursor = 0;
