@@ -557,6 +557,49 @@ TEST(global_calls_use_and_take_back_their_own_cache)
 }
 
 /*
+ * One CPU at a time, the allocator's own cache keeps its pages' counts at 0 and knows them by a
+ * bit per 64-page group and the page it handed out last (cache.h). A second free of a page on
+ * it is refused on every path, and a 2 MiB block with a page on it is not freed whole.
+ */
+TEST(the_own_cache_refuses_what_it_holds)
+{
+    struct pmm *p;
+    struct sim *s = machine(&p, 0);
+    /* pages of a block all of whose pages are the pool's (block 0 holds reserved pages, and its
+     * frees take the slow path), freed one by one onto the cache */
+    uint64_t blk, c;
+    CHECK_EQ(pmm_alloc_run(p, 512, 2 * MIB, 0, &blk), PMM_OK);
+    CHECK_EQ(p->at.own[cidx(p, blk / PG) >> PMM_BLOCK_SHIFT], OWN_ALL);
+    uint64_t a = blk, b = blk + PG;
+    CHECK_EQ(pmm_free(p, a), PMM_OK); /* the fast path: the group had no page on the cache */
+    CHECK(on_home(p, a));
+    CHECK_EQ(pmm_free(p, a), PMM_EDOUBLE); /* its group's bit sends it to the slow path */
+    CHECK_EQ(pmm_free_run(p, a, 1), PMM_EDOUBLE);
+    CHECK_EQ(pmm_ref_inc(p, a), PMM_EDOUBLE);
+    CHECK_EQ(pmm_free(p, b), PMM_OK); /* the same group, not on it: the slow path says yes */
+    CHECK_EQ(pmm_free(p, b), PMM_EDOUBLE);
+    CHECK_OK(p);
+    CHECK_EQ(pmm_alloc(p, &c), PMM_OK); /* the last out is the exception to its group's bit */
+    CHECK_EQ(c, b);
+    CHECK(!on_home(p, c));
+    CHECK_EQ(pmm_free(p, c), PMM_OK);
+    CHECK_EQ(pmm_free(p, c), PMM_EDOUBLE);
+    CHECK_OK(p);
+    /* the block with pages on the cache: refused by name, not freed whole */
+    CHECK_EQ(pmm_free(p, blk + 7 * PG), PMM_OK);
+    CHECK(on_home(p, blk + 7 * PG));
+    CHECK_EQ(pmm_free_run(p, blk, 512), PMM_EDOUBLE);
+    CHECK(on_home(p, a) && on_home(p, b) && on_home(p, blk + 7 * PG));
+    CHECK_OK(p);
+    CHECK_EQ(pmm_drain(p, 0), PMM_OK);
+    CHECK(in_pool(p, a) && in_pool(p, b) && in_pool(p, blk + 7 * PG));
+    CHECK_EQ(pmm_free_run(p, blk + 2 * PG, 5), PMM_OK);
+    CHECK_EQ(pmm_free_run(p, blk + 8 * PG, 504), PMM_OK);
+    CHECK_OK(p);
+    sim_free(s);
+}
+
+/*
  * One CPU at a time, pmm_alloc and pmm_free go through the allocator's own cache; with many CPUs
  * nobody uses it (pmm_alloc goes to the pool, or to the caller's cache with cpu_self). Entering
  * concurrent mode must therefore leave no page on it: every free page stays within reach of
@@ -705,6 +748,7 @@ int main(void)
     RUN(exhaustion_is_exact_on_one_cpu);
     RUN(a_shortage_makes_other_caches_give_back);
     RUN(global_calls_use_and_take_back_their_own_cache);
+    RUN(the_own_cache_refuses_what_it_holds);
     RUN(entering_concurrent_mode_strands_no_page);
     RUN(adopt_wants_drained_caches);
     RUN(runs_keep_their_neighbours_marks);
