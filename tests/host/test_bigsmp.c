@@ -8,7 +8,7 @@
  *   SRAT + SLIT -> the node table (efi/numa.c), every CPU on its node
  *   the response's CPU and NUMA parts (efi/response.c) -> the kernel's pmm_response_verify
  *   pmm_build for 768 CPUs over a simulated map: the metadata grows by the per-CPU caches'
- *   documented 512 bytes per CPU (README "per-CPU caches"), asked of the public API only
+ *   documented 514 bytes per CPU (docs/numa.md), asked of the public API only
  *
  * APIC IDs: socket s, core c (0..191), thread t: s << 9 | c << 1 | t, the ACPI processor UID
  * the CPU's position. Node of a CPU: 4 * s + c / 48. Distances: 10 local, 12 within a socket, 32

@@ -4,7 +4,7 @@
 The console area must not be blank, and the banner at the bottom must show TEXT in white on green
 (pass) or red (fail), exactly as the font in handoff/kernel/font.c draws it at 4x: the expected
 picture is rendered here from the font file, independently of the C code. With --png, the
-screendump is also written as a PNG (the README's screenshot).
+screendump is also written as a PNG (the screenshot in docs/hardware.md).
 """
 import re
 import struct

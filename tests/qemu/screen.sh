@@ -1,7 +1,7 @@
 #!/bin/sh
 # screen.sh [PNG] - boot with a display adapter and a kernel that stays on its verdict, take a
 # screendump through QEMU's monitor once serial shows the verdict, and check the picture
-# (screen.py). With PNG, also write the screenshot there (docs/screen.png in the README).
+# (screen.py). With PNG, also write the screenshot there (docs/screen.png, in docs/hardware.md).
 set -u
 . "$(dirname "$0")/screenlib.sh"
 screen_boot build/esp-screen.img

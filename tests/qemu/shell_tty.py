@@ -6,7 +6,7 @@ pseudo-terminal, as it would in a terminal window:
   - Ctrl-C reaches the guest (QEMU keeps running: the serial line is `mon:stdio`, signals off);
     `pmm map -b` then pages with the shell's prompt, and Q there stops it with status 0x15;
     `pmm boot` afterwards ends in the kernel's PASS, which exits 0;
-  - Ctrl-A X, the README's way out, quits QEMU through its monitor, also with status 0, and the
+  - Ctrl-A X, docs/shell.md's way out, quits QEMU through its monitor, also with status 0, and the
     session says so when it starts;
   - `unload` of the command's handle removes `pmm` and gives back the pages its allocator held: a
     second load builds from a map with them free again.
