@@ -52,7 +52,7 @@ uint64_t resident_bytes(void);
 void bench_percpu_pair(void);
 void bench_threads(void);
 void bench_cross_cpu(void);
-/* smp.c: the test-and-test-and-set lock it gives pmm_set_lock (ctx: a uint32_t, zeroed) */
+/* smp.c: a test-and-test-and-set lock for the baselines that take one (ctx: a uint32_t, zeroed) */
 void tas_lock(void *ctx);
 void tas_unlock(void *ctx);
 

@@ -355,7 +355,8 @@ static void measure(struct shared *sh, const char *alloc, const char *lock)
            median_ratio(cpun, cpu1, MIXED_RUNS));
 }
 
-/* The kernel's ticket lock as pmm_set_lock hooks. */
+/* The kernel's ticket lock, around every call of an allocator that has no concurrency of its own.
+ */
 static void ticket_lock(void *c)
 {
     spin_lock(c);

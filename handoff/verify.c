@@ -7,7 +7,7 @@
 #include "pmm.h"
 
 #define PAGE       4096ull
-#define MAX_CPUS   4096u    /* pmm.h's PMM_MAX_CPUS: the allocator has no more supplies */
+#define MAX_CPUS   4096u    /* the loader lists at most 4092 (efi/cpus.c CPU_CAP): a bound */
 #define MAX_ARRAY  65536ull /* handed or kept entries: far beyond any machine's */
 #define PHYS_LIMIT (1ull << 52)
 

@@ -186,7 +186,7 @@ struct pmm_build {
  * Memory that is free only after ExitBootServices joins at pmm_reconcile. On success *out is the
  * state in the builder's mapping, for one CPU at a time (pmm_set_concurrent).
  *
- * Cost: O(descriptors log descriptors + sections + RAM / 2 MiB); it writes about 3 bytes per
+ * Cost: O(descriptors log descriptors + sections + RAM / 2 MiB); it writes 4 bytes per
  * 2 MiB of free RAM (per-page metadata is written when a 2 MiB block is first used), plus 4 bytes
  * per 128 MiB of address space and the metadata run's own tables.
  *

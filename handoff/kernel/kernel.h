@@ -70,7 +70,6 @@ int tsc_from_pit(void);
 void tsc_set_hz(uint64_t hz);
 uint64_t tsc_from_us(uint64_t us);
 uint64_t tsc_to_us(uint64_t ticks);
-void udelay(uint64_t us);
 
 /*
  * paging.c: the kernel's own tables from allocator pages: the same HHDM as the loader's (so every
@@ -100,7 +99,7 @@ uint64_t handed_free(struct pmm *p, const struct pmm_response *r, uint32_t kind)
 
 /*
  * smp.c: the other CPUs, parked by the loader (Limine MP). smp_init gives the allocator the
- * calling CPU's index (pmm_set_cpu_self) and its lock; smp_start releases every parked AP onto
+ * calling CPU's index (pmm_set_cpu_self); smp_start releases every parked AP onto
  * the kernel's own tables and returns how many CPUs are up (the BSP included); smp_run runs
  * fn(index, arg) on every CPU that is up and returns how many finished; smp_park stops the APs.
  * Indexes are the allocator's (the response's cpus[]).

@@ -88,8 +88,14 @@ void kmain(void)
             r->cpus[r->bsp].lapic_id);
     numa_report(r);
     cpu_init();
-    if (boot.tsc_hz)
+    if (boot.tsc_hz) {
         tsc_set_hz(boot.tsc_hz);
+    } else { /* a loader without the TSC Frequency response: the PIT, else 10 GHz assumed */
+        uint64_t bracket, hz = tsc_calibrate(&bracket);
+        kprintf("kernel: TSC %lu MHz (%s)\n", hz / 1000000,
+                tsc_from_pit() ? "no TSC Frequency response: measured against the PIT"
+                               : "no TSC Frequency response and no PIT: 10 GHz assumed");
+    }
 
     int err;
     struct pmm_adopt_error refused = {"", ""};

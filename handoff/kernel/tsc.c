@@ -10,8 +10,7 @@
  * rises" measurement read 4-14 GHz for a 2.6 GHz TSC). So each end is the tightest of
  * SAMPLES samples (the smallest TSC bracket around the latch), and the rate is computed from
  * the outer edges of the two brackets and one PIT tick less than counted: it can come out a
- * little high, never low, so every delay lasts at least as long as asked (what the
- * INIT-SIPI-SIPI waits need: minimums).
+ * little high, never low, so every wait lasts at least as long as asked.
  *
  * Where the PIT never counts (a PC without legacy timers), the TSC is taken to run at 10 GHz,
  * faster than any CPU's: delays are then only longer than asked.
@@ -109,11 +108,4 @@ uint64_t tsc_from_us(uint64_t us)
 uint64_t tsc_to_us(uint64_t ticks)
 {
     return ticks / hz * 1000000 + ticks % hz * 1000000 / hz;
-}
-
-void udelay(uint64_t us)
-{
-    uint64_t end = rdtsc() + tsc_from_us(us);
-    while (rdtsc() < end)
-        __asm__ volatile("pause");
 }
