@@ -130,13 +130,10 @@ static int alloc_pool(struct pmm *p, uint32_t node, int strict, uint64_t *phys)
 
 static uint32_t caller_node(const struct pmm *p);
 
-int pmm_alloc(struct pmm *p, uint64_t *phys)
+/* pmm_alloc with many CPUs, or in the boot phase: out of line, so that the one-CPU path keeps
+ * no stack frame. */
+__attribute__((noinline)) static int alloc_shared(struct pmm *p, uint64_t *phys)
 {
-    if (!p->concurrent && p->live) { /* one CPU: the allocator's own cache, inline */
-        if (home_try_pop(p, phys))
-            return PMM_OK;
-        return cache_alloc_slow(p, &p->home, PMM_NODE_ANY, phys);
-    }
     struct pmm_cache *pc = cache_for_caller(p);
     if (pc)
         return cache_alloc(p, pc, pc == &p->home ? PMM_NODE_ANY : pmm_cnode(p)[pc - p->at.cache],
@@ -147,6 +144,16 @@ int pmm_alloc(struct pmm *p, uint64_t *phys)
         rc = alloc_pool(p, caller_node(p), 0, phys);
     }
     return rc;
+}
+
+int pmm_alloc(struct pmm *p, uint64_t *phys)
+{
+    if (!p->concurrent && p->live) { /* one CPU: the allocator's own cache, inline */
+        if (home_try_pop(p, phys))
+            return PMM_OK;
+        return cache_alloc_slow(p, &p->home, PMM_NODE_ANY, phys);
+    }
+    return alloc_shared(p, phys);
 }
 
 int pmm_alloc_node(struct pmm *p, uint32_t node, uint64_t *phys)
@@ -295,6 +302,15 @@ int free_slow(struct pmm *p, struct pmm_cache *pc, uint64_t phys)
     return rc;
 }
 
+/* pmm_free with many CPUs, or in the boot phase (as alloc_shared). */
+__attribute__((noinline)) static int free_shared(struct pmm *p, uint64_t phys)
+{
+    struct pmm_cache *pc = cache_for_caller(p);
+    if (pc)
+        return cache_free(p, pc, phys);
+    return free_slow(p, 0, phys);
+}
+
 int pmm_free(struct pmm *p, uint64_t phys)
 {
     if (!p->concurrent && p->live) { /* one CPU: the allocator's own cache, inline */
@@ -302,10 +318,7 @@ int pmm_free(struct pmm *p, uint64_t phys)
             return PMM_OK;
         return free_slow(p, &p->home, phys);
     }
-    struct pmm_cache *pc = cache_for_caller(p);
-    if (pc)
-        return cache_free(p, pc, phys);
-    return free_slow(p, 0, phys);
+    return free_shared(p, phys);
 }
 
 /*

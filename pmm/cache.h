@@ -83,6 +83,9 @@ int cache_alloc_slow(struct pmm *p, struct pmm_cache *pc, uint32_t node, uint64_
 bool home_holds(const struct pmm *p, uint64_t pfn, uint64_t c);
 /* percpu.c: pfn left the cache, the last of its group there: the group's bit goes, if so. */
 void home_left(struct pmm *p, uint64_t pfn);
+/* percpu.c: the cache is full: allocated page c (checked) to the pool; true. Out of line, so
+ * that home_try_push keeps few registers. */
+bool home_full(struct pmm *p, uint64_t c);
 
 static inline uint64_t home_pop(struct pmm *p, uint32_t n)
 {
@@ -117,19 +120,18 @@ static inline bool home_try_push(struct pmm *p, uint64_t phys)
     if ((phys & (PMM_PAGE_SIZE - 1)) || (c = cidx(p, pfn)) == PMM_NONE)
         return false;
     uint32_t n = pc->n;
+    uint64_t *g = &p->at.homeg[c >> 12], gw = ld64(g), gm = bit_mask(c >> 6);
     if (ld8(&p->at.own[c >> PMM_BLOCK_SHIFT]) == OWN_ALL &&
         !((ld64(&p->at.free[c >> 6]) >> (c & 63)) & 1) && c >= p->c_low &&
-        (!marked(p, c) || !ld16(&p->at.refs[c])) && (!homeg_test(p, c) || p->popped == pfn) &&
+        (!marked(p, c) || !ld16(&p->at.refs[c])) && (!(gw & gm) || p->popped == pfn) &&
         (pfn >= p->pfn_high || !n || n == PMM_CPU_CACHE || pc->page[n - 1] < p->pfn_high) &&
         pc->gen == p->short_gen) {
-        if (n == PMM_CPU_CACHE) { /* full: this page to the pool (percpu.c cache_put) */
-            give_one(p, c);
-            return true;
-        }
+        if (n == PMM_CPU_CACHE)
+            return home_full(p, c); /* this page to the pool (percpu.c cache_put) */
         st64(&pc->page[n], pfn);
         set_n(pc, n + 1);
-        uint64_t *g = &p->at.homeg[c >> 12];
-        st64(g, ld64(g) | bit_mask(c >> 6));
+        if (!(gw & gm))
+            st64(g, gw | gm);
         if (p->popped == pfn)
             p->popped = PMM_NONE;
         return true;

@@ -254,6 +254,12 @@ bool home_holds(const struct pmm *p, uint64_t pfn, uint64_t c)
     return false;
 }
 
+__attribute__((noinline)) bool home_full(struct pmm *p, uint64_t c)
+{
+    give_one(p, c);
+    return true;
+}
+
 void home_left(struct pmm *p, uint64_t pfn)
 {
     for (uint32_t i = 0; i < p->home.n; i++)
