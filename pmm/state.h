@@ -61,6 +61,10 @@
  *    than one reference, or on a per-CPU cache). One-sided; set before the count changes, cleared
  *    only by a taker that holds all 64 pages free. Freeing a run reads these bits, one word per
  *    4096 pages, and the counts only of marked groups.
+ *  - homeg: bit g set whenever one of pages [64g, 64g + 64) is on the allocator's own cache
+ *    (`home`, one CPU at a time), whose pages keep their stored count 0; one-sided, cleared when
+ *    the group's last page leaves the cache. pmm_free looks into the cache only for a page of a
+ *    marked group, and `popped` (the page the cache handed out last) needs no look at all.
  *
  * Per page (in blocks that are ALL or SOME):
  *  - free bit: 1 = free (implies owned). Claimed with a compare-and-swap on its word.
@@ -75,10 +79,18 @@
  *   allocated, n refs   1    0    n - 1       handed out
  *   held                1    0    HELD        on exactly one per-CPU cache (the Zircon rule:
  *                                             the pool sees an allocated page; the cache owns it)
+ *   on the own cache    1    0    0           on `home` (its group's homeg bit set), one CPU at a
+ *                                             time; given back before any other CPU may look
+ *
+ * Who reports what: pmm_stats, pmm_page_state and the range listings count held pages and pages
+ * on the own cache as free (pmm_stats also as `cached`), since any CPU gets them back by asking;
+ * the searches and the longest-run figure see only the pool's; pmm_check verifies each against
+ * the cache that holds it.
  *
  * Per-CPU caches (struct pmm_cache, percpu.c): up to PMM_CPU_CACHE held pages for one CPU, which
- * alone reads and writes it with plain loads and stores. A cache refills from and spills to the
- * pool in batches like any other taker and giver. The pool never looks inside a cache; when a CPU
+ * alone reads and writes it with plain loads and stores. An empty cache takes a batch from the
+ * pool like any other taker; a full one gives the page being freed to the pool; a drain gives
+ * everything back. The pool never looks inside a cache; when a CPU
  * finds the pool short, it bumps `short_gen`, and every CPU gives its cache back at its next call.
  * The header holds one more cache, `home`, that pmm_alloc and pmm_free use when one CPU at a time
  * calls the allocator (pmm_set_concurrent), and that the owner-changing calls empty first.
