@@ -33,6 +33,10 @@
  *    the CPUs hold, exactly. At the end every page is freed, every cache drained, pmm_check
  *    passes and the free count is the start.
  *
+ * One block, every CPU: the pool holds one 2 MiB block and every CPU allocates from it until
+ * PMM_ENOMEM; nobody frees, so a refusal while pages remain (beyond one in flight per other CPU)
+ * is a false out-of-memory, such as a lost compare-and-swap retry on the block's count.
+ *
  * Exhaustion (pmm.h "No waiting for memory"): every cache is filled; a quarter of the CPUs then
  * make no call ("ended": their pages are out of reach until their next call, as the contract
  * says), half keep calling, one page at a time ("live"), the rest allocate until PMM_ENOMEM
@@ -845,6 +849,90 @@ static void stress_phase(const char *name)
            (unsigned long long)(SUM(ops) - ops0), seconds() - t0);
 }
 
+/*
+ * One block, every CPU: the pool holds the 512 pages of one 2 MiB block and nothing else, and
+ * every CPU calls pmm_alloc (the pool: no cpu_self after the adoption) until PMM_ENOMEM. Nobody
+ * frees, so the free pages only decrease: a CPU that is refused while more pages are still free
+ * than the others can have reserved in the meantime (one each) got a false PMM_ENOMEM, such as
+ * a reservation that gives up when its compare-and-swap on the count lost to another CPU's.
+ */
+#define CONTEND_ROUNDS 96
+static uint64_t contend_taken;
+static void *contend(void *arg)
+{
+    struct cpu *c = arg;
+    my_cpu = c->id;
+    pthread_barrier_wait(&bar);
+    uint64_t x;
+    int rc;
+    while ((rc = pmm_alloc(p, &x)) == PMM_OK) {
+        c->got[c->ngot++] = x;
+        __atomic_fetch_add(&contend_taken, 1, __ATOMIC_RELAXED);
+    }
+    uint64_t taken = __atomic_load_n(&contend_taken, __ATOMIC_RELAXED);
+    T_CHECK(rc == PMM_ENOMEM, "pmm_alloc: %s", pmm_strerror(rc));
+    T_CHECK(taken + (ncpu - 1) >= PMM_BLOCK_PAGES,
+            "false PMM_ENOMEM: %llu of %u pages taken, %u CPUs", (unsigned long long)taken,
+            (unsigned)PMM_BLOCK_PAGES, ncpu);
+    return 0;
+}
+
+static void one_block_phase(void)
+{
+    phase = h_test = "one block, every CPU";
+    uint64_t *mine = malloc(free0 * sizeof *mine), n = 0, x;
+    unsigned char *held = calloc(npfn, 1);
+    while (n < free0 && pmm_alloc(p, &mine[n]) == PMM_OK)
+        held[mine[n++] / PG] = 1;
+    for (unsigned i = 0; i < ncpu; i++) {
+        cpus[i].got = malloc(PMM_BLOCK_PAGES * sizeof(uint64_t));
+        cpus[i].ngot = 0;
+    }
+    uint64_t rounds_done = 0;
+    for (uint64_t b = MIB / PG; b + PMM_BLOCK_PAGES <= npfn && rounds_done < CONTEND_ROUNDS;
+         b += PMM_BLOCK_PAGES) {
+        uint64_t k = 0;
+        while (k < PMM_BLOCK_PAGES && held[b + k])
+            k++;
+        if (k < PMM_BLOCK_PAGES)
+            continue; /* a block the pool gave us whole */
+        for (k = 0; k < PMM_BLOCK_PAGES; k++) {
+            T_RC(pmm_free(p, (b + k) * PG), PMM_OK);
+            held[b + k] = 0;
+        }
+        T_CHECK(pmm_alloc_run(p, 1, PG, 0, &x) == PMM_OK && x / PG >= b &&
+                    x / PG < b + PMM_BLOCK_PAGES && pmm_free(p, x) == PMM_OK,
+                "the pool holds more than block %#llx", (unsigned long long)b);
+        contend_taken = 0;
+        pthread_barrier_init(&bar, 0, ncpu + 1);
+        start(contend);
+        pthread_barrier_wait(&bar);
+        join();
+        pthread_barrier_destroy(&bar);
+        CHECK_EQ(contend_taken, PMM_BLOCK_PAGES);
+        for (unsigned i = 0; i < ncpu; i++) {
+            for (uint64_t j = 0; j < cpus[i].ngot; j++)
+                held[cpus[i].got[j] / PG] = 1;
+            cpus[i].ngot = 0;
+        }
+        rounds_done++;
+    }
+    CHECK_EQ(rounds_done, CONTEND_ROUNDS);
+    struct pmm_check_fail f = {0, 0};
+    CHECK_EQ(pmm_check(p, &f), PMM_OK);
+    for (uint64_t pfn = 0; pfn < npfn; pfn++)
+        if (held[pfn])
+            T_RC(pmm_free(p, pfn * PG), PMM_OK);
+    for (unsigned i = 0; i < ncpu; i++)
+        free(cpus[i].got);
+    free(held);
+    free(mine);
+    quiet_check("after one block, every CPU");
+    CHECK_EQ(stats().free, free0);
+    printf("one block, every CPU: %llu rounds of %u CPUs on 512 pages\n",
+           (unsigned long long)rounds_done, ncpu);
+}
+
 static void exhaustion_phase(void)
 {
     phase = h_test = "exhaustion";
@@ -963,6 +1051,7 @@ int main(int argc, char **argv)
            (unsigned long long)reader_reads);
     CHECK(SUM(blocks) > 0); /* the block path was taken, under contention */
     CHECK(ncpu == 1 || shares > 0);
+    one_block_phase();
 
     /* Exhaustion: needs an exhauster, an ended CPU and a live one. */
     if (ncpu >= 3)
