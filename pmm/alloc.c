@@ -15,10 +15,13 @@ static inline uint64_t cidx_of(const struct pmm *p, uint64_t phys)
 
 /*
  * The error a free of compact page c (PMM_NONE: in no present section) gets: 0 if it is
- * allocated with one reference. A held page is free as far as its holder's caller knows.
+ * allocated with one reference. A held page is free as far as its holder's caller knows. *count
+ * gets the stored count when the page is allocated: one acquire load, which the reference calls
+ * go on from, so that a decrement to 0 by the last other holder is read with its writes.
  */
-static int free_error(const struct pmm *p, uint64_t c)
+static int free_error_at(const struct pmm *p, uint64_t c, uint16_t *count)
 {
+    *count = 0;
     if (c == PMM_NONE)
         return PMM_ENOTOWNED;
     unsigned o = own_of(p, c >> PMM_BLOCK_SHIFT);
@@ -28,15 +31,25 @@ static int free_error(const struct pmm *p, uint64_t c)
         return PMM_EDOUBLE;
     if (!p->concurrent && p->home.n && home_holds(p, cpfn(p, c), c))
         return PMM_EDOUBLE; /* on the allocator's own cache: free to its caller */
-    uint16_t v = __atomic_load_n(&p->at.refs[c], __ATOMIC_ACQUIRE);
+    uint16_t v = *count = __atomic_load_n(&p->at.refs[c], __ATOMIC_ACQUIRE);
     return v == PMM_REF_HELD ? PMM_EDOUBLE : v ? PMM_ESHARED : PMM_OK;
+}
+static int free_error(const struct pmm *p, uint64_t c)
+{
+    uint16_t v;
+    return free_error_at(p, c, &v);
 }
 
 /* The error a reference call on page c gets: 0 if it is allocated, whatever its count. */
+static int ref_error_at(const struct pmm *p, uint64_t c, uint16_t *count)
+{
+    int rc = free_error_at(p, c, count);
+    return rc == PMM_ESHARED ? PMM_OK : rc;
+}
 static int ref_error(const struct pmm *p, uint64_t c)
 {
-    int rc = free_error(p, c);
-    return rc == PMM_ESHARED ? PMM_OK : rc;
+    uint16_t v;
+    return ref_error_at(p, c, &v);
 }
 
 void fw_release_run(struct pmm *p, uint64_t c, uint64_t n)
@@ -416,10 +429,11 @@ int pmm_ref_inc(struct pmm *p, uint64_t phys)
     if (phys & (PMM_PAGE_SIZE - 1))
         return PMM_EINVAL;
     uint64_t c = cidx_of(p, phys);
-    int rc = ref_error(p, c);
+    uint16_t v;
+    int rc = ref_error_at(p, c, &v);
     if (rc)
         return rc;
-    uint16_t *ref = &p->at.refs[c], v = ld16(ref);
+    uint16_t *ref = &p->at.refs[c];
     for (;;) {
         if (v == PMM_REF_HELD)
             return PMM_EDOUBLE;
@@ -437,10 +451,11 @@ int pmm_ref_dec(struct pmm *p, uint64_t phys)
     if (phys & (PMM_PAGE_SIZE - 1))
         return PMM_EINVAL;
     uint64_t c = cidx_of(p, phys);
-    int rc = ref_error(p, c);
+    uint16_t v;
+    int rc = ref_error_at(p, c, &v); /* v: acquired (free_error_at) */
     if (rc)
         return rc;
-    uint16_t *ref = &p->at.refs[c], v = ld16(ref);
+    uint16_t *ref = &p->at.refs[c];
     for (;;) {
         if (v == PMM_REF_HELD)
             return PMM_EDOUBLE;

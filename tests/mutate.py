@@ -76,9 +76,6 @@ FAULTS = [
      "    return sl[(c + 1) >> PMM_SEC_SHIFT] == sl[c >> PMM_SEC_SHIFT] + 2;",
      "neighbouring sections are not adjacent (stats and listings break runs there)"),
     # pool.h: read-modify-writes and views
-    ("pmm/pool.h", "        return __atomic_fetch_add(r, n, __ATOMIC_ACQ_REL);",
-     "        return __atomic_fetch_add(r, n, __ATOMIC_RELAXED);",
-     "a count's add is relaxed: a giver's writes are not released with its pages"),
     ("pmm/pool.h", "static inline bool cas16_x(const struct pmm *p, uint16_t *r, uint16_t *old, uint16_t new)\n"
      "{\n    if (p->concurrent)\n        return __atomic_compare_exchange_n(r, old, new, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);",
      "static inline bool cas16_x(const struct pmm *p, uint16_t *r, uint16_t *old, uint16_t new)\n"
@@ -298,9 +295,10 @@ FAULTS = [
     ("pmm/alloc.c", "    if (o == OWN_FRESH || ((ld64(&p->at.free[c >> 6]) >> (c & 63)) & 1))",
      "    if (((ld64(&p->at.free[c >> 6]) >> (c & 63)) & 1))",
      "a page of a FRESH block is judged by words that were never written"),
-    ("pmm/alloc.c", "    uint16_t v = __atomic_load_n(&p->at.refs[c], __ATOMIC_ACQUIRE);\n    return v == PMM_REF_HELD",
-     "    uint16_t v = __atomic_load_n(&p->at.refs[c], __ATOMIC_RELAXED);\n    return v == PMM_REF_HELD",
-     "free_error's read of the count is relaxed: a freed shared page's readers are not ordered"),
+    ("pmm/alloc.c", "    uint16_t v = *count = __atomic_load_n(&p->at.refs[c], __ATOMIC_ACQUIRE);",
+     "    uint16_t v = *count = __atomic_load_n(&p->at.refs[c], __ATOMIC_RELAXED);",
+     "free_error's read of the count is relaxed (ref_dec goes on from it): a freed shared page's "
+     "readers are not ordered"),
     ("pmm/alloc.c", "    return v == PMM_REF_HELD ? PMM_EDOUBLE : v ? PMM_ESHARED : PMM_OK;",
      "    return v == PMM_REF_HELD ? PMM_OK : v ? PMM_ESHARED : PMM_OK;",
      "a page held on a cache can be freed again"),
@@ -514,9 +512,12 @@ EQUIVALENT = [
     ("pmm/check.c", "    if (p->cursor >= p->nblocks || p->cursor < blk_low(p))", "    if (p->cursor >= p->nblocks)",
      "the cursor's lower bound in pmm_check and pmm_adopt: blk_low is always 0 (the block holding "
      "1 MiB is block 0, which holds page 0 too), so no cursor lies below it (test_issue21 d3)"),
-    ("pmm/alloc.c", "    uint16_t *ref = &p->at.refs[c], v = ld16(ref);", "(either)",
-     "the relaxed first read of the count in ref_inc and ref_dec: see the report of ptests (a "
-     "C11-level race when the acquire in ref_error read an older value; no test can order it)"),
+    ("pmm/pool.h", "        return __atomic_fetch_add(r, n, __ATOMIC_ACQ_REL);",
+     "        return __atomic_fetch_add(r, n, __ATOMIC_RELAXED);",
+     "a count's add relaxed: every taker that reserves from the count then claims with a "
+     "compare-and-swap on the free word the giver's fetch-or released (claim_any), or took the "
+     "block whole after finding it by a summary bit that its last giver set with a fetch-or after "
+     "the add; either read carries the giver's writes"),
     ("pmm/build.c", "    p->hint = PMM_NONE;", "    p->hint = 0;",
      "a hint of block 0 at build: block 0 holds page 0, is never whole, and lies below every zone "
      "blocks come from"),
