@@ -5,9 +5,9 @@ Each fault below is an exact piece of source and what it becomes: an off-by-one,
 update or refusal, an inverted condition, a summary bit left clear, a metadata size doubled, a
 search that skips a page, and, in every atomic path, a relaxed order where acquire or release is
 needed, a lost compare-and-swap retry, a missing recheck. For each, the tree is copied (with the
-current build, so only what the fault touches is rebuilt), the fault applied, and the host suite
-run: the unit tests, two of them under ASan, the many-threads test plain and under
-ThreadSanitizer (which catches the ordering faults: the test's own bookkeeping gives it no
+current build, so that only what the fault touches is rebuilt, each group of tests just before it
+runs), the fault applied, and the host suite run: the unit tests, three of them under ASan, the
+many-threads test plain and under ThreadSanitizer (which catches the ordering faults: the test's own bookkeeping gives it no
 happens-before edge, tests/host/test_smp.c), the randomized differential test, the real PCs'
 maps, and pmmsim, which replays every map through the kernel's own self-test
 (handoff/kernel/selftest.c). A fault is caught when any of them fails or hangs.
@@ -547,22 +547,39 @@ def run(cmd, cwd, timeout):
         return rc, out.read().decode(errors="replace")
 
 
-def suite(tree, maps):
+class BuildFailed(Exception):
+    pass
+
+
+def suite(tree, maps, jobs):
     """Run the host suite in tree; return the name of the first test that failed, or None (the
-    failing test's last output in LAST_OUTPUT)."""
+    failing test's last output in LAST_OUTPUT). Each group's binaries are built just before it
+    runs, so that a fault the plain unit tests catch costs no sanitizer build; BuildFailed if a
+    build fails."""
     global LAST_OUTPUT
+
+    def build(targets):
+        global LAST_OUTPUT
+        rc, LAST_OUTPUT = run(["make", "-s", "-j", jobs] + targets, tree, 600)
+        if rc != 0:
+            raise BuildFailed(LAST_OUTPUT)
+
+    build([f"build/host/{t}" for t in TESTS])
     for t in TESTS:
         rc, LAST_OUTPUT = run([f"build/host/{t}"], tree, 120)
         if rc != 0:
             return t
+    build([f"build/asan/{t}" for t in ASAN_TESTS])
     for t in ASAN_TESTS:
         rc, LAST_OUTPUT = run([f"build/asan/{t}"], tree, 120)
         if rc != 0:
             return t + " (asan)"
+    build(sorted({cmd[0] for cmd in SMP}))
     for cmd in SMP:
         rc, LAST_OUTPUT = run(cmd, tree, 120)
         if rc != 0:
             return f"test_smp ({os.path.basename(os.path.dirname(cmd[0]))}), {cmd[1]} threads"
+    build(["build/host/test_random", "build/host/test_realmaps", "build/pmmsim"])
     rc, LAST_OUTPUT = run(["build/host/test_random", "300000", "3"], tree, 120)
     if rc != 0:
         return "test_random"
@@ -601,7 +618,7 @@ def main():
             exp = subprocess.check_output(["python3", "tests/memmaps_expect.py", f"tests/memmaps/{f}"],
                                           cwd=base, text=True).split()
             maps.append((f"tests/memmaps/{f}", exp))
-    clean = suite(base, maps)
+    clean = suite(base, maps, args.j)
     if clean:
         shutil.rmtree(work, ignore_errors=True)
         print(LAST_OUTPUT[-2000:])
@@ -623,13 +640,14 @@ def main():
                 continue
             with open(os.path.join(tree, path), "w") as f:
                 f.write(src.replace(old, new))
-            rc, out = run(["make", "-s", "-j", args.j] + targets, tree, 600)
-            if rc != 0:
+            try:
+                by = suite(tree, maps, args.j)
+            except BuildFailed as e:
                 bad += 1
+                out = str(e).strip()
                 print(f"INVALID   {path}: {why} (does not build)")
-                print("          " + out.strip().splitlines()[-1] if out.strip() else "")
+                print("          " + out.splitlines()[-1] if out else "")
             else:
-                by = suite(tree, maps)
                 if by:
                     caught += 1
                     print(f"caught    {path}: {why}  [by {by}]")
