@@ -27,6 +27,9 @@ HOST_DEPS := tools/deps.sh
 # (build/asan/) by the pattern rules below unless a rule of its own names more sources.
 HOST_TESTS := $(patsubst tests/host/%.c,%,$(wildcard tests/host/test_*.c))
 TEST_COMMON := tests/host/sim.c tools/mapfile.c handoff/elf.c handoff/verify.c handoff/limine_verify.c
+# ... compiled once per flavour and linked into each test (a change in pmm/ relinks, not recompiles)
+TEST_COMMON_HOST := $(TEST_COMMON:%.c=build/host/common/%.o)
+TEST_COMMON_ASAN := $(TEST_COMMON:%.c=build/asan/common/%.o)
 
 # The UEFI loader: gnu-efi, PE32+ built from an ELF shared object. The allocator is compiled again
 # with the loader's flags (position independent, no red zone).
@@ -515,13 +518,23 @@ build/asan/pmm/%.o: pmm/%.c $(PMM_HDR)
 	@echo "  CC      $@"
 	@$(CC) $(HOST_CFLAGS) $(PMM_CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
 
-build/host/%: tests/host/%.c $(PMM_HOST_OBJ) $(PMM_HDR) $(TEST_COMMON) $(TEST_HDRS)
+build/host/common/%.o: %.c $(PMM_HDR) $(TEST_HDRS)
+	@mkdir -p $(@D)
 	@echo "  CC      $@"
-	@$(CC) $(HOST_CFLAGS) -o $@ $< $(TEST_COMMON) $(PMM_HOST_OBJ)
+	@$(CC) $(HOST_CFLAGS) -c -o $@ $<
 
-build/asan/%: tests/host/%.c $(PMM_ASAN_OBJ) $(PMM_HDR) $(TEST_COMMON) $(TEST_HDRS)
+build/asan/common/%.o: %.c $(PMM_HDR) $(TEST_HDRS)
+	@mkdir -p $(@D)
 	@echo "  CC      $@"
-	@$(CC) $(HOST_CFLAGS) $(ASAN_FLAGS) -o $@ $< $(TEST_COMMON) $(PMM_ASAN_OBJ)
+	@$(CC) $(HOST_CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
+
+build/host/%: tests/host/%.c $(PMM_HOST_OBJ) $(PMM_HDR) $(TEST_COMMON_HOST) $(TEST_HDRS)
+	@echo "  CC      $@"
+	@$(CC) $(HOST_CFLAGS) -o $@ $< $(TEST_COMMON_HOST) $(PMM_HOST_OBJ)
+
+build/asan/%: tests/host/%.c $(PMM_ASAN_OBJ) $(PMM_HDR) $(TEST_COMMON_ASAN) $(TEST_HDRS)
+	@echo "  CC      $@"
+	@$(CC) $(HOST_CFLAGS) $(ASAN_FLAGS) -o $@ $< $(TEST_COMMON_ASAN) $(PMM_ASAN_OBJ)
 
 # ThreadSanitizer (clang's): the allocator and test_smp, whose threads share it as CPUs do.
 TSAN_CC      := clang
@@ -578,12 +591,12 @@ $(eval $(call limine_test,test_limine_paging,paging))
 # define a call through the table is a direct call on the host too.
 EXIT_TEST := tests/host/test_exit.c efi/exit.c efi/exit.h $(TEST_COMMON) $(TEST_HDRS)
 EXIT_FLAGS := -DGNU_EFI_USE_MS_ABI $(EFI_INC) -Iefi
-build/host/test_exit: $(EXIT_TEST) $(PMM_HOST_OBJ)
+build/host/test_exit: $(EXIT_TEST) $(PMM_HOST_OBJ) $(TEST_COMMON_HOST)
 	@echo "  CC      $@"
-	@$(CC) $(HOST_CFLAGS) $(EXIT_FLAGS) -o $@ $< efi/exit.c $(TEST_COMMON) $(PMM_HOST_OBJ)
-build/asan/test_exit: $(EXIT_TEST) $(PMM_ASAN_OBJ)
+	@$(CC) $(HOST_CFLAGS) $(EXIT_FLAGS) -o $@ $< efi/exit.c $(TEST_COMMON_HOST) $(PMM_HOST_OBJ)
+build/asan/test_exit: $(EXIT_TEST) $(PMM_ASAN_OBJ) $(TEST_COMMON_ASAN)
 	@echo "  CC      $@"
-	@$(CC) $(HOST_CFLAGS) $(EXIT_FLAGS) $(ASAN_FLAGS) -o $@ $< efi/exit.c $(TEST_COMMON) \
+	@$(CC) $(HOST_CFLAGS) $(EXIT_FLAGS) $(ASAN_FLAGS) -o $@ $< efi/exit.c $(TEST_COMMON_ASAN) \
 	    $(PMM_ASAN_OBJ)
 
 # efi/preflight.c is freestanding C: the loader's refusals before exit, tested on the host.
@@ -601,25 +614,27 @@ ACPI_TESTS := test_cpus test_numa test_bigsmp
 ACPI_SRC   := efi/cpulist.c efi/numa.c efi/response.c
 ACPI_DEPS  := tests/host/%.c $(ACPI_SRC) efi/cpulist.h efi/numa.h efi/response.h \
               include/pmm_numa.h tests/host/acpi.h $(TEST_COMMON) $(TEST_HDRS)
-$(ACPI_TESTS:%=build/host/%): build/host/%: $(ACPI_DEPS) $(PMM_HOST_OBJ)
+$(ACPI_TESTS:%=build/host/%): build/host/%: $(ACPI_DEPS) $(PMM_HOST_OBJ) $(TEST_COMMON_HOST)
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
-	@$(CC) $(HOST_CFLAGS) -Iefi -o $@ $< $(ACPI_SRC) $(TEST_COMMON) $(PMM_HOST_OBJ)
-$(ACPI_TESTS:%=build/asan/%): build/asan/%: $(ACPI_DEPS) $(PMM_ASAN_OBJ)
+	@$(CC) $(HOST_CFLAGS) -Iefi -o $@ $< $(ACPI_SRC) $(TEST_COMMON_HOST) $(PMM_HOST_OBJ)
+$(ACPI_TESTS:%=build/asan/%): build/asan/%: $(ACPI_DEPS) $(PMM_ASAN_OBJ) $(TEST_COMMON_ASAN)
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
-	@$(CC) $(HOST_CFLAGS) $(ASAN_FLAGS) -Iefi -o $@ $< $(ACPI_SRC) $(TEST_COMMON) $(PMM_ASAN_OBJ)
+	@$(CC) $(HOST_CFLAGS) $(ASAN_FLAGS) -Iefi -o $@ $< $(ACPI_SRC) $(TEST_COMMON_ASAN) $(PMM_ASAN_OBJ)
 
 # Handover: reconcile in hold mode, configuration tables kept (efi/cfgtables.c), the kernel's
 # check of what it was handed (handoff/kernel/handed.c).
 HANDOVER_SRC := tests/host/test_handover.c efi/cfgtables.c handoff/kernel/handed.c
-build/host/test_handover: $(HANDOVER_SRC) efi/cfgtables.h $(PMM_HOST_OBJ) $(TEST_COMMON) $(TEST_HDRS)
+build/host/test_handover: $(HANDOVER_SRC) efi/cfgtables.h $(PMM_HOST_OBJ) $(TEST_COMMON_HOST) \
+                          $(TEST_HDRS)
 	@echo "  CC      $@"
-	@$(CC) $(HOST_CFLAGS) -Iefi -Ihandoff/kernel -o $@ $(HANDOVER_SRC) $(TEST_COMMON) $(PMM_HOST_OBJ)
-build/asan/test_handover: $(HANDOVER_SRC) efi/cfgtables.h $(PMM_ASAN_OBJ) $(TEST_COMMON) $(TEST_HDRS)
+	@$(CC) $(HOST_CFLAGS) -Iefi -Ihandoff/kernel -o $@ $(HANDOVER_SRC) $(TEST_COMMON_HOST) $(PMM_HOST_OBJ)
+build/asan/test_handover: $(HANDOVER_SRC) efi/cfgtables.h $(PMM_ASAN_OBJ) $(TEST_COMMON_ASAN) \
+                          $(TEST_HDRS)
 	@echo "  CC      $@"
 	@$(CC) $(HOST_CFLAGS) $(ASAN_FLAGS) -Iefi -Ihandoff/kernel -o $@ $(HANDOVER_SRC) \
-	    $(TEST_COMMON) $(PMM_ASAN_OBJ)
+	    $(TEST_COMMON_ASAN) $(PMM_ASAN_OBJ)
 
 # The benchmarks see the allocator through include/pmm.h only (no -Ipmm): their figures must
 # survive a rewrite of pmm/'s internals.
