@@ -25,6 +25,7 @@ are measured against the code as it will be.
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -538,10 +539,14 @@ def run(cmd, cwd, timeout):
     """Exit status and the last 4 KiB of output: kept in a file, since a test that fails in a
     loop under a fault can print without end."""
     with tempfile.TemporaryFile() as out:
+        # its own process group, all of it killed on a timeout (a script's children too)
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
         try:
-            r = subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, timeout=timeout)
-            rc = r.returncode
+            rc = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
             return "timeout", ""
         out.seek(max(0, out.seek(0, 2) - 4096))
         return rc, out.read().decode(errors="replace")
