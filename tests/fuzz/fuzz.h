@@ -178,12 +178,11 @@ struct fz_machine {
     uint64_t closed[FZ_MAX_CLOSED][2]; /* pieces of it closed again: [phys, bytes), ascending */
     unsigned nclosed;
     uint64_t closed_sig; /* a hash of closed[] (0: none closed) */
-    int wide;            /* protections were changed outside the run: the next reset redoes them */
     int claimed;         /* fz_build: the build claimed a run */
     int unreadable;      /* set before the first fz_machine: the RAM but the run is not even read */
 };
 
-/* What the simulated RAM holds at byte `at` before anybody writes it (fz_sim). */
+/* Byte `at` lies where fz_sim put RAM (the junk; elsewhere the memfd reads as zeros). */
 static inline int fz_ram(const struct sim *s, uint64_t at)
 {
     return at < 16 * MIB || (s->bytes > 4 * GIB && at >= 4 * GIB);
@@ -213,8 +212,8 @@ static inline void fz_open_pieces(struct fz_machine *m,
 }
 static inline void fz_junk_piece(struct fz_machine *m, uint64_t off, uint64_t n, const void *arg)
 {
-    (void)arg; /* runs lie in RAM, which the junk fills */
-    memset(m->s->mem + m->phys + off, 0xa5, n);
+    (void)arg; /* a run lies in one stretch of RAM (or none), as fz_sim filled it */
+    memset(m->s->mem + m->phys + off, fz_ram(m->s, m->phys + off) ? 0xa5 : 0, n);
 }
 static inline void fz_copy_piece(struct fz_machine *m, uint64_t off, uint64_t n, const void *arg)
 {
@@ -262,14 +261,6 @@ static inline struct sim *fz_machine(struct fz_machine *m, uint64_t bytes)
         return s;
     }
     struct sim *s = m->s;
-    if (m->wide) {
-        fz_protect(s, 0, s->bytes, fz_outside(m));
-        if (m->pages)
-            fz_protect(s, m->phys, m->pages * PG, PROT_READ | PROT_WRITE);
-        m->nclosed = 0;
-        m->closed_sig = 0;
-        m->wide = 0;
-    }
     fz_open_pieces(m, fz_junk_piece, 0);
     memset(s->fw_used, 0, s->fw_pages < 16 * MIB / PG ? s->fw_pages : 16 * MIB / PG);
     if (s->bytes > 4 * GIB)
