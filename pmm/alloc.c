@@ -278,8 +278,11 @@ int pmm_alloc_run(struct pmm *p, uint64_t npages, uint64_t align, uint64_t limit
             *phys = cpfn(p, b << PMM_BLOCK_SHIFT) << PMM_PAGE_SHIFT;
             return PMM_OK;
         }
-        if (!p->concurrent && !p->home.n)
-            return PMM_ENOMEM; /* the general path would search the same blocks again */
+        /* The general path would search the same blocks again; it alone tells PMM_ERANGE (a
+         * block can never fit) from PMM_ENOMEM. */
+        if (!p->concurrent && !p->home.n && PMM_BLOCK_PAGES <= p->total &&
+            PMM_LOW_PFN + PMM_BLOCK_PAGES <= p->span)
+            return PMM_ENOMEM;
     }
     return alloc_run(p, node, 0, npages, align, limit, phys);
 }

@@ -13,10 +13,10 @@
  * Properties:
  *  - a refused header leaves the metadata run byte for byte as it was;
  *  - for an accepted one, nothing the allocator does reads or writes outside its metadata run:
- *    every other page of the simulated RAM is PROT_NONE from adoption on, so a stray access is a
- *    SEGV. pmm_check runs on it; if it passes, allocations, frees and references follow and
- *    pmm_check must still pass; if it fails (adoption does not read the bitmaps, pmm.h), only
- *    the readers run (stats, summary, page states, range walks), which must stay inside too.
+ *    every other page of the simulated RAM is PROT_NONE (from the build on, fz_machine), so a
+ *    stray access is a SEGV. pmm_check runs on it; if it passes, allocations, frees and references
+ * follow and pmm_check must still pass; if it fails (adoption does not read the bitmaps, pmm.h),
+ * only the readers run (stats, summary, page states, range walks), which must stay inside too.
  */
 #include <stddef.h>
 
@@ -26,14 +26,14 @@
 
 #define NPAGES 4096ull /* the machine: 16 MiB */
 
-static struct sim *machine;
+/* Nothing but the metadata run is even read, from the build on (so adoption too finds the rest
+ * of the RAM out of reach). */
+static struct fz_machine machine = {.unreadable = 1};
 static unsigned char before[1 << 18]; /* metadata: a 128 MiB section and the header */
 
 static void readers(struct pmm *p)
 {
-    struct pmm_stats st;
-    pmm_stats(p, &st);
-    char line[256];
+    char line[256]; /* pmm_summary: pmm_stats and its line */
     pmm_summary(p, line, sizeof line);
     uint64_t n, start, len;
     pmm_ranges(p, &n);
@@ -49,7 +49,7 @@ static void readers(struct pmm *p)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fz_in in = {data, size};
-    struct sim *s = fz_sim(&machine, NPAGES * PG);
+    struct sim *s = fz_machine(&machine, NPAGES * PG);
     sim_add(s, PMM_EFI_CONVENTIONAL, 0, 0x9f, 0xf);
     sim_add(s, PMM_EFI_RESERVED, 0x9f000, 0x61, 0);
     sim_add(s, PMM_EFI_CONVENTIONAL, MIB, 0x300, 0xf);
@@ -57,7 +57,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sim_add(s, PMM_EFI_CONVENTIONAL, 5 * MIB, NPAGES - 0x500, 0xf);
     s->max_cpus = 2;
     struct pmm *p;
-    FZ_ASSERT(sim_build(s, 1, &p) == PMM_OK, "build");
+    int fresh; /* always the same map: built once, then copied back (fz_build) */
+    FZ_ASSERT(fz_build(&machine, &p, &fresh) == PMM_OK, "build");
     uint64_t x;
     for (unsigned a = fz_u8(&in) % 16; a; a--) {
         uint8_t how = fz_u8(&in);
@@ -152,11 +153,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
 
-    /* Adopt, with every page but the metadata run out of reach. */
+    /* Adopt, with every page but the metadata run out of reach (as it has been all along). */
     memcpy(before, h, mbytes);
-    if (mprotect(s->mem, s->bytes, PROT_NONE) ||
-        mprotect(s->mem + phys, mbytes, PROT_READ | PROT_WRITE))
-        abort();
     int err = 0;
     struct pmm_adopt_error why = {0, 0};
     struct pmm *k = pmm_adopt_why(phys, off, &err, &why);

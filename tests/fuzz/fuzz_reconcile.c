@@ -18,16 +18,25 @@
  *    Nothing outside the metadata run is written.
  */
 #include "fuzz.h"
-#include "state.h"
+#include "pool.h"
 
 #define NPAGES 4096ull /* the machine: 16 MiB */
 
 enum { M_HOLE, M_NEVER, M_WITHHELD, M_META, M_FREE, M_ALLOC };
 
-static struct sim *machine;
-static unsigned char st[NPAGES], fin[NPAGES];
+static struct fz_machine machine;
+static unsigned char st[NPAGES], fin[NPAGES], wst[NPAGES], edge[NPAGES];
 static uint16_t cnt[NPAGES];
-static unsigned char before[1 << 16];
+static unsigned char before[1 << 18];
+
+/* Pages [64 w, 64 w + 64) as the allocator keeps them: owned, free, and their compact index. */
+static uint64_t word_of(const struct pmm *p, uint64_t w, uint64_t *own, uint64_t *fr)
+{
+    uint64_t c = w * 64 < p->span ? cidx(p, w * 64) : PMM_NONE;
+    *own = c == PMM_NONE ? 0 : own_view(p, c >> 6);
+    *fr = c == PMM_NONE ? 0 : free_view(p, c >> 6);
+    return c;
+}
 
 /* fin[]: the final map's kind per page by brute force (PMM_NKINDS: no descriptor). */
 static int final_kinds(const unsigned char *map, uint64_t size, uint64_t dsize)
@@ -53,7 +62,7 @@ static int final_kinds(const unsigned char *map, uint64_t size, uint64_t dsize)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fz_in in = {data, size};
-    struct sim *s = fz_sim(&machine, NPAGES * PG);
+    struct sim *s = fz_machine(&machine, NPAGES * PG);
     int hold = fz_u8(&in) & 1;
 
     /* The machine and what the firmware says of it at build time. */
@@ -67,11 +76,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sim_add(s, type, start * PG, n, 0xf);
     }
     struct pmm *p;
-    int rc = sim_build(s, 1, &p);
+    int fresh; /* the same build copied back was checked when it was made (fz_build) */
+    int rc = fz_build(&machine, &p, &fresh);
     if (rc)
         return 0; /* the extra descriptors left no room for the metadata */
     uint64_t meta = pmm_state_phys(p) / PG, mpages = pmm_meta_pages(p), span = p->span;
-    fz_guard(s, meta * PG, mpages);
+    if (fresh)
+        FZ_CHECK(p, "pmm_build");
 
     /* Boot-phase allocations through the claiming firmware; some given back. */
     for (unsigned a = fz_u8(&in) % 32; a; a--) {
@@ -85,15 +96,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         else if (how % 8 == 6)
             FZ_ASSERT(pmm_ref_inc(p, x) == PMM_OK, "sharing a fresh allocation");
     }
-    for (uint64_t pfn = 0; pfn < NPAGES; pfn++) {
-        enum pmm_page_state ps = pmm_page_state(p, pfn);
-        st[pfn] = ps == PMM_PAGE_FREE    ? M_FREE
-                  : ps == PMM_PAGE_ALLOC ? M_ALLOC
-                  : ps == PMM_PAGE_META  ? M_META
-                                         : M_WITHHELD; /* refined from the final map below */
-        uint32_t c = 0;
-        pmm_refcount(p, pfn * PG, &c);
-        cnt[pfn] = (uint16_t)c;
+    /* Each page's state and count before, read from the words (held pages: none yet). */
+    for (uint64_t w = 0; w < NPAGES / 64; w++) {
+        uint64_t own, fr, c = word_of(p, w, &own, &fr);
+        for (unsigned b = 0; b < 64; b++) {
+            uint64_t pfn = w * 64 + b;
+            st[pfn] = pfn - meta < mpages ? M_META
+                      : !(own >> b & 1)   ? M_WITHHELD /* refined from the final map below */
+                      : fr >> b & 1       ? M_FREE
+                                          : M_ALLOC;
+            cnt[pfn] = st[pfn] == M_ALLOC ? (uint16_t)(p->at.refs[c + b] + 1) : 0;
+        }
     }
 
     /* The final map, mutated. */
@@ -157,9 +170,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if ((st[pfn] == M_ALLOC || st[pfn] == M_META) && fin[pfn] >= PMM_KIND_NEVER)
             want = PMM_ECONFLICT;
 
-    uint64_t mbytes = (p->refs_phys - p->self_phys) + span * 2;
+    uint64_t mbytes = mpages * PG;
     FZ_ASSERT(mbytes <= sizeof before, "metadata of %llu bytes", (unsigned long long)mbytes);
-    memcpy(before, pmm_va(p, p->self_phys), mbytes);
+    memcpy(before, p, mbytes);
     struct pmm_map fm = {map, bytes, dsize};
     uint64_t ssize = pmm_map_scratch_size(&fm);
     void *scratch = malloc(ssize ? ssize : 1);
@@ -169,10 +182,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(map);
     FZ_ASSERT(rc == want, "reconcile gave %d (%s), model %d", rc, err.why ? err.why : "", want);
     if (rc) {
-        const unsigned char *now = pmm_va(p, p->self_phys);
-        for (uint64_t k = 0; k < mbytes; k++)
-            FZ_ASSERT(now[k] == before[k], "a refused reconcile changed byte %#llx of the metadata",
-                      (unsigned long long)k);
+        if (memcmp(before, p, mbytes)) {
+            const unsigned char *now = (const unsigned char *)p;
+            uint64_t k = 0;
+            while (now[k] == before[k])
+                k++;
+            FZ_FAIL("a refused reconcile changed byte %#llx of the metadata",
+                    (unsigned long long)k);
+        }
         FZ_CHECK(p, "a refused reconcile");
         return 0;
     }
@@ -186,38 +203,77 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     r[i].type);
     }
 
-    /* Success: the pool as the final map says, allocated pages untouched. */
+    /*
+     * Success: the pool as the final map says, allocated pages untouched. The owned and free
+     * pages and the counts are compared a word of pages at a time; each page's state is asked of
+     * pmm_page_state where the model's state or the allocator's answer may change (an owned page
+     * once a word, the others where a range or the metadata run starts or ends): between two such
+     * pages neither changes.
+     */
+    static const enum pmm_page_state as[] = {
+        [M_HOLE] = PMM_PAGE_HOLE, [M_NEVER] = PMM_PAGE_NEVER, [M_WITHHELD] = PMM_PAGE_WITHHELD,
+        [M_META] = PMM_PAGE_META, [M_FREE] = PMM_PAGE_FREE,   [M_ALLOC] = PMM_PAGE_ALLOC,
+    };
     for (int release = 0; release < 2; release++) {
+        const char *after = release ? "after release_boot" : "after reconcile";
         for (uint64_t pfn = 0; pfn < NPAGES; pfn++) {
-            unsigned want_st;
             if (st[pfn] == M_META || st[pfn] == M_ALLOC)
-                want_st = st[pfn];
+                wst[pfn] = st[pfn];
             else if (fin[pfn] == PMM_NKINDS)
-                want_st = M_HOLE;
+                wst[pfn] = M_HOLE;
             else if (fin[pfn] == PMM_KIND_NEVER)
-                want_st = M_NEVER;
+                wst[pfn] = M_NEVER;
             else if (pfn == 0 || pfn >= span)
-                want_st = M_WITHHELD;
+                wst[pfn] = M_WITHHELD;
             else if (hold && !release && fin[pfn] == PMM_KIND_BOOT)
-                want_st = M_WITHHELD; /* free pool pages there too: the firmware may use them */
+                wst[pfn] = M_WITHHELD; /* free pool pages there too: the firmware may use them */
             else
-                want_st = M_FREE;
-            static const enum pmm_page_state as[] = {
-                [M_HOLE] = PMM_PAGE_HOLE,         [M_NEVER] = PMM_PAGE_NEVER,
-                [M_WITHHELD] = PMM_PAGE_WITHHELD, [M_META] = PMM_PAGE_META,
-                [M_FREE] = PMM_PAGE_FREE,         [M_ALLOC] = PMM_PAGE_ALLOC,
-            };
-            enum pmm_page_state ps = pmm_page_state(p, pfn);
-            FZ_ASSERT(ps == as[want_st],
-                      "%s: page %#llx is %d, model %d (final kind %u, before %u, span %#llx)",
-                      release ? "after release_boot" : "after reconcile", (unsigned long long)pfn,
-                      (int)ps, (int)as[want_st], fin[pfn], st[pfn], (unsigned long long)span);
-            if (want_st == M_ALLOC) {
-                uint32_t c = 0;
-                FZ_ASSERT(pmm_refcount(p, pfn * PG, &c) == PMM_OK && c == cnt[pfn],
-                          "page %#llx lost its count %u (now %u)", (unsigned long long)pfn,
-                          cnt[pfn], c);
+                wst[pfn] = M_FREE;
+        }
+        for (uint64_t w = 0; w < NPAGES / 64; w++) {
+            uint64_t own, fr, c = word_of(p, w, &own, &fr), wo = 0, wf = 0;
+            for (unsigned b = 0; b < 64; b++) {
+                wo |= (uint64_t)(wst[w * 64 + b] == M_FREE || wst[w * 64 + b] == M_ALLOC) << b;
+                wf |= (uint64_t)(wst[w * 64 + b] == M_FREE) << b;
             }
+            FZ_ASSERT(own == wo && fr == wf,
+                      "%s: pages %#llx+64 owned %#llx free %#llx, model %#llx %#llx (span %#llx)",
+                      after, (unsigned long long)(w * 64), (unsigned long long)own,
+                      (unsigned long long)fr, (unsigned long long)wo, (unsigned long long)wf,
+                      (unsigned long long)span);
+            for (uint64_t x = own & ~fr; x; x &= x - 1) {
+                uint64_t pfn = w * 64 + (uint64_t)__builtin_ctzll(x);
+                FZ_ASSERT(p->at.refs[c + pfn % 64] + 1u == cnt[pfn],
+                          "page %#llx lost its count %u (now %u)", (unsigned long long)pfn,
+                          cnt[pfn], p->at.refs[c + pfn % 64] + 1u);
+            }
+            if (own & ~fr) { /* and one count a word through the call */
+                uint64_t pfn = w * 64 + (uint64_t)__builtin_ctzll(own & ~fr);
+                uint32_t n = 0;
+                FZ_ASSERT(pmm_refcount(p, pfn * PG, &n) == PMM_OK && n == cnt[pfn],
+                          "page %#llx lost its count %u (refcount %u)", (unsigned long long)pfn,
+                          cnt[pfn], n);
+            }
+        }
+        memset(edge, 0, sizeof edge);
+        uint64_t nr;
+        const struct pmm_range *r = pmm_ranges(p, &nr);
+        for (uint64_t k = 0; k <= nr; k++) {
+            uint64_t a = k < nr ? r[k].start : meta, e = k < nr ? a + r[k].npages : meta + mpages;
+            uint64_t at[4] = {a - 1, a, e - 1, e};
+            for (int j = 0; j < 4; j++)
+                if (at[j] < NPAGES)
+                    edge[at[j]] = 1;
+        }
+        for (uint64_t pfn = 0; pfn < NPAGES; pfn++) {
+            if (pfn % 64 && !edge[pfn] && wst[pfn] == wst[pfn - 1] &&
+                (pfn + 1 == NPAGES || wst[pfn + 1] == wst[pfn]))
+                continue;
+            enum pmm_page_state ps = pmm_page_state(p, pfn);
+            FZ_ASSERT(ps == as[wst[pfn]],
+                      "%s: page %#llx is %d, model %d (final kind %u, before %u, span %#llx)",
+                      after, (unsigned long long)pfn, (int)ps, (int)as[wst[pfn]], fin[pfn], st[pfn],
+                      (unsigned long long)span);
         }
         FZ_CHECK(p, release ? "pmm_release_boot" : "pmm_reconcile");
         if (!hold)

@@ -96,6 +96,8 @@ static int fw_claim(void *ctx, uint64_t phys, uint64_t n)
     if (s->one_descriptor && !in_one_descriptor(s, pfn, n))
         return -1;
     memset(s->fw_used + pfn, 2, n); /* 2: ours (LoaderData) */
+    if (s->on_claim)
+        s->on_claim(s, phys, n);
     return 0;
 }
 

@@ -35,6 +35,9 @@ struct sim {
     uint64_t numa_count;
     uint32_t nnodes;
     void *scratch;
+    /* Told of every claim the simulated firmware grants (NULL: nobody); the fuzz targets open
+     * the pages pmm_build claims for its metadata to writes this way. */
+    void (*on_claim)(struct sim *s, uint64_t phys, uint64_t npages);
 };
 
 /* A machine with `bytes` of physical address space (no RAM described yet). */

@@ -528,6 +528,29 @@ TEST(concurrent_mode_after_reconcile)
     sim_free(s);
 }
 
+/*
+ * A 2 MiB block on a machine that cannot hold one at or above 1 MiB is PMM_ERANGE, as any other
+ * run that can never fit, not PMM_ENOMEM: the one-CPU fast path for whole blocks used to answer
+ * before alloc_run's range checks (found by fuzz_ops on its smaller machine).
+ */
+TEST(block_that_can_never_fit)
+{
+    static const uint64_t top[] = {0x100, 0x1ff}; /* fewer usable pages than a block; or above
+                                                   * 1 MiB fewer than a block, more in all */
+    for (unsigned k = 0; k < 2; k++) {
+        struct sim *s = sim_new(4 * MIB);
+        sim_add(s, PMM_EFI_CONVENTIONAL, 0, 0x9f, 0xf);
+        sim_add(s, PMM_EFI_RESERVED, 0x9f000, 0x61, 0);
+        sim_add(s, PMM_EFI_CONVENTIONAL, MIB, top[k], 0xf);
+        struct pmm *p;
+        uint64_t x;
+        CHECK_EQ(sim_build(s, 0, &p), PMM_OK);
+        CHECK_REJECTS(p, pmm_alloc_run(p, 512, 512 * PG, 0, &x), PMM_ERANGE);
+        CHECK_REJECTS(p, pmm_alloc_run(p, 512, 0, 0, &x), PMM_ERANGE);
+        sim_free(s);
+    }
+}
+
 int main(void)
 {
     RUN(build_layout);
@@ -544,5 +567,6 @@ int main(void)
     RUN(concurrent_mode_after_reconcile);
     RUN(single_pages_prefer_high_memory);
     RUN(high_memory_preferred_after_wrapping);
+    RUN(block_that_can_never_fit);
     HARNESS_MAIN_END();
 }
