@@ -851,20 +851,29 @@ static void stress_phase(const char *name)
 
 /*
  * One block, every CPU: the pool holds the 512 pages of one 2 MiB block and nothing else, and
- * every CPU calls pmm_alloc (the pool: no cpu_self after the adoption) until PMM_ENOMEM. Nobody
+ * every CPU calls pmm_alloc (the pool: no cpu_self after the adoption) until PMM_ENOMEM, the odd
+ * ones after taking runs of 2 to 4 pages while they could; in the end all 512 were handed out,
+ * none lost to a claim that failed halfway. Nobody
  * frees, so the free pages only decrease: a CPU that is refused while more pages are still free
  * than the others can have reserved in the meantime (one each) got a false PMM_ENOMEM, such as
  * a reservation that gives up when its compare-and-swap on the count lost to another CPU's.
  */
-#define CONTEND_ROUNDS 96
+#define CONTEND_ROUNDS 256
 static uint64_t contend_taken;
 static void *contend(void *arg)
 {
     struct cpu *c = arg;
     my_cpu = c->id;
     pthread_barrier_wait(&bar);
-    uint64_t x;
+    uint64_t x, n = 2 + c->id % 3;
     int rc;
+    /* the odd CPUs take runs of 2 to 4 pages while they can (exact claims racing the others'
+     * single-page claims in the same words), then single pages like the rest */
+    while (c->id % 2 && pmm_alloc_run(p, n, PG, 0, &x) == PMM_OK) {
+        for (uint64_t k = 0; k < n; k++)
+            c->got[c->ngot++] = x + k * PG;
+        __atomic_fetch_add(&contend_taken, n, __ATOMIC_RELAXED);
+    }
     while ((rc = pmm_alloc(p, &x)) == PMM_OK) {
         c->got[c->ngot++] = x;
         __atomic_fetch_add(&contend_taken, 1, __ATOMIC_RELAXED);
@@ -888,14 +897,15 @@ static void one_block_phase(void)
         cpus[i].got = malloc(PMM_BLOCK_PAGES * sizeof(uint64_t));
         cpus[i].ngot = 0;
     }
-    uint64_t rounds_done = 0;
-    for (uint64_t b = MIB / PG; b + PMM_BLOCK_PAGES <= npfn && rounds_done < CONTEND_ROUNDS;
-         b += PMM_BLOCK_PAGES) {
-        uint64_t k = 0;
-        while (k < PMM_BLOCK_PAGES && held[b + k])
+    uint64_t rounds_done = 0, b = MIB / PG, k;
+    for (uint64_t tries = 0; rounds_done < CONTEND_ROUNDS && tries < 64 * CONTEND_ROUNDS; tries++) {
+        b += PMM_BLOCK_PAGES; /* round and round the blocks we hold whole */
+        if (b + PMM_BLOCK_PAGES > npfn)
+            b = MIB / PG;
+        for (k = 0; k < PMM_BLOCK_PAGES && held[b + k];)
             k++;
         if (k < PMM_BLOCK_PAGES)
-            continue; /* a block the pool gave us whole */
+            continue; /* not a block the pool gave us whole */
         for (k = 0; k < PMM_BLOCK_PAGES; k++) {
             T_RC(pmm_free(p, (b + k) * PG), PMM_OK);
             held[b + k] = 0;
