@@ -1,8 +1,10 @@
 /*
  * fuzz_ops.c - operation sequences against a reference model.
  *
- * Input: a flags byte (bit 0: a second RAM window of 4 MiB at 4 GiB, so both single-page zones
- * exist; bit 1: reconcile with PMM_HOLD_BOOT_MEMORY; bit 2: two per-CPU caches), a count and that
+ * Input: a flags byte (bits 0 and 3 both: a second RAM window of 4 MiB at 4 GiB, so both
+ * single-page zones exist, in a second section that every scan of the state then reads too: a
+ * quarter of the flag bytes, not half; bit 1: reconcile with PMM_HOLD_BOOT_MEMORY; bit 2: two
+ * per-CPU caches), a count and that
  * many extra descriptors laid over a small PC's map of 8 MiB (type, start, length, runtime bit),
  * then up to 128 operations, one byte of opcode and its arguments each: alloc, drain (everything
  * in reach allocated), alloc_run (count, alignment including 0 and non-powers of two, limit
@@ -1000,7 +1002,7 @@ static void layout_meta(void)
 static int setup(struct fz_in *in)
 {
     uint8_t flags = fz_u8(in);
-    windows = flags & 1 ? 2 : 1;
+    windows = (flags & 9) == 9 ? 2 : 1;
     hold = (flags >> 1) & 1;
     ncpus = flags & 4 ? NCPUS : 0;
     reconciled = held = 0;

@@ -132,7 +132,7 @@ def ops_seeds():
     seed("walkthrough", 0, [], ops)
     holes = bytes([DRAIN, FREE, 224, 0x00, 0x02, FREERUN, 224, 0x02, 0x02, 16]) + run(16, 0, 0)
     seed("drain-and-holes", 0, [], holes + bytes([INCS]) + pick(0) + bytes([250, 0xFF, 0x02]))
-    seed("two-zones-hold", 3, [(BDATA, 0x200, 0x100), (RESERVED, 0x8100, 0x20), (ACPI, 0x300, 0x8010)], ops)
+    seed("two-zones-hold", 0xB, [(BDATA, 0x200, 0x100), (RESERVED, 0x8100, 0x20), (ACPI, 0x300, 0x8010)], ops)
     seed("boot-data-everywhere", 0, [(BDATA, 0x100, 0x3FF), (LDATA, 0x600, 0x200)], ops)
     # with two per-CPU caches (flags bit 2): after reconcile, singles on both CPUs, a CPU's free of
     # the other's page, drains, concurrent mode and back, runs that need a cache's pages
@@ -142,14 +142,14 @@ def ops_seeds():
     cpu += bytes([MODE]) + bytes([A] * 6) + bytes([CALLOC, 1, DRAIN]) + run(64, 0, 0) + bytes([MODE])
     cpu += bytes([A] * 4) + bytes([FREE]) + pick(2) + bytes([DRAIN]) + run(8, 0, 0) + bytes([12, 2])
     seed("caches", 4, [], cpu)
-    seed("caches-two-zones", 5, [(BDATA, 0x200, 0x100)], ops[:40] + cpu)
+    seed("caches-two-zones", 0xD, [(BDATA, 0x200, 0x100)], ops[:40] + cpu)
     rnd = random.Random(11)
     for k in range(6):
         body = b""
         for _ in range(120):  # fuzz_ops runs 128 operations at most
             op = rnd.randrange(12)
             body += bytes([op]) + bytes(rnd.randrange(256) for _ in range(rnd.choice([0, 3, 4, 6])))
-        seed("random-%d" % k, k & 3, [(rnd.randrange(16), rnd.randrange(65536), rnd.randrange(65536))
+        seed("random-%d" % k, k & 3 | (k & 1) << 3, [(rnd.randrange(16), rnd.randrange(65536), rnd.randrange(65536))
                                        for _ in range(k % 4)], body)
 
 
