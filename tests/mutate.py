@@ -232,8 +232,6 @@ FAULTS = [
      "the own cache's fast free leaves the page's group bit clear"),
     ("pmm/cache.h", "        if (p->popped == pfn)\n            p->popped = PMM_NONE;\n        return true;",
      "        return true;", "the page handed out last stays the exception after it is freed back"),
-    ("pmm/cache.h", "    p->popped = pfn;\n", "",
-     "the page handed out last is not remembered (its group bit still set)"),
     ("pmm/percpu.c", "        if (p->home.page[i] >> 6 == pfn >> 6)\n            return; /* another page",
      "        if (p->home.page[i] >> 6 == pfn >> 6 && 0)\n            return; /* another page",
      "a group's bit goes while another page of it is on the own cache"),
@@ -265,9 +263,6 @@ FAULTS = [
     ("pmm/cache.h", "        !((ld64(&p->at.free[c >> 6]) >> (c & 63)) & 1) && marked(p, c) && c >= p->c_low &&",
      "        !((ld64(&p->at.free[c >> 6]) >> (c & 63)) & 1) && c >= p->c_low &&",
      "the fast free holds a page in a group that is not marked"),
-    ("pmm/cache.h", "        !((ld64(&p->at.free[c >> 6]) >> (c & 63)) & 1) && marked(p, c) && c >= p->c_low &&",
-     "        !((ld64(&p->at.free[c >> 6]) >> (c & 63)) & 1) && marked(p, c) &&",
-     "the fast free holds a page below 1 MiB"),
     ("pmm/cache.h", "        (pfn >= p->pfn_high || !n || pc->page[n - 1] < p->pfn_high) && n < PMM_CPU_CACHE &&",
      "        n < PMM_CPU_CACHE &&", "the fast free puts a low page on top of high ones"),
     ("pmm/cache.h", "        (pfn >= p->pfn_high || !n || pc->page[n - 1] < p->pfn_high) && n < PMM_CPU_CACHE &&",
@@ -475,6 +470,13 @@ FAULTS = [
 
 # Faults that change no observable behaviour, with the reason; listed, not run.
 EQUIVALENT = [
+    ("pmm/cache.h", "    p->popped = pfn;\n", "",
+     "the own cache not remembering the page it handed out last: a shortcut only; that page's "
+     "free then takes the slow path, whose look into the cache (home_holds) finds it is not there"),
+    ("pmm/cache.h", "        !((ld64(&p->at.free[c >> 6]) >> (c & 63)) & 1) && marked(p, c) && c >= p->c_low &&",
+     "        !((ld64(&p->at.free[c >> 6]) >> (c & 63)) & 1) && marked(p, c) &&",
+     "the fast free's check that a page lies above 1 MiB: it also requires the page's block to be "
+     "ALL, and the block holding 1 MiB is block 0, which holds page 0, never the pool's"),
     ("pmm/percpu.c", "    if (!homeg_test(p, c) || p->popped == pfn)\n        return false;",
      "    if (!homeg_test(p, c))\n        return false;",
      "home_holds without its shortcut for the page handed out last: the scan that follows looks "

@@ -470,34 +470,44 @@ TEST(exhaustion_is_exact_on_one_cpu)
 TEST(a_shortage_makes_other_caches_give_back)
 {
     struct pmm *p;
-    struct sim *s = small_machine(3, 8, 0, &p);
-    uint64_t a, c, x, free0 = stats(p).free;
+    struct sim *s = small_machine(3, 64, 0, &p);
+    uint64_t a, c, x, blk, free0 = stats(p).free;
     CHECK_EQ(pmm_cpu_alloc(p, 0, &a), PMM_OK);
-    CHECK_EQ(pmm_cpu_alloc(p, 2, &c), PMM_OK);
     CHECK_EQ(pmm_cpu_cached(p, 0), PMM_CPU_BATCH - 1);
-    CHECK_EQ(pmm_cpu_cached(p, 2), PMM_CPU_BATCH - 1);
+    /* CPU 2 holds 10 pages of a block all of whose pages are the pool's, where its fast free
+     * works, and has handed out an 11th */
+    CHECK_EQ(pmm_alloc_run(p, 512, 2 * MIB, 0, &blk), PMM_OK);
+    for (uint64_t k = 0; k <= 10; k++)
+        CHECK_EQ(pmm_cpu_free(p, 2, blk + k * PG), PMM_OK);
+    CHECK_EQ(pmm_cpu_alloc(p, 2, &c), PMM_OK);
+    CHECK_EQ(c, blk + 10 * PG);
+    CHECK_EQ(pmm_free_run(p, blk + 11 * PG, 501), PMM_OK);
+    CHECK_EQ(pmm_cpu_cached(p, 2), 10);
     uint64_t taken = 2;
     while (pmm_alloc_run(p, 1, PG, 0, &x) == PMM_OK) /* the pool runs dry; runs use no cache */
         taken++;
-    CHECK_EQ(taken, free0 - 2 * (PMM_CPU_BATCH - 1));
+    CHECK_EQ(taken, free0 - (PMM_CPU_BATCH - 1) - 10);
     uint32_t gen = p->short_gen;
     CHECK_REJECTS(p, pmm_cpu_alloc(p, 1, &x), PMM_ENOMEM);
     CHECK(p->short_gen != gen);
-    CHECK_EQ(pmm_cpu_cached(p, 0), PMM_CPU_BATCH - 1); /* nobody took them: no waiting */
-    /* CPU 0's next call, a free: its whole cache goes back first */
-    CHECK_EQ(pmm_cpu_free(p, 0, a), PMM_OK);
-    CHECK_EQ(pmm_cpu_cached(p, 0), 1);
-    CHECK_EQ(p->at.cache[0].page[0], a / PG);
-    CHECK_EQ(p->at.cache[0].gen, p->short_gen);
-    CHECK_EQ(pmm_cpu_alloc(p, 1, &x), PMM_OK); /* CPU 1 finds them */
-    CHECK_EQ(pmm_cpu_cached(p, 1), PMM_CPU_BATCH - 2);
-    CHECK_EQ(pmm_cpu_cached(p, 2), PMM_CPU_BATCH - 1); /* no call: still its own */
+    CHECK_EQ(pmm_cpu_cached(p, 2), 10); /* nobody took them: no waiting */
+    /* CPU 2's next call, a free that its fast path would otherwise take (a page of a block all
+     * of whose pages are the pool's): its whole cache goes back first */
+    CHECK_EQ(p->at.own[cidx(p, c / PG) >> PMM_BLOCK_SHIFT], OWN_ALL);
+    CHECK_EQ(pmm_cpu_free(p, 2, c), PMM_OK);
+    CHECK_EQ(pmm_cpu_cached(p, 2), 1);
+    CHECK_EQ(p->at.cache[2].page[0], c / PG);
+    CHECK_EQ(p->at.cache[2].gen, p->short_gen);
+    CHECK_EQ(pmm_cpu_alloc(p, 1, &x), PMM_OK);         /* CPU 1 finds them */
+    CHECK_EQ(pmm_cpu_cached(p, 1), 10 - 1);            /* CPU 2's ten, a batch of 31 asked for */
+    CHECK_EQ(pmm_cpu_cached(p, 0), PMM_CPU_BATCH - 1); /* no call: still its own */
     CHECK_OK(p);
-    /* CPU 2's next call, an allocation: its cache goes back, and it refills from what is there */
+    /* CPU 0's next call, an allocation: its cache goes back, and it refills from what is there */
     gen = p->short_gen;
-    CHECK_EQ(pmm_cpu_alloc(p, 2, &x), PMM_OK);
+    CHECK_EQ(pmm_cpu_alloc(p, 0, &x), PMM_OK);
     CHECK_EQ(p->short_gen, gen); /* it did not run short: the pool had its pages back */
-    CHECK_EQ(p->at.cache[2].gen, gen);
+    CHECK_EQ(p->at.cache[0].gen, gen);
+    (void)a;
     /* pmm_alloc, one CPU at a time, through the allocator's own cache: the same answer */
     CHECK(p->home.gen != p->short_gen);
     while (pmm_alloc(p, &x) == PMM_OK)
