@@ -612,7 +612,7 @@ build/asan/test_preflight: tests/host/test_preflight.c efi/preflight.c efi/prefl
 # builds an allocator for 768 CPUs and checks the response with the kernel's verify.c.
 ACPI_TESTS := test_cpus test_numa test_bigsmp
 ACPI_SRC   := efi/cpulist.c efi/numa.c efi/response.c
-ACPI_DEPS  := tests/host/%.c $(ACPI_SRC) efi/cpulist.h efi/numa.h efi/response.h \
+ACPI_DEPS  := tests/host/%.c $(ACPI_SRC) efi/cpulist.h efi/numa.h efi/response.h efi/acpi_bytes.h \
               include/pmm_numa.h tests/host/acpi.h $(TEST_COMMON) $(TEST_HDRS)
 $(ACPI_TESTS:%=build/host/%): build/host/%: $(ACPI_DEPS) $(PMM_HOST_OBJ) $(TEST_COMMON_HOST)
 	@mkdir -p $(@D)

@@ -9,6 +9,7 @@
  * Processor Local APIC (APIC ID at 3, flags at 4), type 9 a Processor Local x2APIC (x2APIC ID at
  * 4, flags at 8); flag bit 0 is Enabled, bit 1 Online Capable.
  */
+#include "acpi_bytes.h"
 #include "cpulist.h"
 
 #define MADT_HEADER  44
@@ -68,22 +69,6 @@ void cpu_topology_count(const struct cpu_loc *loc, uint32_t n, struct cpu_topolo
     t->threads = n;
 }
 
-static uint32_t le(const uint8_t *p, int bytes)
-{
-    uint32_t v = 0;
-    for (int i = bytes - 1; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static uint8_t sum(const uint8_t *p, uint64_t n)
-{
-    uint8_t s = 0;
-    for (uint64_t i = 0; i < n; i++)
-        s = (uint8_t)(s + p[i]);
-    return s;
-}
-
 static int sig(const uint8_t *p, const char *s)
 {
     for (int i = 0; s[i]; i++)
@@ -99,12 +84,12 @@ const char *madt_cpus(const uint8_t *t, uint64_t avail, struct cpu_list *l, uint
         return "MADT: shorter than its 44-byte header";
     if (!sig(t, "APIC"))
         return "MADT: signature is not APIC";
-    uint32_t len = le(t + 4, 4);
+    uint32_t len = acpi_le(t + 4, 4);
     if (len < MADT_HEADER)
         return "MADT: its length is shorter than its 44-byte header";
     if (len > avail || len > TABLE_MAX)
         return "MADT: its length runs past the table";
-    if (sum(t, len))
+    if (acpi_sum(t, len))
         return "MADT: checksum mismatch";
     /* Every entry checked before the first is listed: a bad table lists nothing. */
     for (int pass = 0; pass < 2; pass++)
@@ -121,10 +106,10 @@ const char *madt_cpus(const uint8_t *t, uint64_t avail, struct cpu_list *l, uint
                 return "MADT: an x2APIC entry shorter than 16 bytes";
             if (pass == 0)
                 continue;
-            if (e[0] == LAPIC && (le(e + 4, 4) & FLAG_ENABLED))
+            if (e[0] == LAPIC && (acpi_le(e + 4, 4) & FLAG_ENABLED))
                 cpu_list_add(l, e[3]);
-            if (e[0] == X2APIC && (le(e + 8, 4) & FLAG_ENABLED))
-                cpu_list_add(l, le(e + 4, 4));
+            if (e[0] == X2APIC && (acpi_le(e + 8, 4) & FLAG_ENABLED))
+                cpu_list_add(l, acpi_le(e + 4, 4));
         }
     *at = 0;
     return 0;
@@ -143,14 +128,14 @@ const char *acpi_find(uint64_t rsdp, uint64_t off, const char *want, uint64_t *t
     const uint8_t *r = at_phys(rsdp, off);
     if (!sig(r, "RSD PTR "))
         return "RSDP: bad signature";
-    if (sum(r, 20))
+    if (acpi_sum(r, 20))
         return "RSDP: checksum mismatch";
-    uint64_t root = le(r + 16, 4);
+    uint64_t root = acpi_le(r + 16, 4);
     int wide = 0;
-    if (r[15] >= 2 && sum(r, 36))
+    if (r[15] >= 2 && acpi_sum(r, 36))
         return "RSDP: extended checksum mismatch";
-    if (r[15] >= 2 && (le(r + 24, 4) | le(r + 28, 4))) {
-        root = (uint64_t)le(r + 28, 4) << 32 | le(r + 24, 4);
+    if (r[15] >= 2 && (acpi_le(r + 24, 4) | acpi_le(r + 28, 4))) {
+        root = (uint64_t)acpi_le(r + 28, 4) << 32 | acpi_le(r + 24, 4);
         wide = 1;
     }
     if (!root)
@@ -158,16 +143,16 @@ const char *acpi_find(uint64_t rsdp, uint64_t off, const char *want, uint64_t *t
     const uint8_t *s = at_phys(root, off);
     if (!sig(s, wide ? "XSDT" : "RSDT"))
         return wide ? "XSDT: bad signature" : "RSDT: bad signature";
-    uint32_t len = le(s + 4, 4);
+    uint32_t len = acpi_le(s + 4, 4);
     if (len < SDT_HEADER || len > TABLE_MAX)
         return wide ? "XSDT: implausible length" : "RSDT: implausible length";
-    if (sum(s, len))
+    if (acpi_sum(s, len))
         return wide ? "XSDT: checksum mismatch" : "RSDT: checksum mismatch";
     int w = wide ? 8 : 4;
     for (uint32_t i = SDT_HEADER; i + w <= len; i += w) {
-        uint64_t a = le(s + i, 4);
+        uint64_t a = acpi_le(s + i, 4);
         if (wide)
-            a |= (uint64_t)le(s + i + 4, 4) << 32;
+            a |= (uint64_t)acpi_le(s + i + 4, 4) << 32;
         if (a && sig(at_phys(a, off), want)) {
             *table = a;
             return 0;

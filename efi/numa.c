@@ -15,6 +15,7 @@
  * localities N (8 bytes at 36), then N x N bytes, row i holding the distances from locality i; the
  * diagonal is 10, 0-9 are reserved, 255 means unreachable. Localities are proximity domains.
  */
+#include "acpi_bytes.h"
 #include "numa.h"
 
 #define SDT_HEADER   36
@@ -29,22 +30,6 @@
 #define PHYS_LIMIT   (1ull << 52)
 #define PAGE         4096ull
 #define NO_NODE      0xffffffffu
-
-static uint64_t le(const uint8_t *p, int bytes)
-{
-    uint64_t v = 0;
-    for (int i = bytes - 1; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static uint8_t sum(const uint8_t *p, uint64_t n)
-{
-    uint8_t s = 0;
-    for (uint64_t i = 0; i < n; i++)
-        s = (uint8_t)(s + p[i]);
-    return s;
-}
 
 /* One entry of an SRAT, as far as this reader cares. */
 struct entry {
@@ -61,22 +46,22 @@ static struct entry decode(const uint8_t *e, int rev)
     struct entry x = {-1, 0, 0, 0, 0, 0, 0};
     if (e[0] == CPU_APIC) {
         x.kind = CPU_APIC;
-        x.enabled = le(e + 4, 4) & FLAG_ENABLED;
-        x.dom = e[2] | (rev >= 2 ? (uint32_t)le(e + 9, 3) << 8 : 0);
+        x.enabled = acpi_le(e + 4, 4) & FLAG_ENABLED;
+        x.dom = e[2] | (rev >= 2 ? (uint32_t)acpi_le(e + 9, 3) << 8 : 0);
         x.apic = e[3];
     } else if (e[0] == MEMORY) {
-        uint32_t f = (uint32_t)le(e + 28, 4);
+        uint32_t f = (uint32_t)acpi_le(e + 28, 4);
         x.kind = MEMORY;
         x.enabled = f & FLAG_ENABLED;
-        x.dom = (uint32_t)le(e + 2, 4) & (rev >= 2 ? 0xffffffffu : 0xffu);
-        x.base = le(e + 8, 8);
-        x.len = le(e + 16, 8);
+        x.dom = (uint32_t)acpi_le(e + 2, 4) & (rev >= 2 ? 0xffffffffu : 0xffu);
+        x.base = acpi_le(e + 8, 8);
+        x.len = acpi_le(e + 16, 8);
         x.flags = f & MEM_HOTPLUG ? PMM_NUMA_HOTPLUG : 0;
     } else if (e[0] == CPU_X2APIC) {
         x.kind = CPU_X2APIC;
-        x.enabled = le(e + 12, 4) & FLAG_ENABLED;
-        x.dom = (uint32_t)le(e + 4, 4);
-        x.apic = (uint32_t)le(e + 8, 4);
+        x.enabled = acpi_le(e + 12, 4) & FLAG_ENABLED;
+        x.dom = (uint32_t)acpi_le(e + 4, 4);
+        x.apic = (uint32_t)acpi_le(e + 8, 4);
     }
     /* a memory entry without a byte describes nothing: no node comes of it */
     if (x.kind == MEMORY && !x.len)
@@ -102,12 +87,12 @@ static const char *table_check(const uint8_t *t, uint64_t avail, int slit, uint3
     for (int i = 0; i < 4; i++)
         if (t[i] != (uint8_t)sig[i])
             return msg[slit][1];
-    *len = (uint32_t)le(t + 4, 4);
+    *len = (uint32_t)acpi_le(t + 4, 4);
     if (*len < head)
         return msg[slit][2];
     if (*len > avail || *len > TABLE_MAX)
         return msg[slit][3];
-    if (sum(t, *len))
+    if (acpi_sum(t, *len))
         return msg[slit][4];
     return 0;
 }
@@ -325,7 +310,7 @@ const char *srat_read(const uint8_t *t, struct numa *n, const uint32_t *apic_id,
                       uint64_t *at)
 {
     *at = 0;
-    uint32_t len = (uint32_t)le(t + 4, 4);
+    uint32_t len = (uint32_t)acpi_le(t + 4, 4);
     uint64_t ranges;
     const char *why = walk(t, len, n->domain, &n->nnodes, &ranges, at);
     if (!why)
@@ -346,7 +331,7 @@ const char *slit_read(const uint8_t *t, uint64_t avail, struct numa *n, uint64_t
     const char *why = table_check(t, avail, 1, &len);
     if (why)
         return why;
-    uint64_t nloc = le(t + 36, 8);
+    uint64_t nloc = acpi_le(t + 36, 8);
     if (!nloc)
         return "SLIT: no localities";
     if (nloc > len || nloc * nloc > len - SLIT_HEADER)
