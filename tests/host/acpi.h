@@ -1,6 +1,7 @@
 /*
- * acpi.h - hand-built ACPI tables for the host tests of the loader's readers (test_numa,
- * test_bigsmp): a table grows entry by entry, its length and checksum kept right after each.
+ * acpi.h - hand-built ACPI tables for the host tests of the loader's readers (test_cpus,
+ * test_numa, test_bigsmp): a table grows entry by entry, its length and checksum kept right after
+ * each.
  */
 #ifndef TEST_ACPI_H
 #define TEST_ACPI_H

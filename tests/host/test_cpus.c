@@ -6,32 +6,11 @@
  */
 #include <string.h>
 
+#include "acpi.h" /* struct table, put, seal: the tables built by hand */
 #include "cpulist.h"
 #include "harness.h"
 
 HARNESS_GLOBALS
-
-/* A table being built: bytes and length, with the ACPI header's length and checksum kept right. */
-struct table {
-    uint8_t b[1 << 14]; /* 768 x2APIC entries and more */
-    uint32_t len;
-};
-
-static void put(uint8_t *p, uint64_t v, int bytes)
-{
-    for (int i = 0; i < bytes; i++)
-        p[i] = (uint8_t)(v >> 8 * i);
-}
-
-static void seal(struct table *t)
-{
-    put(t->b + 4, t->len, 4);
-    t->b[9] = 0;
-    uint8_t s = 0;
-    for (uint32_t i = 0; i < t->len; i++)
-        s = (uint8_t)(s + t->b[i]);
-    t->b[9] = (uint8_t)-s;
-}
 
 static void madt_begin(struct table *t)
 {
